@@ -1,0 +1,217 @@
+// Package store defines podid's storage contract: plain value records for
+// clusters and pod identity associations, the sentinel errors every backend
+// returns, and the Store interface that the embedded SQLite backend and the
+// PostgreSQL backend both implement (and that storetest checks).
+//
+// The shape follows dex's storage package: context-first methods over value
+// structs, read-modify-write updates as closures run inside the backend's
+// transaction, and driver errors turned into the sentinels below at the edge.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them (fmt.Errorf("...: %w", ErrNotFound)) so
+// callers test with errors.Is.
+var (
+	// ErrNotFound: the cluster or association does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: a cluster with that name, or an association for that
+	// (cluster, namespace, service account), already exists. For associations
+	// the returned error is an *ExistsError naming the existing ID.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrLimitExceeded: the per-cluster association limit was reached.
+	ErrLimitExceeded = errors.New("limit exceeded")
+	// ErrIdempotencyMismatch: a client request token was reused with
+	// different parameters.
+	ErrIdempotencyMismatch = errors.New("client request token reused with different parameters")
+)
+
+// ExistsError is returned (wrapping ErrAlreadyExists) when a create collides
+// with an existing record. ID names the existing association (empty for
+// clusters).
+type ExistsError struct {
+	ID string
+}
+
+func (e *ExistsError) Error() string {
+	if e.ID == "" {
+		return ErrAlreadyExists.Error()
+	}
+	return "already exists: " + e.ID
+}
+
+// Unwrap makes errors.Is(err, ErrAlreadyExists) true.
+func (e *ExistsError) Unwrap() error { return ErrAlreadyExists }
+
+// Association is a pod identity association as stored. ARNs are derived from
+// the server's region and account and are not stored.
+type Association struct {
+	ID                 string // "a-" + 17 of [a-z0-9]
+	ClusterName        string
+	Namespace          string
+	ServiceAccount     string
+	RoleARN            string
+	TargetRoleARN      string // empty: no target role
+	ExternalID         string // set exactly when TargetRoleARN is set
+	Policy             string // session policy JSON; empty: none
+	DisableSessionTags bool
+	OwnerARN           string
+	Tags               map[string]string // never nil when returned by a store
+	CreatedAt          time.Time
+	ModifiedAt         time.Time
+	// Revision is assigned by the store on every write (create, update,
+	// tag change) from one store-wide counter. Revisions grow in commit
+	// order, so a reader that has applied every change up to R has seen
+	// every write acknowledged with a revision <= R.
+	Revision int64
+}
+
+// Cluster is a (minimal) EKS cluster as stored.
+type Cluster struct {
+	Name               string
+	CreatedAt          time.Time
+	Version            string
+	RoleARN            string
+	ClientRequestToken string
+	// Config holds the restJson members of the cluster that podid only
+	// stores and echoes (resourcesVpcConfig, kubernetesNetworkConfig,
+	// logging, accessConfig, ...), as a JSON object.
+	Config []byte
+	Tags   map[string]string // never nil when returned by a store
+	// Issuer describes whose service-account tokens this cluster trusts.
+	Issuer Issuer
+	// Revision as for Association.
+	Revision int64
+}
+
+// Issuer is the service-account token issuer a cluster trusts.
+type Issuer struct {
+	// URL is the issuer ("iss") URL. Empty means podid itself issues the
+	// cluster's tokens at its own /clusters-oidc/{name} URL (derived by the
+	// server from its public endpoint).
+	URL string
+	// JWKSURL, if set, is fetched for the verification keys (external
+	// issuer); re-read when an unknown key ID arrives.
+	JWKSURL string
+	// JWKS is a static JSON Web Key Set (external issuer configured from a
+	// file), or empty.
+	JWKS []byte
+	// SigningKeys is podid's own private key set for this cluster (a JSON
+	// Web Key Set with private keys) when podid is the issuer; empty for
+	// external issuers.
+	SigningKeys []byte
+}
+
+// Idempotency identifies a client request token for replay detection.
+type Idempotency struct {
+	// Key scopes the token: operation, cluster and token, e.g.
+	// "CreatePodIdentityAssociation/c1/3f0c...".
+	Key string
+	// Hash is a digest of the request's parameters. A repeat with the same
+	// Key and Hash replays the original result; the same Key with another
+	// Hash is ErrIdempotencyMismatch.
+	Hash string
+}
+
+// CreateAssociationOptions tune CreateAssociation.
+type CreateAssociationOptions struct {
+	Idempotency *Idempotency // nil: no token
+	// MaxPerCluster is the association limit per cluster; a create that
+	// would exceed it fails with ErrLimitExceeded. 0 means no limit.
+	MaxPerCluster int
+}
+
+// UpdateAssociationOptions tune UpdateAssociation.
+type UpdateAssociationOptions struct {
+	Idempotency *Idempotency
+}
+
+// AssociationFilter narrows ListAssociations to exact matches. Empty fields
+// match everything.
+type AssociationFilter struct {
+	Namespace      string
+	ServiceAccount string
+}
+
+// Page asks for one page of a listing ordered by the record's key (the
+// association ID, the cluster name). After is the last key of the previous
+// page (empty for the first page); Limit is the page size (>= 1).
+//
+// Keyset paging gives every record that exists throughout a listing exactly
+// once, whatever is created or deleted meanwhile.
+type Page struct {
+	After string
+	Limit int
+}
+
+// Change is one entry of the change feed: the current state of an
+// association that was written after a given revision, or its deletion.
+type Change struct {
+	Revision      int64
+	ClusterName   string
+	AssociationID string
+	// Association is the association as of Revision; nil when Deleted.
+	Association *Association
+	Deleted     bool
+}
+
+// Store is what the server needs from a backend. Every method is safe for
+// concurrent use; every write is durable when it returns nil.
+type Store interface {
+	// CreateCluster stores a new cluster. A name in use is ErrAlreadyExists
+	// (an *ExistsError). With opts' token: a replay returns the stored
+	// cluster.
+	CreateCluster(ctx context.Context, c Cluster, idem *Idempotency) (Cluster, error)
+	GetCluster(ctx context.Context, name string) (Cluster, error)
+	// UpdateCluster runs fn on the current record inside one transaction and
+	// stores what fn leaves (the name cannot change). An error from fn
+	// aborts and is returned as is.
+	UpdateCluster(ctx context.Context, name string, fn func(*Cluster) error) (Cluster, error)
+	// DeleteCluster removes the cluster, its associations and their tags,
+	// and returns the cluster as it was.
+	DeleteCluster(ctx context.Context, name string) (Cluster, error)
+	// ListClusters returns cluster names in ascending order, and the name to
+	// pass as Page.After for the next page ("" when there is no more).
+	ListClusters(ctx context.Context, p Page) (names []string, next string, err error)
+
+	// CreateAssociation stores a new association. The caller fills every
+	// field but Revision. The cluster must exist (ErrNotFound); (cluster,
+	// namespace, service account) must be free (an *ExistsError naming the
+	// existing ID).
+	CreateAssociation(ctx context.Context, a Association, opts CreateAssociationOptions) (Association, error)
+	GetAssociation(ctx context.Context, cluster, id string) (Association, error)
+	// FindAssociation looks an association up by its unique key.
+	FindAssociation(ctx context.Context, cluster, namespace, serviceAccount string) (Association, error)
+	// UpdateAssociation is a read-modify-write in one transaction: fn gets
+	// the current record and edits it in place; ID, cluster, namespace and
+	// service account cannot change. An error from fn aborts and is
+	// returned as is. With a token, a replay returns the stored result
+	// without calling fn.
+	UpdateAssociation(ctx context.Context, cluster, id string, fn func(*Association) error, opts UpdateAssociationOptions) (Association, error)
+	// DeleteAssociation removes the association and returns it as it was.
+	DeleteAssociation(ctx context.Context, cluster, id string) (Association, error)
+	// ListAssociations returns a page of the cluster's associations ordered
+	// by ID, and the ID to pass as Page.After for the next page ("" when
+	// there is no more). An unknown cluster is ErrNotFound.
+	ListAssociations(ctx context.Context, cluster string, f AssociationFilter, p Page) (items []Association, next string, err error)
+	// CountAssociations counts a cluster's associations.
+	CountAssociations(ctx context.Context, cluster string) (int, error)
+
+	// ChangesSince returns up to limit changes with Revision > after, in
+	// revision order. A caller that has applied all of them is current as
+	// of the last one's revision.
+	ChangesSince(ctx context.Context, after int64, limit int) ([]Change, error)
+	// Revision returns the newest revision the store has assigned.
+	Revision(ctx context.Context) (int64, error)
+
+	// Secret returns the named secret, creating it with gen the first time;
+	// concurrent callers (and replicas) all get the same value.
+	Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
+
+	// Close releases the backend's resources.
+	Close() error
+}
