@@ -215,3 +215,13 @@ type Store interface {
 	// Close releases the backend's resources.
 	Close() error
 }
+
+// Watcher is implemented by backends that can signal committed changes
+// promptly (an in-process signal for SQLite, LISTEN/NOTIFY for PostgreSQL).
+// Readers of the change feed wait on it instead of polling tightly; they
+// still resync periodically in case a signal is lost.
+type Watcher interface {
+	// Watch returns a channel that receives a value after one or more
+	// changes are committed (signals may be coalesced), until ctx ends.
+	Watch(ctx context.Context) (<-chan struct{}, error)
+}

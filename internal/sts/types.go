@@ -1,0 +1,64 @@
+// Package sts is podid's Security Token Service: temporary credentials for
+// assumed roles (with session tags, transitive tags carried across role
+// chaining, external IDs and session policies), the awsQuery STS endpoint
+// (AssumeRole, GetCallerIdentity), and an upstream mode that makes the same
+// assumptions against a real STS.
+package sts
+
+import "time"
+
+// Tag is a session tag.
+type Tag struct {
+	Key   string
+	Value string
+}
+
+// Credentials are temporary (or, for the admin identity, long-term) AWS
+// credentials.
+type Credentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+	Expiration      time.Time
+}
+
+// AssumeRoleInput is one role assumption.
+type AssumeRoleInput struct {
+	RoleARN         string
+	RoleSessionName string
+	DurationSeconds int32 // 0: STS's default (3600)
+	ExternalID      string
+	Policy          string
+	Tags            []Tag
+	// TransitiveTagKeys lists the keys of Tags that pass on to sessions
+	// assumed from this one.
+	TransitiveTagKeys []string
+	// Caller is whose credentials make the call. Nil means the EKS service
+	// principal pods.eks.amazonaws.com (the first assumption of EKS Auth);
+	// set it to the first session's credentials to chain.
+	Caller *Credentials
+	// SourceContext is free-form context recorded in the session (for
+	// EKS Auth: the node name, instance ID and zone the agent sent).
+	SourceContext map[string]string
+}
+
+// AssumeRoleOutput is the result of a role assumption.
+type AssumeRoleOutput struct {
+	Credentials Credentials
+	// AssumedRoleARN is arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION.
+	AssumedRoleARN string
+	// AssumedRoleID is ROLEID:SESSION.
+	AssumedRoleID    string
+	PackedPolicySize int
+}
+
+// Error is an STS error: its code (AccessDenied, ValidationError,
+// ExpiredToken, MalformedPolicyDocument, PackedPolicyTooLarge, ...), HTTP
+// status, and message as AWS words it.
+type Error struct {
+	Code    string
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
