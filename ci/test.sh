@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test command: vet, the Go test suite (PostgreSQL tests included when a
+# server can be started or TEST_POSTGRES_DSN is set), and the AWS CLI script.
+# Run from anywhere: bash ci/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${TEST_POSTGRES_DSN:-}" ] && [ "${PODID_SKIP_POSTGRES:-}" != 1 ] && [ -f ci/postgres.sh ]; then
+  # Installs PostgreSQL from Debian packages if needed and starts it on loopback.
+  eval "$(bash ci/postgres.sh)"
+fi
+export TEST_POSTGRES_DSN="${TEST_POSTGRES_DSN:-}"
+
+echo "== go vet"
+go vet ./...
+echo "== go test"
+go test -count=1 -timeout 40m ./...
+echo "== AWS CLI flows"
+bash ci/cli-test.sh
