@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# ci/postgres.sh starts a throwaway PostgreSQL server on loopback for podid's
+# tests and prints the DSN for them:
+#
+#   eval "$(ci/postgres.sh)"        # sets TEST_POSTGRES_DSN
+#   go test ./...
+#
+# Usage: ci/postgres.sh [DATADIR]   (default /tmp/podid-postgres)
+#        ci/postgres.sh --stop [DATADIR]
+#
+# It installs PostgreSQL from Debian packages when no server binaries are
+# found, creates a cluster in DATADIR (initdb, as the postgres user when run as
+# root: the server refuses to run as root), starts it on 127.0.0.1 and port
+# $PODID_PG_PORT (default 55432), creates the role and database "podid", and
+# waits (bounded) until the server answers. It is idempotent: run again, it
+# finds the running server and prints the same line.
+#
+# Only the export line goes to stdout; progress goes to stderr.
+set -euo pipefail
+
+port=${PODID_PG_PORT:-55432}
+stop=0
+if [[ ${1:-} == --stop ]]; then
+	stop=1
+	shift
+fi
+data=${1:-/tmp/podid-postgres}
+role=podid
+password=podid
+db=podid
+
+log() { echo "postgres.sh: $*" >&2; }
+
+find_bin() {
+	local d
+	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+	if [[ -n $d && -x $d/initdb ]]; then
+		echo "$d"
+	fi
+}
+
+bin=$(find_bin)
+if [[ -z $bin ]]; then
+	if [[ $stop == 1 ]]; then
+		exit 0
+	fi
+	log "installing PostgreSQL from Debian packages"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update >&2
+	apt-get install -y postgresql >&2
+	bin=$(find_bin)
+	if [[ -z $bin ]]; then
+		log "no initdb under /usr/lib/postgresql/*/bin after installing postgresql"
+		exit 1
+	fi
+fi
+
+# as_owner runs a command as the cluster's owner: the postgres user when we
+# are root, else ourselves.
+owner=$(id -un)
+if [[ $(id -u) == 0 ]]; then
+	owner=postgres
+	if ! id postgres >/dev/null 2>&1; then
+		log "running as root but there is no postgres user to own the cluster"
+		exit 1
+	fi
+fi
+as_owner() {
+	if [[ $(id -un) == "$owner" ]]; then
+		"$@"
+	else
+		runuser -u "$owner" -- "$@"
+	fi
+}
+
+if [[ $stop == 1 ]]; then
+	if [[ -f $data/PG_VERSION ]] && as_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+		as_owner "$bin/pg_ctl" -D "$data" -m fast -w -t 60 stop >&2
+	fi
+	exit 0
+fi
+
+if [[ ! -f $data/PG_VERSION ]]; then
+	log "creating a cluster in $data"
+	mkdir -p "$data"
+	chown "$owner" "$data"
+	chmod 700 "$data"
+	# Local (socket) connections trust the OS user; TCP connections need
+	# a password (scram-sha-256), as a real deployment would.
+	pwfile=$(mktemp)
+	echo "$password" >"$pwfile"
+	chown "$owner" "$pwfile"
+	as_owner "$bin/initdb" -D "$data" -U postgres -E UTF8 --locale=C.UTF-8 \
+		--auth-local=trust --auth-host=scram-sha-256 --pwfile="$pwfile" >&2
+	rm -f "$pwfile"
+fi
+
+# The socket lives in the data directory so no shared /var/run directory is
+# needed; the port is dedicated so a system server on 5432 does not matter.
+psql_owner() {
+	as_owner "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$data" -p "$port" -U postgres -d postgres "$@"
+}
+
+if as_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+	log "already running in $data"
+else
+	log "starting on 127.0.0.1:$port"
+	as_owner "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start \
+		-o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300" >&2
+fi
+
+ready=0
+for _ in $(seq 1 60); do
+	if as_owner "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then
+		ready=1
+		break
+	fi
+	sleep 0.5
+done
+if [[ $ready != 1 ]]; then
+	log "server did not become ready within 30s; log follows"
+	tail -n 50 "$data/server.log" >&2 || true
+	exit 1
+fi
+
+if [[ -z $(psql_owner -tAc "SELECT 1 FROM pg_roles WHERE rolname = '$role'") ]]; then
+	psql_owner -c "CREATE ROLE $role LOGIN CREATEDB PASSWORD '$password'"
+fi
+if [[ -z $(psql_owner -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'") ]]; then
+	psql_owner -c "CREATE DATABASE $db OWNER $role"
+fi
+
+echo "export TEST_POSTGRES_DSN='postgres://$role:$password@127.0.0.1:$port/$db?sslmode=disable'"
