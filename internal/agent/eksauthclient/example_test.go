@@ -23,8 +23,8 @@ func Example() {
 	defer srv.Close()
 
 	c, err := eksauthclient.New(eksauthclient.Config{
-		Endpoint:    srv.URL,
-		Region:      "us-west-2",
+		Endpoint: srv.URL,
+		Region:   "us-west-2",
 		Credentials: aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, nil
 		})),
