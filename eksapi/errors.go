@@ -33,6 +33,8 @@ const (
 	CodeUnsupportedMediaType   = "UnsupportedMediaTypeException"
 	CodeInvalidStateException  = "InvalidStateException"
 	CodeUnsupportedAZException = "UnsupportedAvailabilityZoneException"
+
+	CodeResourcePropagationDelay = "ResourcePropagationDelayException"
 )
 
 // Error is an AWS error shape: its code (shape name), HTTP status, fault and
@@ -47,6 +49,8 @@ type Error struct {
 	FargateProfileName string `json:"fargateProfileName,omitempty"`
 	AddonName          string `json:"addonName,omitempty"`
 	SubscriptionID     string `json:"subscriptionId,omitempty"`
+	// ValidZones is a member of UnsupportedAvailabilityZoneException only.
+	ValidZones []string `json:"validZones,omitempty"`
 }
 
 // Error implements error: "Code: message".
@@ -57,8 +61,15 @@ func (e *Error) Error() string {
 	return e.Code + ": " + e.Message
 }
 
-// Fault is "server" for 5xx errors and "client" otherwise.
+// Fault is "server" or "client": the fault of the error shape's trait for a
+// modeled shape, else "server" for 5xx statuses and "client" otherwise.
 func (e *Error) Fault() string {
+	if sh, ok := modeledShapes[e.Code]; ok {
+		if sh.server {
+			return "server"
+		}
+		return "client"
+	}
 	if e.Status >= 500 {
 		return "server"
 	}
@@ -93,6 +104,8 @@ var statusOf = map[string]int{
 	CodeUnsupportedMediaType:   http.StatusUnsupportedMediaType,
 	CodeInvalidStateException:  http.StatusBadRequest,
 	CodeUnsupportedAZException: http.StatusBadRequest,
+
+	CodeResourcePropagationDelay: http.StatusPreconditionRequired,
 }
 
 // NewError returns an error of the given shape with its modeled status

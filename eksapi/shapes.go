@@ -38,14 +38,18 @@ func formatEpochMillis(ms int64) string {
 	return fmt.Sprintf("%s%d.%03d", sign, ms/1000, ms%1000)
 }
 
+// maxEpochSeconds bounds the timestamps Time reads (about year 33658), so
+// converting to milliseconds cannot overflow int64.
+const maxEpochSeconds = 1e12
+
 // UnmarshalJSON reads a JSON number of epoch seconds (fraction optional).
 func (t *Time) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		return nil
 	}
 	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return fmt.Errorf("timestamp %s is not a number of epoch seconds", b)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > maxEpochSeconds {
+		return fmt.Errorf("timestamp %.40s is not a number of epoch seconds", b)
 	}
 	ms := int64(math.Round(f * 1000))
 	*t = Time{time.UnixMilli(ms).UTC()}
