@@ -29,7 +29,10 @@ type AssumeRoleInput struct {
 	DurationSeconds int32 // 0: STS's default (3600)
 	ExternalID      string
 	Policy          string
-	Tags            []Tag
+	// PolicyARNs are managed session policies; they are recorded in the
+	// session but podid does not evaluate them.
+	PolicyARNs []string
+	Tags       []Tag
 	// TransitiveTagKeys lists the keys of Tags that pass on to sessions
 	// assumed from this one.
 	TransitiveTagKeys []string
@@ -37,6 +40,10 @@ type AssumeRoleInput struct {
 	// principal pods.eks.amazonaws.com (the first assumption of EKS Auth);
 	// set it to the first session's credentials to chain.
 	Caller *Credentials
+	// Principal names a long-term caller when Caller is nil (the admin
+	// identity calling the STS endpoint, e.g. arn:aws:iam::ACCOUNT:root).
+	// Empty means the EKS service principal. It is recorded in the session.
+	Principal string
 	// SourceContext is free-form context recorded in the session (for
 	// EKS Auth: the node name, instance ID and zone the agent sent).
 	SourceContext map[string]string
@@ -59,6 +66,12 @@ type Error struct {
 	Code    string
 	Status  int
 	Message string
+
+	err error // a sentinel this error stands for, if any
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Unwrap returns the sentinel (ErrInvalidToken, ErrExpiredToken) the error
+// stands for, if any.
+func (e *Error) Unwrap() error { return e.err }

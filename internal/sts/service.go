@@ -1,0 +1,398 @@
+package sts
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// EKSServicePrincipal is the principal that makes EKS Auth's first role
+// assumption (AssumeRoleInput.Caller nil, Principal empty).
+const EKSServicePrincipal = "pods.eks.amazonaws.com"
+
+// Config configures a Service.
+type Config struct {
+	// Region is the region the STS endpoint serves (informational).
+	Region string
+	// AccountID is podid's account: the admin identity's account.
+	AccountID string
+	// Partition is the ARN partition ("aws" when empty).
+	Partition string
+	// Keys are the session-sealing master keys (at least 16 bytes each,
+	// KeySize recommended; see KeyFromStore). The first seals new
+	// sessions; all of them open existing ones, so a rotated-out key can
+	// stay until its sessions expire.
+	Keys [][]byte
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Logger receives one line per vended session (never secrets or
+	// tokens); slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Service is podid's local STS. It is safe for concurrent use.
+type Service struct {
+	cfg    Config
+	keys   []*keySet
+	log    *slog.Logger
+	nowFn  func() time.Time
+	region string
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Partition == "" {
+		cfg.Partition = "aws"
+	}
+	if !accountRE.MatchString(cfg.AccountID) {
+		return nil, fmt.Errorf("sts: account ID %q is not 12 digits", cfg.AccountID)
+	}
+	if len(cfg.Keys) == 0 {
+		return nil, errors.New("sts: no session key")
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger, nowFn: cfg.Now, region: cfg.Region}
+	for i, k := range cfg.Keys {
+		ks, err := deriveKeys(k)
+		if err != nil {
+			return nil, fmt.Errorf("sts: key %d: %w", i, err)
+		}
+		s.keys = append(s.keys, ks)
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.nowFn == nil {
+		s.nowFn = time.Now
+	}
+	return s, nil
+}
+
+func (s *Service) now() time.Time { return s.nowFn() }
+
+// AccountID returns the service's account.
+func (s *Service) AccountID() string { return s.cfg.AccountID }
+
+// RootARN is the ARN of the account's root: the admin identity.
+func (s *Service) RootARN() string { return "arn:" + s.cfg.Partition + ":iam::" + s.cfg.AccountID + ":root" }
+
+// Limits STS applies.
+const (
+	DefaultDuration      = 3600
+	MinDuration          = 900
+	MaxDuration          = 43200
+	MaxChainedDuration   = 3600
+	maxTags              = 50
+	maxPolicyARNs        = 10
+	packedPolicyAllotted = 2048
+)
+
+var (
+	accountRE     = regexp.MustCompile(`^\d{12}$`)
+	sessionNameRE = regexp.MustCompile(`^[\w+=,.@-]*$`)
+	externalIDRE  = regexp.MustCompile(`^[\w+=,.@:/-]*$`)
+	tagKeyRE      = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
+	tagValueRE    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+	// arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME
+	roleARNRE = regexp.MustCompile(`^arn:([a-z0-9-]+):iam::(\d{12}):role/((?:[\x21-\x7e]*/)?)([\w+=,.@-]{1,64})$`)
+)
+
+const (
+	patSessionName = `[\w+=,.@-]*`
+	patExternalID  = `[\w+=,.@:\/-]*`
+	patTagKey      = `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`
+	patTagValue    = `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`
+)
+
+func length(v string) int { return utf8.RuneCountInString(v) }
+
+func checkLen(ve *validationErrors, v, member string, min, max int) {
+	n := length(v)
+	switch {
+	case n < min:
+		ve.add(&v, member, fmt.Sprintf("Member must have length greater than or equal to %d", min))
+	case max > 0 && n > max:
+		ve.add(&v, member, fmt.Sprintf("Member must have length less than or equal to %d", max))
+	}
+}
+
+func checkPattern(ve *validationErrors, v, member string, re *regexp.Regexp, pattern string) {
+	if !re.MatchString(v) {
+		ve.add(&v, member, "Member must satisfy regular expression pattern: "+pattern)
+	}
+}
+
+// validate applies the model's member constraints (ValidationError).
+func validate(in *AssumeRoleInput) *Error {
+	var ve validationErrors
+	if in.RoleARN == "" {
+		ve.add(nil, "roleArn", "Member must not be null")
+	} else {
+		checkLen(&ve, in.RoleARN, "roleArn", 20, 2048)
+	}
+	if in.RoleSessionName == "" {
+		ve.add(nil, "roleSessionName", "Member must not be null")
+	} else {
+		checkLen(&ve, in.RoleSessionName, "roleSessionName", 2, 64)
+		checkPattern(&ve, in.RoleSessionName, "roleSessionName", sessionNameRE, patSessionName)
+	}
+	if d := in.DurationSeconds; d != 0 && (d < MinDuration || d > MaxDuration) {
+		v := strconv.Itoa(int(d))
+		if d < MinDuration {
+			ve.add(&v, "durationSeconds", fmt.Sprintf("Member must have value greater than or equal to %d", MinDuration))
+		} else {
+			ve.add(&v, "durationSeconds", fmt.Sprintf("Member must have value less than or equal to %d", MaxDuration))
+		}
+	}
+	if in.ExternalID != "" {
+		checkLen(&ve, in.ExternalID, "externalId", 2, 1224)
+		checkPattern(&ve, in.ExternalID, "externalId", externalIDRE, patExternalID)
+	}
+	if len(in.PolicyARNs) > maxPolicyARNs {
+		v := "[" + strings.Join(in.PolicyARNs, ", ") + "]"
+		ve.add(&v, "policyArns", fmt.Sprintf("Member must have length less than or equal to %d", maxPolicyARNs))
+	}
+	for i, a := range in.PolicyARNs {
+		checkLen(&ve, a, fmt.Sprintf("policyArns.%d.member.arn", i+1), 20, 2048)
+	}
+	if len(in.Tags) > maxTags {
+		v := tagListString(in.Tags)
+		ve.add(&v, "tags", fmt.Sprintf("Member must have length less than or equal to %d", maxTags))
+	}
+	for i, t := range in.Tags {
+		km := fmt.Sprintf("tags.%d.member.key", i+1)
+		vm := fmt.Sprintf("tags.%d.member.value", i+1)
+		checkLen(&ve, t.Key, km, 1, 128)
+		if t.Key != "" {
+			checkPattern(&ve, t.Key, km, tagKeyRE, patTagKey)
+		}
+		checkLen(&ve, t.Value, vm, 0, 256)
+		checkPattern(&ve, t.Value, vm, tagValueRE, patTagValue)
+	}
+	if len(in.TransitiveTagKeys) > maxTags {
+		v := "[" + strings.Join(in.TransitiveTagKeys, ", ") + "]"
+		ve.add(&v, "transitiveTagKeys", fmt.Sprintf("Member must have length less than or equal to %d", maxTags))
+	}
+	for i, k := range in.TransitiveTagKeys {
+		m := fmt.Sprintf("transitiveTagKeys.%d.member", i+1)
+		checkLen(&ve, k, m, 1, 128)
+		if k != "" {
+			checkPattern(&ve, k, m, tagKeyRE, patTagKey)
+		}
+	}
+	return ve.err()
+}
+
+func tagListString(tags []Tag) string {
+	parts := make([]string, len(tags))
+	for i, t := range tags {
+		parts[i] = "Tag(Key=" + t.Key + ", Value=" + t.Value + ")"
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+func invalidParameter(msg string) *Error {
+	return &Error{Code: CodeInvalidParameterValue, Status: http.StatusBadRequest, Message: msg}
+}
+
+func validationError(msg string) *Error {
+	return &Error{Code: CodeValidation, Status: http.StatusBadRequest, Message: msg}
+}
+
+// mergeTags applies STS's tag rules: keys are case-insensitive and unique,
+// transitive keys must be among the request's tags, and a request may not
+// set a key the calling session passes on transitively. It returns the new
+// session's tags (inherited transitive tags first) and transitive keys.
+func mergeTags(in *AssumeRoleInput, caller *Session) ([]Tag, []string, *Error) {
+	keys := make(map[string]bool, len(in.Tags))
+	for _, t := range in.Tags {
+		lk := strings.ToLower(t.Key)
+		if keys[lk] {
+			return nil, nil, invalidParameter("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+		}
+		keys[lk] = true
+	}
+	for _, k := range in.TransitiveTagKeys {
+		if !keys[strings.ToLower(k)] {
+			return nil, nil, invalidParameter("The specified transitive tag key must be included in the requested tags.")
+		}
+	}
+	var tags []Tag
+	var transitive []string
+	if caller != nil {
+		inherited := make(map[string]bool, len(caller.TransitiveTagKeys))
+		for _, k := range caller.TransitiveTagKeys {
+			inherited[strings.ToLower(k)] = true
+			if keys[strings.ToLower(k)] {
+				return nil, nil, invalidParameter("One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session.")
+			}
+		}
+		for _, t := range caller.Tags {
+			if inherited[strings.ToLower(t.Key)] {
+				tags = append(tags, t)
+			}
+		}
+		transitive = append(transitive, caller.TransitiveTagKeys...)
+	}
+	tags = append(tags, in.Tags...)
+	seen := make(map[string]bool)
+	for _, k := range transitive {
+		seen[strings.ToLower(k)] = true
+	}
+	for _, k := range in.TransitiveTagKeys {
+		if !seen[strings.ToLower(k)] {
+			seen[strings.ToLower(k)] = true
+			transitive = append(transitive, k)
+		}
+	}
+	return tags, transitive, nil
+}
+
+// packedSize approximates STS's packed-policy measure. Real STS compresses
+// the session policy and tags into a binary form whose limit it does not
+// publish; podid counts the bytes of the compacted policy JSON plus each
+// session tag's key and value (inherited tags included) against an allotment
+// of 2048 bytes (the documented plaintext limit for session policies). The
+// result is the percentage reported as PackedPolicySize; over 100 is
+// PackedPolicyTooLarge.
+func packedSize(policy []byte, tags []Tag) int {
+	n := len(policy)
+	for _, t := range tags {
+		n += len(t.Key) + len(t.Value)
+	}
+	if n == 0 {
+		return 0
+	}
+	return int(math.Ceil(float64(n) * 100 / packedPolicyAllotted))
+}
+
+// compactPolicy checks that the session policy is a JSON object and returns
+// it without insignificant white space.
+func compactPolicy(p string) ([]byte, *Error) {
+	if p == "" {
+		return nil, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(p), &obj); err != nil {
+		return nil, &Error{Code: CodeMalformedPolicyDocument, Status: http.StatusBadRequest, Message: "Syntax errors in policy."}
+	}
+	var buf bytes.Buffer
+	json.Compact(&buf, []byte(p)) // valid: just parsed
+	return buf.Bytes(), nil
+}
+
+// AssumeRole makes a role assumption with STS's semantics: member
+// validation (ValidationError), tag rules (InvalidParameterValue), policy
+// checks (MalformedPolicyDocument, PackedPolicyTooLarge) and, when Caller
+// is set, role chaining: the caller's credentials must be a current session
+// of this STS (InvalidClientTokenId, ExpiredToken), the new session inherits
+// its transitive tags, may last at most one hour, and records the chain.
+// Errors are *Error.
+func (s *Service) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumeRoleOutput, error) {
+	var caller *Session
+	if in.Caller != nil {
+		c, err := s.VerifyCredentials(*in.Caller)
+		if err != nil {
+			return AssumeRoleOutput{}, err
+		}
+		caller = c
+	}
+	if e := validate(&in); e != nil {
+		return AssumeRoleOutput{}, e
+	}
+	m := roleARNRE.FindStringSubmatch(in.RoleARN)
+	if m == nil || m[1] != s.cfg.Partition {
+		return AssumeRoleOutput{}, validationError("Request ARN is invalid")
+	}
+	account := m[2]
+	duration := int(in.DurationSeconds)
+	if duration == 0 {
+		duration = DefaultDuration
+	}
+	if caller != nil && duration > MaxChainedDuration {
+		return AssumeRoleOutput{}, validationError("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+	}
+	tags, transitive, e := mergeTags(&in, caller)
+	if e != nil {
+		return AssumeRoleOutput{}, e
+	}
+	policy, e := compactPolicy(in.Policy)
+	if e != nil {
+		return AssumeRoleOutput{}, e
+	}
+	packed := packedSize(policy, tags)
+	if packed > 100 {
+		return AssumeRoleOutput{}, &Error{Code: CodePackedPolicyTooLarge, Status: http.StatusBadRequest,
+			Message: fmt.Sprintf("Packed policy consumes %d%% of allotted space, please use smaller policy.", packed)}
+	}
+
+	akid, err := newAccessKeyID()
+	if err != nil {
+		return AssumeRoleOutput{}, fmt.Errorf("generating an access key ID: %w", err)
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	sess := &Session{
+		AccessKeyID:       akid,
+		RoleARN:           in.RoleARN,
+		RoleID:            RoleID(in.RoleARN),
+		RoleSessionName:   in.RoleSessionName,
+		Partition:         s.cfg.Partition,
+		Account:           account,
+		Tags:              tags,
+		TransitiveTagKeys: transitive,
+		Policy:            in.Policy,
+		PolicyARNs:        in.PolicyARNs,
+		ExternalID:        in.ExternalID,
+		SourcePrincipal:   in.Principal,
+		SourceContext:     in.SourceContext,
+		Issued:            now,
+		Expiration:        now.Add(time.Duration(duration) * time.Second),
+	}
+	if sess.SourcePrincipal == "" {
+		sess.SourcePrincipal = EKSServicePrincipal
+	}
+	if caller != nil {
+		sess.Chain = append(append([]string(nil), caller.Chain...), caller.AssumedRoleARN())
+		sess.SourcePrincipal = caller.SourcePrincipal
+	}
+	k := s.keys[0]
+	token, err := k.seal(sess)
+	if err != nil {
+		return AssumeRoleOutput{}, fmt.Errorf("sealing the session: %w", err)
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "sts: assumed role",
+		slog.String("role", in.RoleARN), slog.String("session", in.RoleSessionName),
+		slog.String("accessKeyId", akid), slog.Int("chain", len(sess.Chain)),
+		slog.Time("expiration", sess.Expiration))
+	return AssumeRoleOutput{
+		Credentials: Credentials{
+			AccessKeyID:     akid,
+			SecretAccessKey: k.secretFor(akid),
+			SessionToken:    token,
+			Expiration:      sess.Expiration,
+		},
+		AssumedRoleARN:   sess.AssumedRoleARN(),
+		AssumedRoleID:    sess.AssumedRoleID(),
+		PackedPolicySize: packed,
+	}, nil
+}
+
+func roleName(roleARN string) string {
+	if i := strings.LastIndexByte(roleARN, '/'); i >= 0 {
+		return roleARN[i+1:]
+	}
+	return roleARN
+}
+
+func assumedRoleARN(partition, account, role, session string) string {
+	return "arn:" + partition + ":sts::" + account + ":assumed-role/" + role + "/" + session
+}
