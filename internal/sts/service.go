@@ -83,7 +83,9 @@ func (s *Service) now() time.Time { return s.nowFn() }
 func (s *Service) AccountID() string { return s.cfg.AccountID }
 
 // RootARN is the ARN of the account's root: the admin identity.
-func (s *Service) RootARN() string { return "arn:" + s.cfg.Partition + ":iam::" + s.cfg.AccountID + ":root" }
+func (s *Service) RootARN() string {
+	return "arn:" + s.cfg.Partition + ":iam::" + s.cfg.AccountID + ":root"
+}
 
 // Limits STS applies.
 const (
