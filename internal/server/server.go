@@ -1,0 +1,192 @@
+// Package server is podid's control plane: an http.Handler speaking the EKS
+// API subset for pod identity associations and minimal clusters (restJson1,
+// wire-exact as the AWS SDKs send and parse it) on top of a store.Store.
+//
+// Every response carries X-Amzn-RequestId; every error is an AWS-shaped JSON
+// error (status, X-Amzn-ErrorType, {"__type","message",...}) produced by one
+// mapping function, whether it comes from validation, the store, an unknown
+// route, a wrong method, a malformed or oversized body, or a panic.
+//
+// Other parts of podid (EKS Auth, STS, OIDC discovery, the admin API) mount
+// their handlers on the same mux through Config.Routes, and authentication
+// wraps everything but GET /healthz through Config.Middleware.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/podid/podid/internal/store"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultRegion                    = "us-east-1"
+	DefaultAccountID                 = "000000000000"
+	DefaultPartition                 = "aws"
+	DefaultMaxBodyBytes              = 1 << 20
+	DefaultMaxAssociationsPerCluster = 5000
+	DefaultPublicURL                 = "http://127.0.0.1:8080"
+)
+
+// Config configures a Server. Only Store is required.
+type Config struct {
+	// Store holds clusters and associations.
+	Store store.Store
+	// Region is the AWS region the server claims to be (ARNs, externalId).
+	// Default "us-east-1".
+	Region string
+	// AccountID is the 12-digit account that owns every cluster and
+	// association. Default "000000000000".
+	AccountID string
+	// Partition is the ARN partition. Default "aws".
+	Partition string
+	// Logger receives one line per request and the details of internal
+	// errors. nil: slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. nil: time.Now.
+	Now func() time.Time
+	// MaxBodyBytes bounds request bodies; a larger body is a 413
+	// RequestEntityTooLargeException. Default 1 MiB.
+	MaxBodyBytes int64
+	// MaxAssociationsPerCluster is the association quota per cluster; one
+	// more is a ResourceLimitExceededException. Default 5000.
+	MaxAssociationsPerCluster int
+	// PublicURL is the base URL clients use to reach this server, e.g.
+	// http://127.0.0.1:8080. It is every cluster's endpoint and the base of
+	// the issuer URL of clusters whose tokens podid issues. Default
+	// "http://127.0.0.1:8080".
+	PublicURL string
+	// Routes are extra handlers mounted on the same mux (EKS Auth, STS
+	// "POST /{$}", OIDC discovery, admin API), keyed by http.ServeMux
+	// pattern. They get the same request ID, logging, recovery, body limit
+	// and Middleware as the EKS routes.
+	Routes map[string]http.Handler
+	// Middleware wraps the whole handler except GET /healthz (SigV4
+	// authentication). nil: none.
+	Middleware func(http.Handler) http.Handler
+	// NewClusterIssuer is called by CreateCluster to make the cluster's
+	// token issuer (signing keys). nil: an empty Issuer (podid issues the
+	// cluster's tokens at IssuerURL, with keys made elsewhere).
+	NewClusterIssuer func(ctx context.Context, clusterName string) (store.Issuer, error)
+}
+
+// Server serves the EKS API subset. Create it with New.
+type Server struct {
+	cfg     Config
+	store   store.Store
+	log     *slog.Logger
+	now     func() time.Time
+	handler http.Handler
+
+	// tokenKey is the MAC key for page tokens, loaded from the store once.
+	tokenKeyMu sync.Mutex
+	tokenKey   []byte
+}
+
+var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
+
+// New checks cfg, fills its defaults and builds the handler.
+func New(cfg Config) (*Server, error) {
+	var problems []error
+	if cfg.Store == nil {
+		problems = append(problems, errors.New("a store is required"))
+	}
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = DefaultAccountID
+	}
+	if cfg.Partition == "" {
+		cfg.Partition = DefaultPartition
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxAssociationsPerCluster == 0 {
+		cfg.MaxAssociationsPerCluster = DefaultMaxAssociationsPerCluster
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = DefaultPublicURL
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if !regionPattern.MatchString(cfg.Region) {
+		problems = append(problems, fmt.Errorf("region %q is not a valid AWS region name", cfg.Region))
+	}
+	if !accountIDPattern.MatchString(cfg.AccountID) {
+		problems = append(problems, fmt.Errorf("account ID %q is not 12 digits", cfg.AccountID))
+	}
+	if !partitionPattern.MatchString(cfg.Partition) {
+		problems = append(problems, fmt.Errorf("partition %q is not a valid AWS partition name", cfg.Partition))
+	}
+	if cfg.MaxBodyBytes < 0 {
+		problems = append(problems, fmt.Errorf("max body bytes %d is negative", cfg.MaxBodyBytes))
+	}
+	if cfg.MaxAssociationsPerCluster < 0 {
+		problems = append(problems, fmt.Errorf("max associations per cluster %d is negative", cfg.MaxAssociationsPerCluster))
+	}
+	if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		problems = append(problems, fmt.Errorf("public URL %q is not an absolute http(s) URL", cfg.PublicURL))
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("server config: %w", errors.Join(problems...))
+	}
+
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now}
+	h, err := s.routes()
+	if err != nil {
+		return nil, err
+	}
+	s.handler = h
+	return s, nil
+}
+
+// Handler returns the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ClusterARN returns the ARN of the named cluster:
+// arn:{partition}:eks:{region}:{account}:cluster/{name}.
+func (s *Server) ClusterARN(name string) string {
+	return s.arnPrefix() + "cluster/" + name
+}
+
+// AssociationARN returns the ARN of an association:
+// arn:{partition}:eks:{region}:{account}:podidentityassociation/{cluster}/{id}.
+func (s *Server) AssociationARN(cluster, id string) string {
+	return s.arnPrefix() + "podidentityassociation/" + cluster + "/" + id
+}
+
+func (s *Server) arnPrefix() string {
+	return "arn:" + s.cfg.Partition + ":eks:" + s.cfg.Region + ":" + s.cfg.AccountID + ":"
+}
+
+// IssuerURL returns the service-account token issuer of cluster c: its
+// configured Issuer.URL, or PublicURL + "/clusters-oidc/" + name when podid
+// issues the cluster's tokens itself.
+func (s *Server) IssuerURL(c store.Cluster) string {
+	if c.Issuer.URL != "" {
+		return c.Issuer.URL
+	}
+	return s.cfg.PublicURL + "/clusters-oidc/" + c.Name
+}
+
+// externalID is the sts:ExternalId of an association with a target role
+// (spec §3.4 [INF]): {region}/{account}/{cluster}/{namespace}/{serviceAccount}.
+func (s *Server) externalID(cluster, namespace, serviceAccount string) string {
+	return s.cfg.Region + "/" + s.cfg.AccountID + "/" + cluster + "/" + namespace + "/" + serviceAccount
+}
