@@ -136,17 +136,9 @@ func checkPattern(ve *validationErrors, v, member string, re *regexp.Regexp, pat
 // validate applies the model's member constraints (ValidationError).
 func validate(in *AssumeRoleInput) *Error {
 	var ve validationErrors
-	if in.RoleARN == "" {
-		ve.add(nil, "roleArn", "Member must not be null")
-	} else {
-		checkLen(&ve, in.RoleARN, "roleArn", 20, 2048)
-	}
-	if in.RoleSessionName == "" {
-		ve.add(nil, "roleSessionName", "Member must not be null")
-	} else {
-		checkLen(&ve, in.RoleSessionName, "roleSessionName", 2, 64)
-		checkPattern(&ve, in.RoleSessionName, "roleSessionName", sessionNameRE, patSessionName)
-	}
+	checkLen(&ve, in.RoleARN, "roleArn", 20, 2048)
+	checkLen(&ve, in.RoleSessionName, "roleSessionName", 2, 64)
+	checkPattern(&ve, in.RoleSessionName, "roleSessionName", sessionNameRE, patSessionName)
 	if d := in.DurationSeconds; d != 0 && (d < MinDuration || d > MaxDuration) {
 		v := strconv.Itoa(int(d))
 		if d < MinDuration {

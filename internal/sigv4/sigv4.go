@@ -1,0 +1,403 @@
+// Package sigv4 authenticates requests to podid's APIs (EKS, EKS Auth, STS
+// and the admin API) with AWS Signature Version 4. It recomputes each
+// request's signature with the AWS SDK's own signer, over the received
+// method, path, query, signed headers and body, with the secret of the
+// access key the request names: podid's admin identity or a session its
+// STS vended. Failures get AWS's error shapes for the protocol the request
+// speaks (awsQuery XML for STS, restJson1 for the others).
+package sigv4
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/google/uuid"
+
+	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/sts"
+)
+
+// Modes.
+const (
+	// ModeSigV4 checks every request's signature (the default).
+	ModeSigV4 = "sigv4"
+	// ModeNone checks no signatures (emulator use); a request carrying a
+	// valid session token is still attributed to its session, anything
+	// else to the admin identity.
+	ModeNone = "none"
+)
+
+// MaxSkew is how far a request's X-Amz-Date may be from the server's clock.
+const MaxSkew = 5 * time.Minute
+
+// DefaultMaxBody bounds the body the middleware reads to hash.
+const DefaultMaxBody = 1 << 20
+
+// Identity is the authenticated caller (see sts.Identity).
+type Identity = sts.Identity
+
+// IdentityFrom returns the identity the middleware put in ctx.
+func IdentityFrom(ctx context.Context) (*Identity, bool) { return sts.IdentityFrom(ctx) }
+
+// SessionDecoder opens vended session tokens (*sts.Service satisfies it).
+type SessionDecoder interface {
+	// Session returns the session the token carries, or an error wrapping
+	// sts.ErrInvalidToken or sts.ErrExpiredToken.
+	Session(token string) (*sts.Session, error)
+}
+
+// Config configures an Authenticator.
+type Config struct {
+	// Mode is ModeSigV4 (default when empty) or ModeNone.
+	Mode string
+	// Admin is the admin identity's long-term access key pair (see
+	// LoadOrCreateAdmin).
+	Admin sts.Credentials
+	// AccountID and Partition ("aws" when empty) name the admin identity:
+	// arn:PARTITION:iam::ACCOUNT:root.
+	AccountID string
+	Partition string
+	// Sessions opens session tokens; nil means only the admin identity
+	// can authenticate.
+	Sessions SessionDecoder
+	// PublicPrefixes are path prefixes served without authentication
+	// (default: "/healthz" and "/clusters-oidc/").
+	PublicPrefixes []string
+	// MaxBody bounds the request body (DefaultMaxBody when 0).
+	MaxBody int64
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Logger gets one debug line per refused request (access key ID and
+	// reason, never secrets, tokens or signatures); slog.Default() if nil.
+	Logger *slog.Logger
+}
+
+// Authenticator is the authentication middleware.
+type Authenticator struct {
+	cfg    Config
+	admin  *Identity
+	signer *v4.Signer
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// New returns an Authenticator.
+func New(cfg Config) *Authenticator {
+	if cfg.Mode == "" {
+		cfg.Mode = ModeSigV4
+	}
+	if cfg.Partition == "" {
+		cfg.Partition = "aws"
+	}
+	if cfg.PublicPrefixes == nil {
+		cfg.PublicPrefixes = []string{"/healthz", "/clusters-oidc/"}
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	a := &Authenticator{
+		cfg: cfg,
+		admin: &Identity{
+			ARN:         "arn:" + cfg.Partition + ":iam::" + cfg.AccountID + ":root",
+			Account:     cfg.AccountID,
+			UserID:      cfg.AccountID,
+			AccessKeyID: cfg.Admin.AccessKeyID,
+		},
+		signer: v4.NewSigner(),
+		now:    cfg.Now,
+		log:    cfg.Logger,
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	return a
+}
+
+// Middleware authenticates every request but the public paths, puts the
+// caller's Identity in the request context and passes the request (body
+// intact) to next; it answers refused requests itself.
+func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, p := range a.cfg.PublicPrefixes {
+			if strings.HasPrefix(r.URL.Path, p) {
+				next.ServeHTTP(w, r)
+				return
+			}
+		}
+		id, fail := a.authenticate(w, r)
+		if fail != nil {
+			a.log.LogAttrs(r.Context(), slog.LevelDebug, "sigv4: request refused",
+				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("code", fail.code), slog.String("accessKeyId", fail.akid))
+			a.writeFailure(w, r, fail)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(sts.WithIdentity(r.Context(), id)))
+	})
+}
+
+// failure is an authentication failure, protocol-neutral.
+type failure struct {
+	code string // the STS code
+	msg  string
+	akid string
+}
+
+const (
+	failSignature  = sts.CodeSignatureDoesNotMatch
+	failInvalid    = sts.CodeInvalidClientTokenID
+	failExpired    = sts.CodeExpiredToken
+	failMissing    = sts.CodeMissingAuthToken
+	failIncomplete = sts.CodeIncompleteSignature
+	failTooLarge   = sts.CodeRequestEntityTooLarge
+)
+
+// jsonCode maps a failure to the restJson1 shape and its status.
+var jsonCode = map[string]struct {
+	code   string
+	status int
+}{
+	failSignature:  {eksapi.CodeInvalidSignature, http.StatusForbidden},
+	failInvalid:    {eksapi.CodeUnrecognizedClient, http.StatusForbidden},
+	failExpired:    {eksapi.CodeExpiredToken, http.StatusBadRequest},
+	failMissing:    {eksapi.CodeMissingAuthentication, http.StatusForbidden},
+	failIncomplete: {eksapi.CodeIncompleteSignature, http.StatusBadRequest},
+	failTooLarge:   {eksapi.CodeRequestEntityTooLarge, http.StatusRequestEntityTooLarge},
+}
+
+var queryStatus = map[string]int{
+	failSignature:  http.StatusForbidden,
+	failInvalid:    http.StatusForbidden,
+	failExpired:    http.StatusBadRequest,
+	failMissing:    http.StatusForbidden,
+	failIncomplete: http.StatusBadRequest,
+	failTooLarge:   http.StatusRequestEntityTooLarge,
+}
+
+func (a *Authenticator) writeFailure(w http.ResponseWriter, r *http.Request, f *failure) {
+	reqID := uuid.NewString()
+	if isQueryProtocol(r) {
+		sts.WriteError(w, reqID, &sts.Error{Code: f.code, Status: queryStatus[f.code], Message: f.msg})
+		return
+	}
+	msg := f.msg
+	if f.code == failMissing {
+		msg = "Missing Authentication Token"
+	}
+	jc := jsonCode[f.code]
+	e := eksapi.NewError(jc.code, msg)
+	e.Status = jc.status
+	w.Header().Set("X-Amzn-RequestId", reqID)
+	e.WriteJSON(w)
+}
+
+// isQueryProtocol tells STS's awsQuery requests (POST / with a form body)
+// from the restJson1 APIs.
+func isQueryProtocol(r *http.Request) bool {
+	if r.URL.Path != "/" {
+		return false
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "application/x-www-form-urlencoded" || r.Method == http.MethodPost
+}
+
+// expectedService is the signing name a request's scope must carry, or ""
+// when any is accepted (podid's own admin API).
+func expectedService(r *http.Request) string {
+	switch {
+	case isQueryProtocol(r):
+		return "sts"
+	case strings.HasPrefix(r.URL.Path, "/podid/"):
+		return ""
+	case strings.HasPrefix(r.URL.Path, "/clusters/") && strings.HasSuffix(r.URL.Path, "/assume-role-for-pod-identity"):
+		return "eks-auth"
+	default:
+		return "eks"
+	}
+}
+
+const timeFormat = "20060102T150405Z"
+
+func (a *Authenticator) authenticate(w http.ResponseWriter, r *http.Request) (*Identity, *failure) {
+	if a.cfg.Mode == ModeNone {
+		return a.attribute(r), nil
+	}
+	authz := r.Header.Get("Authorization")
+	if authz == "" {
+		if r.URL.Query().Has("X-Amz-Signature") {
+			return nil, &failure{code: failIncomplete, msg: "Presigned requests are not supported."}
+		}
+		return nil, &failure{code: failMissing, msg: sts.MsgMissingAuthToken}
+	}
+	auth, err := ParseAuthorization(authz)
+	if err != nil {
+		return nil, &failure{code: failIncomplete, msg: err.Error()}
+	}
+	f := &failure{akid: auth.AccessKeyID}
+	amzDate := r.Header.Get("X-Amz-Date")
+	if amzDate == "" {
+		f.code, f.msg = failIncomplete, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization="+authz
+		return nil, f
+	}
+	signTime, err := time.Parse(timeFormat, amzDate)
+	if err != nil {
+		f.code, f.msg = failIncomplete, fmt.Sprintf("Invalid X-Amz-Date '%s', must be in ISO 8601 format: yyyyMMddTHHmmssZ", amzDate)
+		return nil, f
+	}
+	now := a.now().UTC()
+	if signTime.Before(now.Add(-MaxSkew)) {
+		f.code, f.msg = failSignature, fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 5 min.)",
+			amzDate, now.Add(-MaxSkew).Format(timeFormat), now.Format(timeFormat))
+		return nil, f
+	}
+	if signTime.After(now.Add(MaxSkew)) {
+		f.code, f.msg = failSignature, fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 5 min.)",
+			amzDate, now.Add(MaxSkew).Format(timeFormat), now.Format(timeFormat))
+		return nil, f
+	}
+	if auth.Date != amzDate[:8] {
+		f.code, f.msg = failSignature, fmt.Sprintf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
+			auth.Date, amzDate[:8], amzDate)
+		return nil, f
+	}
+	if svc := expectedService(r); svc != "" && auth.Service != svc {
+		f.code, f.msg = failSignature, fmt.Sprintf("Credential should be scoped to correct service: '%s'. ", svc)
+		return nil, f
+	}
+
+	token := r.Header.Get("X-Amz-Security-Token")
+	id, secret, lf := a.lookup(auth.AccessKeyID, token)
+	if lf != nil {
+		lf.akid = auth.AccessKeyID
+		return nil, lf
+	}
+
+	body, err := readBody(w, r, a.cfg.MaxBody)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			f.code, f.msg = failTooLarge, fmt.Sprintf("Request body must be at most %d bytes.", a.cfg.MaxBody)
+		} else {
+			f.code, f.msg = failIncomplete, "The request body could not be read."
+		}
+		return nil, f
+	}
+	want, err := a.signature(r, auth, body, signTime, aws.Credentials{
+		AccessKeyID: auth.AccessKeyID, SecretAccessKey: secret, SessionToken: token,
+	})
+	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(auth.Signature)) != 1 {
+		f.code, f.msg = failSignature, sts.MsgSignatureMismatch
+		return nil, f
+	}
+	return id, nil
+}
+
+// lookup finds the identity and secret of an access key ID.
+func (a *Authenticator) lookup(akid, token string) (*Identity, string, *failure) {
+	if akid == a.cfg.Admin.AccessKeyID && a.cfg.Admin.AccessKeyID != "" {
+		if token != "" {
+			return nil, "", &failure{code: failInvalid, msg: sts.MsgInvalidClientToken}
+		}
+		return a.admin, a.cfg.Admin.SecretAccessKey, nil
+	}
+	if token == "" || a.cfg.Sessions == nil {
+		return nil, "", &failure{code: failInvalid, msg: sts.MsgInvalidClientToken}
+	}
+	sess, err := a.cfg.Sessions.Session(token)
+	switch {
+	case errors.Is(err, sts.ErrExpiredToken):
+		return nil, "", &failure{code: failExpired, msg: sts.MsgExpiredToken}
+	case err != nil:
+		return nil, "", &failure{code: failInvalid, msg: sts.MsgInvalidClientToken}
+	case sess.AccessKeyID != akid:
+		return nil, "", &failure{code: failInvalid, msg: sts.MsgInvalidClientToken}
+	}
+	return sts.SessionIdentity(sess), sess.Credentials().SecretAccessKey, nil
+}
+
+// attribute is ModeNone's identity: the session of a valid token, else
+// the admin identity.
+func (a *Authenticator) attribute(r *http.Request) *Identity {
+	if token := r.Header.Get("X-Amz-Security-Token"); token != "" && a.cfg.Sessions != nil {
+		if sess, err := a.cfg.Sessions.Session(token); err == nil {
+			return sts.SessionIdentity(sess)
+		}
+	}
+	return a.admin
+}
+
+// readBody reads the whole body (bounded) and puts it back for the next
+// handler.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return b, nil
+}
+
+// signature recomputes the request's signature with the SDK's signer: a
+// copy of the request carrying only the headers the client signed, the
+// body's SHA-256, the client's date, region and service.
+func (a *Authenticator) signature(r *http.Request, auth *Authorization, body []byte, t time.Time, creds aws.Credentials) (string, error) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	c := &http.Request{
+		Method: r.Method,
+		URL:    &url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
+		Host:   r.Host,
+		Header: make(http.Header, len(auth.SignedHeaders)),
+	}
+	signsToken := false
+	for _, name := range auth.SignedHeaders {
+		switch name {
+		case "host":
+		case "content-length":
+			c.ContentLength = int64(len(body))
+		default:
+			if name == "x-amz-security-token" {
+				signsToken = true
+			}
+			c.Header[textproto.CanonicalMIMEHeaderKey(name)] = r.Header.Values(name)
+		}
+	}
+	sum := sha256.Sum256(body)
+	err := a.signer.SignHTTP(context.Background(), creds, c, hex.EncodeToString(sum[:]), auth.Service, auth.Region, t,
+		func(o *v4.SignerOptions) { o.DisableSessionToken = !signsToken })
+	if err != nil {
+		return "", err
+	}
+	got, err := ParseAuthorization(c.Header.Get("Authorization"))
+	if err != nil {
+		return "", err
+	}
+	if strings.Join(got.SignedHeaders, ";") != strings.Join(auth.SignedHeaders, ";") {
+		return "", errors.New("signed headers differ")
+	}
+	return got.Signature, nil
+}
