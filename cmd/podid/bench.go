@@ -1,0 +1,80 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/podid/podid/internal/bench"
+)
+
+func init() {
+	var cfg bench.Config
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure podid against its goals: throughput vs a canned server, memory, and (--scale) a million associations",
+		Long: `bench starts podid serve as a child process of this binary and measures it
+through the Go SDK, printing a table of figures, ratios, goals and PASS/MISS.
+
+Default mode: Describe and Update throughput against podid and against a
+canned-response server (same HTTP stack and response bytes, no work), then the
+server's memory with --associations associations loaded through the API.
+
+--scale: --clusters x --per-cluster associations (a million by default): List
+page time and Create throughput at the start against at scale, start-up time
+and memory with the full data set, and DescribeCluster/ListClusters throughput
+against moto's server.
+
+The exit code is 0 when the run completes, whether or not goals are met.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.CommandLine = strings.Join(os.Args, " ")
+			cfg.Out = cmd.OutOrStdout()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return bench.Run(ctx, cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.DurationVar(&cfg.Duration, "duration", 0, "measured time of each throughput phase (default 3s)")
+	f.DurationVar(&cfg.Warmup, "warmup", 0, "unmeasured warm-up before each phase (default 500ms)")
+	f.IntVar(&cfg.Requests, "requests", 0, "measure this many requests per phase instead of --duration")
+	f.IntVar(&cfg.Rounds, "rounds", 0, "rounds of each comparison, targets alternating; the median is reported (default 3)")
+	f.IntVar(&cfg.Concurrency, "concurrency", 0, "concurrent client workers (default 8)")
+	f.IntVar(&cfg.Associations, "associations", 0, "associations to load before reading the server's memory (default 100000)")
+	f.StringVar(&cfg.Store, "store", "", `store for the podid under test: "sqlite" (a fresh file in the work directory) or a postgres:// DSN (default sqlite)`)
+	f.StringVar(&cfg.ServerBin, "server-bin", "", "podid binary to start (default: this executable)")
+	f.BoolVar(&cfg.Scale, "scale", false, "run the scale benchmark instead")
+	f.IntVar(&cfg.Clusters, "clusters", 0, "scale mode: clusters (default 200)")
+	f.IntVar(&cfg.PerCluster, "per-cluster", 0, "scale mode: associations per cluster (default 5000)")
+	f.StringVar(&cfg.MotoBin, "moto-bin", "", "scale mode: moto's server executable (default moto_server)")
+	f.BoolVar(&cfg.NoMoto, "no-moto", false, "scale mode: skip the comparison with moto")
+	f.DurationVar(&cfg.Timeout, "timeout", 0, "bound on the whole run (default 15m, or 60m with --scale)")
+	f.StringVar(&cfg.WorkDir, "work-dir", "", "directory for the store and server logs (default: a temporary directory, removed afterwards)")
+	f.BoolVar(&cfg.Keep, "keep", false, "keep the temporary work directory")
+
+	var listen, responses string
+	canned := &cobra.Command{
+		Use:    "canned-server",
+		Short:  "Serve fixed responses (the bench's baseline; started by podid bench)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rs, err := bench.ReadCannedFile(responses)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return bench.ServeCanned(ctx, listen, rs)
+		},
+	}
+	canned.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "address to listen on")
+	canned.Flags().StringVar(&responses, "responses", "", "JSON file of {pattern, body} routes")
+	_ = canned.MarkFlagRequired("responses")
+	cmd.AddCommand(canned)
+	rootCmd.AddCommand(cmd)
+}

@@ -1,0 +1,268 @@
+// Package bench measures podid against the goals its issues set, in one
+// run, and prints a plain table of figures, ratios, goals and PASS/MISS.
+//
+// The default mode compares Describe and Update throughput through the Go
+// SDK against podid (started as a child process of the podid binary, so its
+// memory can be read from /proc) and against a canned-response server (the
+// same binary's hidden "bench canned-server", same HTTP stack and response
+// bytes, no work): the limit on this machine. It then loads associations
+// and reports the server's resident memory.
+//
+// The scale mode (Config.Scale) seeds a million associations and compares
+// List page time and Create throughput at one million against one thousand,
+// reports memory and start-up time, and compares DescribeCluster and
+// ListClusters throughput against moto's server.
+//
+// Missed goals are printed as MISS; Run returns an error only when the
+// bench itself cannot measure (a server fails to start, a request fails).
+package bench
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/sqlite"
+)
+
+// Config configures a run. Zero values take the documented defaults.
+type Config struct {
+	// ServerBin is the podid binary to start ("podid serve", and "podid
+	// bench canned-server" for the baseline). Default: this executable.
+	ServerBin string
+	// Store is "sqlite" (a fresh SQLite store in the work directory) or a
+	// DSN passed to serve --store as is (postgres://...). Default "sqlite".
+	Store string
+	// Concurrency is the number of client workers. Default 8.
+	Concurrency int
+	// Duration is the measured time of each throughput phase, after
+	// Warmup. Defaults 3s and 500ms.
+	Duration, Warmup time.Duration
+	// Requests, if > 0, measures a fixed number of requests per phase
+	// instead of Duration.
+	Requests int
+	// Rounds repeats each throughput comparison, alternating the order of
+	// the targets; the table shows the median. Default 3.
+	Rounds int
+	// Associations is how many associations the default mode loads before
+	// reading the server's memory. Default 100,000.
+	Associations int
+
+	// Scale selects the scale mode (issue 4).
+	Scale bool
+	// Clusters and PerCluster shape the scale mode's data set. Defaults
+	// 200 and 5,000.
+	Clusters, PerCluster int
+	// MotoBin is moto's server ("moto_server" by default); NoMoto skips
+	// the moto comparison.
+	MotoBin string
+	NoMoto  bool
+
+	// Timeout bounds the whole run. Default 15m (default mode) or 60m
+	// (scale mode).
+	Timeout time.Duration
+	// WorkDir holds the store and server logs. Default: a new temporary
+	// directory, removed at the end unless Keep.
+	WorkDir string
+	Keep    bool
+	// CommandLine is printed in the report.
+	CommandLine string
+	// Out receives the report and progress lines. Default os.Stdout.
+	Out io.Writer
+}
+
+func (c *Config) setDefaults() error {
+	if c.ServerBin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("finding the podid executable: %w", err)
+		}
+		c.ServerBin = exe
+	}
+	c.Store = cmp.Or(c.Store, "sqlite")
+	c.Concurrency = cmp.Or(c.Concurrency, 8)
+	c.Duration = cmp.Or(c.Duration, 3*time.Second)
+	c.Warmup = cmp.Or(c.Warmup, 500*time.Millisecond)
+	c.Rounds = cmp.Or(c.Rounds, 3)
+	c.Associations = cmp.Or(c.Associations, 100_000)
+	c.Clusters = cmp.Or(c.Clusters, 200)
+	c.PerCluster = cmp.Or(c.PerCluster, 5000)
+	c.MotoBin = cmp.Or(c.MotoBin, "moto_server")
+	if c.Timeout == 0 {
+		c.Timeout = 15 * time.Minute
+		if c.Scale {
+			c.Timeout = 60 * time.Minute
+		}
+	}
+	if c.Out == nil {
+		c.Out = os.Stdout
+	}
+	var errs []error
+	if c.Concurrency < 1 || c.Concurrency > 1024 {
+		errs = append(errs, fmt.Errorf("concurrency %d: want 1-1024", c.Concurrency))
+	}
+	if c.Duration < 0 || c.Warmup < 0 || c.Requests < 0 || c.Rounds < 1 {
+		errs = append(errs, errors.New("duration, warmup, requests and rounds must not be negative (rounds >= 1)"))
+	}
+	if c.Associations < 1 || c.Associations > 10_000_000 {
+		errs = append(errs, fmt.Errorf("associations %d: want 1-10,000,000", c.Associations))
+	}
+	if c.Clusters < 1 || c.Clusters > 10_000 {
+		errs = append(errs, fmt.Errorf("clusters %d: want 1-10,000", c.Clusters))
+	}
+	if c.PerCluster < 1 || c.PerCluster > maxPerCluster {
+		errs = append(errs, fmt.Errorf("per-cluster %d: want 1-%d (the association limit)", c.PerCluster, maxPerCluster))
+	}
+	if c.Store != "sqlite" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
+		errs = append(errs, fmt.Errorf("store %q: want sqlite or a postgres:// DSN", c.Store))
+	}
+	return errors.Join(errs...)
+}
+
+// maxPerCluster is podid's association limit per cluster.
+const maxPerCluster = 5000
+
+// Run runs the benchmark that cfg selects and prints its report.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.setDefaults(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	if cfg.WorkDir == "" {
+		dir, err := os.MkdirTemp("", "podid-bench-")
+		if err != nil {
+			return err
+		}
+		cfg.WorkDir = dir
+		if !cfg.Keep {
+			defer os.RemoveAll(dir)
+		}
+	}
+	r := &run{cfg: cfg, id: runID()}
+	defer r.stopAll()
+	var err error
+	if cfg.Scale {
+		err = r.scale(ctx)
+	} else {
+		err = r.standard(ctx)
+	}
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w (the run is bounded by --timeout %v)", err, cfg.Timeout)
+	}
+	return err
+}
+
+// run is the state of one benchmark run.
+type run struct {
+	cfg      Config
+	id       string // keeps cluster names unique in a shared store
+	children []*child
+}
+
+// runID returns 6 random [a-z0-9] characters.
+func runID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+func (r *run) logf(format string, args ...any) {
+	fmt.Fprintf(r.cfg.Out, "# "+format+"\n", args...)
+}
+
+// sqlitePath is the SQLite database file of a sqlite run.
+func (r *run) sqlitePath() string { return filepath.Join(r.cfg.WorkDir, "podid-data", "podid.db") }
+
+// storeDSN is what serve --store gets.
+func (r *run) storeDSN() string {
+	if r.cfg.Store == "sqlite" {
+		return "sqlite:" + r.sqlitePath()
+	}
+	return r.cfg.Store
+}
+
+// openStore opens the run's store directly (for seeding).
+func (r *run) openStore(ctx context.Context) (store.Store, error) {
+	if r.cfg.Store == "sqlite" {
+		return sqlite.Open(ctx, r.sqlitePath())
+	}
+	return nil, fmt.Errorf("seeding %s directly is not supported; use --store sqlite", redactDSN(r.cfg.Store))
+}
+
+// seedMethod names how seed writes.
+func seedMethod(storeFlag string) string {
+	if storeFlag == "sqlite" {
+		return "sqlite.Open + store.CreateAssociation, group-committed"
+	}
+	return "postgres.Open + store.CreateAssociation"
+}
+
+// startPodid starts podid serve on the bench's store.
+func (r *run) startPodid(ctx context.Context) (*child, error) {
+	c, err := startChild(ctx, "podid", r.cfg.WorkDir, r.cfg.ServerBin,
+		[]string{"serve", "--listen", "{addr}", "--store", r.storeDSN(), "--auth", "none"},
+		"/healthz", 10*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	r.children = append(r.children, c)
+	return c, nil
+}
+
+// startCanned starts the canned-response server with rs.
+func (r *run) startCanned(ctx context.Context, rs []CannedResponse) (*child, error) {
+	path := filepath.Join(r.cfg.WorkDir, "canned.json")
+	if err := writeCannedFile(path, rs); err != nil {
+		return nil, err
+	}
+	c, err := startChild(ctx, "canned", r.cfg.WorkDir, r.cfg.ServerBin,
+		[]string{"bench", "canned-server", "--listen", "{addr}", "--responses", path},
+		"/healthz", time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	r.children = append(r.children, c)
+	return c, nil
+}
+
+// stop stops c and forgets it.
+func (r *run) stop(c *child) error {
+	for i, x := range r.children {
+		if x == c {
+			r.children = append(r.children[:i], r.children[i+1:]...)
+			break
+		}
+	}
+	return c.stop()
+}
+
+func (r *run) stopAll() {
+	for _, c := range r.children {
+		_ = c.stop()
+	}
+	r.children = nil
+}
+
+// machine describes where the figures come from.
+func machine() string {
+	env := os.Getenv("GOMAXPROCS")
+	if env == "" {
+		env = "unset"
+	}
+	return fmt.Sprintf("%d CPUs; GOMAXPROCS %d in the bench client, servers inherit the environment (GOMAXPROCS=%s); %s %s/%s",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), env, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}

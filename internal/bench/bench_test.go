@@ -1,0 +1,204 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/google/go-cmp/cmp"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	binDir    string
+	buildErr  error
+)
+
+// podidBinary builds ./cmd/podid once for the package's tests.
+func podidBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "podid-bench-test-")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "podid")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/podid/podid/cmd/podid").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New("go build: " + err.Error() + "\n" + string(out))
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func TestDriveCountsExactly(t *testing.T) {
+	var calls atomic.Int64
+	seen := make([]atomic.Bool, 1000)
+	o, err := drive(t.Context(), phase{Count: 500, Workers: 7}, func(_ context.Context, _, seq int) error {
+		calls.Add(1)
+		if seen[seq].Swap(true) {
+			t.Errorf("sequence number %d given twice", seq)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Ops != 500 || calls.Load() != 500 {
+		t.Errorf("ops %d, calls %d; want 500 and 500", o.Ops, calls.Load())
+	}
+	if o.OpsPerSec() <= 0 {
+		t.Errorf("OpsPerSec() = %v, want > 0", o.OpsPerSec())
+	}
+}
+
+func TestDriveDurationAndWarmup(t *testing.T) {
+	var calls atomic.Int64
+	o, err := drive(t.Context(), phase{Warmup: 50 * time.Millisecond, Duration: 100 * time.Millisecond, Workers: 3, Latencies: true},
+		func(context.Context, int, int) error {
+			calls.Add(1)
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Elapsed < 100*time.Millisecond {
+		t.Errorf("elapsed %v, want >= 100ms", o.Elapsed)
+	}
+	if o.Ops == 0 || int64(o.Ops) >= calls.Load() {
+		t.Errorf("measured %d of %d calls; want some, and fewer than all (warm-up is not measured)", o.Ops, calls.Load())
+	}
+	if len(o.Lat) != o.Ops {
+		t.Errorf("%d latencies for %d measured ops", len(o.Lat), o.Ops)
+	}
+}
+
+func TestDriveStopsAtFirstError(t *testing.T) {
+	boom := errors.New("boom")
+	_, err := drive(t.Context(), phase{Duration: time.Minute, Workers: 4}, func(_ context.Context, _, seq int) error {
+		if seq == 10 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) {
+		t.Errorf("drive error = %v, want %v", err, boom)
+	}
+}
+
+func TestPercentileAndMedian(t *testing.T) {
+	ds := []time.Duration{5, 1, 4, 2, 3, 6, 7, 8, 9, 10}
+	got := []time.Duration{percentile(ds, 0.5), percentile(ds, 0.95), percentile(ds, 0), percentile(nil, 0.5)}
+	want := []time.Duration{5, 10, 1, 0}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("percentiles (-got +want):\n%s", diff)
+	}
+	if got := median([]float64{3, 1, 2, 10}); got != 2.5 {
+		t.Errorf("median = %v, want 2.5", got)
+	}
+}
+
+func TestReadMemoryOfSelf(t *testing.T) {
+	m, err := readMemory(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RSS < 1<<20 || m.HWM < m.RSS {
+		t.Errorf("memory %+v: want RSS >= 1 MiB and HWM >= RSS", m)
+	}
+}
+
+func TestNewAssociationID(t *testing.T) {
+	re := regexp.MustCompile(`^a-[a-z0-9]{17}$`)
+	seen := map[string]bool{}
+	for range 1000 {
+		id := newAssociationID()
+		if !re.MatchString(id) || seen[id] {
+			t.Fatalf("ID %q: malformed or repeated", id)
+		}
+		seen[id] = true
+	}
+}
+
+// TestCannedServerChild starts the canned server the way the bench does
+// (a child of the podid binary) and reads it through the Go SDK.
+func TestCannedServerChild(t *testing.T) {
+	bin := podidBinary(t)
+	body := []byte(`{"association":{"clusterName":"c1","namespace":"ns","serviceAccount":"sa",` +
+		`"roleArn":"arn:aws:iam::000000000000:role/r","associationArn":"arn:aws:eks:us-east-1:000000000000:podidentityassociation/c1/a-abcdefghijklmnopq",` +
+		`"associationId":"a-abcdefghijklmnopq","tags":{},"createdAt":1700862734.922,"modifiedAt":1700862734.922,"disableSessionTags":false}}`)
+	r := &run{cfg: Config{ServerBin: bin, WorkDir: t.TempDir(), Out: &bytes.Buffer{}}}
+	t.Cleanup(r.stopAll)
+	c, err := r.startCanned(t.Context(), []CannedResponse{
+		{Pattern: "GET /clusters/{name}/pod-identity-associations/{id}", Body: body},
+		{Pattern: "POST /clusters/{name}/pod-identity-associations/{id}", Body: body},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := newEKS(c.url, 4)
+	o, err := drive(t.Context(), phase{Count: 200, Workers: 4}, func(ctx context.Context, w, _ int) error {
+		out, err := client.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{
+			ClusterName: aws.String("c1"), AssociationId: aws.String("a-abcdefghijklmnopq"), RoleArn: aws.String(roleB),
+		})
+		if err == nil && aws.ToString(out.Association.AssociationId) != "a-abcdefghijklmnopq" {
+			t.Errorf("association ID %q", aws.ToString(out.Association.AssociationId))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Ops != 200 {
+		t.Errorf("ops = %d, want 200", o.Ops)
+	}
+	if _, err := c.memory(); err != nil {
+		t.Error(err)
+	}
+	if err := r.stop(c); err != nil {
+		t.Errorf("stopping the canned server: %v", err)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"concurrency", Config{ServerBin: "x", Concurrency: -1}, "concurrency -1"},
+		{"per-cluster over the limit", Config{ServerBin: "x", PerCluster: 5001}, "per-cluster 5001"},
+		{"store", Config{ServerBin: "x", Store: "mysql://x"}, `store "mysql://x"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.setDefaults()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("setDefaults() = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}

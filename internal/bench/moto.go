@@ -1,0 +1,82 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+)
+
+// motoResult is the DescribeCluster/ListClusters comparison.
+type motoResult struct {
+	bin   string
+	setup time.Duration
+	// rates[op][target] holds ops/s per round.
+	rates map[string]map[string][]float64
+}
+
+// compareMoto starts moto's server, creates clusters in it through the SDK
+// and compares DescribeCluster and ListClusters throughput with podid's.
+func (r *run) compareMoto(ctx context.Context, podC *eks.Client, clusters []string) (*motoResult, error) {
+	cfg := r.cfg
+	bin, err := exec.LookPath(cfg.MotoBin)
+	if err != nil {
+		return nil, fmt.Errorf("moto's server: %w (install moto[server] or pass --no-moto)", err)
+	}
+	moto, err := startChild(ctx, "moto", cfg.WorkDir, bin, []string{"-H", "{host}", "-p", "{port}"}, "/moto-api/", 2*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	r.children = append(r.children, moto)
+	defer r.stop(moto)
+	motoC := newEKS(moto.url, cfg.Concurrency)
+	res := &motoResult{bin: bin, rates: map[string]map[string][]float64{"DescribeCluster": {}, "ListClusters": {}}}
+	t0 := time.Now()
+	for _, name := range clusters {
+		if err := createCluster(ctx, motoC, name); err != nil {
+			return nil, fmt.Errorf("moto: %w", err)
+		}
+	}
+	res.setup = time.Since(t0)
+	r.logf("created %d clusters in moto in %v", len(clusters), res.setup.Round(time.Millisecond))
+
+	targets := []target{{"podid", podC}, {"moto", motoC}}
+	ops := map[string]func(c *eks.Client) func(ctx context.Context, w, seq int) error{
+		"DescribeCluster": func(c *eks.Client) func(ctx context.Context, w, seq int) error {
+			return func(ctx context.Context, _, seq int) error {
+				_, err := c.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(clusters[seq%len(clusters)])})
+				return err
+			}
+		},
+		"ListClusters": func(c *eks.Client) func(ctx context.Context, w, seq int) error {
+			return func(ctx context.Context, _, _ int) error {
+				out, err := c.ListClusters(ctx, &eks.ListClustersInput{})
+				if err == nil && len(out.Clusters) == 0 {
+					err = fmt.Errorf("ListClusters returned no clusters")
+				}
+				return err
+			}
+		},
+	}
+	ph := phase{Warmup: cfg.Warmup, Duration: cfg.Duration, Count: cfg.Requests, Workers: cfg.Concurrency}
+	for round := range cfg.Rounds {
+		for _, op := range []string{"DescribeCluster", "ListClusters"} {
+			order := targets
+			if round%2 == 1 {
+				order = []target{targets[1], targets[0]}
+			}
+			for _, t := range order {
+				o, err := drive(ctx, ph, ops[op](t.client))
+				if err != nil {
+					return nil, fmt.Errorf("%s against %s: %w", op, t.name, err)
+				}
+				res.rates[op][t.name] = append(res.rates[op][t.name], o.OpsPerSec())
+				r.logf("round %d: %-15s %-5s %8.1f ops/s (%d ops in %v)", round+1, op, t.name, o.OpsPerSec(), o.Ops, o.Elapsed.Round(time.Millisecond))
+			}
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,207 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// child is a server the bench started as a child process.
+type child struct {
+	name    string
+	cmd     *exec.Cmd
+	url     string // http://127.0.0.1:port
+	logPath string
+	done    chan struct{} // closed when the process has exited
+	waitErr error
+	started time.Time
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("finding a free port: %w", err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr, nil
+}
+
+// startChild starts bin with args (in which "{addr}" is replaced by a free
+// loopback address) and waits until healthPath answers 200, or the child
+// exits, or timeout passes. Its output goes to a log file in logDir.
+func startChild(ctx context.Context, name, logDir, bin string, args []string, healthPath string, timeout time.Duration) (*child, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	full := make([]string, len(args))
+	for i, a := range args {
+		a = strings.ReplaceAll(a, "{addr}", addr)
+		a = strings.ReplaceAll(a, "{host}", host)
+		a = strings.ReplaceAll(a, "{port}", port)
+		full[i] = a
+	}
+	logPath := filepath.Join(logDir, name+".log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s log: %w", name, err)
+	}
+	cmd := exec.Command(bin, full...)
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	// Its own process group, so a Ctrl-C on the bench reaches the bench,
+	// which then stops its children in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	c := &child{name: name, cmd: cmd, url: "http://" + addr, logPath: logPath, done: make(chan struct{})}
+	c.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("starting %s (%s): %w", name, bin, err)
+	}
+	go func() {
+		c.waitErr = cmd.Wait()
+		logf.Close()
+		close(c.done)
+	}()
+	if err := c.waitHealthy(ctx, healthPath, timeout); err != nil {
+		c.kill()
+		return nil, err
+	}
+	return c, nil
+}
+
+// waitHealthy polls url+path until it answers 200.
+func (c *child) waitHealthy(ctx context.Context, path string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	hc := &http.Client{Timeout: 2 * time.Second}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.url+path, nil)
+		if resp, err := hc.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-c.done:
+			return fmt.Errorf("%s exited before it was ready (%v); log %s:\n%s", c.name, c.waitErr, c.logPath, c.logTail())
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready at %s%s after %v; log %s:\n%s", c.name, c.url, path, timeout, c.logPath, c.logTail())
+		case <-tick.C:
+		}
+	}
+}
+
+// logTail returns the end of the child's log.
+func (c *child) logTail() string {
+	b, err := os.ReadFile(c.logPath)
+	if err != nil {
+		return ""
+	}
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+
+// stop sends SIGTERM and waits for the exit (SIGKILL after a grace period).
+func (c *child) stop() error {
+	select {
+	case <-c.done:
+		return c.exitErr()
+	default:
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+		return c.exitErr()
+	case <-time.After(15 * time.Second):
+		c.kill()
+		return fmt.Errorf("%s did not stop within 15s of SIGTERM; killed", c.name)
+	}
+}
+
+func (c *child) exitErr() error {
+	var ee *exec.ExitError
+	if errors.As(c.waitErr, &ee) && ee.Sys().(syscall.WaitStatus).Signaled() {
+		// Ended by our SIGTERM without handling it: not an error here.
+		return nil
+	}
+	if c.waitErr != nil {
+		return fmt.Errorf("%s: %w; log %s:\n%s", c.name, c.waitErr, c.logPath, c.logTail())
+	}
+	return nil
+}
+
+// kill ends the child at once and waits for it.
+func (c *child) kill() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	_ = c.cmd.Process.Kill()
+	<-c.done
+}
+
+// memory is a process's resident set size now and at its peak.
+type memory struct {
+	RSS, HWM int64 // bytes
+}
+
+// readMemory reads VmRSS and VmHWM from /proc/<pid>/status.
+func readMemory(pid int) (memory, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return memory{}, fmt.Errorf("reading memory of pid %d: %w", pid, err)
+	}
+	var m memory
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		key, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		var dst *int64
+		switch key {
+		case "VmRSS":
+			dst = &m.RSS
+		case "VmHWM":
+			dst = &m.HWM
+		default:
+			continue
+		}
+		f := strings.Fields(val) // "123456 kB"
+		if len(f) != 2 || f[1] != "kB" {
+			return memory{}, fmt.Errorf("parsing %s of pid %d: %q", key, pid, val)
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return memory{}, fmt.Errorf("parsing %s of pid %d: %w", key, pid, err)
+		}
+		*dst = kb * 1024
+	}
+	if m.RSS == 0 {
+		return memory{}, fmt.Errorf("no VmRSS for pid %d", pid)
+	}
+	return m, nil
+}
+
+func (c *child) memory() (memory, error) { return readMemory(c.cmd.Process.Pid) }

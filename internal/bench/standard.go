@@ -1,0 +1,299 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+)
+
+// Goals of issue 2.
+const (
+	goalDescribe = 0.7
+	goalUpdate   = 0.4
+	goalRSS      = 150 << 20
+)
+
+// target is a server a throughput phase runs against.
+type target struct {
+	name   string
+	client *eks.Client
+}
+
+// throughputSet is what the Describe/Update comparison works on: a cluster
+// and one association per worker.
+type throughputSet struct {
+	cluster string
+	ids     []string
+	// roles[w] is worker w's association's current role; each update
+	// flips it, so every update changes something.
+	roles []string
+}
+
+// standard is the default mode (issue 2).
+func (r *run) standard(ctx context.Context) error {
+	cfg := r.cfg
+	pod, err := r.startPodid(ctx)
+	if err != nil {
+		return err
+	}
+	podC := newEKS(pod.url, cfg.Concurrency)
+	set, err := r.prepareThroughput(ctx, podC)
+	if err != nil {
+		return err
+	}
+	canned, err := r.captureCanned(ctx, pod.url, set)
+	if err != nil {
+		return err
+	}
+	cannedSrv, err := r.startCanned(ctx, canned)
+	if err != nil {
+		return err
+	}
+	targets := []target{{"podid", podC}, {"canned", newEKS(cannedSrv.url, cfg.Concurrency)}}
+
+	describe := func(t target) func(ctx context.Context, w, seq int) error {
+		return func(ctx context.Context, w, seq int) error {
+			_, err := t.client.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{
+				ClusterName:   aws.String(set.cluster),
+				AssociationId: aws.String(set.ids[seq%len(set.ids)]),
+			})
+			return err
+		}
+	}
+	update := func(t target) func(ctx context.Context, w, seq int) error {
+		return func(ctx context.Context, w, seq int) error {
+			next := roleA
+			if set.roles[w] == roleA {
+				next = roleB
+			}
+			_, err := t.client.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{
+				ClusterName:   aws.String(set.cluster),
+				AssociationId: aws.String(set.ids[w]),
+				RoleArn:       aws.String(next),
+			})
+			if err == nil && t.name == "podid" {
+				set.roles[w] = next
+			}
+			return err
+		}
+	}
+	ph := phase{Warmup: cfg.Warmup, Duration: cfg.Duration, Count: cfg.Requests, Workers: cfg.Concurrency}
+	rates := map[string]map[string][]float64{"Describe": {}, "Update": {}}
+	for round := range cfg.Rounds {
+		for _, op := range []string{"Describe", "Update"} {
+			order := targets
+			if round%2 == 1 {
+				order = []target{targets[1], targets[0]}
+			}
+			for _, t := range order {
+				f := describe(t)
+				if op == "Update" {
+					f = update(t)
+				}
+				o, err := drive(ctx, ph, f)
+				if err != nil {
+					return fmt.Errorf("%s against %s: %w", op, t.name, err)
+				}
+				rates[op][t.name] = append(rates[op][t.name], o.OpsPerSec())
+				r.logf("round %d: %-8s %-6s %8.0f ops/s (%d ops in %v)", round+1, op, t.name, o.OpsPerSec(), o.Ops, o.Elapsed.Round(time.Millisecond))
+			}
+		}
+	}
+	if err := r.stop(cannedSrv); err != nil {
+		return err
+	}
+	podMemBefore, err := pod.memory()
+	if err != nil {
+		return err
+	}
+
+	// Memory with cfg.Associations associations.
+	load, err := r.loadAssociations(ctx, podC, cfg.Associations)
+	if err != nil {
+		return err
+	}
+	memLoaded, err := pod.memory()
+	if err != nil {
+		return err
+	}
+	if err := r.stop(pod); err != nil {
+		return fmt.Errorf("stopping podid: %w", err)
+	}
+	t0 := time.Now()
+	pod, err = r.startPodid(ctx)
+	if err != nil {
+		return fmt.Errorf("restarting podid: %w", err)
+	}
+	startup := time.Since(t0)
+	podC = newEKS(pod.url, cfg.Concurrency)
+	listed, err := r.readAll(ctx, podC, load.clusters)
+	if err != nil {
+		return err
+	}
+	if listed != cfg.Associations {
+		return fmt.Errorf("after restart podid lists %d of the %d associations loaded", listed, cfg.Associations)
+	}
+	memRead, err := pod.memory()
+	if err != nil {
+		return err
+	}
+
+	// Report.
+	out := r.cfg.Out
+	fmt.Fprintf(out, "\npodid bench: Describe and Update throughput against a canned-response server; memory at %d associations\n", cfg.Associations)
+	fmt.Fprintf(out, "command:  %s\n", cfg.CommandLine)
+	fmt.Fprintf(out, "machine:  %s\n", machine())
+	fmt.Fprintf(out, "store:    %s (podid serve --auth none, child process pid %d)\n", redactDSN(r.storeDSN()), pod.cmd.Process.Pid)
+	fmt.Fprintf(out, "client:   aws-sdk-go-v2 service/eks, %d workers sharing one client, static credentials (SigV4-signed), no retries, keep-alive\n", cfg.Concurrency)
+	if cfg.Requests > 0 {
+		fmt.Fprintf(out, "phases:   %d requests each after %v warm-up; %d rounds, targets alternating; median of rounds\n", cfg.Requests, cfg.Warmup, cfg.Rounds)
+	} else {
+		fmt.Fprintf(out, "phases:   %v each after %v warm-up; %d rounds, targets alternating; median of rounds\n", cfg.Duration, cfg.Warmup, cfg.Rounds)
+	}
+	fmt.Fprintf(out, "baseline: podid bench canned-server, a net/http server on loopback returning podid's own Describe (%d B) and Update (%d B) response bytes with a fresh X-Amzn-RequestId\n",
+		len(canned[0].Body), len(canned[1].Body))
+	fmt.Fprintln(out, "Update:   each call flips the worker's own association's roleArn; podid commits it durably as its store is configured")
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "operation\tpodid ops/s\tcanned ops/s\tpodid/canned\tgoal\tresult\t")
+	for _, op := range []struct {
+		name string
+		goal float64
+	}{{"Describe", goalDescribe}, {"Update", goalUpdate}} {
+		p, c := median(rates[op.name]["podid"]), median(rates[op.name]["canned"])
+		ratio := p / c
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f\t>= %.1f\t%s\t\n", op.name, p, c, ratio, op.goal, passMiss(ratio >= op.goal))
+	}
+	tw.Flush()
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "load:     %d associations created through the API in %d clusters by %d workers in %v (%.0f creates/s)\n",
+		cfg.Associations, len(load.clusters), cfg.Concurrency, load.elapsed.Round(time.Millisecond), float64(cfg.Associations)/load.elapsed.Seconds())
+	fmt.Fprintf(out, "restart:  podid restarted on the same store, ready (healthz 200) in %v; then every association listed (%d, pages of 100)\n",
+		startup.Round(time.Millisecond), listed)
+	fmt.Fprintln(out)
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "podid memory\tVmRSS\tgoal\tresult\t")
+	fmt.Fprintf(tw, "after the throughput phases (%d associations)\t%s\t\t\t\n", len(set.ids), mib(podMemBefore.RSS))
+	fmt.Fprintf(tw, "after loading %d associations\t%s\t< %s\t%s\t\n", cfg.Associations, mib(memLoaded.RSS), mib(goalRSS), passMiss(memLoaded.RSS < goalRSS))
+	fmt.Fprintf(tw, "after restart and reading all %d\t%s\t< %s\t%s\t\n", cfg.Associations, mib(memRead.RSS), mib(goalRSS), passMiss(memRead.RSS < goalRSS))
+	fmt.Fprintf(tw, "peak (VmHWM) of the first process\t%s\t\t\t\n", mib(memLoaded.HWM))
+	fmt.Fprintf(tw, "peak (VmHWM) of the restarted process\t%s\t\t\t\n", mib(memRead.HWM))
+	tw.Flush()
+	return nil
+}
+
+// prepareThroughput creates the cluster and one association per worker.
+func (r *run) prepareThroughput(ctx context.Context, c *eks.Client) (*throughputSet, error) {
+	set := &throughputSet{cluster: "bench-" + r.id}
+	if err := createCluster(ctx, c, set.cluster); err != nil {
+		return nil, err
+	}
+	for i := range r.cfg.Concurrency {
+		id, err := createAssociation(ctx, c, set.cluster, "bench", i)
+		if err != nil {
+			return nil, err
+		}
+		set.ids = append(set.ids, id)
+		set.roles = append(set.roles, roleA)
+	}
+	return set, nil
+}
+
+// captureCanned records podid's exact Describe and Update response bodies
+// for the canned server. The update flips the first association's role
+// and the bench's record of it.
+func (r *run) captureCanned(ctx context.Context, podURL string, set *throughputSet) ([]CannedResponse, error) {
+	path := podURL + "/clusters/" + url.PathEscape(set.cluster) + "/pod-identity-associations/" + url.PathEscape(set.ids[0])
+	desc, err := rawCall(ctx, "GET", path, "")
+	if err != nil {
+		return nil, fmt.Errorf("capturing podid's Describe response: %w", err)
+	}
+	upd, err := rawCall(ctx, "POST", path, `{"roleArn":"`+roleB+`"}`)
+	if err != nil {
+		return nil, fmt.Errorf("capturing podid's Update response: %w", err)
+	}
+	set.roles[0] = roleB
+	return []CannedResponse{
+		{Pattern: "GET /clusters/{name}/pod-identity-associations/{id}", Body: desc},
+		{Pattern: "POST /clusters/{name}/pod-identity-associations/{id}", Body: upd},
+	}, nil
+}
+
+// loaded is what loadAssociations created.
+type loaded struct {
+	clusters []string
+	elapsed  time.Duration
+}
+
+// loadAssociations creates n associations through the API, in clusters of
+// up to the per-cluster limit, with the configured workers.
+func (r *run) loadAssociations(ctx context.Context, c *eks.Client, n int) (loaded, error) {
+	var l loaded
+	for i := 0; i*maxPerCluster < n; i++ {
+		name := fmt.Sprintf("load-%s-%03d", r.id, i)
+		if err := createCluster(ctx, c, name); err != nil {
+			return l, err
+		}
+		l.clusters = append(l.clusters, name)
+	}
+	var done atomic.Int64
+	t0 := time.Now()
+	_, err := drive(ctx, phase{Count: n, Workers: r.cfg.Concurrency}, func(ctx context.Context, _, seq int) error {
+		_, err := createAssociation(ctx, c, l.clusters[seq/maxPerCluster], "load", seq%maxPerCluster)
+		if d := done.Add(1); d%20000 == 0 {
+			r.logf("loaded %d/%d associations (%.0f/s)", d, n, float64(d)/time.Since(t0).Seconds())
+		}
+		return err
+	})
+	l.elapsed = time.Since(t0)
+	return l, err
+}
+
+// readAll lists every association of clusters and returns the count.
+func (r *run) readAll(ctx context.Context, c *eks.Client, clusters []string) (int, error) {
+	total := 0
+	for _, name := range clusters {
+		p := eks.NewListPodIdentityAssociationsPaginator(c, &eks.ListPodIdentityAssociationsInput{
+			ClusterName: aws.String(name),
+			MaxResults:  aws.Int32(100),
+		})
+		for pages := 0; p.HasMorePages(); pages++ {
+			if pages > maxPerCluster {
+				return 0, fmt.Errorf("listing %s: more than %d pages", name, maxPerCluster)
+			}
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return 0, fmt.Errorf("listing %s: %w", name, err)
+			}
+			total += len(out.Associations)
+		}
+	}
+	return total, nil
+}
+
+func passMiss(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// redactDSN hides a password in a DSN.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
