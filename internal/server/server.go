@@ -96,10 +96,32 @@ var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
 
 // New checks cfg, fills its defaults and builds the handler.
 func New(cfg Config) (*Server, error) {
-	var problems []error
+	cfg = cfg.withDefaults()
+	problems := cfg.problems()
 	if cfg.Store == nil {
-		problems = append(problems, errors.New("a store is required"))
+		problems = append([]error{errors.New("a store is required")}, problems...)
 	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("server config: %w", errors.Join(problems...))
+	}
+
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now}
+	h, err := s.routes()
+	if err != nil {
+		return nil, err
+	}
+	s.handler = h
+	return s, nil
+}
+
+// Validate reports every problem with cfg's fields other than Store (zero
+// fields take their defaults), joined into one error; nil when New would
+// accept cfg with a store.
+func (cfg Config) Validate() error {
+	return errors.Join(cfg.withDefaults().problems()...)
+}
+
+func (cfg Config) withDefaults() Config {
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
 	}
@@ -125,6 +147,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	return cfg
+}
+
+func (cfg Config) problems() []error {
+	var problems []error
 	if !regionPattern.MatchString(cfg.Region) {
 		problems = append(problems, fmt.Errorf("region %q is not a valid AWS region name", cfg.Region))
 	}
@@ -140,20 +167,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxAssociationsPerCluster < 0 {
 		problems = append(problems, fmt.Errorf("max associations per cluster %d is negative", cfg.MaxAssociationsPerCluster))
 	}
-	if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+	if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		problems = append(problems, fmt.Errorf("public URL %q is not an absolute http(s) URL", cfg.PublicURL))
 	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("server config: %w", errors.Join(problems...))
-	}
-
-	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now}
-	h, err := s.routes()
-	if err != nil {
-		return nil, err
-	}
-	s.handler = h
-	return s, nil
+	return problems
 }
 
 // Handler returns the server's http.Handler.

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/podid/podid/internal/server"
+	"github.com/podid/podid/internal/store"
+)
+
+// serveOptions are podid serve's flags.
+type serveOptions struct {
+	listen          string
+	store           string
+	region          string
+	accountID       string
+	auth            string
+	publicURL       string
+	maxBodyBytes    int64
+	logLevel        string
+	shutdownTimeout time.Duration
+}
+
+// serveEnv is what the extension points below get: the parsed flags, the
+// open store and the logger.
+type serveEnv struct {
+	Options *serveOptions
+	Store   store.Store
+	Logger  *slog.Logger
+}
+
+// authModes maps --auth values to what they add to the server config
+// (typically cfg.Middleware). The credentials work adds "sigv4".
+var authModes = map[string]func(ctx context.Context, env serveEnv, cfg *server.Config) error{
+	"none": func(context.Context, serveEnv, *server.Config) error { return nil },
+}
+
+// defaultAuth is --auth's default.
+var defaultAuth = "none"
+
+// serveHooks run after the store opens, whatever --auth is, to mount more
+// handlers (EKS Auth, STS, OIDC discovery) through cfg.Routes or to set
+// cfg.NewClusterIssuer. Files add to it in an init function.
+var serveHooks []func(ctx context.Context, env serveEnv, cfg *server.Config) error
+
+func init() {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the EKS pod identity association API (and, with the credentials work, EKS Auth and STS)",
+		Long: `serve answers the EKS API for pod identity associations and minimal clusters,
+wire-compatible with the AWS CLI and SDKs: point them at it with
+AWS_ENDPOINT_URL_EKS (or --endpoint-url). GET /healthz answers 200 when ready.
+SIGTERM or SIGINT shut it down gracefully, finishing requests in flight.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; loopback by default)")
+	f.StringVar(&o.store, "store", "sqlite:", `store DSN: "sqlite:" (file ./podid-data/podid.db) or "sqlite:PATH"`)
+	f.StringVar(&o.region, "region", server.DefaultRegion, "AWS region the server acts as (ARNs, externalId)")
+	f.StringVar(&o.accountID, "account-id", server.DefaultAccountID, "12-digit AWS account ID that owns clusters and associations")
+	f.StringVar(&o.auth, "auth", defaultAuth, "request authentication: "+strings.Join(authNames(), ", "))
+	f.StringVar(&o.publicURL, "public-url", "", "base URL clients use to reach the server: cluster endpoint and issuer base (default http://<listen address>, 127.0.0.1 for an unspecified host)")
+	f.Int64Var(&o.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted; larger is a 413 RequestEntityTooLargeException")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error (info logs one line per request)")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to wait for requests in flight")
+	rootCmd.AddCommand(cmd)
+}
+
+func authNames() []string {
+	var names []string
+	for n := range authModes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// check reports every problem with the flags at once.
+func (o *serveOptions) check() error {
+	var problems []error
+	if _, port, err := net.SplitHostPort(o.listen); err != nil {
+		problems = append(problems, fmt.Errorf("--listen %q: want host:port (e.g. 127.0.0.1:8080)", o.listen))
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		problems = append(problems, fmt.Errorf("--listen %q: port must be a number from 0 to 65535", o.listen))
+	}
+	if _, err := storeScheme(o.store); err != nil {
+		problems = append(problems, err)
+	}
+	if _, ok := authModes[o.auth]; !ok {
+		problems = append(problems, fmt.Errorf("--auth %q: use %s", o.auth, strings.Join(authNames(), " or ")))
+	}
+	if o.maxBodyBytes <= 0 {
+		problems = append(problems, fmt.Errorf("--max-body-bytes %d: must be positive", o.maxBodyBytes))
+	}
+	if _, err := parseLogLevel(o.logLevel); err != nil {
+		problems = append(problems, err)
+	}
+	if o.shutdownTimeout <= 0 {
+		problems = append(problems, fmt.Errorf("--shutdown-timeout %s: must be positive", o.shutdownTimeout))
+	}
+	cfg := server.Config{Region: o.region, AccountID: o.accountID, PublicURL: o.publicURL, MaxBodyBytes: max(o.maxBodyBytes, 1)}
+	if o.region == "" {
+		problems = append(problems, errors.New("--region must not be empty"))
+	}
+	if o.accountID == "" {
+		problems = append(problems, errors.New("--account-id must not be empty"))
+	}
+	if err := cfg.Validate(); err != nil {
+		problems = append(problems, err)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("invalid flags:")
+	for _, p := range problems {
+		for _, line := range strings.Split(p.Error(), "\n") {
+			b.WriteString("\n  - " + line)
+		}
+	}
+	return errors.New(b.String())
+}
+
+func parseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: use debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	level, _ := parseLogLevel(o.logLevel)
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", o.listen, err)
+	}
+	defer ln.Close()
+	publicURL := o.publicURL
+	if publicURL == "" {
+		publicURL = urlForListener(ln.Addr())
+	}
+
+	st, err := openStore(ctx, o.store)
+	if err != nil {
+		return err
+	}
+	storeClosed := false
+	defer func() {
+		if !storeClosed {
+			st.Close()
+		}
+	}()
+
+	cfg := server.Config{
+		Store:        st,
+		Region:       o.region,
+		AccountID:    o.accountID,
+		Logger:       logger,
+		MaxBodyBytes: o.maxBodyBytes,
+		PublicURL:    publicURL,
+	}
+	env := serveEnv{Options: o, Store: st, Logger: logger}
+	if err := authModes[o.auth](ctx, env, &cfg); err != nil {
+		return fmt.Errorf("setting up --auth %s: %w", o.auth, err)
+	}
+	for _, hook := range serveHooks {
+		if err := hook(ctx, env, &cfg); err != nil {
+			return err
+		}
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	printBanner(stdout, o, publicURL)
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	stop() // a second signal kills the process the default way
+	logger.Info("shutting down: finishing requests in flight", "timeout", o.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	shutdownErr := hs.Shutdown(sctx)
+	if shutdownErr != nil {
+		hs.Close()
+		shutdownErr = fmt.Errorf("shutting down: %w", shutdownErr)
+	}
+	storeClosed = true
+	if err := st.Close(); err != nil {
+		return errors.Join(shutdownErr, fmt.Errorf("closing store: %w", err))
+	}
+	if shutdownErr == nil {
+		logger.Info("stopped")
+	}
+	return shutdownErr
+}
+
+// urlForListener is http://host:port of the listener, with 127.0.0.1 for
+// an unspecified host so the URL is one a local client can use.
+func urlForListener(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return "http://" + a.String()
+	}
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+}
+
+func printBanner(w io.Writer, o *serveOptions, url string) {
+	fmt.Fprintf(w, `podid serve: EKS API at %s (store %s, region %s, account %s, auth %s)
+
+Point the AWS CLI and SDKs at it:
+  export AWS_ENDPOINT_URL_EKS=%s
+  export AWS_REGION=%s
+`, url, redactDSN(o.store), o.region, o.accountID, o.auth, url, o.region)
+	if o.auth == "none" {
+		fmt.Fprintf(w, "  export AWS_ACCESS_KEY_ID=podid AWS_SECRET_ACCESS_KEY=podid   # any values: --auth none does not check them\n")
+	}
+	fmt.Fprintf(w, `  aws eks list-clusters --endpoint-url %s --region %s
+Health: curl %s/healthz
+`, url, o.region, url)
+}
