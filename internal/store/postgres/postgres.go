@@ -1,0 +1,341 @@
+// Package postgres is podid's multi-replica store: a store.Store and
+// store.Watcher on PostgreSQL through pgx (pgxpool). Several podid replicas
+// may share one database; each sees the others' writes at once and hears of
+// them through LISTEN/NOTIFY.
+//
+// Isolation: transactions run at READ COMMITTED. Every write transaction
+// first locks the one row of revision_counter (SELECT ... FOR UPDATE) and
+// writes the advanced counter back before it commits. That row lock
+// serializes writers across all replicas, which gives two things at once:
+//
+//   - Revisions grow in commit order. A sequence would not: a transaction
+//     can draw a number, then commit after one that drew a later number, and
+//     a change-feed reader at the later revision would skip the earlier one.
+//     Under the counter lock the next writer can draw only after the previous
+//     one committed, so a reader that sees revision R sees everything below.
+//   - Read-modify-write needs no retry loop. At READ COMMITTED each statement
+//     reads the latest committed data, and once a writer holds the counter
+//     lock nothing else commits a write until it is done, so the existence
+//     checks, the per-cluster count and the update's read all see the state
+//     the write will commit on. Updates still lock their row
+//     (SELECT ... FOR UPDATE) and creates still rely on unique indexes, so a
+//     rule is never held by the counter lock alone.
+//
+// The cost is that write transactions (and their commit fsyncs) run one at a
+// time; reads never wait. A serialization failure or deadlock (40001,
+// 40P01: impossible under the lock on PostgreSQL, routine on
+// SERIALIZABLE-only databases) is retried a bounded number of times.
+//
+// Durability: a write returns nil only after COMMIT succeeded, so it is as
+// durable as the server's synchronous_commit setting makes it (on, by
+// default: flushed to the WAL on disk).
+//
+// The schema is created and upgraded by an ordered list of migrations, each
+// applied in its own transaction under an advisory lock and recorded in
+// schema_migrations, so replicas may start at once. A store uses the first
+// schema of the connection's search_path; set search_path in the DSN to keep
+// several stores apart in one database.
+//
+// Idempotency records expire after 24 hours; deletion tombstones stay in the
+// change feed for 24 hours, after which a reader that far behind must resync
+// from a full listing.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/podid/podid/internal/store"
+)
+
+const (
+	// idempotencyTTL is how long a client request token is remembered.
+	idempotencyTTL = 24 * time.Hour
+	// tombstoneTTL is how long deletions stay in the change feed.
+	tombstoneTTL = 24 * time.Hour
+	// pruneInterval is how often expired records are removed.
+	pruneInterval = time.Hour
+	// maxAttempts bounds how often a write is tried when the database
+	// reports a serialization failure or deadlock.
+	maxAttempts = 5
+	// commitTimeout bounds a COMMIT, which runs even if the caller's
+	// context ends meanwhile (see write).
+	commitTimeout = 30 * time.Second
+	// defaultMaxConns is the pool size unless the DSN sets pool_max_conns.
+	// Writers wait for each other on the counter lock while holding a
+	// connection, so the pool leaves room for readers beside them.
+	defaultMaxConns = 16
+	// channelPrefix names the notification channel: channelPrefix plus
+	// the store's schema, so stores in different schemas do not wake
+	// each other.
+	channelPrefix = "podid_changes"
+)
+
+// errClosed is returned by operations on a closed Store.
+var errClosed = errors.New("store closed")
+
+// Store is a store.Store backed by a PostgreSQL database. Create it with
+// Open; it is safe for concurrent use, and several Stores (replicas) may
+// share one database.
+type Store struct {
+	pool    *pgxpool.Pool
+	channel string           // the LISTEN/NOTIFY channel
+	now     func() time.Time // the clock, for record expiry
+
+	mu       sync.Mutex
+	closed   bool
+	watchers map[chan struct{}]struct{}
+
+	listenMu  sync.Mutex // serializes starting the listener
+	listening bool       // the listener runs (started by the first Watch)
+
+	quit      chan struct{} // closed by Close
+	bg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Watcher = (*Store)(nil)
+)
+
+// Open connects to the database named by dsn (a postgres:// URL or a
+// key=value string, as pgx parses it, including pgxpool's pool_* settings)
+// and brings its schema up to date.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	s, err := open(ctx, dsn, time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("opening postgres store: %w", err)
+	}
+	return s, nil
+}
+
+func open(ctx context.Context, dsn string, now func() time.Time) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors can quote the DSN, password included.
+		return nil, errors.New("parsing the DSN: not a valid PostgreSQL connection string")
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = defaultMaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("migrating schema: %w", err)
+	}
+	var schema string
+	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("reading the current schema: %w", err)
+	}
+	s := &Store{
+		pool:     pool,
+		channel:  channelName(schema),
+		now:      now,
+		watchers: make(map[chan struct{}]struct{}),
+		quit:     make(chan struct{}),
+	}
+	if err := s.prune(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.bg.Add(1)
+	go s.pruneLoop()
+	return s, nil
+}
+
+// channelName is the notification channel for a schema. Channel names are
+// identifiers: at most 63 bytes.
+func channelName(schema string) string {
+	c := channelPrefix
+	if schema != "public" {
+		c += "_" + schema
+	}
+	if len(c) > 63 {
+		c = c[:63]
+	}
+	return c
+}
+
+// Close stops the store's background work, closes every Watch channel and
+// the connection pool. Calls after Close fail.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		for ch := range s.watchers {
+			close(ch)
+			delete(s.watchers, ch)
+		}
+		close(s.quit)
+		s.mu.Unlock()
+		s.bg.Wait()
+		s.pool.Close()
+	})
+	return nil
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// wtx is what a write function sees: the transaction, which holds the
+// revision counter lock, and the revisions reserved so far.
+type wtx struct {
+	pgx.Tx
+	ctx  context.Context
+	base int64 // the counter's value when the transaction locked it
+	used int64 // revisions reserved by this transaction
+}
+
+// revisions reserves n consecutive revisions and returns the first.
+func (t *wtx) revisions(n int) int64 {
+	first := t.base + t.used + 1
+	t.used += int64(n)
+	return first
+}
+
+// write runs fn in a write transaction (see the package comment) and
+// commits it. An error from fn rolls back and is returned as is. Retries
+// (bounded) happen only on serialization failures and deadlocks.
+func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
+	if s.isClosed() {
+		return errClosed
+	}
+	var err error
+	for attempt := range maxAttempts {
+		var wrote bool
+		wrote, err = s.writeOnce(ctx, fn)
+		if err == nil {
+			if wrote {
+				s.notifyLocal()
+			}
+			return nil
+		}
+		if !retryable(err) || attempt == maxAttempts-1 {
+			break
+		}
+		select {
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return err
+}
+
+func (s *Store) writeOnce(ctx context.Context, fn func(*wtx) error) (wrote bool, err error) {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return false, err
+	}
+	defer func() {
+		if err != nil {
+			// Rollback on a broken connection fails too; the
+			// server rolls back when the connection closes.
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	t := &wtx{Tx: tx, ctx: ctx}
+	if err := tx.QueryRow(ctx, "SELECT revision FROM revision_counter WHERE id = 1 FOR UPDATE").Scan(&t.base); err != nil {
+		return false, fmt.Errorf("locking the revision counter: %w", err)
+	}
+	if err := fn(t); err != nil {
+		return false, err
+	}
+	if t.used > 0 {
+		last := t.base + t.used
+		if _, err := tx.Exec(ctx, "UPDATE revision_counter SET revision = $1 WHERE id = 1", last); err != nil {
+			return false, fmt.Errorf("advancing the revision counter: %w", err)
+		}
+		// Delivered to listeners at commit, in commit order.
+		if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(last, 10)); err != nil {
+			return false, fmt.Errorf("notifying: %w", err)
+		}
+	}
+	// COMMIT runs even if ctx has ended: abandoning it half-way would
+	// leave the caller unsure whether the write happened.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	if err := tx.Commit(cctx); err != nil {
+		return false, fmt.Errorf("committing: %w", err)
+	}
+	return t.used > 0, nil
+}
+
+// PostgreSQL error codes the store acts on.
+const (
+	codeUniqueViolation      = "23505"
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
+)
+
+func pgCode(err error) (code, constraint string) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code, pe.ConstraintName
+	}
+	return "", ""
+}
+
+func retryable(err error) bool {
+	code, _ := pgCode(err)
+	return code == codeSerializationFailure || code == codeDeadlockDetected
+}
+
+// errNoRows reports whether err means a query found nothing.
+func errNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+// pruneLoop removes expired idempotency records and tombstones
+// periodically. Every replica runs it; the deletes are idempotent.
+func (s *Store) pruneLoop() {
+	defer s.bg.Done()
+	t := time.NewTicker(pruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+			// A failure is retried at the next tick; the records
+			// are only garbage.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			_ = s.prune(ctx)
+			cancel()
+		}
+	}
+}
+
+// prune deletes expired records. It takes no revision and no counter lock:
+// nothing it removes is visible to readers of current state.
+func (s *Store) prune(ctx context.Context) error {
+	now := s.now()
+	_, err := s.pool.Exec(ctx, "DELETE FROM idempotency WHERE created_at < $1", micros(now.Add(-idempotencyTTL)))
+	if err == nil {
+		_, err = s.pool.Exec(ctx, "DELETE FROM tombstones WHERE deleted_at < $1", micros(now.Add(-tombstoneTTL)))
+	}
+	if err != nil {
+		return fmt.Errorf("pruning expired records: %w", err)
+	}
+	return nil
+}
+
+// micros is how times are stored: microseconds since the Unix epoch (UTC),
+// as in the SQLite backend.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }

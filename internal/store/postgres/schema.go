@@ -1,0 +1,137 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrationLock is the advisory lock key every migration transaction takes,
+// so replicas starting at once apply each migration exactly once. Advisory
+// locks are per database; stores in different schemas of one database only
+// wait for each other briefly.
+const migrationLock int64 = 0x706f646964 // "podid"
+
+// migrations is the ordered schema history. Append only: a database records
+// the versions it has applied in schema_migrations, and each runs once, in
+// its own transaction.
+//
+// Times are microseconds since the Unix epoch (bigint), as in the SQLite
+// backend, so both round-trip the same values. Keys compare bytewise
+// (COLLATE "C") so listings order as Go strings do, whatever the database's
+// default collation is.
+var migrations = []string{
+	// 1: the initial schema.
+	`
+CREATE TABLE revision_counter (
+	id       integer PRIMARY KEY CHECK (id = 1),
+	revision bigint NOT NULL -- the store-wide revision counter
+);
+INSERT INTO revision_counter (id, revision) VALUES (1, 0);
+
+CREATE TABLE clusters (
+	name                 text COLLATE "C" PRIMARY KEY,
+	created_at           bigint NOT NULL,
+	version              text NOT NULL,
+	role_arn             text NOT NULL,
+	client_request_token text NOT NULL,
+	config               bytea,
+	tags                 jsonb NOT NULL,
+	issuer_url           text NOT NULL,
+	issuer_jwks_url      text NOT NULL,
+	issuer_jwks          bytea,
+	issuer_signing_keys  bytea,
+	association_count    integer NOT NULL DEFAULT 0,
+	revision             bigint NOT NULL
+);
+
+-- A page of a cluster's associations is one range scan of the primary key.
+CREATE TABLE associations (
+	cluster_name         text COLLATE "C" NOT NULL REFERENCES clusters (name),
+	id                   text COLLATE "C" NOT NULL,
+	namespace            text COLLATE "C" NOT NULL,
+	service_account      text COLLATE "C" NOT NULL,
+	role_arn             text NOT NULL,
+	target_role_arn      text NOT NULL,
+	external_id          text NOT NULL,
+	policy               text NOT NULL,
+	disable_session_tags boolean NOT NULL,
+	owner_arn            text NOT NULL,
+	tags                 jsonb NOT NULL,
+	created_at           bigint NOT NULL,
+	modified_at          bigint NOT NULL,
+	revision             bigint NOT NULL,
+	PRIMARY KEY (cluster_name, id)
+);
+CREATE UNIQUE INDEX associations_key ON associations (cluster_name, namespace, service_account);
+CREATE INDEX associations_revision ON associations (revision);
+
+-- Deleted associations, for the change feed.
+CREATE TABLE tombstones (
+	revision     bigint PRIMARY KEY,
+	cluster_name text NOT NULL,
+	id           text NOT NULL,
+	deleted_at   bigint NOT NULL
+);
+CREATE INDEX tombstones_deleted_at ON tombstones (deleted_at);
+
+CREATE TABLE idempotency (
+	key        text PRIMARY KEY,
+	hash       text NOT NULL,
+	result     bytea NOT NULL, -- the stored record, JSON
+	created_at bigint NOT NULL
+);
+CREATE INDEX idempotency_created_at ON idempotency (created_at);
+
+CREATE TABLE secrets (
+	name       text PRIMARY KEY,
+	value      bytea NOT NULL,
+	created_at bigint NOT NULL
+);
+`,
+}
+
+// migrate applies the migrations the database has not applied yet.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	for i, m := range migrations {
+		version := i + 1
+		if err := applyMigration(ctx, pool, version, m); err != nil {
+			return fmt.Errorf("migration %d: %w", version, err)
+		}
+	}
+	return nil
+}
+
+// applyMigration runs one migration in its own transaction. The transaction
+// first takes the migration advisory lock (released at commit or rollback),
+// then creates schema_migrations if needed and rereads whether this version
+// is applied: concurrent CREATE TABLE IF NOT EXISTS statements can
+// themselves collide, so even that runs under the lock.
+func applyMigration(ctx context.Context, pool *pgxpool.Pool, version int, stmts string) error {
+	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock); err != nil {
+			return fmt.Errorf("taking the migration lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    integer PRIMARY KEY,
+	applied_at bigint NOT NULL
+)`); err != nil {
+			return fmt.Errorf("creating schema_migrations: %w", err)
+		}
+		var applied bool
+		err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", version).Scan(&applied)
+		if err != nil || applied {
+			return err
+		}
+		// No arguments: the simple protocol, which runs several
+		// statements in one round trip.
+		if _, err := tx.Exec(ctx, stmts, pgx.QueryExecModeSimpleProtocol); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", version, micros(time.Now()))
+		return err
+	})
+}

@@ -1,0 +1,166 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const (
+	// listenBackoffMin and listenBackoffMax bound the wait between
+	// attempts to reconnect the listening connection.
+	listenBackoffMin = 50 * time.Millisecond
+	listenBackoffMax = 5 * time.Second
+	// listenConnectTimeout bounds one connection attempt.
+	listenConnectTimeout = 10 * time.Second
+)
+
+// Watch returns a channel that receives a value after one or more writes
+// commit, on this replica or any other sharing the database. Signals
+// coalesce: a slow reader sees one pending signal for many commits. The
+// channel is closed when ctx ends or the store closes.
+//
+// The first Watch starts the store's listener: one dedicated connection
+// that LISTENs on the store's channel (every write transaction NOTIFYs it
+// at commit). Watch returns once the listener is listening, so a write
+// committed after Watch returns is signalled. When the connection breaks,
+// the listener reconnects with backoff and then signals every watcher, as
+// notifications may have been missed meanwhile; readers resync
+// periodically anyway.
+func (s *Store) Watch(ctx context.Context) (<-chan struct{}, error) {
+	if err := s.startListener(ctx); err != nil {
+		return nil, fmt.Errorf("watching for changes: %w", err)
+	}
+	ch := make(chan struct{}, 1)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("watching for changes: %w", errClosed)
+	}
+	s.watchers[ch] = struct{}{}
+	s.mu.Unlock()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-s.quit:
+		}
+		s.mu.Lock()
+		if _, ok := s.watchers[ch]; ok {
+			delete(s.watchers, ch)
+			close(ch)
+		}
+		s.mu.Unlock()
+	}()
+	return ch, nil
+}
+
+// notifyLocal signals every watcher without blocking; a watcher with a
+// signal already pending has nothing more to learn. Local writes call it
+// after commit (the notification through the database follows, and
+// coalesces).
+func (s *Store) notifyLocal() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ch := range s.watchers {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// startListener starts the listener if it is not running. The first
+// connection attempt happens here, so a database that cannot be reached is
+// reported to the first Watch caller rather than retried silently, and a
+// write committed after Watch returns is always signalled.
+func (s *Store) startListener(ctx context.Context) error {
+	s.listenMu.Lock()
+	defer s.listenMu.Unlock()
+	if s.listening {
+		return nil
+	}
+	if s.isClosed() {
+		return errClosed
+	}
+	conn, err := s.listen(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		conn.Close(context.Background())
+		return errClosed
+	}
+	s.listening = true
+	s.bg.Add(1)
+	go s.listenLoop(conn)
+	return nil
+}
+
+// listen opens a dedicated connection (not from the pool: it stays busy
+// waiting) and LISTENs on the store's channel.
+func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, listenConnectTimeout)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig)
+	if err != nil {
+		return nil, fmt.Errorf("connecting the listener: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
+		conn.Close(context.Background())
+		return nil, fmt.Errorf("listening on %s: %w", s.channel, err)
+	}
+	return conn, nil
+}
+
+// listenLoop waits for notifications and signals watchers until the store
+// closes, reconnecting with bounded backoff when the connection breaks.
+func (s *Store) listenLoop(conn *pgx.Conn) {
+	defer s.bg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	backoff := listenBackoffMin
+	for {
+		for {
+			_, err := conn.WaitForNotification(ctx)
+			if err != nil {
+				break
+			}
+			backoff = listenBackoffMin
+			s.notifyLocal()
+		}
+		conn.Close(context.Background())
+		if ctx.Err() != nil {
+			return
+		}
+		for {
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return
+			}
+			backoff = min(2*backoff, listenBackoffMax)
+			var err error
+			if conn, err = s.listen(ctx); err == nil {
+				break
+			}
+			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+				return
+			}
+		}
+		// Notifications sent while we were away are lost: let every
+		// watcher reread the feed.
+		s.notifyLocal()
+	}
+}
