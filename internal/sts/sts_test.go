@@ -3,6 +3,7 @@ package sts_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -51,7 +52,7 @@ type env struct {
 func newEnv(t *testing.T, mode string) *env {
 	t.Helper()
 	e := &env{stsClock: &clock{}, mwClock: &clock{}}
-	svc, err := sts.New(sts.Config{Region: region, AccountID: account, Keys: testKey(1), Now: e.stsClock.now})
+	svc, err := sts.New(sts.Config{Region: region, AccountID: account, Keys: testKey(1), Now: e.stsClock.now, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func newEnv(t *testing.T, mode string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := sigv4.New(sigv4.Config{Mode: mode, Admin: e.admin, AccountID: account, Sessions: svc, Now: e.mwClock.now})
+	auth := sigv4.New(sigv4.Config{Mode: mode, Admin: e.admin, AccountID: account, Sessions: svc, Now: e.mwClock.now, Logger: quiet})
 	mux := http.NewServeMux()
 	for p, h := range svc.Routes() {
 		mux.Handle(p, h)
@@ -224,7 +225,7 @@ func TestAuthenticationFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := creds(out.Credentials)
-	other, err := sts.New(sts.Config{AccountID: account, Keys: testKey(2)})
+	other, err := sts.New(sts.Config{AccountID: account, Keys: testKey(2), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,3 +343,7 @@ func TestModeNone(t *testing.T) {
 		t.Errorf("caller = %q, want %q", got, want)
 	}
 }
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
