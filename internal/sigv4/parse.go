@@ -1,7 +1,7 @@
 package sigv4
 
 import (
-		"fmt"
+	"fmt"
 	"strings"
 	"time"
 )

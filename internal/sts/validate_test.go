@@ -40,7 +40,10 @@ func TestAssumeRoleValidation(t *testing.T) {
 			"ValidationError", "1 validation error detected: Value '" + strings.Repeat("a", 65) + "' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64"},
 		{"session name pattern", func(in *awssts.AssumeRoleInput) { in.RoleSessionName = aws.String("has space") },
 			"ValidationError", `1 validation error detected: Value 'has space' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*`},
-		{"three errors", func(in *awssts.AssumeRoleInput) { in.RoleSessionName = aws.String("!"); in.DurationSeconds = aws.Int32(899) },
+		{"three errors", func(in *awssts.AssumeRoleInput) {
+			in.RoleSessionName = aws.String("!")
+			in.DurationSeconds = aws.Int32(899)
+		},
 			"ValidationError", `3 validation errors detected: Value '!' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2; Value '!' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*; Value '899' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900`},
 		{"duration too short", func(in *awssts.AssumeRoleInput) { in.DurationSeconds = aws.Int32(899) },
 			"ValidationError", "1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"},
