@@ -1,0 +1,58 @@
+package satoken_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/podid/podid/internal/satoken"
+	"github.com/podid/podid/internal/store"
+)
+
+// FuzzVerify feeds arbitrary tokens to the verifier: it must never panic,
+// and must reject everything it did not see signed.
+func FuzzVerify(f *testing.F) {
+	keys := testKeys(f)
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	good := mint(f, keys[0], issuerURL, now, time.Hour)
+	parts := strings.Split(good, ".")
+	for _, s := range []string{
+		good, "", "a.b.c", "...", parts[0] + "." + parts[1] + ".",
+		b64(`{"alg":"none"}`) + "." + parts[1] + ".",
+		b64(`{"alg":"RS256","kid":"x","crit":["exp"]}`) + "." + parts[1] + "." + parts[2],
+		b64(`{"alg":"RS256"}`) + "." + b64(`{"kubernetes.io":null,"aud":7}`) + "." + parts[2],
+		parts[0] + "." + b64(`{"exp":1e400}`) + "." + parts[2],
+	} {
+		f.Add(s)
+	}
+	v := satoken.NewVerifier(satoken.VerifierOptions{Now: func() time.Time { return now }})
+	c1 := store.Cluster{Name: "c1", Issuer: store.Issuer{SigningKeys: keys[0]}}
+	f.Fuzz(func(t *testing.T, tok string) {
+		claims, err := v.Verify(context.Background(), c1, issuerURL, tok)
+		if err == nil {
+			if tok != good {
+				t.Fatalf("accepted a token it never signed: %q -> %+v", tok, claims)
+			}
+			return
+		}
+		if !errors.Is(err, satoken.ErrInvalid) && !errors.Is(err, satoken.ErrExpired) {
+			t.Fatalf("error %v is neither ErrInvalid nor ErrExpired", err)
+		}
+	})
+}
+
+func BenchmarkVerify(b *testing.B) {
+	keys := testKeys(b)
+	v := satoken.NewVerifier(satoken.VerifierOptions{})
+	c1 := store.Cluster{Name: "c1", Issuer: store.Issuer{SigningKeys: keys[0]}}
+	tok := mint(b, keys[0], issuerURL, time.Now(), time.Hour)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, c1, issuerURL, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
