@@ -410,3 +410,5 @@ func TestTimeJSON(t *testing.T) {
 		}
 	}
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -185,9 +185,10 @@ func snapshot(body []byte) []byte {
 }
 
 // readMembers reads the members of a modeled error shape from the first JSON
-// value of body as the SDK's typed deserializer does: exact member names,
-// "Message" accepted for "message", null members absent, unknown members
-// skipped, and anything after the first value ignored.
+// value of body as the SDK's typed deserializer does: the value must be an
+// object (an empty body counts as {}); exact member names, "Message"
+// accepted for "message", null members absent, unknown members skipped, and
+// anything after the first value ignored.
 func readMembers(e *Error, shape errorShape, body []byte) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
@@ -196,9 +197,6 @@ func readMembers(e *Error, shape errorShape, body []byte) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return err
-	}
-	if tok == nil { // null
-		return nil
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return fmt.Errorf("expected '{', got %v", tok)
