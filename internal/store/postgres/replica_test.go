@@ -1,0 +1,285 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/postgres"
+	"github.com/podid/podid/internal/store/postgres/pgtest"
+)
+
+// signalDeadline bounds how long a test waits for a Watch signal. The
+// notification normally arrives within milliseconds; the bound only keeps
+// a broken listener from hanging the test.
+const signalDeadline = 10 * time.Second
+
+var created = time.Date(2026, 3, 4, 5, 6, 7, 891_000_000, time.UTC)
+
+func cluster(name string) store.Cluster {
+	return store.Cluster{Name: name, CreatedAt: created, Version: "1.31", RoleARN: "arn:aws:iam::000000000000:role/c"}
+}
+
+func association(id, cluster, namespace, sa string) store.Association {
+	return store.Association{
+		ID: id, ClusterName: cluster, Namespace: namespace, ServiceAccount: sa,
+		RoleARN:   "arn:aws:iam::000000000000:role/" + sa,
+		CreatedAt: created, ModifiedAt: created,
+	}
+}
+
+// waitSignal waits for a value on ch, failing t after signalDeadline, and
+// returns how long it took.
+func waitSignal(t *testing.T, ch <-chan struct{}, what string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	select {
+	case _, ok := <-ch:
+		if !ok {
+			t.Fatalf("%s: watch channel closed", what)
+		}
+	case <-time.After(signalDeadline):
+		t.Fatalf("%s: no signal within %v", what, signalDeadline)
+	}
+	return time.Since(start)
+}
+
+// drain empties ch of a pending (coalesced) signal.
+func drain(ch <-chan struct{}) {
+	select {
+	case <-ch:
+	default:
+	}
+}
+
+func TestReplicasShareWritesAndSignals(t *testing.T) {
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	a, b := pgtest.Open(t, dsn), pgtest.Open(t, dsn)
+	ctx := t.Context()
+
+	watchB, err := b.Watch(ctx)
+	if err != nil {
+		t.Fatalf("Watch on replica b: %v", err)
+	}
+	if _, err := a.CreateCluster(ctx, cluster("c1"), nil); err != nil {
+		t.Fatal(err)
+	}
+	waitSignal(t, watchB, "cluster created on replica a")
+
+	// Each write on a: b sees it at once, and b's watcher hears of it.
+	var latencies []time.Duration
+	for i := range 20 {
+		drain(watchB)
+		start := time.Now()
+		want, err := a.CreateAssociation(ctx, association(fmt.Sprintf("a-%017d", i), "c1", "ns", fmt.Sprint("sa-", i)), store.CreateAssociationOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitSignal(t, watchB, "association created on replica a")
+		latencies = append(latencies, time.Since(start))
+		got, err := b.GetAssociation(ctx, "c1", want.ID)
+		if err != nil {
+			t.Fatalf("replica b: GetAssociation(%s): %v", want.ID, err)
+		}
+		if diff := cmp.Diff(got, want); diff != "" {
+			t.Errorf("replica b reads (-got +want):\n%s", diff)
+		}
+	}
+	t.Logf("write on a to signal on b: %v", latencies)
+
+	// The change feed on b carries a's writes, in revision order, up to
+	// the revision b reports.
+	rev, err := b.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, err := b.ChangesSince(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 20 || changes[len(changes)-1].Revision != rev {
+		t.Errorf("replica b: %d changes ending at revision %d, want 20 ending at %d", len(changes), changes[len(changes)-1].Revision, rev)
+	}
+
+	// Writes on b reach a's watcher too.
+	watchA, err := a.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.DeleteAssociation(ctx, "c1", changes[0].AssociationID); err != nil {
+		t.Fatal(err)
+	}
+	waitSignal(t, watchA, "association deleted on replica b")
+	if _, err := a.GetAssociation(ctx, "c1", changes[0].AssociationID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("replica a: GetAssociation of a deleted association: error = %v, want ErrNotFound", err)
+	}
+}
+
+func TestReplicasConcurrentCreateSameKey(t *testing.T) {
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	replicas := []*postgres.Store{pgtest.Open(t, dsn), pgtest.Open(t, dsn), pgtest.Open(t, dsn)}
+	ctx := t.Context()
+	if _, err := replicas[0].CreateCluster(ctx, cluster("c1"), nil); err != nil {
+		t.Fatal(err)
+	}
+	const n = 12
+	var wg sync.WaitGroup
+	ids := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			a, err := replicas[i%len(replicas)].CreateAssociation(ctx, association(fmt.Sprintf("a-%017d", i), "c1", "ns", "sa"), store.CreateAssociationOptions{})
+			ids[i], errs[i] = a.ID, err
+		})
+	}
+	wg.Wait()
+	var winners []string
+	for i, err := range errs {
+		if err == nil {
+			winners = append(winners, ids[i])
+		}
+	}
+	if len(winners) != 1 {
+		t.Fatalf("%d creates of one key on %d replicas succeeded (%v), want exactly 1", len(winners), len(replicas), winners)
+	}
+	for i, err := range errs {
+		var exists *store.ExistsError
+		if err != nil && (!errors.As(err, &exists) || exists.ID != winners[0]) {
+			t.Errorf("create %d: error = %v, want an *ExistsError naming %s", i, err, winners[0])
+		}
+	}
+	for i, r := range replicas {
+		if err := r.IntegrityCheck(ctx); err != nil {
+			t.Errorf("replica %d: %v", i, err)
+		}
+	}
+}
+
+func TestConcurrentMigration(t *testing.T) {
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	const n = 6
+	var wg sync.WaitGroup
+	stores := make([]*postgres.Store, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = postgres.Open(t.Context(), dsn) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open %d of %d at once: %v", i, n, err)
+			continue
+		}
+		t.Cleanup(func() { stores[i].Close() })
+	}
+	if t.Failed() {
+		return
+	}
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var versions, counters int
+	if err := conn.QueryRow(ctx, "SELECT (SELECT count(*) FROM schema_migrations), (SELECT count(*) FROM revision_counter)").Scan(&versions, &counters); err != nil {
+		t.Fatal(err)
+	}
+	if versions != 1 || counters != 1 {
+		t.Errorf("after %d concurrent Opens: %d migrations recorded and %d counter rows, want 1 and 1", n, versions, counters)
+	}
+	// Every store works on the one schema.
+	for i, s := range stores {
+		if _, err := s.CreateCluster(ctx, cluster(fmt.Sprint("c", i)), nil); err != nil {
+			t.Errorf("store %d: %v", i, err)
+		}
+	}
+	names, _, err := stores[0].ListClusters(ctx, store.Page{Limit: 100})
+	if err != nil || len(names) != n {
+		t.Errorf("ListClusters = %v, %v; want %d clusters", names, err, n)
+	}
+}
+
+func TestIntegrityCheck(t *testing.T) {
+	tests := []struct {
+		name    string
+		damage  string
+		wantMsg string
+	}{
+		{"count", "UPDATE clusters SET association_count = 7 WHERE name = 'c1'", "counts 7 associations but has 2"},
+		{"counter", "UPDATE revision_counter SET revision = 1", "revision counter 1 is behind revision"},
+		{"revived", "INSERT INTO tombstones (revision, cluster_name, id, deleted_at) SELECT 1000, 'c1', min(id), 0 FROM associations", "has a later tombstone at 1000"},
+		{"unique key", "DROP INDEX associations_key; UPDATE associations SET service_account = 'same'", "share cluster c1, namespace ns, service account same"},
+		{"orphan", "ALTER TABLE associations DROP CONSTRAINT associations_cluster_name_fkey; UPDATE associations SET cluster_name = 'gone'", "belongs to missing cluster gone"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dsn := pgtest.Schema(t, pgtest.DSN(t))
+			s := pgtest.Open(t, dsn)
+			ctx := t.Context()
+			if _, err := s.CreateCluster(ctx, cluster("c1"), nil); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				if _, err := s.CreateAssociation(ctx, association(fmt.Sprintf("a-%017d", i), "c1", "ns", fmt.Sprint("sa-", i)), store.CreateAssociationOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.IntegrityCheck(ctx); err != nil {
+				t.Fatalf("IntegrityCheck before damage: %v", err)
+			}
+			pgtest.Exec(t, dsn, tt.damage)
+			err := s.IntegrityCheck(ctx)
+			if err == nil || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("IntegrityCheck after %q: error = %v, want one saying %q", tt.damage, err, tt.wantMsg)
+			}
+		})
+	}
+}
+
+// TestWatchReconnects kills the listener's connection from the server side:
+// the watcher is signalled (notifications may have been lost), and after the
+// reconnect, writes on another replica are signalled again.
+func TestWatchReconnects(t *testing.T) {
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	a, b := pgtest.Open(t, dsn), pgtest.Open(t, dsn)
+	ctx := t.Context()
+	watch, err := b.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CreateCluster(ctx, cluster("c0"), nil); err != nil {
+		t.Fatal(err)
+	}
+	waitSignal(t, watch, "write before the connection is killed")
+
+	// The listener is the one session LISTENing on this schema's channel
+	// (the connection running this statement has the same search_path).
+	pgtest.Exec(t, dsn, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	WHERE datname = current_database() AND query LIKE 'LISTEN %' AND query LIKE '%' || current_schema() || '%'`)
+	waitSignal(t, watch, "listener connection killed")
+
+	// The listener is back once a write on a signals b.
+	deadline := time.Now().Add(signalDeadline)
+	for i := 1; ; i++ {
+		drain(watch)
+		if _, err := a.CreateCluster(ctx, cluster(fmt.Sprint("c", i)), nil); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-watch:
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no signal for writes within %v of killing the listener", signalDeadline)
+		}
+	}
+}
