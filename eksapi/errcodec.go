@@ -293,16 +293,21 @@ func AsError(err error) *Error {
 // <ErrorResponse><Error><Type>Sender</Type><Code>…</Code><Message>…</Message>
 // …members…</Error><RequestId>…</RequestId></ErrorResponse>.
 type xmlError struct {
-	XMLName            xml.Name `xml:"Error"`
-	Type               string   `xml:"Type,omitempty"`
-	Code               string   `xml:"Code"`
-	Message            string   `xml:"Message,omitempty"`
-	ClusterName        string   `xml:"ClusterName,omitempty"`
-	NodegroupName      string   `xml:"NodegroupName,omitempty"`
-	FargateProfileName string   `xml:"FargateProfileName,omitempty"`
-	AddonName          string   `xml:"AddonName,omitempty"`
-	SubscriptionID     string   `xml:"SubscriptionId,omitempty"`
-	ValidZones         []string `xml:"ValidZones>member,omitempty"`
+	XMLName            xml.Name    `xml:"Error"`
+	Type               string      `xml:"Type,omitempty"`
+	Code               string      `xml:"Code"`
+	Message            string      `xml:"Message,omitempty"`
+	ClusterName        string      `xml:"ClusterName,omitempty"`
+	NodegroupName      string      `xml:"NodegroupName,omitempty"`
+	FargateProfileName string      `xml:"FargateProfileName,omitempty"`
+	AddonName          string      `xml:"AddonName,omitempty"`
+	SubscriptionID     string      `xml:"SubscriptionId,omitempty"`
+	ValidZones         *xmlMembers `xml:"ValidZones"`
+}
+
+// xmlMembers is an AWS query list: <member>…</member>….
+type xmlMembers struct {
+	Members []string `xml:"member"`
 }
 
 type xmlErrorResponse struct {
@@ -325,7 +330,10 @@ func ErrorToXML(err error, requestID string) []byte {
 			Type: faultType(e.ErrorFault()), Code: e.Code, Message: e.Message,
 			ClusterName: e.ClusterName, NodegroupName: e.NodegroupName,
 			FargateProfileName: e.FargateProfileName, AddonName: e.AddonName,
-			SubscriptionID: e.SubscriptionID, ValidZones: e.ValidZones,
+			SubscriptionID: e.SubscriptionID,
+		}
+		if e.ValidZones != nil {
+			x.ValidZones = &xmlMembers{e.ValidZones}
 		}
 	}
 	b, _ := xml.Marshal(xmlErrorResponse{Error: x, RequestID: requestID}) // only strings
@@ -412,13 +420,14 @@ func (x *decodedXMLError) read(dec *xml.Decoder) error {
 			return nil
 		case xml.StartElement:
 			if strings.EqualFold(t.Name.Local, "ValidZones") {
-				var zones struct {
-					Members []string `xml:"member"`
-				}
+				var zones xmlMembers
 				if err := dec.DecodeElement(&zones, &t); err != nil {
 					return err
 				}
 				x.validZones = zones.Members
+				if x.validZones == nil {
+					x.validZones = []string{}
+				}
 				continue
 			}
 			var text string

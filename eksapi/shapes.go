@@ -1,11 +1,3 @@
-// Package eksapi holds the wire shapes of the EKS API subset podid speaks
-// (pod identity associations, minimal clusters, tags) and of EKS Auth, with
-// their codecs: the restJson1 JSON form the SDKs send and parse, an XML form,
-// the AWS query form, and the AWS error shapes with their JSON and XML
-// decoders and JSON encoder.
-//
-// The server encodes every response and error through this package, so a
-// client that imports it reads exactly what podid writes.
 package eksapi
 
 import (
