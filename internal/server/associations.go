@@ -70,8 +70,13 @@ func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request, in *e
 	}
 	opts := store.CreateAssociationOptions{MaxPerCluster: s.cfg.MaxAssociationsPerCluster}
 	if tok := deref(in.ClientRequestToken); tok != "" {
-		params := *in
-		params.ClientRequestToken = nil
+		// The parameters as they take effect: an absent member and its
+		// default are the same request.
+		params := struct {
+			Namespace, ServiceAccount, RoleArn, TargetRoleArn, Policy string
+			DisableSessionTags                                        bool
+			Tags                                                      map[string]string
+		}{ns, sa, role, target, policy, disableTags, a.Tags}
 		opts.Idempotency = idempotency(opCreateAssociation, cluster, tok, params)
 	}
 	got, err := s.store.CreateAssociation(r.Context(), a, opts)
