@@ -116,8 +116,8 @@ func (s *Store) existing(ctx context.Context, a store.Association, violation err
 // insertAssociation stores a (normalising times to UTC and nil tags to an
 // empty map).
 func insertAssociation(t *wtx, a *store.Association) error {
-	a.CreatedAt = a.CreatedAt.UTC()
-	a.ModifiedAt = a.ModifiedAt.UTC()
+	a.CreatedAt = storedTime(a.CreatedAt)
+	a.ModifiedAt = storedTime(a.ModifiedAt)
 	if a.Tags == nil {
 		a.Tags = map[string]string{}
 	}
@@ -187,8 +187,8 @@ func (s *Store) UpdateAssociation(ctx context.Context, cluster, id string, fn fu
 		// The key cannot move: an association stays in its cluster,
 		// namespace and service account.
 		a.ID, a.ClusterName, a.Namespace, a.ServiceAccount = key.ID, key.ClusterName, key.Namespace, key.ServiceAccount
-		a.CreatedAt = a.CreatedAt.UTC()
-		a.ModifiedAt = a.ModifiedAt.UTC()
+		a.CreatedAt = storedTime(a.CreatedAt)
+		a.ModifiedAt = storedTime(a.ModifiedAt)
 		if a.Tags == nil {
 			a.Tags = map[string]string{}
 		}

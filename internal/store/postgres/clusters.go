@@ -47,7 +47,7 @@ func (s *Store) CreateCluster(ctx context.Context, c store.Cluster, idem *store.
 		}
 		out = c
 		out.Revision = t.revisions(1)
-		out.CreatedAt = out.CreatedAt.UTC()
+		out.CreatedAt = storedTime(out.CreatedAt)
 		if out.Tags == nil {
 			out.Tags = map[string]string{}
 		}
@@ -104,7 +104,7 @@ func (s *Store) UpdateCluster(ctx context.Context, name string, fn func(*store.C
 			return err
 		}
 		c.Name = name
-		c.CreatedAt = c.CreatedAt.UTC()
+		c.CreatedAt = storedTime(c.CreatedAt)
 		if c.Tags == nil {
 			c.Tags = map[string]string{}
 		}

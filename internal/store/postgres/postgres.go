@@ -339,3 +339,7 @@ func (s *Store) prune(ctx context.Context) error {
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// storedTime is t as the store keeps it (to the microsecond, in UTC), so a
+// write returns what a later read does.
+func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
