@@ -1,0 +1,535 @@
+// Package assoccache is the credential path's view of pod identity
+// associations: an in-memory index (cluster, namespace, service account) →
+// association, fed by the store's change feed, plus a small cache of
+// cluster records.
+//
+// The cache starts with a full load, then applies store.ChangesSince on
+// every store.Watcher signal, on a poll interval and when a waiter asks,
+// and resyncs in full periodically in case a signal or a tombstone was
+// lost. It makes EKS's eventual consistency visible: AppliedRevision tells
+// which writes are in effect for credential requests, WaitFor blocks until
+// a revision is, an optional Delay emulates EKS's propagation delay, and
+// the measured propagation (commit to applied) is exposed as Prometheus
+// metrics and through Propagation.
+package assoccache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unique"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/podid/podid/internal/store"
+)
+
+// Options tune a Cache. Zero values take the defaults.
+type Options struct {
+	// PollInterval is how often the change feed is read when no watcher
+	// signal arrives. Default 1 s.
+	PollInterval time.Duration
+	// ResyncInterval is how often the whole feed is re-read and entries
+	// the store no longer has are dropped. Default 5 min.
+	ResyncInterval time.Duration
+	// Delay holds each change back until Delay after its commit, to
+	// emulate EKS's propagation delay. Default 0 (apply at once).
+	Delay time.Duration
+	// PageSize is the number of changes read per store call. Default 1000.
+	PageSize int
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger reports sync failures. Default slog.Default().
+	Logger *slog.Logger
+	// Registerer, if set, receives the cache's Prometheus metrics.
+	Registerer prometheus.Registerer
+}
+
+func (o *Options) setDefaults() {
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.ResyncInterval <= 0 {
+		o.ResyncInterval = 5 * time.Minute
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 1000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Association is what the credential path needs of an association.
+type Association struct {
+	ID                 string
+	ClusterName        string
+	Namespace          string
+	ServiceAccount     string
+	RoleARN            string
+	TargetRoleARN      string
+	ExternalID         string
+	Policy             string
+	DisableSessionTags bool
+	// Revision is the store revision of this state.
+	Revision int64
+}
+
+// entry is an indexed association. It is kept small: 100k of them are a
+// few tens of MiB.
+type entry struct {
+	Association
+	modified int64  // ModifiedAt, Unix nanoseconds
+	seen     uint32 // resync generation that last saw it
+}
+
+type key struct{ cluster, namespace, serviceAccount string }
+
+func (e *entry) key() key { return key{e.ClusterName, e.Namespace, e.ServiceAccount} }
+
+// pendingChange is a change read from the feed, waiting for its due time.
+type pendingChange struct {
+	store.Change
+	due time.Time
+}
+
+// Cache is the association cache. Create it with New, then Start it.
+type Cache struct {
+	st   store.Store
+	opts Options
+
+	mu      sync.RWMutex
+	byKey   map[key]*entry
+	byID    map[string]*entry
+	applied int64
+	changed chan struct{} // closed and replaced when applied advances
+
+	clusterMu    sync.RWMutex
+	clusters     map[string]clusterEntry
+	clusterGen   atomic.Uint64
+	clusterFetch singleflight.Group
+
+	// Owned by the sync loop.
+	pending        []pendingChange
+	fetchedThrough int64
+	storeRev       int64
+	gen            uint32
+
+	kick   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	m    metrics
+	prop propagation
+}
+
+type clusterEntry struct {
+	c   store.Cluster
+	gen uint64
+}
+
+// maxClusters bounds the cluster cache; past it, it restarts empty.
+const maxClusters = 100_000
+
+// New returns a Cache over st; Start loads it.
+func New(st store.Store, opts Options) *Cache {
+	opts.setDefaults()
+	c := &Cache{
+		st:       st,
+		opts:     opts,
+		byKey:    map[key]*entry{},
+		byID:     map[string]*entry{},
+		changed:  make(chan struct{}),
+		clusters: map[string]clusterEntry{},
+		kick:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+	c.prop.since = opts.Now().UnixNano()
+	c.m = newMetrics(c)
+	if opts.Registerer != nil {
+		c.m.register(opts.Registerer)
+	}
+	return c
+}
+
+// Start loads every association, then keeps the cache current in the
+// background until ctx ends or Stop is called. An error means the first
+// load failed; the cache is then not running.
+func (c *Cache) Start(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	if err := c.resync(ctx); err != nil {
+		cancel()
+		return fmt.Errorf("loading associations: %w", err)
+	}
+	c.cancel = cancel
+	var watch <-chan struct{}
+	if w, ok := c.st.(store.Watcher); ok {
+		ch, err := w.Watch(ctx)
+		if err != nil {
+			c.opts.Logger.Warn("assoccache: store watch failed; polling only", "err", err)
+		}
+		watch = ch
+	}
+	go c.run(ctx, watch)
+	return nil
+}
+
+// Stop ends the background sync and waits for it.
+func (c *Cache) Stop() {
+	if c.cancel == nil {
+		return
+	}
+	c.cancel()
+	<-c.done
+}
+
+// Lookup returns the association for (cluster, namespace, service
+// account) as of AppliedRevision.
+func (c *Cache) Lookup(cluster, namespace, serviceAccount string) (Association, bool) {
+	c.mu.RLock()
+	e, ok := c.byKey[key{cluster, namespace, serviceAccount}]
+	var a Association
+	if ok {
+		a = e.Association
+	}
+	c.mu.RUnlock()
+	return a, ok
+}
+
+// Len returns the number of cached associations.
+func (c *Cache) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.byKey)
+}
+
+// AppliedRevision returns the revision the cache is current as of: every
+// write acknowledged with a revision <= it is in effect for lookups.
+func (c *Cache) AppliedRevision() int64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.applied
+}
+
+// WaitFor returns once the cache has applied revision rev, or ctx's error.
+func (c *Cache) WaitFor(ctx context.Context, rev int64) error {
+	for {
+		c.mu.RLock()
+		applied, changed := c.applied, c.changed
+		c.mu.RUnlock()
+		if applied >= rev {
+			return nil
+		}
+		c.Kick()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Kick asks for a feed read now instead of at the next poll.
+func (c *Cache) Kick() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Cluster returns the cluster's record, cached until the store's revision
+// next moves (cluster writes are not in the change feed, so any store write
+// drops the cached clusters; they are re-read on demand). Unknown clusters
+// are store.ErrNotFound. The record's byte slices are shared: do not
+// modify them.
+func (c *Cache) Cluster(ctx context.Context, name string) (store.Cluster, error) {
+	gen := c.clusterGen.Load()
+	c.clusterMu.RLock()
+	e, ok := c.clusters[name]
+	c.clusterMu.RUnlock()
+	if ok && e.gen == gen {
+		return e.c, nil
+	}
+	v, err, _ := c.clusterFetch.Do(name, func() (any, error) {
+		gen := c.clusterGen.Load()
+		cl, err := c.st.GetCluster(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		c.clusterMu.Lock()
+		if len(c.clusters) >= maxClusters {
+			clear(c.clusters)
+		}
+		c.clusters[name] = clusterEntry{c: cl, gen: gen}
+		c.clusterMu.Unlock()
+		return cl, nil
+	})
+	if err != nil {
+		return store.Cluster{}, err
+	}
+	return v.(store.Cluster), nil
+}
+
+// InvalidateClusters drops the cached cluster records (call it after
+// writing a cluster in this process, so the change is seen at once).
+func (c *Cache) InvalidateClusters() { c.clusterGen.Add(1) }
+
+func (c *Cache) run(ctx context.Context, watch <-chan struct{}) {
+	defer close(c.done)
+	poll := time.NewTicker(c.opts.PollInterval)
+	defer poll.Stop()
+	resync := time.NewTicker(c.opts.ResyncInterval)
+	defer resync.Stop()
+	due := time.NewTimer(time.Hour)
+	defer due.Stop()
+	resyncWanted := false
+	for {
+		c.armDue(due)
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-watch:
+			if !ok {
+				watch = nil
+				continue
+			}
+			c.syncLogged(ctx)
+		case <-poll.C:
+			c.syncLogged(ctx)
+		case <-c.kick:
+			c.syncLogged(ctx)
+		case <-due.C:
+			c.applyDue()
+		case <-resync.C:
+			resyncWanted = true
+		}
+		// A resync applies what it reads at once, so with a Delay it
+		// waits until nothing is held back.
+		if resyncWanted && len(c.pending) == 0 {
+			resyncWanted = false
+			if err := c.resync(ctx); err != nil && ctx.Err() == nil {
+				c.m.syncErrors.Inc()
+				c.opts.Logger.Warn("assoccache: resync failed", "err", err)
+			}
+		}
+	}
+}
+
+// armDue sets the timer to fire when the first pending change is due.
+func (c *Cache) armDue(t *time.Timer) {
+	if len(c.pending) == 0 {
+		t.Reset(time.Hour)
+		return
+	}
+	t.Reset(max(0, c.pending[0].due.Sub(c.opts.Now())))
+}
+
+func (c *Cache) syncLogged(ctx context.Context) {
+	if err := c.sync(ctx); err != nil && ctx.Err() == nil {
+		c.m.syncErrors.Inc()
+		c.opts.Logger.Warn("assoccache: reading the change feed failed", "err", err)
+	}
+}
+
+// maxPages bounds one feed read (PageSize × maxPages changes).
+const maxPages = 10_000
+
+// sync reads the feed past what was read before and applies what is due.
+func (c *Cache) sync(ctx context.Context) error {
+	rev, err := c.st.Revision(ctx)
+	if err != nil {
+		return err
+	}
+	if rev != c.storeRev {
+		// Something was written, perhaps a cluster (not in the feed).
+		c.InvalidateClusters()
+		c.storeRev = rev
+	}
+	after := c.fetchedThrough
+	complete := false
+	for range maxPages {
+		changes, err := c.st.ChangesSince(ctx, after, c.opts.PageSize)
+		if err != nil {
+			return err
+		}
+		for _, ch := range changes {
+			c.pending = append(c.pending, pendingChange{Change: ch, due: c.dueTime(ch)})
+			after = ch.Revision
+		}
+		if len(changes) < c.opts.PageSize {
+			complete = true
+			break
+		}
+	}
+	c.fetchedThrough = after
+	if complete {
+		c.fetchedThrough = max(after, rev)
+	}
+	c.applyDue()
+	return nil
+}
+
+// dueTime is when a change may be applied: Delay after its commit. The
+// commit time of a create or update is its ModifiedAt; others (deletes,
+// tag changes) count from now, when they were seen.
+func (c *Cache) dueTime(ch store.Change) time.Time {
+	now := c.opts.Now()
+	if c.opts.Delay <= 0 {
+		return now
+	}
+	commit := now
+	if ch.Association != nil && !ch.Association.ModifiedAt.IsZero() && ch.Association.ModifiedAt.Before(now) &&
+		c.isModification(ch.Association) {
+		commit = ch.Association.ModifiedAt
+	}
+	return commit.Add(c.opts.Delay)
+}
+
+// isModification reports whether a is new or changed since the cached
+// state (not just re-tagged, which leaves ModifiedAt as it was).
+func (c *Cache) isModification(a *store.Association) bool {
+	c.mu.RLock()
+	e, ok := c.byID[a.ID]
+	c.mu.RUnlock()
+	return !ok || a.ModifiedAt.UnixNano() > e.modified
+}
+
+// applyDue applies the pending changes that are due, in revision order.
+func (c *Cache) applyDue() {
+	now := c.opts.Now()
+	c.mu.Lock()
+	before := c.applied
+	n := 0
+	for _, p := range c.pending {
+		if p.due.After(now) {
+			break
+		}
+		c.apply(p.Change, now)
+		c.applied = max(c.applied, p.Revision)
+		n++
+	}
+	c.pending = slices.Delete(c.pending, 0, n)
+	if len(c.pending) == 0 {
+		c.applied = max(c.applied, c.fetchedThrough)
+	}
+	if c.applied != before {
+		close(c.changed)
+		c.changed = make(chan struct{})
+	}
+	c.mu.Unlock()
+}
+
+// apply applies one change; c.mu is held.
+func (c *Cache) apply(ch store.Change, now time.Time) {
+	if ch.Deleted || ch.Association == nil {
+		if e := c.byID[ch.AssociationID]; e != nil && e.ClusterName == ch.ClusterName {
+			c.remove(e)
+		}
+		return
+	}
+	a := ch.Association
+	old := c.byID[a.ID]
+	if old != nil && a.ModifiedAt.UnixNano() > old.modified || old == nil && a.ModifiedAt.UnixNano() > c.prop.since {
+		c.prop.observe(now.Sub(a.ModifiedAt), &c.m)
+	}
+	e := &entry{
+		Association: Association{
+			ID:                 a.ID,
+			ClusterName:        intern(a.ClusterName),
+			Namespace:          intern(a.Namespace),
+			ServiceAccount:     a.ServiceAccount,
+			RoleARN:            intern(a.RoleARN),
+			TargetRoleARN:      intern(a.TargetRoleARN),
+			ExternalID:         a.ExternalID,
+			Policy:             a.Policy,
+			DisableSessionTags: a.DisableSessionTags,
+			Revision:           a.Revision,
+		},
+		modified: a.ModifiedAt.UnixNano(),
+		seen:     c.gen,
+	}
+	if old != nil {
+		c.remove(old)
+	}
+	if other := c.byKey[e.key()]; other != nil {
+		c.remove(other) // its delete is older than this create
+	}
+	c.byKey[e.key()] = e
+	c.byID[e.ID] = e
+}
+
+func (c *Cache) remove(e *entry) {
+	if c.byKey[e.key()] == e {
+		delete(c.byKey, e.key())
+	}
+	if c.byID[e.ID] == e {
+		delete(c.byID, e.ID)
+	}
+}
+
+// intern shares the memory of strings that repeat across associations
+// (cluster names, namespaces, role ARNs).
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
+}
+
+// resync re-reads the whole feed, applies it, and drops what it did not
+// see (associations whose tombstones were pruned or missed).
+func (c *Cache) resync(ctx context.Context) error {
+	rev, err := c.st.Revision(ctx)
+	if err != nil {
+		return err
+	}
+	c.gen++
+	now := c.opts.Now()
+	var after int64
+	for pages := 0; ; pages++ {
+		if pages == maxPages {
+			return errors.New("resync: change feed longer than the page bound")
+		}
+		changes, err := c.st.ChangesSince(ctx, after, c.opts.PageSize)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		for _, ch := range changes {
+			c.apply(ch, now)
+			if e := c.byID[ch.AssociationID]; e != nil {
+				e.seen = c.gen
+			}
+			after = ch.Revision
+		}
+		c.mu.Unlock()
+		if len(changes) < c.opts.PageSize {
+			break
+		}
+	}
+	c.mu.Lock()
+	for _, e := range c.byID {
+		if e.seen != c.gen {
+			c.remove(e)
+		}
+	}
+	c.pending = c.pending[:0]
+	c.fetchedThrough = max(after, rev, c.fetchedThrough)
+	c.applied = max(c.applied, c.fetchedThrough)
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+	c.storeRev = rev
+	c.InvalidateClusters()
+	c.m.resyncs.Inc()
+	return nil
+}
