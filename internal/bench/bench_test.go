@@ -202,3 +202,59 @@ func TestConfigValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestRunTiny runs both modes end to end at a tiny scale against the real
+// podid binary, so the harness cannot rot.
+func TestRunTiny(t *testing.T) {
+	bin := podidBinary(t)
+	tests := []struct {
+		name string
+		cfg  Config
+		want []*regexp.Regexp
+	}{
+		{
+			name: "standard",
+			cfg:  Config{Associations: 200},
+			want: []*regexp.Regexp{
+				regexp.MustCompile(`(?m)^\s*Describe\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.7\s+(PASS|MISS)\s`),
+				regexp.MustCompile(`(?m)^\s*Update\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.4\s+(PASS|MISS)\s`),
+				regexp.MustCompile(`(?m)^\s*after loading 200 associations\s+\d+\.\d MiB\s+< 150\.0 MiB\s+(PASS|MISS)\s`),
+				regexp.MustCompile(`(?m)^\s*after restart and reading all 200\s+\d+\.\d MiB`),
+				regexp.MustCompile(`(?m)^command:  podid bench --test$`),
+			},
+		},
+		{
+			name: "scale",
+			cfg:  Config{Scale: true, Clusters: 2, PerCluster: 50, NoMoto: true},
+			want: []*regexp.Regexp{
+				regexp.MustCompile(`(?m)^podid bench --scale: 2 clusters x 50 associations = 100$`),
+				regexp.MustCompile(`(?m)^\s*List page median \(25 vs 75 associations\)\s+\S+\s+\S+\s+\d+\.\d\d\s+<= 1\.5\s+(PASS|MISS)\s`),
+				regexp.MustCompile(`(?m)^\s*Create ops/s \(first 25 vs last 25\)\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.8\s+(PASS|MISS)\s`),
+				regexp.MustCompile(`(?m)^\s*start-up with 75 associations .*\s\d+(\.\d+)?m?s\s*$`),
+				regexp.MustCompile(`(?m)^\s*VmRSS at the end \(100 associations\)\s+\d+\.\d MiB`),
+				regexp.MustCompile(`(?m)50 seeded directly through the store`),
+				regexp.MustCompile(`(?m)^moto: .*skipped`),
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			cfg := tc.cfg
+			cfg.ServerBin = bin
+			cfg.WorkDir = t.TempDir()
+			cfg.Out = &out
+			cfg.CommandLine = "podid bench --test"
+			cfg.Duration, cfg.Warmup, cfg.Rounds, cfg.Concurrency = 200*time.Millisecond, 50*time.Millisecond, 1, 4
+			cfg.Timeout = 2 * time.Minute
+			if err := Run(t.Context(), cfg); err != nil {
+				t.Fatalf("Run: %v\noutput:\n%s", err, out.String())
+			}
+			for _, re := range tc.want {
+				if !re.MatchString(out.String()) {
+					t.Errorf("output lacks %v\noutput:\n%s", re, out.String())
+				}
+			}
+		})
+	}
+}

@@ -24,6 +24,7 @@ type phase struct {
 type outcome struct {
 	Ops     int
 	Elapsed time.Duration
+	All     int             // every operation completed, warm-up included
 	Lat     []time.Duration // when phase.Latencies
 }
 
@@ -51,6 +52,7 @@ func drive(ctx context.Context, p phase, op func(ctx context.Context, worker, se
 		measuring atomic.Bool
 		stop      atomic.Bool
 		measured  atomic.Int64
+		all       atomic.Int64
 		startAt   time.Time
 		mu        sync.Mutex
 		lats      []time.Duration
@@ -77,6 +79,7 @@ func drive(ctx context.Context, p phase, op func(ctx context.Context, worker, se
 				cancel(fmt.Errorf("operation %d: %w", n, err))
 				return
 			}
+			all.Add(1)
 			if counted {
 				if p.Count == 0 {
 					measured.Add(1)
@@ -119,7 +122,7 @@ func drive(ctx context.Context, p phase, op func(ctx context.Context, worker, se
 	if p.Count > 0 {
 		ops = min(ops, p.Count)
 	}
-	return outcome{Ops: ops, Elapsed: elapsed, Lat: lats}, nil
+	return outcome{Ops: ops, Elapsed: elapsed, All: int(all.Load()), Lat: lats}, nil
 }
 
 // percentile returns the q-quantile (0..1) of ds by nearest rank.

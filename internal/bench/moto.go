@@ -35,15 +35,15 @@ func (r *run) compareMoto(ctx context.Context, podC *eks.Client, clusters []stri
 	motoC := newEKS(moto.url, cfg.Concurrency)
 	res := &motoResult{bin: bin, rates: map[string]map[string][]float64{"DescribeCluster": {}, "ListClusters": {}}}
 	t0 := time.Now()
-	for _, name := range clusters {
-		if err := createCluster(ctx, motoC, name); err != nil {
-			return nil, fmt.Errorf("moto: %w", err)
-		}
+	if _, err := drive(ctx, phase{Count: len(clusters), Workers: cfg.Concurrency}, func(ctx context.Context, _, seq int) error {
+		return createCluster(ctx, motoC, clusters[seq])
+	}); err != nil {
+		return nil, fmt.Errorf("moto: %w", err)
 	}
 	res.setup = time.Since(t0)
 	r.logf("created %d clusters in moto in %v", len(clusters), res.setup.Round(time.Millisecond))
 
-	targets := []target{{"podid", podC}, {"moto", motoC}}
+	targets := []target{{"podid", podC, 0}, {"moto", motoC, moto.cmd.Process.Pid}}
 	ops := map[string]func(c *eks.Client) func(ctx context.Context, w, seq int) error{
 		"DescribeCluster": func(c *eks.Client) func(ctx context.Context, w, seq int) error {
 			return func(ctx context.Context, _, seq int) error {

@@ -109,7 +109,7 @@ func (r *run) scale(ctx context.Context) error {
 	}
 	podC = newEKS(pod.url, cfg.Concurrency)
 	probe, err := podC.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{
-		ClusterName: aws.String(l.clusters[len(l.clusters)-1]), MaxResults: aws.Int32(1),
+		ClusterName: aws.String(l.cluster(edgeN)), MaxResults: aws.Int32(1),
 	})
 	if err != nil || len(probe.Associations) == 0 {
 		return fmt.Errorf("finding a seeded association after restart: %v (%d found)", err, lenOrZero(probe))
