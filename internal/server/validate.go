@@ -72,9 +72,13 @@ func checkClusterName(member, name string) *eksapi.Error {
 	return nil
 }
 
+func badAssociationIDLength() *eksapi.Error {
+	return invalidParam("The parameter associationId should be %d characters long.", associationIDLen)
+}
+
 func checkAssociationID(cluster, id string) *eksapi.Error {
 	if len(id) != associationIDLen {
-		return invalidParam("The parameter associationId should be %d characters long.", associationIDLen).WithCluster(cluster)
+		return badAssociationIDLength().WithCluster(cluster)
 	}
 	if !associationIDPattern.MatchString(id) {
 		return invalidParam("The parameter associationId is not valid: it must be \"a-\" followed by 17 lowercase letters or digits.").WithCluster(cluster)

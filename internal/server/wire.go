@@ -148,8 +148,13 @@ func (s *Server) outer(api http.Handler) http.Handler {
 		switch {
 		case r.URL.Path == "/healthz":
 			s.health(sw, r)
-		case r.Method != http.MethodConnect && cleanPath(r.URL.Path) != r.URL.Path:
-			// ServeMux would answer with a plain-text redirect.
+		case r.Method != http.MethodConnect && cleanPath(r.URL.EscapedPath()) != r.URL.EscapedPath():
+			// ServeMux would answer with a plain-text redirect. An empty
+			// label (an SDK call with an empty cluster name) gives "//".
+			if strings.Contains(r.URL.EscapedPath(), "//") {
+				s.writeAPIError(sw, r, invalidParam("A path parameter of the request is empty."))
+				return
+			}
 			s.writeAPIError(sw, r, unknownOperation(r))
 		default:
 			api.ServeHTTP(sw, r)
@@ -200,6 +205,22 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 func (s *Server) noRoute(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setOp(r.Context(), "")
+		// An empty last label (the SDKs send it as is): the route the
+		// request would take with a label names the parameter.
+		if strings.HasSuffix(r.URL.Path, "/") {
+			probe := r.Clone(r.Context())
+			probe.URL.Path += "x"
+			probe.URL.RawPath = ""
+			_, pattern := mux.Handler(probe)
+			switch {
+			case strings.HasSuffix(pattern, "{associationId}"):
+				s.writeAPIError(w, r, badAssociationIDLength())
+				return
+			case strings.HasSuffix(pattern, "/{name}"):
+				s.writeAPIError(w, r, invalidParam("The parameter name must not be empty."))
+				return
+			}
+		}
 		var allowed []string
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 			if m == r.Method {
