@@ -372,7 +372,7 @@ func ErrorFromXML(body []byte) error {
 	}
 	e := NewError(code, x.Message)
 	for key, v := range x.members {
-		if dst := e.stringMember(key, shape.members); dst != nil && key != "message" && key != "Message" {
+		if dst := e.stringMember(key, shape.members); dst != nil {
 			*dst = v
 		}
 	}
@@ -385,7 +385,7 @@ func ErrorFromXML(body []byte) error {
 // decodedXMLError is the content of an <Error> element.
 type decodedXMLError struct {
 	Code, Message string
-	members       map[string]string // JSON member name → text
+	members       map[string]string // JSON member name of a shape member → text
 	validZones    []string
 }
 
