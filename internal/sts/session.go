@@ -143,7 +143,7 @@ func openToken(keys []*keySet, token string) (*Session, *keySet, error) {
 	if len(token) == 0 || len(token) > maxTokenLength {
 		return nil, nil, ErrInvalidToken
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(raw) < headerLen+nonceLen+16 || raw[0] != tokenVersion1 {
 		return nil, nil, ErrInvalidToken
 	}
