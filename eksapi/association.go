@@ -99,8 +99,8 @@ func ParseClusterOutput(data []byte) (*ClusterOutput, error) {
 	return parseJSON[ClusterOutput](data)
 }
 
-// fieldVisitor receives the members of a shape in model order, by JSON name;
-// it is how the query and value forms walk a shape.
+// fieldVisitor receives the members of a shape by JSON name; it is how the
+// query and value forms walk a shape.
 type fieldVisitor interface {
 	str(name, v string) // called only for set (non-empty) strings
 	boolean(name string, v bool)
@@ -109,12 +109,10 @@ type fieldVisitor interface {
 }
 
 func (a *PodIdentityAssociation) visit(v fieldVisitor) {
-	visitStr(v, "clusterName", a.ClusterName)
-	visitStr(v, "namespace", a.Namespace)
-	visitStr(v, "serviceAccount", a.ServiceAccount)
+	// The order of members does not matter to the forms that visit them.
+	s := a.Summary()
+	s.visit(v)
 	visitStr(v, "roleArn", a.RoleArn)
-	visitStr(v, "associationArn", a.AssociationArn)
-	visitStr(v, "associationId", a.AssociationId)
 	if a.Tags != nil {
 		v.tags("tags", a.Tags)
 	}
@@ -124,7 +122,6 @@ func (a *PodIdentityAssociation) visit(v fieldVisitor) {
 	if a.ModifiedAt != nil {
 		v.time("modifiedAt", *a.ModifiedAt)
 	}
-	visitStr(v, "ownerArn", a.OwnerArn)
 	if a.DisableSessionTags != nil {
 		v.boolean("disableSessionTags", *a.DisableSessionTags)
 	}

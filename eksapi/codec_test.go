@@ -77,14 +77,16 @@ func listOutputs() map[string]*eksapi.ListPodIdentityAssociationsOutput {
 	}
 }
 
-func TestAssociationOutputJSONRoundTrip(t *testing.T) {
-	for name, want := range associationOutputs() {
+// testJSONRoundTrip checks that each value encodes and parses back equal.
+func testJSONRoundTrip[T any](t *testing.T, cases map[string]*T, parse func([]byte) (*T, error)) {
+	t.Helper()
+	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {
 			b, err := json.Marshal(want)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := eksapi.ParseUpdatePodIdentityAssociationOutput(b)
+			got, err := parse(b)
 			if err != nil {
 				t.Fatalf("parsing %s: %v", b, err)
 			}
@@ -95,22 +97,18 @@ func TestAssociationOutputJSONRoundTrip(t *testing.T) {
 	}
 }
 
-func TestListOutputJSONRoundTrip(t *testing.T) {
-	for name, want := range listOutputs() {
-		t.Run(name, func(t *testing.T) {
-			b, err := json.Marshal(want)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := eksapi.ParseListPodIdentityAssociationsOutput(b)
-			if err != nil {
-				t.Fatalf("parsing %s: %v", b, err)
-			}
-			if diff := cmp.Diff(got, want); diff != "" {
-				t.Errorf("round trip of %s (-got +want):\n%s", b, diff)
-			}
-		})
-	}
+func TestJSONRoundTrip(t *testing.T) {
+	t.Run("association outputs", func(t *testing.T) {
+		testJSONRoundTrip(t, associationOutputs(), eksapi.ParseUpdatePodIdentityAssociationOutput)
+	})
+	t.Run("list outputs", func(t *testing.T) {
+		testJSONRoundTrip(t, listOutputs(), eksapi.ParseListPodIdentityAssociationsOutput)
+	})
+	t.Run("associations", func(t *testing.T) {
+		testJSONRoundTrip(t, map[string]*eksapi.PodIdentityAssociation{
+			"full": fullAssociation(), "minimal": minimalAssociation(), "zero": {},
+		}, eksapi.ParsePodIdentityAssociation)
+	})
 }
 
 func TestAssociationJSONWireForm(t *testing.T) {
@@ -169,15 +167,18 @@ func TestParseAssociationOutputLikeTheSDK(t *testing.T) {
 	}
 }
 
-func TestAssociationOutputXMLRoundTrip(t *testing.T) {
-	for name, want := range associationOutputs() {
+// testXMLRoundTrip checks that each value, as an XML response document of
+// op, parses back equal.
+func testXMLRoundTrip[T any](t *testing.T, op string, cases map[string]*T) {
+	t.Helper()
+	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {
-			b, err := eksapi.MarshalResponseXML(eksapi.OpUpdatePodIdentityAssociation, want)
+			b, err := eksapi.MarshalResponseXML(op, want)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := eksapi.ParseUpdatePodIdentityAssociationOutputXML(b)
-			if err != nil {
+			got := new(T)
+			if err := eksapi.UnmarshalResponseXML(b, got); err != nil {
 				t.Fatalf("parsing %s: %v", b, err)
 			}
 			if diff := cmp.Diff(got, want); diff != "" {
@@ -187,22 +188,28 @@ func TestAssociationOutputXMLRoundTrip(t *testing.T) {
 	}
 }
 
-func TestListOutputXMLRoundTrip(t *testing.T) {
-	for name, want := range listOutputs() {
-		t.Run(name, func(t *testing.T) {
-			b, err := eksapi.MarshalResponseXML(eksapi.OpListPodIdentityAssociations, want)
+func TestXMLRoundTrip(t *testing.T) {
+	t.Run("association outputs", func(t *testing.T) {
+		testXMLRoundTrip(t, eksapi.OpUpdatePodIdentityAssociation, associationOutputs())
+	})
+	t.Run("list outputs", func(t *testing.T) {
+		testXMLRoundTrip(t, eksapi.OpListPodIdentityAssociations, listOutputs())
+	})
+	t.Run("Parse…XML", func(t *testing.T) {
+		for name, want := range associationOutputs() {
+			b, err := eksapi.MarshalResponseXML(eksapi.OpUpdatePodIdentityAssociation, want)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := new(eksapi.ListPodIdentityAssociationsOutput)
-			if err := eksapi.UnmarshalResponseXML(b, got); err != nil {
-				t.Fatalf("parsing %s: %v", b, err)
+			got, err := eksapi.ParseUpdatePodIdentityAssociationOutputXML(b)
+			if err != nil {
+				t.Fatalf("%s: parsing %s: %v", name, b, err)
 			}
 			if diff := cmp.Diff(got, want); diff != "" {
-				t.Errorf("round trip of %s (-got +want):\n%s", b, diff)
+				t.Errorf("%s: round trip of %s (-got +want):\n%s", name, b, diff)
 			}
-		})
-	}
+		}
+	})
 }
 
 func TestAssociationXMLDocument(t *testing.T) {
