@@ -3,10 +3,13 @@ package eksapi_test
 import (
 	"encoding/json"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/podid/podid/eksapi"
 )
@@ -419,3 +422,165 @@ func TestTimeJSON(t *testing.T) {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// queryTree reads the AWS query form back into the JSON-like tree of the
+// value form: names get their JSON spelling (ClusterName → clusterName),
+// X.entry.N.key/value become a map and X.member.N.… a list. Values stay
+// strings; normalizeQueryScalars converts the typed ones.
+func queryTree(t *testing.T, q url.Values) map[string]any {
+	t.Helper()
+	root := map[string]any{}
+	for key, vals := range q {
+		if len(vals) != 1 {
+			t.Fatalf("query key %s has %d values", key, len(vals))
+		}
+		parts := strings.Split(key, ".")
+		node := root
+		for i := 0; i < len(parts); i++ {
+			name := strings.ToLower(parts[i][:1]) + parts[i][1:]
+			switch {
+			case i+3 < len(parts) && parts[i+1] == "entry":
+				// name.entry.N.key|value
+				m, _ := node[name].(map[string]any)
+				if m == nil {
+					m = map[string]any{}
+					node[name] = m
+				}
+				entries, _ := m["\x00entries"].(map[string][2]string)
+				if entries == nil {
+					entries = map[string][2]string{}
+					m["\x00entries"] = entries
+				}
+				e := entries[parts[i+2]]
+				if parts[i+3] == "key" {
+					e[0] = vals[0]
+				} else {
+					e[1] = vals[0]
+				}
+				entries[parts[i+2]] = e
+				i = len(parts)
+			case i+2 < len(parts) && parts[i+1] == "member":
+				m, _ := node[name].(map[string]any)
+				if m == nil {
+					m = map[string]any{}
+					node[name] = m
+				}
+				m["\x00list"] = true
+				item, _ := m[parts[i+2]].(map[string]any)
+				if item == nil {
+					item = map[string]any{}
+					m[parts[i+2]] = item
+				}
+				node = item
+				i += 2
+			case i == len(parts)-1:
+				node[name] = vals[0]
+			default:
+				child, _ := node[name].(map[string]any)
+				if child == nil {
+					child = map[string]any{}
+					node[name] = child
+				}
+				node = child
+			}
+		}
+	}
+	return finishQueryTree(root).(map[string]any)
+}
+
+// finishQueryTree turns the entry and member markers into maps and lists.
+func finishQueryTree(v any) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	if entries, ok := m["\x00entries"].(map[string][2]string); ok {
+		out := map[string]any{}
+		for _, e := range entries {
+			out[e[0]] = e[1]
+		}
+		return out
+	}
+	if m["\x00list"] == true {
+		delete(m, "\x00list")
+		list := make([]any, len(m))
+		for k, item := range m {
+			n, _ := strconv.Atoi(k)
+			list[n-1] = finishQueryTree(item)
+		}
+		return list
+	}
+	for k, child := range m {
+		m[k] = finishQueryTree(child)
+	}
+	return m
+}
+
+// normalizeQueryScalars converts the query form's strings of timestamps and
+// booleans to what the value form holds.
+func normalizeQueryScalars(t *testing.T, v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, child := range v {
+			switch s, _ := child.(string); k {
+			case "createdAt", "modifiedAt":
+				ts, err := time.Parse(time.RFC3339Nano, s)
+				if err != nil {
+					t.Fatalf("%s=%q: %v", k, s, err)
+				}
+				v[k] = float64(ts.UnixMilli()) / 1e3
+			case "disableSessionTags":
+				b, err := strconv.ParseBool(s)
+				if err != nil {
+					t.Fatalf("%s=%q: %v", k, s, err)
+				}
+				v[k] = b
+			default:
+				v[k] = normalizeQueryScalars(t, child)
+			}
+		}
+	case []any:
+		for i := range v {
+			v[i] = normalizeQueryScalars(t, v[i])
+		}
+	}
+	return v
+}
+
+// TestQueryCarriesTheValue reads every ToQuery back and checks it holds the
+// same tree as ToValue, so the query form loses nothing the wire form has
+// (but empty maps and lists and null tags, which it cannot write).
+func TestQueryCarriesTheValue(t *testing.T) {
+	type both interface {
+		ToQuery() url.Values
+		ToValue() map[string]any
+	}
+	cases := map[string]both{}
+	for name, o := range associationOutputs() {
+		cases["association output "+name] = o
+	}
+	for name, o := range listOutputs() {
+		cases["list output "+name] = o
+	}
+	cases["association"] = fullAssociation()
+	cases["summary"] = new(fullAssociation().Summary())
+	dropEmpty := cmpopts.IgnoreMapEntries(func(k string, v any) bool {
+		switch v := v.(type) {
+		case nil:
+			return true
+		case map[string]any:
+			return len(v) == 0 && k == "tags"
+		case []any:
+			return len(v) == 0
+		}
+		return false
+	})
+	for name, v := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := normalizeQueryScalars(t, queryTree(t, v.ToQuery()))
+			if diff := cmp.Diff(got, any(v.ToValue()), dropEmpty); diff != "" {
+				t.Errorf("query form read back vs ToValue (-got +want):\n%s", diff)
+			}
+		})
+	}
+}
