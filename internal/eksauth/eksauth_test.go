@@ -298,7 +298,7 @@ func TestAssumeRoleErrors(t *testing.T) {
 		}
 		tok, err := jwt.Signed(sig).Claims(map[string]any{
 			"iss": iss, "aud": []string{"sts.amazonaws.com"}, "sub": "system:serviceaccount:ns-a:sa1",
-			"exp": time.Now().Add(time.Hour).Unix(),
+			"exp":           time.Now().Add(time.Hour).Unix(),
 			"kubernetes.io": map[string]any{"namespace": "ns-a", "pod": map[string]string{"name": "p", "uid": "u"}, "serviceaccount": map[string]string{"name": "sa1"}},
 		}).Serialize()
 		if err != nil {

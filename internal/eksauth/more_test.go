@@ -1,0 +1,347 @@
+package eksauth_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/satoken"
+	"github.com/podid/podid/internal/sts"
+)
+
+// recorder records the role assumptions and passes them to next, or
+// fails them with err.
+type recorder struct {
+	next eksauth.Assumer
+	err  error
+
+	mu    sync.Mutex
+	calls []sts.AssumeRoleInput
+}
+
+func (r *recorder) AssumeRole(ctx context.Context, in sts.AssumeRoleInput) (sts.AssumeRoleOutput, error) {
+	r.mu.Lock()
+	r.calls = append(r.calls, in)
+	r.mu.Unlock()
+	if r.err != nil {
+		return sts.AssumeRoleOutput{}, r.err
+	}
+	return r.next.AssumeRole(ctx, in)
+}
+
+func TestAssumptionInputs(t *testing.T) {
+	rec := &recorder{}
+	e := newEnv(t, envOptions{assumer: rec})
+	rec.next = e.sts
+	e.createCluster(t, "c1")
+	const policy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`
+	e.associate(t, &eks.CreatePodIdentityAssociationInput{
+		ClusterName: aws.String("c1"), Namespace: aws.String("ns-a"), ServiceAccount: aws.String("sa1"),
+		RoleArn: aws.String("arn:aws:iam::" + account + ":role/hop"), TargetRoleArn: aws.String("arn:aws:iam::444455556666:role/target"),
+		Policy: aws.String(policy), DisableSessionTags: aws.Bool(true),
+	})
+	if _, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: e.mint(t, "c1", pod), Zone: "usw2-az1"}); ae != nil {
+		t.Fatalf("AssumeRoleForPodIdentity: %+v", ae)
+	}
+	if len(rec.calls) != 2 {
+		t.Fatalf("%d assumptions, want 2", len(rec.calls))
+	}
+	first, second := rec.calls[0], rec.calls[1]
+	session := first.RoleSessionName
+	want := []sts.AssumeRoleInput{
+		{RoleARN: "arn:aws:iam::" + account + ":role/hop", RoleSessionName: session, DurationSeconds: 21600,
+			SourceContext: map[string]string{"zone": "usw2-az1"}},
+		{RoleARN: "arn:aws:iam::444455556666:role/target", RoleSessionName: session, DurationSeconds: 3600,
+			ExternalID: "us-west-2/" + account + "/c1/ns-a/sa1", Policy: policy, Caller: second.Caller,
+			SourceContext: map[string]string{"zone": "usw2-az1"}},
+	}
+	if diff := cmp.Diff(rec.calls, want); diff != "" {
+		t.Errorf("assumptions (-got +want):\n%s", diff)
+	}
+	if second.Caller == nil || !strings.HasPrefix(second.Caller.AccessKeyID, "ASIA") {
+		t.Errorf("second assumption's caller = %+v, want the first session's credentials", second.Caller)
+	}
+}
+
+func TestSTSErrorMapping(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		err    error
+		status int
+		code   string
+		msg    string
+	}{
+		{"access denied", &sts.Error{Code: "AccessDenied", Status: 403, Message: "User: x is not authorized to perform: sts:TagSession"},
+			400, "AccessDeniedException", "Unauthorized Exception! EKS does not have permissions to assume the associated role."},
+		{"packed policy too large", &sts.Error{Code: "PackedPolicyTooLarge", Status: 400, Message: "Packed policy consumes 120% of allotted space"},
+			400, "InvalidRequestException", "PackedPolicyTooLarge: Packed policy consumes 120% of allotted space"},
+		{"throttled", &sts.Error{Code: "Throttling", Status: 400, Message: "Rate exceeded"}, 429, "ThrottlingException", "Rate exceeded"},
+		{"sts down", &sts.Error{Code: "InternalFailure", Status: 500, Message: "oops"}, 503, "ServiceUnavailableException", ""},
+		{"transport", errors.New("dial tcp: connection refused"), 500, "InternalServerException", "An internal error occurred."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{assumer: &recorder{err: tt.err}})
+			e.createCluster(t, "c1")
+			e.associate(t, &eks.CreatePodIdentityAssociationInput{
+				ClusterName: aws.String("c1"), Namespace: aws.String("ns-a"), ServiceAccount: aws.String("sa1"),
+				RoleArn: aws.String("arn:aws:iam::" + account + ":role/r"),
+			})
+			_, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: e.mint(t, "c1", pod)})
+			if ae == nil || ae.Status != tt.status || ae.Type != tt.code || !strings.HasPrefix(ae.Message, tt.msg) {
+				t.Errorf("got %+v, want %d %s %q", ae, tt.status, tt.code, tt.msg)
+			}
+		})
+	}
+}
+
+// TestEventualConsistency: with a propagation delay, a new association is
+// not usable at once; podid wait says when it is, and so for an update and
+// a delete.
+func TestEventualConsistency(t *testing.T) {
+	const delay = 1500 * time.Millisecond
+	e := newEnv(t, envOptions{delay: delay})
+	e.createCluster(t, "c1")
+	ctx := context.Background()
+	tok := e.mint(t, "c1", pod)
+	out, err := e.eksClient(t).CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{
+		ClusterName: aws.String("c1"), Namespace: aws.String("ns-a"), ServiceAccount: aws.String("sa1"),
+		RoleArn: aws.String("arn:aws:iam::" + account + ":role/r1"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := *out.Association.AssociationId
+	created := time.Now()
+	if _, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: tok}); ae == nil || ae.Type != "ResourceNotFoundException" {
+		t.Errorf("right after create: %+v, want ResourceNotFoundException (not yet propagated)", ae)
+	}
+	// A wait too short times out.
+	if ae := e.do(t, nil, "GET", "/podid/v1/wait?cluster=c1&associationId="+id+"&timeout=10ms", "eks", nil, nil); ae == nil || ae.Status != 408 || ae.Type != "RequestTimeoutException" {
+		t.Errorf("short wait: %+v, want 408 RequestTimeoutException", ae)
+	}
+	var w eksauth.WaitOutput
+	if ae := e.do(t, nil, "GET", "/podid/v1/wait?cluster=c1&associationId="+id+"&timeout=20s", "eks", nil, &w); ae != nil {
+		t.Fatalf("wait: %+v", ae)
+	}
+	if since := time.Since(created); since < delay-100*time.Millisecond {
+		t.Errorf("wait returned %v after the create, before the %v delay", since, delay)
+	}
+	if o, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: tok}); ae != nil || !strings.Contains(o.AssumedRoleUser.Arn, ":assumed-role/r1/") {
+		t.Fatalf("after wait: %+v %+v", o, ae)
+	}
+
+	if _, err := e.eksClient(t).UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{
+		ClusterName: aws.String("c1"), AssociationId: aws.String(id), RoleArn: aws.String("arn:aws:iam::" + account + ":role/r2"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ae := e.do(t, nil, "GET", "/podid/v1/wait?cluster=c1&associationId="+id, "eks", nil, &w); ae != nil {
+		t.Fatalf("wait: %+v", ae)
+	}
+	if o, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: tok}); ae != nil || !strings.Contains(o.AssumedRoleUser.Arn, ":assumed-role/r2/") {
+		t.Fatalf("after update and wait: %+v %+v", o, ae)
+	}
+
+	if _, err := e.eksClient(t).DeletePodIdentityAssociation(ctx, &eks.DeletePodIdentityAssociationInput{
+		ClusterName: aws.String("c1"), AssociationId: aws.String(id),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ae := e.do(t, nil, "GET", "/podid/v1/wait?cluster=c1&associationId="+id, "eks", nil, &w); ae != nil {
+		t.Fatalf("wait: %+v", ae)
+	}
+	if _, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: tok}); ae == nil || ae.Type != "ResourceNotFoundException" {
+		t.Errorf("after delete and wait: %+v, want ResourceNotFoundException", ae)
+	}
+	if p := e.cache.Propagation(); p.Count < 2 || p.P50 < delay-100*time.Millisecond {
+		t.Errorf("measured propagation %+v, want >= 2 samples of about %v", p, delay)
+	}
+	for _, q := range []string{"revision=x", "timeout=never"} {
+		if ae := e.do(t, nil, "GET", "/podid/v1/wait?"+q, "eks", nil, nil); ae == nil || ae.Type != "InvalidParameterException" {
+			t.Errorf("wait?%s: %+v, want InvalidParameterException", q, ae)
+		}
+	}
+}
+
+func TestIssuerAdmin(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.createCluster(t, "c1")
+	e.associate(t, &eks.CreatePodIdentityAssociationInput{
+		ClusterName: aws.String("c1"), Namespace: aws.String("ns-a"), ServiceAccount: aws.String("sa1"),
+		RoleArn: aws.String("arn:aws:iam::" + account + ":role/r"),
+	})
+	podidToken := e.mint(t, "c1", pod)
+
+	var doc eksauth.IssuerDoc
+	if ae := e.do(t, nil, "GET", "/podid/v1/clusters/c1/issuer", "eks", nil, &doc); ae != nil {
+		t.Fatal(ae)
+	}
+	if diff := cmp.Diff(doc, eksauth.IssuerDoc{IssuerURL: e.URL + "/clusters-oidc/c1", PodidIssued: true}); diff != "" {
+		t.Errorf("issuer (-got +want):\n%s", diff)
+	}
+	// DescribeCluster names the same issuer.
+	dc, err := e.eksClient(t).DescribeCluster(context.Background(), &eks.DescribeClusterInput{Name: aws.String("c1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(dc.Cluster.Identity.Oidc.Issuer); got != doc.IssuerURL {
+		t.Errorf("DescribeCluster issuer = %q, want %q", got, doc.IssuerURL)
+	}
+	// Its discovery document is public (no signature) and points at the keys.
+	resp, err := http.Get(doc.IssuerURL + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var oidc map[string]any
+	json.NewDecoder(resp.Body).Decode(&oidc)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || oidc["jwks_uri"] != doc.IssuerURL+"/keys" {
+		t.Errorf("discovery: %d %v", resp.StatusCode, oidc)
+	}
+
+	// Switch to an external issuer whose keys a JWKS URL serves.
+	extKeys, err := satoken.NewSigningKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := satoken.PublicJWKS(extKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(pub) }))
+	defer jwks.Close()
+	const extIss = "https://kubernetes.default.svc.cluster.local"
+	set := eksauth.IssuerDoc{IssuerURL: extIss, JWKSURL: jwks.URL}
+	if ae := e.do(t, nil, "PUT", "/podid/v1/clusters/c1/issuer", "eks", set, &doc); ae != nil {
+		t.Fatal(ae)
+	}
+	if diff := cmp.Diff(doc, set); diff != "" {
+		t.Errorf("issuer after set (-got +want):\n%s", diff)
+	}
+	extToken, err := satoken.Mint(extKeys, extIss, satoken.Claims{Namespace: "ns-a", ServiceAccount: "sa1", PodName: "p", PodUID: "u"}, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: extToken}); ae != nil {
+		t.Errorf("external issuer's token: %+v", ae)
+	}
+	if _, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: podidToken}); ae == nil || ae.Type != "InvalidTokenException" {
+		t.Errorf("podid's token after the switch: %+v, want InvalidTokenException", ae)
+	}
+	if ae := e.do(t, nil, "POST", "/podid/v1/clusters/c1/tokens", "eks", pod, nil); ae == nil || ae.Type != "InvalidRequestException" {
+		t.Errorf("minting for an external issuer: %+v, want InvalidRequestException", ae)
+	}
+	if resp, err := http.Get(e.URL + "/clusters-oidc/c1/keys"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("keys of an external-issuer cluster: %v %v, want 404", resp.Status, err)
+	}
+
+	// A static JWKS; then back to podid, which kept the cluster's key.
+	set = eksauth.IssuerDoc{IssuerURL: extIss, JWKS: pub}
+	if ae := e.do(t, nil, "PUT", "/podid/v1/clusters/c1/issuer", "eks", set, &doc); ae != nil {
+		t.Fatal(ae)
+	}
+	if _, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: extToken}); ae != nil {
+		t.Errorf("static JWKS: %+v", ae)
+	}
+	if ae := e.do(t, nil, "PUT", "/podid/v1/clusters/c1/issuer", "eks", eksauth.IssuerDoc{PodidIssued: true}, &doc); ae != nil {
+		t.Fatal(ae)
+	}
+	if _, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: podidToken}); ae != nil {
+		t.Errorf("podid's token after switching back: %+v", ae)
+	}
+
+	for _, tt := range []struct {
+		name string
+		doc  any
+	}{
+		{"no keys", eksauth.IssuerDoc{IssuerURL: extIss}},
+		{"both keys", eksauth.IssuerDoc{IssuerURL: extIss, JWKSURL: jwks.URL, JWKS: pub}},
+		{"private JWKS", eksauth.IssuerDoc{IssuerURL: extIss, JWKS: extKeys}},
+		{"not a URL", eksauth.IssuerDoc{IssuerURL: "kubernetes", JWKSURL: jwks.URL}},
+		{"podid with URL", eksauth.IssuerDoc{IssuerURL: extIss, PodidIssued: true}},
+	} {
+		if ae := e.do(t, nil, "PUT", "/podid/v1/clusters/c1/issuer", "eks", tt.doc, nil); ae == nil || ae.Type != "InvalidParameterException" {
+			t.Errorf("%s: %+v, want InvalidParameterException", tt.name, ae)
+		}
+	}
+	if ae := e.do(t, nil, "GET", "/podid/v1/clusters/nope/issuer", "eks", nil, nil); ae == nil || ae.Status != 404 {
+		t.Errorf("unknown cluster: %+v, want 404", ae)
+	}
+}
+
+// TestAdminOnly: vended credentials authenticate, but cannot mint tokens
+// or change issuers.
+func TestAdminOnly(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.createCluster(t, "c1")
+	e.associate(t, &eks.CreatePodIdentityAssociationInput{
+		ClusterName: aws.String("c1"), Namespace: aws.String("ns-a"), ServiceAccount: aws.String("sa1"),
+		RoleArn: aws.String("arn:aws:iam::" + account + ":role/r"),
+	})
+	out, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: e.mint(t, "c1", pod)})
+	if ae != nil {
+		t.Fatal(ae)
+	}
+	pc := &aws.Credentials{AccessKeyID: out.Credentials.AccessKeyId, SecretAccessKey: out.Credentials.SecretAccessKey, SessionToken: out.Credentials.SessionToken}
+	if ae := e.do(t, pc, "POST", "/podid/v1/clusters/c1/tokens", "eks", pod, nil); ae == nil || ae.Type != "AccessDeniedException" {
+		t.Errorf("pod minting a token: %+v, want AccessDeniedException", ae)
+	}
+	if ae := e.do(t, pc, "PUT", "/podid/v1/clusters/c1/issuer", "eks", eksauth.IssuerDoc{PodidIssued: true}, nil); ae == nil || ae.Type != "AccessDeniedException" {
+		t.Errorf("pod setting the issuer: %+v, want AccessDeniedException", ae)
+	}
+	// Reading is fine.
+	if ae := e.do(t, pc, "GET", "/podid/v1/clusters/c1/issuer", "eks", nil, nil); ae != nil {
+		t.Errorf("pod reading the issuer: %+v", ae)
+	}
+}
+
+func TestMintToken(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.createCluster(t, "c1")
+	in := pod
+	in.ExpiresInSeconds = 600
+	in.NodeName = "node-1"
+	var out eksauth.MintTokenOutput
+	if ae := e.do(t, nil, "POST", "/podid/v1/clusters/c1/tokens", "eks", in, &out); ae != nil {
+		t.Fatal(ae)
+	}
+	cl, err := e.Store.GetCluster(context.Background(), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := satoken.NewVerifier(satoken.VerifierOptions{}).Verify(context.Background(), cl, e.Server.Server.IssuerURL(cl), out.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &satoken.Claims{
+		Issuer: e.URL + "/clusters-oidc/c1", Subject: "system:serviceaccount:ns-a:sa1", Audience: []string{"pods.eks.amazonaws.com"},
+		Namespace: "ns-a", ServiceAccount: "sa1", ServiceAccountUID: pod.ServiceAccountUID, PodName: "app1", PodUID: pod.PodUID, NodeName: "node-1",
+	}
+	if diff := cmp.Diff(claims, want, cmpopts.IgnoreFields(satoken.Claims{}, "IssuedAt", "NotBefore", "Expiry")); diff != "" {
+		t.Errorf("claims (-got +want):\n%s", diff)
+	}
+	if d := claims.Expiry.Sub(claims.IssuedAt); d != 10*time.Minute || !claims.Expiry.Equal(out.Expiration.Time) {
+		t.Errorf("lifetime %v, expiration %v vs %v", d, claims.Expiry, out.Expiration.Time)
+	}
+	for _, bad := range []eksauth.MintTokenInput{{Namespace: "n"}, {Namespace: "n", ServiceAccount: "s", PodName: "p", PodUID: "u", ExpiresInSeconds: -1}} {
+		if ae := e.do(t, nil, "POST", "/podid/v1/clusters/c1/tokens", "eks", bad, nil); ae == nil || ae.Type != "InvalidParameterException" {
+			t.Errorf("mint %+v: %+v, want InvalidParameterException", bad, ae)
+		}
+	}
+	if ae := e.do(t, nil, "POST", "/podid/v1/clusters/nope/tokens", "eks", pod, nil); ae == nil || ae.Type != "ResourceNotFoundException" {
+		t.Errorf("mint for unknown cluster: %+v", ae)
+	}
+}
