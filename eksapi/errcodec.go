@@ -186,11 +186,11 @@ func snapshot(body []byte) []byte {
 
 // readMembers reads the members of a modeled error shape from the first JSON
 // value of body as the SDK's typed deserializer does: the value must be an
-// object (an empty body counts as {}); exact member names, "Message"
+// object (an empty body, not a blank one, counts as {}); exact member names, "Message"
 // accepted for "message", null members absent, unknown members skipped, and
 // anything after the first value ignored.
 func readMembers(e *Error, shape errorShape, body []byte) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	if len(body) == 0 {
 		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

@@ -227,8 +227,10 @@ func errorFields(err error) (typeName string, fields map[string]any) {
 		if !f.IsExported() || f.Name == "ErrorCodeOverride" {
 			continue
 		}
+		// An empty string member reads as absent: *eksapi.Error cannot tell
+		// them apart and never writes an empty member.
 		switch fv := v.Field(i); {
-		case fv.Kind() == reflect.Pointer && !fv.IsNil():
+		case fv.Kind() == reflect.Pointer && !fv.IsNil() && !fv.Elem().IsZero():
 			fields[f.Name] = fv.Elem().Interface()
 		case fv.Kind() == reflect.Slice && !fv.IsNil():
 			fields[f.Name] = fv.Interface()
