@@ -82,6 +82,10 @@ type Config struct {
 	MaxBody int64
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// RequestID returns the request ID the server gave the request
+	// (server.RequestID), echoed in error responses; a new UUID when nil
+	// or empty.
+	RequestID func(context.Context) string
 	// Logger gets one debug line per refused request (access key ID and
 	// reason, never secrets, tokens or signatures); slog.Default() if nil.
 	Logger *slog.Logger
@@ -193,7 +197,13 @@ var queryStatus = map[string]int{
 }
 
 func (a *Authenticator) writeFailure(w http.ResponseWriter, r *http.Request, f *failure) {
-	reqID := uuid.NewString()
+	reqID := ""
+	if a.cfg.RequestID != nil {
+		reqID = a.cfg.RequestID(r.Context())
+	}
+	if reqID == "" {
+		reqID = uuid.NewString()
+	}
 	if isQueryProtocol(r) {
 		sts.WriteError(w, reqID, &sts.Error{Code: f.code, Status: queryStatus[f.code], Message: f.msg})
 		return

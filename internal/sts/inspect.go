@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/podid/podid/eksapi"
 )
 
@@ -85,7 +83,7 @@ const maxInspectBody = 64 << 10
 // this STS did not seal is InvalidParameterException. Errors are restJson1.
 func (s *Service) InspectHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Amzn-RequestId", uuid.NewString())
+		w.Header().Set("X-Amzn-RequestId", s.requestID(r.Context()))
 		id, ok := IdentityFrom(r.Context())
 		if !ok {
 			eksapi.NewError(eksapi.CodeMissingAuthentication, "Missing Authentication Token").WriteJSON(w)

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // APIVersion is the STS API version of the awsQuery protocol.
@@ -33,7 +31,7 @@ func (s *Service) Handler() http.Handler {
 }
 
 func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request) {
-	reqID := uuid.NewString()
+	reqID := s.requestID(r.Context())
 	params, e := parseQueryRequest(w, r)
 	if e != nil {
 		WriteError(w, reqID, e)

@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
 // EKSServicePrincipal is the principal that makes EKS Auth's first role
@@ -39,6 +41,10 @@ type Config struct {
 	// Logger receives one line per vended session (never secrets or
 	// tokens); slog.Default() when nil.
 	Logger *slog.Logger
+	// RequestID returns the request ID the server gave the request
+	// (server.RequestID), echoed in STS responses; a new UUID when nil or
+	// empty.
+	RequestID func(context.Context) string
 }
 
 // Service is podid's local STS. It is safe for concurrent use.
@@ -79,6 +85,15 @@ func New(cfg Config) (*Service, error) {
 }
 
 func (s *Service) now() time.Time { return s.nowFn() }
+
+func (s *Service) requestID(ctx context.Context) string {
+	if s.cfg.RequestID != nil {
+		if id := s.cfg.RequestID(ctx); id != "" {
+			return id
+		}
+	}
+	return uuid.NewString()
+}
 
 // AccountID returns the service's account.
 func (s *Service) AccountID() string { return s.cfg.AccountID }
