@@ -1,0 +1,134 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migrations is the ordered schema history. Append only: a database records
+// how many it has applied, and each runs once, in its own transaction.
+var migrations = []string{
+	// 1: the initial schema.
+	`
+CREATE TABLE meta (
+	id       INTEGER PRIMARY KEY CHECK (id = 1),
+	revision INTEGER NOT NULL -- the store-wide revision counter
+);
+INSERT INTO meta (id, revision) VALUES (1, 0);
+
+CREATE TABLE clusters (
+	name                 TEXT NOT NULL UNIQUE,
+	created_at           INTEGER NOT NULL, -- Unix microseconds
+	version              TEXT NOT NULL,
+	role_arn             TEXT NOT NULL,
+	client_request_token TEXT NOT NULL,
+	config               BLOB,
+	tags                 TEXT NOT NULL, -- JSON object
+	issuer_url           TEXT NOT NULL,
+	issuer_jwks_url      TEXT NOT NULL,
+	issuer_jwks          BLOB,
+	issuer_signing_keys  BLOB,
+	association_count    INTEGER NOT NULL DEFAULT 0,
+	revision             INTEGER NOT NULL
+);
+
+-- Clustered by (cluster, id): a page of a cluster's associations is one
+-- range of the primary b-tree.
+CREATE TABLE associations (
+	cluster_name         TEXT NOT NULL REFERENCES clusters (name) ON DELETE CASCADE,
+	id                   TEXT NOT NULL,
+	namespace            TEXT NOT NULL,
+	service_account      TEXT NOT NULL,
+	role_arn             TEXT NOT NULL,
+	target_role_arn      TEXT NOT NULL,
+	external_id          TEXT NOT NULL,
+	policy               TEXT NOT NULL,
+	disable_session_tags INTEGER NOT NULL,
+	owner_arn            TEXT NOT NULL,
+	tags                 TEXT NOT NULL, -- JSON object
+	created_at           INTEGER NOT NULL,
+	modified_at          INTEGER NOT NULL,
+	revision             INTEGER NOT NULL,
+	PRIMARY KEY (cluster_name, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX associations_key ON associations (cluster_name, namespace, service_account);
+CREATE INDEX associations_revision ON associations (revision);
+
+-- clusters.association_count follows the rows, in the same transaction, so
+-- the per-cluster limit and CountAssociations read one row.
+CREATE TRIGGER associations_count_insert AFTER INSERT ON associations BEGIN
+	UPDATE clusters SET association_count = association_count + 1 WHERE name = NEW.cluster_name;
+END;
+CREATE TRIGGER associations_count_delete AFTER DELETE ON associations BEGIN
+	UPDATE clusters SET association_count = association_count - 1 WHERE name = OLD.cluster_name;
+END;
+
+-- Deleted associations, for the change feed.
+CREATE TABLE tombstones (
+	revision     INTEGER PRIMARY KEY,
+	cluster_name TEXT NOT NULL,
+	id           TEXT NOT NULL,
+	deleted_at   INTEGER NOT NULL
+);
+CREATE INDEX tombstones_deleted_at ON tombstones (deleted_at);
+
+CREATE TABLE idempotency (
+	key        TEXT PRIMARY KEY,
+	hash       TEXT NOT NULL,
+	result     BLOB NOT NULL, -- the stored record, JSON
+	created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX idempotency_created_at ON idempotency (created_at);
+
+CREATE TABLE secrets (
+	name       TEXT PRIMARY KEY,
+	value      BLOB NOT NULL,
+	created_at INTEGER NOT NULL
+);
+`,
+}
+
+// migrate applies the migrations db has not applied yet. Each runs in its
+// own BEGIN IMMEDIATE transaction that first rereads the applied version,
+// so two processes opening the same file at once apply each migration once.
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	applied_at INTEGER NOT NULL
+)`); err != nil {
+		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	for i, m := range migrations {
+		version := i + 1
+		if err := applyMigration(ctx, db, version, m); err != nil {
+			return fmt.Errorf("migration %d: %w", version, err)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, version int, stmts string) error {
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var applied int
+	err = tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", version).Scan(&applied)
+	if err != nil {
+		return err
+	}
+	if applied > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, stmts); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", version, time.Now().UnixMicro())
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,402 @@
+// Package sqlite is podid's embedded default store: a store.Store and
+// store.Watcher on one SQLite database file, through the pure-Go
+// modernc.org/sqlite driver (no cgo).
+//
+// Durability: the database runs in WAL mode with synchronous=FULL, so the WAL
+// is fsynced before every commit returns and an acknowledged write survives a
+// crash of the process (kill -9) or of the machine.
+//
+// Concurrency: every write runs on one dedicated writer connection, one at a
+// time, inside BEGIN IMMEDIATE transactions, so writers serialize and no
+// update is lost; reads go through a pool of read-only connections that see
+// the last committed state (WAL readers never block the writer). Writes that
+// arrive while a commit is in flight are grouped into the next transaction,
+// each in its own savepoint (group commit): one fsync acknowledges many
+// writes, and a failing write rolls back alone.
+//
+// The schema is created and upgraded by an ordered list of migrations, each
+// applied in its own transaction and recorded in schema_migrations.
+//
+// Idempotency records expire after 24 hours; deletion tombstones in the change
+// feed are kept for 24 hours, after which a reader that far behind must
+// resync from a full listing (readers resync periodically anyway).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/podid/podid/internal/store"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+const (
+	// idempotencyTTL is how long a client request token is remembered.
+	idempotencyTTL = 24 * time.Hour
+	// tombstoneTTL is how long deletions stay in the change feed.
+	tombstoneTTL = 24 * time.Hour
+	// pruneInterval is how often expired records are removed.
+	pruneInterval = time.Hour
+	// busyTimeout bounds how long a connection waits for a lock held by
+	// another process (a second podid on the same file, a backup tool).
+	busyTimeout = 10 * time.Second
+)
+
+// errClosed is returned by operations on a closed Store.
+var errClosed = errors.New("store closed")
+
+// Store is a store.Store backed by one SQLite database file. Create it with
+// Open; it is safe for concurrent use.
+type Store struct {
+	path string
+	rdb  *sql.DB // read-only pool
+	wdb  *sql.DB // the single writer connection's pool (one connection)
+	rst  stmtCache
+
+	w *writer
+
+	now func() time.Time // the clock, for expiry of stored records
+
+	mu       sync.Mutex
+	closed   bool
+	watchers map[chan struct{}]struct{}
+
+	quit      chan struct{} // closed by Close
+	bg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Watcher = (*Store)(nil)
+)
+
+// Open opens (creating if needed) the SQLite database at path, creating its
+// parent directory, and brings its schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	s, err := open(ctx, path, time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func open(ctx context.Context, path string, now func() time.Time) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("creating directory: %w", err)
+	}
+
+	wdb, err := sql.Open("sqlite", dsn(abs, false))
+	if err != nil {
+		return nil, err
+	}
+	// One connection, never recycled: all writes are serialized on it.
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+
+	if err := migrate(ctx, wdb); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("migrating schema: %w", err)
+	}
+
+	rdb, err := sql.Open("sqlite", dsn(abs, true))
+	if err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	readers := max(4, runtime.GOMAXPROCS(0))
+	rdb.SetMaxOpenConns(readers)
+	rdb.SetMaxIdleConns(readers)
+	rdb.SetConnMaxLifetime(0)
+	rdb.SetConnMaxIdleTime(0)
+
+	s := &Store{
+		path:     abs,
+		rdb:      rdb,
+		wdb:      wdb,
+		rst:      stmtCache{db: rdb},
+		now:      now,
+		watchers: make(map[chan struct{}]struct{}),
+		quit:     make(chan struct{}),
+	}
+	if err := rdb.PingContext(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	w, err := newWriter(ctx, wdb, s.notify)
+	if err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	s.w = w
+	if err := s.prune(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.bg.Add(1)
+	go s.pruneLoop()
+	return s, nil
+}
+
+// dsn builds the driver's data source name for the database file at abs.
+//
+// PRAGMAs, per connection:
+//   - journal_mode=WAL: readers never block the writer nor it them, and a
+//     commit appends to one file (one fsync) instead of rewriting pages.
+//   - synchronous=FULL: the WAL is fsynced at every commit, so a
+//     committed (acknowledged) write survives power loss, not only a
+//     process crash (NORMAL would only promise the latter).
+//   - busy_timeout: wait for a lock held by another process instead of
+//     failing at once with SQLITE_BUSY.
+//   - foreign_keys=ON: associations cannot outlive their cluster.
+//   - temp_store=MEMORY: sorts and temporary b-trees stay off disk.
+//   - cache_size: 16 MiB of page cache per connection keeps the upper
+//     b-tree levels and hot rows in memory at a million associations while
+//     the whole process stays well under the RSS budget.
+//   - journal_size_limit: truncate the WAL after checkpoints so it does
+//     not stay at its high-water mark.
+//   - query_only on the read pool, so a read path can never write.
+//
+// The writer opens its transactions with BEGIN IMMEDIATE (_txlock), taking
+// the write lock up front so a transaction never fails half-way on lock
+// upgrade.
+func dsn(abs string, readOnly bool) string {
+	u := url.URL{Scheme: "file", Path: abs}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Add("_pragma", "temp_store(MEMORY)")
+	q.Add("_pragma", "cache_size(-16384)")
+	q.Add("_pragma", "journal_size_limit(67108864)")
+	if readOnly {
+		q.Add("_pragma", "query_only(ON)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return u.String() + "?" + q.Encode()
+}
+
+// Close stops the writer and closes the database. Pending writes finish
+// first; calls after Close fail.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		for ch := range s.watchers {
+			close(ch)
+			delete(s.watchers, ch)
+		}
+		s.mu.Unlock()
+		close(s.quit)
+		if s.w != nil {
+			s.w.close()
+		}
+		s.bg.Wait()
+		s.closeErr = s.closeDBs()
+	})
+	return s.closeErr
+}
+
+func (s *Store) closeDBs() error {
+	s.rst.close()
+	if s.w != nil {
+		s.w.closeStmts()
+	}
+	return errors.Join(s.rdb.Close(), s.wdb.Close())
+}
+
+// IntegrityCheck runs SQLite's integrity and foreign key checks over the
+// whole database and reports any problem found.
+func (s *Store) IntegrityCheck(ctx context.Context) error {
+	rows, err := s.rdb.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return fmt.Errorf("checking integrity: %w", err)
+	}
+	var problems []error
+	for rows.Next() {
+		var msg string
+		if err := rows.Scan(&msg); err != nil {
+			rows.Close()
+			return fmt.Errorf("checking integrity: %w", err)
+		}
+		if msg != "ok" {
+			problems = append(problems, errors.New(msg))
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("checking integrity: %w", err)
+	}
+	rows, err = s.rdb.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return fmt.Errorf("checking foreign keys: %w", err)
+	}
+	for rows.Next() {
+		var table, parent string
+		var rowid, fkid sql.NullInt64
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			rows.Close()
+			return fmt.Errorf("checking foreign keys: %w", err)
+		}
+		problems = append(problems, fmt.Errorf("table %s: row without its %s", table, parent))
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("checking foreign keys: %w", err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("database %s is damaged: %w", s.path, errors.Join(problems...))
+	}
+	return nil
+}
+
+// Watch returns a channel that receives a value after one or more writes
+// commit. Signals coalesce: a slow reader sees one pending signal for many
+// commits. The channel is closed when ctx ends or the store closes.
+func (s *Store) Watch(ctx context.Context) (<-chan struct{}, error) {
+	ch := make(chan struct{}, 1)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, errClosed
+	}
+	s.watchers[ch] = struct{}{}
+	s.mu.Unlock()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-s.quit:
+		}
+		s.mu.Lock()
+		if _, ok := s.watchers[ch]; ok {
+			delete(s.watchers, ch)
+			close(ch)
+		}
+		s.mu.Unlock()
+	}()
+	return ch, nil
+}
+
+// notify signals every watcher without blocking; a watcher with a signal
+// already pending has nothing more to learn.
+func (s *Store) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ch := range s.watchers {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// pruneLoop removes expired idempotency records and tombstones periodically.
+func (s *Store) pruneLoop() {
+	defer s.bg.Done()
+	t := time.NewTicker(pruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+			// A failure here is retried at the next tick; the
+			// records are only garbage.
+			_ = s.prune(context.Background())
+		}
+	}
+}
+
+func (s *Store) prune(ctx context.Context) error {
+	now := s.now()
+	err := s.w.do(ctx, func(tx *wtx) error {
+		if _, err := tx.exec("DELETE FROM idempotency WHERE created_at < ?", micros(now.Add(-idempotencyTTL))); err != nil {
+			return err
+		}
+		_, err := tx.exec("DELETE FROM tombstones WHERE deleted_at < ?", micros(now.Add(-tombstoneTTL)))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("pruning expired records: %w", err)
+	}
+	return nil
+}
+
+// stmtCache prepares each distinct query once per pool; database/sql then
+// prepares it once per connection and reuses it.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[query]; ok {
+		return st, nil
+	}
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil {
+		c.m = make(map[string]*sql.Stmt)
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = nil
+}
+
+// queryRow runs a read-only single-row query on the read pool.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) (*sql.Row, error) {
+	st, err := s.rst.get(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryRowContext(ctx, args...), nil
+}
+
+// query runs a read-only query on the read pool.
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.rst.get(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// storedTime is t as the store keeps it: UTC, to the microsecond. Writes
+// return what a later read returns.
+func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// micros is how times are stored: microseconds since the Unix epoch (UTC).
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
