@@ -349,11 +349,13 @@ func faultType(f smithy.ErrorFault) string {
 
 // ErrorFromXML decodes an XML error document: <ErrorResponse><Error>… (the
 // awsQuery form), <Response><Errors><Error>… or a bare <Error>…. Like the
-// SDK it reads the first <Error> element anywhere in the document, with its
-// <Code> ("UnknownError" when absent) and <Message>. A modeled code gives an
-// *Error with the shape's modeled status and its members (matched by name,
-// ignoring letter case); any other code gives an *UnknownError whose Status
-// is 0. A document that is not XML gives a *smithy.DeserializationError.
+// SDK's awsQuery protocol it reads the first <Error> element anywhere in the
+// document (any letter case), with its <Code> ("UnknownError" when absent)
+// and <Message>. A modeled code gives an *Error with the shape's modeled
+// status and its members (matched by name, ignoring letter case); any other
+// code gives an *UnknownError whose Status is 0. A document that is not XML
+// up to the end of that element, or has no <Error> element, gives a
+// *smithy.DeserializationError.
 func ErrorFromXML(body []byte) error {
 	x, err := extractXMLError(body)
 	if err != nil {
@@ -390,15 +392,12 @@ type decodedXMLError struct {
 }
 
 // extractXMLError finds the first <Error> element and reads its children.
-// A document without one is an error response with no code.
+// A document without one is an error (io.EOF), as in the SDK.
 func extractXMLError(body []byte) (decodedXMLError, error) {
 	var x decodedXMLError
 	dec := xml.NewDecoder(bytes.NewReader(body))
 	for {
 		tok, err := dec.Token()
-		if err == io.EOF {
-			return x, nil
-		}
 		if err != nil {
 			return x, err
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 
@@ -262,8 +263,7 @@ func TestErrorFromXML(t *testing.T) {
 		{"unknown code", `<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>` +
 			`<Message>The security token included in the request is invalid.</Message></Error></ErrorResponse>`,
 			&eksapi.UnknownError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid."}},
-		{"no Error element", `<Other/>`, &eksapi.UnknownError{Code: "UnknownError"}},
-		{"empty document", ``, &eksapi.UnknownError{Code: "UnknownError"}},
+		{"no Code", `<Error><Message>m</Message></Error>`, &eksapi.UnknownError{Code: "UnknownError", Message: "m"}},
 		{"unmodeled member dropped", `<Error><Code>NotFoundException</Code><ClusterName>x</ClusterName></Error>`,
 			&eksapi.Error{Code: eksapi.CodeNotFound, Status: 404}},
 	}
@@ -274,9 +274,86 @@ func TestErrorFromXML(t *testing.T) {
 			}
 		})
 	}
+	for _, doc := range []string{`<Error><Code>x</Error>`, `<Other/>`, ``} {
+		var de *smithy.DeserializationError
+		if err := eksapi.ErrorFromXML([]byte(doc)); !errors.As(err, &de) {
+			t.Errorf("ErrorFromXML(%q) = %v (%T), want a *smithy.DeserializationError", doc, err, err)
+		}
+	}
+}
+
+// classifyXML is how an XML error document was understood: its code and
+// message, or that it could not be decoded.
+func classifyXML(err error) classification {
 	var de *smithy.DeserializationError
-	if err := eksapi.ErrorFromXML([]byte(`<Error><Code>x</Error>`)); !errors.As(err, &de) {
-		t.Errorf("ErrorFromXML of malformed XML = %v (%T), want a *smithy.DeserializationError", err, err)
+	var api smithy.APIError
+	switch {
+	case errors.As(err, &de):
+		return classification{Kind: "deserialization"}
+	case errors.As(err, &api):
+		msg := api.ErrorMessage()
+		if msg == "" {
+			msg = "UnknownError" // the SDK's placeholder for no message
+		}
+		return classification{Kind: "error", Code: api.ErrorCode(), Message: msg}
+	}
+	return classification{Kind: "not an API error"}
+}
+
+// stsError answers an STS GetCallerIdentity call with a 400 and doc, in
+// memory, and returns the error of the real SDK's awsQuery decoder.
+func stsError(t testing.TB, doc []byte) error {
+	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 400, Header: http.Header{"Content-Type": {"text/xml"}},
+			Body: io.NopCloser(bytes.NewReader(doc)), Request: r}, nil
+	})}
+	c := sts.New(sts.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String("http://sts.test"), Credentials: aws.AnonymousCredentials{},
+		HTTPClient: hc, Retryer: aws.NopRetryer{},
+	})
+	_, err := c.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if err == nil {
+		t.Fatal("the SDK returned no error")
+	}
+	return err
+}
+
+// checkXMLLikeSDK compares ErrorFromXML with the STS client's awsQuery error
+// decoding: the same code and message, or both undecodable. Codes STS models
+// itself are compared by message only, as the SDK may rename them.
+func checkXMLLikeSDK(t *testing.T, doc []byte) {
+	t.Helper()
+	sdkErr := stsError(t, doc)
+	want := classifyXML(sdkErr)
+	got := classifyXML(eksapi.ErrorFromXML(doc))
+	var ge *smithy.GenericAPIError
+	if want.Kind == "error" && !errors.As(sdkErr, &ge) {
+		got.Code, want.Code = "", ""
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("ErrorFromXML(%q) vs the SDK (-got +want):\n%s", doc, diff)
+	}
+}
+
+var xmlErrorDocs = []string{
+	`<ErrorResponse><Error><Type>Sender</Type><Code>ResourceNotFoundException</Code><Message>gone</Message></Error></ErrorResponse>`,
+	`<Error><Code>InvalidParameterException</Code></Error>`,
+	`<Response><Errors><Error><Code>Teapot</Code><Message>short</Message></Error></Errors></Response>`,
+	`<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>ExpiredToken</Code>` +
+		`<Message>The security token included in the request is expired</Message></Error><RequestId>r</RequestId></ErrorResponse>`,
+	`<Error><Code>x</Error>`, `<Other/>`, ``, `not xml`,
+	`<ERROR><Code>a</Code><code>b</code><Message>m1</Message><Message>m2</Message></ERROR>`,
+	`<Error><Code>a<b/>c</Code><X><Code>nested</Code></X></Error>`,
+	`<Error><Code>ok</Code></Error><broken`,
+	`<Error/>`,
+}
+
+func TestErrorFromXMLMatchesSDK(t *testing.T) {
+	for _, doc := range xmlErrorDocs {
+		checkXMLLikeSDK(t, []byte(doc))
+	}
+	for _, e := range eksShapesAsErrors() {
+		checkXMLLikeSDK(t, eksapi.ErrorToXML(e, "r"))
 	}
 }
 
@@ -314,17 +391,22 @@ func FuzzErrorFromJSON(f *testing.F) {
 	})
 }
 
+// FuzzErrorFromXML checks that ErrorFromXML never panics, reads code and
+// message as the SDK's awsQuery decoder does, and re-encodes what it decodes.
 func FuzzErrorFromXML(f *testing.F) {
 	for _, e := range eksShapesAsErrors() {
 		f.Add(eksapi.ErrorToXML(e, "r"))
 	}
-	f.Add([]byte(`<Error><Code>x</Error>`))
+	for _, doc := range xmlErrorDocs {
+		f.Add([]byte(doc))
+	}
 	f.Add([]byte(`<ErrorResponse><Error><Code>Teapot</Code><ValidZones><member>a</member></ValidZones></Error></ErrorResponse>`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		err := eksapi.ErrorFromXML(doc)
 		if err == nil {
 			t.Fatal("ErrorFromXML returned nil")
 		}
+		checkXMLLikeSDK(t, doc)
 		var e *eksapi.Error
 		if errors.As(err, &e) {
 			// A decoded error encodes and decodes to itself.
