@@ -46,6 +46,7 @@ The exit code is 0 when the run completes, whether or not goals are met.`,
 	f.IntVar(&cfg.Concurrency, "concurrency", 0, "concurrent client workers (default 8)")
 	f.IntVar(&cfg.Associations, "associations", 0, "associations to load before reading the server's memory (default 100000)")
 	f.StringVar(&cfg.Store, "store", "", `store for the podid under test: "sqlite" (a fresh file in the work directory) or a postgres:// DSN (default sqlite)`)
+	f.StringArrayVar(&cfg.ServeArgs, "serve-arg", nil, "extra argument for podid serve, repeatable (e.g. --serve-arg=--log-level=warn)")
 	f.StringVar(&cfg.ServerBin, "server-bin", "", "podid binary to start (default: this executable)")
 	f.BoolVar(&cfg.Scale, "scale", false, "run the scale benchmark instead")
 	f.IntVar(&cfg.Clusters, "clusters", 0, "scale mode: clusters (default 200)")

@@ -36,6 +36,9 @@ import (
 
 // Config configures a run. Zero values take the documented defaults.
 type Config struct {
+	// ServeArgs are extra arguments for podid serve (e.g. --log-level
+	// warn).
+	ServeArgs []string
 	// ServerBin is the podid binary to start ("podid serve", and "podid
 	// bench canned-server" for the baseline). Default: this executable.
 	ServerBin string
@@ -148,7 +151,7 @@ func Run(ctx context.Context, cfg Config) error {
 			defer os.RemoveAll(dir)
 		}
 	}
-	r := &run{cfg: cfg, id: runID()}
+	r := &run{cfg: cfg, id: runID(), loadStart: loadAverage()}
 	defer r.stopAll()
 	var err error
 	if cfg.Scale {
@@ -167,6 +170,9 @@ type run struct {
 	cfg      Config
 	id       string // keeps cluster names unique in a shared store
 	children []*child
+	// loadStart is the 1-minute load average when the run began: the
+	// figures are only as good as the machine is quiet.
+	loadStart string
 }
 
 // runID returns 6 random [a-z0-9] characters.
@@ -213,9 +219,8 @@ func seedMethod(storeFlag string) string {
 
 // startPodid starts podid serve on the bench's store.
 func (r *run) startPodid(ctx context.Context) (*child, error) {
-	c, err := startChild(ctx, "podid", r.cfg.WorkDir, r.cfg.ServerBin,
-		[]string{"serve", "--listen", "{addr}", "--store", r.storeDSN(), "--auth", "none"},
-		"/healthz", 10*time.Minute)
+	args := append([]string{"serve", "--listen", "{addr}", "--store", r.storeDSN(), "--auth", "none"}, r.cfg.ServeArgs...)
+	c, err := startChild(ctx, "podid", r.cfg.WorkDir, r.cfg.ServerBin, args, "/healthz", 10*time.Minute)
 	if err != nil {
 		return nil, err
 	}
@@ -258,11 +263,26 @@ func (r *run) stopAll() {
 }
 
 // machine describes where the figures come from.
-func machine() string {
+func (r *run) machine() string {
 	env := os.Getenv("GOMAXPROCS")
 	if env == "" {
 		env = "unset"
 	}
-	return fmt.Sprintf("%d CPUs; GOMAXPROCS %d in the bench client, servers inherit the environment (GOMAXPROCS=%s); %s %s/%s",
-		runtime.NumCPU(), runtime.GOMAXPROCS(0), env, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return fmt.Sprintf("%d CPUs; GOMAXPROCS %d in the bench client, servers inherit the environment (GOMAXPROCS=%s); %s %s/%s\n"+
+		"loadavg:  1-minute load average %s at the start, %s at the end (other processes share the CPUs)",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), env, runtime.Version(), runtime.GOOS, runtime.GOARCH, r.loadStart, loadAverage())
+}
+
+// loadAverage returns the 1-minute load average, or "unknown".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
+}
+
+// serveCommand describes how podid serve was started.
+func (r *run) serveCommand() string {
+	return strings.Join(append([]string{"podid serve --auth none"}, r.cfg.ServeArgs...), " ")
 }

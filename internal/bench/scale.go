@@ -165,8 +165,8 @@ func (r *run) scale(ctx context.Context) error {
 	out := cfg.Out
 	fmt.Fprintf(out, "\npodid bench --scale: %d clusters x %d associations = %d\n", len(l.clusters), l.per, total)
 	fmt.Fprintf(out, "command:  %s\n", cfg.CommandLine)
-	fmt.Fprintf(out, "machine:  %s\n", machine())
-	fmt.Fprintf(out, "store:    %s (podid serve --auth none, child process)\n", redactDSN(r.storeDSN()))
+	fmt.Fprintf(out, "machine:  %s\n", r.machine())
+	fmt.Fprintf(out, "store:    %s (%s, child process)\n", redactDSN(r.storeDSN()), r.serveCommand())
 	fmt.Fprintf(out, "client:   aws-sdk-go-v2 service/eks, static credentials (SigV4-signed), no retries, keep-alive; %d workers for throughput\n", cfg.Concurrency)
 	fmt.Fprintf(out, "method:   clusters created through the API; the first %d associations created through the API (Create at start);\n", edgeN)
 	fmt.Fprintf(out, "          %d seeded directly through the store (%s) with podid stopped, %d writers, in %v (%.0f/s);\n",
