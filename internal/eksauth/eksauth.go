@@ -20,6 +20,7 @@
 package eksauth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -359,7 +360,9 @@ func stsError(se *sts.Error) *eksapi.Error {
 
 // decodeBody reads a JSON body of at most maxBody bytes into v.
 func decodeBody(r *http.Request, v any) error {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), maxBody)+1))
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1))
+	b := buf.Bytes()
 	if err != nil {
 		return eksapi.NewError(eksapi.CodeInvalidRequest, "The request body could not be read.")
 	}

@@ -1,0 +1,141 @@
+package eksauth_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/assoccache"
+	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/satoken"
+	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/sqlite"
+	"github.com/podid/podid/internal/sts"
+)
+
+// benchEnv is the credential path without HTTP transport or SigV4: the
+// handler on a mux, a real SQLite store behind the cache, the real STS.
+type benchEnv struct {
+	mux      *http.ServeMux
+	cluster  store.Cluster
+	issuer   string
+	token    string
+	verifier *satoken.Verifier
+}
+
+func newBenchEnv(b *testing.B) *benchEnv {
+	b.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "podid.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	iss, err := satoken.NewIssuer(ctx, "c1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	cl, err := st.CreateCluster(ctx, store.Cluster{Name: "c1", CreatedAt: now, Issuer: iss}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.CreateAssociation(ctx, store.Association{
+		ID: "a-0123456789abcdefg", ClusterName: "c1", Namespace: "ns-a", ServiceAccount: "sa1",
+		RoleARN: "arn:aws:iam::" + account + ":role/r", CreatedAt: now, ModifiedAt: now,
+	}, store.CreateAssociationOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	cache := assoccache.New(st, assoccache.Options{Logger: discard})
+	if err := cache.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cache.Stop)
+	stsSvc, err := sts.New(sts.Config{AccountID: account, Keys: [][]byte{bytes.Repeat([]byte{7}, sts.KeySize)}, Logger: discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	issuerURL := func(c store.Cluster) string { return "http://127.0.0.1:8080/clusters-oidc/" + c.Name }
+	verifier := satoken.NewVerifier(satoken.VerifierOptions{Logger: discard})
+	h := eksauth.New(eksauth.Config{
+		Store: st, Cache: cache, Verifier: verifier, Assumer: stsSvc, IssuerURL: issuerURL,
+		AssociationARN: func(c, id string) string {
+			return "arn:aws:eks:us-west-2:" + account + ":podidentityassociation/" + c + "/" + id
+		},
+		ClusterARN: func(c string) string { return "arn:aws:eks:us-west-2:" + account + ":cluster/" + c },
+		Logger:     discard,
+	})
+	mux := http.NewServeMux()
+	for p, hd := range h.Routes() {
+		mux.Handle(p, hd)
+	}
+	tok, err := satoken.Mint(iss.SigningKeys, issuerURL(cl), satoken.Claims{
+		Namespace: "ns-a", ServiceAccount: "sa1", PodName: "app1", PodUID: "fd6df8ef-c1f9-4dee-b6e9-a0b50c8f3012",
+	}, now, 24*time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &benchEnv{mux: mux, cluster: cl, issuer: issuerURL(cl), token: tok, verifier: verifier}
+}
+
+// BenchmarkVerify is token verification alone: the baseline of
+// BenchmarkAssumeRoleForPodIdentity (goal: the full path at least half as
+// fast).
+func BenchmarkVerify(b *testing.B) {
+	e := newBenchEnv(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.verifier.Verify(ctx, e.cluster, e.issuer, e.token); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAssumeRoleForPodIdentity is the cold credential path (no agent
+// cache): decode, validate, verify, look up, assume the role, encode.
+func BenchmarkAssumeRoleForPodIdentity(b *testing.B) {
+	e := newBenchEnv(b)
+	body, err := json.Marshal(eksapi.AssumeRoleForPodIdentityInput{Token: e.token})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/clusters/c1/assume-role-for-pod-identity", bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		e.mux.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// BenchmarkAssumeRoleForPodIdentityParallel is the same under concurrent
+// requests.
+func BenchmarkAssumeRoleForPodIdentityParallel(b *testing.B) {
+	e := newBenchEnv(b)
+	body, err := json.Marshal(eksapi.AssumeRoleForPodIdentityInput{Token: e.token})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("POST", "/clusters/c1/assume-role-for-pod-identity", strings.NewReader(string(body)))
+			rec := httptest.NewRecorder()
+			e.mux.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				b.Errorf("status %d: %s", rec.Code, rec.Body)
+				return
+			}
+		}
+	})
+}
