@@ -215,18 +215,41 @@ func readMembers(e *Error, shape errorShape, body []byte) error {
 		switch {
 		case string(raw) == "null":
 		case dst != nil:
-			if err := json.Unmarshal(raw, dst); err != nil {
-				return fmt.Errorf("member %s: expected string, got %.20s", key, raw)
+			if *dst, err = jsonString(raw); err != nil {
+				return fmt.Errorf("member %s: %w", key, err)
 			}
 		case key == "validZones" && shape.members&mValidZones != 0:
-			var zones []string
-			if err := json.Unmarshal(raw, &zones); err != nil {
+			var items []json.RawMessage
+			if err := json.Unmarshal(raw, &items); err != nil {
 				return fmt.Errorf("member validZones: expected a list of strings: %w", err)
 			}
-			e.ValidZones = zones
+			e.ValidZones = make([]string, len(items))
+			for i, item := range items {
+				if string(item) == "null" {
+					continue
+				}
+				if e.ValidZones[i], err = jsonString(item); err != nil {
+					return fmt.Errorf("member validZones: %w", err)
+				}
+			}
 		}
 	}
 	return nil
+}
+
+// jsonString reads a JSON string as the SDK does: without escapes its bytes
+// are taken as they are (even invalid UTF-8); with escapes it is unquoted as
+// encoding/json unquotes.
+func jsonString(raw []byte) (string, error) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", fmt.Errorf("expected string, got %.20s", raw)
+	}
+	if !bytes.ContainsRune(raw, '\\') {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
 }
 
 // stringMember returns the field of e that the JSON member key fills, if the
