@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/podid/podid/internal/sigv4"
+	"github.com/podid/podid/internal/sts"
+)
+
+func TestSessionInspect(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	svc, err := sts.New(sts.Config{AccountID: "111122223333", Keys: [][]byte{make([]byte, sts.KeySize)}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := t.TempDir()
+	admin, _, err := sigv4.LoadOrCreateAdmin(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := sigv4.New(sigv4.Config{Admin: admin, AccountID: "111122223333", Sessions: svc, Logger: quiet})
+	mux := http.NewServeMux()
+	for p, h := range svc.Routes() {
+		mux.Handle(p, h)
+	}
+	srv := httptest.NewServer(auth.Middleware(mux))
+	defer srv.Close()
+
+	out, err := svc.AssumeRole(context.Background(), sts.AssumeRoleInput{
+		RoleARN: "arn:aws:iam::111122223333:role/r1", RoleSessionName: "s1",
+		Tags: []sts.Tag{{Key: "eks-cluster-name", Value: "c1"}}, TransitiveTagKeys: []string{"eks-cluster-name"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_SESSION_TOKEN", out.Credentials.SessionToken)
+	t.Setenv("PODID_ADMIN_ACCESS_KEY_ID", "")
+
+	var stdout bytes.Buffer
+	err = runSessionInspect(context.Background(), &sessionInspectOptions{endpoint: srv.URL, fromEnv: true, dataDir: dataDir, region: "us-east-1"}, &stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v sts.SessionView
+	if err := json.Unmarshal(stdout.Bytes(), &v); err != nil {
+		t.Fatalf("output %q: %v", stdout.String(), err)
+	}
+	if v.AssumedRoleARN != out.AssumedRoleARN || len(v.Tags) != 1 || v.Tags[0].Value != "c1" {
+		t.Errorf("inspected %+v", v)
+	}
+	if strings.Contains(stdout.String(), out.Credentials.SecretAccessKey) {
+		t.Error("output shows the secret")
+	}
+
+	// Wrong admin keys: the server's error, worded.
+	err = runSessionInspect(context.Background(), &sessionInspectOptions{endpoint: srv.URL, sessionToken: out.Credentials.SessionToken,
+		accessKeyID: admin.AccessKeyID, secretAccessKey: "wrong", region: "us-east-1"}, &stdout)
+	if err == nil || !strings.Contains(err.Error(), "InvalidSignatureException") {
+		t.Errorf("error = %v, want InvalidSignatureException", err)
+	}
+	// No credentials at all: unsigned, refused in sigv4 mode.
+	err = runSessionInspect(context.Background(), &sessionInspectOptions{endpoint: srv.URL, sessionToken: "x", dataDir: t.TempDir(), region: "us-east-1"}, &stdout)
+	if err == nil || !strings.Contains(err.Error(), "MissingAuthenticationTokenException") {
+		t.Errorf("error = %v, want MissingAuthenticationTokenException", err)
+	}
+}
