@@ -37,8 +37,9 @@ const (
 	// ModeSigV4 checks every request's signature (the default).
 	ModeSigV4 = "sigv4"
 	// ModeNone checks no signatures (emulator use); a request carrying a
-	// valid session token is still attributed to its session, anything
-	// else to the admin identity.
+	// valid session token is still attributed to its session (an expired
+	// one is refused with ExpiredToken, as the SDKs expect), anything else
+	// to the admin identity.
 	ModeNone = "none"
 )
 
@@ -246,9 +247,15 @@ func expectedService(r *http.Request) string {
 
 const timeFormat = "20060102T150405Z"
 
+// errContentSHA: X-Amz-Content-Sha256 is not the body's hash (podid's
+// APIs have no unsigned payloads).
+var errContentSHA = errors.New("x-amz-content-sha256 is not the body's hash")
+
+const msgContentSHA = "The provided 'x-amz-content-sha256' header does not match what was computed."
+
 func (a *Authenticator) authenticate(w http.ResponseWriter, r *http.Request) (*Identity, *failure) {
 	if a.cfg.Mode == ModeNone {
-		return a.attribute(r), nil
+		return a.attribute(r)
 	}
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
@@ -313,6 +320,10 @@ func (a *Authenticator) authenticate(w http.ResponseWriter, r *http.Request) (*I
 	want, err := a.signature(r, auth, body, signTime, aws.Credentials{
 		AccessKeyID: auth.AccessKeyID, SecretAccessKey: secret, SessionToken: token,
 	})
+	if errors.Is(err, errContentSHA) {
+		f.code, f.msg = failSignature, msgContentSHA
+		return nil, f
+	}
 	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(auth.Signature)) != 1 {
 		f.code, f.msg = failSignature, sts.MsgSignatureMismatch
 		return nil, f
@@ -344,14 +355,19 @@ func (a *Authenticator) lookup(akid, token string) (*Identity, string, *failure)
 }
 
 // attribute is ModeNone's identity: the session of a valid token, else
-// the admin identity.
-func (a *Authenticator) attribute(r *http.Request) *Identity {
+// the admin identity (dummy credentials are fine); an authentic but expired
+// session is refused.
+func (a *Authenticator) attribute(r *http.Request) (*Identity, *failure) {
 	if token := r.Header.Get("X-Amz-Security-Token"); token != "" && a.cfg.Sessions != nil {
-		if sess, err := a.cfg.Sessions.Session(token); err == nil {
-			return sts.SessionIdentity(sess)
+		sess, err := a.cfg.Sessions.Session(token)
+		switch {
+		case err == nil:
+			return sts.SessionIdentity(sess), nil
+		case errors.Is(err, sts.ErrExpiredToken):
+			return nil, &failure{code: failExpired, msg: sts.MsgExpiredToken}
 		}
 	}
-	return a.admin
+	return a.admin, nil
 }
 
 // readBody reads the whole body (bounded) and puts it back for the next
@@ -397,6 +413,9 @@ func (a *Authenticator) signature(r *http.Request, auth *Authorization, body []b
 		}
 	}
 	sum := sha256.Sum256(body)
+	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && h != hex.EncodeToString(sum[:]) {
+		return "", errContentSHA
+	}
 	err := a.signer.SignHTTP(context.Background(), creds, c, hex.EncodeToString(sum[:]), auth.Service, auth.Region, t,
 		func(o *v4.SignerOptions) { o.DisableSessionToken = !signsToken })
 	if err != nil {

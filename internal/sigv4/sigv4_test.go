@@ -225,6 +225,14 @@ func TestRawRequests(t *testing.T) {
 			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Signature=abc")
 			return r
 		}, 400, "<Code>IncompleteSignature</Code>"},
+		{"content hash header not the body's", func() *http.Request {
+			return signed(t, e.admin, "POST", e.srv.URL+"/", form, "sts", time.Now(),
+				map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD"})
+		}, 403, "<Message>The provided &#39;x-amz-content-sha256&#39; header does not match what was computed.</Message>"},
+		{"content hash header matching", func() *http.Request {
+			return signed(t, e.admin, "POST", e.srv.URL+"/", form, "sts", time.Now(),
+				map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Amz-Content-Sha256": sha256hex(form)})
+		}, 200, "<Arn>arn:aws:iam::111122223333:root</Arn>"},
 		{"missing date", func() *http.Request {
 			r := signed(t, e.admin, "GET", e.srv.URL+"/clusters/c1", "", "eks", time.Now(), nil)
 			r.Header.Del("X-Amz-Date")

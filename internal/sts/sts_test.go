@@ -342,6 +342,21 @@ func TestModeNone(t *testing.T) {
 	if got, want := aws.ToString(who.Arn), aws.ToString(out.AssumedRoleUser.Arn); got != want {
 		t.Errorf("caller = %q, want %q", got, want)
 	}
+	// A dummy token is the admin; an authentic expired one is refused.
+	who, err = e.client(fixed(sts.Credentials{AccessKeyID: "test", SecretAccessKey: "test", SessionToken: "test"})).GetCallerIdentity(ctx, &awssts.GetCallerIdentityInput{})
+	if err != nil || aws.ToString(who.Arn) != "arn:aws:iam::"+account+":root" {
+		t.Errorf("dummy credentials: %v, %v; want the admin", who, err)
+	}
+	e.stsClock.set(-2 * time.Hour)
+	old, err := e.client(aws.AnonymousCredentials{}).AssumeRole(ctx, &awssts.AssumeRoleInput{
+		RoleArn: aws.String(roleA), RoleSessionName: aws.String("old"), DurationSeconds: aws.Int32(900),
+	})
+	e.stsClock.set(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.client(fixed(creds(old.Credentials))).GetCallerIdentity(ctx, &awssts.GetCallerIdentityInput{})
+	apiErr(t, err, "ExpiredToken", sts.MsgExpiredToken)
 }
 
 var quiet = slog.New(slog.DiscardHandler)
