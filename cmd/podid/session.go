@@ -3,33 +3,31 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/spf13/cobra"
 
 	"github.com/podid/podid/internal/sigv4"
 	"github.com/podid/podid/internal/sts"
 )
 
+// sessionInspectOptions are podid session inspect's flags. The admin
+// keys (flags, environment, data directory) are found by adminCredentials,
+// which the other admin commands use too.
 type sessionInspectOptions struct {
-	endpoint        string
-	sessionToken    string
-	fromEnv         bool
+	admin        adminFlags
+	sessionToken string
+	fromEnv      bool
+
 	accessKeyID     string
 	secretAccessKey string
 	dataDir         string
-	region          string
 }
 
 func init() {
@@ -54,13 +52,9 @@ else the keys file in --data-dir; without any, it is sent unsigned (for --auth n
 		},
 	}
 	f := inspect.Flags()
-	f.StringVar(&o.endpoint, "endpoint", "", "podid server URL, e.g. http://127.0.0.1:8080 (required)")
+	o.admin.register(f)
 	f.StringVar(&o.sessionToken, "session-token", "", "the session token to inspect")
 	f.BoolVar(&o.fromEnv, "from-env", false, "inspect $AWS_SESSION_TOKEN")
-	f.StringVar(&o.accessKeyID, "access-key-id", "", "admin access key ID")
-	f.StringVar(&o.secretAccessKey, "secret-access-key", "", "admin secret access key")
-	f.StringVar(&o.dataDir, "data-dir", "podid-data", "podid serve's data directory, holding "+sigv4.AdminFile)
-	f.StringVar(&o.region, "region", "us-east-1", "region of the request's signing scope")
 	session.AddCommand(inspect)
 	rootCmd.AddCommand(session)
 }
@@ -97,55 +91,18 @@ func runSessionInspect(ctx context.Context, o *sessionInspectOptions, stdout io.
 	case token == "":
 		return errors.New("give the token with --session-token or --from-env")
 	}
-	if o.endpoint == "" {
-		return errors.New("--endpoint is required")
-	}
-	creds, signed, err := o.adminCredentials()
-	if err != nil {
-		return err
-	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	body, _ := json.Marshal(sts.InspectRequest{SessionToken: token})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(o.endpoint, "/")+sts.InspectPath, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("--endpoint %q: %w", o.endpoint, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if signed {
-		sum := sha256.Sum256(body)
-		err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey},
-			req, hex.EncodeToString(sum[:]), "podid", o.region, time.Now())
-		if err != nil {
-			return fmt.Errorf("signing the request: %w", err)
-		}
-	}
-	client := &http.Client{Timeout: 30 * time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
+	var view json.RawMessage
+	if err := o.admin.call(ctx, http.MethodPost, sts.InspectPath, sts.InspectRequest{SessionToken: token}, &view, 30*time.Second); err != nil {
 		return fmt.Errorf("inspecting the session: %w", err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("reading the answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Type    string `json:"__type"`
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Type != "" {
-			return fmt.Errorf("inspecting the session: %s: %s (HTTP %d)", e.Type, e.Message, resp.StatusCode)
-		}
-		return fmt.Errorf("inspecting the session: HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(b))
-	}
 	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
+	if err := json.Indent(&out, view, "", "  "); err != nil {
 		return fmt.Errorf("the server's answer is not JSON: %w", err)
 	}
 	out.WriteByte('\n')
-	_, err = stdout.Write(out.Bytes())
+	_, err := stdout.Write(out.Bytes())
 	return err
 }

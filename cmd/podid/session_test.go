@@ -44,7 +44,7 @@ func TestSessionInspect(t *testing.T) {
 	t.Setenv("PODID_ADMIN_ACCESS_KEY_ID", "")
 
 	var stdout bytes.Buffer
-	err = runSessionInspect(context.Background(), &sessionInspectOptions{endpoint: srv.URL, fromEnv: true, dataDir: dataDir, region: "us-east-1"}, &stdout)
+	err = runSessionInspect(context.Background(), &sessionInspectOptions{admin: adminFlags{endpoint: srv.URL, dataDir: dataDir, region: "us-east-1"}, fromEnv: true}, &stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,13 +60,13 @@ func TestSessionInspect(t *testing.T) {
 	}
 
 	// Wrong admin keys: the server's error, worded.
-	err = runSessionInspect(context.Background(), &sessionInspectOptions{endpoint: srv.URL, sessionToken: out.Credentials.SessionToken,
-		accessKeyID: admin.AccessKeyID, secretAccessKey: "wrong", region: "us-east-1"}, &stdout)
+	err = runSessionInspect(context.Background(), &sessionInspectOptions{sessionToken: out.Credentials.SessionToken,
+		admin: adminFlags{endpoint: srv.URL, accessKeyID: admin.AccessKeyID, secretAccessKey: "wrong", region: "us-east-1"}}, &stdout)
 	if err == nil || !strings.Contains(err.Error(), "InvalidSignatureException") {
 		t.Errorf("error = %v, want InvalidSignatureException", err)
 	}
 	// No credentials at all: unsigned, refused in sigv4 mode.
-	err = runSessionInspect(context.Background(), &sessionInspectOptions{endpoint: srv.URL, sessionToken: "x", dataDir: t.TempDir(), region: "us-east-1"}, &stdout)
+	err = runSessionInspect(context.Background(), &sessionInspectOptions{sessionToken: "x", admin: adminFlags{endpoint: srv.URL, dataDir: t.TempDir(), region: "us-east-1"}}, &stdout)
 	if err == nil || !strings.Contains(err.Error(), "MissingAuthenticationTokenException") {
 		t.Errorf("error = %v, want MissingAuthenticationTokenException", err)
 	}
