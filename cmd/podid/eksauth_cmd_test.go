@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+
+	"github.com/podid/podid/internal/agent/eksauthclient"
+	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/satoken"
+	"github.com/podid/podid/internal/sigv4"
+)
+
+// bannerWriter hands over the server URL from podid serve's banner.
+type bannerWriter struct {
+	once sync.Once
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	url  chan string
+}
+
+var bannerURL = regexp.MustCompile(`EKS API at (http://\S+)`)
+
+func (w *bannerWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if m := bannerURL.FindStringSubmatch(w.buf.String()); m != nil {
+		w.once.Do(func() { w.url <- m[1] })
+	}
+	return len(p), nil
+}
+
+// startServe runs podid serve in-process (--auth sigv4) and returns its
+// URL and data directory.
+func startServe(t *testing.T, delay time.Duration) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	authOptions.dataDir = dir
+	eksauthOptions.propagationDelay = delay
+	o := &serveOptions{
+		listen: "127.0.0.1:0", store: "sqlite:" + filepath.Join(dir, "podid.db"), region: "us-west-2",
+		accountID: "111122223333", auth: sigv4.ModeSigV4, maxBodyBytes: 1 << 20, logLevel: "error",
+		shutdownTimeout: 5 * time.Second,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	bw := &bannerWriter{url: make(chan string, 1)}
+	go func() { done <- runServe(ctx, o, io.MultiWriter(bw, io.Discard), io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("podid serve: %v", err)
+		}
+	})
+	select {
+	case u := <-bw.url:
+		return u, dir
+	case err := <-done:
+		t.Fatalf("podid serve stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("podid serve did not start")
+	}
+	return "", ""
+}
+
+func TestTokenIssuerWaitCommands(t *testing.T) {
+	url, dir := startServe(t, time.Second)
+	ctx := context.Background()
+	admin, err := sigv4.LoadAdmin(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := credentials.NewStaticCredentialsProvider(admin.AccessKeyID, admin.SecretAccessKey, "")
+	ek := eks.NewFromConfig(aws.Config{Region: "us-west-2", Credentials: creds}, func(o *eks.Options) { o.BaseEndpoint = aws.String(url) })
+	if _, err := ek.CreateCluster(ctx, &eks.CreateClusterInput{
+		Name: aws.String("dev"), RoleArn: aws.String("arn:aws:iam::111122223333:role/eks"),
+		ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-1"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ek.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{
+		ClusterName: aws.String("dev"), Namespace: aws.String("default"), ServiceAccount: aws.String("app"),
+		RoleArn: aws.String("arn:aws:iam::111122223333:role/app"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := adminFlags{endpoint: url, dataDir: dir, region: "us-west-2"}
+
+	var out bytes.Buffer
+	if err := runToken(ctx, &tokenOptions{admin: adm, cluster: "dev", expiresIn: time.Hour, in: eksauth.MintTokenInput{
+		Namespace: "default", ServiceAccount: "app", PodName: "app-7d9f", PodUID: "0cda7f85-c1f9-4dee-b6e9-a0b50c8f3012",
+	}}, &out); err != nil {
+		t.Fatalf("podid token: %v", err)
+	}
+	token := strings.TrimSpace(out.String())
+	if !satoken.WellFormed(token) {
+		t.Fatalf("podid token printed %q", out.String())
+	}
+
+	// With a 1 s propagation delay, podid wait says when the association
+	// is in effect; then the agent's client gets credentials.
+	out.Reset()
+	if err := runWait(ctx, &waitOptions{admin: adm, revision: -1, timeout: 10 * time.Millisecond, cluster: "dev", associationID: *a.Association.AssociationId}, &out); err == nil {
+		t.Errorf("podid wait with a 10ms timeout succeeded within the 1s delay")
+	}
+	if err := runWait(ctx, &waitOptions{admin: adm, revision: -1, timeout: 20 * time.Second, cluster: "dev", associationID: *a.Association.AssociationId}, &out); err != nil {
+		t.Fatalf("podid wait: %v", err)
+	}
+	if !strings.HasPrefix(out.String(), "in effect: revision ") {
+		t.Errorf("podid wait printed %q", out.String())
+	}
+	c, err := eksauthclient.New(eksauthclient.Config{Endpoint: url, Region: "us-west-2", Credentials: creds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.AssumeRoleForPodIdentity(ctx, "dev", token)
+	if err != nil {
+		t.Fatalf("AssumeRoleForPodIdentity: %v", err)
+	}
+	if !strings.HasPrefix(res.AssumedRoleUser.Arn, "arn:aws:sts::111122223333:assumed-role/app/eks-dev-app-7d9f-") {
+		t.Errorf("assumed role ARN %s", res.AssumedRoleUser.Arn)
+	}
+
+	// podid issuer: switch to an external issuer with a static JWKS.
+	keys, err := satoken.NewSigningKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := satoken.PublicJWKS(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwksFile := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(jwksFile, pub, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	const iss = "https://kubernetes.default.svc"
+	if err := runIssuerSet(ctx, &issuerOptions{admin: adm, cluster: "dev", issuerURL: iss, jwksFile: jwksFile}, &out); err != nil {
+		t.Fatalf("podid issuer set: %v", err)
+	}
+	out.Reset()
+	if err := runIssuerShow(ctx, &issuerOptions{admin: adm, cluster: "dev"}, &out); err != nil {
+		t.Fatalf("podid issuer show: %v", err)
+	}
+	if !strings.Contains(out.String(), `"issuerUrl": "`+iss+`"`) || !strings.Contains(out.String(), `"podidIssued": false`) {
+		t.Errorf("podid issuer show printed:\n%s", out.String())
+	}
+	ext, err := satoken.Mint(keys, iss, satoken.Claims{Namespace: "default", ServiceAccount: "app", PodName: "p", PodUID: "u"}, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AssumeRoleForPodIdentity(ctx, "dev", ext); err != nil {
+		t.Errorf("external issuer's token: %v", err)
+	}
+	var ae *eksauthclient.Error
+	if _, err := c.AssumeRoleForPodIdentity(ctx, "dev", token); !errors.As(err, &ae) || ae.Code != "InvalidTokenException" {
+		t.Errorf("podid's token after the switch: %v, want InvalidTokenException", err)
+	}
+
+	// Usage errors are reported before any request.
+	for _, o := range []*issuerOptions{
+		{admin: adm, cluster: "dev"},
+		{admin: adm, cluster: "dev", issuerURL: iss, jwksFile: jwksFile, jwksURL: "http://x"},
+		{admin: adm, cluster: "dev", podid: true, issuerURL: iss},
+	} {
+		if err := runIssuerSet(ctx, o, io.Discard); err == nil {
+			t.Errorf("podid issuer set %+v succeeded", o)
+		}
+	}
+	if err := runToken(ctx, &tokenOptions{admin: adm, cluster: "dev", expiresIn: time.Hour}, io.Discard); err == nil || !strings.Contains(err.Error(), "--namespace") {
+		t.Errorf("podid token without flags: %v", err)
+	}
+}

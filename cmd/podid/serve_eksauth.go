@@ -1,0 +1,100 @@
+package main
+
+// EKS Auth for podid serve: per-cluster token issuers (CreateCluster makes
+// the signing key), AssumeRoleForPodIdentity, OIDC discovery, the
+// association cache feeding the credential path, and the admin API behind
+// podid token, podid issuer and podid wait. Registered through serve.go's
+// extension points.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/podid/podid/internal/assoccache"
+	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/satoken"
+	"github.com/podid/podid/internal/server"
+	"github.com/podid/podid/internal/store"
+)
+
+// eksauthOptions are the flags this file adds to podid serve.
+var eksauthOptions struct {
+	propagationDelay time.Duration
+	pollInterval     time.Duration
+	resyncInterval   time.Duration
+}
+
+func init() {
+	f := subcommand("serve").Flags()
+	f.DurationVar(&eksauthOptions.propagationDelay, "propagation-delay", 0,
+		"hold association changes back this long before credential requests see them (emulates EKS's eventual consistency; podid wait reports when a change is in effect)")
+	f.DurationVar(&eksauthOptions.pollInterval, "cache-poll-interval", time.Second,
+		"how often the credential path's association cache reads the store's change feed when no change signal arrives (several replicas on PostgreSQL)")
+	f.DurationVar(&eksauthOptions.resyncInterval, "cache-resync-interval", 5*time.Minute,
+		"how often the association cache re-reads every association as a safety net")
+	serveHooks = append(serveHooks, mountEKSAuth)
+}
+
+// mountEKSAuth starts the association cache and mounts EKS Auth, OIDC
+// discovery, the token/issuer/wait admin API and GET /metrics.
+func mountEKSAuth(ctx context.Context, env serveEnv, cfg *server.Config) error {
+	if eksauthOptions.propagationDelay < 0 || eksauthOptions.pollInterval <= 0 || eksauthOptions.resyncInterval <= 0 {
+		return fmt.Errorf("--propagation-delay must not be negative; --cache-poll-interval and --cache-resync-interval must be positive")
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cache := assoccache.New(env.Store, assoccache.Options{
+		PollInterval:   eksauthOptions.pollInterval,
+		ResyncInterval: eksauthOptions.resyncInterval,
+		Delay:          eksauthOptions.propagationDelay,
+		Logger:         env.Logger,
+		Registerer:     reg,
+	})
+	// The cache's loop ends with ctx (the serve process's signal context).
+	if err := cache.Start(ctx); err != nil {
+		return err
+	}
+	assumer, err := stsAssumer(ctx, env)
+	if err != nil {
+		return err
+	}
+	// The ARN and issuer rules are the server's; it is built after the
+	// hooks, so they are computed here from the same config.
+	publicURL := strings.TrimRight(cfg.PublicURL, "/")
+	partition := cfg.Partition
+	if partition == "" {
+		partition = server.DefaultPartition
+	}
+	arnPrefix := "arn:" + partition + ":eks:" + cfg.Region + ":" + cfg.AccountID + ":"
+	h := eksauth.New(eksauth.Config{
+		Store:    env.Store,
+		Cache:    cache,
+		Verifier: satoken.NewVerifier(satoken.VerifierOptions{Logger: env.Logger}),
+		Assumer:  assumer,
+		IssuerURL: func(c store.Cluster) string {
+			if c.Issuer.URL != "" {
+				return c.Issuer.URL
+			}
+			return publicURL + satoken.DiscoveryPrefix + c.Name
+		},
+		AssociationARN: func(cluster, id string) string { return arnPrefix + "podidentityassociation/" + cluster + "/" + id },
+		ClusterARN:     func(name string) string { return arnPrefix + "cluster/" + name },
+		Logger:         env.Logger,
+	})
+	if cfg.Routes == nil {
+		cfg.Routes = map[string]http.Handler{}
+	}
+	for pattern, hd := range h.Routes() {
+		cfg.Routes[pattern] = hd
+	}
+	cfg.Routes["GET /metrics"] = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	cfg.NewClusterIssuer = satoken.NewIssuer
+	return nil
+}
