@@ -24,13 +24,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/postgres"
 	"github.com/podid/podid/internal/store/sqlite"
 )
 
@@ -206,7 +210,7 @@ func (r *run) openStore(ctx context.Context) (store.Store, error) {
 	if r.cfg.Store == "sqlite" {
 		return sqlite.Open(ctx, r.sqlitePath())
 	}
-	return nil, fmt.Errorf("seeding %s directly is not supported; use --store sqlite", redactDSN(r.cfg.Store))
+	return postgres.Open(ctx, r.cfg.Store)
 }
 
 // seedMethod names how seed writes.
@@ -217,15 +221,49 @@ func seedMethod(storeFlag string) string {
 	return "postgres.Open + store.CreateAssociation"
 }
 
-// startPodid starts podid serve on the bench's store.
-func (r *run) startPodid(ctx context.Context) (*child, error) {
-	args := append([]string{"serve", "--listen", "{addr}", "--store", r.storeDSN(), "--auth", "none"}, r.cfg.ServeArgs...)
+// startPodid starts podid serve on the store dsn names.
+func (r *run) startPodid(ctx context.Context, dsn string) (*child, error) {
+	args := append([]string{"serve", "--listen", "{addr}", "--store", dsn, "--auth", "none"}, r.cfg.ServeArgs...)
 	c, err := startChild(ctx, "podid", r.cfg.WorkDir, r.cfg.ServerBin, args, "/healthz", 10*time.Minute)
 	if err != nil {
 		return nil, err
 	}
 	r.children = append(r.children, c)
 	return c, nil
+}
+
+// smallStoreDSN returns a second, empty store of the run's kind (a SQLite
+// file, or a PostgreSQL schema of its own), and a function that drops it.
+func (r *run) smallStoreDSN(ctx context.Context) (string, func(), error) {
+	if r.cfg.Store == "sqlite" {
+		return "sqlite:" + filepath.Join(r.cfg.WorkDir, "small", "podid.db"), func() {}, nil
+	}
+	schema := "podid_bench_" + r.id
+	conn, err := pgx.Connect(ctx, r.cfg.Store)
+	if err != nil {
+		return "", nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return "", nil, fmt.Errorf("creating schema %s: %w", schema, err)
+	}
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, r.cfg.Store); err == nil {
+			_, _ = conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+			conn.Close(ctx)
+		}
+	}
+	u, err := url.Parse(r.cfg.Store)
+	if err != nil {
+		drop()
+		return "", nil, errors.New("parsing the store DSN: not a URL")
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), drop, nil
 }
 
 // startCanned starts the canned-response server with rs.

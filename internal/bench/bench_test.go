@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/podid/podid/internal/store/postgres/pgtest"
 )
 
 var (
@@ -228,33 +230,48 @@ func TestRunTiny(t *testing.T) {
 			cfg:  Config{Scale: true, Clusters: 2, PerCluster: 50, NoMoto: true},
 			want: []*regexp.Regexp{
 				regexp.MustCompile(`(?m)^podid bench --scale: 2 clusters x 50 associations = 100$`),
-				regexp.MustCompile(`(?m)^\s*List page median \(25 vs 75 associations\)\s+\S+\s+\S+\s+\d+\.\d\d\s+<= 1\.5\s+(PASS|MISS)\s`),
-				regexp.MustCompile(`(?m)^\s*Create ops/s \(first 25 vs last 25\)\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.8\s+(PASS|MISS)\s`),
+				regexp.MustCompile(`(?m)^\s*List page median \(25 vs 100 associations\)\s+\S+\s+\S+\s+\d+\.\d\d\s+<= 1\.5\s+(PASS|MISS)\s`),
+				regexp.MustCompile(`(?m)^\s*Create ops/s \(first 25 vs last 25\), median of chunks\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.8\s+(PASS|MISS)\s`),
 				regexp.MustCompile(`(?m)^\s*start-up with 75 associations .*\s\d+(\.\d+)?m?s\s*$`),
 				regexp.MustCompile(`(?m)^\s*VmRSS at the end \(100 associations\)\s+\d+\.\d MiB`),
-				regexp.MustCompile(`(?m)50 seeded directly through the store`),
+				regexp.MustCompile(`(?m)75 associations seeded directly through the store`),
 				regexp.MustCompile(`(?m)^moto: .*skipped`),
 			},
 		},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var out bytes.Buffer
+		t.Run(tc.name, func(t *testing.T) { runTiny(t, bin, tc.cfg, tc.want) })
+	}
+	// The same on PostgreSQL, in a schema of its own, when a server is
+	// named.
+	if os.Getenv(pgtest.EnvDSN) == "" {
+		return
+	}
+	for _, tc := range tests {
+		t.Run(tc.name+"/postgres", func(t *testing.T) {
 			cfg := tc.cfg
-			cfg.ServerBin = bin
-			cfg.WorkDir = t.TempDir()
-			cfg.Out = &out
-			cfg.CommandLine = "podid bench --test"
-			cfg.Duration, cfg.Warmup, cfg.Rounds, cfg.Concurrency = 200*time.Millisecond, 50*time.Millisecond, 1, 4
-			cfg.Timeout = 2 * time.Minute
-			if err := Run(t.Context(), cfg); err != nil {
-				t.Fatalf("Run: %v\noutput:\n%s", err, out.String())
-			}
-			for _, re := range tc.want {
-				if !re.MatchString(out.String()) {
-					t.Errorf("output lacks %v\noutput:\n%s", re, out.String())
-				}
-			}
+			cfg.Store = pgtest.Schema(t, pgtest.DSN(t))
+			runTiny(t, bin, cfg, tc.want)
 		})
+	}
+}
+
+// runTiny runs cfg with tiny phases and checks the report against want.
+func runTiny(t *testing.T, bin string, cfg Config, want []*regexp.Regexp) {
+	t.Helper()
+	var out bytes.Buffer
+	cfg.ServerBin = bin
+	cfg.WorkDir = t.TempDir()
+	cfg.Out = &out
+	cfg.CommandLine = "podid bench --test"
+	cfg.Duration, cfg.Warmup, cfg.Rounds, cfg.Concurrency = 200*time.Millisecond, 50*time.Millisecond, 1, 4
+	cfg.Timeout = 2 * time.Minute
+	if err := Run(t.Context(), cfg); err != nil {
+		t.Fatalf("Run: %v\noutput:\n%s", err, out.String())
+	}
+	for _, re := range want {
+		if !re.MatchString(out.String()) {
+			t.Errorf("output lacks %v\noutput:\n%s", re, out.String())
+		}
 	}
 }

@@ -63,61 +63,33 @@ func (r *run) scale(ctx context.Context) error {
 		return fmt.Errorf("data set of %d associations is too small", total)
 	}
 
-	pod, err := r.startPodid(ctx)
+	// The large store: clusters through the API, then every association
+	// but the last edgeN seeded through the store with podid stopped.
+	pod, err := r.startPodid(ctx, r.storeDSN())
 	if err != nil {
 		return err
 	}
 	podC := newEKS(pod.url, cfg.Concurrency)
-	t0 := time.Now()
-	for _, name := range l.clusters {
-		if err := createCluster(ctx, podC, name); err != nil {
-			return err
-		}
-	}
-	r.logf("created %d clusters through the API in %v", len(l.clusters), time.Since(t0).Round(time.Millisecond))
-
-	create := func(ctx context.Context, _, seq int) error {
-		_, err := createAssociationSA(ctx, podC, l.cluster(seq), l.serviceAccount(seq))
+	if err := r.createClusters(ctx, podC, l.clusters); err != nil {
 		return err
 	}
-	createStart, err := drive(ctx, phase{Count: edgeN, Workers: cfg.Concurrency}, create)
-	if err != nil {
-		return fmt.Errorf("creating the first %d associations: %w", edgeN, err)
-	}
-	r.logf("Create at the start: %d in %v (%.0f/s)", edgeN, createStart.Elapsed.Round(time.Millisecond), createStart.OpsPerSec())
-
-	pagesSmall, err := r.timePages(ctx, podC, l.clustersHolding(edgeN))
-	if err != nil {
-		return err
-	}
-	r.logf("List pages at %d: median %v p95 %v", edgeN, percentile(pagesSmall, 0.5), percentile(pagesSmall, 0.95))
-
-	// Seed the middle through the store, with the server stopped.
 	if err := r.stop(pod); err != nil {
 		return fmt.Errorf("stopping podid: %w", err)
 	}
-	seeded, seedTime, err := r.seed(ctx, l, edgeN, total-edgeN)
+	seeded, seedTime, err := r.seed(ctx, l, 0, total-edgeN)
 	if err != nil {
 		return err
 	}
 
-	// Start-up with the full data set: until /healthz is 200 and a
+	// Start-up with the seeded data set: until /healthz is 200 and a
 	// Describe of a seeded association succeeds.
-	pod, err = r.startPodid(ctx)
+	pod, err = r.startPodid(ctx, r.storeDSN())
 	if err != nil {
 		return fmt.Errorf("restarting podid: %w", err)
 	}
 	podC = newEKS(pod.url, cfg.Concurrency)
-	probe, err := podC.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{
-		ClusterName: aws.String(l.cluster(edgeN)), MaxResults: aws.Int32(1),
-	})
-	if err != nil || len(probe.Associations) == 0 {
-		return fmt.Errorf("finding a seeded association after restart: %v (%d found)", err, lenOrZero(probe))
-	}
-	if _, err := podC.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{
-		ClusterName: probe.Associations[0].ClusterName, AssociationId: probe.Associations[0].AssociationId,
-	}); err != nil {
-		return fmt.Errorf("describing a seeded association after restart: %w", err)
+	if err := describeOne(ctx, podC, l.cluster(total-edgeN-1)); err != nil {
+		return fmt.Errorf("after restart: %w", err)
 	}
 	startup := time.Since(pod.started)
 	memStart, err := pod.memory()
@@ -126,19 +98,39 @@ func (r *run) scale(ctx context.Context) error {
 	}
 	r.logf("restarted with %d associations: ready and answering in %v, RSS %s", total-edgeN, startup.Round(time.Millisecond), mib(memStart.RSS))
 
-	pagesLarge, err := r.timePages(ctx, podC, l.clusters)
+	// The small store: a second podid, empty but for the clusters that
+	// will hold the first edgeN associations.
+	smallDSN, dropSmall, err := r.smallStoreDSN(ctx)
 	if err != nil {
 		return err
 	}
-	r.logf("List pages at %d: median %v p95 %v", total-edgeN, percentile(pagesLarge, 0.5), percentile(pagesLarge, 0.95))
-
-	createEnd, err := drive(ctx, phase{Count: edgeN, Workers: cfg.Concurrency}, func(ctx context.Context, w, seq int) error {
-		return create(ctx, w, total-edgeN+seq)
-	})
+	defer dropSmall()
+	small, err := r.startPodid(ctx, smallDSN)
 	if err != nil {
-		return fmt.Errorf("creating the last %d associations: %w", edgeN, err)
+		return fmt.Errorf("starting the small podid: %w", err)
 	}
-	r.logf("Create at the end: %d in %v (%.0f/s)", edgeN, createEnd.Elapsed.Round(time.Millisecond), createEnd.OpsPerSec())
+	smallC := newEKS(small.url, cfg.Concurrency)
+	if err := r.createClusters(ctx, smallC, l.clustersHolding(edgeN)); err != nil {
+		return err
+	}
+
+	// Create at the start (small: 0 -> edgeN) against at the end (large:
+	// total-edgeN -> total), in alternating chunks.
+	starts, ends, err := r.compareCreates(ctx, l, edgeN, smallC, podC)
+	if err != nil {
+		return err
+	}
+	// List pages at edgeN (small) against at total (large), alternating.
+	pagesSmall, pagesLarge, err := r.comparePages(ctx, smallC, l.clustersHolding(edgeN), podC, l.clusters)
+	if err != nil {
+		return err
+	}
+	r.logf("List pages at %d: median %v p95 %v; at %d: median %v p95 %v", edgeN,
+		roundDur(percentile(pagesSmall, 0.5)), roundDur(percentile(pagesSmall, 0.95)),
+		total, roundDur(percentile(pagesLarge, 0.5)), roundDur(percentile(pagesLarge, 0.95)))
+	if err := r.stop(small); err != nil {
+		return fmt.Errorf("stopping the small podid: %w", err)
+	}
 	count, err := r.countAll(ctx, podC, l.clusters)
 	if err != nil {
 		return err
@@ -168,27 +160,29 @@ func (r *run) scale(ctx context.Context) error {
 	fmt.Fprintf(out, "machine:  %s\n", r.machine())
 	fmt.Fprintf(out, "store:    %s (%s, child process)\n", redactDSN(r.storeDSN()), r.serveCommand())
 	fmt.Fprintf(out, "client:   aws-sdk-go-v2 service/eks, static credentials (SigV4-signed), no retries, keep-alive; %d workers for throughput\n", cfg.Concurrency)
-	fmt.Fprintf(out, "method:   clusters created through the API; the first %d associations created through the API (Create at start);\n", edgeN)
-	fmt.Fprintf(out, "          %d seeded directly through the store (%s) with podid stopped, %d writers, in %v (%.0f/s);\n",
-		seeded, seedMethod(cfg.Store), seedWorkers, seedTime.Round(time.Millisecond), float64(seeded)/seedTime.Seconds())
-	fmt.Fprintf(out, "          podid restarted; the last %d created through the API (Create at end); podid then lists all %d\n", edgeN, count)
-	fmt.Fprintf(out, "List:     pages of maxResults=100, walks of up to %d pages from the start of a cluster's listing, %d pages timed at each size,\n", pagesPerWalk, pageSamples)
-	fmt.Fprintf(out, "          one client; at %d the clusters holding the first associations, at %d every cluster in turn\n", edgeN, total-edgeN)
+	fmt.Fprintf(out, "method:   clusters created through the API; %d associations seeded directly through the store (%s) with podid stopped,\n", seeded, seedMethod(cfg.Store))
+	fmt.Fprintf(out, "          %d writers, in %v (%.0f/s); podid restarted (start-up timed); the last %d created through the API (Create at end),\n",
+		seedWorkers, seedTime.Round(time.Millisecond), float64(seeded)/seedTime.Seconds(), edgeN)
+	fmt.Fprintf(out, "          alternating in %d chunks with a second podid on an empty store (%s) creating its first %d (Create at start);\n",
+		createChunks, redactDSN(smallDSN), edgeN)
+	fmt.Fprintf(out, "          both running at once so that both sides see the same machine; then podid lists all %d\n", count)
+	fmt.Fprintf(out, "List:     pages of maxResults=100, walks of up to %d pages from the start of a cluster's listing, alternating between the\n", pagesPerWalk)
+	fmt.Fprintf(out, "          %d-association and the %d-association server, %d pages timed on each, one client\n", edgeN, total, pageSamples)
 	fmt.Fprintln(out)
 
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "measure\tat start\tat scale\tratio\tgoal\tresult\t")
-	ms, ml := percentile(pagesSmall, 0.5), percentile(pagesLarge, 0.5)
-	ps, pl := percentile(pagesSmall, 0.95), percentile(pagesLarge, 0.95)
-	fmt.Fprintf(tw, "List page median (%d vs %d associations)\t%s\t%s\t%.2f\t<= %.1f\t%s\t\n", edgeN, total-edgeN, ms, ml, ratio(ml, ms), goalListRatio, passMiss(ratio(ml, ms) <= goalListRatio))
+	ms, ml := roundDur(percentile(pagesSmall, 0.5)), roundDur(percentile(pagesLarge, 0.5))
+	ps, pl := roundDur(percentile(pagesSmall, 0.95)), roundDur(percentile(pagesLarge, 0.95))
+	fmt.Fprintf(tw, "List page median (%d vs %d associations)\t%s\t%s\t%.2f\t<= %.1f\t%s\t\n", edgeN, total, ms, ml, ratio(ml, ms), goalListRatio, passMiss(ratio(ml, ms) <= goalListRatio))
 	fmt.Fprintf(tw, "List page p95\t%s\t%s\t%.2f\t<= %.1f\t%s\t\n", ps, pl, ratio(pl, ps), goalListRatio, passMiss(ratio(pl, ps) <= goalListRatio))
-	cr := createEnd.OpsPerSec() / createStart.OpsPerSec()
-	fmt.Fprintf(tw, "Create ops/s (first %d vs last %d)\t%.0f\t%.0f\t%.2f\t>= %.1f\t%s\t\n", edgeN, edgeN, createStart.OpsPerSec(), createEnd.OpsPerSec(), cr, goalCreateRatio, passMiss(cr >= goalCreateRatio))
+	cs, ce := median(starts), median(ends)
+	fmt.Fprintf(tw, "Create ops/s (first %d vs last %d), median of chunks\t%.0f\t%.0f\t%.2f\t>= %.1f\t%s\t\n", edgeN, edgeN, cs, ce, ce/cs, goalCreateRatio, passMiss(ce/cs >= goalCreateRatio))
 	tw.Flush()
 	fmt.Fprintln(out)
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "podid at scale\tvalue\t")
-	fmt.Fprintf(tw, "start-up with %d associations (exec to healthz 200 + a Describe)\t%v\t\n", total-edgeN, startup.Round(time.Millisecond))
+	fmt.Fprintf(tw, "start-up with %d associations (exec to healthz 200 and a Describe answered)\t%v\t\n", total-edgeN, startup.Round(time.Millisecond))
 	fmt.Fprintf(tw, "VmRSS right after start-up\t%s\t\n", mib(memStart.RSS))
 	fmt.Fprintf(tw, "VmRSS at the end (%d associations)\t%s\t\n", total, mib(memEnd.RSS))
 	fmt.Fprintf(tw, "VmHWM (peak) of that process\t%s\t\n", mib(memEnd.HWM))
@@ -208,13 +202,6 @@ func (r *run) scale(ctx context.Context) error {
 		fmt.Fprintln(out, "\nmoto:     comparison skipped (--no-moto)")
 	}
 	return nil
-}
-
-func lenOrZero(o *eks.ListPodIdentityAssociationsOutput) int {
-	if o == nil {
-		return 0
-	}
-	return len(o.Associations)
 }
 
 func ratio(a, b time.Duration) float64 {
@@ -238,29 +225,112 @@ func createAssociationSA(ctx context.Context, c *eks.Client, cluster, sa string)
 	return aws.ToString(out.Association.AssociationId), nil
 }
 
-// timePages times pageSamples List pages (maxResults=100) from one client,
-// in walks of up to pagesPerWalk pages over clusters in turn.
-func (r *run) timePages(ctx context.Context, c *eks.Client, clusters []string) ([]time.Duration, error) {
-	var lats []time.Duration
-	for walk := 0; len(lats) < pageSamples; walk++ {
-		if walk > pageSamples {
-			return nil, fmt.Errorf("listing: no pages in %d walks", walk)
+// createChunks is how many alternating chunks the Create comparison runs.
+const createChunks = 6
+
+// createClusters creates clusters through the API with the configured
+// workers.
+func (r *run) createClusters(ctx context.Context, c *eks.Client, clusters []string) error {
+	t0 := time.Now()
+	if _, err := drive(ctx, phase{Count: len(clusters), Workers: r.cfg.Concurrency}, func(ctx context.Context, _, seq int) error {
+		return createCluster(ctx, c, clusters[seq])
+	}); err != nil {
+		return err
+	}
+	r.logf("created %d clusters through the API in %v", len(clusters), time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// describeOne finds an association of cluster and describes it.
+func describeOne(ctx context.Context, c *eks.Client, cluster string) error {
+	probe, err := c.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{
+		ClusterName: aws.String(cluster), MaxResults: aws.Int32(1),
+	})
+	if err != nil {
+		return fmt.Errorf("listing %s: %w", cluster, err)
+	}
+	if len(probe.Associations) == 0 {
+		return fmt.Errorf("cluster %s has no associations", cluster)
+	}
+	if _, err := c.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{
+		ClusterName: probe.Associations[0].ClusterName, AssociationId: probe.Associations[0].AssociationId,
+	}); err != nil {
+		return fmt.Errorf("describing an association of %s: %w", cluster, err)
+	}
+	return nil
+}
+
+// compareCreates creates associations [0, n) through small and [total-n,
+// total) through large, in createChunks alternating chunks, and returns
+// each chunk's ops/s.
+func (r *run) compareCreates(ctx context.Context, l layout, n int, small, large *eks.Client) (starts, ends []float64, err error) {
+	total := l.total()
+	for i := range createChunks {
+		from, to := i*n/createChunks, (i+1)*n/createChunks
+		if to == from {
+			continue
 		}
-		name := clusters[walk%len(clusters)]
-		p := eks.NewListPodIdentityAssociationsPaginator(c, &eks.ListPodIdentityAssociationsInput{
-			ClusterName: aws.String(name),
-			MaxResults:  aws.Int32(100),
-		})
-		for page := 0; page < pagesPerWalk && p.HasMorePages() && len(lats) < pageSamples; page++ {
-			t0 := time.Now()
-			out, err := p.NextPage(ctx)
+		sides := []struct {
+			name   string
+			c      *eks.Client
+			offset int
+			rates  *[]float64
+		}{{"start", small, 0, &starts}, {"end", large, total - n, &ends}}
+		if i%2 == 1 {
+			sides[0], sides[1] = sides[1], sides[0]
+		}
+		for _, sd := range sides {
+			o, err := drive(ctx, phase{Count: to - from, Workers: r.cfg.Concurrency}, func(ctx context.Context, _, seq int) error {
+				k := sd.offset + from + seq
+				_, err := createAssociationSA(ctx, sd.c, l.cluster(k), l.serviceAccount(k))
+				return err
+			})
 			if err != nil {
-				return nil, fmt.Errorf("listing %s: %w", name, err)
+				return nil, nil, fmt.Errorf("Create at the %s: %w", sd.name, err)
 			}
-			lats = append(lats, time.Since(t0))
-			if len(out.Associations) == 0 {
-				break
+			*sd.rates = append(*sd.rates, o.OpsPerSec())
+			r.logf("Create at the %-5s chunk %d: %d in %v (%.0f/s)", sd.name, i+1, o.Ops, o.Elapsed.Round(time.Millisecond), o.OpsPerSec())
+		}
+	}
+	return starts, ends, nil
+}
+
+// comparePages times List pages on two servers, alternating walks.
+func (r *run) comparePages(ctx context.Context, smallC *eks.Client, smallClusters []string, largeC *eks.Client, largeClusters []string) (small, large []time.Duration, err error) {
+	for walk := 0; len(small) < pageSamples || len(large) < pageSamples; walk++ {
+		if walk > 4*pageSamples {
+			return nil, nil, fmt.Errorf("listing: too few pages in %d walks", walk)
+		}
+		if walk%2 == 0 && len(small) < pageSamples {
+			if small, err = r.walkPages(ctx, smallC, smallClusters[(walk/2)%len(smallClusters)], small); err != nil {
+				return nil, nil, err
 			}
+		}
+		if walk%2 == 1 && len(large) < pageSamples {
+			if large, err = r.walkPages(ctx, largeC, largeClusters[(walk/2)%len(largeClusters)], large); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return small, large, nil
+}
+
+// walkPages reads up to pagesPerWalk List pages of cluster, appending each
+// page's time to lats (up to pageSamples).
+func (r *run) walkPages(ctx context.Context, c *eks.Client, cluster string, lats []time.Duration) ([]time.Duration, error) {
+	p := eks.NewListPodIdentityAssociationsPaginator(c, &eks.ListPodIdentityAssociationsInput{
+		ClusterName: aws.String(cluster),
+		MaxResults:  aws.Int32(100),
+	})
+	for page := 0; page < pagesPerWalk && p.HasMorePages() && len(lats) < pageSamples; page++ {
+		t0 := time.Now()
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing %s: %w", cluster, err)
+		}
+		lats = append(lats, time.Since(t0))
+		if len(out.Associations) == 0 {
+			break
 		}
 	}
 	return lats, nil

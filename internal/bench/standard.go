@@ -39,7 +39,7 @@ type throughputSet struct {
 // standard is the default mode (issue 2).
 func (r *run) standard(ctx context.Context) error {
 	cfg := r.cfg
-	pod, err := r.startPodid(ctx)
+	pod, err := r.startPodid(ctx, r.storeDSN())
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ func (r *run) standard(ctx context.Context) error {
 		return fmt.Errorf("stopping podid: %w", err)
 	}
 	t0 := time.Now()
-	pod, err = r.startPodid(ctx)
+	pod, err = r.startPodid(ctx, r.storeDSN())
 	if err != nil {
 		return fmt.Errorf("restarting podid: %w", err)
 	}
