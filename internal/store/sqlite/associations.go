@@ -268,7 +268,7 @@ func (s *Store) listAssociations(ctx context.Context, cluster string, f store.As
 	}
 	if len(items) == 0 {
 		// Nothing listed: tell an empty cluster from a missing one.
-		if _, err := s.CountAssociations(ctx, cluster); err != nil {
+		if err := s.clusterExists(ctx, cluster); err != nil {
 			return nil, "", err
 		}
 	}
@@ -283,18 +283,29 @@ func (s *Store) listAssociations(ctx context.Context, cluster string, f store.As
 // CountAssociations implements store.Store. The count is kept in the
 // cluster's row by triggers, so this reads one row.
 func (s *Store) CountAssociations(ctx context.Context, cluster string) (int, error) {
-	row, err := s.queryRow(ctx, "SELECT association_count FROM clusters WHERE name = ?", cluster)
-	var n int
-	if err == nil {
-		err = row.Scan(&n)
-	}
-	if errNoRows(err) {
-		err = fmt.Errorf("cluster %q: %w", cluster, store.ErrNotFound)
-	}
+	n, err := s.associationCount(ctx, cluster)
 	if err != nil {
-		return 0, fmt.Errorf("counting associations: %w", err)
+		return 0, fmt.Errorf("counting associations of cluster %q: %w", cluster, err)
 	}
 	return n, nil
+}
+
+func (s *Store) associationCount(ctx context.Context, cluster string) (int, error) {
+	row, err := s.queryRow(ctx, "SELECT association_count FROM clusters WHERE name = ?", cluster)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = row.Scan(&n)
+	if errNoRows(err) {
+		return 0, store.ErrNotFound
+	}
+	return n, err
+}
+
+func (s *Store) clusterExists(ctx context.Context, cluster string) error {
+	_, err := s.associationCount(ctx, cluster)
+	return err
 }
 
 // replay looks the idempotency token up inside the write transaction. A

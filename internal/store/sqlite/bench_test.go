@@ -3,9 +3,11 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,7 +24,8 @@ import (
 func BenchmarkStore100k(b *testing.B) {
 	const clusters, perCluster = 20, 5000
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "podid.db"))
+	dir := b.TempDir()
+	s, err := sqlite.Open(ctx, filepath.Join(dir, "podid.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,7 +38,8 @@ func BenchmarkStore100k(b *testing.B) {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	b.Logf("Go heap in use after seeding: %.1f MiB; runtime total from OS: %.1f MiB", float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20))
+	b.Logf("after seeding: Go heap in use %.1f MiB, RSS %s, database %s", float64(ms.HeapInuse)/(1<<20), rss(), fileSize(filepath.Join(dir, "podid.db")))
+	defer func() { b.Logf("after the benchmarks: RSS %s", rss()) }()
 
 	pick := func(i int) (string, string) {
 		c := i % clusters
@@ -200,4 +204,26 @@ func seed(b *testing.B, s *sqlite.Store, clusters, perCluster int) [][]string {
 		b.Fatal(err)
 	}
 	return ids
+}
+
+// rss reports the process's resident set size from /proc (Linux).
+func rss() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+func fileSize(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(fi.Size())/(1<<20))
 }

@@ -17,6 +17,10 @@
 // The schema is created and upgraded by an ordered list of migrations, each
 // applied in its own transaction and recorded in schema_migrations.
 //
+// A read-modify-write function (UpdateAssociation's, UpdateCluster's) runs
+// on the writer: it may read through the Store but must not write through it,
+// which would wait for itself.
+//
 // Idempotency records expire after 24 hours; deletion tombstones in the change
 // feed are kept for 24 hours, after which a reader that far behind must
 // resync from a full listing (readers resync periodically anyway).
@@ -341,37 +345,38 @@ func (s *Store) prune(ctx context.Context) error {
 }
 
 // stmtCache prepares each distinct query once per pool; database/sql then
-// prepares it once per connection and reuses it.
+// prepares it once per connection and reuses it. Lookups take no lock.
 type stmtCache struct {
 	db *sql.DB
-	mu sync.Mutex
-	m  map[string]*sql.Stmt
+	mu sync.Mutex // serializes preparation
+	m  sync.Map   // query string -> *sql.Stmt
 }
 
 func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := c.m.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st, ok := c.m[query]; ok {
-		return st, nil
+	if st, ok := c.m.Load(query); ok {
+		return st.(*sql.Stmt), nil
 	}
 	st, err := c.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if c.m == nil {
-		c.m = make(map[string]*sql.Stmt)
-	}
-	c.m[query] = st
+	c.m.Store(query, st)
 	return st, nil
 }
 
 func (c *stmtCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, st := range c.m {
-		st.Close()
-	}
-	c.m = nil
+	c.m.Range(func(k, st any) bool {
+		st.(*sql.Stmt).Close()
+		c.m.Delete(k)
+		return true
+	})
 }
 
 // queryRow runs a read-only single-row query on the read pool.
