@@ -30,7 +30,7 @@ type benchEnv struct {
 	verifier *satoken.Verifier
 }
 
-func newBenchEnv(b *testing.B) *benchEnv {
+func newBenchEnv(b testing.TB) *benchEnv {
 	b.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "podid.db"))
