@@ -322,11 +322,15 @@ func TestToQuery(t *testing.T) {
 	}
 }
 
-// TestToValueIsTheJSONTree checks ToValue against what encoding/json decodes
-// from the wire form.
-func TestToValueIsTheJSONTree(t *testing.T) {
-	type valuer interface{ ToValue() map[string]any }
-	cases := map[string]valuer{}
+// encodable is what every association shape offers besides JSON and XML.
+type encodable interface {
+	ToQuery() url.Values
+	ToValue() map[string]any
+}
+
+// encodables are all the association fixtures, by name.
+func encodables() map[string]encodable {
+	cases := map[string]encodable{}
 	for name, o := range associationOutputs() {
 		cases["association output "+name] = o
 	}
@@ -335,7 +339,13 @@ func TestToValueIsTheJSONTree(t *testing.T) {
 	}
 	cases["association"] = fullAssociation()
 	cases["summary"] = new(fullAssociation().Summary())
-	for name, v := range cases {
+	return cases
+}
+
+// TestToValueIsTheJSONTree checks ToValue against what encoding/json decodes
+// from the wire form.
+func TestToValueIsTheJSONTree(t *testing.T) {
+	for name, v := range encodables() {
 		t.Run(name, func(t *testing.T) {
 			b, err := json.Marshal(v)
 			if err != nil {
@@ -551,19 +561,6 @@ func normalizeQueryScalars(t *testing.T, v any) any {
 // same tree as ToValue, so the query form loses nothing the wire form has
 // (but empty maps and lists and null tags, which it cannot write).
 func TestQueryCarriesTheValue(t *testing.T) {
-	type both interface {
-		ToQuery() url.Values
-		ToValue() map[string]any
-	}
-	cases := map[string]both{}
-	for name, o := range associationOutputs() {
-		cases["association output "+name] = o
-	}
-	for name, o := range listOutputs() {
-		cases["list output "+name] = o
-	}
-	cases["association"] = fullAssociation()
-	cases["summary"] = new(fullAssociation().Summary())
 	dropEmpty := cmpopts.IgnoreMapEntries(func(k string, v any) bool {
 		switch v := v.(type) {
 		case nil:
@@ -575,7 +572,7 @@ func TestQueryCarriesTheValue(t *testing.T) {
 		}
 		return false
 	})
-	for name, v := range cases {
+	for name, v := range encodables() {
 		t.Run(name, func(t *testing.T) {
 			got := normalizeQueryScalars(t, queryTree(t, v.ToQuery()))
 			if diff := cmp.Diff(got, any(v.ToValue()), dropEmpty); diff != "" {
