@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,8 +90,8 @@ func static(c sts.Credentials) aws.CredentialsProvider {
 }
 
 func TestJSONAPIs(t *testing.T) {
-	var stsOffset time.Duration
-	e := newEnv(t, func() time.Time { return time.Now().Add(stsOffset) })
+	var stsOffset atomic.Int64 // the STS clock's offset from the real time
+	e := newEnv(t, func() time.Time { return time.Now().Add(time.Duration(stsOffset.Load())) })
 	ctx := context.Background()
 
 	// Admin: the request reaches the handler with the admin identity.
@@ -121,9 +122,9 @@ func TestJSONAPIs(t *testing.T) {
 		t.Errorf("handler saw %+v", got)
 	}
 
-	stsOffset = -2 * time.Hour
+	stsOffset.Store(int64(-2 * time.Hour))
 	expired, err := e.svc.AssumeRole(ctx, sts.AssumeRoleInput{RoleARN: "arn:aws:iam::111122223333:role/r1", RoleSessionName: "s1", DurationSeconds: 900})
-	stsOffset = 0
+	stsOffset.Store(0)
 	if err != nil {
 		t.Fatal(err)
 	}
