@@ -1,0 +1,219 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/podid/podid/internal/store"
+)
+
+// clock is a settable clock for expiry tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *clock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func openWithClock(t *testing.T, c *clock) *Store {
+	t.Helper()
+	s, err := open(t.Context(), filepath.Join(t.TempDir(), "podid.db"), c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func countRows(t *testing.T, s *Store, table string) int {
+	t.Helper()
+	var n int
+	if err := s.rdb.QueryRowContext(t.Context(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func testAssociation(id, sa string) store.Association {
+	return store.Association{ID: id, ClusterName: "c1", Namespace: "ns", ServiceAccount: sa, RoleARN: "arn:aws:iam::000000000000:role/r"}
+}
+
+func TestIdempotencyRecordsExpire(t *testing.T) {
+	ctx := t.Context()
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := openWithClock(t, c)
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	idem := &store.Idempotency{Key: "CreatePodIdentityAssociation/c1/tok", Hash: "h1"}
+	first, err := s.CreateAssociation(ctx, testAssociation("a-00000000000000001", "sa1"), store.CreateAssociationOptions{Idempotency: idem})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	c.advance(23 * time.Hour)
+	replay, err := s.CreateAssociation(ctx, testAssociation("a-00000000000000002", "sa1"), store.CreateAssociationOptions{Idempotency: idem})
+	if err != nil || replay.ID != first.ID {
+		t.Errorf("replay within 24h = %s, %v; want %s", replay.ID, err, first.ID)
+	}
+
+	// After 24 hours the token is forgotten: reuse with other parameters
+	// is a new request.
+	c.advance(2 * time.Hour)
+	other := &store.Idempotency{Key: idem.Key, Hash: "h2"}
+	created, err := s.CreateAssociation(ctx, testAssociation("a-00000000000000003", "sa2"), store.CreateAssociationOptions{Idempotency: other})
+	if err != nil || created.ID != "a-00000000000000003" {
+		t.Errorf("reusing an expired token = %s, %v; want a new association", created.ID, err)
+	}
+	// ... and is remembered afresh.
+	replay, err = s.CreateAssociation(ctx, testAssociation("a-00000000000000004", "sa2"), store.CreateAssociationOptions{Idempotency: other})
+	if err != nil || replay.ID != created.ID {
+		t.Errorf("replay of the renewed token = %s, %v; want %s", replay.ID, err, created.ID)
+	}
+}
+
+func TestPruneRemovesExpiredRecords(t *testing.T) {
+	ctx := t.Context()
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := openWithClock(t, c)
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		a, err := s.CreateAssociation(ctx, testAssociation(fmt.Sprintf("a-0000000000000000%d", i), fmt.Sprint("sa", i)),
+			store.CreateAssociationOptions{Idempotency: &store.Idempotency{Key: fmt.Sprint("k", i), Hash: "h"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DeleteAssociation(ctx, "c1", a.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.advance(12 * time.Hour)
+	if err := s.prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := countRows(t, s, "idempotency"); got != 3 {
+		t.Errorf("idempotency records after 12h = %d, want 3", got)
+	}
+	if got := countRows(t, s, "tombstones"); got != 3 {
+		t.Errorf("tombstones after 12h = %d, want 3", got)
+	}
+	c.advance(13 * time.Hour)
+	if err := s.prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := countRows(t, s, "idempotency"); got != 0 {
+		t.Errorf("idempotency records after 25h = %d, want 0", got)
+	}
+	if got := countRows(t, s, "tombstones"); got != 0 {
+		t.Errorf("tombstones after 25h = %d, want 0", got)
+	}
+}
+
+func TestCancelledWriteIsNotApplied(t *testing.T) {
+	c := &clock{t: time.Now()}
+	s := openWithClock(t, c)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("CreateCluster with a cancelled context: error = %v, want context.Canceled", err)
+	}
+	if _, err := s.GetCluster(t.Context(), "c1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetCluster after a cancelled create: error = %v, want ErrNotFound", err)
+	}
+}
+
+func TestPanicInUpdateReachesTheCaller(t *testing.T) {
+	ctx := t.Context()
+	s := openWithClock(t, &clock{t: time.Now()})
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1", Version: "1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			if v := recover(); v != "boom" {
+				t.Errorf("recovered %v, want the fn's panic value", v)
+			}
+		}()
+		s.UpdateCluster(ctx, "c1", func(c *store.Cluster) error {
+			c.Version = "2"
+			panic("boom")
+		})
+	}()
+	// The panicking write was rolled back and the writer still works.
+	c, err := s.UpdateCluster(ctx, "c1", func(c *store.Cluster) error { c.RoleARN = "r"; return nil })
+	if err != nil || c.Version != "1" {
+		t.Errorf("UpdateCluster after a panic = version %q, %v; want 1, nil", c.Version, err)
+	}
+}
+
+func TestCloseDuringWrites(t *testing.T) {
+	ctx := t.Context()
+	s, err := open(ctx, filepath.Join(t.TempDir(), "podid.db"), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	watch, err := s.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	acked := make(chan string, 8*50)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				id := fmt.Sprintf("a-%08d%09d", g, i)
+				if _, err := s.CreateAssociation(ctx, testAssociation(id, id), store.CreateAssociationOptions{}); err != nil {
+					return // closed
+				}
+				acked <- id
+			}
+		})
+	}
+	var ids []string
+	for range 10 { // let some writes through first
+		ids = append(ids, <-acked)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	wg.Wait()
+	close(acked)
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c2"}, nil); !errors.Is(err, errClosed) {
+		t.Errorf("CreateCluster after Close: error = %v, want %v", err, errClosed)
+	}
+	if _, err := s.Watch(ctx); err == nil {
+		t.Error("Watch after Close succeeded")
+	}
+	for range watch { // closed by Close; drains a pending signal
+	}
+
+	s, err = Open(ctx, s.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for id := range acked {
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		if _, err := s.GetAssociation(ctx, "c1", id); err != nil {
+			t.Errorf("write %s acknowledged before Close is missing: %v", id, err)
+		}
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+}
