@@ -1,0 +1,103 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/postgres/pgtest"
+)
+
+// BenchmarkListPage measures one 100-item page of ListAssociations from a
+// random point of a cluster, with 1,000 associations in the store (one
+// cluster) and with a million (200 clusters x 5,000, a random cluster each
+// time). The two stores are queried alternately, so that load from other
+// processes on the machine falls on both alike, and the benchmark reports
+// each one's time per page and their ratio (goal: at most 1.5). The rows are
+// loaded with one INSERT ... SELECT (a million creates through the API take
+// far longer; podid's bench command does those). The million needs
+// PODID_PG_SCALE=1 and takes minutes to load:
+//
+//	eval "$(ci/postgres.sh)"
+//	PODID_PG_SCALE=1 go test -run '^$' -bench ListPage -benchtime 2000x ./internal/store/postgres/
+func BenchmarkListPage(b *testing.B) {
+	if os.Getenv("PODID_PG_SCALE") == "" {
+		b.Skip("set PODID_PG_SCALE=1 to load a million associations")
+	}
+	base := pgtest.DSN(b)
+	type target struct {
+		name                 string
+		clusters, perCluster int
+		store                store.Store
+		elapsed              time.Duration
+	}
+	targets := []*target{
+		{name: "1k", clusters: 1, perCluster: 1000},
+		{name: "1M", clusters: 200, perCluster: 5000},
+	}
+	for _, tg := range targets {
+		dsn := pgtest.Schema(b, base)
+		tg.store = pgtest.Open(b, dsn)
+		load(b, dsn, tg.clusters, tg.perCluster)
+	}
+	ctx := b.Context()
+	rng := rand.New(rand.NewPCG(1, 2))
+	pages := 0
+	b.ResetTimer()
+	for b.Loop() {
+		for _, tg := range targets {
+			c := fmt.Sprintf("c%03d", rng.IntN(tg.clusters))
+			after := fmt.Sprintf("a-%017d", rng.IntN(tg.perCluster-101))
+			start := time.Now()
+			items, next, err := tg.store.ListAssociations(ctx, c, store.AssociationFilter{}, store.Page{After: after, Limit: 100})
+			tg.elapsed += time.Since(start)
+			if err != nil || len(items) != 100 || next == "" {
+				b.Fatalf("%s: ListAssociations(%s after %s) = %d items, next %q, %v", tg.name, c, after, len(items), next, err)
+			}
+		}
+		pages++
+	}
+	for _, tg := range targets {
+		b.ReportMetric(float64(tg.elapsed.Nanoseconds())/float64(pages), "ns/page@"+tg.name)
+	}
+	b.ReportMetric(float64(targets[1].elapsed)/float64(targets[0].elapsed), "ratio-1M/1k")
+}
+
+// load fills the store's tables directly: clusters c000... with perCluster
+// associations each, IDs a-00000000000000000..., revisions 1...
+func load(b *testing.B, dsn string, clusters, perCluster int) {
+	b.Helper()
+	// A million rows and their three indexes take minutes on a small
+	// machine: more than pgtest.Exec allows.
+	ctx, cancel := context.WithTimeout(b.Context(), 30*time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	exec := func(sql string, args ...any) {
+		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+			b.Fatalf("loading: %v", err)
+		}
+	}
+	exec(`INSERT INTO clusters (name, created_at, version, role_arn, client_request_token, tags,
+	issuer_url, issuer_jwks_url, association_count, revision)
+	SELECT 'c' || lpad(i::text, 3, '0'), 0, '1.31', 'arn:aws:iam::000000000000:role/c', '', '{}', '', '', $2, i + 1
+	FROM generate_series(0, $1 - 1) i`, clusters, perCluster)
+	exec(`INSERT INTO associations (id, cluster_name, namespace, service_account, role_arn, target_role_arn,
+	external_id, policy, disable_session_tags, owner_arn, tags, created_at, modified_at, revision)
+	SELECT 'a-' || lpad(j::text, 17, '0'), 'c' || lpad(i::text, 3, '0'), 'ns-' || (j % 50), 'sa-' || j,
+		'arn:aws:iam::000000000000:role/r' || j, '', '', '', false, '', '{"team":"a"}', 0, 0,
+		$1 + 1 + i * $2 + j
+	FROM generate_series(0, $1 - 1) i, generate_series(0, $2 - 1) j`, clusters, perCluster)
+	exec(`UPDATE revision_counter SET revision = (SELECT max(revision) FROM associations)`)
+	exec(`ANALYZE associations`)
+	exec(`ANALYZE clusters`)
+}
