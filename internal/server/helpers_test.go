@@ -26,7 +26,7 @@ const (
 	policy1 = `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}`
 )
 
-func createCluster(t *testing.T, c *eks.Client, name string) *types.Cluster {
+func createCluster(t testing.TB, c *eks.Client, name string) *types.Cluster {
 	t.Helper()
 	out, err := c.CreateCluster(context.Background(), &eks.CreateClusterInput{
 		Name:               aws.String(name),
@@ -39,7 +39,7 @@ func createCluster(t *testing.T, c *eks.Client, name string) *types.Cluster {
 	return out.Cluster
 }
 
-func createAssoc(t *testing.T, c *eks.Client, cluster, ns, sa string, edit ...func(*eks.CreatePodIdentityAssociationInput)) *types.PodIdentityAssociation {
+func createAssoc(t testing.TB, c *eks.Client, cluster, ns, sa string, edit ...func(*eks.CreatePodIdentityAssociationInput)) *types.PodIdentityAssociation {
 	t.Helper()
 	in := &eks.CreatePodIdentityAssociationInput{
 		ClusterName:    aws.String(cluster),
