@@ -49,6 +49,8 @@ func (w *bannerWriter) Write(p []byte) (int, error) {
 func startServe(t *testing.T, delay time.Duration) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
+	oldDir, oldDelay := authOptions.dataDir, eksauthOptions.propagationDelay
+	t.Cleanup(func() { authOptions.dataDir, eksauthOptions.propagationDelay = oldDir, oldDelay })
 	authOptions.dataDir = dir
 	eksauthOptions.propagationDelay = delay
 	o := &serveOptions{
