@@ -33,6 +33,8 @@ effect for EKS Auth's credential requests on the server (GET /podid/v1/wait): wi
 --cluster and --association-id, that association's latest change (or its
 deletion); with --revision, every write up to that store revision; with neither,
 every write made so far. Exit status 0 when in effect; 1 when --timeout passes first.
+With several podid serve replicas, the answer is the replica's that served the
+request (each has its own association cache).
 
 Real EKS is eventually consistent and gives no such signal; podid serve's
 --propagation-delay emulates the delay, and this command makes it visible.`,

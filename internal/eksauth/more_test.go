@@ -247,6 +247,15 @@ func TestIssuerAdmin(t *testing.T) {
 	if resp, err := http.Get(e.URL + "/clusters-oidc/c1/keys"); err != nil || resp.StatusCode != 404 {
 		t.Errorf("keys of an external-issuer cluster: %v %v, want 404", resp.Status, err)
 	}
+	// Keys that cannot be fetched are not the token's fault: 503, retried.
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	if ae := e.do(t, nil, "PUT", "/podid/v1/clusters/c1/issuer", "eks", eksauth.IssuerDoc{IssuerURL: extIss, JWKSURL: down.URL}, nil); ae != nil {
+		t.Fatal(ae)
+	}
+	if _, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: extToken}); ae == nil || ae.Status != 503 || ae.Type != "ServiceUnavailableException" {
+		t.Errorf("unreachable JWKS URL: %+v, want 503 ServiceUnavailableException", ae)
+	}
 
 	// A static JWKS; then back to podid, which kept the cluster's key.
 	set = eksauth.IssuerDoc{IssuerURL: extIss, JWKS: pub}
