@@ -61,7 +61,7 @@ func init() {
 	o := &serveOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the EKS pod identity association API (and, with the credentials work, EKS Auth and STS)",
+		Short: "Serve the EKS API for pod identity associations and clusters (with EKS Auth and STS)",
 		Long: `serve answers the EKS API for pod identity associations and minimal clusters,
 wire-compatible with the AWS CLI and SDKs: point them at it with
 AWS_ENDPOINT_URL_EKS (or --endpoint-url). GET /healthz answers 200 when ready.

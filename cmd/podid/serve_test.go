@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/podid/podid/internal/server"
+)
+
+// signalWriter collects what is written and signals when it first contains
+// a string.
+type signalWriter struct {
+	mu     sync.Mutex
+	buf    strings.Builder
+	want   string
+	seen   chan struct{}
+	closed bool
+}
+
+func newSignalWriter(want string) *signalWriter {
+	return &signalWriter{want: want, seen: make(chan struct{})}
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if !w.closed && strings.Contains(w.buf.String(), w.want) {
+		w.closed = true
+		close(w.seen)
+	}
+	return len(p), nil
+}
+
+func (w *signalWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func testServeOptions(t *testing.T) *serveOptions {
+	return &serveOptions{
+		listen:          "127.0.0.1:0",
+		store:           "sqlite:" + filepath.Join(t.TempDir(), "podid.db"),
+		region:          "us-east-1",
+		accountID:       "000000000000",
+		auth:            "none",
+		maxBodyBytes:    1 << 20,
+		logLevel:        "info",
+		shutdownTimeout: 30 * time.Second,
+	}
+}
+
+func waitFor(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// TestServeGracefulShutdown: on cancellation (what SIGTERM does), a request
+// in flight finishes with its response before serve returns, and serve
+// returns nil.
+func TestServeGracefulShutdown(t *testing.T) {
+	t.Chdir(t.TempDir())
+	entered, release := make(chan struct{}), make(chan struct{})
+	saved := serveHooks
+	serveHooks = append(slices.Clone(serveHooks), func(_ context.Context, _ serveEnv, cfg *server.Config) error {
+		if cfg.Routes == nil {
+			cfg.Routes = map[string]http.Handler{}
+		}
+		cfg.Routes["GET /test-slow"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(entered)
+			<-release
+			io.WriteString(w, "finished")
+		})
+		return nil
+	})
+	t.Cleanup(func() { serveHooks = saved })
+
+	stdout := newSignalWriter("Health: curl ")
+	stderr := newSignalWriter("shutting down")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, testServeOptions(t), stdout, stderr) }()
+	waitFor(t, stdout.seen, "the banner")
+	url := regexp.MustCompile(`EKS API at (http://\S+)`).FindStringSubmatch(stdout.String())
+	if url == nil {
+		t.Fatalf("no URL in the banner:\n%s", stdout.String())
+	}
+	for _, want := range []string{"export AWS_ENDPOINT_URL_EKS=" + url[1], "aws eks list-clusters --endpoint-url " + url[1], "AWS_ACCESS_KEY_ID="} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	resp, err := http.Get(url[1] + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	slow := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(url[1] + "/test-slow")
+		if err != nil {
+			slow <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		slow <- result{resp.StatusCode, string(b), err}
+	}()
+	waitFor(t, entered, "the slow request")
+	cancel()
+	waitFor(t, stderr.seen, "shutdown to start")
+	select {
+	case err := <-done:
+		t.Fatalf("serve returned (%v) with a request in flight", err)
+	default:
+	}
+	close(release)
+	r := <-slow
+	if r.err != nil || r.status != 200 || r.body != "finished" {
+		t.Errorf("request in flight during shutdown: %d %q %v, want 200 finished", r.status, r.body, r.err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not return after shutdown")
+	}
+}
+
+func TestServeFlagsReportEveryProblem(t *testing.T) {
+	o := testServeOptions(t)
+	o.listen, o.store, o.region, o.accountID, o.auth = "no-port", "mysql://u:secret@h/db", "Mars", "123", "kerberos"
+	o.maxBodyBytes, o.logLevel, o.publicURL = 0, "loud", "ftp://x"
+	err := runServe(context.Background(), o, io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("bad flags accepted")
+	}
+	for _, want := range []string{"--listen", `unknown store type "mysql"`, "region", "account ID", "--auth", "--max-body-bytes", "--log-level", "public URL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not report %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("error shows the DSN's password:\n%v", err)
+	}
+}
+
+func TestServeStoreThatCannotOpen(t *testing.T) {
+	o := testServeOptions(t)
+	blocker := filepath.Join(t.TempDir(), "file")
+	if err := writeFile(blocker); err != nil {
+		t.Fatal(err)
+	}
+	o.store = "sqlite:" + filepath.Join(blocker, "sub", "podid.db") // parent is a file
+	err := runServe(context.Background(), o, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "opening store") {
+		t.Errorf("runServe with an unopenable store: %v, want an opening store error", err)
+	}
+}
+
+func TestSQLitePath(t *testing.T) {
+	for dsn, want := range map[string]string{
+		"sqlite:":                  filepath.Join("podid-data", "podid.db"),
+		"sqlite:/var/lib/podid.db": "/var/lib/podid.db",
+		"sqlite:rel/podid.db":      "rel/podid.db",
+		"sqlite:///abs/podid.db":   "/abs/podid.db",
+	} {
+		if got := sqlitePath(dsn); got != want {
+			t.Errorf("sqlitePath(%q) = %q, want %q", dsn, got, want)
+		}
+	}
+}
+
+func writeFile(path string) error { return os.WriteFile(path, []byte("x"), 0o600) }
