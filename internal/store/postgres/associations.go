@@ -293,7 +293,7 @@ func (s *Store) listAssociations(ctx context.Context, cluster string, f store.As
 	}
 	if len(items) == 0 {
 		// Nothing listed: tell an empty cluster from a missing one.
-		if _, err := s.CountAssociations(ctx, cluster); err != nil {
+		if _, err := s.associationCount(ctx, cluster); err != nil {
 			return nil, "", err
 		}
 	}
@@ -308,13 +308,18 @@ func (s *Store) listAssociations(ctx context.Context, cluster string, f store.As
 // CountAssociations implements store.Store. Writers keep the count in the
 // cluster's row, in the same transaction, so this reads one row.
 func (s *Store) CountAssociations(ctx context.Context, cluster string) (int, error) {
+	n, err := s.associationCount(ctx, cluster)
+	if err != nil {
+		return 0, fmt.Errorf("counting associations of cluster %q: %w", cluster, err)
+	}
+	return n, nil
+}
+
+func (s *Store) associationCount(ctx context.Context, cluster string) (int, error) {
 	var n int
 	err := s.pool.QueryRow(ctx, "SELECT association_count FROM clusters WHERE name = $1", cluster).Scan(&n)
 	if errNoRows(err) {
-		err = fmt.Errorf("cluster %q: %w", cluster, store.ErrNotFound)
+		return 0, store.ErrNotFound
 	}
-	if err != nil {
-		return 0, fmt.Errorf("counting associations: %w", err)
-	}
-	return n, nil
+	return n, err
 }
