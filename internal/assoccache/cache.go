@@ -140,6 +140,9 @@ type clusterEntry struct {
 // maxClusters bounds the cluster cache; past it, it restarts empty.
 const maxClusters = 100_000
 
+// clusterReadTimeout bounds one store read of a cluster record.
+const clusterReadTimeout = 10 * time.Second
+
 // New returns a Cache over st; Start loads it.
 func New(st store.Store, opts Options) *Cache {
 	opts.setDefaults()
@@ -260,6 +263,10 @@ func (c *Cache) Cluster(ctx context.Context, name string) (store.Cluster, error)
 		return e.c, nil
 	}
 	v, err, _ := c.clusterFetch.Do(name, func() (any, error) {
+		// Shared by concurrent callers: one's cancellation must not fail
+		// the others.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), clusterReadTimeout)
+		defer cancel()
 		gen := c.clusterGen.Load()
 		cl, err := c.st.GetCluster(ctx, name)
 		if err != nil {
