@@ -249,8 +249,8 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
-// TestSDKRetriesServerErrorsOnly: a 4xx is returned at once (the SDK does
-// not retry it), so a failing call costs one request.
+// TestSDKErrorNotRetried: a modeled 4xx reaches the caller at once (the SDK
+// does not retry it), so a failing call costs one request.
 func TestSDKErrorNotRetried(t *testing.T) {
 	var mu sync.Mutex
 	n := 0
