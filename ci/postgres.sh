@@ -103,6 +103,12 @@ psql_owner() {
 
 if as_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
 	log "already running in $data"
+	# It may have been started with another port: use the one it has
+	# (line 4 of postmaster.pid).
+	running_port=$(sed -n 4p "$data/postmaster.pid" 2>/dev/null || true)
+	if [[ $running_port =~ ^[0-9]+$ ]]; then
+		port=$running_port
+	fi
 else
 	log "starting on 127.0.0.1:$port"
 	as_owner "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start \
