@@ -229,6 +229,17 @@ func (s *Store) closeDBs() error {
 	return errors.Join(s.rdb.Close(), s.wdb.Close())
 }
 
+// WriteStats counts the writer's work since Open.
+type WriteStats struct {
+	Commits int64 // transactions committed (each one fsync of the WAL)
+	Writes  int64 // write operations they carried (group commit: >= Commits)
+}
+
+// Stats reports how many writes were committed in how many transactions.
+func (s *Store) Stats() WriteStats {
+	return WriteStats{Commits: s.w.commits.Load(), Writes: s.w.writes.Load()}
+}
+
 // IntegrityCheck runs SQLite's integrity and foreign key checks over the
 // whole database and reports any problem found.
 func (s *Store) IntegrityCheck(ctx context.Context) error {

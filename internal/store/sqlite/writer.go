@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 )
 
 // maxBatch bounds how many writes share one transaction (one fsync).
@@ -22,6 +23,8 @@ type writer struct {
 	quit   chan struct{}
 	done   chan struct{}
 	notify func() // called after a commit that wrote something
+
+	commits, writes atomic.Int64 // for Stats
 }
 
 type writeReq struct {
@@ -150,6 +153,8 @@ func (w *writer) runBatch(batch []*writeReq, results []writeResult) []writeResul
 		return results
 	}
 	w.answer(batch, results, nil)
+	w.commits.Add(1)
+	w.writes.Add(int64(len(batch)))
 	if wrote {
 		w.notify()
 	}
