@@ -160,7 +160,9 @@ type Change struct {
 }
 
 // Store is what the server needs from a backend. Every method is safe for
-// concurrent use; every write is durable when it returns nil.
+// concurrent use; every write is durable when it returns nil. Times are kept
+// in UTC to at least the millisecond, and a write returns the record exactly
+// as a later read returns it.
 type Store interface {
 	// CreateCluster stores a new cluster. A name in use is ErrAlreadyExists
 	// (an *ExistsError). With opts' token: a replay returns the stored
