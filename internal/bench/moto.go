@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os/exec"
 	"time"
 
@@ -20,8 +21,30 @@ type motoResult struct {
 
 // compareMoto starts moto's server, creates clusters in it through the SDK
 // and compares DescribeCluster and ListClusters throughput with podid's.
-func (r *run) compareMoto(ctx context.Context, podC *eks.Client, clusters []string) (*motoResult, error) {
+//
+// A canned server returning podid's own DescribeCluster and ListClusters
+// response bytes runs in the same rounds: the most any server could reach
+// with this client on this machine, so the ratio to moto can be read
+// against the ratio the machine allows.
+func (r *run) compareMoto(ctx context.Context, podURL string, podC *eks.Client, clusters []string) (*motoResult, error) {
 	cfg := r.cfg
+	desc, err := rawCall(ctx, "GET", podURL+"/clusters/"+url.PathEscape(clusters[0]), "")
+	if err != nil {
+		return nil, fmt.Errorf("capturing podid's DescribeCluster response: %w", err)
+	}
+	list, err := rawCall(ctx, "GET", podURL+"/clusters", "")
+	if err != nil {
+		return nil, fmt.Errorf("capturing podid's ListClusters response: %w", err)
+	}
+	canned, err := r.startCanned(ctx, []CannedResponse{
+		{Pattern: "GET /clusters/{name}", Body: desc},
+		{Pattern: "GET /clusters", Body: list},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer r.stop(canned)
+
 	bin, err := exec.LookPath(cfg.MotoBin)
 	if err != nil {
 		return nil, fmt.Errorf("moto's server: %w (install moto[server] or pass --no-moto)", err)
@@ -43,7 +66,7 @@ func (r *run) compareMoto(ctx context.Context, podC *eks.Client, clusters []stri
 	res.setup = time.Since(t0)
 	r.logf("created %d clusters in moto in %v", len(clusters), res.setup.Round(time.Millisecond))
 
-	targets := []target{{"podid", podC, 0}, {"moto", motoC, moto.cmd.Process.Pid}}
+	targets := []target{{"podid", podC, 0}, {"moto", motoC, moto.cmd.Process.Pid}, {"canned", newEKS(canned.url, cfg.Concurrency), canned.cmd.Process.Pid}}
 	ops := map[string]func(c *eks.Client) func(ctx context.Context, w, seq int) error{
 		"DescribeCluster": func(c *eks.Client) func(ctx context.Context, w, seq int) error {
 			return func(ctx context.Context, _, seq int) error {
@@ -66,7 +89,7 @@ func (r *run) compareMoto(ctx context.Context, podC *eks.Client, clusters []stri
 		for _, op := range []string{"DescribeCluster", "ListClusters"} {
 			order := targets
 			if round%2 == 1 {
-				order = []target{targets[1], targets[0]}
+				order = []target{targets[2], targets[1], targets[0]}
 			}
 			for _, t := range order {
 				o, err := drive(ctx, ph, ops[op](t.client))
