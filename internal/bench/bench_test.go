@@ -72,6 +72,11 @@ func TestDriveCountsExactly(t *testing.T) {
 	if o.Ops != 500 || calls.Load() != 500 {
 		t.Errorf("ops %d, calls %d; want 500 and 500", o.Ops, calls.Load())
 	}
+	for i := range 500 {
+		if !seen[i].Load() {
+			t.Errorf("sequence number %d never given", i)
+		}
+	}
 	if o.OpsPerSec() <= 0 {
 		t.Errorf("OpsPerSec() = %v, want > 0", o.OpsPerSec())
 	}

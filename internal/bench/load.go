@@ -38,7 +38,8 @@ func (o outcome) OpsPerSec() float64 {
 
 // drive runs op from p.Workers goroutines: first for p.Warmup unmeasured,
 // then for p.Duration (or p.Count operations). op gets the worker number
-// and a sequence number unique across workers. The first error ends the
+// and a sequence number unique across workers; with a Count and no Warmup
+// the sequence numbers are exactly 0 to Count-1. The first error ends the
 // phase and is returned: a benchmark that sees errors measures nothing.
 func drive(ctx context.Context, p phase, op func(ctx context.Context, worker, seq int) error) (outcome, error) {
 	if p.Workers < 1 {
@@ -71,8 +72,16 @@ func drive(ctx context.Context, p phase, op func(ctx context.Context, worker, se
 		for !stop.Load() && ctx.Err() == nil {
 			n := int(seq.Add(1) - 1)
 			counted := measuring.Load()
-			if counted && p.Count > 0 && measured.Add(1) > int64(p.Count) {
-				return
+			switch {
+			case p.Count > 0 && p.Warmup <= 0:
+				// Dense: exactly the sequence numbers [0, Count).
+				if n >= p.Count {
+					return
+				}
+			case p.Count > 0 && counted:
+				if measured.Add(1) > int64(p.Count) {
+					return
+				}
 			}
 			t0 := time.Now()
 			if err := op(ctx, w, n); err != nil {
@@ -81,7 +90,7 @@ func drive(ctx context.Context, p phase, op func(ctx context.Context, worker, se
 			}
 			all.Add(1)
 			if counted {
-				if p.Count == 0 {
+				if p.Count == 0 || p.Warmup <= 0 {
 					measured.Add(1)
 				}
 				if p.Latencies {
