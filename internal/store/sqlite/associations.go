@@ -99,6 +99,16 @@ func insertAssociation(tx *wtx, a *store.Association) error {
 	return err
 }
 
+// readAssociation reads an association inside the write transaction.
+func readAssociation(tx *wtx, cluster, id string) (store.Association, error) {
+	a, err := scanAssociation(tx.queryRow("SELECT "+associationColumns+
+		" FROM associations WHERE cluster_name = ? AND id = ?", cluster, id))
+	if errNoRows(err) {
+		return store.Association{}, store.ErrNotFound
+	}
+	return a, err
+}
+
 // GetAssociation implements store.Store.
 func (s *Store) GetAssociation(ctx context.Context, cluster, id string) (store.Association, error) {
 	a, err := s.getAssociation(ctx, "SELECT "+associationColumns+" FROM associations WHERE cluster_name = ? AND id = ?", cluster, id)
@@ -141,11 +151,7 @@ func (s *Store) UpdateAssociation(ctx context.Context, cluster, id string, fn fu
 				return err
 			}
 		}
-		a, err := scanAssociation(tx.queryRow("SELECT "+associationColumns+
-			" FROM associations WHERE cluster_name = ? AND id = ?", cluster, id))
-		if errNoRows(err) {
-			return store.ErrNotFound
-		}
+		a, err := readAssociation(tx, cluster, id)
 		if err != nil {
 			return err
 		}
@@ -196,11 +202,7 @@ func (s *Store) UpdateAssociation(ctx context.Context, cluster, id string, fn fu
 func (s *Store) DeleteAssociation(ctx context.Context, cluster, id string) (store.Association, error) {
 	var out store.Association
 	err := s.w.do(ctx, func(tx *wtx) error {
-		a, err := scanAssociation(tx.queryRow("SELECT "+associationColumns+
-			" FROM associations WHERE cluster_name = ? AND id = ?", cluster, id))
-		if errNoRows(err) {
-			return store.ErrNotFound
-		}
+		a, err := readAssociation(tx, cluster, id)
 		if err != nil {
 			return err
 		}

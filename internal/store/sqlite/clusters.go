@@ -77,6 +77,15 @@ func (s *Store) CreateCluster(ctx context.Context, c store.Cluster, idem *store.
 	return out, nil
 }
 
+// readCluster reads a cluster inside the write transaction.
+func readCluster(tx *wtx, name string) (store.Cluster, error) {
+	c, err := scanCluster(tx.queryRow("SELECT "+clusterColumns+" FROM clusters WHERE name = ?", name))
+	if errNoRows(err) {
+		return store.Cluster{}, store.ErrNotFound
+	}
+	return c, err
+}
+
 // GetCluster implements store.Store.
 func (s *Store) GetCluster(ctx context.Context, name string) (store.Cluster, error) {
 	row, err := s.queryRow(ctx, "SELECT "+clusterColumns+" FROM clusters WHERE name = ?", name)
@@ -97,10 +106,7 @@ func (s *Store) UpdateCluster(ctx context.Context, name string, fn func(*store.C
 	var out store.Cluster
 	var fnErr error
 	err := s.w.do(ctx, func(tx *wtx) error {
-		c, err := scanCluster(tx.queryRow("SELECT "+clusterColumns+" FROM clusters WHERE name = ?", name))
-		if errNoRows(err) {
-			return store.ErrNotFound
-		}
+		c, err := readCluster(tx, name)
 		if err != nil {
 			return err
 		}
@@ -142,10 +148,7 @@ func (s *Store) UpdateCluster(ctx context.Context, name string, fn func(*store.C
 func (s *Store) DeleteCluster(ctx context.Context, name string) (store.Cluster, error) {
 	var out store.Cluster
 	err := s.w.do(ctx, func(tx *wtx) error {
-		c, err := scanCluster(tx.queryRow("SELECT "+clusterColumns+" FROM clusters WHERE name = ?", name))
-		if errNoRows(err) {
-			return store.ErrNotFound
-		}
+		c, err := readCluster(tx, name)
 		if err != nil {
 			return err
 		}

@@ -31,11 +31,13 @@ func (s *Store) changesSince(ctx context.Context, after int64, limit int) ([]sto
 	}
 	defer tx.Rollback()
 
-	live, err := s.liveChanges(ctx, tx.StmtContext, after, limit)
+	live, err := s.scanChanges(ctx, tx, "SELECT "+associationColumns+
+		" FROM associations WHERE revision > ? ORDER BY revision LIMIT ?", after, limit, scanLive)
 	if err != nil {
 		return nil, err
 	}
-	dead, err := s.deadChanges(ctx, tx.StmtContext, after, limit)
+	dead, err := s.scanChanges(ctx, tx, "SELECT revision, cluster_name, id FROM tombstones WHERE revision > ? ORDER BY revision LIMIT ?",
+		after, limit, scanDead)
 	if err != nil {
 		return nil, err
 	}
@@ -52,48 +54,40 @@ func (s *Store) changesSince(ctx context.Context, after int64, limit int) ([]sto
 	return out, nil
 }
 
-type txStmt func(ctx context.Context, st *sql.Stmt) *sql.Stmt
-
-func (s *Store) liveChanges(ctx context.Context, inTx txStmt, after int64, limit int) ([]store.Change, error) {
-	st, err := s.rst.get(ctx, "SELECT "+associationColumns+" FROM associations WHERE revision > ? ORDER BY revision LIMIT ?")
+// scanChanges runs query (after, limit) in tx and scans each row with scan.
+func (s *Store) scanChanges(ctx context.Context, tx *sql.Tx, query string, after int64, limit int, scan func(scanner) (store.Change, error)) ([]store.Change, error) {
+	st, err := s.rst.get(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := inTx(ctx, st).QueryContext(ctx, after, limit)
+	rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, after, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []store.Change
 	for rows.Next() {
-		a, err := scanAssociation(rows)
+		c, err := scan(rows)
 		if err != nil {
-			return nil, err
-		}
-		out = append(out, store.Change{Revision: a.Revision, ClusterName: a.ClusterName, AssociationID: a.ID, Association: &a})
-	}
-	return out, rows.Err()
-}
-
-func (s *Store) deadChanges(ctx context.Context, inTx txStmt, after int64, limit int) ([]store.Change, error) {
-	st, err := s.rst.get(ctx, "SELECT revision, cluster_name, id FROM tombstones WHERE revision > ? ORDER BY revision LIMIT ?")
-	if err != nil {
-		return nil, err
-	}
-	rows, err := inTx(ctx, st).QueryContext(ctx, after, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Change
-	for rows.Next() {
-		c := store.Change{Deleted: true}
-		if err := rows.Scan(&c.Revision, &c.ClusterName, &c.AssociationID); err != nil {
 			return nil, err
 		}
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+func scanLive(r scanner) (store.Change, error) {
+	a, err := scanAssociation(r)
+	if err != nil {
+		return store.Change{}, err
+	}
+	return store.Change{Revision: a.Revision, ClusterName: a.ClusterName, AssociationID: a.ID, Association: &a}, nil
+}
+
+func scanDead(r scanner) (store.Change, error) {
+	c := store.Change{Deleted: true}
+	err := r.Scan(&c.Revision, &c.ClusterName, &c.AssociationID)
+	return c, err
 }
 
 // Revision implements store.Store.
