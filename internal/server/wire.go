@@ -384,6 +384,11 @@ func (s *Server) apiError(r *http.Request, op string, err error) *eksapi.Error {
 	case errors.Is(err, store.ErrNotFound):
 		return s.notFound(r.Context(), cluster, r.PathValue("associationId"))
 	}
+	if r.Context().Err() != nil {
+		// The client went away; nobody reads this answer.
+		s.log.DebugContext(r.Context(), "request canceled", "request_id", RequestID(r.Context()), "op", op, "err", err)
+		return eksapi.NewError(eksapi.CodeServer, internalErrorMessage)
+	}
 	s.log.ErrorContext(r.Context(), "internal error", "request_id", RequestID(r.Context()), "op", op, "err", err)
 	return eksapi.NewError(eksapi.CodeServer, internalErrorMessage)
 }
