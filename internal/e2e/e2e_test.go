@@ -1,0 +1,247 @@
+package e2e
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	podidsts "github.com/podid/podid/internal/sts"
+)
+
+const (
+	// account owns the servers' clusters and association roles.
+	account = "111122223333"
+	// targetAccount owns the target roles (a cross-account chain, as the
+	// EKS docs show it).
+	targetAccount = "444455556666"
+)
+
+func roleARN(acct, name string) string { return "arn:aws:iam::" + acct + ":role/" + name }
+
+func clusterARN(name string) string {
+	return "arn:aws:eks:" + region + ":" + account + ":cluster/" + name
+}
+
+// newPod is a pod of namespace/serviceAccount with a fresh UID.
+func newPod(namespace, serviceAccount, name string) pod {
+	return pod{namespace: namespace, serviceAccount: serviceAccount, name: name, uid: uuid.NewString()}
+}
+
+// sessionNameRE matches EKS Auth's role session names for cluster and pod
+// name (spec §7.3): eks-{first 10 of cluster}-{pod, cut to fit 64}-{uuid}.
+func sessionNameRE(cluster, podName string) string {
+	cluster = cluster[:min(len(cluster), 10)]
+	podName = podName[:min(len(podName), 64-len("eks-")-len(cluster)-2-36)]
+	return regexp.QuoteMeta("eks-"+cluster+"-"+podName+"-") + `[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`
+}
+
+// assumedRoleRE matches the assumed-role ARN of a pod's session.
+func assumedRoleRE(acct, role, cluster, podName string) *regexp.Regexp {
+	return regexp.MustCompile(`^` + regexp.QuoteMeta("arn:aws:sts::"+acct+":assumed-role/"+role+"/") + sessionNameRE(cluster, podName) + `$`)
+}
+
+// podTags are the six session tags EKS Auth sets for p in cluster (spec
+// §7.1), in order.
+func podTags(cluster string, p pod) []podidsts.TagView {
+	return []podidsts.TagView{
+		{Key: "eks-cluster-arn", Value: clusterARN(cluster)},
+		{Key: "eks-cluster-name", Value: cluster},
+		{Key: "kubernetes-namespace", Value: p.namespace},
+		{Key: "kubernetes-service-account", Value: p.serviceAccount},
+		{Key: "kubernetes-pod-name", Value: p.name},
+		{Key: "kubernetes-pod-uid", Value: p.uid},
+	}
+}
+
+var podTagKeys = []string{"eks-cluster-arn", "eks-cluster-name", "kubernetes-namespace",
+	"kubernetes-service-account", "kubernetes-pod-name", "kubernetes-pod-uid"}
+
+func createCluster(t *testing.T, c *eks.Client, name string) {
+	t.Helper()
+	_, err := c.CreateCluster(context.Background(), &eks.CreateClusterInput{
+		Name:               aws.String(name),
+		RoleArn:            aws.String(roleARN(account, "eks-cluster-role")),
+		ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-0123456789abcdef0"}},
+	})
+	if err != nil {
+		t.Fatalf("CreateCluster %s: %v", name, err)
+	}
+}
+
+func createAssociation(t *testing.T, c *eks.Client, in *eks.CreatePodIdentityAssociationInput) *types.PodIdentityAssociation {
+	t.Helper()
+	out, err := c.CreatePodIdentityAssociation(context.Background(), in)
+	if err != nil {
+		t.Fatalf("CreatePodIdentityAssociation %s/%s: %v", aws.ToString(in.Namespace), aws.ToString(in.ServiceAccount), err)
+	}
+	return out.Association
+}
+
+const readPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`
+
+// TestCredentials runs pods through the whole credential path: podid
+// token, the agent, EKS Auth, STS, and the unmodified SDK in the child;
+// session inspection shows what each session carries.
+func TestCredentials(t *testing.T) {
+	t.Parallel()
+	const cluster = "e2e-credentials-cluster"
+	srv := startServer(t, nil)
+	c := srv.eks(nil)
+	createCluster(t, c, cluster)
+
+	type hop struct {
+		policy string
+		tags   bool
+	}
+	tests := []struct {
+		name string
+		in   eks.CreatePodIdentityAssociationInput
+		pod  string
+		// finalRole is the role of the final session (its account is
+		// targetAccount when target is set).
+		finalRole string
+		target    bool
+		want      hop // the final session
+	}{
+		{
+			name:      "association role",
+			in:        eks.CreatePodIdentityAssociationInput{ServiceAccount: aws.String("plain"), RoleArn: aws.String(roleARN(account, "plain-role"))},
+			pod:       "app1",
+			finalRole: "plain-role",
+			want:      hop{tags: true},
+		},
+		{
+			name:      "long pod name cut to fit the session name",
+			in:        eks.CreatePodIdentityAssociationInput{ServiceAccount: aws.String("longpod"), RoleArn: aws.String(roleARN(account, "longpod-role"))},
+			pod:       "a-very-long-pod-name-0123456789",
+			finalRole: "longpod-role",
+			want:      hop{tags: true},
+		},
+		{
+			name: "policy on the first hop without a target role",
+			in: eks.CreatePodIdentityAssociationInput{ServiceAccount: aws.String("policy"), RoleArn: aws.String(roleARN(account, "policy-role")),
+				Policy: aws.String(readPolicy), DisableSessionTags: aws.Bool(true)},
+			pod:       "app2",
+			finalRole: "policy-role",
+			want:      hop{policy: readPolicy},
+		},
+		{
+			name: "target role: tags carried over, external ID",
+			in: eks.CreatePodIdentityAssociationInput{ServiceAccount: aws.String("target"), RoleArn: aws.String(roleARN(account, "hop-role")),
+				TargetRoleArn: aws.String(roleARN(targetAccount, "target-role"))},
+			pod:       "app3",
+			finalRole: "target-role",
+			target:    true,
+			want:      hop{tags: true},
+		},
+		{
+			name: "target role: policy on the target hop",
+			in: eks.CreatePodIdentityAssociationInput{ServiceAccount: aws.String("target-policy"), RoleArn: aws.String(roleARN(account, "hop-policy-role")),
+				TargetRoleArn: aws.String(roleARN(targetAccount, "target-policy-role")), Policy: aws.String(readPolicy), DisableSessionTags: aws.Bool(true)},
+			pod:       "app4",
+			finalRole: "target-policy-role",
+			target:    true,
+			want:      hop{policy: readPolicy},
+		},
+		{
+			name: "session tags disabled",
+			in: eks.CreatePodIdentityAssociationInput{ServiceAccount: aws.String("notags"), RoleArn: aws.String(roleARN(account, "notags-role")),
+				DisableSessionTags: aws.Bool(true)},
+			pod:       "app5",
+			finalRole: "notags-role",
+		},
+	}
+	const namespace = "ns-a"
+	assocs := make([]*types.PodIdentityAssociation, len(tests))
+	for i := range tests {
+		in := tests[i].in
+		in.ClusterName, in.Namespace = aws.String(cluster), aws.String(namespace)
+		assocs[i] = createAssociation(t, c, &in)
+	}
+	srv.wait(t)
+	ag := startAgent(t, srv, cluster)
+
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := assocs[i]
+			if tt.target && aws.ToString(a.ExternalId) == "" {
+				t.Errorf("association with a target role has no externalId: %+v", a)
+			}
+			p := newPod(namespace, aws.ToString(tt.in.ServiceAccount), tt.pod)
+			id := mustRunChild(t, ag, srv.token(t, cluster, p), srv.url)
+
+			acct := account
+			if tt.target {
+				acct = targetAccount
+			}
+			if re := assumedRoleRE(acct, tt.finalRole, cluster, p.name); !re.MatchString(id.ARN) {
+				t.Errorf("GetCallerIdentity ARN = %s, want a match of %s", id.ARN, re)
+			}
+			if id.Account != acct {
+				t.Errorf("GetCallerIdentity Account = %s, want %s", id.Account, acct)
+			}
+			if id.Source != endpointcreds.ProviderName {
+				t.Errorf("child's credentials came from %q, want the container provider (%s)", id.Source, endpointcreds.ProviderName)
+			}
+			if !strings.HasPrefix(id.AccessKeyID, "ASIA") || id.SessionToken == "" {
+				t.Errorf("child's credentials: access key %q, session token set: %t; want ASIA… temporary credentials", id.AccessKeyID, id.SessionToken != "")
+			}
+			maxLife := 6 * time.Hour
+			if tt.target {
+				maxLife = time.Hour
+			}
+			if left := time.Until(id.Expires); left <= 0 || left > maxLife {
+				t.Errorf("credentials expire in %s, want within (0, %s]", left, maxLife)
+			}
+
+			v := srv.inspect(t, id.SessionToken)
+			if v.AssumedRoleARN != id.ARN || v.AccessKeyID != id.AccessKeyID {
+				t.Errorf("inspected session is %s (%s), want the child's %s (%s)", v.AssumedRoleARN, v.AccessKeyID, id.ARN, id.AccessKeyID)
+			}
+			wantTags, wantKeys := []podidsts.TagView{}, []string{}
+			if tt.want.tags {
+				wantTags, wantKeys = podTags(cluster, p), podTagKeys
+			}
+			if diff := cmp.Diff(v.Tags, wantTags); diff != "" {
+				t.Errorf("session tags (-got +want):\n%s", diff)
+			}
+			if diff := cmp.Diff(v.TransitiveTagKeys, wantKeys); diff != "" {
+				t.Errorf("transitive tag keys (-got +want):\n%s", diff)
+			}
+			if v.Policy != tt.want.policy {
+				t.Errorf("final session's policy = %q, want %q", v.Policy, tt.want.policy)
+			}
+			var wantChain []string
+			wantExternalID := ""
+			if tt.target {
+				wantExternalID = aws.ToString(a.ExternalId)
+				// The first hop: the association role, same session name.
+				_, session, _ := strings.Cut(strings.TrimPrefix(id.ARN, "arn:aws:sts::"+acct+":assumed-role/"), "/")
+				wantChain = []string{"arn:aws:sts::" + account + ":assumed-role/" + roleNameOf(aws.ToString(tt.in.RoleArn)) + "/" + session}
+			}
+			if v.ExternalID != wantExternalID {
+				t.Errorf("final session's external ID = %q, want %q", v.ExternalID, wantExternalID)
+			}
+			if diff := cmp.Diff(v.Chain, wantChain, cmpEmptyIsNil); diff != "" {
+				t.Errorf("session chain (-got +want):\n%s", diff)
+			}
+			if v.SourcePrincipal != "pods.eks.amazonaws.com" {
+				t.Errorf("source principal = %q, want pods.eks.amazonaws.com", v.SourcePrincipal)
+			}
+		})
+	}
+}
+
+// cmpEmptyIsNil treats nil and empty slices alike.
+var cmpEmptyIsNil = cmp.FilterValues(func(x, y []string) bool { return len(x) == 0 && len(y) == 0 }, cmp.Ignore())
+
+func roleNameOf(arn string) string { return arn[strings.LastIndexByte(arn, '/')+1:] }
