@@ -2,18 +2,23 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
+	"github.com/podid/podid/eksapi"
 	podidsts "github.com/podid/podid/internal/sts"
 )
 
@@ -245,3 +250,160 @@ func TestCredentials(t *testing.T) {
 var cmpEmptyIsNil = cmp.FilterValues(func(x, y []string) bool { return len(x) == 0 && len(y) == 0 }, cmp.Ignore())
 
 func roleNameOf(arn string) string { return arn[strings.LastIndexByte(arn, '/')+1:] }
+
+// agentErrorRE matches the agent's relay of an EKS Auth error (spec §8.3).
+func agentErrorRE(code string) *regexp.Regexp {
+	return regexp.MustCompile(`^\[[^\]]+\]: \(` + code + `\): .+, fault: client\n$`)
+}
+
+// checkAgentError checks that the agent answered an EKS Auth error code
+// with status, relayed as the AWS agent does.
+func checkAgentError(t *testing.T, r response, status int, code string) {
+	t.Helper()
+	if r.status != status || !agentErrorRE(code).Match(r.body) {
+		t.Errorf("agent answered %d %q, want %d and a %s relay", r.status, r.body, status, code)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
+		t.Errorf("agent's error Content-Type = %q, want text/plain; charset=utf-8 (http.Error's)", ct)
+	}
+}
+
+// checkEKSAuthError checks a direct EKS Auth error.
+func checkEKSAuthError(t *testing.T, r response, status int, code string) string {
+	t.Helper()
+	gotCode, msg := r.awsError()
+	if r.status != status || gotCode != code || msg == "" {
+		t.Errorf("EKS Auth answered %d %s %q (body %q), want %d %s with a message", r.status, gotCode, msg, r.body, status, code)
+	}
+	return msg
+}
+
+// TestAssociationLifecycle: an update of the role is in effect for fresh
+// pods once podid wait says so; after a delete, fresh pods get
+// ResourceNotFoundException through the agent and from EKS Auth.
+func TestAssociationLifecycle(t *testing.T) {
+	t.Parallel()
+	const cluster, namespace, sa = "e2e-lifecycle", "ns-b", "app"
+	srv := startServer(t, nil)
+	c := srv.eks(nil)
+	createCluster(t, c, cluster)
+	a := createAssociation(t, c, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster),
+		Namespace: aws.String(namespace), ServiceAccount: aws.String(sa), RoleArn: aws.String(roleARN(account, "role-v1"))})
+	waitFor := []string{"--cluster", cluster, "--association-id", aws.ToString(a.AssociationId)}
+	srv.wait(t, waitFor...)
+	ag := startAgent(t, srv, cluster)
+
+	checkRole := func(t *testing.T, acct, role string) {
+		t.Helper()
+		p := newPod(namespace, sa, "web")
+		id := mustRunChild(t, ag, srv.token(t, cluster, p), srv.url)
+		if re := assumedRoleRE(acct, role, cluster, p.name); !re.MatchString(id.ARN) {
+			t.Errorf("GetCallerIdentity ARN = %s, want a match of %s", id.ARN, re)
+		}
+	}
+	checkRole(t, account, "role-v1")
+
+	updates := []struct {
+		name       string
+		in         eks.UpdatePodIdentityAssociationInput
+		acct, role string
+	}{
+		{"role changed", eks.UpdatePodIdentityAssociationInput{RoleArn: aws.String(roleARN(account, "role-v2"))}, account, "role-v2"},
+		{"target role added", eks.UpdatePodIdentityAssociationInput{TargetRoleArn: aws.String(roleARN(targetAccount, "role-target"))}, targetAccount, "role-target"},
+	}
+	for _, u := range updates {
+		t.Run("update/"+u.name, func(t *testing.T) {
+			in := u.in
+			in.ClusterName, in.AssociationId = aws.String(cluster), a.AssociationId
+			if _, err := c.UpdatePodIdentityAssociation(context.Background(), &in); err != nil {
+				t.Fatal(err)
+			}
+			srv.wait(t, waitFor...)
+			checkRole(t, u.acct, u.role)
+		})
+	}
+
+	t.Run("delete", func(t *testing.T) {
+		if _, err := c.DeletePodIdentityAssociation(context.Background(), &eks.DeletePodIdentityAssociationInput{
+			ClusterName: aws.String(cluster), AssociationId: a.AssociationId}); err != nil {
+			t.Fatal(err)
+		}
+		srv.wait(t, waitFor...)
+		p := newPod(namespace, sa, "web")
+		tok := srv.token(t, cluster, p)
+		_, err := runChild(t, ag, tok, srv.url)
+		if err == nil || !strings.Contains(err.Error(), "ResourceNotFoundException") {
+			t.Errorf("child after the delete: %v; want a failure naming ResourceNotFoundException", err)
+		}
+		checkAgentError(t, ag.credentials(t, srv.token(t, cluster, newPod(namespace, sa, "web"))), 404, "ResourceNotFoundException")
+		msg := checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, cluster, tok, &srv.admin, "eks-auth"), 404, "ResourceNotFoundException")
+		for _, want := range []string{cluster, namespace, sa} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("ResourceNotFoundException message %q does not name %s", msg, want)
+			}
+		}
+	})
+}
+
+// revisionOf is the X-Podid-Revision of a write's response.
+func revisionOf(t *testing.T, md middleware.Metadata) string {
+	t.Helper()
+	raw, ok := awsmiddleware.GetRawResponse(md).(*smithyhttp.Response)
+	if !ok {
+		t.Fatal("no raw response in the result metadata")
+	}
+	rev := raw.Header.Get("X-Podid-Revision")
+	if rev == "" {
+		t.Fatal("the write's response has no X-Podid-Revision")
+	}
+	return rev
+}
+
+// TestPropagationDelay: with --propagation-delay, an update is not seen by
+// EKS Auth at once; podid wait --revision (the write's X-Podid-Revision)
+// returns once it is, and from then on fresh pods get the new role.
+func TestPropagationDelay(t *testing.T) {
+	t.Parallel()
+	const delay = 2 * time.Second
+	const cluster, namespace, sa = "e2e-delay", "ns-c", "app"
+	srv := startServer(t, nil, "--propagation-delay", delay.String())
+	c := srv.eks(nil)
+	createCluster(t, c, cluster)
+	a := createAssociation(t, c, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster),
+		Namespace: aws.String(namespace), ServiceAccount: aws.String(sa), RoleArn: aws.String(roleARN(account, "old-role"))})
+	srv.wait(t)
+
+	assumedRole := func(t *testing.T, token string) string {
+		t.Helper()
+		r := srv.assumeRoleForPodIdentity(t, cluster, token, &srv.admin, "eks-auth")
+		var out eksapi.AssumeRoleForPodIdentityOutput
+		if r.status != 200 || json.Unmarshal(r.body, &out) != nil || out.AssumedRoleUser == nil {
+			t.Fatalf("AssumeRoleForPodIdentity: %d %s", r.status, r.body)
+		}
+		return out.AssumedRoleUser.Arn
+	}
+	before, after := srv.token(t, cluster, newPod(namespace, sa, "p1")), srv.token(t, cluster, newPod(namespace, sa, "p2"))
+
+	start := time.Now()
+	out, err := c.UpdatePodIdentityAssociation(context.Background(), &eks.UpdatePodIdentityAssociationInput{
+		ClusterName: aws.String(cluster), AssociationId: a.AssociationId, RoleArn: aws.String(roleARN(account, "new-role"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := revisionOf(t, out.ResultMetadata)
+	got := assumedRole(t, before)
+	if elapsed := time.Since(start); elapsed < delay/2 {
+		if !strings.Contains(got, ":assumed-role/old-role/") {
+			t.Errorf("%s after the update (delay %s): assumed %s, want old-role still", elapsed, delay, got)
+		}
+	} else {
+		t.Logf("the first request came %s after the update: too late to expect the old role", elapsed)
+	}
+	srv.wait(t, "--revision", rev)
+	if waited := time.Since(start); waited < delay/2 {
+		t.Errorf("podid wait --revision %s returned %s after the update, want about %s (the propagation delay)", rev, waited, delay)
+	}
+	if got := assumedRole(t, after); !strings.Contains(got, ":assumed-role/new-role/") {
+		t.Errorf("after podid wait: assumed %s, want new-role", got)
+	}
+}
