@@ -65,8 +65,40 @@ func BenchmarkAssumeRoleChained(b *testing.B) {
 	}
 }
 
-// BenchmarkSession is opening and checking a session token.
-func BenchmarkSession(b *testing.B) {
+// BenchmarkSessionOpen is opening a session token another replica sealed
+// (decrypt and decode: the cache never has it).
+func BenchmarkSessionOpen(b *testing.B) {
+	svc, err := sts.New(sts.Config{AccountID: account, Keys: testKey(1), Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	replica, err := sts.New(sts.Config{AccountID: account, Keys: testKey(1), Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// More tokens than the replica's cache holds, opened in turn: all misses.
+	tokens := make([]string, 5000)
+	for i := range tokens {
+		out, err := svc.AssumeRole(context.Background(), sts.AssumeRoleInput{RoleARN: roleA, RoleSessionName: "s1",
+			DurationSeconds: 21600, Tags: eksTags, TransitiveTagKeys: eksTagKeys()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tokens[i] = out.Credentials.SessionToken
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := replica.Session(tokens[i%len(tokens)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkSessionCached is opening a token this replica recently sealed
+// or opened.
+func BenchmarkSessionCached(b *testing.B) {
 	svc, err := sts.New(sts.Config{AccountID: account, Keys: testKey(1), Logger: quiet})
 	if err != nil {
 		b.Fatal(err)

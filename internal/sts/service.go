@@ -51,6 +51,7 @@ type Config struct {
 type Service struct {
 	cfg    Config
 	keys   []*keySet
+	cache  *sessionCache
 	log    *slog.Logger
 	nowFn  func() time.Time
 	region string
@@ -67,7 +68,7 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.Keys) == 0 {
 		return nil, errors.New("sts: no session key")
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, nowFn: cfg.Now, region: cfg.Region}
+	s := &Service{cfg: cfg, log: cfg.Logger, nowFn: cfg.Now, region: cfg.Region, cache: newSessionCache(sessionCacheSize)}
 	for i, k := range cfg.Keys {
 		ks, err := deriveKeys(k)
 		if err != nil {
@@ -387,6 +388,8 @@ func (s *Service) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumeRol
 	if err != nil {
 		return AssumeRoleOutput{}, fmt.Errorf("sealing the session: %w", err)
 	}
+	sess.secret, sess.token = k.secretFor(akid), token
+	s.cache.put(token, sess)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "sts: assumed role",
 		slog.String("role", in.RoleARN), slog.String("session", in.RoleSessionName),
 		slog.String("accessKeyId", akid), slog.Int("chain", len(sess.Chain)),
@@ -394,7 +397,7 @@ func (s *Service) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumeRol
 	return AssumeRoleOutput{
 		Credentials: Credentials{
 			AccessKeyID:     akid,
-			SecretAccessKey: k.secretFor(akid),
+			SecretAccessKey: sess.secret,
 			SessionToken:    token,
 			Expiration:      sess.Expiration,
 		},

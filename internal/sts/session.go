@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -168,10 +169,64 @@ func openToken(keys []*keySet, token string) (*Session, *keySet, error) {
 
 // Inspect decodes and authenticates a session token without checking its
 // expiry (for operators looking at an expired session). The error is
-// ErrInvalidToken for anything this STS did not seal.
+// ErrInvalidToken for anything this STS did not seal. The session returned
+// is read-only (its slices and map may be shared).
 func (s *Service) Inspect(token string) (*Session, error) {
+	if sess := s.cache.get(token); sess != nil {
+		return sess, nil
+	}
 	sess, _, err := openToken(s.keys, token)
-	return sess, err
+	if err != nil {
+		return nil, err
+	}
+	s.cache.put(token, sess)
+	return sess, nil
+}
+
+// sessionCacheSize bounds the cache of recently sealed or opened tokens.
+const sessionCacheSize = 2048
+
+// sessionCache remembers recently sealed and opened sessions by token, so
+// that a chained assumption right after the first one (EKS Auth's target
+// role) and repeated requests signed with one session skip the decryption
+// and decoding (half of a chained AssumeRole). Only authentic tokens enter
+// it; the oldest entry leaves first.
+type sessionCache struct {
+	mu   sync.Mutex
+	m    map[string]*Session
+	ring []string
+	next int
+}
+
+func newSessionCache(n int) *sessionCache {
+	return &sessionCache{m: make(map[string]*Session, n), ring: make([]string, n)}
+}
+
+// get returns a copy of the cached session (nil when absent).
+func (c *sessionCache) get(token string) *Session {
+	c.mu.Lock()
+	sess := c.m[token]
+	c.mu.Unlock()
+	if sess == nil {
+		return nil
+	}
+	cp := *sess
+	return &cp
+}
+
+func (c *sessionCache) put(token string, sess *Session) {
+	cp := *sess
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[token]; ok {
+		return
+	}
+	if old := c.ring[c.next]; old != "" {
+		delete(c.m, old)
+	}
+	c.ring[c.next] = token
+	c.next = (c.next + 1) % len(c.ring)
+	c.m[token] = &cp
 }
 
 // Session decodes and authenticates a session token and checks that it has

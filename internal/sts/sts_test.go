@@ -362,3 +362,42 @@ func TestModeNone(t *testing.T) {
 var quiet = slog.New(slog.DiscardHandler)
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// TestSessionsBeyondTheCache: tokens are self-contained, so a replica that
+// never saw them, and the issuer after they left its cache, open them.
+func TestSessionsBeyondTheCache(t *testing.T) {
+	ctx := context.Background()
+	svc, err := sts.New(sts.Config{AccountID: account, Keys: testKey(1), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica, err := sts.New(sts.Config{AccountID: account, Keys: testKey(1), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first sts.AssumeRoleOutput
+	for i := range 2100 {
+		out, err := svc.AssumeRole(ctx, sts.AssumeRoleInput{RoleARN: roleA, RoleSessionName: "s1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = out
+		}
+	}
+	for name, s := range map[string]*sts.Service{"issuer": svc, "replica": replica} {
+		sess, err := s.VerifyCredentials(first.Credentials)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if sess.AssumedRoleARN() != first.AssumedRoleARN {
+			t.Errorf("%s: session %q, want %q", name, sess.AssumedRoleARN(), first.AssumedRoleARN)
+		}
+	}
+	wrong := first.Credentials
+	wrong.SecretAccessKey = "x" + wrong.SecretAccessKey[1:]
+	if _, err := svc.VerifyCredentials(wrong); !errors.Is(err, sts.ErrInvalidToken) {
+		t.Errorf("wrong secret for a cached token: %v, want ErrInvalidToken", err)
+	}
+}

@@ -18,44 +18,65 @@ import (
 )
 
 // startMoto starts moto_server on a free loopback port and waits (bounded)
-// until it answers.
+// until it answers. The port is free when picked but another process may
+// take it before moto binds it: a server that exits early is retried on a
+// new port (three attempts).
 func startMoto(t *testing.T) string {
 	t.Helper()
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
 		t.Skip("moto_server not on PATH: skipping the upstream test")
 	}
+	for attempt := 1; ; attempt++ {
+		url, err := tryMoto(t, bin)
+		if err == nil {
+			return url
+		}
+		if attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("attempt %d: %v", attempt, err)
+	}
+}
+
+func tryMoto(t *testing.T, bin string) (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
+	stop := func() {
 		cmd.Process.Kill()
 		<-exited
-	})
+	}
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	deadline := time.After(60 * time.Second)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		resp, err := http.Get(url + "/")
+		// moto answers its dashboard API; another process on the port does not.
+		resp, err := http.Get(url + "/moto-api/data.json")
 		if err == nil {
 			resp.Body.Close()
-			return url
+			if resp.StatusCode == http.StatusOK {
+				t.Cleanup(stop)
+				return url, nil
+			}
 		}
 		select {
 		case err := <-exited:
-			t.Fatalf("moto_server exited: %v", err)
+			exited <- err
+			return "", fmt.Errorf("moto_server exited: %v", err)
 		case <-deadline:
-			t.Fatal("moto_server did not answer within 60s")
+			stop()
+			return "", errors.New("moto_server did not answer within 60s")
 		case <-tick.C:
 		}
 	}
