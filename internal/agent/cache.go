@@ -1,12 +1,12 @@
 package agent
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -63,13 +63,15 @@ type CacheConfig struct {
 
 type cacheKey struct{ cluster, token string }
 
+// cacheEntry fields other than the atomics change only under the write
+// lock; hits read them under the read lock.
 type cacheEntry struct {
 	req        Request
 	creds      *Credentials
-	renewAt    time.Time // background renewal starts here
-	endAt      time.Time // served until here
-	refreshing bool
-	elem       *list.Element // in Cache.lru, Value is the cacheKey
+	renewAt    time.Time     // background renewal starts here
+	endAt      time.Time     // served until here
+	refreshing atomic.Bool   // a renewal is running
+	lastUsed   atomic.Uint64 // Cache.tick at the last use, for LRU eviction
 }
 
 // Cache is a Source decorator that keeps credentials per (cluster, token).
@@ -87,9 +89,9 @@ type Cache struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	entries map[cacheKey]*cacheEntry
-	lru     *list.List // front is most recently used
+	tick    atomic.Uint64 // use counter: orders entries by recency
 }
 
 // NewCache returns a cache in front of src. Close stops its renewals.
@@ -135,7 +137,6 @@ func NewCache(src Source, cfg CacheConfig) *Cache {
 		ctx:     ctx,
 		cancel:  cancel,
 		entries: make(map[cacheKey]*cacheEntry),
-		lru:     list.New(),
 	}
 	cfg.Metrics.cacheSize(c.Len)
 	return c
@@ -143,8 +144,8 @@ func NewCache(src Source, cfg CacheConfig) *Cache {
 
 // Len is the number of cached entries.
 func (c *Cache) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	return len(c.entries)
 }
 
@@ -160,19 +161,19 @@ func (c *Cache) Close() {
 func (c *Cache) Credentials(ctx context.Context, req Request) (*Credentials, error) {
 	key := cacheKey{req.Cluster, req.Token}
 	now := c.cfg.Now()
-	c.mu.Lock()
+	c.mu.RLock()
 	if e := c.entries[key]; e != nil && now.Before(e.endAt) {
-		c.lru.MoveToFront(e.elem)
+		e.lastUsed.Store(c.tick.Add(1))
 		creds, renewReq := e.creds, e.req
 		due := c.startRenewal(e, now)
-		c.mu.Unlock()
+		c.mu.RUnlock()
 		c.cfg.Metrics.hit()
 		if due {
 			c.goRenew(renewReq)
 		}
 		return creds, nil
 	}
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	c.cfg.Metrics.miss()
 	ch := c.group.DoChan(flightKey(key), func() (any, error) {
 		// Detached from the first caller: others may still be waiting.
@@ -192,13 +193,9 @@ func (c *Cache) Credentials(ctx context.Context, req Request) (*Credentials, err
 func flightKey(k cacheKey) string { return k.cluster + "\x00" + k.token }
 
 // startRenewal reports whether e is due for renewal and, if so, marks it
-// so only one renewal runs. c.mu is held.
+// so only one renewal runs. c.mu is held (read or write).
 func (c *Cache) startRenewal(e *cacheEntry, now time.Time) bool {
-	if e.refreshing || now.Before(e.renewAt) {
-		return false
-	}
-	e.refreshing = true
-	return true
+	return !now.Before(e.renewAt) && e.refreshing.CompareAndSwap(false, true)
 }
 
 // fetch asks the source and records the outcome in the cache.
@@ -212,8 +209,8 @@ func (c *Cache) fetch(ctx context.Context, req Request) (*Credentials, error) {
 		if eksauthclient.IsIrrecoverable(err) {
 			c.remove(key)
 		} else if e := c.entries[key]; e != nil {
-			e.refreshing = false
 			e.renewAt = now.Add(c.cfg.RetryAfter)
+			e.refreshing.Store(false)
 		}
 		return nil, err
 	}
@@ -238,22 +235,41 @@ func (c *Cache) store(key cacheKey, req Request, creds *Credentials, now time.Ti
 	}
 	e := c.entries[key]
 	if e == nil {
-		e = &cacheEntry{elem: c.lru.PushFront(key)}
+		e = &cacheEntry{}
 		c.entries[key] = e
-	} else {
-		c.lru.MoveToFront(e.elem)
 	}
-	e.req, e.creds, e.endAt, e.renewAt, e.refreshing = req, creds, end, end.Add(-lead), false
-	for c.lru.Len() > c.cfg.MaxSize {
-		c.remove(c.lru.Back().Value.(cacheKey))
+	e.req, e.creds, e.endAt, e.renewAt = req, creds, end, end.Add(-lead)
+	e.lastUsed.Store(c.tick.Add(1))
+	e.refreshing.Store(false)
+	if len(c.entries) > c.cfg.MaxSize {
+		c.evictLRU(key)
+	}
+}
+
+// evictLRU removes the least recently used entry other than keep. It scans
+// the map: only inserts into a full cache pay for it, hits stay cheap.
+// c.mu is held.
+func (c *Cache) evictLRU(keep cacheKey) {
+	var (
+		oldest cacheKey
+		at     uint64
+		found  bool
+	)
+	for k, e := range c.entries {
+		if k == keep {
+			continue
+		}
+		if used := e.lastUsed.Load(); !found || used < at {
+			oldest, at, found = k, used, true
+		}
+	}
+	if found {
+		c.remove(oldest)
 	}
 }
 
 func (c *Cache) remove(key cacheKey) {
-	if e := c.entries[key]; e != nil {
-		c.lru.Remove(e.elem)
-		delete(c.entries, key)
-	}
+	delete(c.entries, key)
 }
 
 // goRenew renews req's entry in the background, within RefreshQPS.
@@ -279,11 +295,11 @@ func (c *Cache) renew(req Request) {
 		return
 	}
 	if err := c.limiter.Wait(c.ctx); err != nil {
-		c.mu.Lock()
+		c.mu.RLock()
 		if e := c.entries[key]; e != nil {
-			e.refreshing = false
+			e.refreshing.Store(false)
 		}
-		c.mu.Unlock()
+		c.mu.RUnlock()
 		return
 	}
 	ch := c.group.DoChan(flightKey(key), func() (any, error) { return c.fetch(c.ctx, req) })

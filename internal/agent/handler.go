@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -80,7 +79,7 @@ func NewHandler(cfg HandlerConfig) *Handler {
 	if cfg.MaxTokens <= 0 {
 		cfg.MaxTokens = DefaultMaxCacheSize
 	}
-	lim := rate.NewLimiter(rate.Inf, 0)
+	var lim *rate.Limiter // nil: no limit, and no lock on the hot path
 	if cfg.RateLimit > 0 {
 		lim = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(cfg.RateBurst, 1))
 	}
@@ -93,7 +92,7 @@ func NewHandler(cfg HandlerConfig) *Handler {
 		allowed: allowed,
 		denied:  fmt.Sprint(allowed),
 		limiter: lim,
-		claims:  claimsMemo{max: cfg.MaxTokens, m: make(map[string]Claims)},
+		claims:  claimsMemo{max: cfg.MaxTokens},
 	}
 }
 
@@ -102,11 +101,11 @@ var jsonContentType = []string{"application/json"}
 // ServeHTTP implements http.Handler. Like the AWS agent it does not check
 // the method.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !h.limiter.Allow() {
+	if h.limiter != nil && !h.limiter.Allow() {
 		h.fail(w, r, "", http.StatusTooManyRequests, "Too Many Requests. The agent's request rate limit is exceeded, retry later")
 		return
 	}
-	if host := stripHost(r.Host); !slices.Contains(h.allowed, host) {
+	if host := stripHost(r.Host); !h.hostAllowed(host) {
 		h.fail(w, r, "", http.StatusForbidden, fmt.Sprintf(
 			"Access Denied. Called agent through invalid address, please use either %s address not %s", h.denied, host))
 		return
@@ -173,40 +172,49 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, token string, sta
 	http.Error(w, msg, status)
 }
 
-// stripHost drops a port and IPv6 brackets from a Host header value.
+func (h *Handler) hostAllowed(host string) bool {
+	for _, a := range h.allowed {
+		if strings.EqualFold(a, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// stripHost drops a port and IPv6 brackets from a Host header value:
+// "[fd00:ec2::23]:80" and "[fd00:ec2::23]" give "fd00:ec2::23",
+// "169.254.170.23:80" gives "169.254.170.23"; a bare IPv6 address stays.
 func stripHost(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	if strings.HasPrefix(host, "[") {
+		if i := strings.IndexByte(host, ']'); i > 0 {
+			host = host[1:i]
+		}
+	} else if i := strings.IndexByte(host, ':'); i >= 0 && strings.LastIndexByte(host, ':') == i {
+		host = host[:i]
 	}
-	if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
-		host = host[1 : len(host)-1]
-	}
-	return strings.ToLower(host)
+	return host
 }
 
 // claimsMemo remembers parsed claims so a cached request does not decode
-// its token again. Bounded: when full, an arbitrary entry goes.
+// its token again. Reads take no lock; when full, it starts over.
 type claimsMemo struct {
-	mu  sync.Mutex
 	max int
-	m   map[string]Claims
+	n   atomic.Int64
+	m   sync.Map // token → Claims
 }
 
 func (c *claimsMemo) get(token string) (Claims, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cl, ok := c.m[token]
-	return cl, ok
+	v, ok := c.m.Load(token)
+	if !ok {
+		return Claims{}, false
+	}
+	return v.(Claims), true
 }
 
 func (c *claimsMemo) put(token string, cl Claims) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k := range c.m {
-		if len(c.m) < c.max {
-			break
-		}
-		delete(c.m, k)
+	if c.n.Add(1) > int64(c.max) {
+		c.m.Clear()
+		c.n.Store(1)
 	}
-	c.m[token] = cl
+	c.m.Store(token, cl)
 }
