@@ -2,7 +2,11 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
@@ -406,4 +412,194 @@ func TestPropagationDelay(t *testing.T) {
 	if got := assumedRole(t, after); !strings.Contains(got, ":assumed-role/new-role/") {
 		t.Errorf("after podid wait: assumed %s, want new-role", got)
 	}
+}
+
+// externalIssuer is a Kubernetes cluster's service-account issuer whose
+// private key the test holds, so it can sign any token.
+type externalIssuer struct {
+	url string
+	key *rsa.PrivateKey
+	kid string
+}
+
+func newExternalIssuer(t *testing.T, url string) *externalIssuer {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &externalIssuer{url: url, key: key, kid: "e2e-" + uuid.NewString()[:8]}
+}
+
+// jwksFile writes the issuer's public JWKS (what kubectl get --raw
+// /openid/v1/jwks prints) to a file.
+func (i *externalIssuer) jwksFile(t *testing.T) string {
+	t.Helper()
+	b, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &i.key.PublicKey, KeyID: i.kid, Algorithm: "RS256", Use: "sig"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(f, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// claims are a projected token's claims for p, valid for a day from now.
+func (i *externalIssuer) claims(p pod) map[string]any {
+	now := time.Now().Unix()
+	return map[string]any{
+		"iss": i.url, "sub": "system:serviceaccount:" + p.namespace + ":" + p.serviceAccount,
+		"aud": []string{"pods.eks.amazonaws.com"}, "iat": now, "nbf": now, "exp": now + 86400,
+		"kubernetes.io": map[string]any{
+			"namespace":      p.namespace,
+			"pod":            map[string]string{"name": p.name, "uid": p.uid},
+			"serviceaccount": map[string]string{"name": p.serviceAccount, "uid": uuid.NewString()},
+		},
+	}
+}
+
+// sign signs claims as a JWT with key (an *rsa.PrivateKey for RS256, a
+// []byte for HS256) under kid.
+func sign(t *testing.T, key any, kid string, claims map[string]any) string {
+	t.Helper()
+	alg := jose.RS256
+	if _, ok := key.([]byte); ok {
+		alg = jose.HS256
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := jwt.Signed(signer).Claims(claims).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestTokenRefusals: EKS Auth accepts a cluster's own tokens only: an
+// expired, forged, wrong-audience, wrong-issuer or other cluster's token is
+// refused with InvalidTokenException or ExpiredTokenException, and the
+// agent relays EKS Auth's status and error (or, for tokens whose time
+// claims fail, refuses them itself with 400, as the AWS agent does).
+func TestTokenRefusals(t *testing.T) {
+	t.Parallel()
+	const podidCluster, otherCluster, extCluster = "e2e-tokens", "e2e-tokens-other", "e2e-external"
+	const namespace, sa = "ns-d", "app"
+	srv := startServer(t, nil)
+	c := srv.eks(nil)
+	for _, name := range []string{podidCluster, otherCluster, extCluster} {
+		createCluster(t, c, name)
+		createAssociation(t, c, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(name),
+			Namespace: aws.String(namespace), ServiceAccount: aws.String(sa), RoleArn: aws.String(roleARN(account, name+"-role"))})
+	}
+	iss := newExternalIssuer(t, "https://oidc.e2e.example/id/"+strings.ToUpper(strings.ReplaceAll(uuid.NewString(), "-", "")))
+	srv.mustCLI(t, "issuer", "set", "--cluster", extCluster, "--issuer-url", iss.url, "--jwks-file", iss.jwksFile(t))
+	srv.wait(t)
+	agents := map[string]*agent{extCluster: startAgent(t, srv, extCluster), podidCluster: startAgent(t, srv, podidCluster)}
+
+	forger, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPod(namespace, sa, "tok")
+	edited := func(edit func(m map[string]any)) map[string]any {
+		m := iss.claims(p)
+		edit(m)
+		return m
+	}
+	hour := int64(time.Hour / time.Second)
+	now := time.Now().Unix()
+	tests := []struct {
+		name    string
+		cluster string
+		token   string
+		status  int    // EKS Auth's
+		code    string // EKS Auth's error; "" for success
+		// agentRefusal, when set, is the start of the agent's own 400
+		// answer (it checks the time claims without the signature).
+		agentRefusal string
+	}{
+		{name: "external issuer's token", cluster: extCluster, token: sign(t, iss.key, iss.kid, iss.claims(p)), status: 200},
+		{name: "podid token", cluster: podidCluster, token: srv.token(t, podidCluster, p), status: 200},
+		{name: "expired", cluster: extCluster, status: 400, code: "ExpiredTokenException",
+			token: sign(t, iss.key, iss.kid, edited(func(m map[string]any) {
+				m["iat"], m["nbf"], m["exp"] = now-3*hour, now-3*hour, now-hour
+			})),
+			agentRefusal: "Service account token failed basic claim validations: token has invalid claims: token is expired"},
+		{name: "not yet valid", cluster: extCluster, status: 400, code: "InvalidTokenException",
+			token: sign(t, iss.key, iss.kid, edited(func(m map[string]any) {
+				m["iat"], m["nbf"], m["exp"] = now+hour, now+hour, now+2*hour
+			})),
+			agentRefusal: "Service account token failed basic claim validations: token has invalid claims: token is not valid yet"},
+		{name: "forged: another key under the issuer's key ID", cluster: extCluster, status: 400, code: "InvalidTokenException",
+			token: sign(t, forger, iss.kid, iss.claims(p))},
+		{name: "forged: unknown key ID", cluster: extCluster, status: 400, code: "InvalidTokenException",
+			token: sign(t, forger, "forger-key", iss.claims(p))},
+		{name: "forged: HS256", cluster: extCluster, status: 400, code: "InvalidTokenException",
+			token: sign(t, []byte("0123456789abcdef0123456789abcdef"), iss.kid, iss.claims(p))},
+		{name: "wrong audience", cluster: extCluster, status: 400, code: "InvalidTokenException",
+			token: sign(t, iss.key, iss.kid, edited(func(m map[string]any) { m["aud"] = []string{"sts.amazonaws.com"} }))},
+		{name: "wrong issuer", cluster: extCluster, status: 400, code: "InvalidTokenException",
+			token: sign(t, iss.key, iss.kid, edited(func(m map[string]any) { m["iss"] = "https://oidc.e2e.example/id/OTHER" }))},
+		{name: "no kubernetes.io claims", cluster: extCluster, status: 400, code: "InvalidTokenException",
+			token: sign(t, iss.key, iss.kid, edited(func(m map[string]any) { delete(m, "kubernetes.io") }))},
+		{name: "subject of another service account", cluster: extCluster, status: 400, code: "InvalidTokenException",
+			token: sign(t, iss.key, iss.kid, edited(func(m map[string]any) { m["sub"] = "system:serviceaccount:kube-system:admin" }))},
+		{name: "other podid cluster's token", cluster: podidCluster, status: 400, code: "InvalidTokenException",
+			token: srv.token(t, otherCluster, p)},
+		{name: "podid token at the external cluster", cluster: extCluster, status: 400, code: "InvalidTokenException",
+			token: srv.token(t, podidCluster, p)},
+		{name: "external token at a podid cluster", cluster: podidCluster, status: 400, code: "InvalidTokenException",
+			token: sign(t, iss.key, iss.kid, iss.claims(p))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Run("EKS Auth", func(t *testing.T) {
+				r := srv.assumeRoleForPodIdentity(t, tt.cluster, tt.token, &srv.admin, "eks-auth")
+				if tt.code == "" {
+					var out eksapi.AssumeRoleForPodIdentityOutput
+					if r.status != 200 || json.Unmarshal(r.body, &out) != nil || out.AssumedRoleUser == nil ||
+						!strings.Contains(out.AssumedRoleUser.Arn, ":assumed-role/"+tt.cluster+"-role/") {
+						t.Errorf("AssumeRoleForPodIdentity: %d %s; want %s-role's credentials", r.status, r.body, tt.cluster)
+					}
+					return
+				}
+				msg := checkEKSAuthError(t, r, tt.status, tt.code)
+				if tt.code == "ExpiredTokenException" && !strings.HasPrefix(msg, "The token included in the request is expired: current date/time ") {
+					t.Errorf("ExpiredTokenException message = %q, want AWS's wording", msg)
+				}
+			})
+			t.Run("agent", func(t *testing.T) {
+				r := agents[tt.cluster].credentials(t, tt.token)
+				switch {
+				case tt.agentRefusal != "":
+					if r.status != 400 || !strings.HasPrefix(string(r.body), tt.agentRefusal) {
+						t.Errorf("agent answered %d %q, want 400 %q", r.status, r.body, tt.agentRefusal)
+					}
+				case tt.code == "":
+					var creds struct{ AccessKeyId, SecretAccessKey, Token, AccountId, Expiration string }
+					if r.status != 200 || json.Unmarshal(r.body, &creds) != nil || creds.Token == "" || creds.AccountId != account {
+						t.Errorf("agent answered %d %s, want credentials of account %s", r.status, r.body, account)
+					}
+				default:
+					checkAgentError(t, r, tt.status, tt.code)
+				}
+			})
+		})
+	}
+
+	t.Run("child", func(t *testing.T) {
+		id := mustRunChild(t, agents[extCluster], sign(t, iss.key, iss.kid, iss.claims(p)), srv.url)
+		if re := assumedRoleRE(account, extCluster+"-role", extCluster, p.name); !re.MatchString(id.ARN) {
+			t.Errorf("with the external issuer's token: ARN %s, want a match of %s", id.ARN, re)
+		}
+		_, err := runChild(t, agents[extCluster], sign(t, forger, iss.kid, iss.claims(p)), srv.url)
+		if err == nil || !strings.Contains(err.Error(), "InvalidTokenException") {
+			t.Errorf("with a forged token: %v; want a failure naming InvalidTokenException", err)
+		}
+	})
 }
