@@ -20,7 +20,6 @@
 package eksauth
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,7 +27,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/google/uuid"
@@ -121,7 +119,17 @@ const (
 	maxSourceValueLen = 256
 )
 
-var clusterNameRE = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]*$`)
+// clusterNameShape reports whether name matches [0-9A-Za-z][A-Za-z0-9\-_]*.
+func clusterNameShape(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !alnum && (i == 0 || c != '-' && c != '_') {
+			return false
+		}
+	}
+	return name != ""
+}
 
 func (h *Handler) serveAssumeRole(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
@@ -293,7 +301,7 @@ func validateInput(cluster string, in *eksapi.AssumeRoleForPodIdentityInput) err
 	switch {
 	case len(cluster) < 1 || len(cluster) > 100:
 		return validationError(quote(cluster), "clusterName", "Member must have length between 1 and 100")
-	case !clusterNameRE.MatchString(cluster):
+	case !clusterNameShape(cluster):
 		return validationError(quote(cluster), "clusterName", `Member must satisfy regular expression pattern: [0-9A-Za-z][A-Za-z0-9\-_]*`)
 	case in.Token == "":
 		return validationError("null", "token", "Member must not be null")
@@ -360,14 +368,9 @@ func stsError(se *sts.Error) *eksapi.Error {
 
 // decodeBody reads a JSON body of at most maxBody bytes into v.
 func decodeBody(r *http.Request, v any) error {
-	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), maxBody)+1))
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1))
-	b := buf.Bytes()
+	b, err := readBody(r)
 	if err != nil {
-		return eksapi.NewError(eksapi.CodeInvalidRequest, "The request body could not be read.")
-	}
-	if len(b) > maxBody {
-		return eksapi.NewError(eksapi.CodeRequestEntityTooLarge, fmt.Sprintf("Request body is larger than %d bytes.", maxBody))
+		return err
 	}
 	if len(b) == 0 {
 		b = []byte("{}")
@@ -376,6 +379,31 @@ func decodeBody(r *http.Request, v any) error {
 		return eksapi.NewError(eksapi.CodeSerialization, "The request body is not valid JSON for this operation.")
 	}
 	return nil
+}
+
+// readBody reads at most maxBody bytes, in one allocation when the
+// request says its length.
+func readBody(r *http.Request) ([]byte, error) {
+	tooLarge := eksapi.NewError(eksapi.CodeRequestEntityTooLarge, fmt.Sprintf("Request body is larger than %d bytes.", maxBody))
+	unreadable := eksapi.NewError(eksapi.CodeInvalidRequest, "The request body could not be read.")
+	if n := r.ContentLength; n >= 0 {
+		if n > maxBody {
+			return nil, tooLarge
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, unreadable
+		}
+		return b, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	switch {
+	case err != nil:
+		return nil, unreadable
+	case len(b) > maxBody:
+		return nil, tooLarge
+	}
+	return b, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
