@@ -217,3 +217,31 @@ func TestCloseDuringWrites(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestRefusesNewerSchema(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "podid.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.w.do(ctx, func(tx *wtx) error {
+		_, err := tx.exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", len(migrations)+1)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(ctx, path); err == nil {
+		s.Close()
+		t.Fatal("Open of a database with a newer schema succeeded")
+	}
+}
+
+func TestMigrationsRecorded(t *testing.T) {
+	s := openWithClock(t, &clock{t: time.Now()})
+	if got := countRows(t, s, "schema_migrations"); got != len(migrations) {
+		t.Errorf("schema_migrations has %d rows, want %d", got, len(migrations))
+	}
+}

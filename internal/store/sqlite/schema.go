@@ -100,6 +100,13 @@ func migrate(ctx context.Context, db *sql.DB) error {
 )`); err != nil {
 		return fmt.Errorf("creating schema_migrations: %w", err)
 	}
+	var newest int
+	if err := db.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&newest); err != nil {
+		return fmt.Errorf("reading schema version: %w", err)
+	}
+	if newest > len(migrations) {
+		return fmt.Errorf("the database's schema version %d is newer than this podid knows (%d); use a newer podid", newest, len(migrations))
+	}
 	for i, m := range migrations {
 		version := i + 1
 		if err := applyMigration(ctx, db, version, m); err != nil {
