@@ -49,8 +49,9 @@ var authModes = map[string]func(ctx context.Context, env serveEnv, cfg *server.C
 	"none": func(context.Context, serveEnv, *server.Config) error { return nil },
 }
 
-// defaultAuth is --auth's default.
-var defaultAuth = "none"
+// defaultAuth is --auth's default: SigV4 (serve_auth.go registers it);
+// --auth none stays for emulator use.
+var defaultAuth = "sigv4"
 
 // serveHooks run after the store opens, whatever --auth is, to mount more
 // handlers (EKS Auth, STS, OIDC discovery) through cfg.Routes or to set
