@@ -198,18 +198,21 @@ func (p *proc) waitLine(t *testing.T, re *regexp.Regexp, timeout time.Duration) 
 	}
 }
 
-// waitHTTP polls url until it answers 200, the process exits or timeout
-// passes.
+// waitHTTP polls url until it answers 200, failing the test if the
+// process exits or timeout passes first.
 func (p *proc) waitHTTP(t *testing.T, url string, timeout time.Duration) {
 	t.Helper()
+	if err := p.pollHTTP(url, timeout); err != nil {
+		t.Fatalf("%s: %v:\n%s", p.name, err, p.log)
+	}
+}
+
+// pollHTTP polls url until it answers 200; it fails if the process exits
+// or timeout passes first.
+func (p *proc) pollHTTP(url string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			t.Fatalf("%s exited (%v) before %s answered:\n%s", p.name, p.cmd.ProcessState, url, p.log)
-		default:
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := http.DefaultClient.Do(req)
@@ -218,7 +221,7 @@ func (p *proc) waitHTTP(t *testing.T, url string, timeout time.Duration) {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				cancel()
-				return
+				return nil
 			}
 			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
@@ -226,10 +229,11 @@ func (p *proc) waitHTTP(t *testing.T, url string, timeout time.Duration) {
 		last = err
 		select {
 		case <-p.done:
-		case <-time.After(20 * time.Millisecond):
+			return fmt.Errorf("exited (%v) before %s answered", p.cmd.ProcessState, url)
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	t.Fatalf("%s: %s did not answer 200 within %s (last: %v)", p.name, url, timeout, last)
+	return fmt.Errorf("%s did not answer 200 within %s (last: %v)", url, timeout, last)
 }
 
 // server is a running podid serve.
