@@ -120,6 +120,10 @@ func TestTokenIssuerWaitCommands(t *testing.T) {
 	if err := runWait(ctx, &waitOptions{admin: adm, revision: -1, timeout: 10 * time.Millisecond, cluster: "dev", associationID: *a.Association.AssociationId}, &out); err == nil {
 		t.Errorf("podid wait with a 10ms timeout succeeded within the 1s delay")
 	}
+	// Requests of 100ms each: the command asks again until its timeout.
+	oldChunk := waitChunk
+	waitChunk = 100 * time.Millisecond
+	defer func() { waitChunk = oldChunk }()
 	if err := runWait(ctx, &waitOptions{admin: adm, revision: -1, timeout: 20 * time.Second, cluster: "dev", associationID: *a.Association.AssociationId}, &out); err != nil {
 		t.Fatalf("podid wait: %v", err)
 	}

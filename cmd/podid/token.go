@@ -90,7 +90,7 @@ func (a *adminFlags) call(ctx context.Context, method, path string, in, out any,
 			Message string `json:"message"`
 		}
 		if json.Unmarshal(b, &e) == nil && e.Type != "" {
-			return fmt.Errorf("%s: %s (HTTP %d)", e.Type, e.Message, resp.StatusCode)
+			return &apiError{Status: resp.StatusCode, Code: e.Type, Message: e.Message}
 		}
 		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(b))
 	}
@@ -98,6 +98,16 @@ func (a *adminFlags) call(ctx context.Context, method, path string, in, out any,
 		return fmt.Errorf("the server's answer is not JSON: %w", err)
 	}
 	return nil
+}
+
+// apiError is an AWS-shaped error answer of the admin API.
+type apiError struct {
+	Status        int
+	Code, Message string
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("%s: %s (HTTP %d)", e.Code, e.Message, e.Status)
 }
 
 type tokenOptions struct {

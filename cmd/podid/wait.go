@@ -48,7 +48,7 @@ Real EKS is eventually consistent and gives no such signal; podid serve's
 	f.Int64Var(&o.revision, "revision", -1, "store revision to wait for")
 	f.StringVar(&o.cluster, "cluster", "", "cluster of the association")
 	f.StringVar(&o.associationID, "association-id", "", "association whose latest change to wait for")
-	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up after this long (at most 5m)")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up after this long")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -68,12 +68,27 @@ func runWait(ctx context.Context, o *waitOptions, stdout io.Writer) error {
 	if o.timeout <= 0 {
 		return fmt.Errorf("--timeout %s: must be positive", o.timeout)
 	}
-	q.Set("timeout", o.timeout.String())
-	var out eksauth.WaitOutput
-	// The server answers by the timeout; allow for the round trip.
-	if err := o.admin.call(ctx, http.MethodGet, "/podid/v1/wait?"+q.Encode(), nil, &out, o.timeout+30*time.Second); err != nil {
-		return fmt.Errorf("waiting: %w", err)
+	deadline := time.Now().Add(o.timeout)
+	for {
+		// One request waits at most waitChunk: servers cut responses
+		// that take longer than their write timeout.
+		remaining := time.Until(deadline)
+		q.Set("timeout", min(max(remaining, time.Millisecond), waitChunk).Round(time.Millisecond).String())
+		var out eksauth.WaitOutput
+		// The server answers by the timeout; allow for the round trip.
+		err := o.admin.call(ctx, http.MethodGet, "/podid/v1/wait?"+q.Encode(), nil, &out, waitChunk+30*time.Second)
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Code == eksauth.CodeRequestTimeout && time.Until(deadline) > 0 {
+			continue // the server resolves the selector again: at least as new
+		}
+		if err != nil {
+			return fmt.Errorf("waiting: %w", err)
+		}
+		_, err = fmt.Fprintf(stdout, "in effect: revision %d\n", out.Revision)
+		return err
 	}
-	_, err := fmt.Fprintf(stdout, "in effect: revision %d\n", out.Revision)
-	return err
 }
+
+// waitChunk bounds one wait request (podid serve's write timeout is 60 s);
+// tests shorten it.
+var waitChunk = 45 * time.Second

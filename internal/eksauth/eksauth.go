@@ -67,7 +67,8 @@ type Config struct {
 	// Logger gets one line per credential request (never tokens or
 	// secrets). Default slog.Default().
 	Logger *slog.Logger
-	// MaxWait bounds the timeout of GET /podid/v1/wait. Default 5 min.
+	// MaxWait bounds the timeout of GET /podid/v1/wait: keep it below the
+	// HTTP server's write timeout. Default 50 s.
 	MaxWait time.Duration
 }
 
@@ -88,7 +89,7 @@ func New(cfg Config) *Handler {
 		h.now = time.Now
 	}
 	if h.cfg.MaxWait <= 0 {
-		h.cfg.MaxWait = 5 * time.Minute
+		h.cfg.MaxWait = 50 * time.Second
 	}
 	return h
 }
