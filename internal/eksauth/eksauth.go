@@ -27,6 +27,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -244,6 +245,13 @@ func (h *Handler) assume(ctx context.Context, cluster string, c *satoken.Claims,
 		first.Policy = a.Policy
 	}
 	out, err := h.cfg.Assumer.AssumeRole(ctx, first)
+	if durationRefused(err) {
+		// An upstream STS may cap the session (the role's
+		// MaxSessionDuration, or 1 h when podid's own credentials are a
+		// role session): take what it allows rather than nothing.
+		first.DurationSeconds = chainedDuration
+		out, err = h.cfg.Assumer.AssumeRole(ctx, first)
+	}
 	if err != nil {
 		return out, fmt.Errorf("assuming role %s: %w", a.RoleARN, err)
 	}
@@ -264,6 +272,13 @@ func (h *Handler) assume(ctx context.Context, cluster string, c *satoken.Claims,
 		return out, fmt.Errorf("assuming target role %s: %w", a.TargetRoleARN, err)
 	}
 	return out, nil
+}
+
+// durationRefused reports whether STS refused a role assumption only for
+// its DurationSeconds.
+func durationRefused(err error) bool {
+	var se *sts.Error
+	return errors.As(err, &se) && se.Code == sts.CodeValidation && strings.Contains(se.Message, "DurationSeconds")
 }
 
 // SessionName is the role session name EKS Auth uses (spec §7.3):

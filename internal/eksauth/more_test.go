@@ -25,8 +25,9 @@ import (
 // recorder records the role assumptions and passes them to next, or
 // fails them with err.
 type recorder struct {
-	next eksauth.Assumer
-	err  error
+	next        eksauth.Assumer
+	err         error
+	maxDuration int32 // refuse longer sessions as a capped STS does
 
 	mu    sync.Mutex
 	calls []sts.AssumeRoleInput
@@ -39,7 +40,38 @@ func (r *recorder) AssumeRole(ctx context.Context, in sts.AssumeRoleInput) (sts.
 	if r.err != nil {
 		return sts.AssumeRoleOutput{}, r.err
 	}
+	if r.maxDuration != 0 && in.DurationSeconds > r.maxDuration {
+		return sts.AssumeRoleOutput{}, &sts.Error{Code: sts.CodeValidation, Status: 400,
+			Message: "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."}
+	}
 	return r.next.AssumeRole(ctx, in)
+}
+
+// TestDurationCapped: an STS that caps sessions at 1 h (an upstream one,
+// by the role's MaxSessionDuration) still yields credentials.
+func TestDurationCapped(t *testing.T) {
+	rec := &recorder{maxDuration: 3600}
+	e := newEnv(t, envOptions{assumer: rec})
+	rec.next = e.sts
+	e.createCluster(t, "c1")
+	e.associate(t, &eks.CreatePodIdentityAssociationInput{
+		ClusterName: aws.String("c1"), Namespace: aws.String("ns-a"), ServiceAccount: aws.String("sa1"),
+		RoleArn: aws.String("arn:aws:iam::" + account + ":role/r"),
+	})
+	out, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: e.mint(t, "c1", pod)})
+	if ae != nil {
+		t.Fatalf("AssumeRoleForPodIdentity: %+v", ae)
+	}
+	var got []int32
+	for _, c := range rec.calls {
+		got = append(got, c.DurationSeconds)
+	}
+	if diff := cmp.Diff(got, []int32{21600, 3600}); diff != "" {
+		t.Errorf("durations asked (-got +want):\n%s", diff)
+	}
+	if exp := out.Credentials.Expiration.Time; exp.After(time.Now().Add(time.Hour + time.Second)) {
+		t.Errorf("expiration %v, want within 1 h", exp)
+	}
 }
 
 func TestAssumptionInputs(t *testing.T) {
