@@ -6,12 +6,14 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -257,11 +259,20 @@ func TestCredentials(t *testing.T) {
 			if diff := cmp.Diff(v.Chain, wantChain, cmpEmptyIsNil); diff != "" {
 				t.Errorf("session chain (-got +want):\n%s", diff)
 			}
+			if id.UserID != v.AssumedRoleID || !strings.HasPrefix(id.UserID, "AROA") {
+				t.Errorf("GetCallerIdentity UserId = %q, want the session's AROA… ID %q", id.UserID, v.AssumedRoleID)
+			}
 			if v.SourcePrincipal != "pods.eks.amazonaws.com" {
 				t.Errorf("source principal = %q, want pods.eks.amazonaws.com", v.SourcePrincipal)
 			}
 		})
 	}
+
+	t.Run("agent protocol", func(t *testing.T) { checkAgentProtocol(t, srv, ag, cluster, newPod(namespace, "plain", "proto")) })
+	t.Run("OIDC discovery verifies podid tokens", func(t *testing.T) {
+		p := newPod(namespace, "plain", "oidc")
+		checkDiscovery(t, srv, c, cluster, p, srv.token(t, cluster, p))
+	})
 }
 
 // cmpEmptyIsNil treats nil and empty slices alike.
@@ -828,5 +839,143 @@ func TestUpstreamSTS(t *testing.T) {
 				t.Errorf("GetCallerIdentity at moto: ARN %s, want a match of %s", id.ARN, re)
 			}
 		})
+	}
+}
+
+// checkAgentProtocol checks the agent's /v1/credentials answers (spec
+// §8.3): the JSON the SDKs read, the Host check, an empty token, and one
+// EKS Auth call for concurrent requests with one token, later ones served
+// from the cache.
+func checkAgentProtocol(t *testing.T, srv *server, ag *agent, cluster string, p pod) {
+	token := srv.token(t, cluster, p)
+	before := agentUpstreamCalls(t, ag)
+	const n = 8
+	answers := make([]response, n)
+	var wg sync.WaitGroup
+	for i := range answers {
+		wg.Go(func() { answers[i] = ag.credentials(t, token) })
+	}
+	wg.Wait()
+	if calls := agentUpstreamCalls(t, ag) - before; calls != 1 {
+		t.Errorf("%d concurrent requests with one token made %v EKS Auth calls, want 1", n, calls)
+	}
+	again := ag.credentials(t, token)
+	if calls := agentUpstreamCalls(t, ag) - before; calls != 1 {
+		t.Errorf("a later request with the same token made an EKS Auth call (%v in all), want a cache hit", calls)
+	}
+	for i, r := range append(answers, again) {
+		if r.status != 200 || r.header.Get("Content-Type") != "application/json" {
+			t.Fatalf("answer %d: %d %s %q, want 200 application/json", i, r.status, r.header.Get("Content-Type"), r.body)
+		}
+		if string(r.body) != string(answers[0].body) {
+			t.Errorf("answer %d differs from the first: %s vs %s", i, r.body, answers[0].body)
+		}
+	}
+	var creds map[string]any
+	if err := json.Unmarshal(answers[0].body, &creds); err != nil {
+		t.Fatal(err)
+	}
+	exp, _ := creds["Expiration"].(string)
+	if _, err := time.Parse(time.RFC3339, exp); err != nil {
+		t.Errorf("Expiration = %#v, want an RFC 3339 string", creds["Expiration"])
+	}
+	for _, k := range []string{"AccessKeyId", "SecretAccessKey", "Token"} {
+		if v, _ := creds[k].(string); v == "" {
+			t.Errorf("%s missing from %s", k, answers[0].body)
+		}
+	}
+	if creds["AccountId"] != account {
+		t.Errorf("AccountId = %#v, want %s", creds["AccountId"], account)
+	}
+
+	req, _ := http.NewRequest(http.MethodGet, ag.url+"/v1/credentials", nil)
+	req.Host = "metadata.evil.example"
+	req.Header.Set("Authorization", token)
+	if r := do(t, req, nil, "", nil); r.status != 403 || !strings.HasPrefix(string(r.body), "Access Denied. Called agent through invalid address") {
+		t.Errorf("wrong Host: %d %q, want 403 Access Denied", r.status, r.body)
+	}
+	if r := ag.credentials(t, ""); r.status != 400 || string(r.body) != "Service account token cannot be empty\n" {
+		t.Errorf("empty token: %d %q, want 400 Service account token cannot be empty", r.status, r.body)
+	}
+}
+
+// agentUpstreamCalls reads the agent's count of successful EKS Auth calls
+// from its /metrics.
+func agentUpstreamCalls(t *testing.T, ag *agent) float64 {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, ag.url+"/metrics", nil)
+	r := do(t, req, nil, "", nil)
+	const name = `podid_agent_upstream_duration_seconds_count{outcome="ok"} `
+	for _, line := range strings.Split(string(r.body), "\n") {
+		if v, ok := strings.CutPrefix(line, name); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metrics line %q: %v", line, err)
+			}
+			return f
+		}
+	}
+	return 0 // not observed yet
+}
+
+// checkDiscovery verifies a podid token as an outside relying party
+// would: DescribeCluster's OIDC issuer, its discovery document, its JWKS.
+func checkDiscovery(t *testing.T, srv *server, c *eks.Client, cluster string, p pod, token string) {
+	out, err := c.DescribeCluster(context.Background(), &eks.DescribeClusterInput{Name: aws.String(cluster)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var issuer string
+	if id := out.Cluster.Identity; id != nil && id.Oidc != nil {
+		issuer = aws.ToString(id.Oidc.Issuer)
+	}
+	if !strings.HasPrefix(issuer, srv.url+"/") {
+		t.Fatalf("DescribeCluster identity.oidc.issuer = %q, want one under %s", issuer, srv.url)
+	}
+	get := func(url string, v any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		r := do(t, req, nil, "", nil)
+		if r.status != 200 || json.Unmarshal(r.body, v) != nil {
+			t.Fatalf("GET %s: %d %s", url, r.status, r.body)
+		}
+	}
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	get(issuer+"/.well-known/openid-configuration", &doc)
+	if doc.Issuer != issuer {
+		t.Errorf("discovery issuer = %q, want %q", doc.Issuer, issuer)
+	}
+	var keys jose.JSONWebKeySet
+	get(doc.JWKSURI, &keys)
+	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := keys.Key(tok.Headers[0].KeyID)
+	if len(found) != 1 {
+		t.Fatalf("JWKS at %s has %d keys with the token's key ID %q", doc.JWKSURI, len(found), tok.Headers[0].KeyID)
+	}
+	var claims struct {
+		jwt.Claims
+		K8s struct {
+			Namespace string `json:"namespace"`
+			Pod       struct {
+				Name string `json:"name"`
+				UID  string `json:"uid"`
+			} `json:"pod"`
+		} `json:"kubernetes.io"`
+	}
+	if err := tok.Claims(found[0].Key, &claims); err != nil {
+		t.Fatalf("the token does not verify with the JWKS key: %v", err)
+	}
+	if err := claims.ValidateWithLeeway(jwt.Expected{Issuer: issuer, AnyAudience: jwt.Audience{"pods.eks.amazonaws.com"},
+		Subject: "system:serviceaccount:" + p.namespace + ":" + p.serviceAccount, Time: time.Now()}, time.Minute); err != nil {
+		t.Errorf("token claims: %v", err)
+	}
+	if claims.K8s.Namespace != p.namespace || claims.K8s.Pod.Name != p.name || claims.K8s.Pod.UID != p.uid {
+		t.Errorf("kubernetes.io claims = %+v, want pod %+v", claims.K8s, p)
 	}
 }
