@@ -137,11 +137,11 @@ func (h *Handler) serveAssumeRole(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
 	out, info, err := h.assumeRoleForPodIdentity(r)
 	attrs := []slog.Attr{
-		slog.String("op", "AssumeRoleForPodIdentity"), slog.String("cluster", r.PathValue("clusterName")),
+		slog.String("op", "AssumeRoleForPodIdentity"), slog.String("cluster", clip(r.PathValue("clusterName"))),
 		slog.String("namespace", info.namespace), slog.String("serviceAccount", info.serviceAccount),
 		slog.String("pod", info.pod), slog.String("associationId", info.associationID),
-		slog.String("eksNodeName", info.in.EksNodeName), slog.String("instanceId", info.in.InstanceId),
-		slog.String("zone", info.in.Zone), slog.Duration("took", h.now().Sub(start)),
+		slog.String("eksNodeName", clip(info.in.EksNodeName)), slog.String("instanceId", clip(info.in.InstanceId)),
+		slog.String("zone", clip(info.in.Zone)), slog.Duration("took", h.now().Sub(start)),
 	}
 	if err != nil {
 		e := toAPIError(err)
@@ -157,6 +157,15 @@ func (h *Handler) serveAssumeRole(w http.ResponseWriter, r *http.Request) {
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "eksauth: credentials vended",
 		append(attrs, slog.String("role", out.AssumedRoleUser.Arn))...)
 	writeJSON(w, http.StatusOK, out)
+}
+
+// clip bounds a caller-supplied value in a log line (the request may be
+// refused for its length).
+func clip(s string) string {
+	if len(s) > maxSourceValueLen {
+		return s[:maxSourceValueLen] + "..."
+	}
+	return s
 }
 
 // requestInfo is what the log line says about a request.
