@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -978,4 +980,97 @@ func checkDiscovery(t *testing.T, srv *server, c *eks.Client, cluster string, p 
 	if claims.K8s.Namespace != p.namespace || claims.K8s.Pod.Name != p.name || claims.K8s.Pod.UID != p.uid {
 		t.Errorf("kubernetes.io claims = %+v, want pod %+v", claims.K8s, p)
 	}
+}
+
+// jwksServer serves an issuer's JWKS as a Kubernetes API server's
+// /openid/v1/jwks does, counting fetches; keys can be changed.
+type jwksServer struct {
+	*httptest.Server
+	keys    atomic.Pointer[[]byte]
+	fetches atomic.Int64
+}
+
+func newJWKSServer(t *testing.T, issuers ...*externalIssuer) *jwksServer {
+	t.Helper()
+	s := &jwksServer{}
+	s.set(t, issuers...)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/openid/v1/jwks" {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		s.fetches.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(*s.keys.Load())
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// set makes the served JWKS the public keys of issuers.
+func (s *jwksServer) set(t *testing.T, issuers ...*externalIssuer) {
+	t.Helper()
+	var set jose.JSONWebKeySet
+	for _, i := range issuers {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &i.key.PublicKey, KeyID: i.kid, Algorithm: "RS256", Use: "sig"})
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.keys.Store(&b)
+}
+
+// TestJWKSURL: a cluster whose issuer's keys come from a URL (podid issuer
+// set --jwks-url) accepts tokens of a key added later (the JWKS is re-read
+// when a token names an unknown key ID, rate-limited), and an unreachable
+// JWKS is a server fault (ServiceUnavailableException), not a bad token.
+func TestJWKSURL(t *testing.T) {
+	t.Parallel()
+	const cluster, downCluster, namespace, sa = "e2e-jwks-url", "e2e-jwks-down", "ns-h", "app"
+	srv := startServer(t, nil)
+	c := srv.eks(nil)
+	issuerURL := "https://oidc.e2e.example/id/JWKSURL"
+	old := newExternalIssuer(t, issuerURL)
+	rotated := &externalIssuer{url: issuerURL, key: newExternalIssuer(t, issuerURL).key, kid: "rotated-" + uuid.NewString()[:8]}
+	js := newJWKSServer(t, old)
+	for name, jwksURL := range map[string]string{cluster: js.URL + "/openid/v1/jwks", downCluster: js.URL + "/down"} {
+		createCluster(t, c, name)
+		createAssociation(t, c, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(name),
+			Namespace: aws.String(namespace), ServiceAccount: aws.String(sa), RoleArn: aws.String(roleARN(account, name+"-role"))})
+		srv.mustCLI(t, "issuer", "set", "--cluster", name, "--issuer-url", issuerURL, "--jwks-url", jwksURL)
+	}
+	srv.wait(t)
+	p := newPod(namespace, sa, "jwks")
+
+	if r := srv.assumeRoleForPodIdentity(t, cluster, sign(t, old.key, old.kid, old.claims(p)), &srv.admin, "eks-auth"); r.status != 200 {
+		t.Fatalf("token of the served key: %d %s", r.status, r.body)
+	}
+	js.set(t, old, rotated)
+	tok := sign(t, rotated.key, rotated.kid, rotated.claims(p))
+	// The verifier re-reads a JWKS at most every few seconds: poll until
+	// the new key is in, bounded by a deadline.
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for attempts := 1; ; attempts++ {
+		r := srv.assumeRoleForPodIdentity(t, cluster, tok, &srv.admin, "eks-auth")
+		if r.status == 200 {
+			t.Logf("the rotated key's token was accepted after %d attempts, %d JWKS fetches", attempts, js.fetches.Load())
+			break
+		}
+		checkEKSAuthError(t, r, 400, "InvalidTokenException")
+		if time.Now().After(deadline) {
+			t.Fatalf("the rotated key's token is still refused after %d attempts (%d JWKS fetches)", attempts, js.fetches.Load())
+		}
+		<-tick.C
+	}
+	if n := js.fetches.Load(); n > 3 {
+		t.Errorf("the JWKS was fetched %d times, want at most 3 (re-reads are rate-limited)", n)
+	}
+
+	t.Run("unreachable JWKS", func(t *testing.T) {
+		tok := sign(t, old.key, old.kid, old.claims(p))
+		checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, downCluster, tok, &srv.admin, "eks-auth"), 503, "ServiceUnavailableException")
+	})
 }
