@@ -64,6 +64,8 @@ func installAuth(ctx context.Context, env serveEnv, cfg *server.Config, mode str
 	auth := sigv4.New(sigv4.Config{
 		Mode: mode, Admin: admin, AccountID: env.Options.accountID, Sessions: svc,
 		MaxBody: env.Options.maxBodyBytes, RequestID: server.RequestID, Logger: env.Logger,
+		// Prometheus scrapes without SigV4; metrics carry no secrets.
+		PublicPrefixes: []string{"/healthz", "/clusters-oidc/", "/metrics"},
 	})
 	cfg.Middleware = auth.Middleware
 	return nil
