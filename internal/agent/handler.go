@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -110,7 +109,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"Access Denied. Called agent through invalid address, please use either %s address not %s", h.denied, host))
 		return
 	}
-	token := r.Header.Get("Authorization")
+	var token string
+	if v := r.Header["Authorization"]; len(v) > 0 { // canonical key: skip Get's canonicalization
+		token = v[0]
+	}
 	req, status, msg := h.request(token)
 	if status != 0 {
 		h.fail(w, r, token, status, msg)
@@ -196,25 +198,25 @@ func stripHost(host string) string {
 }
 
 // claimsMemo remembers parsed claims so a cached request does not decode
-// its token again. Reads take no lock; when full, it starts over.
+// its token again. Bounded: when full, it starts over.
 type claimsMemo struct {
+	mu  sync.RWMutex
 	max int
-	n   atomic.Int64
-	m   sync.Map // token → Claims
+	m   map[string]Claims
 }
 
 func (c *claimsMemo) get(token string) (Claims, bool) {
-	v, ok := c.m.Load(token)
-	if !ok {
-		return Claims{}, false
-	}
-	return v.(Claims), true
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	cl, ok := c.m[token]
+	return cl, ok
 }
 
 func (c *claimsMemo) put(token string, cl Claims) {
-	if c.n.Add(1) > int64(c.max) {
-		c.m.Clear()
-		c.n.Store(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= c.max {
+		c.m = make(map[string]Claims)
 	}
-	c.m.Store(token, cl)
+	c.m[token] = cl
 }

@@ -139,15 +139,25 @@ func anyLoopback(addrs []string) bool {
 // Cache is the agent's credential cache.
 func (a *Agent) Cache() *Cache { return a.cache }
 
+// CredentialsPath is the container-credentials endpoint's path.
+const CredentialsPath = "/v1/credentials"
+
 // Handler serves GET /v1/credentials (and the probes too when
-// Config.ProbeListen is empty).
+// Config.ProbeListen is empty). The credentials path is matched before
+// the mux: it is the hot path, and the SDKs send it exactly.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/credentials", a.handler)
+	mux.Handle(CredentialsPath, a.handler)
 	if a.cfg.ProbeListen == "" {
 		a.probes(mux)
 	}
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == CredentialsPath {
+			a.handler.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // ProbeHandler serves /healthz, /readyz and /metrics.
