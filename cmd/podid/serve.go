@@ -74,7 +74,7 @@ SIGTERM or SIGINT shut it down gracefully, finishing requests in flight.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; loopback by default)")
-	f.StringVar(&o.store, "store", "sqlite:", `store DSN: "sqlite:" (file ./podid-data/podid.db) or "sqlite:PATH"`)
+	f.StringVar(&o.store, "store", "sqlite:", `store DSN: "sqlite:" (file ./podid-data/podid.db), "sqlite:PATH", or "postgres://USER:PASS@HOST:PORT/DB" for several replicas`)
 	f.StringVar(&o.region, "region", server.DefaultRegion, "AWS region the server acts as (ARNs, externalId)")
 	f.StringVar(&o.accountID, "account-id", server.DefaultAccountID, "12-digit AWS account ID that owns clusters and associations")
 	f.StringVar(&o.auth, "auth", defaultAuth, "request authentication: "+strings.Join(authNames(), ", "))
