@@ -26,6 +26,7 @@ type child struct {
 	done    chan struct{} // closed when the process has exited
 	waitErr error
 	started time.Time
+	ready   time.Time // when the health check first answered 200
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
@@ -81,6 +82,7 @@ func startChild(ctx context.Context, name, logDir, bin string, args []string, he
 		c.kill()
 		return nil, err
 	}
+	c.ready = time.Now()
 	return c, nil
 }
 
@@ -262,4 +264,31 @@ func fsyncLatency(dir string, n int) (time.Duration, error) {
 		lats = append(lats, time.Since(t0))
 	}
 	return percentile(lats, 0.5), nil
+}
+
+// goHeap reads the Go heap figures a child exports on GET /metrics
+// (Prometheus' Go collector): bytes in use by live objects and the heap
+// the runtime holds. ok is false when the child has no such metrics.
+func (c *child) goHeap(ctx context.Context) (alloc, inuse int64, ok bool) {
+	b, err := rawCall(ctx, "GET", c.url+"/metrics", "")
+	if err != nil {
+		return 0, 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, val, found := strings.Cut(line, " ")
+		if !found {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "go_memstats_heap_alloc_bytes":
+			alloc = int64(f)
+		case "go_memstats_heap_inuse_bytes":
+			inuse = int64(f)
+		}
+	}
+	return alloc, inuse, alloc > 0
 }

@@ -182,10 +182,14 @@ func (r *run) scale(ctx context.Context) error {
 	fmt.Fprintln(out)
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "podid at scale\tvalue\t")
-	fmt.Fprintf(tw, "start-up with %d associations (exec to healthz 200 and a Describe answered)\t%v\t\n", total-edgeN, startup.Round(time.Millisecond))
+	fmt.Fprintf(tw, "start-up with %d associations: exec to healthz 200\t%v\t\n", total-edgeN, pod.ready.Sub(pod.started).Round(time.Millisecond))
+	fmt.Fprintf(tw, "start-up with %d associations: exec to a Describe answered\t%v\t\n", total-edgeN, startup.Round(time.Millisecond))
 	fmt.Fprintf(tw, "VmRSS right after start-up\t%s\t\n", mib(memStart.RSS))
 	fmt.Fprintf(tw, "VmRSS at the end (%d associations)\t%s\t\n", total, mib(memEnd.RSS))
 	fmt.Fprintf(tw, "VmHWM (peak) of that process\t%s\t\n", mib(memEnd.HWM))
+	if alloc, inuse, ok := pod.goHeap(ctx); ok {
+		fmt.Fprintf(tw, "Go heap at the end (live objects / in use, from GET /metrics)\t%s / %s\t\n", mib(alloc), mib(inuse))
+	}
 	tw.Flush()
 	if moto != nil {
 		fmt.Fprintln(out)

@@ -216,6 +216,9 @@ func (r *run) standard(ctx context.Context) error {
 	fmt.Fprintf(tw, "after restart and reading all %d\t%s\t< %s\t%s\t\n", cfg.Associations, mib(memRead.RSS), mib(goalRSS), passMiss(memRead.RSS < goalRSS))
 	fmt.Fprintf(tw, "peak (VmHWM) of the first process\t%s\t\t\t\n", mib(memLoaded.HWM))
 	fmt.Fprintf(tw, "peak (VmHWM) of the restarted process\t%s\t\t\t\n", mib(memRead.HWM))
+	if alloc, inuse, ok := pod.goHeap(ctx); ok {
+		fmt.Fprintf(tw, "Go heap of the restarted process (live / in use, GET /metrics)\t%s / %s\t\t\t\n", mib(alloc), mib(inuse))
+	}
 	tw.Flush()
 	return nil
 }
