@@ -430,6 +430,9 @@ func TestPropagationDelay(t *testing.T) {
 	} else {
 		t.Logf("the first request came %s after the update: too late to expect the old role", elapsed)
 	}
+	if _, err := srv.cli(t, nil, "wait", "--revision", rev, "--timeout", "200ms"); exitCode(err) != 1 {
+		t.Errorf("podid wait --timeout 200ms right after the update: %v; want exit status 1 (not in effect yet)", err)
+	}
 	srv.wait(t, "--revision", rev)
 	if waited := time.Since(start); waited < delay/2 {
 		t.Errorf("podid wait --revision %s returned %s after the update, want about %s (the propagation delay)", rev, waited, delay)
@@ -1073,4 +1076,13 @@ func TestJWKSURL(t *testing.T) {
 		tok := sign(t, old.key, old.kid, old.claims(p))
 		checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, downCluster, tok, &srv.admin, "eks-auth"), 503, "ServiceUnavailableException")
 	})
+}
+
+// exitCode is the exit status in a cli error (-1 if it is not one).
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
 }

@@ -311,7 +311,7 @@ func (s *server) cli(t *testing.T, env []string, args ...string) (string, error)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("podid %s: %v: %s", strings.Join(args[:2], " "), err, strings.TrimSpace(stderr.String()))
+		return stdout.String(), fmt.Errorf("podid %s: %w: %s", strings.Join(args[:2], " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), nil
 }
