@@ -243,13 +243,12 @@ func (s *Store) writeOnce(ctx context.Context, fn func(*wtx) error) (wrote bool,
 	if err != nil {
 		return false, err
 	}
-	defer func() {
-		if err != nil {
-			// Rollback on a broken connection fails too; the
-			// server rolls back when the connection closes.
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-		}
-	}()
+	// Roll back on every way out but a commit, a panic in fn included:
+	// an open transaction would keep the counter locked, stopping every
+	// writer on every replica. (After a commit this is a no-op; on a
+	// broken connection it fails, and the server rolls back when the
+	// connection closes.)
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	t := &wtx{Tx: tx, ctx: ctx}
 	if err := tx.QueryRow(ctx, "SELECT revision FROM revision_counter WHERE id = 1 FOR UPDATE").Scan(&t.base); err != nil {
 		return false, fmt.Errorf("locking the revision counter: %w", err)

@@ -283,3 +283,40 @@ func TestWatchReconnects(t *testing.T) {
 		}
 	}
 }
+
+// TestPanicInUpdateReleasesWriters: a panic in an update function rolls the
+// transaction back (releasing the revision counter lock), so the next write
+// goes through.
+func TestPanicInUpdateReleasesWriters(t *testing.T) {
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	s := pgtest.Open(t, dsn)
+	ctx, cancel := context.WithTimeout(t.Context(), signalDeadline)
+	defer cancel()
+	if _, err := s.CreateCluster(ctx, cluster("c1"), nil); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.CreateAssociation(ctx, association("a-00000000000000001", "c1", "ns", "sa"), store.CreateAssociationOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Errorf("recovered %v, want the panic from fn", r)
+			}
+		}()
+		s.UpdateAssociation(ctx, "c1", a.ID, func(a *store.Association) error {
+			a.RoleARN = "changed"
+			panic("boom")
+		}, store.UpdateAssociationOptions{})
+	}()
+	// A writer on another replica is not blocked by a lock left behind.
+	other := pgtest.Open(t, dsn)
+	if _, err := other.CreateCluster(ctx, cluster("c2"), nil); err != nil {
+		t.Fatalf("write after a panicking update: %v", err)
+	}
+	got, err := other.GetAssociation(ctx, "c1", a.ID)
+	if err != nil || got.RoleARN != a.RoleARN {
+		t.Errorf("after the panic: RoleARN = %q, %v; want %q (rolled back)", got.RoleARN, err, a.RoleARN)
+	}
+}

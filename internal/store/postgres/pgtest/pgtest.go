@@ -18,6 +18,9 @@ import (
 	"github.com/podid/podid/internal/store/postgres"
 )
 
+// closeTimeout bounds how long a test waits for a store to close.
+const closeTimeout = 30 * time.Second
+
 // EnvDSN is the environment variable naming the test server.
 const EnvDSN = "TEST_POSTGRES_DSN"
 
@@ -74,7 +77,20 @@ func Open(t testing.TB, dsn string) *postgres.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		// Close waits for connections in use; a bug that leaks one
+		// would hang the test binary instead of failing the test.
+		done := make(chan struct{})
+		go func() {
+			s.Close()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(closeTimeout):
+			t.Errorf("closing the store: still waiting after %v (a connection was not released)", closeTimeout)
+		}
+	})
 	return s
 }
 
