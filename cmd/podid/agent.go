@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -56,7 +57,7 @@ Probes /healthz, /readyz and Prometheus /metrics are served on --probe-listen.
 SIGTERM or SIGINT shut it down gracefully.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runAgent(cmd.Context(), o)
+			return runAgent(cmd.Context(), o, cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
@@ -102,13 +103,13 @@ func (o *agentOptions) validate() error {
 	return errors.Join(problems...)
 }
 
-func runAgent(ctx context.Context, o *agentOptions) error {
+func runAgent(ctx context.Context, o *agentOptions, stderr io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(o.logLevel))
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()

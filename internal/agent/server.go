@@ -235,20 +235,21 @@ func (a *Agent) Serve(ctx context.Context, lns []net.Listener, probe net.Listene
 		}
 	}
 	type served struct {
-		srv *http.Server
-		ln  net.Listener
+		srv   *http.Server
+		ln    net.Listener
+		serve string
 	}
 	var all []served
 	h := a.Handler()
 	for _, l := range lns {
-		all = append(all, served{newServer(h), l})
+		all = append(all, served{newServer(h), l, "credentials"})
 	}
 	if probe != nil {
-		all = append(all, served{newServer(a.ProbeHandler()), probe})
+		all = append(all, served{newServer(a.ProbeHandler()), probe, "probes"})
 	}
 	errc := make(chan error, len(all))
 	for _, s := range all {
-		a.cfg.Logger.Info("agent listening", "addr", s.ln.Addr().String())
+		a.cfg.Logger.Info("agent listening", "serves", s.serve, "addr", s.ln.Addr().String())
 		go func() { errc <- s.srv.Serve(s.ln) }()
 	}
 	go a.cache.Run(ctx, DefaultSweepInterval)
