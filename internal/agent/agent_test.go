@@ -511,3 +511,20 @@ func statusOf(t *testing.T, url string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+func TestRenewalQPSLimit(t *testing.T) {
+	s := newStack(t, func(c *agent.Config) {
+		c.Cache.Retention = time.Hour
+		c.Cache.RefreshQPS = 0.001 // one renewal now, the next in ~17 minutes
+	})
+	for i := range 3 {
+		s.get(t, podToken(t, s.clock.Now(), fmt.Sprint("app", i)))
+	}
+	s.clock.Advance(58 * time.Minute)
+	s.agent.Cache().Sweep()
+	eventually(t, "one renewal", func() bool { return counter(t, s.reg, "podid_agent_cache_refreshes_total") == 1 })
+	s.agent.Cache().Close() // stops the renewals still waiting for their turn
+	if n := s.fake.Calls(); n != 4 {
+		t.Errorf("upstream calls = %d, want 4 (3 fetches + 1 renewal within the QPS limit)", n)
+	}
+}

@@ -302,6 +302,12 @@ func (c *Cache) renew(req Request) {
 		c.mu.RUnlock()
 		return
 	}
+	c.mu.RLock()
+	_, cached := c.entries[key]
+	c.mu.RUnlock()
+	if !cached {
+		return // evicted while waiting for the limiter: do not bring it back
+	}
 	ch := c.group.DoChan(flightKey(key), func() (any, error) { return c.fetch(c.ctx, req) })
 	r := <-ch
 	switch {
