@@ -121,7 +121,8 @@ const readPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Acti
 func TestCredentials(t *testing.T) {
 	t.Parallel()
 	const cluster = "e2e-credentials-cluster"
-	srv := startServer(t, nil)
+	// Debug logs: the most a log could leak (checked at the end).
+	srv := startServer(t, nil, "--log-level", "debug")
 	c := srv.eks(nil)
 	createCluster(t, c, cluster)
 
@@ -195,7 +196,8 @@ func TestCredentials(t *testing.T) {
 		assocs[i] = createAssociation(t, c, &in)
 	}
 	srv.wait(t)
-	ag := startAgent(t, srv, cluster)
+	ag := startAgent(t, srv, cluster, "--log-level", "debug")
+	var secrets []string // tokens and credentials that must not reach the logs
 
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,7 +206,9 @@ func TestCredentials(t *testing.T) {
 				t.Errorf("association with a target role has no externalId: %+v", a)
 			}
 			p := newPod(namespace, aws.ToString(tt.in.ServiceAccount), tt.pod)
-			id := mustRunChild(t, ag, srv.token(t, cluster, p), srv.url)
+			token := srv.token(t, cluster, p)
+			id := mustRunChild(t, ag, token, srv.url)
+			secrets = append(secrets, token, id.SessionToken)
 
 			acct := account
 			if tt.target {
@@ -270,10 +274,29 @@ func TestCredentials(t *testing.T) {
 		})
 	}
 
-	t.Run("agent protocol", func(t *testing.T) { checkAgentProtocol(t, srv, ag, cluster, newPod(namespace, "plain", "proto")) })
+	t.Run("agent protocol", func(t *testing.T) {
+		secrets = append(secrets, checkAgentProtocol(t, srv, ag, cluster, newPod(namespace, "plain", "proto"))...)
+	})
 	t.Run("OIDC discovery verifies podid tokens", func(t *testing.T) {
 		p := newPod(namespace, "plain", "oidc")
 		checkDiscovery(t, srv, c, cluster, p, srv.token(t, cluster, p))
+	})
+	t.Run("no tokens or secrets in the logs", func(t *testing.T) {
+		if len(secrets) < 2*len(tests) {
+			t.Fatalf("only %d secrets collected", len(secrets))
+		}
+		for _, p := range []*proc{srv.proc, ag.proc} {
+			log := p.log.String()
+			// The admin keys are printed once, on creation, by design.
+			log = strings.ReplaceAll(log, "export AWS_SECRET_ACCESS_KEY="+srv.admin.SecretAccessKey, "")
+			for _, s := range append(secrets, srv.admin.SecretAccessKey) {
+				// The whole value or its last 24 characters (a JWT's
+				// signature, a key's tail).
+				if strings.Contains(log, s) || strings.Contains(log, s[len(s)-24:]) {
+					t.Errorf("%s's log holds a token or secret (…%s)", p.name, s[len(s)-6:])
+				}
+			}
+		}
 	})
 }
 
@@ -851,8 +874,9 @@ func TestUpstreamSTS(t *testing.T) {
 // §8.3): the JSON the SDKs read, the Host check, an empty token, and one
 // EKS Auth call for concurrent requests with one token, later ones served
 // from the cache.
-func checkAgentProtocol(t *testing.T, srv *server, ag *agent, cluster string, p pod) {
+func checkAgentProtocol(t *testing.T, srv *server, ag *agent, cluster string, p pod) (secrets []string) {
 	token := srv.token(t, cluster, p)
+	secrets = append(secrets, token)
 	before := agentUpstreamCalls(t, ag)
 	const n = 8
 	answers := make([]response, n)
@@ -887,6 +911,8 @@ func checkAgentProtocol(t *testing.T, srv *server, ag *agent, cluster string, p 
 	for _, k := range []string{"AccessKeyId", "SecretAccessKey", "Token"} {
 		if v, _ := creds[k].(string); v == "" {
 			t.Errorf("%s missing from %s", k, answers[0].body)
+		} else if k != "AccessKeyId" {
+			secrets = append(secrets, v)
 		}
 	}
 	if creds["AccountId"] != account {
@@ -902,6 +928,7 @@ func checkAgentProtocol(t *testing.T, srv *server, ag *agent, cluster string, p 
 	if r := ag.credentials(t, ""); r.status != 400 || string(r.body) != "Service account token cannot be empty\n" {
 		t.Errorf("empty token: %d %q, want 400 Service account token cannot be empty", r.status, r.body)
 	}
+	return secrets
 }
 
 // agentUpstreamCalls reads the agent's count of successful EKS Auth calls

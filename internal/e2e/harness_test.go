@@ -445,12 +445,13 @@ type agent struct {
 	proc *proc
 }
 
-var agentListenRE = regexp.MustCompile(`msg="agent listening" addr=(\S+)`)
+var agentListenRE = regexp.MustCompile(`msg="agent listening".* addr=(\S+)`)
 
 // startAgent starts podid agent for cluster against srv on a free loopback
-// port, signing EKS Auth calls with srv's admin keys from its environment
-// (as the AWS agent signs with the node role's).
-func startAgent(t *testing.T, srv *server, cluster string) *agent {
+// port (probes on the same port), with extra flags, signing EKS Auth calls
+// with srv's admin keys from its environment (as the AWS agent signs with
+// the node role's).
+func startAgent(t *testing.T, srv *server, cluster string, extra ...string) *agent {
 	t.Helper()
 	env := cleanEnv(t.TempDir(), "AWS_REGION="+region)
 	if srv.admin.AccessKeyID != "" {
@@ -458,8 +459,8 @@ func startAgent(t *testing.T, srv *server, cluster string) *agent {
 	} else {
 		env = append(env, "AWS_ACCESS_KEY_ID=podid", "AWS_SECRET_ACCESS_KEY=podid")
 	}
-	p := startProc(t, "podid agent ("+cluster+")", env, bins.podid, "agent", "--server", srv.url, "--cluster", cluster,
-		"--listen", "127.0.0.1:0", "--probe-listen", "")
+	args := append([]string{"agent", "--server", srv.url, "--cluster", cluster, "--listen", "127.0.0.1:0", "--probe-listen", ""}, extra...)
+	p := startProc(t, "podid agent ("+cluster+")", env, bins.podid, args...)
 	a := &agent{url: "http://" + p.waitLine(t, agentListenRE, 20*time.Second)[1], proc: p}
 	p.waitHTTP(t, a.url+"/healthz", 20*time.Second)
 	return a
