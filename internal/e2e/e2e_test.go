@@ -397,6 +397,19 @@ func TestAssociationLifecycle(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("cluster deleted", func(t *testing.T) {
+		tokens := []string{srv.token(t, cluster, newPod(namespace, sa, "web")), srv.token(t, cluster, newPod(namespace, sa, "web"))}
+		if _, err := c.DeleteCluster(context.Background(), &eks.DeleteClusterInput{Name: aws.String(cluster)}); err != nil {
+			t.Fatal(err)
+		}
+		srv.wait(t)
+		msg := checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, cluster, tokens[0], &srv.admin, "eks-auth"), 404, "ResourceNotFoundException")
+		if !strings.Contains(msg, cluster) {
+			t.Errorf("ResourceNotFoundException message %q does not name the cluster", msg)
+		}
+		checkAgentError(t, ag.credentials(t, tokens[1]), 404, "ResourceNotFoundException")
+	})
 }
 
 // revisionOf is the X-Podid-Revision of a write's response.
