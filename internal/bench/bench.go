@@ -163,7 +163,7 @@ func Run(ctx context.Context, cfg Config) error {
 	} else {
 		err = r.standard(ctx)
 	}
-	if err != nil && ctx.Err() != nil {
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("%w (the run is bounded by --timeout %v)", err, cfg.Timeout)
 	}
 	return err
