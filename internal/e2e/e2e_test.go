@@ -768,6 +768,20 @@ func TestSigV4Refusals(t *testing.T) {
 			t.Errorf("GetCallerIdentity with vended credentials: %v, %v; want the sigv4-role session", err, out)
 		}
 	})
+	t.Run("vended session is not the admin", func(t *testing.T) {
+		for _, tt := range []struct{ method, path, body string }{
+			{http.MethodPost, "/podid/v1/sessions/inspect", `{"sessionToken":"` + session.SessionToken + `"}`},
+			{http.MethodPost, "/podid/v1/clusters/" + cluster + "/tokens", `{"namespace":"kube-system","serviceAccount":"admin","podName":"x","podUid":"u"}`},
+			{http.MethodPut, "/podid/v1/clusters/" + cluster + "/issuer", `{"podidIssued":true}`},
+		} {
+			req, _ := http.NewRequest(tt.method, srv.url+tt.path, strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", "application/json")
+			r := do(t, req, []byte(tt.body), "eks", &session)
+			if code, msg := r.awsError(); r.status != 403 || code != "AccessDeniedException" || !strings.Contains(msg, ":assumed-role/sigv4-role/") {
+				t.Errorf("%s %s with a pod's session: %d %s %q, want 403 AccessDeniedException naming the session", tt.method, tt.path, r.status, code, msg)
+			}
+		}
+	})
 	t.Run("EKS Auth signed for another service", func(t *testing.T) {
 		checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, cluster, token, &srv.admin, "eks"), 403, "InvalidSignatureException")
 	})

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -42,6 +43,11 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("e2e: skipped in -short mode (builds and starts podid)")
+		return 0
+	}
 	dir, err := os.MkdirTemp("", "podid-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
