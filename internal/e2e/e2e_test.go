@@ -1140,3 +1140,57 @@ func exitCode(err error) int {
 	}
 	return -1
 }
+
+// TestRestart: podid serve stops cleanly on SIGTERM and, restarted on the
+// same data directory and address, keeps its admin keys (not printed
+// again), clusters, associations and token signing keys (a token minted
+// before still works), and its session key (credentials vended before
+// still sign requests); the running agent carries on against it.
+func TestRestart(t *testing.T) {
+	t.Parallel()
+	const cluster, namespace, sa = "e2e-restart", "ns-r", "app"
+	dir := t.TempDir()
+	listen := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	srv := startServerIn(t, dir, listen, nil)
+	c := srv.eks(nil)
+	createCluster(t, c, cluster)
+	createAssociation(t, c, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster),
+		Namespace: aws.String(namespace), ServiceAccount: aws.String(sa), RoleArn: aws.String(roleARN(account, "restart-role"))})
+	srv.wait(t)
+	ag := startAgent(t, srv, cluster)
+	p := newPod(namespace, sa, "r1")
+	token := srv.token(t, cluster, p)
+	before := mustRunChild(t, ag, token, srv.url)
+	vended := vend(t, srv, cluster, srv.token(t, cluster, newPod(namespace, sa, "r0")), &srv.admin)
+	later := srv.token(t, cluster, newPod(namespace, sa, "r2")) // first used after the restart
+
+	srv.proc.stop()
+	if code := srv.proc.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("podid serve exited with status %d on SIGTERM, want 0", code)
+	}
+	again := startServerIn(t, dir, listen, nil)
+	if again.url != srv.url || again.admin != srv.admin {
+		t.Fatalf("restarted server: %s, admin key %s; want %s and the same admin keys", again.url, again.admin.AccessKeyID, srv.url)
+	}
+	if strings.Contains(again.proc.log.String(), again.admin.SecretAccessKey) {
+		t.Error("the restarted server printed the admin secret again")
+	}
+	again.wait(t)
+
+	out, err := again.sts(staticCreds(vended)).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if err != nil || !assumedRoleRE(account, "restart-role", cluster, "r0").MatchString(aws.ToString(out.Arn)) {
+		t.Errorf("credentials vended before the restart: %v; want them still accepted", err)
+	}
+	if v := again.inspect(t, before.SessionToken); v.AssumedRoleARN != before.ARN {
+		t.Errorf("session from before the restart inspects as %s, want %s", v.AssumedRoleARN, before.ARN)
+	}
+	r := again.assumeRoleForPodIdentity(t, cluster, token, &again.admin, "eks-auth")
+	var fresh eksapi.AssumeRoleForPodIdentityOutput
+	if r.status != 200 || json.Unmarshal(r.body, &fresh) != nil || !assumedRoleRE(account, "restart-role", cluster, p.name).MatchString(fresh.AssumedRoleUser.Arn) {
+		t.Errorf("token minted before the restart: %d %s", r.status, r.body)
+	}
+	id := mustRunChild(t, ag, later, srv.url)
+	if re := assumedRoleRE(account, "restart-role", cluster, "r2"); !re.MatchString(id.ARN) {
+		t.Errorf("through the agent after the restart: ARN %s, want a match of %s", id.ARN, re)
+	}
+}

@@ -258,8 +258,14 @@ var bannerRE = regexp.MustCompile(`EKS API at (http://\S+) `)
 // answers.
 func startServer(t *testing.T, env []string, extra ...string) *server {
 	t.Helper()
-	dir := t.TempDir()
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--auth", "sigv4",
+	return startServerIn(t, t.TempDir(), "127.0.0.1:0", env, extra...)
+}
+
+// startServerIn is startServer with the data directory (and SQLite
+// store) in dir, listening on listen.
+func startServerIn(t *testing.T, dir, listen string, env []string, extra ...string) *server {
+	t.Helper()
+	args := append([]string{"serve", "--listen", listen, "--auth", "sigv4",
 		"--data-dir", dir, "--store", "sqlite:" + filepath.Join(dir, "podid.db"),
 		"--account-id", account, "--region", region, "--log-level", "warn"}, extra...)
 	if env == nil {
