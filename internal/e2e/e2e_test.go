@@ -306,15 +306,19 @@ var cmpEmptyIsNil = cmp.FilterValues(func(x, y []string) bool { return len(x) ==
 func roleNameOf(arn string) string { return arn[strings.LastIndexByte(arn, '/')+1:] }
 
 // agentErrorRE matches the agent's relay of an EKS Auth error (spec §8.3).
-func agentErrorRE(code string) *regexp.Regexp {
-	return regexp.MustCompile(`^\[[^\]]+\]: \(` + code + `\): .+, fault: client\n$`)
+func agentErrorRE(code, fault string) *regexp.Regexp {
+	return regexp.MustCompile(`^\[[^\]]+\]: \(` + code + `\): .+, fault: ` + fault + `\n$`)
 }
 
 // checkAgentError checks that the agent answered an EKS Auth error code
-// with status, relayed as the AWS agent does.
+// with status, relayed as the AWS agent does (fault: server for 5xx).
 func checkAgentError(t *testing.T, r response, status int, code string) {
 	t.Helper()
-	if r.status != status || !agentErrorRE(code).Match(r.body) {
+	fault := "client"
+	if status >= 500 {
+		fault = "server"
+	}
+	if r.status != status || !agentErrorRE(code, fault).Match(r.body) {
 		t.Errorf("agent answered %d %q, want %d and a %s relay", r.status, r.body, status, code)
 	}
 	if ct := r.header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
@@ -1129,6 +1133,7 @@ func TestJWKSURL(t *testing.T) {
 	t.Run("unreachable JWKS", func(t *testing.T) {
 		tok := sign(t, old.key, old.kid, old.claims(p))
 		checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, downCluster, tok, &srv.admin, "eks-auth"), 503, "ServiceUnavailableException")
+		checkAgentError(t, startAgent(t, srv, downCluster).credentials(t, tok), 503, "ServiceUnavailableException")
 	})
 }
 
