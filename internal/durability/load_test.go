@@ -1,0 +1,446 @@
+package durability
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// outcome is what a client knows of a write.
+type outcome int
+
+const (
+	notSent outcome = iota
+	unknown         // sent, no answer: it may or may not have been applied
+	acked           // answered 200 with its result
+)
+
+// keyRecord is a client's knowledge of one (namespace, service account).
+type keyRecord struct {
+	namespace, serviceAccount string
+	requested                 eks.CreatePodIdentityAssociationInput
+	create                    outcome
+	created                   *types.PodIdentityAssociation // when create is acked
+	delete                    outcome
+
+	// Hot keys (created before the load, updated over and over): update
+	// sequence numbers, the acknowledged results by sequence (0: the
+	// create), the last acknowledged and the last sent.
+	hot                  bool
+	updates              map[int]*types.PodIdentityAssociation
+	lastAcked, lastTried int
+}
+
+// writer is one client of the load; its records are its own until the
+// load ends. It sends each write to one of its clients in turn; with
+// failover, a write without an answer is sent again, with the same client
+// request token (as the SDK retries), to the next client.
+type writer struct {
+	n        int
+	clients  []*eks.Client
+	failover bool
+	records  []*keyRecord
+	hot      []*keyRecord
+	errs     []string // answers that are neither success nor expected
+	retries  int      // writes sent again to another replica
+	replays  int      // retried creates answered with the first attempt's association
+}
+
+func hotRole(w, k, seq int) string { return roleARN(fmt.Sprintf("hot-%d-%d-u%d", w, k, seq)) }
+func hotTarget(w, k, seq int) string {
+	return fmt.Sprintf("arn:aws:iam::%s:role/hot-%d-%d-t%d", targetAccount, w, k, seq)
+}
+func hotPolicy(seq int) string {
+	return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":"u%d","Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`, seq)
+}
+
+// load is a write load of n writers on one cluster.
+type load struct {
+	cluster string
+	writers []*writer
+	acks    atomic.Int64
+	stop    atomic.Bool
+	done    chan struct{} // closed when every writer has ended
+}
+
+// newLoad makes n writers over clients, each with killHotPerW hot
+// associations created (and acknowledged) before the load starts.
+func newLoad(t *testing.T, cluster string, n int, failover bool, clients ...*eks.Client) *load {
+	t.Helper()
+	l := &load{cluster: cluster, done: make(chan struct{})}
+	for w := range n {
+		wr := &writer{n: w, clients: clients, failover: failover}
+		for k := range killHotPerW {
+			rec := wr.newRecord(cluster, fmt.Sprintf("hot-%d-%d", w, k), &eks.CreatePodIdentityAssociationInput{
+				RoleArn: aws.String(hotRole(w, k, 0)), TargetRoleArn: aws.String(hotTarget(w, k, 0)), Policy: aws.String(hotPolicy(0)),
+				DisableSessionTags: aws.Bool(true),
+				Tags:               map[string]string{"writer": strconv.Itoa(w), "hot": strconv.Itoa(k), "kind": "hot"}})
+			rec.hot = true
+			rec.updates = map[int]*types.PodIdentityAssociation{}
+			if err := wr.create(t.Context(), k, rec); err != nil {
+				t.Fatalf("creating hot association %s: %v", rec.serviceAccount, err)
+			}
+			rec.updates[0] = rec.created
+			wr.hot = append(wr.hot, rec)
+		}
+		l.writers = append(l.writers, wr)
+	}
+	return l
+}
+
+// start runs the writers until stop is set or a write fails.
+func (l *load) start() {
+	var wg sync.WaitGroup
+	for _, wr := range l.writers {
+		wg.Go(func() { wr.run(l) })
+	}
+	go func() { wg.Wait(); close(l.done) }()
+}
+
+// waitAcks waits for n acknowledged writes in all, or fails the test
+// (stopping the writers) after timeout or if they end first.
+func (l *load) waitAcks(t *testing.T, n int64, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for l.acks.Load() < n {
+		select {
+		case <-l.done:
+			t.Fatalf("the writers ended after %d acknowledged writes, before %d", l.acks.Load(), n)
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			l.end()
+			t.Fatalf("only %d acknowledged writes within %s, want %d", l.acks.Load(), timeout, n)
+		}
+	}
+}
+
+// end stops the writers and waits for them.
+func (l *load) end() {
+	l.stop.Store(true)
+	<-l.done
+}
+
+// report fails the test for every unexpected answer and returns the
+// number of writes whose outcome is unknown.
+func (l *load) report(t *testing.T) (inFlight, retries, replays int) {
+	t.Helper()
+	for _, wr := range l.writers {
+		for _, e := range wr.errs {
+			t.Errorf("writer %d: %s", wr.n, e)
+		}
+		for _, r := range wr.records {
+			if r.create == unknown || r.delete == unknown || (r.hot && r.lastTried > r.lastAcked) {
+				inFlight++
+			}
+		}
+		retries += wr.retries
+		replays += wr.replays
+	}
+	return inFlight, retries, replays
+}
+
+// check compares every association on c with what the writers were told.
+func (l *load) check(ctx context.Context, t *testing.T, c *eks.Client) {
+	t.Helper()
+	stored := listAll(ctx, t, c, l.cluster)
+	for _, wr := range l.writers {
+		for _, r := range wr.records {
+			got := stored[r.serviceAccount]
+			delete(stored, r.serviceAccount)
+			t.Run(r.serviceAccount, func(t *testing.T) { checkRecord(t, r, got) })
+		}
+	}
+	for sa, got := range stored {
+		t.Errorf("association %v for service account %s was never requested", ids(got), sa)
+	}
+}
+
+func (wr *writer) newRecord(cluster, sa string, in *eks.CreatePodIdentityAssociationInput) *keyRecord {
+	in.ClusterName, in.Namespace, in.ServiceAccount = aws.String(cluster), aws.String("load"), aws.String(sa)
+	in.ClientRequestToken = aws.String(requestToken())
+	r := &keyRecord{namespace: "load", serviceAccount: sa, requested: *in}
+	wr.records = append(wr.records, r)
+	return r
+}
+
+// requestToken returns a new client request token.
+func requestToken() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// run writes until l.stop: mostly creates, every fourth write an update
+// of a hot association, every fourth a delete of an earlier create. It
+// ends at its first write without an answer.
+func (wr *writer) run(l *load) {
+	var deletable []*keyRecord
+	for i := 0; !l.stop.Load(); i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		var err error
+		switch {
+		case i%4 == 1:
+			err = wr.update(ctx, i, l.cluster, wr.hot[i/4%len(wr.hot)])
+		case i%4 == 3 && len(deletable) > 0:
+			err = wr.delete(ctx, i, l.cluster, deletable[0])
+			deletable = deletable[1:]
+		default:
+			in := &eks.CreatePodIdentityAssociationInput{RoleArn: aws.String(roleARN(fmt.Sprintf("c-%d-%d", wr.n, i))),
+				Tags: map[string]string{"writer": strconv.Itoa(wr.n), "i": strconv.Itoa(i), "kind": "create"}}
+			if i%2 == 0 {
+				in.TargetRoleArn = aws.String(fmt.Sprintf("arn:aws:iam::%s:role/ct-%d-%d", targetAccount, wr.n, i))
+			}
+			if i%3 == 0 {
+				in.Policy = aws.String(hotPolicy(i))
+				in.DisableSessionTags = aws.Bool(true)
+			}
+			r := wr.newRecord(l.cluster, fmt.Sprintf("c-%d-%d", wr.n, i), in)
+			if err = wr.create(ctx, i, r); err == nil {
+				deletable = append(deletable, r)
+			}
+		}
+		cancel()
+		if err != nil {
+			if code := apiError(err); code != "" {
+				wr.errs = append(wr.errs, err.Error())
+			}
+			return
+		}
+		l.acks.Add(1)
+	}
+}
+
+// send sends one write with fn, to client i (mod their number), and with
+// failover on to each other client in turn while there is no answer. It
+// returns fn's last error and whether the write was sent more than once.
+func (wr *writer) send(i int, fn func(*eks.Client) error) (err error, retried bool) {
+	tries := 1
+	if wr.failover {
+		tries = len(wr.clients)
+	}
+	for k := range tries {
+		if k > 0 {
+			wr.retries++
+			retried = true
+		}
+		if err = fn(wr.clients[(i+k)%len(wr.clients)]); err == nil || apiError(err) != "" {
+			return err, retried
+		}
+	}
+	return err, retried
+}
+
+func (wr *writer) create(ctx context.Context, i int, r *keyRecord) error {
+	in := r.requested
+	r.create = unknown
+	var out *eks.CreatePodIdentityAssociationOutput
+	var sent time.Time // of the last attempt
+	err, retried := wr.send(i, func(c *eks.Client) (err error) {
+		sent = time.Now()
+		out, err = c.CreatePodIdentityAssociation(ctx, &in)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// Made before the retry was sent (createdAt has millisecond
+	// precision): the retry replayed the first attempt's create.
+	if retried && out.Association.CreatedAt.Before(sent.Truncate(time.Millisecond)) {
+		wr.replays++
+	}
+	r.create, r.created = acked, out.Association
+	return nil
+}
+
+func (wr *writer) update(ctx context.Context, i int, cluster string, r *keyRecord) error {
+	k, _ := strconv.Atoi(r.serviceAccount[strings.LastIndexByte(r.serviceAccount, '-')+1:])
+	seq := r.lastTried + 1
+	r.lastTried = seq
+	in := &eks.UpdatePodIdentityAssociationInput{
+		ClusterName: aws.String(cluster), AssociationId: r.created.AssociationId, ClientRequestToken: aws.String(requestToken()),
+		RoleArn: aws.String(hotRole(wr.n, k, seq)), TargetRoleArn: aws.String(hotTarget(wr.n, k, seq)), Policy: aws.String(hotPolicy(seq)),
+		DisableSessionTags: aws.Bool(true)}
+	var out *eks.UpdatePodIdentityAssociationOutput
+	err, _ := wr.send(i, func(c *eks.Client) (err error) {
+		out, err = c.UpdatePodIdentityAssociation(ctx, in)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	r.lastAcked, r.updates[seq] = seq, out.Association
+	return nil
+}
+
+func (wr *writer) delete(ctx context.Context, i int, cluster string, r *keyRecord) error {
+	r.delete = unknown
+	err, retried := wr.send(i, func(c *eks.Client) error {
+		_, err := c.DeletePodIdentityAssociation(ctx, &eks.DeletePodIdentityAssociationInput{
+			ClusterName: aws.String(cluster), AssociationId: r.created.AssociationId})
+		return err
+	})
+	if retried && apiError(err) == "ResourceNotFoundException" {
+		err = nil // the attempt without an answer deleted it
+	}
+	if err != nil {
+		return err
+	}
+	r.delete = acked
+	return nil
+}
+
+// listAll lists the cluster's associations and describes each, keyed by
+// service account (every key here is in one namespace); more than one
+// per key is a duplicate, which checkRecord reports.
+func listAll(ctx context.Context, t *testing.T, c *eks.Client, cluster string) map[string][]*types.PodIdentityAssociation {
+	t.Helper()
+	out := map[string][]*types.PodIdentityAssociation{}
+	seen := map[string]bool{}
+	p := eks.NewListPodIdentityAssociationsPaginator(c, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String(cluster)})
+	for pages := 0; p.HasMorePages(); pages++ {
+		if pages > 1000 {
+			t.Fatal("more than 1000 pages of associations")
+		}
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("ListPodIdentityAssociations: %v", err)
+		}
+		for _, s := range page.Associations {
+			id := aws.ToString(s.AssociationId)
+			if seen[id] {
+				t.Errorf("association %s listed twice", id)
+				continue
+			}
+			seen[id] = true
+			d, err := c.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{
+				ClusterName: aws.String(cluster), AssociationId: s.AssociationId})
+			if err != nil {
+				t.Fatalf("DescribePodIdentityAssociation %s (listed): %v", id, err)
+			}
+			a := d.Association
+			if aws.ToString(a.Namespace) != aws.ToString(s.Namespace) || aws.ToString(a.ServiceAccount) != aws.ToString(s.ServiceAccount) {
+				t.Errorf("association %s listed as %s/%s, described as %s/%s", id, aws.ToString(s.Namespace),
+					aws.ToString(s.ServiceAccount), aws.ToString(a.Namespace), aws.ToString(a.ServiceAccount))
+			}
+			out[aws.ToString(a.ServiceAccount)] = append(out[aws.ToString(a.ServiceAccount)], a)
+		}
+	}
+	return out
+}
+
+func ids(as []*types.PodIdentityAssociation) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, aws.ToString(a.AssociationId))
+	}
+	return out
+}
+
+var ignoreSerde = cmpopts.IgnoreUnexported(types.PodIdentityAssociation{})
+
+// checkRecord checks what the restarted server holds for a key against
+// what its client was told.
+func checkRecord(t *testing.T, r *keyRecord, got []*types.PodIdentityAssociation) {
+	if len(got) > 1 {
+		t.Fatalf("%d associations for one key: %v", len(got), ids(got))
+	}
+	var a *types.PodIdentityAssociation
+	if len(got) == 1 {
+		a = got[0]
+		checkWhole(t, a)
+	}
+	switch {
+	case r.delete == acked:
+		if a != nil {
+			t.Errorf("acknowledged delete of %s, but the association is there: %+v", aws.ToString(r.created.AssociationId), a)
+		}
+	case r.create == unknown && a != nil:
+		checkRequested(t, r, a)
+	case r.create == unknown:
+		// Not applied: allowed for a write without an answer.
+	case a == nil && r.delete == unknown:
+		// Deleted by the write in flight.
+	case a == nil:
+		t.Errorf("acknowledged create of %s lost", aws.ToString(r.created.AssociationId))
+	case r.hot:
+		checkHot(t, r, a)
+	default:
+		if diff := cmp.Diff(a, r.created, ignoreSerde); diff != "" {
+			t.Errorf("association differs from the acknowledged create (-got +want):\n%s", diff)
+		}
+	}
+}
+
+// checkWhole checks that an association is not half-applied.
+func checkWhole(t *testing.T, a *types.PodIdentityAssociation) {
+	t.Helper()
+	if (aws.ToString(a.TargetRoleArn) != "") != (aws.ToString(a.ExternalId) != "") {
+		t.Errorf("targetRoleArn %q with externalId %q: want an external ID exactly when there is a target role",
+			aws.ToString(a.TargetRoleArn), aws.ToString(a.ExternalId))
+	}
+	if a.Tags["writer"] == "" || a.Tags["kind"] == "" || len(a.Tags) != 3 {
+		t.Errorf("tags %v: want all three the client sent", a.Tags)
+	}
+}
+
+// checkRequested checks an association whose create had no answer: it
+// must be exactly what was asked for.
+func checkRequested(t *testing.T, r *keyRecord, a *types.PodIdentityAssociation) {
+	t.Helper()
+	in := r.requested
+	want := &types.PodIdentityAssociation{ClusterName: in.ClusterName, Namespace: in.Namespace, ServiceAccount: in.ServiceAccount,
+		RoleArn: in.RoleArn, TargetRoleArn: in.TargetRoleArn, Policy: in.Policy, DisableSessionTags: in.DisableSessionTags, Tags: in.Tags}
+	if want.DisableSessionTags == nil {
+		want.DisableSessionTags = aws.Bool(false)
+	}
+	opt := cmpopts.IgnoreFields(types.PodIdentityAssociation{}, "AssociationArn", "AssociationId", "CreatedAt", "ModifiedAt", "ExternalId", "OwnerArn")
+	if diff := cmp.Diff(a, want, ignoreSerde, opt); diff != "" {
+		t.Errorf("association created by a write without an answer differs from the request (-got +want):\n%s", diff)
+	}
+}
+
+// checkHot checks a hot association: the state of one update, at least
+// the last acknowledged one, at most the last sent; all of one update.
+func checkHot(t *testing.T, r *keyRecord, a *types.PodIdentityAssociation) {
+	t.Helper()
+	seqOf := func(s, marker string) int {
+		i := strings.LastIndex(s, marker)
+		if i < 0 {
+			return -1
+		}
+		digits := s[i+len(marker):]
+		digits = digits[:len(digits)-len(strings.TrimLeft(digits, "0123456789"))]
+		n, err := strconv.Atoi(digits)
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	seq := seqOf(aws.ToString(a.RoleArn), "-u")
+	target, policy := seqOf(aws.ToString(a.TargetRoleArn), "-t"), seqOf(aws.ToString(a.Policy), `"Sid":"u`)
+	if target != seq || policy != seq {
+		t.Fatalf("half-applied update: role %s, target role %s, policy %s", aws.ToString(a.RoleArn), aws.ToString(a.TargetRoleArn), aws.ToString(a.Policy))
+	}
+	if seq < r.lastAcked || seq > r.lastTried {
+		t.Fatalf("role %s is update %d; acknowledged up to %d, sent up to %d", aws.ToString(a.RoleArn), seq, r.lastAcked, r.lastTried)
+	}
+	if want, ok := r.updates[seq]; ok {
+		if diff := cmp.Diff(a, want, ignoreSerde); diff != "" {
+			t.Errorf("association differs from acknowledged update %d (-got +want):\n%s", seq, diff)
+		}
+	}
+}
