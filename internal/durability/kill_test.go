@@ -2,12 +2,10 @@ package durability
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eks"
 
 	"github.com/podid/podid/internal/store/postgres"
 	"github.com/podid/podid/internal/store/postgres/pgtest"
@@ -19,6 +17,7 @@ const (
 	killWriters   = 8   // concurrent clients
 	killHotPerW   = 2   // associations each writer updates over and over
 	killAfterAcks = 300 // acknowledged writes before SIGKILL
+	killCycles    = 2   // load, kill and restart, twice
 	killCluster   = "durable"
 	targetAccount = "111122223333"
 )
@@ -54,31 +53,35 @@ func TestKillPostgres(t *testing.T) {
 
 // runKillTest runs the load against podid serve on storeDSN, kills the
 // server after killAfterAcks acknowledged writes, restarts it on the same
-// store, checks every association against what the clients were told,
-// stops it and runs integrity on the store.
+// store and checks every association against what the clients were told;
+// then again on the restarted server (a load on a cluster of its own),
+// checking both loads' writes. At the end it stops the server and runs
+// integrity on the store.
 func runKillTest(t *testing.T, storeDSN string, integrity func(context.Context) error) {
 	srv := startServer(t, "podid serve", storeDSN)
-	createCluster(t, srv.eks(), killCluster)
-	l := newLoad(t, killCluster, killWriters, false, srv.eks())
-	l.start()
-	l.waitAcks(t, killAfterAcks, 40*time.Second)
-	srv.kill(t) // with writes in flight; the writers end at their first unanswered one
-	l.end()
-	inFlight, _, _ := l.report(t)
-	t.Logf("killed after %d acknowledged writes, %d in flight", l.acks.Load(), inFlight)
+	var loads []*load
+	for cycle := 1; cycle <= killCycles; cycle++ {
+		cluster := fmt.Sprintf("%s-%d", killCluster, cycle)
+		createCluster(t, srv.eks(), cluster)
+		l := newLoad(t, cluster, killWriters, false, srv.eks())
+		loads = append(loads, l)
+		l.start()
+		l.waitAcks(t, killAfterAcks, 40*time.Second)
+		srv.kill(t) // with writes in flight; the writers end at their first unanswered one
+		l.end()
+		inFlight, _, _ := l.report(t)
+		t.Logf("killed after %d acknowledged writes, %d in flight", l.acks.Load(), inFlight)
 
-	srv2 := startServer(t, "podid serve (restarted)", storeDSN)
+		srv = startServer(t, fmt.Sprintf("podid serve (restart %d)", cycle), storeDSN)
+		ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+		for _, l := range loads {
+			t.Run(fmt.Sprintf("restart %d/%s", cycle, l.cluster), func(t *testing.T) { l.check(ctx, t, srv.eks()) })
+		}
+		cancel()
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
 	defer cancel()
-	l.check(ctx, t, srv2.eks())
-
-	// The restarted server takes writes.
-	if _, err := srv2.eks().CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{
-		ClusterName: aws.String(killCluster), Namespace: aws.String("after"), ServiceAccount: aws.String("restart"),
-		RoleArn: aws.String(roleARN("after-restart"))}); err != nil {
-		t.Errorf("CreatePodIdentityAssociation after the restart: %v", err)
-	}
-	srv2.stop(t)
+	srv.stop(t)
 	if err := integrity(ctx); err != nil {
 		t.Errorf("integrity check after kill and restart: %v", err)
 	}

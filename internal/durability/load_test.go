@@ -184,12 +184,15 @@ func requestToken() string {
 	return hex.EncodeToString(b[:])
 }
 
+// maxWrites bounds each writer's writes.
+const maxWrites = 5000
+
 // run writes until l.stop: mostly creates, every fourth write an update
 // of a hot association, every fourth a delete of an earlier create. It
 // ends at its first write without an answer.
 func (wr *writer) run(l *load) {
 	var deletable []*keyRecord
-	for i := 0; !l.stop.Load(); i++ {
+	for i := 0; i < maxWrites && !l.stop.Load(); i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		var err error
 		switch {

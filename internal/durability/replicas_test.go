@@ -159,8 +159,10 @@ func checkDescribe(ctx context.Context, t *testing.T, c *eks.Client, after strin
 	}
 }
 
-// TestPropagationAcrossReplicas: an update acknowledged on replica A is in
-// B's credentials once B's wait API says its revision is in effect.
+// TestPropagationAcrossReplicas: a change acknowledged on replica A is in
+// B's credentials once B's wait API says its revision is in effect, while
+// a write load runs on both replicas: updates of one association, and
+// creates and deletes of others.
 func TestPropagationAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	const cluster, ns, sa = "propagation", "ns", "app"
@@ -171,20 +173,56 @@ func TestPropagationAcrossReplicas(t *testing.T) {
 	createCluster(t, a.eks(), cluster)
 	id := createAssociation(ctx, t, a, cluster, ns, sa, "prop-0")
 	token := b.token(t, cluster, ns, sa)
-	for i := 1; i <= 20; i++ {
-		role := "prop-" + strconv.Itoa(i)
-		rev := updateRole(ctx, t, a, cluster, id, role)
+	l := newLoad(t, cluster, 4, false, a.eks(), b.eks())
+	l.start()
+	// waitOnB waits on B for the revision of a write acknowledged on A and
+	// checks EKS Auth on B for a pod of serviceAccount right after.
+	waitOnB := func(rev int64, token, what, wantRole string) {
+		t.Helper()
 		got, err := b.waitRevision(ctx, rev, 10*time.Second)
 		if err != nil {
-			t.Fatalf("wait on B for revision %d (acknowledged on A): %v", rev, err)
+			t.Fatalf("wait on B for revision %d (the %s on A): %v", rev, what, err)
 		}
 		if got < rev {
 			t.Errorf("wait on B for revision %d answered revision %d in effect", rev, got)
 		}
-		if r, err := b.assumedRole(ctx, cluster, token); err != nil || r != role {
-			t.Fatalf("EKS Auth on B right after its wait for revision %d: %q, %v; want role %s", rev, r, err, role)
+		if r, err := b.assumedRole(ctx, cluster, token); err != nil || r != wantRole {
+			t.Fatalf("EKS Auth on B right after its wait for revision %d (the %s on A): %q, %v; want %q", rev, what, r, err, wantRole)
 		}
 	}
+	for i := 1; i <= 30; i++ {
+		role := "prop-" + strconv.Itoa(i)
+		waitOnB(updateRole(ctx, t, a, cluster, id, role), token, "update", role)
+		if i%5 != 0 {
+			continue
+		}
+		other := "other-" + strconv.Itoa(i)
+		out, err := a.eks().CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster),
+			Namespace: aws.String(ns), ServiceAccount: aws.String(other), RoleArn: aws.String(roleARN(other))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rev, err := writeRevision(out.ResultMetadata)
+		if err != nil {
+			t.Fatal(err)
+		}
+		otherToken := b.token(t, cluster, ns, other)
+		waitOnB(rev, otherToken, "create", other)
+		del, err := a.eks().DeletePodIdentityAssociation(ctx, &eks.DeletePodIdentityAssociationInput{ClusterName: aws.String(cluster),
+			AssociationId: out.Association.AssociationId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rev, err = writeRevision(del.ResultMetadata); err != nil {
+			t.Fatal(err)
+		}
+		waitOnB(rev, otherToken, "delete", "error:ResourceNotFoundException")
+	}
+	l.end()
+	if inFlight, _, _ := l.report(t); inFlight != 0 {
+		t.Errorf("%d writes of the background load without an answer", inFlight)
+	}
+	t.Logf("%d writes of the background load meanwhile", l.acks.Load())
 }
 
 func createAssociation(ctx context.Context, t testing.TB, s *server, cluster, ns, sa, role string) string {
