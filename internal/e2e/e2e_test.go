@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/go-cmp/cmp"
@@ -260,6 +261,36 @@ func TestCredentials(t *testing.T) {
 
 	t.Run("agent protocol", func(t *testing.T) {
 		secrets = append(secrets, checkAgentProtocol(t, srv, ag, cluster, newPod(namespace, "plain", "proto"))...)
+	})
+	t.Run("workload role chaining keeps the transitive tags", func(t *testing.T) {
+		p := newPod(namespace, "plain", "chain")
+		token := srv.token(t, cluster, p)
+		creds := vend(t, srv, cluster, token, &srv.admin)
+		secrets = append(secrets, token, creds.SecretAccessKey, creds.SessionToken)
+		client := srv.sts(staticCreds(creds))
+		other := roleARN(targetAccount, "workload-other-role")
+		_, err := client.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(other),
+			RoleSessionName: aws.String("workload"), DurationSeconds: aws.Int32(7200)})
+		if code, status := apiError(err); code != "ValidationError" || status != 400 {
+			t.Errorf("chained AssumeRole for 2 hours: %v; want 400 ValidationError (role chaining lasts at most 1 hour)", err)
+		}
+		out, err := client.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(other), RoleSessionName: aws.String("workload")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left := time.Until(aws.ToTime(out.Credentials.Expiration)); left <= 0 || left > time.Hour {
+			t.Errorf("chained session expires in %s, want within an hour", left)
+		}
+		v := srv.inspect(t, aws.ToString(out.Credentials.SessionToken))
+		if diff := cmp.Diff(v.Tags, podTags(cluster, p)); diff != "" {
+			t.Errorf("chained session's tags (-got +want):\n%s", diff)
+		}
+		if diff := cmp.Diff(v.TransitiveTagKeys, podTagKeys); diff != "" {
+			t.Errorf("chained session's transitive keys (-got +want):\n%s", diff)
+		}
+		if len(v.Chain) != 1 || !assumedRoleRE(account, "plain-role", cluster, p.name).MatchString(v.Chain[0]) {
+			t.Errorf("chained session's chain = %q, want the pod's plain-role session", v.Chain)
+		}
 	})
 	t.Run("OIDC discovery verifies podid tokens", func(t *testing.T) {
 		p := newPod(namespace, "plain", "oidc")
