@@ -54,7 +54,8 @@ func TestKillPostgres(t *testing.T) {
 // runKillTest runs the load against podid serve on storeDSN, kills the
 // server after killAfterAcks acknowledged writes, restarts it on the same
 // store and checks every association against what the clients were told;
-// then again on the restarted server (a load on a cluster of its own),
+// it sends the writes left without an answer again (same client request
+// tokens); then again on the restarted server (a load on a cluster of its own),
 // checking both loads' writes. At the end it stops the server and runs
 // integrity on the store.
 func runKillTest(t *testing.T, storeDSN string, integrity func(context.Context) error) {
@@ -72,11 +73,13 @@ func runKillTest(t *testing.T, storeDSN string, integrity func(context.Context) 
 		inFlight, _, _ := l.report(t)
 		t.Logf("killed after %d acknowledged writes, %d in flight", l.acks.Load(), inFlight)
 
+		restarted := time.Now()
 		srv = startServer(t, fmt.Sprintf("podid serve (restart %d)", cycle), storeDSN)
 		ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
 		for _, l := range loads {
 			t.Run(fmt.Sprintf("restart %d/%s", cycle, l.cluster), func(t *testing.T) { l.check(ctx, t, srv.eks()) })
 		}
+		l.resolve(ctx, t, srv.eks(), restarted)
 		cancel()
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)

@@ -42,6 +42,7 @@ type keyRecord struct {
 	hot                  bool
 	updates              map[int]*types.PodIdentityAssociation
 	lastAcked, lastTried int
+	pending              *eks.UpdatePodIdentityAssociationInput // the last update sent
 }
 
 // writer is one client of the load; its records are its own until the
@@ -151,6 +152,72 @@ func (l *load) report(t *testing.T) (inFlight, retries, replays int) {
 		replays += wr.replays
 	}
 	return inFlight, retries, replays
+}
+
+// resolve sends every write left without an answer again to c, as a
+// client retrying after the server came back would (with the same client
+// request token): a create or update that was applied before the crash
+// must be replayed, not applied twice or refused; afterwards every write
+// is acknowledged, so a later check is exact. It returns how many writes
+// it sent and how many of them had been applied before (replayed).
+func (l *load) resolve(ctx context.Context, t *testing.T, c *eks.Client, restarted time.Time) (sent, replayed int) {
+	t.Helper()
+	defer func() {
+		t.Logf("%s: %d writes without an answer sent again, %d of them applied before the crash", l.cluster, sent, replayed)
+	}()
+	for _, wr := range l.writers {
+		for _, r := range wr.records {
+			switch {
+			case r.create == unknown:
+				before, err := c.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String(l.cluster),
+					Namespace: aws.String(r.namespace), ServiceAccount: aws.String(r.serviceAccount)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				in := r.requested
+				sent++
+				out, err := c.CreatePodIdentityAssociation(ctx, &in)
+				if err != nil {
+					t.Errorf("create of %s sent again with its token after the restart: %v", r.serviceAccount, err)
+					continue
+				}
+				if len(before.Associations) == 1 && aws.ToString(before.Associations[0].AssociationId) != aws.ToString(out.Association.AssociationId) {
+					t.Errorf("create of %s sent again with its token: association %s, but the first attempt made %s",
+						r.serviceAccount, aws.ToString(out.Association.AssociationId), aws.ToString(before.Associations[0].AssociationId))
+				}
+				if len(before.Associations) == 1 {
+					replayed++
+				}
+				r.create, r.created = acked, out.Association
+			case r.delete == unknown:
+				sent++
+				_, err := c.DeletePodIdentityAssociation(ctx, &eks.DeletePodIdentityAssociationInput{
+					ClusterName: aws.String(l.cluster), AssociationId: r.created.AssociationId})
+				if apiError(err) == "ResourceNotFoundException" {
+					replayed++
+				} else if err != nil {
+					t.Errorf("delete of %s sent again after the restart: %v", r.serviceAccount, err)
+					continue
+				}
+				r.delete = acked
+			case r.hot && r.lastTried > r.lastAcked:
+				sent++
+				out, err := c.UpdatePodIdentityAssociation(ctx, r.pending)
+				if err != nil {
+					t.Errorf("update %d of %s sent again with its token after the restart: %v", r.lastTried, r.serviceAccount, err)
+					continue
+				}
+				if got, want := aws.ToString(out.Association.RoleArn), aws.ToString(r.pending.RoleArn); got != want {
+					t.Errorf("update of %s sent again: role %s, want %s", r.serviceAccount, got, want)
+				}
+				if out.Association.ModifiedAt.Before(restarted) {
+					replayed++
+				}
+				r.lastAcked, r.updates[r.lastTried] = r.lastTried, out.Association
+			}
+		}
+	}
+	return sent, replayed
 }
 
 // check compares every association on c with what the writers were told.
@@ -277,6 +344,7 @@ func (wr *writer) update(ctx context.Context, i int, cluster string, r *keyRecor
 		ClusterName: aws.String(cluster), AssociationId: r.created.AssociationId, ClientRequestToken: aws.String(requestToken()),
 		RoleArn: aws.String(hotRole(wr.n, k, seq)), TargetRoleArn: aws.String(hotTarget(wr.n, k, seq)), Policy: aws.String(hotPolicy(seq)),
 		DisableSessionTags: aws.Bool(true)}
+	r.pending = in
 	var out *eks.UpdatePodIdentityAssociationOutput
 	err, _ := wr.send(i, func(c *eks.Client) (err error) {
 		out, err = c.UpdatePodIdentityAssociation(ctx, in)
