@@ -262,6 +262,21 @@ func TestCredentials(t *testing.T) {
 	t.Run("agent protocol", func(t *testing.T) {
 		secrets = append(secrets, checkAgentProtocol(t, srv, ag, cluster, newPod(namespace, "plain", "proto"))...)
 	})
+	t.Run("boto3 workload", func(t *testing.T) {
+		p := newPod(namespace, "plain", "py")
+		token := srv.token(t, cluster, p)
+		id, err := runBoto3(t, ag, token, srv.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets = append(secrets, token, id.SessionToken)
+		if re := assumedRoleRE(account, "plain-role", cluster, p.name); !re.MatchString(id.ARN) || id.Account != account {
+			t.Errorf("boto3 GetCallerIdentity: %s (account %s), want a match of %s", id.ARN, id.Account, re)
+		}
+		if id.Source != "container-role" || !strings.HasPrefix(id.AccessKeyID, "ASIA") {
+			t.Errorf("boto3's credentials: method %q, key %q; want container-role and an ASIA… key", id.Source, id.AccessKeyID)
+		}
+	})
 	t.Run("workload role chaining keeps the transitive tags", func(t *testing.T) {
 		p := newPod(namespace, "plain", "chain")
 		token := srv.token(t, cluster, p)

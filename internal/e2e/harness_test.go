@@ -509,6 +509,34 @@ type identity struct {
 // its STS endpoint, no static keys. A failure's error holds its stderr.
 func runChild(t *testing.T, a *agent, token, stsURL string) (identity, error) {
 	t.Helper()
+	return runWorkload(t, a, token, stsURL, bins.child)
+}
+
+// boto3 is the Python interpreter that has boto3, found once.
+var boto3 = sync.OnceValues(func() (string, error) {
+	out, err := exec.Command("python3", "-c", "import boto3, sys; print(sys.executable)").Output()
+	return strings.TrimSpace(string(out)), err
+})
+
+// runBoto3 is runChild with testdata/boto3_child.py, the same workload
+// written with boto3 (botocore's container provider); it skips the test
+// without python3 and boto3.
+func runBoto3(t *testing.T, a *agent, token, stsURL string) (identity, error) {
+	t.Helper()
+	python, err := boto3()
+	if err != nil {
+		t.Skipf("python3 with boto3 not available: %v", err)
+	}
+	script, err := filepath.Abs(filepath.Join("testdata", "boto3_child.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runWorkload(t, a, token, stsURL, python, script)
+}
+
+// runWorkload runs argv as a pod (see runChild).
+func runWorkload(t *testing.T, a *agent, token, stsURL string, argv ...string) (identity, error) {
+	t.Helper()
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "eks-pod-identity-token")
 	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
@@ -516,20 +544,20 @@ func runChild(t *testing.T, a *agent, token, stsURL string) (identity, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bins.child)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = cleanEnv(dir,
 		"AWS_CONTAINER_CREDENTIALS_FULL_URI="+a.url+"/v1/credentials",
 		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="+tokenFile,
 		"AWS_ENDPOINT_URL_STS="+stsURL,
-		"AWS_REGION="+region)
+		"AWS_REGION="+region, "AWS_DEFAULT_REGION="+region)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return identity{}, fmt.Errorf("child: %v: %s", err, strings.TrimSpace(stderr.String()))
+		return identity{}, fmt.Errorf("%s: %v: %s", filepath.Base(argv[len(argv)-1]), err, strings.TrimSpace(stderr.String()))
 	}
 	var id identity
 	if err := json.Unmarshal(stdout.Bytes(), &id); err != nil {
-		t.Fatalf("child printed %q: %v", stdout.String(), err)
+		t.Fatalf("%s printed %q: %v", filepath.Base(argv[len(argv)-1]), stdout.String(), err)
 	}
 	return id, nil
 }

@@ -77,6 +77,10 @@ func TestAssociationLifecycle(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "ResourceNotFoundException") {
 			t.Errorf("child after the delete: %v; want a failure naming ResourceNotFoundException", err)
 		}
+		_, err = runBoto3(t, ag, srv.token(t, cluster, newPod(namespace, sa, "web")), srv.url)
+		if err == nil || !strings.Contains(err.Error(), "ResourceNotFoundException") {
+			t.Errorf("boto3 after the delete: %v; want a failure naming ResourceNotFoundException", err)
+		}
 		checkAgentError(t, ag.credentials(t, srv.token(t, cluster, newPod(namespace, sa, "web"))), 404, "ResourceNotFoundException")
 		msg := checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, cluster, tok, &srv.admin, "eks-auth"), 404, "ResourceNotFoundException")
 		for _, want := range []string{cluster, namespace, sa} {
