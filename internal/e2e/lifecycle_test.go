@@ -168,6 +168,24 @@ func TestPropagationDelay(t *testing.T) {
 	if got := assumedRole(t, after); !strings.Contains(got, ":assumed-role/new-role/") {
 		t.Errorf("after podid wait: assumed %s, want new-role", got)
 	}
+
+	t.Run("delete", func(t *testing.T) {
+		before, after := srv.token(t, cluster, newPod(namespace, sa, "p3")), srv.token(t, cluster, newPod(namespace, sa, "p4"))
+		start := time.Now()
+		if _, err := c.DeletePodIdentityAssociation(context.Background(), &eks.DeletePodIdentityAssociationInput{
+			ClusterName: aws.String(cluster), AssociationId: a.AssociationId}); err != nil {
+			t.Fatal(err)
+		}
+		r := srv.assumeRoleForPodIdentity(t, cluster, before, &srv.admin, "eks-auth")
+		if elapsed := time.Since(start); elapsed < delay/2 && r.status != 200 {
+			t.Errorf("%s after the delete (delay %s): %d %s, want the association still served", elapsed, delay, r.status, r.body)
+		}
+		srv.wait(t, "--cluster", cluster, "--association-id", aws.ToString(a.AssociationId))
+		if waited := time.Since(start); waited < delay/2 {
+			t.Errorf("podid wait for the deleted association returned %s after the delete, want about %s", waited, delay)
+		}
+		checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, cluster, after, &srv.admin, "eks-auth"), 404, "ResourceNotFoundException")
+	})
 }
 
 // exitCode is the exit status in a cli error (-1 if it is not one).
