@@ -166,6 +166,9 @@ func (c *child) kill() {
 // memory is a process's resident set size now and at its peak.
 type memory struct {
 	RSS, HWM int64 // bytes
+	// Anon and File split RSS: anonymous memory (Go heap, SQLite's page
+	// caches, stacks) and mapped files (the executable).
+	Anon, File int64
 }
 
 // readMemory reads VmRSS and VmHWM from /proc/<pid>/status.
@@ -187,6 +190,10 @@ func readMemory(pid int) (memory, error) {
 			dst = &m.RSS
 		case "VmHWM":
 			dst = &m.HWM
+		case "RssAnon":
+			dst = &m.Anon
+		case "RssFile":
+			dst = &m.File
 		default:
 			continue
 		}

@@ -186,6 +186,7 @@ func (r *run) scale(ctx context.Context) error {
 	fmt.Fprintf(tw, "start-up with %d associations: exec to a Describe answered\t%v\t\n", total-edgeN, startup.Round(time.Millisecond))
 	fmt.Fprintf(tw, "VmRSS right after start-up\t%s\t\n", mib(memStart.RSS))
 	fmt.Fprintf(tw, "VmRSS at the end (%d associations)\t%s\t\n", total, mib(memEnd.RSS))
+	fmt.Fprintf(tw, "  of which anonymous / file-backed\t%s / %s\t\n", mib(memEnd.Anon), mib(memEnd.File))
 	fmt.Fprintf(tw, "VmHWM (peak) of that process\t%s\t\n", mib(memEnd.HWM))
 	if alloc, inuse, ok := pod.goHeap(ctx); ok {
 		fmt.Fprintf(tw, "Go heap at the end (live objects / in use, from GET /metrics)\t%s / %s\t\n", mib(alloc), mib(inuse))

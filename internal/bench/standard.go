@@ -214,6 +214,7 @@ func (r *run) standard(ctx context.Context) error {
 	fmt.Fprintf(tw, "after the throughput phases (%d associations)\t%s\t\t\t\n", len(set.ids), mib(podMemBefore.RSS))
 	fmt.Fprintf(tw, "after loading %d associations\t%s\t< %s\t%s\t\n", cfg.Associations, mib(memLoaded.RSS), mib(goalRSS), passMiss(memLoaded.RSS < goalRSS))
 	fmt.Fprintf(tw, "after restart and reading all %d\t%s\t< %s\t%s\t\n", cfg.Associations, mib(memRead.RSS), mib(goalRSS), passMiss(memRead.RSS < goalRSS))
+	fmt.Fprintf(tw, "  of which anonymous / file-backed\t%s / %s\t\t\t\n", mib(memRead.Anon), mib(memRead.File))
 	fmt.Fprintf(tw, "peak (VmHWM) of the first process\t%s\t\t\t\n", mib(memLoaded.HWM))
 	fmt.Fprintf(tw, "peak (VmHWM) of the restarted process\t%s\t\t\t\n", mib(memRead.HWM))
 	if alloc, inuse, ok := pod.goHeap(ctx); ok {
