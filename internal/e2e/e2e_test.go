@@ -123,7 +123,8 @@ func TestCredentials(t *testing.T) {
 		// targetAccount when target is set).
 		finalRole string
 		target    bool
-		want      hop // the final session
+		tokenArgs []string // more podid token flags
+		want      hop      // the final session
 	}{
 		{
 			name:      "association role",
@@ -172,6 +173,14 @@ func TestCredentials(t *testing.T) {
 			pod:       "app5",
 			finalRole: "notags-role",
 		},
+		{
+			name:      "node-bound token",
+			in:        eks.CreatePodIdentityAssociationInput{ServiceAccount: aws.String("nodebound"), RoleArn: aws.String(roleARN(account, "nodebound-role"))},
+			pod:       "app6",
+			tokenArgs: []string{"--node-name", "ip-10-0-1-23.ec2.internal", "--service-account-uid", "5a6c0c52-4d1e-4b7e-9d2f-0d3c1f7a9b10"},
+			finalRole: "nodebound-role",
+			want:      hop{tags: true},
+		},
 	}
 	const namespace = "ns-a"
 	assocs := make([]*types.PodIdentityAssociation, len(tests))
@@ -191,7 +200,7 @@ func TestCredentials(t *testing.T) {
 				t.Errorf("association with a target role has no externalId: %+v", a)
 			}
 			p := newPod(namespace, aws.ToString(tt.in.ServiceAccount), tt.pod)
-			token := srv.token(t, cluster, p)
+			token := srv.token(t, cluster, p, tt.tokenArgs...)
 			id := mustRunChild(t, ag, token, srv.url)
 			secrets = append(secrets, token, id.SessionToken)
 
@@ -261,6 +270,16 @@ func TestCredentials(t *testing.T) {
 
 	t.Run("agent protocol", func(t *testing.T) {
 		secrets = append(secrets, checkAgentProtocol(t, srv, ag, cluster, newPod(namespace, "plain", "proto"))...)
+	})
+	t.Run("agent named localhost", func(t *testing.T) {
+		p := newPod(namespace, "plain", "lh")
+		token := srv.token(t, cluster, p)
+		byName := &agent{url: strings.Replace(ag.url, "127.0.0.1", "localhost", 1), proc: ag.proc}
+		id := mustRunChild(t, byName, token, srv.url)
+		secrets = append(secrets, token, id.SessionToken)
+		if re := assumedRoleRE(account, "plain-role", cluster, p.name); !re.MatchString(id.ARN) {
+			t.Errorf("through %s: ARN %s, want a match of %s", byName.url, id.ARN, re)
+		}
 	})
 	t.Run("boto3 workload", func(t *testing.T) {
 		p := newPod(namespace, "plain", "py")
