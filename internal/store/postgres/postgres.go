@@ -73,6 +73,9 @@ const (
 	// Writers wait for each other on the counter lock while holding a
 	// connection, so the pool leaves room for readers beside them.
 	defaultMaxConns = 16
+	// idleInTransactionTimeout is the server-side bound (milliseconds) on
+	// a session idle inside a transaction, unless the DSN sets one.
+	idleInTransactionTimeout = "60000"
 	// channelPrefix names the notification channel: channelPrefix plus
 	// the store's schema, so stores in different schemas do not wake
 	// each other.
@@ -126,6 +129,12 @@ func open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 	}
 	if !strings.Contains(dsn, "pool_max_conns") {
 		cfg.MaxConns = defaultMaxConns
+	}
+	// A replica that stops half-way through a write (hung, or cut off
+	// from the database) must not hold the revision counter lock, and so
+	// every replica's writes, for longer than this.
+	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = idleInTransactionTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
