@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -42,11 +43,15 @@ func checkAgentProtocol(t *testing.T, srv *server, ag *agent, cluster string, p 
 	before := agentUpstreamCalls(t, ag)
 	const n = 8
 	answers := make([]response, n)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range answers {
-		wg.Go(func() { answers[i] = ag.credentials(t, token) })
+		wg.Go(func() { answers[i], errs[i] = ag.get(token) })
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 	if calls := agentUpstreamCalls(t, ag) - before; calls != 1 {
 		t.Errorf("%d concurrent requests with one token made %v EKS Auth calls, want 1", n, calls)
 	}

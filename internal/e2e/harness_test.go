@@ -418,24 +418,33 @@ func (r response) awsError() (code, message string) {
 // reads the response.
 func do(t *testing.T, req *http.Request, body []byte, service string, creds *aws.Credentials) response {
 	t.Helper()
+	r, err := send(req, body, service, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// send is do for any goroutine: it returns its error.
+func send(req *http.Request, body []byte, service string, creds *aws.Credentials) (response, error) {
 	if creds != nil {
 		sum := sha256.Sum256(body)
 		hash := hex.EncodeToString(sum[:])
 		req.Header.Set("X-Amz-Content-Sha256", hash)
 		if err := v4.NewSigner().SignHTTP(req.Context(), *creds, req, hash, service, region, time.Now()); err != nil {
-			t.Fatal(err)
+			return response{}, err
 		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
 // assumeRoleForPodIdentity calls EKS Auth directly, signed with creds
@@ -484,15 +493,24 @@ func startAgent(t *testing.T, srv *server, cluster string, extra ...string) *age
 // container provider does.
 func (a *agent) credentials(t *testing.T, token string) response {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url+"/v1/credentials", nil)
+	r, err := a.get(token)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+// get is credentials for any goroutine: it returns its error.
+func (a *agent) get(token string) (response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url+"/v1/credentials", nil)
+	if err != nil {
+		return response{}, err
+	}
 	req.Header.Set("Authorization", token)
 	req.Header.Set("Accept", "application/json")
-	return do(t, req, nil, "", nil)
+	return send(req, nil, "", nil)
 }
 
 // identity is what the child program prints.
