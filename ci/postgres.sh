@@ -11,14 +11,16 @@
 # It installs PostgreSQL from Debian packages when no server binaries are
 # found, creates a cluster in DATADIR (initdb, as the postgres user when run as
 # root: the server refuses to run as root), starts it on 127.0.0.1 and port
-# $PODID_PG_PORT (default 55432), creates the role and database "podid", and
+# $PODID_PG_PORT (default 25432), creates the role and database "podid", and
 # waits (bounded) until the server answers. It is idempotent: run again, it
 # finds the running server and prints the same line.
 #
 # Only the export line goes to stdout; progress goes to stderr.
 set -euo pipefail
 
-port=${PODID_PG_PORT:-55432}
+# Below the kernel's ephemeral range (32768-60999 by default), so a client
+# socket elsewhere on the machine cannot be holding the port.
+port=${PODID_PG_PORT:-25432}
 stop=0
 if [[ ${1:-} == --stop ]]; then
 	stop=1
@@ -111,8 +113,20 @@ if as_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
 	fi
 else
 	log "starting on 127.0.0.1:$port"
-	as_owner "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start \
-		-o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300" >&2
+	started=0
+	for attempt in 1 2 3; do
+		if as_owner "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start \
+			-o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300" >&2; then
+			started=1
+			break
+		fi
+		log "start attempt $attempt failed; log follows"
+		tail -n 5 "$data/server.log" >&2 || true
+		sleep 2
+	done
+	if [[ $started != 1 ]]; then
+		exit 1
+	fi
 fi
 
 ready=0

@@ -16,7 +16,7 @@ import (
 // server; TestReplicasShareWritesAndSignals runs the same steps.)
 func Example() {
 	ctx := context.Background()
-	dsn := os.Getenv("TEST_POSTGRES_DSN") // e.g. postgres://podid:podid@127.0.0.1:55432/podid
+	dsn := os.Getenv("TEST_POSTGRES_DSN") // e.g. postgres://podid:podid@127.0.0.1:25432/podid
 	a, err := postgres.Open(ctx, dsn)
 	if err != nil {
 		log.Fatal(err)
