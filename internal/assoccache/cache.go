@@ -100,6 +100,11 @@ func (e *entry) key() key { return key{e.ClusterName, e.Namespace, e.ServiceAcco
 type pendingChange struct {
 	store.Change
 	due time.Time
+	// after is the revision the feed read that found the change started
+	// from. The feed gives only an association's latest state, so the
+	// change may stand for every write to it in (after, Revision]: while
+	// it is pending, no revision above after is in effect.
+	after int64
 }
 
 // Cache is the association cache. Create it with New, then Start it.
@@ -361,7 +366,8 @@ func (c *Cache) sync(ctx context.Context) error {
 		c.InvalidateClusters()
 		c.storeRev = rev
 	}
-	after := c.fetchedThrough
+	from := c.fetchedThrough
+	after := from
 	complete := false
 	for range maxPages {
 		changes, err := c.st.ChangesSince(ctx, after, c.opts.PageSize)
@@ -369,7 +375,7 @@ func (c *Cache) sync(ctx context.Context) error {
 			return err
 		}
 		for _, ch := range changes {
-			c.pending = append(c.pending, pendingChange{Change: ch, due: c.dueTime(ch)})
+			c.pending = append(c.pending, pendingChange{Change: ch, due: c.dueTime(ch), after: from})
 			after = ch.Revision
 		}
 		if len(changes) < c.opts.PageSize {
@@ -416,17 +422,23 @@ func (c *Cache) applyDue() {
 	c.mu.Lock()
 	before := c.applied
 	n := 0
+	var last int64
 	for _, p := range c.pending {
 		if p.due.After(now) {
 			break
 		}
 		c.apply(p.Change, now)
-		c.applied = max(c.applied, p.Revision)
+		last = p.Revision
 		n++
 	}
 	c.pending = slices.Delete(c.pending, 0, n)
-	if len(c.pending) == 0 {
+	switch {
+	case len(c.pending) == 0:
 		c.applied = max(c.applied, c.fetchedThrough)
+	case n > 0:
+		// The next pending change may stand for writes back to its
+		// read's start (see pendingChange.after).
+		c.applied = max(c.applied, min(last, c.pending[0].after))
 	}
 	if c.applied != before {
 		close(c.changed)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -416,4 +417,57 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	slices.Sort(s)
 	i := (len(s)*p + 99) / 100
 	return s[max(i, 1)-1]
+}
+
+// TestWaitWithDelayCoalescedUpdates: replica B holds changes back
+// (--propagation-delay) and reads the change feed late, when an
+// association has been updated twice (the feed gives only its latest
+// state) with another association's update between the two. A wait on B
+// for the first update's revision must not return while B still has the
+// association as it was before that update.
+func TestWaitWithDelayCoalescedUpdates(t *testing.T) {
+	t.Parallel()
+	const cluster, ns = "coalesced", "ns"
+	const delay = time.Second
+	rs, _ := startReplicas(t, 2, nil, []string{"--propagation-delay", delay.String()})
+	a, b := rs[0], rs[1]
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	createCluster(t, a.eks(), cluster)
+	x := createAssociation(ctx, t, a, cluster, ns, "x", "x-0")
+	y := createAssociation(ctx, t, a, cluster, ns, "y", "y-0")
+	rev := updateRole(ctx, t, a, cluster, y, "y-0b") // covers both creates
+	token := b.token(t, cluster, ns, "x")
+	if _, err := b.waitRevision(ctx, rev, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	// B reads nothing while stopped: it reads the three updates at once
+	// when it resumes.
+	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			b.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}
+	defer resume()
+	first := updateRole(ctx, t, a, cluster, x, "x-1")
+	updateRole(ctx, t, a, cluster, y, "y-1")
+	// Space the commits so that on B the second update of x falls due
+	// well after the update of y.
+	time.Sleep(delay / 2)
+	updateRole(ctx, t, a, cluster, x, "x-2")
+	resume()
+
+	if _, err := b.waitRevision(ctx, first, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.assumedRole(ctx, cluster, token)
+	if err != nil || (got != "x-1" && got != "x-2") {
+		t.Errorf("EKS Auth on B right after its wait for revision %d (x's role set to x-1): %q, %v; want x-1 or a later role", first, got, err)
+	}
 }
