@@ -145,6 +145,76 @@ func TestReplicasConsistent(t *testing.T) {
 	if err != nil || len(list.Associations) != 0 {
 		t.Errorf("List after every association was deleted: %v, %+v; want none", err, list)
 	}
+
+	// A client request token used on one replica is known to the other.
+	in := &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster), Namespace: aws.String("ns"),
+		ServiceAccount: aws.String("idem"), RoleArn: aws.String(roleARN("idem")), ClientRequestToken: aws.String(requestToken())}
+	first, err := rs[0].eks().CreatePodIdentityAssociation(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := rs[1].eks().CreatePodIdentityAssociation(ctx, in)
+	if err != nil {
+		t.Fatalf("create sent again to B with the token used on A: %v", err)
+	}
+	if diff := cmp.Diff(again.Association, first.Association, ignoreSerde); diff != "" {
+		t.Errorf("create sent again to B with the token used on A (-got +want):\n%s", diff)
+	}
+	other := *in
+	other.RoleArn = aws.String(roleARN("idem-other"))
+	_, err = rs[1].eks().CreatePodIdentityAssociation(ctx, &other)
+	if code := apiError(err); code != "InvalidParameterException" {
+		t.Errorf("create on B with A's token and another role: %v; want InvalidParameterException", err)
+	}
+	up := &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String(cluster), AssociationId: first.Association.AssociationId,
+		RoleArn: aws.String(roleARN("idem-2")), ClientRequestToken: aws.String(requestToken())}
+	upFirst, err := rs[1].eks().UpdatePodIdentityAssociation(ctx, up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upAgain, err := rs[0].eks().UpdatePodIdentityAssociation(ctx, up)
+	if err != nil {
+		t.Fatalf("update sent again to A with the token used on B: %v", err)
+	}
+	if diff := cmp.Diff(upAgain.Association, upFirst.Association, ignoreSerde); diff != "" {
+		t.Errorf("update sent again to A with the token used on B (-got +want):\n%s", diff)
+	}
+}
+
+// TestClusterRecreatedAcrossReplicas: a cluster deleted on A and created
+// again under its name keeps none of its old associations on B's
+// credential path, and the new cluster's tokens work there.
+func TestClusterRecreatedAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	const cluster, ns, sa = "recreated", "ns", "app"
+	rs, _ := startReplicas(t, 2)
+	a, b := rs[0], rs[1]
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	createCluster(t, a.eks(), cluster)
+	createAssociation(ctx, t, a, cluster, ns, sa, "old")
+	b.podidWait(t)
+	oldToken := b.token(t, cluster, ns, sa)
+	if got, err := b.assumedRole(ctx, cluster, oldToken); err != nil || got != "old" {
+		t.Fatalf("EKS Auth on B before the cluster is deleted: %q, %v; want old", got, err)
+	}
+	if _, err := a.eks().DeleteCluster(ctx, &eks.DeleteClusterInput{Name: aws.String(cluster)}); err != nil {
+		t.Fatal(err)
+	}
+	createCluster(t, a.eks(), cluster)
+	b.podidWait(t)
+	token := b.token(t, cluster, ns, sa)
+	if got, err := b.assumedRole(ctx, cluster, token); err != nil || got != "error:ResourceNotFoundException" {
+		t.Errorf("EKS Auth on B for the recreated cluster, before any association: %q, %v; want ResourceNotFoundException", got, err)
+	}
+	createAssociation(ctx, t, a, cluster, ns, sa, "new")
+	b.podidWait(t)
+	if got, err := b.assumedRole(ctx, cluster, token); err != nil || got != "new" {
+		t.Errorf("EKS Auth on B for the recreated cluster's association: %q, %v; want new", got, err)
+	}
+	if got, err := b.assumedRole(ctx, cluster, oldToken); err != nil || !strings.HasPrefix(got, "error:") {
+		t.Errorf("EKS Auth on B with a token of the deleted cluster: %q, %v; want it refused", got, err)
+	}
 }
 
 // checkDescribe checks that c describes the association as want.
