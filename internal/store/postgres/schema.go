@@ -94,13 +94,23 @@ CREATE TABLE secrets (
 `,
 }
 
-// migrate applies the migrations the database has not applied yet.
+// migrate applies the migrations the database has not applied yet. A
+// database that a newer podid has migrated further is refused: this one
+// would not know what the newer schema requires of writers (during a rolling
+// upgrade, old replicas keep running; restarted ones must be new).
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	for i, m := range migrations {
 		version := i + 1
 		if err := applyMigration(ctx, pool, version, m); err != nil {
 			return fmt.Errorf("migration %d: %w", version, err)
 		}
+	}
+	var newest int
+	if err := pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&newest); err != nil {
+		return fmt.Errorf("reading the schema version: %w", err)
+	}
+	if newest > len(migrations) {
+		return fmt.Errorf("the database's schema version %d is newer than this podid knows (%d); use a newer podid", newest, len(migrations))
 	}
 	return nil
 }
