@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/podid/podid/internal/store/postgres"
 	"github.com/podid/podid/internal/store/postgres/pgtest"
@@ -539,5 +541,64 @@ func TestWaitWithDelayCoalescedUpdates(t *testing.T) {
 	got, err := b.assumedRole(ctx, cluster, token)
 	if err != nil || (got != "x-1" && got != "x-2") {
 		t.Errorf("EKS Auth on B right after its wait for revision %d (x's role set to x-1): %q, %v; want x-1 or a later role", first, got, err)
+	}
+}
+
+// TestListenerLost: when the replicas' notification connections are cut
+// (pg_terminate_backend), a change acknowledged on A still reaches B's
+// credential path, the listeners come back, and later changes propagate
+// as before.
+func TestListenerLost(t *testing.T) {
+	t.Parallel()
+	const cluster, ns, sa = "listener", "ns", "app"
+	rs, dsn := startReplicas(t, 2)
+	a, b := rs[0], rs[1]
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	createCluster(t, a.eks(), cluster)
+	id := createAssociation(ctx, t, a, cluster, ns, sa, "listen-0")
+	token := b.token(t, cluster, ns, sa)
+	b.podidWait(t)
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	schema, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pattern := "LISTEN %podid_changes_" + schema.Query().Get("search_path") + "%"
+	listeners := func() int {
+		t.Helper()
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()", pattern).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := listeners(); n != 2 {
+		t.Fatalf("%d connections listening for the schema's changes, want 2 (one per replica)", n)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()", pattern); err != nil {
+		t.Fatal(err)
+	}
+
+	for i := 1; i <= 3; i++ {
+		role := "listen-" + strconv.Itoa(i)
+		updateRole(ctx, t, a, cluster, id, role)
+		acked := time.Now()
+		if _, err := pollRole(ctx, b, cluster, token, role, acked.Add(10*time.Second)); err != nil {
+			t.Fatalf("update %d after the listeners were cut: %v", i, err)
+		}
+		t.Logf("update %d after the listeners were cut: on B's credential path after %s", i, time.Since(acked))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for listeners() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections listening 10s after they were cut, want 2 again", listeners())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
