@@ -120,6 +120,22 @@ var bannerRE = regexp.MustCompile(`EKS API at (http://\S+) `)
 // end it is stopped (SIGTERM) and, if the test failed, its output shown.
 func startServer(t testing.TB, name, storeDSN string, extra ...string) *server {
 	t.Helper()
+	s := launchServer(t, name, storeDSN, extra...)
+	s.ready(t)
+	return s
+}
+
+// ready waits for the server's address and for /healthz to answer.
+func (s *server) ready(t testing.TB) {
+	t.Helper()
+	s.url = s.waitBanner(t, 30*time.Second)
+	s.waitHealthy(t, 30*time.Second)
+}
+
+// launchServer starts podid serve as startServer does, without waiting
+// for it to be ready.
+func launchServer(t testing.TB, name, storeDSN string, extra ...string) *server {
+	t.Helper()
 	dir := t.TempDir()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--auth", "none", "--data-dir", dir,
 		"--store", storeDSN, "--account-id", account, "--region", region, "--log-level", "warn"}, extra...)
@@ -141,8 +157,6 @@ func startServer(t testing.TB, name, storeDSN string, extra ...string) *server {
 			t.Logf("%s output:\n%s", name, s.log)
 		}
 	})
-	s.url = s.waitBanner(t, 30*time.Second)
-	s.waitHealthy(t, 30*time.Second)
 	return s
 }
 

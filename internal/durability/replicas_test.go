@@ -602,3 +602,30 @@ func TestListenerLost(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestReplicasStartTogether: three replicas started at the same moment on
+// an empty schema migrate it once between them, and all serve it.
+func TestReplicasStartTogether(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	var rs []*server
+	for i := range 3 {
+		rs = append(rs, launchServer(t, "replica "+string(rune('A'+i)), dsn))
+	}
+	for _, r := range rs {
+		r.ready(t)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	createCluster(t, rs[0].eks(), "together")
+	id := createAssociation(ctx, t, rs[1], "together", "ns", "app", "together-1")
+	for _, r := range rs {
+		out, err := r.eks().DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{
+			ClusterName: aws.String("together"), AssociationId: aws.String(id)})
+		if err != nil || aws.ToString(out.Association.RoleArn) != roleARN("together-1") {
+			t.Errorf("Describe on %s: %v, %+v", r.name, err, out)
+		}
+	}
+	rs[2].stop(t)
+	integrityPostgres(ctx, t, dsn)
+}
