@@ -90,8 +90,12 @@ var errClosed = errors.New("store closed")
 // share one database.
 type Store struct {
 	pool    *pgxpool.Pool
-	channel string           // the LISTEN/NOTIFY channel
-	now     func() time.Time // the clock, for record expiry
+	channel string // the LISTEN/NOTIFY channel
+	// notifications: the database has LISTEN/NOTIFY. Without it
+	// (CockroachDB, older YugabyteDB), writes notify no one and Watch
+	// polls the revision counter instead.
+	notifications bool
+	now           func() time.Time // the clock, for record expiry
 
 	mu       sync.Mutex
 	closed   bool
@@ -149,12 +153,18 @@ func open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		pool.Close()
 		return nil, fmt.Errorf("reading the current schema: %w", err)
 	}
+	notifications, err := probeNotify(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("probing for LISTEN/NOTIFY: %w", err)
+	}
 	s := &Store{
-		pool:     pool,
-		channel:  channelName(schema),
-		now:      now,
-		watchers: make(map[chan struct{}]struct{}),
-		quit:     make(chan struct{}),
+		pool:          pool,
+		channel:       channelName(schema),
+		notifications: notifications,
+		now:           now,
+		watchers:      make(map[chan struct{}]struct{}),
+		quit:          make(chan struct{}),
 	}
 	if err := s.prune(ctx); err != nil {
 		s.Close()
@@ -163,6 +173,25 @@ func open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 	s.bg.Add(1)
 	go s.pruneLoop()
 	return s, nil
+}
+
+// probeNotify reports whether the database has pg_notify, by calling it in
+// a transaction that is rolled back (so nothing is sent).
+func probeNotify(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	_, err = tx.Exec(ctx, "SELECT pg_notify($1, '')", channelPrefix+"_probe")
+	switch code, _ := pgCode(err); code {
+	case "":
+		return err == nil, err
+	case codeUndefinedFunction, codeFeatureNotSupported:
+		return false, nil
+	default:
+		return false, err
+	}
 }
 
 // channelName is the notification channel for a schema. Channel names are
@@ -271,8 +300,10 @@ func (s *Store) writeOnce(ctx context.Context, fn func(*wtx) error) (wrote bool,
 			return false, fmt.Errorf("advancing the revision counter: %w", err)
 		}
 		// Delivered to listeners at commit, in commit order.
-		if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(last, 10)); err != nil {
-			return false, fmt.Errorf("notifying: %w", err)
+		if s.notifications {
+			if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(last, 10)); err != nil {
+				return false, fmt.Errorf("notifying: %w", err)
+			}
 		}
 	}
 	// COMMIT runs even if ctx has ended: abandoning it half-way would
@@ -290,6 +321,8 @@ const (
 	codeUniqueViolation      = "23505"
 	codeSerializationFailure = "40001"
 	codeDeadlockDetected     = "40P01"
+	codeUndefinedFunction    = "42883"
+	codeFeatureNotSupported  = "0A000"
 )
 
 func pgCode(err error) (code, constraint string) {

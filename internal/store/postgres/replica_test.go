@@ -324,3 +324,35 @@ func TestPanicInUpdateReleasesWriters(t *testing.T) {
 		t.Errorf("after the panic: RoleARN = %q, %v; want %q (rolled back)", got.RoleARN, err, a.RoleARN)
 	}
 }
+
+// TestWatchWithoutNotifications: on a database without LISTEN/NOTIFY the
+// writes notify no one and Watch polls the revision counter; a write on one
+// replica still reaches the other's watcher.
+func TestWatchWithoutNotifications(t *testing.T) {
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	ctx := t.Context()
+	var replicas [2]*postgres.Store
+	for i := range replicas {
+		s, err := postgres.OpenWithoutNotifications(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		replicas[i] = s
+	}
+	a, b := replicas[0], replicas[1]
+	watch, err := b.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := a.CreateCluster(ctx, cluster(fmt.Sprint("c", i)), nil); err != nil {
+			t.Fatal(err)
+		}
+		d := waitSignal(t, watch, "write on replica a, polled by b")
+		if _, err := b.GetCluster(ctx, fmt.Sprint("c", i)); err != nil {
+			t.Errorf("replica b after the signal: %v", err)
+		}
+		t.Logf("signal after %v", d)
+	}
+}

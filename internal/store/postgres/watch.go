@@ -30,6 +30,9 @@ const (
 // the listener reconnects with backoff and then signals every watcher, as
 // notifications may have been missed meanwhile; readers resync
 // periodically anyway.
+//
+// On a database without LISTEN/NOTIFY (found at Open), Watch polls the
+// revision counter every pollInterval instead.
 func (s *Store) Watch(ctx context.Context) (<-chan struct{}, error) {
 	if err := s.startListener(ctx); err != nil {
 		return nil, fmt.Errorf("watching for changes: %w", err)
@@ -84,6 +87,9 @@ func (s *Store) startListener(ctx context.Context) error {
 	}
 	if s.isClosed() {
 		return errClosed
+	}
+	if !s.notifications {
+		return s.startPolling(ctx)
 	}
 	conn, err := s.listen(ctx)
 	if err != nil {
@@ -162,5 +168,55 @@ func (s *Store) listenLoop(conn *pgx.Conn) {
 		// Notifications sent while we were away are lost: let every
 		// watcher reread the feed.
 		s.notifyLocal()
+	}
+}
+
+// pollInterval is how often Watch reads the revision counter on a database
+// without LISTEN/NOTIFY.
+const pollInterval = 100 * time.Millisecond
+
+// startPolling starts the fallback listener: a goroutine that reads the
+// revision counter every pollInterval and signals watchers when it moved.
+// The first read happens here, so later writes are seen as changes.
+func (s *Store) startPolling(ctx context.Context) error {
+	rev, err := s.Revision(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	s.listening = true
+	s.bg.Add(1)
+	go s.pollLoop(rev)
+	return nil
+}
+
+func (s *Store) pollLoop(last int64) {
+	defer s.bg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// An error (the database away) is retried at the next tick.
+		if rev, err := s.Revision(ctx); err == nil && rev != last {
+			last = rev
+			s.notifyLocal()
+		}
 	}
 }
