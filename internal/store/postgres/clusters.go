@@ -87,15 +87,21 @@ func (s *Store) GetCluster(ctx context.Context, name string) (store.Cluster, err
 	return c, nil
 }
 
+// lockCluster reads a cluster and locks its row until the transaction ends.
+func lockCluster(t *wtx, name string) (store.Cluster, error) {
+	c, err := scanCluster(t.QueryRow(t.ctx, "SELECT "+clusterColumns+" FROM clusters WHERE name = $1 FOR UPDATE", name))
+	if errNoRows(err) {
+		return store.Cluster{}, store.ErrNotFound
+	}
+	return c, err
+}
+
 // UpdateCluster implements store.Store.
 func (s *Store) UpdateCluster(ctx context.Context, name string, fn func(*store.Cluster) error) (store.Cluster, error) {
 	var out store.Cluster
 	var fnErr error
 	err := s.write(ctx, func(t *wtx) error {
-		c, err := scanCluster(t.QueryRow(ctx, "SELECT "+clusterColumns+" FROM clusters WHERE name = $1 FOR UPDATE", name))
-		if errNoRows(err) {
-			return store.ErrNotFound
-		}
+		c, err := lockCluster(t, name)
 		if err != nil {
 			return err
 		}
@@ -136,10 +142,7 @@ func (s *Store) UpdateCluster(ctx context.Context, name string, fn func(*store.C
 func (s *Store) DeleteCluster(ctx context.Context, name string) (store.Cluster, error) {
 	var out store.Cluster
 	err := s.write(ctx, func(t *wtx) error {
-		c, err := scanCluster(t.QueryRow(ctx, "SELECT "+clusterColumns+" FROM clusters WHERE name = $1 FOR UPDATE", name))
-		if errNoRows(err) {
-			return store.ErrNotFound
-		}
+		c, err := lockCluster(t, name)
 		if err != nil {
 			return err
 		}

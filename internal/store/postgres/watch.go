@@ -127,15 +127,8 @@ func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
 // closes, reconnecting with bounded backoff when the connection breaks.
 func (s *Store) listenLoop(conn *pgx.Conn) {
 	defer s.bg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := s.untilClose()
 	defer cancel()
-	go func() {
-		select {
-		case <-s.quit:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	backoff := listenBackoffMin
 	for {
 		for {
@@ -196,15 +189,8 @@ func (s *Store) startPolling(ctx context.Context) error {
 
 func (s *Store) pollLoop(last int64) {
 	defer s.bg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := s.untilClose()
 	defer cancel()
-	go func() {
-		select {
-		case <-s.quit:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
 	for {
@@ -219,4 +205,18 @@ func (s *Store) pollLoop(last int64) {
 			s.notifyLocal()
 		}
 	}
+}
+
+// untilClose returns a context that ends when the store closes (or cancel
+// is called), for the store's background loops.
+func (s *Store) untilClose() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-s.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
