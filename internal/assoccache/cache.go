@@ -174,11 +174,8 @@ func New(st store.Store, opts Options) *Cache {
 // load failed; the cache is then not running.
 func (c *Cache) Start(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
-	if err := c.resync(ctx); err != nil {
-		cancel()
-		return fmt.Errorf("loading associations: %w", err)
-	}
-	c.cancel = cancel
+	// Subscribe before the first load, so a change committed while it
+	// runs signals the loop at once instead of waiting for the next poll.
 	var watch <-chan struct{}
 	if w, ok := c.st.(store.Watcher); ok {
 		ch, err := w.Watch(ctx)
@@ -187,6 +184,11 @@ func (c *Cache) Start(ctx context.Context) error {
 		}
 		watch = ch
 	}
+	if err := c.resync(ctx); err != nil {
+		cancel()
+		return fmt.Errorf("loading associations: %w", err)
+	}
+	c.cancel = cancel
 	go c.run(ctx, watch)
 	return nil
 }
