@@ -68,6 +68,9 @@ func installAuth(ctx context.Context, env serveEnv, cfg *server.Config, mode str
 		PublicPrefixes: []string{"/healthz", "/clusters-oidc/", "/metrics"},
 	})
 	cfg.Middleware = auth.Middleware
+	// Same rules in both modes: the admin identity may do everything, a
+	// vended session may not write the EKS API or assume roles for pods.
+	cfg.Authorizer = server.AuthorizerFunc(sigv4.Authorize)
 	return nil
 }
 

@@ -73,6 +73,10 @@ type Config struct {
 	// Middleware wraps the whole handler except GET /healthz (SigV4
 	// authentication). nil: none.
 	Middleware func(http.Handler) http.Handler
+	// Authorizer decides, for each EKS operation, whether the caller
+	// Middleware authenticated may perform it (see authz.go). nil: every
+	// caller may do everything.
+	Authorizer Authorizer
 	// NewClusterIssuer is called by CreateCluster to make the cluster's
 	// token issuer (signing keys). nil: an empty Issuer (podid issues the
 	// cluster's tokens at IssuerURL, with keys made elsewhere).

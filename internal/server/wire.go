@@ -280,6 +280,10 @@ func handle[In, Out any](s *Server, op string, fn func(w http.ResponseWriter, r 
 				return
 			}
 		}
+		if err := s.authorize(r, op, in); err != nil {
+			s.writeError(w, r, op, err)
+			return
+		}
 		out, err := fn(w, r, in)
 		if err != nil {
 			s.writeError(w, r, op, err)

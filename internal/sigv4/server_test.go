@@ -40,6 +40,7 @@ func TestWithServer(t *testing.T) {
 			AccountID: account, Sessions: svc, RequestID: server.RequestID, Logger: quiet,
 		})
 		cfg.Middleware = auth.Middleware
+		cfg.Authorizer = server.AuthorizerFunc(sigv4.Authorize)
 		cfg.Routes = svc.Routes()
 	}))
 	ctx := context.Background()
@@ -91,11 +92,17 @@ func TestWithServer(t *testing.T) {
 	if reqID, ok := middleware.GetRequestIDMetadata(who.ResultMetadata); !ok || reqID == "" {
 		t.Errorf("no request ID on GetCallerIdentity")
 	}
-	// The vended session may call the EKS API too.
-	if _, err := srv.EKS(t, func(o *eks.Options) {
+	// The vended session may read the EKS API, not write it
+	// (TestSessionAuthorization has every operation).
+	sessionEKS := srv.EKS(t, func(o *eks.Options) {
 		o.Credentials = credentials.NewStaticCredentialsProvider(vended.AccessKeyID, vended.SecretAccessKey, vended.SessionToken)
-	}).DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("c1")}); err != nil {
+	})
+	if _, err := sessionEKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("c1")}); err != nil {
 		t.Errorf("DescribeCluster with vended credentials: %v", err)
+	}
+	var denied *ekstypes.AccessDeniedException
+	if _, err := sessionEKS.DeleteCluster(ctx, &eks.DeleteClusterInput{Name: aws.String("c1")}); !errors.As(err, &denied) {
+		t.Errorf("DeleteCluster with vended credentials: %v, want AccessDeniedException", err)
 	}
 
 	resp, err := srv.HTTP.Client().Get(srv.URL + "/healthz")
