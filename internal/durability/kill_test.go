@@ -16,7 +16,7 @@ import (
 const (
 	killWriters   = 8   // concurrent clients
 	killHotPerW   = 2   // associations each writer updates over and over
-	killAfterAcks = 300 // acknowledged writes before SIGKILL
+	killAfterAcks = 200 // acknowledged writes before SIGKILL
 	killCycles    = 2   // load, kill and restart, twice
 	killCluster   = "durable"
 	targetAccount = "111122223333"

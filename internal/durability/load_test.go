@@ -57,7 +57,7 @@ type writer struct {
 	hot      []*keyRecord
 	errs     []string // answers that are neither success nor expected
 	retries  int      // writes sent again to another replica
-	replays  int      // retried creates answered with the first attempt's association
+	replays  int      // retried writes that the first attempt had applied
 }
 
 func hotRole(w, k, seq int) string { return roleARN(fmt.Sprintf("hot-%d-%d-u%d", w, k, seq)) }
@@ -346,12 +346,17 @@ func (wr *writer) update(ctx context.Context, i int, cluster string, r *keyRecor
 		DisableSessionTags: aws.Bool(true)}
 	r.pending = in
 	var out *eks.UpdatePodIdentityAssociationOutput
-	err, _ := wr.send(i, func(c *eks.Client) (err error) {
+	var sent time.Time // of the last attempt
+	err, retried := wr.send(i, func(c *eks.Client) (err error) {
+		sent = time.Now()
 		out, err = c.UpdatePodIdentityAssociation(ctx, in)
 		return err
 	})
 	if err != nil {
 		return err
+	}
+	if retried && out.Association.ModifiedAt.Before(sent.Truncate(time.Millisecond)) {
+		wr.replays++
 	}
 	r.lastAcked, r.updates[seq] = seq, out.Association
 	return nil
@@ -366,6 +371,7 @@ func (wr *writer) delete(ctx context.Context, i int, cluster string, r *keyRecor
 	})
 	if retried && apiError(err) == "ResourceNotFoundException" {
 		err = nil // the attempt without an answer deleted it
+		wr.replays++
 	}
 	if err != nil {
 		return err

@@ -69,10 +69,10 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	l.start()
 	l.waitAcks(t, 150, 40*time.Second)
 	a.kill(t)
-	l.waitAcks(t, 400, 40*time.Second) // on B alone from now on
+	l.waitAcks(t, 300, 40*time.Second) // on B alone from now on
 	l.end()
 	inFlight, retries, replays := l.report(t)
-	t.Logf("%d acknowledged writes, %d sent again to replica B, %d retried creates replayed", l.acks.Load(), retries, replays)
+	t.Logf("%d acknowledged writes, %d sent again to replica B, %d of them applied by A before it died", l.acks.Load(), retries, replays)
 	if inFlight != 0 {
 		t.Errorf("%d writes left without an answer; with the retries against replica B, want none", inFlight)
 	}
