@@ -87,6 +87,9 @@ func mountEKSAuth(ctx context.Context, env serveEnv, cfg *server.Config) error {
 		AssociationARN: func(cluster, id string) string { return arnPrefix + "podidentityassociation/" + cluster + "/" + id },
 		ClusterARN:     func(name string) string { return arnPrefix + "cluster/" + name },
 		Logger:         env.Logger,
+		// The --auth mode's policy (set before the hooks run): vended
+		// sessions may not assume roles for pods.
+		Authorizer: cfg.Authorizer,
 	})
 	if cfg.Routes == nil {
 		cfg.Routes = map[string]http.Handler{}

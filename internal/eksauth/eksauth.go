@@ -45,8 +45,14 @@ type Assumer interface {
 	AssumeRole(ctx context.Context, in sts.AssumeRoleInput) (sts.AssumeRoleOutput, error)
 }
 
-// Config configures a Handler. Every field but Now, Logger and MaxWait is
-// required.
+// Authorizer decides whether the caller of a request may perform an action
+// on a resource (sigv4.Authorize): nil to allow, else the refusal.
+type Authorizer interface {
+	Authorize(ctx context.Context, action, resourceARN string) error
+}
+
+// Config configures a Handler. Every field but Now, Logger, MaxWait and
+// Authorizer is required.
 type Config struct {
 	// Store is written by the admin API (issuer changes) and read by it
 	// (revisions to wait for); the credential path does not use it.
@@ -71,6 +77,10 @@ type Config struct {
 	// MaxWait bounds the timeout of GET /podid/v1/wait: keep it below the
 	// HTTP server's write timeout. Default 50 s.
 	MaxWait time.Duration
+	// Authorizer, when set, must allow eks-auth:AssumeRoleForPodIdentity
+	// on the cluster's ARN for the caller (the node agent's identity, not
+	// a vended session). nil: every caller may.
+	Authorizer Authorizer
 }
 
 // Handler serves EKS Auth, OIDC discovery and podid's token admin API.
@@ -184,6 +194,11 @@ func (h *Handler) assumeRoleForPodIdentity(r *http.Request) (*eksapi.AssumeRoleF
 	in := info.in
 	if err := validateInput(clusterName, &in); err != nil {
 		return nil, info, err
+	}
+	if a := h.cfg.Authorizer; a != nil {
+		if err := a.Authorize(ctx, "eks-auth:AssumeRoleForPodIdentity", h.cfg.ClusterARN(clusterName)); err != nil {
+			return nil, info, err
+		}
 	}
 	cluster, err := h.cfg.Cache.Cluster(ctx, clusterName)
 	if errors.Is(err, store.ErrNotFound) {
@@ -355,6 +370,12 @@ func toAPIError(err error) *eksapi.Error {
 	var te *satoken.Error
 	var se *sts.Error
 	switch {
+	case errors.As(err, &ae) && ae.Code == eksapi.CodeAccessDenied && ae.Status != http.StatusBadRequest:
+		// EKS Auth's AccessDeniedException is a 400 (spec §6.2), whoever
+		// refused (the Authorizer words it as IAM does, with a 403).
+		c := *ae
+		c.Status = http.StatusBadRequest
+		return &c
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &te) && errors.Is(err, satoken.ErrExpired):
@@ -371,6 +392,9 @@ func toAPIError(err error) *eksapi.Error {
 	return eksapi.NewError(eksapi.CodeInternalServer, "An internal error occurred.")
 }
 
+// msgSTSUnavailable answers a role assumption STS could not make.
+const msgSTSUnavailable = "EKS Auth could not assume the role: the credentials service is unavailable. Try again later."
+
 // stsError maps a refused role assumption.
 func stsError(se *sts.Error) *eksapi.Error {
 	switch {
@@ -381,7 +405,9 @@ func stsError(se *sts.Error) *eksapi.Error {
 	case se.Code == "Throttling" || se.Status == http.StatusTooManyRequests:
 		return eksapi.NewError(eksapi.CodeThrottling, "Rate exceeded")
 	case se.Status >= 500:
-		return eksapi.NewError(eksapi.CodeServiceUnavailable, "STS is unavailable: "+se.Message)
+		// The cause (podid's credential chain, the network, STS's own
+		// words) is logged by serveAssumeRole, never sent to the pod.
+		return eksapi.NewError(eksapi.CodeServiceUnavailable, msgSTSUnavailable)
 	case se.Code == sts.CodeInvalidClientTokenID || se.Code == sts.CodeExpiredToken:
 		// The first session cannot have gone bad in between: ours.
 		return eksapi.NewError(eksapi.CodeInternalServer, "An internal error occurred.")

@@ -85,6 +85,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		AssociationARN: func(c, id string) string { return srv.Load().AssociationARN(c, id) },
 		ClusterARN:     func(c string) string { return srv.Load().ClusterARN(c) },
 		Logger:         discard,
+		Authorizer:     server.AuthorizerFunc(sigv4.Authorize),
 	})
 	admin := aws.Credentials{AccessKeyID: servertest.AccessKeyID, SecretAccessKey: servertest.SecretAccessKey}
 	auth := sigv4.New(sigv4.Config{
@@ -95,6 +96,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		cfg.AccountID, cfg.Region = account, region
 		cfg.NewClusterIssuer = satoken.NewIssuer
 		cfg.Middleware = auth.Middleware
+		cfg.Authorizer = server.AuthorizerFunc(sigv4.Authorize)
 		cfg.Routes = h.Routes()
 		maps.Copy(cfg.Routes, stsSvc.Routes())
 	}))
