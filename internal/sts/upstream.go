@@ -48,7 +48,9 @@ func NewUpstreamFromConfig(cfg aws.Config, endpointURL string) *Upstream {
 }
 
 // AssumeRole calls the upstream STS's AssumeRole. API errors come back as
-// *Error with the upstream's code, status and message.
+// *Error with the upstream's code, status and message; a call that got no
+// answer (no credentials, network) as an error wrapping an *Error
+// (InternalFailure, a message without the cause) whose text has the cause.
 // in.Principal and in.SourceContext have no upstream counterpart and are
 // ignored.
 func (u *Upstream) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumeRoleOutput, error) {
@@ -102,8 +104,9 @@ func (u *Upstream) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumeRo
 }
 
 // upstreamError maps an SDK error to *Error: API errors keep their code,
-// message and HTTP status; anything else (network, no credentials) is an
-// InternalFailure 500 wrapping it.
+// message and HTTP status; anything else (network, no credentials) is a
+// callFailure: an InternalFailure 500 whose message says nothing of the
+// cause.
 func upstreamError(err error) error {
 	status := http.StatusInternalServerError
 	var re *awshttp.ResponseError
@@ -114,5 +117,19 @@ func upstreamError(err error) error {
 	if errors.As(err, &ae) {
 		return &Error{Code: ae.ErrorCode(), Status: status, Message: ae.ErrorMessage(), err: err}
 	}
-	return &Error{Code: CodeInternalFailure, Status: status, Message: "calling upstream STS: " + err.Error(), err: err}
+	return &callFailure{
+		se:    &Error{Code: CodeInternalFailure, Status: status, Message: "The upstream STS could not be called.", err: err},
+		cause: err,
+	}
 }
+
+// callFailure is an upstream call that got no answer from STS. Its *Error
+// (errors.As) is what callers may be told; its Error() carries the cause
+// (podid's credential chain, the network) for the server's logs only.
+type callFailure struct {
+	se    *Error
+	cause error
+}
+
+func (f *callFailure) Error() string   { return "calling upstream STS: " + f.cause.Error() }
+func (f *callFailure) Unwrap() []error { return []error{f.se, f.cause} }
