@@ -424,23 +424,21 @@ func (c *Cache) applyDue() {
 	c.mu.Lock()
 	before := c.applied
 	n := 0
-	var last int64
 	for _, p := range c.pending {
 		if p.due.After(now) {
 			break
 		}
 		c.apply(p.Change, now)
-		last = p.Revision
 		n++
 	}
 	c.pending = slices.Delete(c.pending, 0, n)
-	switch {
-	case len(c.pending) == 0:
+	if len(c.pending) == 0 {
 		c.applied = max(c.applied, c.fetchedThrough)
-	case n > 0:
-		// The next pending change may stand for writes back to its
-		// read's start (see pendingChange.after).
-		c.applied = max(c.applied, min(last, c.pending[0].after))
+	} else {
+		// Every write up to where the first pending change's read
+		// started was in earlier reads, all applied; the change itself
+		// may stand for later ones (see pendingChange.after).
+		c.applied = max(c.applied, c.pending[0].after)
 	}
 	if c.applied != before {
 		close(c.changed)
