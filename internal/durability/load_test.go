@@ -136,7 +136,8 @@ func (l *load) end() {
 }
 
 // report fails the test for every unexpected answer and returns the
-// number of writes whose outcome is unknown.
+// number of writes whose outcome is unknown, the number sent again to
+// another client and how many of those the first attempt had applied.
 func (l *load) report(t *testing.T) (inFlight, retries, replays int) {
 	t.Helper()
 	for _, wr := range l.writers {
