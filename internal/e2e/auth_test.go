@@ -51,7 +51,7 @@ func TestSigV4Refusals(t *testing.T) {
 	const cluster, namespace, sa = "e2e-sigv4", "ns-e", "app"
 	srv := startServer(t, nil)
 	createCluster(t, srv.eks(nil), cluster)
-	createAssociation(t, srv.eks(nil), &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster),
+	assoc := createAssociation(t, srv.eks(nil), &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster),
 		Namespace: aws.String(namespace), ServiceAccount: aws.String(sa), RoleArn: aws.String(roleARN(account, "sigv4-role"))})
 	srv.wait(t)
 	token := srv.token(t, cluster, newPod(namespace, sa, "sig"))
@@ -130,6 +130,21 @@ func TestSigV4Refusals(t *testing.T) {
 				t.Errorf("%s %s with a pod's session: %d %s %q, want 403 AccessDeniedException naming the session", tt.method, tt.path, r.status, code, msg)
 			}
 		}
+	})
+	// A pod must not repoint its own association at another role (with
+	// --upstream-sts, a real privilege escalation) nor vend credentials.
+	t.Run("vended session cannot write EKS or assume for pods", func(t *testing.T) {
+		_, err := srv.eks(staticCreds(session)).UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{
+			ClusterName: aws.String(cluster), AssociationId: assoc.AssociationId, RoleArn: aws.String(roleARN(account, "admin-role"))})
+		if code, status := apiError(err); status != 403 || code != "AccessDeniedException" ||
+			!strings.Contains(err.Error(), "is not authorized to perform: eks:UpdatePodIdentityAssociation on resource: "+aws.ToString(assoc.AssociationArn)) {
+			t.Errorf("UpdatePodIdentityAssociation with a pod's session: %v, want 403 AccessDeniedException", err)
+		}
+		if _, err := srv.eks(staticCreds(session)).DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{
+			ClusterName: aws.String(cluster), AssociationId: assoc.AssociationId}); err != nil {
+			t.Errorf("DescribePodIdentityAssociation with a pod's session: %v", err)
+		}
+		checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, cluster, token, &session, "eks-auth"), 400, "AccessDeniedException")
 	})
 	t.Run("EKS Auth signed for another service", func(t *testing.T) {
 		checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, cluster, token, &srv.admin, "eks"), 403, "InvalidSignatureException")
