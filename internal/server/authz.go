@@ -47,9 +47,10 @@ func (s *Server) authorize(r *http.Request, op string, in any) error {
 	case opDescribeAssociation, opUpdateAssociation, opDeleteAssociation:
 		resource = s.AssociationARN(r.PathValue("name"), r.PathValue("associationId"))
 	case opTagResource, opUntagResource, opListTags:
-		resource = truncate(r.PathValue("resourceArn"), 2048)
+		resource = r.PathValue("resourceArn")
 	default:
 		resource = s.ClusterARN(r.PathValue("name"))
 	}
-	return s.cfg.Authorizer.Authorize(r.Context(), "eks:"+op, resource)
+	// Not yet validated: bounded before a refusal echoes it.
+	return s.cfg.Authorizer.Authorize(r.Context(), "eks:"+op, truncate(resource, 2048))
 }
