@@ -4,8 +4,15 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/podid/podid/internal/store/postgres"
 	"github.com/podid/podid/internal/store/postgres/pgtest"
@@ -87,5 +94,113 @@ func runKillTest(t *testing.T, storeDSN string, integrity func(context.Context) 
 	srv.stop(t)
 	if err := integrity(ctx); err != nil {
 		t.Errorf("integrity check after kill and restart: %v", err)
+	}
+}
+
+// TestKillDuringClusterDeleteSQLite kills podid serve while it deletes a
+// cluster with many associations (one transaction): after a restart the
+// cluster is there with all of them, or gone with all of them.
+func TestKillDuringClusterDeleteSQLite(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "podid.db")
+	runKillClusterDelete(t, "sqlite:"+path, func(ctx context.Context) error {
+		s, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		return s.IntegrityCheck(ctx)
+	})
+}
+
+// TestKillDuringClusterDeletePostgres is the same on PostgreSQL.
+func TestKillDuringClusterDeletePostgres(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	runKillClusterDelete(t, dsn, func(ctx context.Context) error {
+		s, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		return s.IntegrityCheck(ctx)
+	})
+}
+
+func runKillClusterDelete(t *testing.T, storeDSN string, integrity func(context.Context) error) {
+	const perCluster = 100
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
+	defer cancel()
+	srv := startServer(t, "podid serve", storeDSN)
+	// The kill lands at different points of the delete: before it starts,
+	// in it, after it.
+	for round, killAfter := range []time.Duration{0, 2 * time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond} {
+		cluster := fmt.Sprintf("doomed-%d", round)
+		createCluster(t, srv.eks(), cluster)
+		ids := make([]string, perCluster)
+		var g errgroup.Group
+		g.SetLimit(8)
+		for i := range ids {
+			g.Go(func() error {
+				out, err := srv.eks().CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster),
+					Namespace: aws.String("ns"), ServiceAccount: aws.String("sa-" + strconv.Itoa(i)), RoleArn: aws.String(roleARN("doomed"))})
+				if err == nil {
+					ids[i] = aws.ToString(out.Association.AssociationId)
+				}
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		deleted := make(chan error, 1)
+		go func() {
+			_, err := srv.eks().DeleteCluster(ctx, &eks.DeleteClusterInput{Name: aws.String(cluster)})
+			deleted <- err
+		}()
+		time.Sleep(killAfter) // chooses where the kill lands; nothing to wait for
+		srv.kill(t)
+		acked := <-deleted == nil
+		srv = startServer(t, fmt.Sprintf("podid serve (restart %d)", round+1), storeDSN)
+
+		c := srv.eks()
+		_, err := c.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(cluster)})
+		switch code := apiError(err); {
+		case err == nil:
+			if acked {
+				t.Errorf("round %d: DeleteCluster was acknowledged, but the cluster is there after the restart", round)
+			}
+			var got []string
+			p := eks.NewListPodIdentityAssociationsPaginator(c, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String(cluster)})
+			for p.HasMorePages() {
+				page, err := p.NextPage(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range page.Associations {
+					got = append(got, aws.ToString(a.AssociationId))
+				}
+			}
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(ids))
+			if diff := cmp.Diff(got, want); diff != "" {
+				t.Errorf("round %d: the cluster survived the kill, its associations differ (-got +want):\n%s", round, diff)
+			}
+		case code == "ResourceNotFoundException":
+			// Gone: with all its associations (a new cluster of the name
+			// starts empty; IntegrityCheck finds orphans).
+			createCluster(t, c, cluster)
+			list, err := c.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String(cluster)})
+			if err != nil || len(list.Associations) != 0 {
+				t.Errorf("round %d: cluster deleted by the killed server and created again: associations %v, %v; want none", round, list, err)
+			}
+		default:
+			t.Fatalf("round %d: DescribeCluster after the restart: %v", round, err)
+		}
+		t.Logf("round %d: kill %s after DeleteCluster was sent: acknowledged %t, cluster gone %t", round, killAfter, acked, err != nil)
+	}
+	srv.stop(t)
+	if err := integrity(ctx); err != nil {
+		t.Errorf("integrity check after the kills: %v", err)
 	}
 }
