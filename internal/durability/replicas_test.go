@@ -162,6 +162,13 @@ func TestReplicasConsistent(t *testing.T) {
 	if diff := cmp.Diff(again.Association, first.Association, ignoreSerde); diff != "" {
 		t.Errorf("create sent again to B with the token used on A (-got +want):\n%s", diff)
 	}
+	firstRev, err := writeRevision(first.ResultMetadata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if againRev, err := writeRevision(again.ResultMetadata); err != nil || againRev < firstRev {
+		t.Errorf("X-Podid-Revision of the replayed create: %d, %v; want at least the create's, %d", againRev, err, firstRev)
+	}
 	other := *in
 	other.RoleArn = aws.String(roleARN("idem-other"))
 	_, err = rs[1].eks().CreatePodIdentityAssociation(ctx, &other)
