@@ -17,3 +17,4 @@ echo "== go test"
 go test -count=1 -timeout 40m ./...
 echo "== AWS CLI flows"
 bash ci/cli-test.sh
+echo "== boto3 and JS SDK flows"; bash ci/xsdk/run.sh

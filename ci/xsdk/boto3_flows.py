@@ -1,0 +1,410 @@
+#!/usr/bin/env python3
+"""podid's EKS, EKS Auth and STS flows through boto3 (botocore signs: the real
+SigV4 path of `podid serve --auth sigv4`).
+
+Run by ci/xsdk/run.sh, which starts the server. Environment:
+  PODID_URL       the server's base URL
+  PODID_DATA_DIR  its --data-dir (admin-credentials.json is read from it)
+  PODID_BIN       the podid binary (for `podid token`)
+Prints "ok    NAME" or "FAIL  NAME: DETAIL" per check, then
+"boto3: N passed, M failed"; exits 1 if any check failed.
+"""
+
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+import traceback
+import uuid
+
+import boto3
+import botocore
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+URL = os.environ["PODID_URL"]
+DATA_DIR = os.environ["PODID_DATA_DIR"]
+PODID_BIN = os.environ["PODID_BIN"]
+REGION = "us-east-1"
+ACCOUNT = "000000000000"
+
+CLUSTER = "py-c1"
+CLUSTER2 = "py-c2"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/pod-role"
+ROLE2 = f"arn:aws:iam::{ACCOUNT}:role/pod-role-2"
+TARGET = "arn:aws:iam::111122223333:role/target"
+POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}'
+
+# Bounded waits: every call times out, and a failed call is retried once at most.
+CONFIG = Config(
+    region_name=REGION,
+    connect_timeout=5,
+    read_timeout=20,
+    retries={"mode": "standard", "max_attempts": 2},
+)
+
+passed = 0
+failed = 0
+
+
+def ok(name):
+    global passed
+    passed += 1
+    print(f"ok    {name}", flush=True)
+
+
+def fail(name, detail):
+    global failed
+    failed += 1
+    print(f"FAIL  {name}: {detail}", flush=True)
+
+
+def check(name, cond, detail=""):
+    if cond:
+        ok(name)
+    else:
+        fail(name, detail)
+    return cond
+
+
+def expect_error(name, code, status, fn, /, *args, message_re=None, **kwargs):
+    """The call must fail with a ClientError whose code and HTTP status are
+    code and status (and whose message matches message_re); returns the error."""
+    try:
+        out = fn(*args, **kwargs)
+    except ClientError as e:
+        got_code = e.response.get("Error", {}).get("Code")
+        got_status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        msg = e.response.get("Error", {}).get("Message", "")
+        if got_code != code or got_status != status:
+            fail(name, f"got {got_code} {got_status} ({msg!r}), want {code} {status}")
+        elif message_re and not re.search(message_re, msg):
+            fail(name, f"message {msg!r} does not match {message_re!r}")
+        else:
+            ok(name)
+        return e
+    out = dict(out)
+    out.pop("ResponseMetadata", None)
+    fail(name, f"succeeded, want {code}: {out!r}")
+    return None
+
+
+def admin_keys():
+    with open(os.path.join(DATA_DIR, "admin-credentials.json")) as f:
+        k = json.load(f)
+    return k["accessKeyId"], k["secretAccessKey"]
+
+
+def client(service, akid, secret, token=None):
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=URL,
+        region_name=REGION,
+        aws_access_key_id=akid,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+        config=CONFIG,
+    )
+
+
+def is_dt(v):
+    return isinstance(v, datetime.datetime) and v.tzinfo is not None
+
+
+def clusters_flows(eks):
+    out = eks.create_cluster(
+        name=CLUSTER,
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks",
+        resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"]},
+        tags={"env": "test"},
+    )
+    c = out["cluster"]
+    check("create_cluster: ACTIVE at once, ARN, tags",
+          c["status"] == "ACTIVE" and c["arn"] == f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/{CLUSTER}"
+          and c["tags"] == {"env": "test"}, repr(c))
+    check("create_cluster: createdAt parses as a datetime", is_dt(c.get("createdAt")), repr(c.get("createdAt")))
+    eks.create_cluster(name=CLUSTER2, roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks",
+                       resourcesVpcConfig={"subnetIds": ["subnet-1"]})
+
+    c = eks.describe_cluster(name=CLUSTER)["cluster"]
+    check("describe_cluster",
+          c["name"] == CLUSTER and c["resourcesVpcConfig"]["subnetIds"] == ["subnet-1", "subnet-2"]
+          and c["identity"]["oidc"]["issuer"] == f"{URL}/clusters-oidc/{CLUSTER}" and is_dt(c["createdAt"]), repr(c))
+
+    pages = list(eks.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": 1}))
+    names = [n for p in pages for n in p["clusters"]]
+    mine = [n for n in names if n.startswith("py-")]
+    check("list_clusters paginator (PageSize 1): each cluster once, one per page",
+          mine == [CLUSTER, CLUSTER2] and len(names) == len(set(names)) and all(len(p["clusters"]) <= 1 for p in pages)
+          and len(pages) >= 2 and "nextToken" not in pages[-1], repr(pages))
+
+    expect_error("describe_cluster of a missing cluster", "ResourceNotFoundException", 404,
+                 eks.describe_cluster, name="py-nope")
+    expect_error("create_cluster with a taken name", "ResourceInUseException", 409,
+                 eks.create_cluster, name=CLUSTER, roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks",
+                 resourcesVpcConfig={"subnetIds": ["subnet-1"]})
+
+
+def association_flows(eks):
+    out = eks.create_pod_identity_association(
+        clusterName=CLUSTER, namespace="default", serviceAccount="app", roleArn=ROLE, tags={"team": "a"})
+    a = out["association"]
+    check("create_pod_identity_association",
+          re.fullmatch(r"a-[a-z0-9]{17}", a["associationId"]) is not None and a["roleArn"] == ROLE
+          and a["tags"] == {"team": "a"} and a["disableSessionTags"] is False
+          and a["associationArn"] == f"arn:aws:eks:{REGION}:{ACCOUNT}:podidentityassociation/{CLUSTER}/{a['associationId']}",
+          repr(a))
+    check("create: createdAt and modifiedAt parse as datetimes and are equal",
+          is_dt(a.get("createdAt")) and a.get("createdAt") == a.get("modifiedAt"), repr(a))
+    id1, arn1 = a["associationId"], a["associationArn"]
+
+    out = eks.create_pod_identity_association(
+        clusterName=CLUSTER, namespace="default", serviceAccount="worker", roleArn=ROLE,
+        targetRoleArn=TARGET, disableSessionTags=True, policy=POLICY, tags={"k1": "v1", "k2": ""})
+    a = out["association"]
+    check("create with a target role, disableSessionTags and a policy",
+          a["targetRoleArn"] == TARGET and a["externalId"] == f"{REGION}/{ACCOUNT}/{CLUSTER}/default/worker"
+          and a["disableSessionTags"] is True and json.loads(a["policy"]) == json.loads(POLICY)
+          and a["tags"] == {"k1": "v1", "k2": ""}, repr(a))
+    id2 = a["associationId"]
+
+    id3 = eks.create_pod_identity_association(
+        clusterName=CLUSTER, namespace="other", serviceAccount="app", roleArn=ROLE)["association"]["associationId"]
+
+    expect_error("duplicate create: 409 ResourceInUseException naming the existing ID", "ResourceInUseException", 409,
+                 eks.create_pod_identity_association, clusterName=CLUSTER, namespace="default",
+                 serviceAccount="app", roleArn=ROLE2, message_re=rf"Association already exists: {id1}")
+    try:
+        eks.create_pod_identity_association(clusterName=CLUSTER, namespace="default", serviceAccount="app", roleArn=ROLE)
+        fail("duplicate create maps to eks.exceptions.ResourceInUseException", "succeeded")
+    except eks.exceptions.ResourceInUseException:
+        ok("duplicate create maps to eks.exceptions.ResourceInUseException")
+    expect_error("create in a missing cluster", "ResourceNotFoundException", 404,
+                 eks.create_pod_identity_association, clusterName="py-nope", namespace="default",
+                 serviceAccount="app", roleArn=ROLE)
+    expect_error("create with a policy but session tags on", "InvalidParameterException", 400,
+                 eks.create_pod_identity_association, clusterName=CLUSTER, namespace="default",
+                 serviceAccount="p", roleArn=ROLE, policy=POLICY)
+    expect_error("create with a malformed role ARN", "InvalidParameterException", 400,
+                 eks.create_pod_identity_association, clusterName=CLUSTER, namespace="default",
+                 serviceAccount="bad", roleArn="not-an-arn-but-long-enough")
+
+    # Idempotency: the same clientRequestToken and parameters return the original.
+    tok = str(uuid.uuid4())
+    r1 = eks.create_pod_identity_association(clusterName=CLUSTER, namespace="idem", serviceAccount="app",
+                                             roleArn=ROLE, clientRequestToken=tok)["association"]
+    r2 = eks.create_pod_identity_association(clusterName=CLUSTER, namespace="idem", serviceAccount="app",
+                                             roleArn=ROLE, clientRequestToken=tok)["association"]
+    check("create repeated with the same clientRequestToken returns the original",
+          r1["associationId"] == r2["associationId"] and r1["createdAt"] == r2["createdAt"], f"{r1!r} / {r2!r}")
+    id4 = r1["associationId"]
+
+    a = eks.describe_pod_identity_association(clusterName=CLUSTER, associationId=id1)["association"]
+    check("describe_pod_identity_association",
+          a["associationId"] == id1 and a["serviceAccount"] == "app" and a["namespace"] == "default"
+          and is_dt(a["modifiedAt"]), repr(a))
+    expect_error("describe a missing association", "ResourceNotFoundException", 404,
+                 eks.describe_pod_identity_association, clusterName=CLUSTER, associationId="a-00000000000000000")
+    expect_error("describe with a malformed association ID", "InvalidParameterException", 400,
+                 eks.describe_pod_identity_association, clusterName=CLUSTER, associationId="a-short")
+
+    before = a
+    a = eks.update_pod_identity_association(clusterName=CLUSTER, associationId=id1, roleArn=ROLE2,
+                                            targetRoleArn=TARGET)["association"]
+    check("update: role change and target role set; externalId added; modifiedAt moves",
+          a["roleArn"] == ROLE2 and a["targetRoleArn"] == TARGET
+          and a["externalId"] == f"{REGION}/{ACCOUNT}/{CLUSTER}/default/app"
+          and a["modifiedAt"] > before["modifiedAt"] and a["createdAt"] == before["createdAt"], repr(a))
+    a = eks.update_pod_identity_association(clusterName=CLUSTER, associationId=id1, targetRoleArn="")["association"]
+    check('update: targetRoleArn "" removes the target role and externalId',
+          "targetRoleArn" not in a and "externalId" not in a and a["roleArn"] == ROLE2, repr(a))
+    expect_error("update that changes nothing", "InvalidParameterException", 400,
+                 eks.update_pod_identity_association, clusterName=CLUSTER, associationId=id1, roleArn=ROLE2)
+    expect_error("update with no members", "InvalidParameterException", 400,
+                 eks.update_pod_identity_association, clusterName=CLUSTER, associationId=id1)
+    expect_error("update: policy without disableSessionTags", "InvalidParameterException", 400,
+                 eks.update_pod_identity_association, clusterName=CLUSTER, associationId=id1, policy=POLICY)
+    a = eks.update_pod_identity_association(clusterName=CLUSTER, associationId=id1, disableSessionTags=True,
+                                            policy=POLICY)["association"]
+    check("update: disableSessionTags and policy",
+          a["disableSessionTags"] is True and json.loads(a["policy"]) == json.loads(POLICY), repr(a))
+    expect_error("update a missing association", "ResourceNotFoundException", 404,
+                 eks.update_pod_identity_association, clusterName=CLUSTER, associationId="a-00000000000000000",
+                 roleArn=ROLE)
+
+    pag = eks.get_paginator("list_pod_identity_associations")
+    pages = list(pag.paginate(clusterName=CLUSTER, PaginationConfig={"PageSize": 2}))
+    ids = [x["associationId"] for p in pages for x in p["associations"]]
+    check("list paginator (PageSize 2): every association exactly once, pages of at most 2",
+          sorted(ids) == sorted([id1, id2, id3, id4]) and len(pages) == 2
+          and all(len(p["associations"]) <= 2 for p in pages) and "nextToken" not in pages[-1], repr(pages))
+    item = next(x for p in pages for x in p["associations"] if x["associationId"] == id1)
+    check("list items are summaries",
+          {"clusterName", "namespace", "serviceAccount", "associationArn", "associationId"} <= set(item)
+          <= {"clusterName", "namespace", "serviceAccount", "associationArn", "associationId", "ownerArn"},
+          repr(item))
+    full = pag.paginate(clusterName=CLUSTER, PaginationConfig={"PageSize": 1, "MaxItems": 3}).build_full_result()
+    check("list paginator MaxItems 3: 3 items and a resume token",
+          len(full["associations"]) == 3 and full.get("NextToken"), repr(full))
+    out = eks.list_pod_identity_associations(clusterName=CLUSTER, namespace="default", serviceAccount="worker")
+    check("list filters (namespace, serviceAccount)",
+          [x["associationId"] for x in out["associations"]] == [id2] and "nextToken" not in out, repr(out))
+    expect_error("list with maxResults 101", "InvalidParameterException", 400,
+                 eks.list_pod_identity_associations, clusterName=CLUSTER, maxResults=101)
+    expect_error("list with a forged nextToken", "InvalidParameterException", 400,
+                 eks.list_pod_identity_associations, clusterName=CLUSTER, nextToken="forged")
+
+    # Tags on association and cluster ARNs.
+    eks.tag_resource(resourceArn=arn1, tags={"owner": "me", "team": "b"})
+    eks.untag_resource(resourceArn=arn1, tagKeys=["owner"])
+    out = eks.list_tags_for_resource(resourceArn=arn1)
+    check("tag_resource, untag_resource, list_tags_for_resource (association ARN)", out["tags"] == {"team": "b"}, repr(out))
+    cluster_arn = f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/{CLUSTER}"
+    eks.tag_resource(resourceArn=cluster_arn, tags={"tier": "gold", "x": "y"})
+    eks.untag_resource(resourceArn=cluster_arn, tagKeys=["x", "absent"])
+    out = eks.list_tags_for_resource(resourceArn=cluster_arn)
+    check("tags on a cluster ARN", out["tags"] == {"env": "test", "tier": "gold"}, repr(out))
+    expect_error("tag keys with the aws: prefix are reserved", "BadRequestException", 400,
+                 eks.tag_resource, resourceArn=arn1, tags={"aws:x": "y"})
+    expect_error("list tags of an unknown cluster ARN", "NotFoundException", 404,
+                 eks.list_tags_for_resource, resourceArn=f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/py-nope")
+    expect_error("tag an unknown association ARN", "NotFoundException", 404,
+                 eks.tag_resource,
+                 resourceArn=f"arn:aws:eks:{REGION}:{ACCOUNT}:podidentityassociation/{CLUSTER}/a-00000000000000000",
+                 tags={"a": "b"})
+
+    out = eks.delete_pod_identity_association(clusterName=CLUSTER, associationId=id3)
+    a = out["association"]
+    check("delete returns the full association", a["associationId"] == id3 and a["roleArn"] == ROLE
+          and is_dt(a["createdAt"]), repr(a))
+    expect_error("delete it again", "ResourceNotFoundException", 404,
+                 eks.delete_pod_identity_association, clusterName=CLUSTER, associationId=id3)
+    return id1, id2
+
+
+def credential_flows(eks, akid, secret):
+    """EKS Auth AssumeRoleForPodIdentity with a podid token, then STS with the
+    vended credentials: GetCallerIdentity, and AssumeRole chaining."""
+    a = eks.create_pod_identity_association(clusterName=CLUSTER, namespace="creds", serviceAccount="app",
+                                            roleArn=ROLE)["association"]
+    pod_uid = str(uuid.uuid4())
+    token = subprocess.run(
+        [PODID_BIN, "token", "--endpoint", URL, "--data-dir", DATA_DIR, "--cluster", CLUSTER,
+         "--namespace", "creds", "--service-account", "app", "--pod-name", "app-1", "--pod-uid", pod_uid],
+        check=True, capture_output=True, text=True, timeout=30).stdout.strip()
+
+    auth = client("eks-auth", akid, secret)
+    out = auth.assume_role_for_pod_identity(clusterName=CLUSTER, token=token)
+    creds, user = out["credentials"], out["assumedRoleUser"]
+    check("eks-auth assume_role_for_pod_identity: subject, audience, association",
+          out["subject"] == {"namespace": "creds", "serviceAccount": "app"}
+          and out["audience"] == "pods.eks.amazonaws.com"
+          and out["podIdentityAssociation"]["associationId"] == a["associationId"]
+          and out["podIdentityAssociation"]["associationArn"] == a["associationArn"], repr(out))
+    check("eks-auth: assumed-role ARN and session name eks-{cluster}-{pod}-{uuid}",
+          re.fullmatch(rf"arn:aws:sts::{ACCOUNT}:assumed-role/pod-role/eks-{CLUSTER}-app-1-[0-9a-f-]{{36}}", user["arn"])
+          is not None and user["assumeRoleId"].endswith(":" + user["arn"].rsplit("/", 1)[1]), repr(user))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    check("eks-auth: credentials.expiration parses as a datetime in the future",
+          is_dt(creds["expiration"]) and creds["expiration"] > now and creds["accessKeyId"].startswith("ASIA"),
+          repr(creds.get("expiration")))
+    expect_error("eks-auth with a garbage token", "InvalidTokenException", 400,
+                 auth.assume_role_for_pod_identity, clusterName=CLUSTER, token="aaa.bbb.ccc")
+    expect_error("eks-auth in a cluster without the token's issuer", "InvalidTokenException", 400,
+                 auth.assume_role_for_pod_identity, clusterName=CLUSTER2, token=token)
+
+    sts = client("sts", creds["accessKeyId"], creds["secretAccessKey"], creds["sessionToken"])
+    ident = sts.get_caller_identity()
+    check("sts get_caller_identity with the vended credentials is the assumed role",
+          ident["Arn"] == user["arn"] and ident["Account"] == ACCOUNT and ident["UserId"] == user["assumeRoleId"],
+          repr(ident))
+
+    out = sts.assume_role(RoleArn=TARGET, RoleSessionName="chained-py")
+    ch = out["Credentials"]
+    check("sts assume_role chained from the pod session",
+          out["AssumedRoleUser"]["Arn"] == "arn:aws:sts::111122223333:assumed-role/target/chained-py"
+          and is_dt(ch["Expiration"]) and ch["Expiration"] <= now + datetime.timedelta(hours=1, minutes=1),
+          repr(out))
+    sts2 = client("sts", ch["AccessKeyId"], ch["SecretAccessKey"], ch["SessionToken"])
+    ident = sts2.get_caller_identity()
+    check("sts get_caller_identity with the chained credentials",
+          ident["Arn"] == "arn:aws:sts::111122223333:assumed-role/target/chained-py" and ident["Account"] == "111122223333",
+          repr(ident))
+    expect_error("chained assume_role longer than 1 hour", "ValidationError", 400,
+                 sts.assume_role, RoleArn=TARGET, RoleSessionName="chained-long", DurationSeconds=7200)
+
+    # Vended sessions may read the EKS API but not write it.
+    veks = client("eks", creds["accessKeyId"], creds["secretAccessKey"], creds["sessionToken"])
+    out = veks.describe_cluster(name=CLUSTER)
+    check("vended session can read the EKS API", out["cluster"]["name"] == CLUSTER, repr(out))
+    expect_error("vended session cannot write the EKS API", "AccessDeniedException", 403,
+                     veks.create_cluster, name="py-denied", roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks",
+                     resourcesVpcConfig={"subnetIds": ["subnet-1"]})
+
+    # A target-role association: EKS Auth returns the target role's session.
+    b = eks.create_pod_identity_association(clusterName=CLUSTER, namespace="creds", serviceAccount="chained",
+                                            roleArn=ROLE, targetRoleArn=TARGET)["association"]
+    token2 = subprocess.run(
+        [PODID_BIN, "token", "--endpoint", URL, "--data-dir", DATA_DIR, "--cluster", CLUSTER,
+         "--namespace", "creds", "--service-account", "chained", "--pod-name", "app-2", "--pod-uid", str(uuid.uuid4())],
+        check=True, capture_output=True, text=True, timeout=30).stdout.strip()
+    out = auth.assume_role_for_pod_identity(clusterName=CLUSTER, token=token2)
+    c = out["credentials"]
+    ident = client("sts", c["accessKeyId"], c["secretAccessKey"], c["sessionToken"]).get_caller_identity()
+    check("eks-auth with a target role: the credentials are the target role's",
+          ident["Account"] == "111122223333" and ident["Arn"].startswith("arn:aws:sts::111122223333:assumed-role/target/")
+          and out["podIdentityAssociation"]["associationId"] == b["associationId"], f"{out!r} / {ident!r}")
+
+
+def env_endpoint_flows(akid, secret):
+    """boto3 finds podid through AWS_ENDPOINT_URL_EKS / _STS, as the README says."""
+    os.environ["AWS_ENDPOINT_URL_EKS"] = URL
+    os.environ["AWS_ENDPOINT_URL_STS"] = URL
+    try:
+        s = boto3.session.Session(aws_access_key_id=akid, aws_secret_access_key=secret, region_name=REGION)
+        out = s.client("eks", config=CONFIG).describe_cluster(name=CLUSTER)
+        check("boto3 reads AWS_ENDPOINT_URL_EKS", out["cluster"]["name"] == CLUSTER, repr(out))
+        out = s.client("sts", config=CONFIG).get_caller_identity()
+        check("boto3 reads AWS_ENDPOINT_URL_STS", out["Account"] == ACCOUNT, repr(out))
+    finally:
+        del os.environ["AWS_ENDPOINT_URL_EKS"], os.environ["AWS_ENDPOINT_URL_STS"]
+
+
+def signature_flows(akid):
+    bad = client("eks", akid, "wrong-secret-key-wrong-secret-key-wrong0")
+    expect_error("a request signed with the wrong secret", "InvalidSignatureException", 403,
+                 bad.list_clusters)
+    unknown = client("eks", "AKIAUNKNOWNUNKNOWN00", "wrong-secret-key-wrong-secret-key-wrong0")
+    expect_error("a request signed with an unknown access key", "UnrecognizedClientException", 403,
+                 unknown.list_clusters)
+    sts = client("sts", akid, "wrong-secret-key-wrong-secret-key-wrong0")
+    expect_error("sts with the wrong secret", "SignatureDoesNotMatch", 403, sts.get_caller_identity)
+
+
+def main():
+    akid, secret = admin_keys()
+    eks = client("eks", akid, secret)
+    steps = [("clusters", lambda: clusters_flows(eks)),
+             ("associations and tags", lambda: association_flows(eks)),
+             ("EKS Auth and STS", lambda: credential_flows(eks, akid, secret)),
+             ("endpoint environment", lambda: env_endpoint_flows(akid, secret)),
+             ("signatures", lambda: signature_flows(akid))]
+    for name, fn in steps:
+        try:
+            fn()
+        except Exception as e:  # a flow that raises is one failure; later flows still run
+            fail(f"{name} flow raised", f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+    try:
+        out = eks.delete_cluster(name=CLUSTER2)
+        check("delete_cluster", out["cluster"]["name"] == CLUSTER2, repr(out))
+        expect_error("describe a deleted cluster", "ResourceNotFoundException", 404, eks.describe_cluster, name=CLUSTER2)
+    except Exception as e:
+        fail("delete_cluster raised", f"{type(e).__name__}: {e}")
+    print(f"boto3 (botocore {botocore.__version__}): {passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Cross-SDK flows: drives `podid serve --auth sigv4` through boto3
+# (ci/xsdk/boto3_flows.py) and the AWS SDK for JavaScript v3 (ci/xsdk/js/),
+# each signing with SigV4 as in production: clusters, pod identity
+# associations, paginators, tags, the errors each SDK maps, EKS Auth
+# AssumeRoleForPodIdentity and STS with the vended credentials.
+#
+# Usage (from the repository root): bash ci/xsdk/run.sh
+# PODID_BIN=/path/to/podid uses a built binary instead of building one.
+# Needs: go (unless PODID_BIN is set), python3 with boto3; node and npm for
+# the JS flows (skipped, with a message, when either is missing or
+# PODID_SKIP_JS=1).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+if [ -z "${PODID_BIN:-}" ]; then
+  echo "xsdk: building podid"
+  go build -o "$work/podid" ./cmd/podid
+  PODID_BIN="$work/podid"
+fi
+PODID_BIN=$(cd "$(dirname "$PODID_BIN")" && pwd)/$(basename "$PODID_BIN")
+
+# No user configuration: every SDK gets its endpoint and keys explicitly.
+export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
+export AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_ENDPOINT_URL \
+  AWS_ENDPOINT_URL_EKS AWS_ENDPOINT_URL_EKS_AUTH AWS_ENDPOINT_URL_STS 2>/dev/null || true
+: >"$AWS_CONFIG_FILE"
+: >"$AWS_SHARED_CREDENTIALS_FILE"
+
+passed=0
+failed=0
+
+# run_flows NAME TIMEOUT CMD...: runs a flow script with a time limit and
+# counts its "ok"/"FAIL" lines; a non-zero exit without a FAIL line (a crash
+# or the time limit) is one failure.
+run_flows() {
+  local name=$1 limit=$2
+  shift 2
+  local rc=0
+  timeout --kill-after=5 "$limit" "$@" >"$work/$name.out" 2>&1 || rc=$?
+  cat "$work/$name.out"
+  local p f
+  p=$(grep -c '^ok ' "$work/$name.out" || true)
+  f=$(grep -c '^FAIL ' "$work/$name.out" || true)
+  passed=$((passed + p))
+  failed=$((failed + f))
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    failed=$((failed + 1))
+    echo "FAIL  $name flows exited with status $rc (124: over the ${limit} limit)"
+  fi
+}
+
+data_dir="$work/data"
+log="$work/server.log"
+"$PODID_BIN" serve --listen 127.0.0.1:0 --auth sigv4 --data-dir "$data_dir" --store "sqlite:$data_dir/podid.db" \
+  --log-level warn >"$log" 2>&1 &
+server_pid=$!
+URL=""
+for _ in $(seq 1 300); do # up to 30 s
+  URL=$(sed -n 's/^podid serve: EKS API at \(http:[^ ]*\).*/\1/p' "$log" | head -n1)
+  if [ -n "$URL" ] && python3 - "$URL/healthz" <<'EOF' 2>/dev/null; then
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
+    sys.exit(0 if r.status == 200 else 1)
+EOF
+    break
+  fi
+  URL=""
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "xsdk: podid serve exited:" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if [ -z "$URL" ]; then
+  echo "xsdk: podid serve did not become healthy within 30 s" >&2
+  cat "$log" >&2
+  exit 1
+fi
+if [ ! -s "$data_dir/admin-credentials.json" ]; then
+  echo "xsdk: no $data_dir/admin-credentials.json" >&2
+  exit 1
+fi
+export PODID_URL="$URL" PODID_DATA_DIR="$data_dir" PODID_BIN
+
+echo "== boto3"
+run_flows boto3 90 python3 ci/xsdk/boto3_flows.py
+
+echo "== AWS SDK for JavaScript v3"
+if [ "${PODID_SKIP_JS:-}" = 1 ]; then
+  echo "xsdk: JS flows skipped (PODID_SKIP_JS=1)"
+elif ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "xsdk: JS flows skipped: node and npm are needed"
+else
+  # The admin keys and the endpoint reach the JS SDK through its ordinary
+  # environment variables.
+  akid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accessKeyId"])' "$data_dir/admin-credentials.json")
+  secret=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secretAccessKey"])' "$data_dir/admin-credentials.json")
+  if (cd ci/xsdk/js && timeout 120 npm ci --no-audit --no-fund --loglevel=error >"$work/npm.out" 2>&1); then
+    AWS_ACCESS_KEY_ID="$akid" AWS_SECRET_ACCESS_KEY="$secret" AWS_REGION=us-east-1 \
+      AWS_ENDPOINT_URL_EKS="$URL" AWS_ENDPOINT_URL_STS="$URL" \
+      run_flows js 90 node ci/xsdk/js/flows.mjs
+  else
+    cat "$work/npm.out"
+    failed=$((failed + 1))
+    echo "FAIL  npm ci in ci/xsdk/js"
+  fi
+fi
+
+if ! kill -0 "$server_pid" 2>/dev/null; then
+  failed=$((failed + 1))
+  echo "FAIL  podid serve is still running after the flows"
+  cat "$log"
+fi
+
+echo "xsdk: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
