@@ -42,7 +42,7 @@ The exit code is 0 when the run completes, whether or not goals are met.`,
 	f.DurationVar(&cfg.Duration, "duration", 0, "measured time of each throughput phase (default 3s)")
 	f.DurationVar(&cfg.Warmup, "warmup", 0, "unmeasured warm-up before each phase (default 500ms)")
 	f.IntVar(&cfg.Requests, "requests", 0, "measure this many requests per phase instead of --duration")
-	f.IntVar(&cfg.Rounds, "rounds", 0, "rounds of each comparison, targets alternating; the median is reported (default 3)")
+	f.IntVar(&cfg.Rounds, "rounds", 0, "rounds of each comparison, targets alternating; the median is reported (default 5)")
 	f.IntVar(&cfg.Concurrency, "concurrency", 0, "concurrent client workers (default 8)")
 	f.IntVar(&cfg.Associations, "associations", 0, "associations to load before reading the server's memory (default 100000)")
 	f.StringVar(&cfg.Store, "store", "", `store for the podid under test: "sqlite" (a fresh file in the work directory) or a postgres:// DSN (default sqlite)`)

@@ -99,7 +99,7 @@ func (c *Config) setDefaults() error {
 	c.Concurrency = cmp.Or(c.Concurrency, 8)
 	c.Duration = cmp.Or(c.Duration, 3*time.Second)
 	c.Warmup = cmp.Or(c.Warmup, 500*time.Millisecond)
-	c.Rounds = cmp.Or(c.Rounds, 3)
+	c.Rounds = cmp.Or(c.Rounds, 5)
 	c.Associations = cmp.Or(c.Associations, 100_000)
 	c.Clusters = cmp.Or(c.Clusters, 200)
 	c.PerCluster = cmp.Or(c.PerCluster, 5000)
