@@ -58,7 +58,7 @@ type Config struct {
 	// instead of Duration.
 	Requests int
 	// Rounds repeats each throughput comparison, alternating the order of
-	// the targets; the table shows the median. Default 3.
+	// the targets; the table shows the median. Default 5.
 	Rounds int
 	// Associations is how many associations the default mode loads before
 	// reading the server's memory. Default 100,000.
