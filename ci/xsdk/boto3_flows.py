@@ -6,6 +6,8 @@ Run by ci/xsdk/run.sh, which starts the server. Environment:
   PODID_URL       the server's base URL
   PODID_DATA_DIR  its --data-dir (admin-credentials.json is read from it)
   PODID_BIN       the podid binary (for `podid token`)
+  PODID_AGENT_URL       `podid agent`'s /v1/credentials URL (its --cluster is py-c1)
+  PODID_POD_TOKEN_FILE  where to write the pod token the agent is asked with
 Prints "ok    NAME" or "FAIL  NAME: DETAIL" per check, then
 "boto3: N passed, M failed"; exits 1 if any check failed.
 """
@@ -27,6 +29,8 @@ from botocore.exceptions import ClientError
 URL = os.environ["PODID_URL"]
 DATA_DIR = os.environ["PODID_DATA_DIR"]
 PODID_BIN = os.environ["PODID_BIN"]
+AGENT_URL = os.environ["PODID_AGENT_URL"]
+POD_TOKEN_FILE = os.environ["PODID_POD_TOKEN_FILE"]
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
 
@@ -140,6 +144,11 @@ def clusters_flows(eks):
           mine == [CLUSTER, CLUSTER2] and len(names) == len(set(names)) and all(len(p["clusters"]) <= 1 for p in pages)
           and len(pages) >= 2 and "nextToken" not in pages[-1], repr(pages))
 
+    try:
+        eks.get_waiter("cluster_active").wait(name=CLUSTER, WaiterConfig={"Delay": 1, "MaxAttempts": 3})
+        ok("cluster_active waiter")
+    except botocore.exceptions.WaiterError as e:
+        fail("cluster_active waiter", str(e))
     expect_error("describe_cluster of a missing cluster", "ResourceNotFoundException", 404,
                  eks.describe_cluster, name="py-nope")
     expect_error("create_cluster with a taken name", "ResourceInUseException", 409,
@@ -266,6 +275,16 @@ def association_flows(eks):
     eks.untag_resource(resourceArn=cluster_arn, tagKeys=["x", "absent"])
     out = eks.list_tags_for_resource(resourceArn=cluster_arn)
     check("tags on a cluster ARN", out["tags"] == {"env": "test", "tier": "gold"}, repr(out))
+    # Keys and values with every character class the tag pattern allows:
+    # UntagResource sends them in the query string, which SigV4 signs.
+    odd = "team name/x+y=z@ é:.-_"
+    eks.tag_resource(resourceArn=arn1, tags={odd: "välue ✓ & more", "plain": "1"})
+    out = eks.list_tags_for_resource(resourceArn=arn1)
+    check("tags with spaces, /+=@:, and non-ASCII round-trip",
+          out["tags"] == {"team": "b", odd: "välue ✓ & more", "plain": "1"}, repr(out))
+    eks.untag_resource(resourceArn=arn1, tagKeys=[odd, "plain"])
+    out = eks.list_tags_for_resource(resourceArn=arn1)
+    check("untag_resource with such keys (signed query string)", out["tags"] == {"team": "b"}, repr(out))
     expect_error("tag keys with the aws: prefix are reserved", "BadRequestException", 400,
                  eks.tag_resource, resourceArn=arn1, tags={"aws:x": "y"})
     expect_error("list tags of an unknown cluster ARN", "NotFoundException", 404,
@@ -281,6 +300,9 @@ def association_flows(eks):
           and is_dt(a["createdAt"]), repr(a))
     expect_error("delete it again", "ResourceNotFoundException", 404,
                  eks.delete_pod_identity_association, clusterName=CLUSTER, associationId=id3)
+    expect_error("a body over --max-body-bytes: 413 RequestEntityTooLargeException", "RequestEntityTooLargeException", 413,
+                 eks.create_pod_identity_association, clusterName=CLUSTER, namespace="big", serviceAccount="app",
+                 roleArn=ROLE, disableSessionTags=True, policy="x" * (1 << 20))
     return id1, id2
 
 
@@ -343,6 +365,25 @@ def credential_flows(eks, akid, secret):
                      veks.create_cluster, name="py-denied", roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks",
                      resourcesVpcConfig={"subnetIds": ["subnet-1"]})
 
+    # The container credential provider (what a pod's boto3 uses) against
+    # `podid agent` with this pod's token. run.sh runs the agent for CLUSTER and
+    # the JS flows read the same token file.
+    with open(POD_TOKEN_FILE, "w") as f:
+        f.write(token)
+    os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = AGENT_URL
+    os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = POD_TOKEN_FILE
+    try:
+        pod = boto3.session.Session(region_name=REGION)
+        got = pod.get_credentials()
+        method = got.method if got else None
+        ident = pod.client("sts", endpoint_url=URL, config=CONFIG).get_caller_identity()
+        check("boto3 container credential provider via podid agent: the pod's role",
+              method == "container-role"
+              and re.fullmatch(rf"arn:aws:sts::{ACCOUNT}:assumed-role/pod-role/eks-{CLUSTER}-app-1-[0-9a-f-]{{36}}",
+                               ident["Arn"]) is not None, f"{method!r} {ident!r}")
+    finally:
+        del os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"], os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]
+
     # A target-role association: EKS Auth returns the target role's session.
     b = eks.create_pod_identity_association(clusterName=CLUSTER, namespace="creds", serviceAccount="chained",
                                             roleArn=ROLE, targetRoleArn=TARGET)["association"]
@@ -400,6 +441,8 @@ def main():
         out = eks.delete_cluster(name=CLUSTER2)
         check("delete_cluster", out["cluster"]["name"] == CLUSTER2, repr(out))
         expect_error("describe a deleted cluster", "ResourceNotFoundException", 404, eks.describe_cluster, name=CLUSTER2)
+        eks.get_waiter("cluster_deleted").wait(name=CLUSTER2, WaiterConfig={"Delay": 1, "MaxAttempts": 3})
+        ok("cluster_deleted waiter")
     except Exception as e:
         fail("delete_cluster raised", f"{type(e).__name__}: {e}")
     print(f"boto3 (botocore {botocore.__version__}): {passed} passed, {failed} failed", flush=True)

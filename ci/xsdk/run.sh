@@ -2,8 +2,9 @@
 # Cross-SDK flows: drives `podid serve --auth sigv4` through boto3
 # (ci/xsdk/boto3_flows.py) and the AWS SDK for JavaScript v3 (ci/xsdk/js/),
 # each signing with SigV4 as in production: clusters, pod identity
-# associations, paginators, tags, the errors each SDK maps, EKS Auth
-# AssumeRoleForPodIdentity and STS with the vended credentials.
+# associations, paginators, waiters, tags, the errors each SDK maps, EKS Auth
+# AssumeRoleForPodIdentity, STS with the vended credentials, and each SDK's
+# container credential provider reading `podid agent`.
 #
 # Usage (from the repository root): bash ci/xsdk/run.sh
 # PODID_BIN=/path/to/podid uses a built binary instead of building one.
@@ -15,7 +16,12 @@ cd "$(dirname "$0")/../.."
 
 work=$(mktemp -d)
 server_pid=""
+agent_pid=""
 cleanup() {
+  if [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null; then
+    kill "$agent_pid" 2>/dev/null || true
+    wait "$agent_pid" 2>/dev/null || true
+  fi
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
@@ -94,7 +100,44 @@ if [ ! -s "$data_dir/admin-credentials.json" ]; then
   echo "xsdk: no $data_dir/admin-credentials.json" >&2
   exit 1
 fi
+akid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accessKeyId"])' "$data_dir/admin-credentials.json")
+secret=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secretAccessKey"])' "$data_dir/admin-credentials.json")
+
+# The node agent for cluster py-c1 (created by the boto3 flows), signing its
+# EKS Auth calls with the admin keys; both SDKs' container credential
+# providers are pointed at it with a pod token the boto3 flows write.
+agent_log="$work/agent.log"
+AWS_ACCESS_KEY_ID="$akid" AWS_SECRET_ACCESS_KEY="$secret" AWS_REGION=us-east-1 \
+  "$PODID_BIN" agent --server "$URL" --cluster py-c1 --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 \
+  >"$agent_log" 2>&1 &
+agent_pid=$!
+AGENT_URL=""
+for _ in $(seq 1 300); do # up to 30 s
+  creds_addr=$(sed -n 's/.*msg="agent listening" serves=credentials addr=\([^ ]*\).*/\1/p' "$agent_log" | head -n1)
+  probe_addr=$(sed -n 's/.*msg="agent listening" serves=probes addr=\([^ ]*\).*/\1/p' "$agent_log" | head -n1)
+  if [ -n "$creds_addr" ] && [ -n "$probe_addr" ] && python3 - "http://$probe_addr/healthz" <<'EOF' 2>/dev/null; then
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
+    sys.exit(0 if r.status == 200 else 1)
+EOF
+    AGENT_URL="http://$creds_addr/v1/credentials"
+    break
+  fi
+  if ! kill -0 "$agent_pid" 2>/dev/null; then
+    echo "xsdk: podid agent exited:" >&2
+    cat "$agent_log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if [ -z "$AGENT_URL" ]; then
+  echo "xsdk: podid agent did not become healthy within 30 s" >&2
+  cat "$agent_log" >&2
+  exit 1
+fi
+
 export PODID_URL="$URL" PODID_DATA_DIR="$data_dir" PODID_BIN
+export PODID_AGENT_URL="$AGENT_URL" PODID_POD_TOKEN_FILE="$work/pod-token"
 
 echo "== boto3"
 run_flows boto3 90 python3 ci/xsdk/boto3_flows.py
@@ -107,8 +150,6 @@ elif ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 else
   # The admin keys and the endpoint reach the JS SDK through its ordinary
   # environment variables.
-  akid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accessKeyId"])' "$data_dir/admin-credentials.json")
-  secret=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secretAccessKey"])' "$data_dir/admin-credentials.json")
   if (cd ci/xsdk/js && timeout 120 npm ci --no-audit --no-fund --loglevel=error >"$work/npm.out" 2>&1); then
     AWS_ACCESS_KEY_ID="$akid" AWS_SECRET_ACCESS_KEY="$secret" AWS_REGION=us-east-1 \
       AWS_ENDPOINT_URL_EKS="$URL" AWS_ENDPOINT_URL_STS="$URL" \
@@ -124,6 +165,11 @@ if ! kill -0 "$server_pid" 2>/dev/null; then
   failed=$((failed + 1))
   echo "FAIL  podid serve is still running after the flows"
   cat "$log"
+fi
+if ! kill -0 "$agent_pid" 2>/dev/null; then
+  failed=$((failed + 1))
+  echo "FAIL  podid agent is still running after the flows"
+  cat "$agent_log"
 fi
 
 echo "xsdk: $passed passed, $failed failed"

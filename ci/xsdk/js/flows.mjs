@@ -7,10 +7,15 @@
 // "ok    NAME" or "FAIL  NAME: DETAIL" per check, then
 // "js: N passed, M failed"; exits 1 if any check failed.
 //
-// (EKS Auth is covered by the boto3 flows: @aws-sdk/client-eks-auth is not
-// in the npm registry this project installs from.)
+// PODID_AGENT_URL and PODID_POD_TOKEN_FILE (written by the boto3 flows) are
+// for the container-credentials check against `podid agent`.
+//
+// (EKS Auth itself is called from the boto3 flows: @aws-sdk/client-eks-auth
+// is not in the npm registry this project installs from. Here it is reached
+// through podid agent.)
 
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
 import { isDeepStrictEqual, inspect } from "node:util";
 import {
   EKSClient,
@@ -29,6 +34,8 @@ import {
   ResourceNotFoundException,
   paginateListClusters,
   paginateListPodIdentityAssociations,
+  waitUntilClusterActive,
+  waitUntilClusterDeleted,
 } from "@aws-sdk/client-eks";
 import { STSClient, GetCallerIdentityCommand, AssumeRoleCommand } from "@aws-sdk/client-sts";
 
@@ -117,6 +124,8 @@ async function clusterFlows() {
       pages.every((p) => p.clusters.length <= 1) && pages.length >= 2 && pages.at(-1).nextToken === undefined,
     pages,
   );
+  const w = await waitUntilClusterActive({ client: eks, minDelay: 1, maxDelay: 1, maxWaitTime: 10 }, { name: CLUSTER });
+  check("waitUntilClusterActive", w.state === "SUCCESS", w);
   await expectError("DescribeCluster of a missing cluster", "ResourceNotFoundException", 404, eks, new DescribeClusterCommand({ name: "js-nope" }));
   await expectError(
     "CreateCluster with a taken name",
@@ -217,12 +226,23 @@ async function associationFlows() {
   await eks.send(new TagResourceCommand({ resourceArn: clusterArn, tags: { tier: "gold" } }));
   tags = await eks.send(new ListTagsForResourceCommand({ resourceArn: clusterArn }));
   check("tags on a cluster ARN", isDeepStrictEqual(tags.tags, { env: "test", tier: "gold" }), tags);
+  // Keys and values with every character class the tag pattern allows:
+  // UntagResource sends them in the query string, which SigV4 signs.
+  const odd = "team name/x+y=z@ é:.-_";
+  await eks.send(new TagResourceCommand({ resourceArn: arn1, tags: { [odd]: "välue ✓ & more", plain: "1" } }));
+  tags = await eks.send(new ListTagsForResourceCommand({ resourceArn: arn1 }));
+  check("tags with spaces, /+=@:, and non-ASCII round-trip", isDeepStrictEqual(tags.tags, { team: "b", [odd]: "välue ✓ & more", plain: "1" }), tags);
+  await eks.send(new UntagResourceCommand({ resourceArn: arn1, tagKeys: [odd, "plain"] }));
+  tags = await eks.send(new ListTagsForResourceCommand({ resourceArn: arn1 }));
+  check("UntagResource with such keys (signed query string)", isDeepStrictEqual(tags.tags, { team: "b" }), tags);
   await expectError("aws: tag keys are reserved", "BadRequestException", 400, eks, new TagResourceCommand({ resourceArn: arn1, tags: { "aws:x": "y" } }));
   await expectError("ListTagsForResource of an unknown ARN", "NotFoundException", 404, eks,
     new ListTagsForResourceCommand({ resourceArn: `arn:aws:eks:${REGION}:${ACCOUNT}:cluster/js-nope` }));
 
   a = (await eks.send(new DeletePodIdentityAssociationCommand({ clusterName: CLUSTER, associationId: id3 }))).association;
   check("Delete returns the full association", a.associationId === id3 && a.roleArn === ROLE && isDate(a.createdAt), a);
+  await expectError("a body over --max-body-bytes: 413 RequestEntityTooLargeException", "RequestEntityTooLargeException", 413, eks,
+    new CreatePodIdentityAssociationCommand({ clusterName: CLUSTER, namespace: "big", serviceAccount: "app", roleArn: ROLE, disableSessionTags: true, policy: "x".repeat(1 << 20) }));
   await expectError("Delete it again", "ResourceNotFoundException", 404, eks, new DeletePodIdentityAssociationCommand({ clusterName: CLUSTER, associationId: id3 }));
 }
 
@@ -258,7 +278,37 @@ async function stsFlows() {
   await expectError("STS request signed with the wrong secret", "SignatureDoesNotMatch", 403, badSts, new GetCallerIdentityCommand({}));
 }
 
-for (const [name, fn] of [["clusters", clusterFlows], ["associations and tags", associationFlows], ["STS", stsFlows]]) {
+// containerFlow: the SDK's default credential chain in a "pod": no keys in
+// the environment, AWS_CONTAINER_CREDENTIALS_FULL_URI naming `podid agent`
+// (run by run.sh for cluster py-c1) and the pod token the boto3 flows wrote.
+async function containerFlow() {
+  const agentUrl = process.env.PODID_AGENT_URL;
+  const tokenFile = process.env.PODID_POD_TOKEN_FILE;
+  if (!agentUrl || !tokenFile || !existsSync(tokenFile)) {
+    fail("container credential provider via podid agent", "PODID_AGENT_URL or the pod token file (written by the boto3 flows) is missing");
+    return;
+  }
+  const saved = { ...process.env };
+  try {
+    delete process.env.AWS_ACCESS_KEY_ID;
+    delete process.env.AWS_SECRET_ACCESS_KEY;
+    delete process.env.AWS_SESSION_TOKEN;
+    process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI = agentUrl;
+    process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = tokenFile;
+    const pod = new STSClient(clientConfig);
+    const who = await pod.send(new GetCallerIdentityCommand({}));
+    check(
+      "JS default chain → container credentials via podid agent: the pod's role",
+      /^arn:aws:sts::000000000000:assumed-role\/pod-role\/eks-py-c1-app-1-[0-9a-f-]{36}$/.test(who.Arn) && who.Account === ACCOUNT,
+      who,
+    );
+  } finally {
+    for (const k of ["AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]) delete process.env[k];
+    Object.assign(process.env, saved);
+  }
+}
+
+for (const [name, fn] of [["clusters", clusterFlows], ["associations and tags", associationFlows], ["STS", stsFlows], ["container credentials", containerFlow]]) {
   try {
     await fn();
   } catch (err) {
@@ -269,6 +319,8 @@ try {
   const d = await eks.send(new DeleteClusterCommand({ name: CLUSTER2 }));
   check("DeleteCluster", d.cluster.name === CLUSTER2, d);
   await expectError("Describe a deleted cluster", "ResourceNotFoundException", 404, eks, new DescribeClusterCommand({ name: CLUSTER2 }));
+  const w = await waitUntilClusterDeleted({ client: eks, minDelay: 1, maxDelay: 1, maxWaitTime: 10 }, { name: CLUSTER2 });
+  check("waitUntilClusterDeleted", w.state === "SUCCESS", w);
 } catch (err) {
   fail("DeleteCluster threw", `${err?.name}: ${err?.message}`);
 }
