@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: vet, the Go test suite (PostgreSQL tests included when a
-# server can be started or TEST_POSTGRES_DSN is set), and the AWS CLI script.
+# server can be started or TEST_POSTGRES_DSN is set), the AWS CLI script, and
+# the boto3 and JS SDK flows (ci/xsdk) against the built binary.
 # Run from anywhere: bash ci/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
