@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -243,5 +244,102 @@ func TestMigrationsRecorded(t *testing.T) {
 	s := openWithClock(t, &clock{t: time.Now()})
 	if got := countRows(t, s, "schema_migrations"); got != len(migrations) {
 		t.Errorf("schema_migrations has %d rows, want %d", got, len(migrations))
+	}
+}
+
+// TestBatchRevisions runs batches of writes in one transaction, some of
+// which reserve a revision and then fail or panic: the writes that commit
+// get consecutive revisions after the store's last one, and meta.revision
+// ends at the last of them.
+func TestBatchRevisions(t *testing.T) {
+	ctx := t.Context()
+	s := openWithClock(t, &clock{t: time.Now()})
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A second writer on the same file, driven from this goroutine so the
+	// test decides what one batch holds. The store's writer is idle.
+	db, err := sql.Open("sqlite", dsn(s.path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &writer{conn: conn, stmts: map[string]*sql.Stmt{}, notify: func() {}}
+	defer func() {
+		for _, st := range w.stmts {
+			st.Close()
+		}
+		conn.Close()
+	}()
+
+	errFail := errors.New("fails after reserving a revision")
+	type step struct {
+		fail, panics bool
+		n            int // revisions reserved
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"all succeed", []step{{n: 1}, {n: 2}, {n: 1}}},
+		{"middle fails", []step{{n: 1}, {n: 1, fail: true}, {n: 3}, {n: 1, panics: true}, {n: 1}}},
+		{"first fails", []step{{n: 2, fail: true}, {n: 1}, {n: 1}}},
+		{"only one fails", []step{{n: 1, fail: true}}},
+		{"last fails", []step{{n: 1}, {n: 1, fail: true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base, err := s.Revision(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]int64, len(tc.steps))
+			var batch []*writeReq
+			for i, st := range tc.steps {
+				batch = append(batch, &writeReq{ctx: ctx, done: make(chan writeResult, 1), fn: func(tx *wtx) error {
+					first, err := tx.revisions(st.n)
+					if err != nil {
+						return err
+					}
+					got[i] = first
+					switch {
+					case st.fail:
+						return errFail
+					case st.panics:
+						panic("boom")
+					}
+					return nil
+				}})
+			}
+			w.runBatch(batch, nil)
+			want := base
+			for i, st := range tc.steps {
+				res := <-batch[i].done
+				switch {
+				case st.fail:
+					if res.err != errFail {
+						t.Errorf("write %d: error %v, want %v", i, res.err, errFail)
+					}
+				case st.panics:
+					if !res.panicked {
+						t.Errorf("write %d: no panic reported", i)
+					}
+				default:
+					if res.err != nil || res.panicked {
+						t.Fatalf("write %d: %+v", i, res)
+					}
+					if got[i] != want+1 {
+						t.Errorf("write %d: first revision %d, want %d", i, got[i], want+1)
+					}
+					want += int64(st.n)
+				}
+			}
+			if rev, err := s.Revision(ctx); err != nil || rev != want {
+				t.Errorf("Revision() after the batch = %d, %v; want %d", rev, err, want)
+			}
+		})
 	}
 }

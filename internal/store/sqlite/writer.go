@@ -24,7 +24,21 @@ type writer struct {
 	done   chan struct{}
 	notify func() // called after a commit that wrote something
 
+	// The store-wide revision counter within the current transaction:
+	// the first reservation reads and bumps meta.revision, later ones
+	// count in memory, and one UPDATE before COMMIT stores the last
+	// revision handed out (a batch of n writes costs two statements
+	// instead of n). Used only by the writer goroutine.
+	rev revCounter
+
 	commits, writes atomic.Int64 // for Stats
+}
+
+// revCounter is the transaction's view of meta.revision.
+type revCounter struct {
+	loaded bool  // reserved from meta in this transaction
+	last   int64 // last revision handed out
+	stored int64 // meta.revision as this transaction has written it
 }
 
 type writeReq struct {
@@ -112,6 +126,7 @@ func (w *writer) run() {
 // runBatch runs batch[0] and whatever else queues up meanwhile in one
 // transaction, then answers every request.
 func (w *writer) runBatch(batch []*writeReq, results []writeResult) []writeResult {
+	w.rev = revCounter{}
 	if _, err := w.exec("BEGIN IMMEDIATE"); err != nil {
 		w.answer(batch, results, fmt.Errorf("beginning transaction: %w", err))
 		return results
@@ -145,6 +160,13 @@ func (w *writer) runBatch(batch []*writeReq, results []writeResult) []writeResul
 		}
 		if !more {
 			break
+		}
+	}
+	if w.rev.loaded && w.rev.last != w.rev.stored {
+		if _, err := w.exec("UPDATE meta SET revision = ? WHERE id = 1", w.rev.last); err != nil {
+			_, _ = w.exec("ROLLBACK")
+			w.answer(batch, results, fmt.Errorf("storing revision: %w", err))
+			return results
 		}
 	}
 	if _, err := w.exec("COMMIT"); err != nil {
@@ -188,6 +210,7 @@ func (w *writer) runOne(req *writeReq) (res writeResult, broken error) {
 	if _, err := w.exec("SAVEPOINT w"); err != nil {
 		return writeResult{err: err}, fmt.Errorf("opening savepoint: %w", err)
 	}
+	rev := w.rev
 	res = w.call(req)
 	if res.err == nil && !res.panicked {
 		if _, err := w.exec("RELEASE w"); err != nil {
@@ -198,6 +221,7 @@ func (w *writer) runOne(req *writeReq) (res writeResult, broken error) {
 	if _, err := w.exec("ROLLBACK TO w"); err != nil {
 		return res, fmt.Errorf("rolling back savepoint: %w", err)
 	}
+	w.rev = rev // the counter as of the savepoint, as meta now is
 	if _, err := w.exec("RELEASE w"); err != nil {
 		return res, fmt.Errorf("releasing savepoint: %w", err)
 	}
@@ -268,13 +292,23 @@ func (t *wtx) queryRow(query string, args ...any) *sql.Row {
 
 // revisions reserves n consecutive revisions from the store-wide counter and
 // returns the first. Taken inside the write transaction, they grow in commit
-// order.
+// order. The first reservation of a transaction reads and bumps
+// meta.revision (another process may have written since our last commit);
+// later ones count on in memory, and the writer stores the last revision
+// handed out before COMMIT.
 func (t *wtx) revisions(n int) (int64, error) {
+	w := t.w
+	if w.rev.loaded {
+		first := w.rev.last + 1
+		w.rev.last += int64(n)
+		return first, nil
+	}
 	var last int64
 	err := t.queryRow("UPDATE meta SET revision = revision + ? WHERE id = 1 RETURNING revision", n).Scan(&last)
 	if err != nil {
 		return 0, fmt.Errorf("assigning revision: %w", err)
 	}
+	w.rev = revCounter{loaded: true, last: last, stored: last}
 	return last - int64(n) + 1, nil
 }
 
