@@ -2,9 +2,11 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/podid/podid/internal/store"
 	sqlite "modernc.org/sqlite"
@@ -14,12 +16,24 @@ import (
 const associationColumns = `id, cluster_name, namespace, service_account, role_arn, target_role_arn,
 	external_id, policy, disable_session_tags, owner_arn, tags, created_at, modified_at, revision`
 
-func scanAssociation(r scanner) (store.Association, error) {
+// associationColumnsOf is associationColumns qualified by a table alias.
+func associationColumnsOf(alias string) string {
+	cols := strings.Split(associationColumns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// scanAssociation scans associationColumns, then the row's further
+// columns into extra.
+func scanAssociation(r scanner, extra ...any) (store.Association, error) {
 	var a store.Association
 	var tags string
 	var created, modified int64
-	err := r.Scan(&a.ID, &a.ClusterName, &a.Namespace, &a.ServiceAccount, &a.RoleARN, &a.TargetRoleARN,
-		&a.ExternalID, &a.Policy, &a.DisableSessionTags, &a.OwnerARN, &tags, &created, &modified, &a.Revision)
+	dest := []any{&a.ID, &a.ClusterName, &a.Namespace, &a.ServiceAccount, &a.RoleARN, &a.TargetRoleARN,
+		&a.ExternalID, &a.Policy, &a.DisableSessionTags, &a.OwnerARN, &tags, &created, &modified, &a.Revision}
+	err := r.Scan(append(dest, extra...)...)
 	if err != nil {
 		return store.Association{}, err
 	}
@@ -145,14 +159,16 @@ func (s *Store) UpdateAssociation(ctx context.Context, cluster, id string, fn fu
 	var out store.Association
 	var fnErr error
 	err := s.w.do(ctx, func(tx *wtx) error {
+		var a store.Association
+		var err error
 		if opts.Idempotency != nil {
-			replayed, err := s.replay(tx, opts.Idempotency, &out)
+			// The token's record and the association in one read.
+			var replayed bool
+			a, replayed, err = s.readForUpdate(tx, cluster, id, opts.Idempotency, &out)
 			if err != nil || replayed {
 				return err
 			}
-		}
-		a, err := readAssociation(tx, cluster, id)
-		if err != nil {
+		} else if a, err = readAssociation(tx, cluster, id); err != nil {
 			return err
 		}
 		key := a
@@ -325,6 +341,11 @@ func (s *Store) replay(tx *wtx, idem *store.Idempotency, out any) (replayed bool
 	if err != nil {
 		return false, fmt.Errorf("reading idempotency record: %w", err)
 	}
+	return s.replayRecord(idem, hash, result, created, out)
+}
+
+// replayRecord decides on a token's stored record as replay describes.
+func (s *Store) replayRecord(idem *store.Idempotency, hash string, result []byte, created int64, out any) (replayed bool, err error) {
 	if fromMicros(created).Before(s.now().Add(-idempotencyTTL)) {
 		return false, nil
 	}
@@ -335,6 +356,37 @@ func (s *Store) replay(tx *wtx, idem *store.Idempotency, out any) (replayed bool
 		return false, fmt.Errorf("decoding idempotency record: %w", err)
 	}
 	return true, nil
+}
+
+var readForUpdateQuery = "SELECT " + associationColumnsOf("a") + `, i.hash, i.result, i.created_at
+	FROM associations AS a LEFT JOIN idempotency AS i ON i.key = ?
+	WHERE a.cluster_name = ? AND a.id = ?`
+
+// readForUpdate is replay followed by readAssociation in one statement
+// (the writer's hot path): it returns the association, or replays the
+// token's stored result into out (replayed = true).
+func (s *Store) readForUpdate(tx *wtx, cluster, id string, idem *store.Idempotency, out any) (a store.Association, replayed bool, err error) {
+	var hash sql.NullString
+	var result []byte
+	var created sql.NullInt64
+	a, err = scanAssociation(tx.queryRow(readForUpdateQuery, idem.Key, cluster, id), &hash, &result, &created)
+	if errNoRows(err) {
+		// No such association; a replay of an update made before it
+		// was deleted still answers with the stored result.
+		if replayed, err := s.replay(tx, idem, out); err != nil || replayed {
+			return store.Association{}, replayed, err
+		}
+		return store.Association{}, false, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Association{}, false, err
+	}
+	if hash.Valid {
+		if replayed, err := s.replayRecord(idem, hash.String, result, created.Int64, out); err != nil || replayed {
+			return store.Association{}, replayed, err
+		}
+	}
+	return a, false, nil
 }
 
 // remember stores the result of a write made with an idempotency token.

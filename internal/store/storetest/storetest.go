@@ -787,6 +787,48 @@ func testUpdateIdempotency(t *testing.T, s store.Store) {
 	_, err = s.UpdateAssociation(ctx, "c1", a.ID, set("arn:aws:iam::000000000000:role/three"),
 		store.UpdateAssociationOptions{Idempotency: &store.Idempotency{Key: idem.Key, Hash: "h2"}})
 	wantErr(t, "UpdateAssociation with reused token", err, store.ErrIdempotencyMismatch)
+
+	// A token stays remembered when later updates of the same association
+	// come with tokens of their own: a late retry of the older one
+	// replays its result, not writes it again over the newer update.
+	idem2 := &store.Idempotency{Key: "UpdatePodIdentityAssociation/c1/tok-2", Hash: "h3"}
+	second, err := s.UpdateAssociation(ctx, "c1", a.ID, set("arn:aws:iam::000000000000:role/four"), store.UpdateAssociationOptions{Idempotency: idem2})
+	if err != nil {
+		t.Fatalf("UpdateAssociation with a second token: %v", err)
+	}
+	calls = 0
+	again, err = s.UpdateAssociation(ctx, "c1", a.ID, set("arn:aws:iam::000000000000:role/one"), store.UpdateAssociationOptions{Idempotency: idem})
+	if err != nil || calls != 0 {
+		t.Fatalf("UpdateAssociation replay of the older token: %v, fn called %d times; want a replay", err, calls)
+	}
+	if diff := cmp.Diff(again, first); diff != "" {
+		t.Errorf("replay of the older token (-got +want its stored result):\n%s", diff)
+	}
+	if got, _ := s.GetAssociation(ctx, "c1", a.ID); got.RoleARN != second.RoleARN || got.Revision != second.Revision {
+		t.Errorf("after replaying the older token: role %q revision %d, want the newer update's %q %d", got.RoleARN, got.Revision, second.RoleARN, second.Revision)
+	}
+	// The same token on another association is another request.
+	b := mustCreate(t, s, newAssociation("c1", "ns", "sa-b"))
+	_, err = s.UpdateAssociation(ctx, "c1", b.ID, set("arn:aws:iam::000000000000:role/one"),
+		store.UpdateAssociationOptions{Idempotency: &store.Idempotency{Key: idem2.Key, Hash: "h4"}})
+	wantErr(t, "UpdateAssociation of another association with a used token", err, store.ErrIdempotencyMismatch)
+
+	// After a delete, a retry of an update made before it still gets
+	// that update's result.
+	if _, err := s.DeleteAssociation(ctx, "c1", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	calls = 0
+	again, err = s.UpdateAssociation(ctx, "c1", a.ID, set("arn:aws:iam::000000000000:role/four"), store.UpdateAssociationOptions{Idempotency: idem2})
+	if err != nil || calls != 0 {
+		t.Fatalf("UpdateAssociation replay after delete: %v, fn called %d times; want a replay", err, calls)
+	}
+	if diff := cmp.Diff(again, second); diff != "" {
+		t.Errorf("replay after delete (-got +want the stored result):\n%s", diff)
+	}
+	_, err = s.UpdateAssociation(ctx, "c1", a.ID, set("arn:aws:iam::000000000000:role/five"),
+		store.UpdateAssociationOptions{Idempotency: &store.Idempotency{Key: "UpdatePodIdentityAssociation/c1/tok-3", Hash: "h5"}})
+	wantErr(t, "UpdateAssociation of a deleted association with a new token", err, store.ErrNotFound)
 }
 
 func testCascadeDelete(t *testing.T, s store.Store) {
