@@ -86,7 +86,7 @@ func checkAgentProtocol(t *testing.T, srv *server, ag *agent, cluster string, p 
 		t.Errorf("AccountId = %#v, want %s", creds["AccountId"], account)
 	}
 
-	req, _ := http.NewRequest(http.MethodGet, ag.url+"/v1/credentials", nil)
+	req, _ := http.NewRequest(http.MethodGet, ag.URL+"/v1/credentials", nil)
 	req.Host = "metadata.evil.example"
 	req.Header.Set("Authorization", token)
 	if r := do(t, req, nil, "", nil); r.status != 403 || !strings.HasPrefix(string(r.body), "Access Denied. Called agent through invalid address") {
@@ -102,7 +102,7 @@ func checkAgentProtocol(t *testing.T, srv *server, ag *agent, cluster string, p 
 // from its /metrics.
 func agentUpstreamCalls(t *testing.T, ag *agent) float64 {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, ag.url+"/metrics", nil)
+	req, _ := http.NewRequest(http.MethodGet, ag.URL+"/metrics", nil)
 	r := do(t, req, nil, "", nil)
 	const name = `podid_agent_upstream_duration_seconds_count{outcome="ok"} `
 	for _, line := range strings.Split(string(r.body), "\n") {

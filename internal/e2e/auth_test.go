@@ -15,6 +15,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/proctest"
 )
 
 // apiError is the code and HTTP status of an SDK call's error.
@@ -50,16 +51,16 @@ func TestSigV4Refusals(t *testing.T) {
 	t.Parallel()
 	const cluster, namespace, sa = "e2e-sigv4", "ns-e", "app"
 	srv := startServer(t, nil)
-	createCluster(t, srv.eks(nil), cluster)
-	assoc := createAssociation(t, srv.eks(nil), &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster),
+	createCluster(t, srv.EKS(nil), cluster)
+	assoc := createAssociation(t, srv.EKS(nil), &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster),
 		Namespace: aws.String(namespace), ServiceAccount: aws.String(sa), RoleArn: aws.String(roleARN(account, "sigv4-role"))})
 	srv.wait(t)
 	token := srv.token(t, cluster, newPod(namespace, sa, "sig"))
-	session := vend(t, srv, cluster, token, &srv.admin)
+	session := vend(t, srv, cluster, token, &srv.Admin)
 	altered := session
 	altered.SessionToken = session.SessionToken[:len(session.SessionToken)/2] + "AAAA" + session.SessionToken[len(session.SessionToken)/2+4:]
 
-	wrongSecret := srv.admin
+	wrongSecret := srv.Admin
 	wrongSecret.SecretAccessKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 	unknownKey := aws.Credentials{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
 	type want struct {
@@ -73,7 +74,7 @@ func TestSigV4Refusals(t *testing.T) {
 		// GetCallerIdentity and AssumeRoleForPodIdentity.
 		eksAPI, stsAPI, eksAuth want
 	}{
-		{"admin", &srv.admin, want{200, ""}, want{200, ""}, want{200, ""}},
+		{"admin", &srv.Admin, want{200, ""}, want{200, ""}, want{200, ""}},
 		{"unsigned", nil, want{403, "MissingAuthenticationTokenException"}, want{403, "MissingAuthenticationToken"}, want{403, "MissingAuthenticationTokenException"}},
 		{"wrong secret", &wrongSecret, want{403, "InvalidSignatureException"}, want{403, "SignatureDoesNotMatch"}, want{403, "InvalidSignatureException"}},
 		{"unknown access key", &unknownKey, want{403, "UnrecognizedClientException"}, want{403, "InvalidClientTokenId"}, want{403, "UnrecognizedClientException"}},
@@ -84,7 +85,7 @@ func TestSigV4Refusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var provider aws.CredentialsProvider = aws.AnonymousCredentials{}
 			if tt.creds != nil {
-				provider = staticCreds(*tt.creds)
+				provider = proctest.StaticCredentials(*tt.creds)
 			}
 			check := func(api string, err error, w want) {
 				t.Helper()
@@ -96,9 +97,9 @@ func TestSigV4Refusals(t *testing.T) {
 					t.Errorf("%s: %d %s (%v), want %d %s", api, status, code, err, w.status, w.code)
 				}
 			}
-			_, err := srv.eks(provider).ListClusters(ctx, &eks.ListClustersInput{})
+			_, err := srv.EKS(provider).ListClusters(ctx, &eks.ListClustersInput{})
 			check("EKS ListClusters", err, tt.eksAPI)
-			_, err = srv.sts(provider).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			_, err = srv.STS(provider).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 			check("STS GetCallerIdentity", err, tt.stsAPI)
 			r := srv.assumeRoleForPodIdentity(t, cluster, token, tt.creds, "eks-auth")
 			if tt.eksAuth.code == "" {
@@ -112,7 +113,7 @@ func TestSigV4Refusals(t *testing.T) {
 	}
 
 	t.Run("vended session", func(t *testing.T) {
-		out, err := srv.sts(staticCreds(session)).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		out, err := srv.STS(proctest.StaticCredentials(session)).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 		if err != nil || !assumedRoleRE(account, "sigv4-role", cluster, "sig").MatchString(aws.ToString(out.Arn)) {
 			t.Errorf("GetCallerIdentity with vended credentials: %v, %v; want the sigv4-role session", err, out)
 		}
@@ -123,7 +124,7 @@ func TestSigV4Refusals(t *testing.T) {
 			{http.MethodPost, "/podid/v1/clusters/" + cluster + "/tokens", `{"namespace":"kube-system","serviceAccount":"admin","podName":"x","podUid":"u"}`},
 			{http.MethodPut, "/podid/v1/clusters/" + cluster + "/issuer", `{"podidIssued":true}`},
 		} {
-			req, _ := http.NewRequest(tt.method, srv.url+tt.path, strings.NewReader(tt.body))
+			req, _ := http.NewRequest(tt.method, srv.URL+tt.path, strings.NewReader(tt.body))
 			req.Header.Set("Content-Type", "application/json")
 			r := do(t, req, []byte(tt.body), "eks", &session)
 			if code, msg := r.awsError(); r.status != 403 || code != "AccessDeniedException" || !strings.Contains(msg, ":assumed-role/sigv4-role/") {
@@ -134,20 +135,20 @@ func TestSigV4Refusals(t *testing.T) {
 	// A pod must not repoint its own association at another role (with
 	// --upstream-sts, a real privilege escalation) nor vend credentials.
 	t.Run("vended session cannot write EKS or assume for pods", func(t *testing.T) {
-		_, err := srv.eks(staticCreds(session)).UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{
+		_, err := srv.EKS(proctest.StaticCredentials(session)).UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{
 			ClusterName: aws.String(cluster), AssociationId: assoc.AssociationId, RoleArn: aws.String(roleARN(account, "admin-role"))})
 		if code, status := apiError(err); status != 403 || code != "AccessDeniedException" ||
 			!strings.Contains(err.Error(), "is not authorized to perform: eks:UpdatePodIdentityAssociation on resource: "+aws.ToString(assoc.AssociationArn)) {
 			t.Errorf("UpdatePodIdentityAssociation with a pod's session: %v, want 403 AccessDeniedException", err)
 		}
-		if _, err := srv.eks(staticCreds(session)).DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{
+		if _, err := srv.EKS(proctest.StaticCredentials(session)).DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{
 			ClusterName: aws.String(cluster), AssociationId: assoc.AssociationId}); err != nil {
 			t.Errorf("DescribePodIdentityAssociation with a pod's session: %v", err)
 		}
 		checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, cluster, token, &session, "eks-auth"), 400, "AccessDeniedException")
 	})
 	t.Run("EKS Auth signed for another service", func(t *testing.T) {
-		checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, cluster, token, &srv.admin, "eks"), 403, "InvalidSignatureException")
+		checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, cluster, token, &srv.Admin, "eks"), 403, "InvalidSignatureException")
 	})
 }
 
@@ -158,30 +159,30 @@ func TestAuthNone(t *testing.T) {
 	t.Parallel()
 	const cluster, namespace, sa = "e2e-none", "ns-f", "app"
 	srv := startServer(t, nil, "--auth", "none")
-	if srv.admin.AccessKeyID != "" {
-		t.Fatalf("--auth none made admin keys in %s", srv.dataDir)
+	if srv.Admin.AccessKeyID != "" {
+		t.Fatalf("--auth none made admin keys in %s", srv.DataDir)
 	}
 	ctx := context.Background()
-	anon := srv.eks(aws.AnonymousCredentials{})
+	anon := srv.EKS(aws.AnonymousCredentials{})
 	createCluster(t, anon, cluster)
 	createAssociation(t, anon, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster),
 		Namespace: aws.String(namespace), ServiceAccount: aws.String(sa), RoleArn: aws.String(roleARN(account, "none-role"))})
 	anything := aws.Credentials{AccessKeyID: "podid", SecretAccessKey: "podid"}
-	if _, err := srv.eks(staticCreds(anything)).ListClusters(ctx, &eks.ListClustersInput{}); err != nil {
+	if _, err := srv.EKS(proctest.StaticCredentials(anything)).ListClusters(ctx, &eks.ListClustersInput{}); err != nil {
 		t.Errorf("ListClusters with made-up keys: %v", err)
 	}
-	if _, err := srv.sts(aws.AnonymousCredentials{}).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+	if _, err := srv.STS(aws.AnonymousCredentials{}).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
 		t.Errorf("unsigned GetCallerIdentity: %v", err)
 	}
 	srv.wait(t)
 	p := newPod(namespace, sa, "none")
 	session := vend(t, srv, cluster, srv.token(t, cluster, p), nil)
-	out, err := srv.sts(staticCreds(session)).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	out, err := srv.STS(proctest.StaticCredentials(session)).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil || !assumedRoleRE(account, "none-role", cluster, p.name).MatchString(aws.ToString(out.Arn)) {
 		t.Errorf("GetCallerIdentity with vended credentials: %v, %+v; want the none-role session", err, out)
 	}
 	ag := startAgent(t, srv, cluster)
-	id := mustRunChild(t, ag, srv.token(t, cluster, newPod(namespace, sa, "none")), srv.url)
+	id := mustRunChild(t, ag, srv.token(t, cluster, newPod(namespace, sa, "none")), srv.URL)
 	if re := assumedRoleRE(account, "none-role", cluster, "none"); !re.MatchString(id.ARN) {
 		t.Errorf("child: ARN %s, want a match of %s", id.ARN, re)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
+	"github.com/podid/podid/internal/proctest"
 	podidsts "github.com/podid/podid/internal/sts"
 )
 
@@ -108,7 +109,7 @@ func TestCredentials(t *testing.T) {
 	const cluster = "e2e-credentials-cluster"
 	// Debug logs: the most a log could leak (checked at the end).
 	srv := startServer(t, nil, "--log-level", "debug")
-	c := srv.eks(nil)
+	c := srv.EKS(nil)
 	createCluster(t, c, cluster)
 
 	type hop struct {
@@ -201,7 +202,7 @@ func TestCredentials(t *testing.T) {
 			}
 			p := newPod(namespace, aws.ToString(tt.in.ServiceAccount), tt.pod)
 			token := srv.token(t, cluster, p, tt.tokenArgs...)
-			id := mustRunChild(t, ag, token, srv.url)
+			id := mustRunChild(t, ag, token, srv.URL)
 			secrets = append(secrets, token, id.SessionToken)
 
 			acct := account
@@ -274,17 +275,17 @@ func TestCredentials(t *testing.T) {
 	t.Run("agent named localhost", func(t *testing.T) {
 		p := newPod(namespace, "plain", "lh")
 		token := srv.token(t, cluster, p)
-		byName := &agent{url: strings.Replace(ag.url, "127.0.0.1", "localhost", 1), proc: ag.proc}
-		id := mustRunChild(t, byName, token, srv.url)
+		byName := &agent{&proctest.Agent{URL: strings.Replace(ag.URL, "127.0.0.1", "localhost", 1), Proc: ag.Proc}}
+		id := mustRunChild(t, byName, token, srv.URL)
 		secrets = append(secrets, token, id.SessionToken)
 		if re := assumedRoleRE(account, "plain-role", cluster, p.name); !re.MatchString(id.ARN) {
-			t.Errorf("through %s: ARN %s, want a match of %s", byName.url, id.ARN, re)
+			t.Errorf("through %s: ARN %s, want a match of %s", byName.URL, id.ARN, re)
 		}
 	})
 	t.Run("boto3 workload", func(t *testing.T) {
 		p := newPod(namespace, "plain", "py")
 		token := srv.token(t, cluster, p)
-		id, err := runBoto3(t, ag, token, srv.url)
+		id, err := runBoto3(t, ag, token, srv.URL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,9 +300,9 @@ func TestCredentials(t *testing.T) {
 	t.Run("workload role chaining keeps the transitive tags", func(t *testing.T) {
 		p := newPod(namespace, "plain", "chain")
 		token := srv.token(t, cluster, p)
-		creds := vend(t, srv, cluster, token, &srv.admin)
+		creds := vend(t, srv, cluster, token, &srv.Admin)
 		secrets = append(secrets, token, creds.SecretAccessKey, creds.SessionToken)
-		client := srv.sts(staticCreds(creds))
+		client := srv.STS(proctest.StaticCredentials(creds))
 		other := roleARN(targetAccount, "workload-other-role")
 		_, err := client.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(other),
 			RoleSessionName: aws.String("workload"), DurationSeconds: aws.Int32(7200)})
@@ -334,15 +335,15 @@ func TestCredentials(t *testing.T) {
 		if len(secrets) < 2*len(tests) {
 			t.Fatalf("only %d secrets collected", len(secrets))
 		}
-		for _, p := range []*proc{srv.proc, ag.proc} {
-			log := p.log.String()
+		for _, p := range []*proctest.Proc{srv.Proc, ag.Proc} {
+			log := p.Log()
 			// The admin keys are printed once, on creation, by design.
-			log = strings.ReplaceAll(log, "export AWS_SECRET_ACCESS_KEY="+srv.admin.SecretAccessKey, "")
-			for _, s := range append(secrets, srv.admin.SecretAccessKey) {
+			log = strings.ReplaceAll(log, "export AWS_SECRET_ACCESS_KEY="+srv.Admin.SecretAccessKey, "")
+			for _, s := range append(secrets, srv.Admin.SecretAccessKey) {
 				// The whole value or its last 24 characters (a JWT's
 				// signature, a key's tail).
 				if strings.Contains(log, s) || strings.Contains(log, s[len(s)-24:]) {
-					t.Errorf("%s's log holds a token or secret (…%s)", p.name, s[len(s)-6:])
+					t.Errorf("%s's log holds a token or secret (…%s)", p.Name(), s[len(s)-6:])
 				}
 			}
 		}
@@ -375,8 +376,8 @@ func checkDiscovery(t *testing.T, srv *server, c *eks.Client, cluster string, p 
 	if id := out.Cluster.Identity; id != nil && id.Oidc != nil {
 		issuer = aws.ToString(id.Oidc.Issuer)
 	}
-	if !strings.HasPrefix(issuer, srv.url+"/") {
-		t.Fatalf("DescribeCluster identity.oidc.issuer = %q, want one under %s", issuer, srv.url)
+	if !strings.HasPrefix(issuer, srv.URL+"/") {
+		t.Fatalf("DescribeCluster identity.oidc.issuer = %q, want one under %s", issuer, srv.URL)
 	}
 	get := func(url string, v any) {
 		t.Helper()

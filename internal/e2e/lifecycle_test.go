@@ -18,6 +18,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/proctest"
 )
 
 // TestAssociationLifecycle: an update of the role is in effect for fresh
@@ -27,7 +28,7 @@ func TestAssociationLifecycle(t *testing.T) {
 	t.Parallel()
 	const cluster, namespace, sa = "e2e-lifecycle", "ns-b", "app"
 	srv := startServer(t, nil)
-	c := srv.eks(nil)
+	c := srv.EKS(nil)
 	createCluster(t, c, cluster)
 	a := createAssociation(t, c, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster),
 		Namespace: aws.String(namespace), ServiceAccount: aws.String(sa), RoleArn: aws.String(roleARN(account, "role-v1"))})
@@ -38,7 +39,7 @@ func TestAssociationLifecycle(t *testing.T) {
 	checkRole := func(t *testing.T, acct, role string) {
 		t.Helper()
 		p := newPod(namespace, sa, "web")
-		id := mustRunChild(t, ag, srv.token(t, cluster, p), srv.url)
+		id := mustRunChild(t, ag, srv.token(t, cluster, p), srv.URL)
 		if re := assumedRoleRE(acct, role, cluster, p.name); !re.MatchString(id.ARN) {
 			t.Errorf("GetCallerIdentity ARN = %s, want a match of %s", id.ARN, re)
 		}
@@ -73,16 +74,16 @@ func TestAssociationLifecycle(t *testing.T) {
 		srv.wait(t, waitFor...)
 		p := newPod(namespace, sa, "web")
 		tok := srv.token(t, cluster, p)
-		_, err := runChild(t, ag, tok, srv.url)
+		_, err := runChild(t, ag, tok, srv.URL)
 		if err == nil || !strings.Contains(err.Error(), "ResourceNotFoundException") {
 			t.Errorf("child after the delete: %v; want a failure naming ResourceNotFoundException", err)
 		}
-		_, err = runBoto3(t, ag, srv.token(t, cluster, newPod(namespace, sa, "web")), srv.url)
+		_, err = runBoto3(t, ag, srv.token(t, cluster, newPod(namespace, sa, "web")), srv.URL)
 		if err == nil || !strings.Contains(err.Error(), "ResourceNotFoundException") {
 			t.Errorf("boto3 after the delete: %v; want a failure naming ResourceNotFoundException", err)
 		}
 		checkAgentError(t, ag.credentials(t, srv.token(t, cluster, newPod(namespace, sa, "web"))), 404, "ResourceNotFoundException")
-		msg := checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, cluster, tok, &srv.admin, "eks-auth"), 404, "ResourceNotFoundException")
+		msg := checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, cluster, tok, &srv.Admin, "eks-auth"), 404, "ResourceNotFoundException")
 		for _, want := range []string{cluster, namespace, sa} {
 			if !strings.Contains(msg, want) {
 				t.Errorf("ResourceNotFoundException message %q does not name %s", msg, want)
@@ -96,7 +97,7 @@ func TestAssociationLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		srv.wait(t)
-		msg := checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, cluster, tokens[0], &srv.admin, "eks-auth"), 404, "ResourceNotFoundException")
+		msg := checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, cluster, tokens[0], &srv.Admin, "eks-auth"), 404, "ResourceNotFoundException")
 		if !strings.Contains(msg, cluster) {
 			t.Errorf("ResourceNotFoundException message %q does not name the cluster", msg)
 		}
@@ -126,7 +127,7 @@ func TestPropagationDelay(t *testing.T) {
 	const delay = 2 * time.Second
 	const cluster, namespace, sa = "e2e-delay", "ns-c", "app"
 	srv := startServer(t, nil, "--propagation-delay", delay.String())
-	c := srv.eks(nil)
+	c := srv.EKS(nil)
 	createCluster(t, c, cluster)
 	a := createAssociation(t, c, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster),
 		Namespace: aws.String(namespace), ServiceAccount: aws.String(sa), RoleArn: aws.String(roleARN(account, "old-role"))})
@@ -134,7 +135,7 @@ func TestPropagationDelay(t *testing.T) {
 
 	assumedRole := func(t *testing.T, token string) string {
 		t.Helper()
-		r := srv.assumeRoleForPodIdentity(t, cluster, token, &srv.admin, "eks-auth")
+		r := srv.assumeRoleForPodIdentity(t, cluster, token, &srv.Admin, "eks-auth")
 		var out eksapi.AssumeRoleForPodIdentityOutput
 		if r.status != 200 || json.Unmarshal(r.body, &out) != nil || out.AssumedRoleUser == nil {
 			t.Fatalf("AssumeRoleForPodIdentity: %d %s", r.status, r.body)
@@ -158,7 +159,7 @@ func TestPropagationDelay(t *testing.T) {
 	} else {
 		t.Logf("the first request came %s after the update: too late to expect the old role", elapsed)
 	}
-	if _, err := srv.cli(t, nil, "wait", "--revision", rev, "--timeout", "200ms"); exitCode(err) != 1 {
+	if _, err := srv.CLI(t, nil, "wait", "--revision", rev, "--timeout", "200ms"); exitCode(err) != 1 {
 		t.Errorf("podid wait --timeout 200ms right after the update: %v; want exit status 1 (not in effect yet)", err)
 	}
 	srv.wait(t, "--revision", rev)
@@ -176,7 +177,7 @@ func TestPropagationDelay(t *testing.T) {
 			ClusterName: aws.String(cluster), AssociationId: a.AssociationId}); err != nil {
 			t.Fatal(err)
 		}
-		r := srv.assumeRoleForPodIdentity(t, cluster, before, &srv.admin, "eks-auth")
+		r := srv.assumeRoleForPodIdentity(t, cluster, before, &srv.Admin, "eks-auth")
 		if elapsed := time.Since(start); elapsed < delay/2 && r.status != 200 {
 			t.Errorf("%s after the delete (delay %s): %d %s, want the association still served", elapsed, delay, r.status, r.body)
 		}
@@ -184,7 +185,7 @@ func TestPropagationDelay(t *testing.T) {
 		if waited := time.Since(start); waited < delay/2 {
 			t.Errorf("podid wait for the deleted association returned %s after the delete, want about %s", waited, delay)
 		}
-		checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, cluster, after, &srv.admin, "eks-auth"), 404, "ResourceNotFoundException")
+		checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, cluster, after, &srv.Admin, "eks-auth"), 404, "ResourceNotFoundException")
 	})
 }
 
@@ -206,9 +207,9 @@ func TestRestart(t *testing.T) {
 	t.Parallel()
 	const cluster, namespace, sa = "e2e-restart", "ns-r", "app"
 	dir := t.TempDir()
-	listen := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	srv := startServerIn(t, dir, listen, nil)
-	c := srv.eks(nil)
+	listen := "127.0.0.1:" + strconv.Itoa(proctest.FreePort(t))
+	srv := startServerWith(t, proctest.DataDir(dir), proctest.Listen(listen))
+	c := srv.EKS(nil)
 	createCluster(t, c, cluster)
 	createAssociation(t, c, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster),
 		Namespace: aws.String(namespace), ServiceAccount: aws.String(sa), RoleArn: aws.String(roleARN(account, "restart-role"))})
@@ -216,36 +217,36 @@ func TestRestart(t *testing.T) {
 	ag := startAgent(t, srv, cluster)
 	p := newPod(namespace, sa, "r1")
 	token := srv.token(t, cluster, p)
-	before := mustRunChild(t, ag, token, srv.url)
-	vended := vend(t, srv, cluster, srv.token(t, cluster, newPod(namespace, sa, "r0")), &srv.admin)
+	before := mustRunChild(t, ag, token, srv.URL)
+	vended := vend(t, srv, cluster, srv.token(t, cluster, newPod(namespace, sa, "r0")), &srv.Admin)
 	later := srv.token(t, cluster, newPod(namespace, sa, "r2")) // first used after the restart
 
-	srv.proc.stop()
-	if code := srv.proc.cmd.ProcessState.ExitCode(); code != 0 {
+	srv.Proc.Stop(10 * time.Second)
+	if code := srv.Proc.State().ExitCode(); code != 0 {
 		t.Errorf("podid serve exited with status %d on SIGTERM, want 0", code)
 	}
-	again := startServerIn(t, dir, listen, nil)
-	if again.url != srv.url || again.admin != srv.admin {
-		t.Fatalf("restarted server: %s, admin key %s; want %s and the same admin keys", again.url, again.admin.AccessKeyID, srv.url)
+	again := &server{srv.Restart(t)}
+	if again.URL != srv.URL || again.Admin != srv.Admin {
+		t.Fatalf("restarted server: %s, admin key %s; want %s and the same admin keys", again.URL, again.Admin.AccessKeyID, srv.URL)
 	}
-	if strings.Contains(again.proc.log.String(), again.admin.SecretAccessKey) {
+	if strings.Contains(again.Proc.Log(), again.Admin.SecretAccessKey) {
 		t.Error("the restarted server printed the admin secret again")
 	}
 	again.wait(t)
 
-	out, err := again.sts(staticCreds(vended)).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	out, err := again.STS(proctest.StaticCredentials(vended)).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 	if err != nil || !assumedRoleRE(account, "restart-role", cluster, "r0").MatchString(aws.ToString(out.Arn)) {
 		t.Errorf("credentials vended before the restart: %v; want them still accepted", err)
 	}
 	if v := again.inspect(t, before.SessionToken); v.AssumedRoleARN != before.ARN {
 		t.Errorf("session from before the restart inspects as %s, want %s", v.AssumedRoleARN, before.ARN)
 	}
-	r := again.assumeRoleForPodIdentity(t, cluster, token, &again.admin, "eks-auth")
+	r := again.assumeRoleForPodIdentity(t, cluster, token, &again.Admin, "eks-auth")
 	var fresh eksapi.AssumeRoleForPodIdentityOutput
 	if r.status != 200 || json.Unmarshal(r.body, &fresh) != nil || !assumedRoleRE(account, "restart-role", cluster, p.name).MatchString(fresh.AssumedRoleUser.Arn) {
 		t.Errorf("token minted before the restart: %d %s", r.status, r.body)
 	}
-	id := mustRunChild(t, ag, later, srv.url)
+	id := mustRunChild(t, ag, later, srv.URL)
 	if re := assumedRoleRE(account, "restart-role", cluster, "r2"); !re.MatchString(id.ARN) {
 		t.Errorf("through the agent after the restart: ARN %s, want a match of %s", id.ARN, re)
 	}

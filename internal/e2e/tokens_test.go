@@ -98,7 +98,7 @@ func TestTokenRefusals(t *testing.T) {
 	const podidCluster, otherCluster, extCluster = "e2e-tokens", "e2e-tokens-other", "e2e-external"
 	const namespace, sa = "ns-d", "app"
 	srv := startServer(t, nil)
-	c := srv.eks(nil)
+	c := srv.EKS(nil)
 	for _, name := range []string{podidCluster, otherCluster, extCluster} {
 		createCluster(t, c, name)
 		createAssociation(t, c, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(name),
@@ -167,7 +167,7 @@ func TestTokenRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Run("EKS Auth", func(t *testing.T) {
-				r := srv.assumeRoleForPodIdentity(t, tt.cluster, tt.token, &srv.admin, "eks-auth")
+				r := srv.assumeRoleForPodIdentity(t, tt.cluster, tt.token, &srv.Admin, "eks-auth")
 				if tt.code == "" {
 					var out eksapi.AssumeRoleForPodIdentityOutput
 					if r.status != 200 || json.Unmarshal(r.body, &out) != nil || out.AssumedRoleUser == nil ||
@@ -201,11 +201,11 @@ func TestTokenRefusals(t *testing.T) {
 	}
 
 	t.Run("child", func(t *testing.T) {
-		id := mustRunChild(t, agents[extCluster], sign(t, iss.key, iss.kid, iss.claims(p)), srv.url)
+		id := mustRunChild(t, agents[extCluster], sign(t, iss.key, iss.kid, iss.claims(p)), srv.URL)
 		if re := assumedRoleRE(account, extCluster+"-role", extCluster, p.name); !re.MatchString(id.ARN) {
 			t.Errorf("with the external issuer's token: ARN %s, want a match of %s", id.ARN, re)
 		}
-		_, err := runChild(t, agents[extCluster], sign(t, forger, iss.kid, iss.claims(p)), srv.url)
+		_, err := runChild(t, agents[extCluster], sign(t, forger, iss.kid, iss.claims(p)), srv.URL)
 		if err == nil || !strings.Contains(err.Error(), "InvalidTokenException") {
 			t.Errorf("with a forged token: %v; want a failure naming InvalidTokenException", err)
 		}
@@ -259,7 +259,7 @@ func TestJWKSURL(t *testing.T) {
 	t.Parallel()
 	const cluster, downCluster, namespace, sa = "e2e-jwks-url", "e2e-jwks-down", "ns-h", "app"
 	srv := startServer(t, nil)
-	c := srv.eks(nil)
+	c := srv.EKS(nil)
 	issuerURL := "https://oidc.e2e.example/id/JWKSURL"
 	old := newExternalIssuer(t, issuerURL)
 	rotated := &externalIssuer{url: issuerURL, key: newExternalIssuer(t, issuerURL).key, kid: "rotated-" + uuid.NewString()[:8]}
@@ -273,7 +273,7 @@ func TestJWKSURL(t *testing.T) {
 	srv.wait(t)
 	p := newPod(namespace, sa, "jwks")
 
-	if r := srv.assumeRoleForPodIdentity(t, cluster, sign(t, old.key, old.kid, old.claims(p)), &srv.admin, "eks-auth"); r.status != 200 {
+	if r := srv.assumeRoleForPodIdentity(t, cluster, sign(t, old.key, old.kid, old.claims(p)), &srv.Admin, "eks-auth"); r.status != 200 {
 		t.Fatalf("token of the served key: %d %s", r.status, r.body)
 	}
 	js.set(t, old, rotated)
@@ -284,7 +284,7 @@ func TestJWKSURL(t *testing.T) {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for attempts := 1; ; attempts++ {
-		r := srv.assumeRoleForPodIdentity(t, cluster, tok, &srv.admin, "eks-auth")
+		r := srv.assumeRoleForPodIdentity(t, cluster, tok, &srv.Admin, "eks-auth")
 		if r.status == 200 {
 			t.Logf("the rotated key's token was accepted after %d attempts, %d JWKS fetches", attempts, js.fetches.Load())
 			break
@@ -301,7 +301,7 @@ func TestJWKSURL(t *testing.T) {
 
 	t.Run("unreachable JWKS", func(t *testing.T) {
 		tok := sign(t, old.key, old.kid, old.claims(p))
-		checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, downCluster, tok, &srv.admin, "eks-auth"), 503, "ServiceUnavailableException")
+		checkEKSAuthError(t, srv.assumeRoleForPodIdentity(t, downCluster, tok, &srv.Admin, "eks-auth"), 503, "ServiceUnavailableException")
 		checkAgentError(t, startAgent(t, srv, downCluster).credentials(t, tok), 503, "ServiceUnavailableException")
 	})
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+
+	"github.com/podid/podid/internal/proctest"
 )
 
 // startMoto starts moto_server (skipping the test if it is not installed)
@@ -29,16 +31,16 @@ func startMoto(t *testing.T) string {
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		port := freePort(t)
+		port := proctest.FreePort(t)
 		url := "http://127.0.0.1:" + strconv.Itoa(port)
-		p := startProc(t, "moto_server", env, bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-		if err := p.pollHTTP(url+"/moto-api/data.json", 60*time.Second); err == nil {
+		p := proctest.Start(t, "moto_server", env, bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+		if err := p.PollHTTP(url+"/moto-api/data.json", 60*time.Second); err == nil {
 			return url
 		} else if attempt == 3 {
 			t.Fatalf("moto_server: %v", err)
 		} else {
 			t.Logf("moto_server attempt %d: %v", attempt, err)
-			p.stop()
+			p.Stop(proctest.StopGrace)
 		}
 	}
 }
@@ -53,10 +55,10 @@ func TestUpstreamSTS(t *testing.T) {
 	const cluster, namespace = "e2e-upstream", "ns-g"
 	motoURL := startMoto(t)
 	dir := t.TempDir()
-	srv := startServer(t, cleanEnv(dir, "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE",
+	srv := startServer(t, proctest.CleanEnv(dir, "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE",
 		"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "AWS_REGION="+region),
 		"--upstream-sts", motoURL, "--account-id", motoAccount)
-	c := srv.eks(nil)
+	c := srv.EKS(nil)
 	createClusterIn(t, c, motoAccount, cluster)
 	tests := []struct {
 		sa, role, target string

@@ -15,7 +15,7 @@ import (
 
 func TestProcWaitLineAndStop(t *testing.T) {
 	t.Parallel()
-	p := proctest.Start(t, "sh", nil, "/bin/sh", "-c", `echo starting; echo "listening on port 4242"; trap 'exit 0' TERM; while :; do sleep 0.05; done`)
+	p := proctest.Start(t, "sh", nil, "/bin/sh", "-c", `trap 'exit 0' TERM; echo starting; echo "listening on port 4242"; while :; do sleep 0.05; done`)
 	m := p.WaitLine(t, regexp.MustCompile(`listening on port (\d+)`), 10*time.Second)
 	if got, want := m[1], "4242"; got != want {
 		t.Errorf("WaitLine submatch = %q, want %q", got, want)
@@ -29,7 +29,7 @@ func TestProcWaitLineAndStop(t *testing.T) {
 	if st := p.State(); st == nil || !st.Success() {
 		t.Errorf("State after Stop = %v, want exit status 0", st)
 	}
-	if got, want := p.Log(), "starting\nlistening on port 4242\n"; !strings.HasPrefix(got, want) {
+	if got, want := p.Log(), "starting\nlistening on port 4242"; !strings.HasPrefix(got, want) {
 		t.Errorf("Log() = %q, want it to start with %q", got, want)
 	}
 }
@@ -41,7 +41,7 @@ func TestProcStopReportsFailure(t *testing.T) {
 		grace        time.Duration
 		want         string
 	}{
-		{"non-zero exit", `echo up; trap 'exit 3' TERM; while :; do sleep 0.05; done`, 10 * time.Second, "exit status 3"},
+		{"non-zero exit", `trap 'exit 3' TERM; echo up; while :; do sleep 0.05; done`, 10 * time.Second, "exit status 3"},
 		{"ignores SIGTERM", `trap '' TERM; echo up; while :; do sleep 0.05; done`, 200 * time.Millisecond, "did not stop within 200ms"},
 	}
 	for _, tt := range tests {

@@ -1,12 +1,17 @@
 package proctest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,6 +166,26 @@ func (s *Server) Stop(tb testing.TB) {
 	if err := s.Proc.Stop(StopGrace); err != nil {
 		tb.Error(err)
 	}
+}
+
+// CLI runs a podid command (the server's binary) against the server as a
+// user would: args with --endpoint and --data-dir (and so its admin keys)
+// added, in CleanEnv of a new directory plus env, for at most 40 seconds.
+// It returns the command's stdout, and an error holding its stderr if it
+// fails.
+func (s *Server) CLI(tb testing.TB, env []string, args ...string) (string, error) {
+	tb.Helper()
+	args = slices.Concat(args, []string{"--endpoint", s.URL, "--data-dir", s.DataDir})
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.bin, args...)
+	cmd.Env = CleanEnv(tb.TempDir(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("podid %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
 }
 
 // StaticCredentials provides c.
