@@ -10,13 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,10 +24,11 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/proctest"
 )
 
 const (
-	region  = "us-east-1"
+	region  = proctest.Region
 	account = "000000000000"
 )
 
@@ -44,198 +40,36 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "podid-durability-")
+	bins, remove, err := proctest.Build(proctest.PodidPackage)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "durability:", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	podidBin = filepath.Join(dir, "podid")
-	build := exec.CommandContext(ctx, "go", "build", "-o", podidBin, "github.com/podid/podid/cmd/podid")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "durability: building podid: %v\n%s", err, out)
-		return 1
-	}
+	defer remove()
+	podidBin = bins[0]
 	return m.Run()
 }
 
-// cleanEnv is this process's environment without AWS or podid settings,
-// HOME in dir.
-func cleanEnv(dir string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "PODID_") || k == "HOME" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env, "HOME="+dir, "AWS_EC2_METADATA_DISABLED=true")
-}
-
-// outputLog keeps a process's output and lets a test wait for a line.
-type outputLog struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	changed chan struct{} // closed and replaced on each write
-}
-
-func (l *outputLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(p)
-	close(l.changed)
-	l.changed = make(chan struct{})
-	return len(p), nil
-}
-
-func (l *outputLog) find(re *regexp.Regexp) ([]string, <-chan struct{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return re.FindStringSubmatch(l.buf.String()), l.changed
-}
-
-func (l *outputLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // server is a running podid serve process.
-type server struct {
-	name    string
-	url     string
-	dataDir string
-	cmd     *exec.Cmd
-	log     *outputLog
-	done    chan struct{} // closed when the process has exited
-}
-
-var bannerRE = regexp.MustCompile(`EKS API at (http://\S+) `)
+type server struct{ *proctest.Server }
 
 // startServer starts podid serve with --auth none on a free loopback port
 // and the store storeDSN, and returns once /healthz answers. At the test's
-// end it is stopped (SIGTERM) and, if the test failed, its output shown.
+// end it is stopped (SIGTERM; the test fails unless it exits cleanly) and,
+// if the test failed, its output shown.
 func startServer(t testing.TB, name, storeDSN string, extra ...string) *server {
 	t.Helper()
 	s := launchServer(t, name, storeDSN, extra...)
-	s.ready(t)
+	s.Ready(t)
 	return s
-}
-
-// ready waits for the server's address and for /healthz to answer.
-func (s *server) ready(t testing.TB) {
-	t.Helper()
-	s.url = s.waitBanner(t, 30*time.Second)
-	s.waitHealthy(t, 30*time.Second)
 }
 
 // launchServer starts podid serve as startServer does, without waiting
 // for it to be ready.
 func launchServer(t testing.TB, name, storeDSN string, extra ...string) *server {
 	t.Helper()
-	dir := t.TempDir()
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--auth", "none", "--data-dir", dir,
-		"--store", storeDSN, "--account-id", account, "--region", region, "--log-level", "warn"}, extra...)
-	s := &server{name: name, dataDir: dir, log: &outputLog{changed: make(chan struct{})}, done: make(chan struct{})}
-	s.cmd = exec.Command(podidBin, args...)
-	s.cmd.Env = cleanEnv(dir)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	go func() {
-		s.cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		s.stop(t)
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, s.log)
-		}
-	})
-	return s
-}
-
-func (s *server) waitBanner(t testing.TB, timeout time.Duration) string {
-	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		m, changed := s.log.find(bannerRE)
-		if m != nil {
-			return m[1]
-		}
-		select {
-		case <-changed:
-		case <-s.done:
-			if m, _ := s.log.find(bannerRE); m != nil {
-				return m[1]
-			}
-			t.Fatalf("%s exited (%v) before printing its address:\n%s", s.name, s.cmd.ProcessState, s.log)
-		case <-deadline:
-			t.Fatalf("%s printed no address within %s:\n%s", s.name, timeout, s.log)
-		}
-	}
-}
-
-func (s *server) waitHealthy(t testing.TB, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last error
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/healthz", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				cancel()
-				return
-			}
-			err = fmt.Errorf("status %d", resp.StatusCode)
-		}
-		cancel()
-		last = err
-		select {
-		case <-s.done:
-			t.Fatalf("%s exited (%v) before /healthz answered:\n%s", s.name, s.cmd.ProcessState, s.log)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("%s: /healthz did not answer 200 within %s (last: %v)", s.name, timeout, last)
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (s *server) kill(t testing.TB) {
-	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		t.Fatalf("killing %s: %v", s.name, err)
-	}
-	<-s.done
-}
-
-// stop shuts the server down gracefully (SIGTERM), SIGKILL if it lingers.
-func (s *server) stop(t testing.TB) {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-		if st := s.cmd.ProcessState; st != nil && !st.Success() {
-			t.Errorf("%s exited with %v after SIGTERM", s.name, st)
-		}
-	case <-time.After(20 * time.Second):
-		s.cmd.Process.Signal(syscall.SIGKILL)
-		<-s.done
-		t.Errorf("%s did not stop within 20s of SIGTERM", s.name)
-	}
+	return &server{proctest.LaunchServer(t, podidBin, proctest.Name(name), proctest.Auth("none"),
+		proctest.Store(storeDSN), proctest.Account(account), proctest.Args(extra...))}
 }
 
 // httpClient is shared by every client here: bounded, with enough idle
@@ -248,8 +82,7 @@ var httpClient = &http.Client{
 // eks is an SDK eks client for the server (unsigned: --auth none), which
 // does not retry: the tests decide what a retry is.
 func (s *server) eks() *eks.Client {
-	return eks.New(eks.Options{Region: region, BaseEndpoint: aws.String(s.url), Credentials: aws.AnonymousCredentials{},
-		RetryMaxAttempts: 1, HTTPClient: httpClient})
+	return s.EKS(aws.AnonymousCredentials{}, func(o *eks.Options) { o.HTTPClient = httpClient })
 }
 
 // writeRevision returns X-Podid-Revision of the response behind an SDK
@@ -304,7 +137,7 @@ func (s *server) adminCall(ctx context.Context, method, path string, in, out any
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, s.url+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, body)
 	if err != nil {
 		return err
 	}
@@ -363,7 +196,7 @@ func (s *server) token(t testing.TB, cluster, namespace, serviceAccount string) 
 		"podName": serviceAccount + "-pod", "podUid": "0b5c4c2e-7d6a-4f0e-9a53-" + fmt.Sprintf("%012x", len(serviceAccount))}
 	var out struct{ Token string }
 	if err := s.adminCall(ctx, http.MethodPost, "/podid/v1/clusters/"+url.PathEscape(cluster)+"/tokens", in, &out); err != nil {
-		t.Fatalf("minting a token on %s: %v", s.name, err)
+		t.Fatalf("minting a token on %s: %v", s.Name(), err)
 	}
 	return out.Token
 }

@@ -75,7 +75,7 @@ func runKillTest(t *testing.T, storeDSN string, integrity func(context.Context) 
 		loads = append(loads, l)
 		l.start()
 		l.waitAcks(t, killAfterAcks, 40*time.Second)
-		srv.kill(t) // with writes in flight; the writers end at their first unanswered one
+		srv.Kill(t) // with writes in flight; the writers end at their first unanswered one
 		l.end()
 		inFlight, _, _ := l.report(t)
 		t.Logf("killed after %d acknowledged writes, %d in flight", l.acks.Load(), inFlight)
@@ -91,7 +91,7 @@ func runKillTest(t *testing.T, storeDSN string, integrity func(context.Context) 
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
 	defer cancel()
-	srv.stop(t)
+	srv.Stop(t)
 	if err := integrity(ctx); err != nil {
 		t.Errorf("integrity check after kill and restart: %v", err)
 	}
@@ -159,7 +159,7 @@ func runKillClusterDelete(t *testing.T, storeDSN string, integrity func(context.
 			deleted <- err
 		}()
 		time.Sleep(killAfter) // chooses where the kill lands; nothing to wait for
-		srv.kill(t)
+		srv.Kill(t)
 		acked := <-deleted == nil
 		srv = startServer(t, fmt.Sprintf("podid serve (restart %d)", round+1), storeDSN)
 
@@ -199,7 +199,7 @@ func runKillClusterDelete(t *testing.T, storeDSN string, integrity func(context.
 		}
 		t.Logf("round %d: kill %s after DeleteCluster was sent: acknowledged %t, cluster gone %t", round, killAfter, acked, err != nil)
 	}
-	srv.stop(t)
+	srv.Stop(t)
 	if err := integrity(ctx); err != nil {
 		t.Errorf("integrity check after the kills: %v", err)
 	}

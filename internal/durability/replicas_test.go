@@ -1,12 +1,10 @@
 package durability
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/url"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,7 +66,7 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	l := newLoad(t, cluster, killWriters, true, a.eks(), b.eks())
 	l.start()
 	l.waitAcks(t, 150, 40*time.Second)
-	a.kill(t)
+	a.Kill(t)
 	l.waitAcks(t, 300, 40*time.Second) // on B alone from now on
 	l.end()
 	inFlight, retries, replays := l.report(t)
@@ -82,7 +80,7 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
 	defer cancel()
 	l.check(ctx, t, b.eks())
-	b.stop(t)
+	b.Stop(t)
 	integrityPostgres(ctx, t, dsn)
 }
 
@@ -310,7 +308,7 @@ func createAssociation(ctx context.Context, t testing.TB, s *server, cluster, ns
 	out, err := s.eks().CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster),
 		Namespace: aws.String(ns), ServiceAccount: aws.String(sa), RoleArn: aws.String(roleARN(role))})
 	if err != nil {
-		t.Fatalf("CreatePodIdentityAssociation on %s: %v", s.name, err)
+		t.Fatalf("CreatePodIdentityAssociation on %s: %v", s.Name(), err)
 	}
 	return aws.ToString(out.Association.AssociationId)
 }
@@ -322,7 +320,7 @@ func updateRole(ctx context.Context, t testing.TB, s *server, cluster, id, role 
 	out, err := s.eks().UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String(cluster),
 		AssociationId: aws.String(id), RoleArn: aws.String(roleARN(role))})
 	if err != nil {
-		t.Fatalf("UpdatePodIdentityAssociation on %s: %v", s.name, err)
+		t.Fatalf("UpdatePodIdentityAssociation on %s: %v", s.Name(), err)
 	}
 	rev, err := writeRevision(out.ResultMetadata)
 	if err != nil {
@@ -335,19 +333,13 @@ func updateRole(ctx context.Context, t testing.TB, s *server, cluster, id, role 
 // it reports in effect.
 func (s *server) podidWait(t *testing.T, args ...string) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	args = append([]string{"wait", "--endpoint", s.url, "--data-dir", s.dataDir, "--timeout", "20s"}, args...)
-	cmd := exec.CommandContext(ctx, podidBin, args...)
-	cmd.Env = cleanEnv(t.TempDir())
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("podid %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	out, err := s.CLI(t, nil, append([]string{"wait", "--timeout", "20s"}, args...)...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var rev int64
-	if _, err := fmt.Sscanf(stdout.String(), "in effect: revision %d\n", &rev); err != nil {
-		t.Fatalf("podid wait printed %q: %v", stdout.String(), err)
+	if _, err := fmt.Sscanf(out, "in effect: revision %d\n", &rev); err != nil {
+		t.Fatalf("podid wait printed %q: %v", out, err)
 	}
 	return rev
 }
@@ -484,7 +476,7 @@ func pollRole(ctx context.Context, s *server, cluster, token, role string, deadl
 		}
 		last = got
 	}
-	return time.Time{}, errors.New("EKS Auth on " + s.name + " still answers role " + last + ", want " + role)
+	return time.Time{}, errors.New("EKS Auth on " + s.Name() + " still answers role " + last + ", want " + role)
 }
 
 // percentile returns the p-th percentile (nearest rank) of ds.
@@ -523,14 +515,14 @@ func TestWaitWithDelayCoalescedUpdates(t *testing.T) {
 
 	// B reads nothing while stopped: it reads the three updates at once
 	// when it resumes.
-	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := b.Proc.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	resumed := false
 	resume := func() {
 		if !resumed {
 			resumed = true
-			b.cmd.Process.Signal(syscall.SIGCONT)
+			b.Proc.Signal(syscall.SIGCONT)
 		}
 	}
 	defer resume()
@@ -620,7 +612,7 @@ func TestReplicasStartTogether(t *testing.T) {
 		rs = append(rs, launchServer(t, "replica "+string(rune('A'+i)), dsn))
 	}
 	for _, r := range rs {
-		r.ready(t)
+		r.Ready(t)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
 	defer cancel()
@@ -630,9 +622,9 @@ func TestReplicasStartTogether(t *testing.T) {
 		out, err := r.eks().DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{
 			ClusterName: aws.String("together"), AssociationId: aws.String(id)})
 		if err != nil || aws.ToString(out.Association.RoleArn) != roleARN("together-1") {
-			t.Errorf("Describe on %s: %v, %+v", r.name, err, out)
+			t.Errorf("Describe on %s: %v, %+v", r.Name(), err, out)
 		}
 	}
-	rs[2].stop(t)
+	rs[2].Stop(t)
 	integrityPostgres(ctx, t, dsn)
 }
