@@ -33,29 +33,42 @@ const (
 // a write load, restarts it on the same file and checks every write.
 func TestKillSQLite(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "podid.db")
-	runKillTest(t, "sqlite:"+path, func(ctx context.Context) error {
-		s, err := sqlite.Open(ctx, path)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		return s.IntegrityCheck(ctx)
-	})
+	dsn, integrity := sqliteStore(t)
+	runKillTest(t, dsn, integrity)
 }
 
 // TestKillPostgres is TestKillSQLite on PostgreSQL (a fresh schema).
 func TestKillPostgres(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
-	runKillTest(t, dsn, func(ctx context.Context) error {
+	runKillTest(t, dsn, postgresIntegrity(dsn))
+}
+
+// sqliteStore returns the DSN of a SQLite store in a new temporary
+// directory and a func that runs the store's integrity check.
+func sqliteStore(t *testing.T) (string, func(context.Context) error) {
+	path := filepath.Join(t.TempDir(), "podid.db")
+	return "sqlite:" + path, func(ctx context.Context) error {
+		s, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		return s.IntegrityCheck(ctx)
+	}
+}
+
+// postgresIntegrity returns a func that runs the integrity check of the
+// PostgreSQL store dsn.
+func postgresIntegrity(dsn string) func(context.Context) error {
+	return func(ctx context.Context) error {
 		s, err := postgres.Open(ctx, dsn)
 		if err != nil {
 			return err
 		}
 		defer s.Close()
 		return s.IntegrityCheck(ctx)
-	})
+	}
 }
 
 // runKillTest runs the load against podid serve on storeDSN, kills the
@@ -102,29 +115,15 @@ func runKillTest(t *testing.T, storeDSN string, integrity func(context.Context) 
 // cluster is there with all of them, or gone with all of them.
 func TestKillDuringClusterDeleteSQLite(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "podid.db")
-	runKillClusterDelete(t, "sqlite:"+path, func(ctx context.Context) error {
-		s, err := sqlite.Open(ctx, path)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		return s.IntegrityCheck(ctx)
-	})
+	dsn, integrity := sqliteStore(t)
+	runKillClusterDelete(t, dsn, integrity)
 }
 
 // TestKillDuringClusterDeletePostgres is the same on PostgreSQL.
 func TestKillDuringClusterDeletePostgres(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
-	runKillClusterDelete(t, dsn, func(ctx context.Context) error {
-		s, err := postgres.Open(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		return s.IntegrityCheck(ctx)
-	})
+	runKillClusterDelete(t, dsn, postgresIntegrity(dsn))
 }
 
 func runKillClusterDelete(t *testing.T, storeDSN string, integrity func(context.Context) error) {

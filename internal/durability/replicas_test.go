@@ -18,7 +18,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/podid/podid/internal/store/postgres"
 	"github.com/podid/podid/internal/store/postgres/pgtest"
 )
 
@@ -41,12 +40,7 @@ func startReplicas(t testing.TB, n int, extra ...[]string) ([]*server, string) {
 
 func integrityPostgres(ctx context.Context, t *testing.T, dsn string) {
 	t.Helper()
-	s, err := postgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.IntegrityCheck(ctx); err != nil {
+	if err := postgresIntegrity(dsn)(ctx); err != nil {
 		t.Errorf("integrity check: %v", err)
 	}
 }
@@ -149,17 +143,13 @@ func TestReplicasConsistent(t *testing.T) {
 	// A client request token used on one replica is known to the other.
 	in := &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster), Namespace: aws.String("ns"),
 		ServiceAccount: aws.String("idem"), RoleArn: aws.String(roleARN("idem")), ClientRequestToken: aws.String(requestToken())}
-	first, err := rs[0].eks().CreatePodIdentityAssociation(ctx, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := rs[1].eks().CreatePodIdentityAssociation(ctx, in)
-	if err != nil {
-		t.Fatalf("create sent again to B with the token used on A: %v", err)
-	}
-	if diff := cmp.Diff(again.Association, first.Association, ignoreSerde); diff != "" {
-		t.Errorf("create sent again to B with the token used on A (-got +want):\n%s", diff)
-	}
+	first, again := sendTwice(t, "create", rs[0], rs[1],
+		func(c *eks.Client) (*eks.CreatePodIdentityAssociationOutput, error) {
+			return c.CreatePodIdentityAssociation(ctx, in)
+		},
+		func(out *eks.CreatePodIdentityAssociationOutput) *types.PodIdentityAssociation {
+			return out.Association
+		})
 	firstRev, err := writeRevision(first.ResultMetadata)
 	if err != nil {
 		t.Fatal(err)
@@ -175,17 +165,33 @@ func TestReplicasConsistent(t *testing.T) {
 	}
 	up := &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String(cluster), AssociationId: first.Association.AssociationId,
 		RoleArn: aws.String(roleARN("idem-2")), ClientRequestToken: aws.String(requestToken())}
-	upFirst, err := rs[1].eks().UpdatePodIdentityAssociation(ctx, up)
+	sendTwice(t, "update", rs[1], rs[0],
+		func(c *eks.Client) (*eks.UpdatePodIdentityAssociationOutput, error) {
+			return c.UpdatePodIdentityAssociation(ctx, up)
+		},
+		func(out *eks.UpdatePodIdentityAssociationOutput) *types.PodIdentityAssociation {
+			return out.Association
+		})
+}
+
+// sendTwice sends a write (what) holding a client request token to replica
+// a, then again to replica b, and checks that b answers with the
+// association a did. It returns both answers.
+func sendTwice[Out any](t *testing.T, what string, a, b *server, send func(*eks.Client) (Out, error),
+	association func(Out) *types.PodIdentityAssociation) (first, again Out) {
+	t.Helper()
+	first, err := send(a.eks())
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s on %s: %v", what, a.Name(), err)
 	}
-	upAgain, err := rs[0].eks().UpdatePodIdentityAssociation(ctx, up)
+	again, err = send(b.eks())
 	if err != nil {
-		t.Fatalf("update sent again to A with the token used on B: %v", err)
+		t.Fatalf("%s sent again to %s with the token used on %s: %v", what, b.Name(), a.Name(), err)
 	}
-	if diff := cmp.Diff(upAgain.Association, upFirst.Association, ignoreSerde); diff != "" {
-		t.Errorf("update sent again to A with the token used on B (-got +want):\n%s", diff)
+	if diff := cmp.Diff(association(again), association(first), ignoreSerde); diff != "" {
+		t.Errorf("%s sent again to %s with the token used on %s (-got +want):\n%s", what, b.Name(), a.Name(), diff)
 	}
+	return first, again
 }
 
 // TestClusterRecreatedAcrossReplicas: a cluster deleted on A and created
