@@ -6,7 +6,7 @@
 // replica must create no duplicates, and a change acknowledged on one
 // replica must reach the others' credential path (podid wait and its API
 // say when). BenchmarkPropagation measures that propagation. The package
-// has no code of its own.
+// has no code of its own; internal/proctest starts the processes.
 //
 // The PostgreSQL tests skip unless TEST_POSTGRES_DSN names a server
 // (ci/postgres.sh starts one and prints the variable).

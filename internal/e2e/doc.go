@@ -3,5 +3,5 @@
 // identity associations up through the AWS SDK's eks client, and run an
 // unmodified AWS SDK program (testdata/child) whose default credential
 // chain gets a pod's credentials from the agent, as a pod's would. The
-// package has no code of its own.
+// package has no code of its own; internal/proctest starts the processes.
 package e2e

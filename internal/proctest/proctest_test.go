@@ -1,8 +1,11 @@
 package proctest_test
 
 import (
+	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -115,5 +118,75 @@ func TestCleanEnv(t *testing.T) {
 		if !slices.Contains(env, want) {
 			t.Errorf("CleanEnv lacks %q", want)
 		}
+	}
+}
+
+// fakeTB is a testing.TB whose cleanups, failures and logs a test can
+// run and read.
+type fakeTB struct {
+	testing.TB // the real test, for TempDir and Helper
+	cleanups   []func()
+	failed     bool
+	errors     []string
+	logs       []string
+}
+
+func (f *fakeTB) Cleanup(fn func()) { f.cleanups = append(f.cleanups, fn) }
+func (f *fakeTB) Failed() bool      { return f.failed }
+func (f *fakeTB) Error(args ...any) {
+	f.failed = true
+	f.errors = append(f.errors, fmt.Sprint(args...))
+}
+func (f *fakeTB) Errorf(format string, args ...any) { f.Error(fmt.Sprintf(format, args...)) }
+func (f *fakeTB) Logf(format string, args ...any) {
+	f.logs = append(f.logs, fmt.Sprintf(format, args...))
+}
+
+// runCleanups runs the cleanups last first, as testing does.
+func (f *fakeTB) runCleanups() {
+	for i := len(f.cleanups) - 1; i >= 0; i-- {
+		f.cleanups[i]()
+	}
+}
+
+func TestCleanupShowsOutputOnFailure(t *testing.T) {
+	t.Parallel()
+	for _, failed := range []bool{false, true} {
+		f := &fakeTB{TB: t, failed: failed}
+		p := proctest.Start(f, "talker", nil, "/bin/sh", "-c", `trap 'exit 0' TERM; echo "hello from talker"; while :; do sleep 0.05; done`)
+		p.WaitLine(t, regexp.MustCompile(`^hello`), 10*time.Second)
+		f.runCleanups()
+		if p.State() == nil {
+			t.Errorf("failed=%t: the process runs after the test's cleanup", failed)
+		}
+		shown := strings.Contains(strings.Join(f.logs, "\n"), "talker output:\nhello from talker")
+		if shown != failed {
+			t.Errorf("failed=%t: output shown %t, want %t (logs %q)", failed, shown, failed, f.logs)
+		}
+	}
+}
+
+// TestServerCleanupChecksExit: a server that does not exit successfully on
+// SIGTERM fails the test at its cleanup, and its output is shown.
+func TestServerCleanupChecksExit(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "fake-podid")
+	script := "#!/bin/sh\ntrap 'exit 3' TERM\necho \"args: $*\"\nwhile :; do sleep 0.05; done\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeTB{TB: t}
+	s := proctest.LaunchServer(f, bin, proctest.Name("replica Z"), proctest.Auth("none"), proctest.Store("postgres://db"), proctest.Args("--x", "y"))
+	m := s.Proc.WaitLine(t, regexp.MustCompile(`^args: (.*)$`), 10*time.Second)
+	want := "serve --listen 127.0.0.1:0 --auth none --data-dir " + s.DataDir + " --store postgres://db --account-id 000000000000 --region us-east-1 --log-level warn --x y"
+	if m[1] != want {
+		t.Errorf("podid serve's arguments:\n got %s\nwant %s", m[1], want)
+	}
+	f.runCleanups()
+	if len(f.errors) != 1 || !strings.Contains(f.errors[0], "replica Z exited with exit status 3 after SIGTERM") {
+		t.Errorf("errors of the cleanup: %q, want one saying replica Z exited with status 3", f.errors)
+	}
+	if !strings.Contains(strings.Join(f.logs, "\n"), "replica Z output:\nargs: serve") {
+		t.Errorf("logs of the cleanup: %q, want the server's output", f.logs)
 	}
 }
