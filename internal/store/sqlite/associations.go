@@ -395,8 +395,10 @@ func (s *Store) remember(tx *wtx, idem *store.Idempotency, result any) error {
 	if err != nil {
 		return fmt.Errorf("encoding idempotency record: %w", err)
 	}
-	_, err = tx.exec(`INSERT INTO idempotency (key, hash, result, created_at) VALUES (?, ?, ?, ?)
-	ON CONFLICT (key) DO UPDATE SET hash = excluded.hash, result = excluded.result, created_at = excluded.created_at`,
+	// REPLACE (a token reused after it expired) deletes the old record
+	// and appends a new one, so created_at stays ordered by seq as
+	// prune expects (up to clock steps, which only delay pruning).
+	_, err = tx.exec(`INSERT OR REPLACE INTO idempotency (key, hash, result, created_at) VALUES (?, ?, ?, ?)`,
 		idem.Key, idem.Hash, b, micros(s.now()))
 	if err != nil {
 		return fmt.Errorf("storing idempotency record: %w", err)

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -289,6 +290,7 @@ func TestBatchRevisions(t *testing.T) {
 		{"middle fails", []step{{n: 1}, {n: 1, fail: true}, {n: 3}, {n: 1, panics: true}, {n: 1}}},
 		{"first fails", []step{{n: 2, fail: true}, {n: 1}, {n: 1}}},
 		{"only one fails", []step{{n: 1, fail: true}}},
+		{"first panics", []step{{n: 1, panics: true}, {n: 2}}},
 		{"last fails", []step{{n: 1}, {n: 1, fail: true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -341,5 +343,87 @@ func TestBatchRevisions(t *testing.T) {
 				t.Errorf("Revision() after the batch = %d, %v; want %d", rev, err, want)
 			}
 		})
+	}
+}
+
+// TestPruneKeepsLiveRecordsAcrossClockSteps: records are pruned in the
+// order they were written; when the clock stepped back between two of them
+// the older-looking one is pruned late, never a live one early.
+func TestPruneKeepsLiveRecordsAcrossClockSteps(t *testing.T) {
+	ctx := t.Context()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := &clock{t: t0}
+	s := openWithClock(t, c)
+	create := func(name string) store.Cluster {
+		t.Helper()
+		cl, err := s.CreateCluster(ctx, store.Cluster{Name: name}, &store.Idempotency{Key: "CreateCluster/" + name, Hash: "h"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl
+	}
+	create("a")                              // written at t0
+	c.advance(-time.Hour)                    // the clock steps back
+	create("b")                              // written second, stamped t0-1h
+	c.advance(24*time.Hour + 30*time.Minute) // t0+23h30: a live, b expired
+	if err := s.prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := countRows(t, s, "idempotency"); got != 2 {
+		t.Errorf("records after the first prune = %d, want 2 (b waits behind the live a)", got)
+	}
+	if got, err := s.CreateCluster(ctx, store.Cluster{Name: "other"}, &store.Idempotency{Key: "CreateCluster/a", Hash: "h"}); err != nil || got.Name != "a" {
+		t.Errorf("replay of a's token after pruning = %q, %v; want cluster a", got.Name, err)
+	}
+	c.advance(time.Hour) // both expired
+	if err := s.prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := countRows(t, s, "idempotency"); got != 0 {
+		t.Errorf("records after both expired = %d, want 0", got)
+	}
+}
+
+// TestMigrateIdempotencyRecords opens a database at schema version 1 with a
+// token record: migration 2 keeps the record, which still replays.
+func TestMigrateIdempotencyRecords(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "podid.db")
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyMigration(ctx, db, 1, migrations[0]); err != nil {
+		t.Fatal(err)
+	}
+	first, err := json.Marshal(store.Cluster{Name: "c1", Tags: map[string]string{}, Revision: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.ExecContext(ctx, "INSERT INTO idempotency (key, hash, result, created_at) VALUES (?, ?, ?, ?)",
+		"CreateCluster/c1/tok", "h1", first, time.Now().UnixMicro())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, &store.Idempotency{Key: "CreateCluster/c1/tok", Hash: "h1"})
+	if err != nil || got.Revision != 7 {
+		t.Errorf("replay after migration = revision %d, %v; want the stored record (revision 7)", got.Revision, err)
+	}
+	_, err = s.CreateCluster(ctx, store.Cluster{Name: "c1"}, &store.Idempotency{Key: "CreateCluster/c1/tok", Hash: "h2"})
+	if !errors.Is(err, store.ErrIdempotencyMismatch) {
+		t.Errorf("reuse with other parameters after migration: %v, want ErrIdempotencyMismatch", err)
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
 	}
 }

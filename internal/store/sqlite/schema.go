@@ -88,6 +88,27 @@ CREATE TABLE secrets (
 	created_at INTEGER NOT NULL
 );
 `,
+	// 2: idempotency records in insertion order. Keyed by the token, a
+	// record (some 700 bytes) landed at a random place in the table's
+	// b-tree: about every fifth insert split a leaf and rebalanced its
+	// neighbours, and the created_at index took one more page, some four
+	// WAL pages per write with a token. Appended by rowid, records share
+	// the rightmost leaf; only the small entries of the key index land at
+	// random. Pruning deletes a prefix of the rowid order (see prune), so
+	// no created_at index is needed.
+	`
+CREATE TABLE idempotency_by_seq (
+	seq        INTEGER PRIMARY KEY, -- rowid: insertion order
+	key        TEXT NOT NULL UNIQUE,
+	hash       TEXT NOT NULL,
+	result     BLOB NOT NULL, -- the stored record, JSON
+	created_at INTEGER NOT NULL
+);
+INSERT INTO idempotency_by_seq (key, hash, result, created_at)
+	SELECT key, hash, result, created_at FROM idempotency ORDER BY created_at, key;
+DROP TABLE idempotency;
+ALTER TABLE idempotency_by_seq RENAME TO idempotency;
+`,
 }
 
 // migrate applies the migrations db has not applied yet. Each runs in its

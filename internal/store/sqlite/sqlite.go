@@ -11,8 +11,8 @@
 // update is lost; reads go through a pool of read-only connections that see
 // the last committed state (WAL readers never block the writer). Writes that
 // arrive while a commit is in flight are grouped into the next transaction,
-// each in its own savepoint (group commit): one fsync acknowledges many
-// writes, and a failing write rolls back alone.
+// each but the first in a savepoint of its own (group commit): one fsync
+// acknowledges many writes, and a failing write rolls back alone.
 //
 // The schema is created and upgraded by an ordered list of migrations, each
 // applied in its own transaction and recorded in schema_migrations.
@@ -343,7 +343,14 @@ func (s *Store) pruneLoop() {
 func (s *Store) prune(ctx context.Context) error {
 	now := s.now()
 	err := s.w.do(ctx, func(tx *wtx) error {
-		if _, err := tx.exec("DELETE FROM idempotency WHERE created_at < ?", micros(now.Add(-idempotencyTTL))); err != nil {
+		// Records are appended in time order: delete those before the
+		// first live one. Finding it reads only the expired records (no
+		// index on created_at to maintain on every write), and whatever
+		// a step of the clock leaves out of order is never deleted
+		// early, only late (replay ignores expired records anyway).
+		if _, err := tx.exec(`DELETE FROM idempotency WHERE seq < coalesce(
+	(SELECT seq FROM idempotency WHERE created_at >= ? ORDER BY seq LIMIT 1),
+	(SELECT max(seq) + 1 FROM idempotency))`, micros(now.Add(-idempotencyTTL))); err != nil {
 			return err
 		}
 		_, err := tx.exec("DELETE FROM tombstones WHERE deleted_at < ?", micros(now.Add(-tombstoneTTL)))

@@ -13,9 +13,9 @@ const maxBatch = 256
 
 // writer owns the one connection every write goes through. A single
 // goroutine runs the writes in order; writes that queue up while one runs
-// join the same transaction (group commit), each in its own savepoint so
-// that one failing write rolls back alone, and all of them are acknowledged
-// after the one COMMIT that makes them durable.
+// join the same transaction (group commit), each after the first in its own
+// savepoint so that one failing write rolls back alone, and all of them are
+// acknowledged after the one COMMIT that makes them durable.
 type writer struct {
 	conn   *sql.Conn
 	stmts  map[string]*sql.Stmt // used only by the writer goroutine
@@ -131,19 +131,31 @@ func (w *writer) runBatch(batch []*writeReq, results []writeResult) []writeResul
 		w.answer(batch, results, fmt.Errorf("beginning transaction: %w", err))
 		return results
 	}
-	wrote := false
 	for i := 0; ; i++ {
-		res, broken := w.runOne(batch[i])
-		results = append(results, res)
-		if broken != nil {
-			// The transaction can no longer be trusted: undo all of
-			// it. Writes that had succeeded are reported failed.
-			_, _ = w.exec("ROLLBACK")
-			w.answer(batch, results, broken)
-			return results
-		}
-		if res.err == nil && !res.panicked {
-			wrote = true
+		if i == 0 {
+			// The first write needs no savepoint of its own: if it
+			// fails, rolling the whole transaction back undoes it
+			// alone. The rest of the batch, if any, starts afresh.
+			res := w.runFirst(batch[0])
+			if res.err != nil || res.panicked {
+				_, _ = w.exec("ROLLBACK")
+				batch[0].done <- res
+				if len(batch) == 1 {
+					return results
+				}
+				return w.runBatch(batch[1:], results)
+			}
+			results = append(results, res)
+		} else {
+			res, broken := w.runOne(batch[i])
+			results = append(results, res)
+			if broken != nil {
+				// The transaction can no longer be trusted: undo all
+				// of it. Writes that had succeeded are reported failed.
+				_, _ = w.exec("ROLLBACK")
+				w.answer(batch, results, broken)
+				return results
+			}
 		}
 		if i+1 < len(batch) {
 			continue
@@ -177,9 +189,7 @@ func (w *writer) runBatch(batch []*writeReq, results []writeResult) []writeResul
 	w.answer(batch, results, nil)
 	w.commits.Add(1)
 	w.writes.Add(int64(len(batch)))
-	if wrote {
-		w.notify()
-	}
+	w.notify() // the first write at least succeeded
 	return results
 }
 
@@ -198,6 +208,14 @@ func (w *writer) answer(batch []*writeReq, results []writeResult, fail error) {
 		}
 		req.done <- res
 	}
+}
+
+// runFirst runs the first request of a transaction, without a savepoint.
+func (w *writer) runFirst(req *writeReq) writeResult {
+	if err := req.ctx.Err(); err != nil {
+		return writeResult{err: err}
+	}
+	return w.call(req)
 }
 
 // runOne runs one request inside a savepoint. broken is non-nil when the
