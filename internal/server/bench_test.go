@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -41,11 +42,14 @@ func BenchmarkDescribeHandler(b *testing.B) {
 	a := createAssoc(b, c, "c1", "ns", "sa")
 	h := srv.Server.Handler()
 	path := "/clusters/c1/pod-identity-associations/" + aws.ToString(a.AssociationId)
+	// A cancellable context, as net/http gives every request.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	b.ReportAllocs()
 	cpu := startCPU(b)
 	for b.Loop() {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, path, nil))
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d", rec.Code)
 		}
@@ -66,6 +70,8 @@ func BenchmarkUpdateHandler(b *testing.B) {
 		paths = append(paths, "/clusters/c1/pod-identity-associations/"+aws.ToString(a.AssociationId))
 	}
 	h := srv.Server.Handler()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var tokens atomic.Int64
 	// flipped[w]: association w has role2. Each goroutine owns one
 	// association at a time, so every update changes its role.
@@ -78,7 +84,7 @@ func BenchmarkUpdateHandler(b *testing.B) {
 		}
 		body := fmt.Sprintf(`{"clientRequestToken":"%036d","roleArn":%q}`, tokens.Add(1), role)
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, paths[worker], strings.NewReader(body)))
+		h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodPost, paths[worker], strings.NewReader(body)))
 		if rec.Code != http.StatusOK {
 			tb.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}

@@ -24,7 +24,11 @@ func (s *Store) changesSince(ctx context.Context, after int64, limit int) ([]sto
 		return nil, fmt.Errorf("limit %d is not positive", limit)
 	}
 	// Both reads must see one snapshot, or a deletion committed between
-	// them could hide an association from both.
+	// them could hide an association from both. At most 2*limit rows.
+	ctx, err := pointRead(ctx)
+	if err != nil {
+		return nil, err
+	}
 	tx, err := s.rdb.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err

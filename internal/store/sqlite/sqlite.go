@@ -399,11 +399,27 @@ func (c *stmtCache) close() {
 
 // queryRow runs a read-only single-row query on the read pool.
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) (*sql.Row, error) {
+	ctx, err := pointRead(ctx)
+	if err != nil {
+		return nil, err
+	}
 	st, err := s.rst.get(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	return st.QueryRowContext(ctx, args...), nil
+}
+
+// pointRead is the context for a short, bounded read (a row by key, a page
+// of the change feed): ctx's values without its cancellation, once ctx is
+// checked. Such a read takes microseconds, while a cancellable context costs
+// more than that: database/sql and the driver each start a goroutine per
+// query to watch it.
+func pointRead(ctx context.Context) (context.Context, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.WithoutCancel(ctx), nil
 }
 
 // query runs a read-only query on the read pool.
