@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -207,8 +206,10 @@ func TestRestart(t *testing.T) {
 	t.Parallel()
 	const cluster, namespace, sa = "e2e-restart", "ns-r", "app"
 	dir := t.TempDir()
-	listen := "127.0.0.1:" + strconv.Itoa(proctest.FreePort(t))
-	srv := startServerWith(t, proctest.DataDir(dir), proctest.Listen(listen))
+	// On a port of its own choosing (a port found free beforehand may be
+	// taken by another process by the time the server binds it); Restart
+	// listens on the same port again.
+	srv := startServerWith(t, proctest.DataDir(dir))
 	c := srv.EKS(nil)
 	createCluster(t, c, cluster)
 	createAssociation(t, c, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster),

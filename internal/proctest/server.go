@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,11 +143,19 @@ func (s *Server) Ready(tb testing.TB) {
 }
 
 // Restart starts the server again as it was started (same data directory,
-// listen address, store and flags) and returns once the new process is
-// ready. Stop or Kill the old one first.
+// store and flags) on the address it listened on (the port it was given
+// for a listen port 0), and returns once the new process is ready. Stop or
+// Kill the old one first.
 func (s *Server) Restart(tb testing.TB) *Server {
 	tb.Helper()
 	cfg := s.cfg
+	if _, port, err := net.SplitHostPort(cfg.listen); err == nil && port == "0" {
+		u, err := url.Parse(s.URL)
+		if err != nil || u.Host == "" {
+			tb.Fatalf("restarting %s: its URL %q has no address", s.Name(), s.URL)
+		}
+		cfg.listen = u.Host
+	}
 	return StartServer(tb, s.bin, func(c *serverConfig) { *c = cfg })
 }
 
