@@ -176,6 +176,12 @@ func (c *Cache) Credentials(ctx context.Context, req Request) (*Credentials, err
 	c.mu.RUnlock()
 	c.cfg.Metrics.miss()
 	ch := c.group.DoChan(flightKey(key), func() (any, error) {
+		// A flight for the same key may have stored its result between
+		// the miss above and this flight's start: use it, so concurrent
+		// identical requests make one upstream call.
+		if creds := c.live(key); creds != nil {
+			return creds, nil
+		}
 		// Detached from the first caller: others may still be waiting.
 		return c.fetch(context.WithoutCancel(ctx), req)
 	})
@@ -188,6 +194,16 @@ func (c *Cache) Credentials(ctx context.Context, req Request) (*Credentials, err
 		}
 		return r.Val.(*Credentials), nil
 	}
+}
+
+// live returns the entry's credentials if it is cached and not ended.
+func (c *Cache) live(key cacheKey) *Credentials {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if e := c.entries[key]; e != nil && c.cfg.Now().Before(e.endAt) {
+		return e.creds
+	}
+	return nil
 }
 
 func flightKey(k cacheKey) string { return k.cluster + "\x00" + k.token }
