@@ -44,6 +44,9 @@ func (c Cluster) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if b, ok := appendExtraFast(known, c.Extra); ok {
+		return b, nil
+	}
 	extra, err := extraMembers(c.Extra)
 	if err != nil || len(extra) == 0 {
 		return known, err
@@ -63,6 +66,140 @@ func (c Cluster) MarshalJSON() ([]byte, error) {
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil
+}
+
+// extraMember is one top-level member of an Extra object: its key (without
+// quotes) and its value, as spans of the object's bytes.
+type extraMember struct{ key, value []byte }
+
+// maxFastMembers bounds the members appendExtraFast handles (the stored
+// cluster config has five at most); more take the general path.
+const maxFastMembers = 16
+
+// appendExtraFast is MarshalJSON's merge of Extra without decoding it, for
+// the common case: a valid JSON object whose keys are plain ASCII (no
+// escapes, nothing json.Marshal would escape), unique, not members Cluster
+// models, and whose values hold no whitespace outside strings. It appends
+// those members, sorted by key, to known (a JSON object) and reports true;
+// the output is then byte for byte what the general path writes. Any other
+// Extra reports false and is left to the general path, which also reports
+// the errors.
+func appendExtraFast(known []byte, raw json.RawMessage) ([]byte, bool) {
+	raw = raw[skipSpace(raw, 0):]
+	for len(raw) > 0 && isSpace(raw[len(raw)-1]) {
+		raw = raw[:len(raw)-1]
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		return known, true
+	}
+	if raw[0] != '{' || !json.Valid(raw) {
+		return nil, false
+	}
+	var buf [maxFastMembers]extraMember
+	members := buf[:0]
+	i := skipSpace(raw, 1)
+	if raw[i] == '}' {
+		return known, true
+	}
+	for {
+		// raw is valid JSON: raw[i] opens the key string.
+		start := i + 1
+		end := start
+		for raw[end] != '"' {
+			c := raw[end]
+			if c == '\\' || c < 0x20 || c > 0x7e || c == '<' || c == '>' || c == '&' {
+				return nil, false
+			}
+			end++
+		}
+		key := raw[start:end]
+		if isClusterMember(string(key)) || len(members) == maxFastMembers {
+			return nil, false
+		}
+		i = skipSpace(raw, end+1) + 1 // past ':'
+		i = skipSpace(raw, i)
+		vstart := i
+		vend, ok := skipCompactValue(raw, i)
+		if !ok {
+			return nil, false
+		}
+		members = append(members, extraMember{key, raw[vstart:vend]})
+		i = skipSpace(raw, vend)
+		if raw[i] == '}' {
+			break
+		}
+		i = skipSpace(raw, i+1) // past ','
+	}
+	// Insertion sort: a handful of members.
+	for a := 1; a < len(members); a++ {
+		for b := a; b > 0 && bytes.Compare(members[b-1].key, members[b].key) > 0; b-- {
+			members[b-1], members[b] = members[b], members[b-1]
+		}
+	}
+	n := len(known)
+	for a, m := range members {
+		if a > 0 && bytes.Equal(members[a-1].key, m.key) {
+			return nil, false // duplicates: the general path keeps the last
+		}
+		n += len(m.key) + len(m.value) + 4
+	}
+	out := make([]byte, 0, n)
+	out = append(out, known[:len(known)-1]...) // drop the closing brace
+	first := len(known) == 2                   // "{}"
+	for _, m := range members {
+		if !first {
+			out = append(out, ',')
+		}
+		first = false
+		out = append(out, '"')
+		out = append(out, m.key...)
+		out = append(out, '"', ':')
+		out = append(out, m.value...)
+	}
+	return append(out, '}'), true
+}
+
+// skipSpace skips JSON whitespace from b[i].
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// skipCompactValue returns the end of the valid JSON value starting at
+// b[i], and false if it holds whitespace outside strings.
+func skipCompactValue(b []byte, i int) (int, bool) {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '"':
+			for i++; b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i, true
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				return i, true
+			}
+		case ' ', '\t', '\n', '\r':
+			if depth > 0 {
+				return 0, false
+			}
+			return i, true // trailing space of a scalar or closed value
+		}
+	}
+	return i, true
 }
 
 // extraMembers decodes Extra and drops the members Cluster models itself.
