@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/podid/podid/internal/store"
 )
@@ -183,26 +185,36 @@ func (s *Store) DeleteCluster(ctx context.Context, name string) (store.Cluster, 
 	return out, nil
 }
 
-// ListClusters implements store.Store.
+// ListClusters implements store.Store. The page comes back as one row, its
+// names joined by newlines: stepping through a hundred rows costs about
+// twice as much CPU as the aggregate. Cluster names never hold a newline;
+// should one, the row count tells, and the page is read row by row.
 func (s *Store) ListClusters(ctx context.Context, p store.Page) ([]string, string, error) {
 	if p.Limit < 1 {
 		return nil, "", fmt.Errorf("listing clusters: page limit %d is not positive", p.Limit)
 	}
-	rows, err := s.query(ctx, "SELECT name FROM clusters WHERE name > ? ORDER BY name LIMIT ?", p.After, p.Limit+1)
+	row, err := s.queryRow(ctx, `SELECT count(*), coalesce(group_concat(name, char(10)), '')
+	FROM (SELECT name FROM clusters WHERE name > ? ORDER BY name LIMIT ?)`, p.After, p.Limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("listing clusters: %w", err)
 	}
-	defer rows.Close()
-	names := make([]string, 0, min(p.Limit, 100))
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, "", fmt.Errorf("listing clusters: %w", err)
-		}
-		names = append(names, n)
-	}
-	if err := rows.Err(); err != nil {
+	var n int
+	var joined string
+	if err := row.Scan(&n, &joined); err != nil {
 		return nil, "", fmt.Errorf("listing clusters: %w", err)
+	}
+	var names []string
+	if n > 0 {
+		names = strings.SplitN(joined, "\n", n+1)
+	}
+	if len(names) != n {
+		if names, err = s.listClusterRows(ctx, p); err != nil {
+			return nil, "", err
+		}
+	} else if !slices.IsSorted(names) {
+		// The aggregate takes the subquery's rows in order in practice;
+		// SQLite does not promise it, so check. The set is right either way.
+		slices.Sort(names)
 	}
 	next := ""
 	if len(names) > p.Limit {
@@ -210,6 +222,27 @@ func (s *Store) ListClusters(ctx context.Context, p store.Page) ([]string, strin
 		next = names[p.Limit-1]
 	}
 	return names, next, nil
+}
+
+// listClusterRows reads a page of names (and the one after it) row by row.
+func (s *Store) listClusterRows(ctx context.Context, p store.Page) ([]string, error) {
+	rows, err := s.query(ctx, "SELECT name FROM clusters WHERE name > ? ORDER BY name LIMIT ?", p.After, p.Limit+1)
+	if err != nil {
+		return nil, fmt.Errorf("listing clusters: %w", err)
+	}
+	defer rows.Close()
+	names := make([]string, 0, min(p.Limit, 100))
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("listing clusters: %w", err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing clusters: %w", err)
+	}
+	return names, nil
 }
 
 func encodeTags(tags map[string]string) (string, error) {
