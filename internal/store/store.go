@@ -218,6 +218,17 @@ type Store interface {
 	Close() error
 }
 
+// PublicClusterGetter is implemented by backends that read a cluster
+// without its key material more cheaply than GetCluster (SQLite, for one,
+// then skips the private key set's overflow pages). DescribeCluster uses
+// it when the store has it; callers that verify or sign tokens use
+// GetCluster.
+type PublicClusterGetter interface {
+	// GetClusterPublic returns what GetCluster returns, except that
+	// Issuer.JWKS and Issuer.SigningKeys are nil.
+	GetClusterPublic(ctx context.Context, name string) (Cluster, error)
+}
+
 // Watcher is implemented by backends that can signal committed changes
 // promptly (an in-process signal for SQLite, LISTEN/NOTIFY for PostgreSQL).
 // Readers of the change feed wait on it instead of polling tightly; they

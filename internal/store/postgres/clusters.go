@@ -87,6 +87,32 @@ func (s *Store) GetCluster(ctx context.Context, name string) (store.Cluster, err
 	return c, nil
 }
 
+var _ store.PublicClusterGetter = (*Store)(nil)
+
+// publicClusterColumns are clusterColumns without the key sets.
+const publicClusterColumns = `name, created_at, version, role_arn, client_request_token, config, tags,
+	issuer_url, issuer_jwks_url, revision`
+
+// GetClusterPublic implements store.PublicClusterGetter.
+func (s *Store) GetClusterPublic(ctx context.Context, name string) (store.Cluster, error) {
+	var c store.Cluster
+	var created int64
+	var tags []byte
+	err := s.pool.QueryRow(ctx, "SELECT "+publicClusterColumns+" FROM clusters WHERE name = $1", name).Scan(
+		&c.Name, &created, &c.Version, &c.RoleARN, &c.ClientRequestToken, &c.Config, &tags,
+		&c.Issuer.URL, &c.Issuer.JWKSURL, &c.Revision)
+	if err == nil {
+		c.CreatedAt = fromMicros(created)
+		if c.Tags, err = decodeTags(tags); err == nil {
+			return c, nil
+		}
+	}
+	if errNoRows(err) {
+		err = store.ErrNotFound
+	}
+	return store.Cluster{}, fmt.Errorf("getting cluster %q: %w", name, err)
+}
+
 // lockCluster reads a cluster and locks its row until the transaction ends.
 func lockCluster(t *wtx, name string) (store.Cluster, error) {
 	c, err := scanCluster(t.QueryRow(t.ctx, "SELECT "+clusterColumns+" FROM clusters WHERE name = $1 FOR UPDATE", name))

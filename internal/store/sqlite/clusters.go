@@ -103,6 +103,34 @@ func (s *Store) GetCluster(ctx context.Context, name string) (store.Cluster, err
 	return store.Cluster{}, fmt.Errorf("getting cluster %q: %w", name, err)
 }
 
+var _ store.PublicClusterGetter = (*Store)(nil)
+
+// publicClusterColumns are clusterColumns without the key sets.
+const publicClusterColumns = `name, created_at, version, role_arn, client_request_token, config, tags,
+	issuer_url, issuer_jwks_url, revision`
+
+// GetClusterPublic implements store.PublicClusterGetter.
+func (s *Store) GetClusterPublic(ctx context.Context, name string) (store.Cluster, error) {
+	row, err := s.queryRow(ctx, "SELECT "+publicClusterColumns+" FROM clusters WHERE name = ?", name)
+	if err == nil {
+		var c store.Cluster
+		var created int64
+		var tags string
+		err = row.Scan(&c.Name, &created, &c.Version, &c.RoleARN, &c.ClientRequestToken, &c.Config, &tags,
+			&c.Issuer.URL, &c.Issuer.JWKSURL, &c.Revision)
+		if err == nil {
+			c.CreatedAt = fromMicros(created)
+			if c.Tags, err = decodeTags(tags); err == nil {
+				return c, nil
+			}
+		}
+	}
+	if errNoRows(err) {
+		err = store.ErrNotFound
+	}
+	return store.Cluster{}, fmt.Errorf("getting cluster %q: %w", name, err)
+}
+
 // UpdateCluster implements store.Store.
 func (s *Store) UpdateCluster(ctx context.Context, name string, fn func(*store.Cluster) error) (store.Cluster, error) {
 	var out store.Cluster

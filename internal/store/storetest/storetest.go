@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Clusters", testClusters},
 		{"ClusterIdempotency", testClusterIdempotency},
 		{"ListClusters", testListClusters},
+		{"PublicCluster", testPublicCluster},
 		{"Associations", testAssociations},
 		{"AssociationTimesAndTags", testTimesAndTags},
 		{"ListAssociations", testListAssociations},
@@ -298,6 +299,49 @@ func pageAll[T any](t *testing.T, limit, total int, list func(p store.Page) ([]T
 		}
 		p.After = next
 	}
+}
+
+// testPublicCluster: a store.PublicClusterGetter reads what GetCluster
+// reads, without the key sets, and follows updates and deletes.
+func testPublicCluster(t *testing.T, s store.Store) {
+	pg, ok := s.(store.PublicClusterGetter)
+	if !ok {
+		t.Skip("the store does not implement store.PublicClusterGetter")
+	}
+	ctx := t.Context()
+	check := func(what string) {
+		t.Helper()
+		full, err := s.GetCluster(ctx, "c1")
+		if err != nil {
+			t.Fatalf("%s: GetCluster: %v", what, err)
+		}
+		got, err := pg.GetClusterPublic(ctx, "c1")
+		if err != nil {
+			t.Fatalf("%s: GetClusterPublic: %v", what, err)
+		}
+		want := full
+		want.Issuer.JWKS, want.Issuer.SigningKeys = nil, nil
+		if diff := cmp.Diff(got, want); diff != "" {
+			t.Errorf("%s: GetClusterPublic (-got +want):\n%s", what, diff)
+		}
+	}
+	mustCreateCluster(t, s, "c1")
+	check("after create")
+	if _, err := s.UpdateCluster(ctx, "c1", func(c *store.Cluster) error {
+		c.Version = "1.32"
+		c.Config = []byte(`{"logging":{}}`)
+		c.Tags = map[string]string{}
+		c.Issuer = store.Issuer{SigningKeys: []byte(`{"keys":[{"kty":"RSA"}]}`)}
+		return nil
+	}); err != nil {
+		t.Fatalf("UpdateCluster: %v", err)
+	}
+	check("after update")
+	if _, err := s.DeleteCluster(ctx, "c1"); err != nil {
+		t.Fatalf("DeleteCluster: %v", err)
+	}
+	_, err := pg.GetClusterPublic(ctx, "c1")
+	wantErr(t, "GetClusterPublic after delete", err, store.ErrNotFound)
 }
 
 func testListClusters(t *testing.T, s store.Store) {

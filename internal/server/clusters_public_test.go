@@ -1,0 +1,54 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/podid/podid/internal/server"
+	"github.com/podid/podid/internal/servertest"
+	"github.com/podid/podid/internal/store"
+)
+
+// plainStore hides every optional interface of the store it wraps.
+type plainStore struct{ store.Store }
+
+// TestDescribeClusterWithoutPublicGetter: DescribeCluster answers the same
+// bytes whether the store reads clusters without their keys
+// (store.PublicClusterGetter) or only through GetCluster.
+func TestDescribeClusterWithoutPublicGetter(t *testing.T) {
+	issuer := func(cfg *server.Config) {
+		cfg.NewClusterIssuer = func(_ context.Context, name string) (store.Issuer, error) {
+			return store.Issuer{SigningKeys: []byte(`{"keys":[{"kty":"EC","d":"secret"}]}`)}, nil
+		}
+	}
+	a := servertest.New(t, servertest.WithConfig(issuer))
+	if _, ok := a.Store.(store.PublicClusterGetter); !ok {
+		t.Fatal("the test store does not implement store.PublicClusterGetter")
+	}
+	b := servertest.New(t, servertest.WithStore(plainStore{a.Store}), servertest.WithConfig(issuer))
+	createCluster(t, a.EKS(t), "c1")
+
+	get := func(srv *servertest.Server) string {
+		t.Helper()
+		res, err := http.Get(srv.URL + "/clusters/c1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s/clusters/c1: %d %s %v", srv.URL, res.StatusCode, body, err)
+		}
+		return strings.ReplaceAll(string(body), srv.URL, "{url}")
+	}
+	got, want := get(a), get(b)
+	if got != want {
+		t.Errorf("DescribeCluster through GetClusterPublic:\n%s\nthrough GetCluster:\n%s", got, want)
+	}
+	if strings.Contains(got, "secret") {
+		t.Errorf("DescribeCluster shows key material: %s", got)
+	}
+}
