@@ -35,6 +35,13 @@ type Options struct {
 	// PollInterval is how often the change feed is read when no watcher
 	// signal arrives. Default 1 s.
 	PollInterval time.Duration
+	// MinSignalInterval spaces feed reads prompted by change signals: a
+	// signal within this time of the last read waits out the rest, and
+	// signals meanwhile coalesce. Under a write load that commits every
+	// millisecond or two, this reads the feed once for several commits
+	// instead of once per commit, for at most this much more propagation
+	// delay. Default 5 ms; negative: no spacing.
+	MinSignalInterval time.Duration
 	// ResyncInterval is how often the whole feed is re-read and entries
 	// the store no longer has are dropped. Default 5 min.
 	ResyncInterval time.Duration
@@ -57,6 +64,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.ResyncInterval <= 0 {
 		o.ResyncInterval = 5 * time.Minute
+	}
+	if o.MinSignalInterval == 0 {
+		o.MinSignalInterval = 5 * time.Millisecond
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = 1000
@@ -306,6 +316,7 @@ func (c *Cache) run(ctx context.Context, watch <-chan struct{}) {
 	due := time.NewTimer(time.Hour)
 	defer due.Stop()
 	resyncWanted := false
+	var lastSignalSync time.Time
 	for {
 		c.armDue(due)
 		select {
@@ -316,6 +327,16 @@ func (c *Cache) run(ctx context.Context, watch <-chan struct{}) {
 				watch = nil
 				continue
 			}
+			if wait := c.opts.MinSignalInterval - time.Since(lastSignalSync); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+			lastSignalSync = time.Now()
 			c.syncLogged(ctx)
 		case <-poll.C:
 			c.syncLogged(ctx)
