@@ -246,7 +246,7 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request, _ *noInput
 			return nil, invalidParam("The parameter include accepts only \"all\" (in lowercase).")
 		}
 	}
-	scope := pageScope(opListClusters)
+	scope := listClustersScope
 	after, err := s.decodePageToken(r.Context(), scope, q.Get("nextToken"))
 	if err != nil {
 		return nil, err
@@ -266,6 +266,9 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request, _ *noInput
 	}
 	return out, nil
 }
+
+// listClustersScope is ListClusters' page token scope (one listing).
+var listClustersScope = pageScope(opListClusters)
 
 // clusterShape is a stored cluster on the wire (spec §3.3).
 func (s *Server) clusterShape(c store.Cluster, status string) *eksapi.Cluster {
