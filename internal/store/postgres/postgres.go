@@ -97,9 +97,9 @@ type Store struct {
 	notifications bool
 	now           func() time.Time // the clock, for record expiry
 
-	mu       sync.Mutex
-	closed   bool
-	watchers map[chan struct{}]struct{}
+	mu      sync.Mutex
+	closed  bool
+	changed store.Signal // Watch subscribers
 
 	listenMu  sync.Mutex // serializes starting the listener
 	listening bool       // the listener runs (started by the first Watch)
@@ -163,7 +163,6 @@ func open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		channel:       channelName(schema),
 		notifications: notifications,
 		now:           now,
-		watchers:      make(map[chan struct{}]struct{}),
 		quit:          make(chan struct{}),
 	}
 	if err := s.prune(ctx); err != nil {
@@ -213,10 +212,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
-		for ch := range s.watchers {
-			close(ch)
-			delete(s.watchers, ch)
-		}
+		s.changed.Close()
 		close(s.quit)
 		s.mu.Unlock()
 		s.bg.Wait()

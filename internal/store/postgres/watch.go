@@ -37,26 +37,10 @@ func (s *Store) Watch(ctx context.Context) (<-chan struct{}, error) {
 	if err := s.startListener(ctx); err != nil {
 		return nil, fmt.Errorf("watching for changes: %w", err)
 	}
-	ch := make(chan struct{}, 1)
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	ch, ok := s.changed.Subscribe(ctx)
+	if !ok {
 		return nil, fmt.Errorf("watching for changes: %w", errClosed)
 	}
-	s.watchers[ch] = struct{}{}
-	s.mu.Unlock()
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-s.quit:
-		}
-		s.mu.Lock()
-		if _, ok := s.watchers[ch]; ok {
-			delete(s.watchers, ch)
-			close(ch)
-		}
-		s.mu.Unlock()
-	}()
 	return ch, nil
 }
 
@@ -64,16 +48,7 @@ func (s *Store) Watch(ctx context.Context) (<-chan struct{}, error) {
 // signal already pending has nothing more to learn. Local writes call it
 // after commit (the notification through the database follows, and
 // coalesces).
-func (s *Store) notifyLocal() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for ch := range s.watchers {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
+func (s *Store) notifyLocal() { s.changed.Notify() }
 
 // startListener starts the listener if it is not running. The first
 // connection attempt happens here, so a database that cannot be reached is

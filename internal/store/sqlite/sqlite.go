@@ -69,9 +69,9 @@ type Store struct {
 
 	now func() time.Time // the clock, for expiry of stored records
 
-	mu       sync.Mutex
-	closed   bool
-	watchers map[chan struct{}]struct{}
+	mu      sync.Mutex
+	closed  bool
+	changed store.Signal // Watch subscribers
 
 	quit      chan struct{} // closed by Close
 	bg        sync.WaitGroup
@@ -133,13 +133,12 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 	rdb.SetConnMaxIdleTime(0)
 
 	s := &Store{
-		path:     abs,
-		rdb:      rdb,
-		wdb:      wdb,
-		rst:      stmtCache{db: rdb},
-		now:      now,
-		watchers: make(map[chan struct{}]struct{}),
-		quit:     make(chan struct{}),
+		path: abs,
+		rdb:  rdb,
+		wdb:  wdb,
+		rst:  stmtCache{db: rdb},
+		now:  now,
+		quit: make(chan struct{}),
 	}
 	if err := rdb.PingContext(ctx); err != nil {
 		s.closeDBs()
@@ -206,10 +205,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
-		for ch := range s.watchers {
-			close(ch)
-			delete(s.watchers, ch)
-		}
+		s.changed.Close()
 		s.mu.Unlock()
 		close(s.quit)
 		if s.w != nil {
@@ -287,41 +283,15 @@ func (s *Store) IntegrityCheck(ctx context.Context) error {
 // commit. Signals coalesce: a slow reader sees one pending signal for many
 // commits. The channel is closed when ctx ends or the store closes.
 func (s *Store) Watch(ctx context.Context) (<-chan struct{}, error) {
-	ch := make(chan struct{}, 1)
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	ch, ok := s.changed.Subscribe(ctx)
+	if !ok {
 		return nil, errClosed
 	}
-	s.watchers[ch] = struct{}{}
-	s.mu.Unlock()
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-s.quit:
-		}
-		s.mu.Lock()
-		if _, ok := s.watchers[ch]; ok {
-			delete(s.watchers, ch)
-			close(ch)
-		}
-		s.mu.Unlock()
-	}()
 	return ch, nil
 }
 
-// notify signals every watcher without blocking; a watcher with a signal
-// already pending has nothing more to learn.
-func (s *Store) notify() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for ch := range s.watchers {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
+// notify signals every watcher that a write committed.
+func (s *Store) notify() { s.changed.Notify() }
 
 // pruneLoop removes expired idempotency records and tombstones periodically.
 func (s *Store) pruneLoop() {
