@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,7 +20,6 @@ import (
 	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/server"
-	"github.com/podid/podid/internal/store"
 )
 
 // eksauthOptions are the flags this file adds to podid serve.
@@ -65,27 +63,17 @@ func mountEKSAuth(ctx context.Context, env serveEnv, cfg *server.Config) error {
 	if err != nil {
 		return err
 	}
-	// The ARN and issuer rules are the server's; it is built after the
-	// hooks, so they are computed here from the same config.
-	publicURL := strings.TrimRight(cfg.PublicURL, "/")
-	partition := cfg.Partition
-	if partition == "" {
-		partition = server.DefaultPartition
-	}
-	arnPrefix := "arn:" + partition + ":eks:" + cfg.Region + ":" + cfg.AccountID + ":"
+	// The server is built after the hooks; its naming rules come from the
+	// same config.
+	names := cfg.Names()
 	h := eksauth.New(eksauth.Config{
-		Store:    env.Store,
-		Cache:    cache,
-		Verifier: satoken.NewVerifier(satoken.VerifierOptions{Logger: env.Logger}),
-		Assumer:  assumer,
-		IssuerURL: func(c store.Cluster) string {
-			if c.Issuer.URL != "" {
-				return c.Issuer.URL
-			}
-			return publicURL + satoken.DiscoveryPrefix + c.Name
-		},
-		AssociationARN: func(cluster, id string) string { return arnPrefix + "podidentityassociation/" + cluster + "/" + id },
-		ClusterARN:     func(name string) string { return arnPrefix + "cluster/" + name },
+		Store:          env.Store,
+		Cache:          cache,
+		Verifier:       satoken.NewVerifier(satoken.VerifierOptions{Logger: env.Logger}),
+		Assumer:        assumer,
+		IssuerURL:      names.IssuerURL,
+		AssociationARN: names.AssociationARN,
+		ClusterARN:     names.ClusterARN,
 		Logger:         env.Logger,
 		// The --auth mode's policy (set before the hooks run): vended
 		// sessions may not assume roles for pods.

@@ -86,6 +86,7 @@ type Config struct {
 // Server serves the EKS API subset. Create it with New.
 type Server struct {
 	cfg     Config
+	names   Names
 	store   store.Store
 	log     *slog.Logger
 	now     func() time.Time
@@ -109,7 +110,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server config: %w", errors.Join(problems...))
 	}
 
-	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now}
+	s := &Server{cfg: cfg, names: cfg.Names(), store: cfg.Store, log: cfg.Logger, now: cfg.Now}
 	h, err := s.routes()
 	if err != nil {
 		return nil, err
@@ -182,28 +183,52 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // ClusterARN returns the ARN of the named cluster:
 // arn:{partition}:eks:{region}:{account}:cluster/{name}.
-func (s *Server) ClusterARN(name string) string {
-	return s.arnPrefix() + "cluster/" + name
-}
+func (s *Server) ClusterARN(name string) string { return s.names.ClusterARN(name) }
 
 // AssociationARN returns the ARN of an association:
 // arn:{partition}:eks:{region}:{account}:podidentityassociation/{cluster}/{id}.
 func (s *Server) AssociationARN(cluster, id string) string {
-	return s.arnPrefix() + "podidentityassociation/" + cluster + "/" + id
-}
-
-func (s *Server) arnPrefix() string {
-	return "arn:" + s.cfg.Partition + ":eks:" + s.cfg.Region + ":" + s.cfg.AccountID + ":"
+	return s.names.AssociationARN(cluster, id)
 }
 
 // IssuerURL returns the service-account token issuer of cluster c: its
 // configured Issuer.URL, or PublicURL + "/clusters-oidc/" + name when podid
 // issues the cluster's tokens itself.
-func (s *Server) IssuerURL(c store.Cluster) string {
+func (s *Server) IssuerURL(c store.Cluster) string { return s.names.IssuerURL(c) }
+
+// Names are a server's naming rules (ARNs, issuer URLs), for handlers
+// that are built before the Server (they go into Config.Routes) and need
+// the same names.
+type Names struct {
+	arnPrefix string // arn:{partition}:eks:{region}:{account}:
+	publicURL string // without a trailing slash
+}
+
+// Names returns the naming rules of a server made from cfg (defaults
+// applied).
+func (cfg Config) Names() Names {
+	c := cfg.withDefaults()
+	return Names{
+		arnPrefix: "arn:" + c.Partition + ":eks:" + c.Region + ":" + c.AccountID + ":",
+		publicURL: c.PublicURL,
+	}
+}
+
+// ClusterARN is arn:{partition}:eks:{region}:{account}:cluster/{name}.
+func (n Names) ClusterARN(name string) string { return n.arnPrefix + "cluster/" + name }
+
+// AssociationARN is
+// arn:{partition}:eks:{region}:{account}:podidentityassociation/{cluster}/{id}.
+func (n Names) AssociationARN(cluster, id string) string {
+	return n.arnPrefix + "podidentityassociation/" + cluster + "/" + id
+}
+
+// IssuerURL is c.Issuer.URL, or PublicURL + "/clusters-oidc/" + name.
+func (n Names) IssuerURL(c store.Cluster) string {
 	if c.Issuer.URL != "" {
 		return c.Issuer.URL
 	}
-	return s.cfg.PublicURL + "/clusters-oidc/" + c.Name
+	return n.publicURL + "/clusters-oidc/" + c.Name
 }
 
 // externalID is the sts:ExternalId of an association with a target role

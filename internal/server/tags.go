@@ -32,7 +32,7 @@ func (s *Server) parseResourceARN(arn string) (taggable, error) {
 		return taggable{}, badRequest("The parameter resourceArn is not an Amazon EKS resource ARN: %q.", truncate(arn, 2048))
 	}
 	notFound := eksapi.NewError(eksapi.CodeNotFound, "Resource not found: "+truncate(arn, 2048))
-	resource, ok := strings.CutPrefix(arn, s.arnPrefix())
+	resource, ok := strings.CutPrefix(arn, s.names.arnPrefix)
 	if !ok {
 		return taggable{}, notFound
 	}
