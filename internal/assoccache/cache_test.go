@@ -39,7 +39,7 @@ func startCache(t *testing.T, st store.Store, opts assoccache.Options) *assoccac
 
 func createCluster(t *testing.T, st store.Store, name string) store.Cluster {
 	t.Helper()
-	c, err := st.CreateCluster(context.Background(), store.Cluster{Name: name, CreatedAt: time.Now()}, nil)
+	c, err := st.CreateCluster(context.Background(), store.Cluster{Name: name, CreatedAt: time.Now()}, store.WriteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func newAssoc(cluster, ns, sa, role string) store.Association {
 
 func create(t *testing.T, st store.Store, a store.Association) store.Association {
 	t.Helper()
-	a, err := st.CreateAssociation(context.Background(), a, store.CreateAssociationOptions{})
+	a, err := st.CreateAssociation(context.Background(), a, store.WriteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestPropagation(t *testing.T) {
 				x.Policy = `{"Version":"2012-10-17"}`
 				x.ModifiedAt = time.Now()
 				return nil
-			}, store.UpdateAssociationOptions{})
+			}, store.WriteOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

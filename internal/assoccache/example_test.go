@@ -33,13 +33,13 @@ func Example() {
 	defer cache.Stop()
 
 	now := time.Now()
-	if _, err := st.CreateCluster(ctx, store.Cluster{Name: "demo", CreatedAt: now}, nil); err != nil {
+	if _, err := st.CreateCluster(ctx, store.Cluster{Name: "demo", CreatedAt: now}, store.WriteOptions{}); err != nil {
 		log.Fatal(err)
 	}
 	a, err := st.CreateAssociation(ctx, store.Association{
 		ID: "a-abcdefghij0123456", ClusterName: "demo", Namespace: "default", ServiceAccount: "app",
 		RoleARN: "arn:aws:iam::111122223333:role/app", CreatedAt: now, ModifiedAt: now,
-	}, store.CreateAssociationOptions{})
+	}, store.WriteOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}

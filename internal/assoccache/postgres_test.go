@@ -30,7 +30,7 @@ func TestTwoReplicasPostgres(t *testing.T) {
 		x.RoleARN = "arn:aws:iam::111122223333:role/r2"
 		x.ModifiedAt = time.Now()
 		return nil
-	}, store.UpdateAssociationOptions{})
+	}, store.WriteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -368,7 +368,7 @@ func (r *run) seed(ctx context.Context, l layout, from, to int) (int, time.Durat
 			Tags:           map[string]string{},
 			CreatedAt:      now,
 			ModifiedAt:     now,
-		}, store.CreateAssociationOptions{MaxPerCluster: maxPerCluster})
+		}, store.WriteOptions{MaxPerCluster: maxPerCluster})
 		if d := done.Add(1); d%100_000 == 0 {
 			r.logf("seeded %d/%d associations (%.0f/s)", d, n, float64(d)/time.Since(t0).Seconds())
 		}

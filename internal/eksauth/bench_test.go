@@ -44,14 +44,14 @@ func newBenchEnv(b testing.TB) *benchEnv {
 		b.Fatal(err)
 	}
 	now := time.Now()
-	cl, err := st.CreateCluster(ctx, store.Cluster{Name: "c1", CreatedAt: now, Issuer: iss}, nil)
+	cl, err := st.CreateCluster(ctx, store.Cluster{Name: "c1", CreatedAt: now, Issuer: iss}, store.WriteOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	if _, err := st.CreateAssociation(ctx, store.Association{
 		ID: "a-0123456789abcdefg", ClusterName: "c1", Namespace: "ns-a", ServiceAccount: "sa1",
 		RoleARN: "arn:aws:iam::" + account + ":role/r", CreatedAt: now, ModifiedAt: now,
-	}, store.CreateAssociationOptions{}); err != nil {
+	}, store.WriteOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	cache := assoccache.New(st, assoccache.Options{Logger: discard})

@@ -40,14 +40,14 @@ func Example() {
 		log.Fatal(err)
 	}
 	now := time.Now()
-	cluster, err := st.CreateCluster(ctx, store.Cluster{Name: "dev", CreatedAt: now, Issuer: iss}, nil)
+	cluster, err := st.CreateCluster(ctx, store.Cluster{Name: "dev", CreatedAt: now, Issuer: iss}, store.WriteOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	if _, err := st.CreateAssociation(ctx, store.Association{
 		ID: "a-0123456789abcdefg", ClusterName: "dev", Namespace: "default", ServiceAccount: "app",
 		RoleARN: "arn:aws:iam::111122223333:role/app", CreatedAt: now, ModifiedAt: now,
-	}, store.CreateAssociationOptions{}); err != nil {
+	}, store.WriteOptions{}); err != nil {
 		log.Fatal(err)
 	}
 

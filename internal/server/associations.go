@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -68,7 +67,7 @@ func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request, in *e
 		a.TargetRoleARN = target
 		a.ExternalID = s.externalID(cluster, ns, sa)
 	}
-	opts := store.CreateAssociationOptions{MaxPerCluster: s.cfg.MaxAssociationsPerCluster}
+	opts := store.WriteOptions{MaxPerCluster: s.cfg.MaxAssociationsPerCluster}
 	if tok := deref(in.ClientRequestToken); tok != "" {
 		// The parameters as they take effect: an absent member and its
 		// default are the same request.
@@ -125,7 +124,7 @@ func (s *Server) updateAssociation(w http.ResponseWriter, r *http.Request, in *e
 	if err := checkToken(in.ClientRequestToken); err != nil {
 		return nil, err.WithCluster(cluster)
 	}
-	var opts store.UpdateAssociationOptions
+	var opts store.WriteOptions
 	if tok := deref(in.ClientRequestToken); tok != "" {
 		params := struct {
 			ID string
@@ -194,7 +193,7 @@ func (s *Server) deleteAssociation(w http.ResponseWriter, r *http.Request, _ *no
 	if err != nil {
 		return nil, err
 	}
-	s.setStoreRevision(r.Context(), w)
+	setRevision(w, a.Revision)
 	return &eksapi.AssociationOutput{Association: s.associationShape(a)}, nil
 }
 
@@ -306,17 +305,6 @@ func idempotency(op, cluster, token string, params any) *store.Idempotency {
 	}
 	sum := sha256.Sum256(b)
 	return &store.Idempotency{Key: op + "/" + cluster + "/" + token, Hash: hex.EncodeToString(sum[:])}
-}
-
-// setStoreRevision sets X-Podid-Revision to the store's newest revision
-// (after a delete, whose record carries the revision before it).
-func (s *Server) setStoreRevision(ctx context.Context, w http.ResponseWriter) {
-	rev, err := s.store.Revision(ctx)
-	if err != nil {
-		s.log.WarnContext(ctx, "reading store revision", "request_id", RequestID(ctx), "err", err)
-		return
-	}
-	setRevision(w, rev)
 }
 
 func (s *Server) nowMillis() time.Time {

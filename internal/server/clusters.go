@@ -129,7 +129,7 @@ func (s *Server) createCluster(w http.ResponseWriter, r *http.Request, in *creat
 		}
 		c.Issuer = iss
 	}
-	got, serr := s.store.CreateCluster(r.Context(), c, idem)
+	got, serr := s.store.CreateCluster(r.Context(), c, store.WriteOptions{Idempotency: idem})
 	if serr != nil {
 		return nil, &clusterScoped{cluster: name, err: serr}
 	}
@@ -207,13 +207,8 @@ func (s *Server) describeCluster(w http.ResponseWriter, r *http.Request, _ *noIn
 	if err := checkClusterName("name", name); err != nil {
 		return nil, err
 	}
-	// The response shows no key material: skip reading it when the store
-	// can.
-	get := s.store.GetCluster
-	if pg, ok := s.store.(store.PublicClusterGetter); ok {
-		get = pg.GetClusterPublic
-	}
-	c, err := get(r.Context(), name)
+	// The response shows no key material: skip reading it.
+	c, err := s.store.GetClusterPublic(r.Context(), name)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +226,7 @@ func (s *Server) deleteCluster(w http.ResponseWriter, r *http.Request, _ *noInpu
 	if err != nil {
 		return nil, err
 	}
-	s.setStoreRevision(r.Context(), w)
+	setRevision(w, c.Revision)
 	return &eksapi.ClusterOutput{Cluster: s.clusterShape(c, statusDeleting)}, nil
 }
 

@@ -135,7 +135,7 @@ func (s *Server) updateTags(r *http.Request, res taggable, edit func(map[string]
 		tags, err := edit(a.Tags)
 		a.Tags = tags
 		return err
-	}, store.UpdateAssociationOptions{})
+	}, store.WriteOptions{})
 	return a.Revision, err
 }
 

@@ -117,17 +117,17 @@ type Idempotency struct {
 	Hash string
 }
 
-// CreateAssociationOptions tune CreateAssociation.
-type CreateAssociationOptions struct {
-	Idempotency *Idempotency // nil: no token
-	// MaxPerCluster is the association limit per cluster; a create that
-	// would exceed it fails with ErrLimitExceeded. 0 means no limit.
-	MaxPerCluster int
-}
-
-// UpdateAssociationOptions tune UpdateAssociation.
-type UpdateAssociationOptions struct {
+// WriteOptions tune a create or an update: the one options shape every
+// write that takes options has.
+type WriteOptions struct {
+	// Idempotency is the write's client request token; nil: none. A
+	// repeat of the token with the same parameters returns the stored
+	// result without writing again.
 	Idempotency *Idempotency
+	// MaxPerCluster is the association limit per cluster
+	// (CreateAssociation only); a create that would exceed it fails with
+	// ErrLimitExceeded. 0 means no limit.
+	MaxPerCluster int
 }
 
 // AssociationFilter narrows ListAssociations to exact matches. Empty fields
@@ -167,14 +167,22 @@ type Store interface {
 	// CreateCluster stores a new cluster. A name in use is ErrAlreadyExists
 	// (an *ExistsError). With opts' token: a replay returns the stored
 	// cluster.
-	CreateCluster(ctx context.Context, c Cluster, idem *Idempotency) (Cluster, error)
+	CreateCluster(ctx context.Context, c Cluster, opts WriteOptions) (Cluster, error)
 	GetCluster(ctx context.Context, name string) (Cluster, error)
+	// GetClusterPublic returns what GetCluster returns, except that
+	// Issuer.JWKS and Issuer.SigningKeys are nil: a backend may skip
+	// reading the key sets (SQLite then skips their overflow pages).
+	// DescribeCluster uses it; callers that verify or sign tokens use
+	// GetCluster.
+	GetClusterPublic(ctx context.Context, name string) (Cluster, error)
 	// UpdateCluster runs fn on the current record inside one transaction and
 	// stores what fn leaves (the name cannot change). An error from fn
 	// aborts and is returned as is.
 	UpdateCluster(ctx context.Context, name string, fn func(*Cluster) error) (Cluster, error)
 	// DeleteCluster removes the cluster, its associations and their tags,
-	// and returns the cluster as it was.
+	// and returns the cluster as it was, except Revision: the revision as
+	// of which the delete is in effect (the last of its associations'
+	// deletions; the store's revision at the delete when it had none).
 	DeleteCluster(ctx context.Context, name string) (Cluster, error)
 	// ListClusters returns cluster names in ascending order, and the name to
 	// pass as Page.After for the next page ("" when there is no more).
@@ -184,24 +192,22 @@ type Store interface {
 	// field but Revision. The cluster must exist (ErrNotFound); (cluster,
 	// namespace, service account) must be free (an *ExistsError naming the
 	// existing ID).
-	CreateAssociation(ctx context.Context, a Association, opts CreateAssociationOptions) (Association, error)
+	CreateAssociation(ctx context.Context, a Association, opts WriteOptions) (Association, error)
 	GetAssociation(ctx context.Context, cluster, id string) (Association, error)
-	// FindAssociation looks an association up by its unique key.
-	FindAssociation(ctx context.Context, cluster, namespace, serviceAccount string) (Association, error)
 	// UpdateAssociation is a read-modify-write in one transaction: fn gets
 	// the current record and edits it in place; ID, cluster, namespace and
 	// service account cannot change. An error from fn aborts and is
 	// returned as is. With a token, a replay returns the stored result
 	// without calling fn.
-	UpdateAssociation(ctx context.Context, cluster, id string, fn func(*Association) error, opts UpdateAssociationOptions) (Association, error)
-	// DeleteAssociation removes the association and returns it as it was.
+	UpdateAssociation(ctx context.Context, cluster, id string, fn func(*Association) error, opts WriteOptions) (Association, error)
+	// DeleteAssociation removes the association and returns it as it was,
+	// except Revision: the delete's own revision (its entry in the change
+	// feed).
 	DeleteAssociation(ctx context.Context, cluster, id string) (Association, error)
 	// ListAssociations returns a page of the cluster's associations ordered
 	// by ID, and the ID to pass as Page.After for the next page ("" when
 	// there is no more). An unknown cluster is ErrNotFound.
 	ListAssociations(ctx context.Context, cluster string, f AssociationFilter, p Page) (items []Association, next string, err error)
-	// CountAssociations counts a cluster's associations.
-	CountAssociations(ctx context.Context, cluster string) (int, error)
 
 	// ChangesSince returns up to limit changes with Revision > after, in
 	// revision order. A caller that has applied all of them is current as
@@ -216,17 +222,6 @@ type Store interface {
 
 	// Close releases the backend's resources.
 	Close() error
-}
-
-// PublicClusterGetter is implemented by backends that read a cluster
-// without its key material more cheaply than GetCluster (SQLite, for one,
-// then skips the private key set's overflow pages). DescribeCluster uses
-// it when the store has it; callers that verify or sign tokens use
-// GetCluster.
-type PublicClusterGetter interface {
-	// GetClusterPublic returns what GetCluster returns, except that
-	// Issuer.JWKS and Issuer.SigningKeys are nil.
-	GetClusterPublic(ctx context.Context, name string) (Cluster, error)
 }
 
 // Watcher is implemented by backends that can signal committed changes

@@ -38,7 +38,7 @@ func (u *uniqueViolation) Error() string { return u.err.Error() }
 func (u *uniqueViolation) Unwrap() error { return u.err }
 
 // CreateAssociation implements store.Store.
-func (s *Store) CreateAssociation(ctx context.Context, a store.Association, opts store.CreateAssociationOptions) (store.Association, error) {
+func (s *Store) CreateAssociation(ctx context.Context, a store.Association, opts store.WriteOptions) (store.Association, error) {
 	var out store.Association
 	err := s.write(ctx, func(t *wtx) error {
 		if opts.Idempotency != nil {
@@ -142,16 +142,6 @@ func (s *Store) GetAssociation(ctx context.Context, cluster, id string) (store.A
 	return a, nil
 }
 
-// FindAssociation implements store.Store.
-func (s *Store) FindAssociation(ctx context.Context, cluster, namespace, serviceAccount string) (store.Association, error) {
-	a, err := s.getAssociation(ctx, "SELECT "+associationColumns+
-		" FROM associations WHERE cluster_name = $1 AND namespace = $2 AND service_account = $3", cluster, namespace, serviceAccount)
-	if err != nil {
-		return store.Association{}, fmt.Errorf("finding association for %s/%s: %w", namespace, serviceAccount, err)
-	}
-	return a, nil
-}
-
 func (s *Store) getAssociation(ctx context.Context, query string, args ...any) (store.Association, error) {
 	a, err := scanAssociation(s.pool.QueryRow(ctx, query, args...))
 	if errNoRows(err) {
@@ -161,7 +151,7 @@ func (s *Store) getAssociation(ctx context.Context, query string, args ...any) (
 }
 
 // UpdateAssociation implements store.Store.
-func (s *Store) UpdateAssociation(ctx context.Context, cluster, id string, fn func(*store.Association) error, opts store.UpdateAssociationOptions) (store.Association, error) {
+func (s *Store) UpdateAssociation(ctx context.Context, cluster, id string, fn func(*store.Association) error, opts store.WriteOptions) (store.Association, error) {
 	var out store.Association
 	var fnErr error
 	err := s.write(ctx, func(t *wtx) error {
@@ -238,6 +228,7 @@ func (s *Store) DeleteAssociation(ctx context.Context, cluster, id string) (stor
 		_, err = t.Exec(ctx, "INSERT INTO tombstones (revision, cluster_name, id, deleted_at) VALUES ($1, $2, $3, $4)",
 			rev, cluster, id, micros(s.now()))
 		out = a
+		out.Revision = rev
 		return err
 	})
 	if err != nil {
@@ -305,16 +296,8 @@ func (s *Store) listAssociations(ctx context.Context, cluster string, f store.As
 	return items, next, nil
 }
 
-// CountAssociations implements store.Store. Writers keep the count in the
-// cluster's row, in the same transaction, so this reads one row.
-func (s *Store) CountAssociations(ctx context.Context, cluster string) (int, error) {
-	n, err := s.associationCount(ctx, cluster)
-	if err != nil {
-		return 0, fmt.Errorf("counting associations of cluster %q: %w", cluster, err)
-	}
-	return n, nil
-}
-
+// associationCount reads the cluster's association count, which writers
+// keep in its row in the same transaction.
 func (s *Store) associationCount(ctx context.Context, cluster string) (int, error) {
 	var n int
 	err := s.pool.QueryRow(ctx, "SELECT association_count FROM clusters WHERE name = $1", cluster).Scan(&n)

@@ -29,7 +29,8 @@ func scanCluster(r pgx.Row) (store.Cluster, error) {
 }
 
 // CreateCluster implements store.Store.
-func (s *Store) CreateCluster(ctx context.Context, c store.Cluster, idem *store.Idempotency) (store.Cluster, error) {
+func (s *Store) CreateCluster(ctx context.Context, c store.Cluster, opts store.WriteOptions) (store.Cluster, error) {
+	idem := opts.Idempotency
 	var out store.Cluster
 	err := s.write(ctx, func(t *wtx) error {
 		if idem != nil {
@@ -87,13 +88,11 @@ func (s *Store) GetCluster(ctx context.Context, name string) (store.Cluster, err
 	return c, nil
 }
 
-var _ store.PublicClusterGetter = (*Store)(nil)
-
 // publicClusterColumns are clusterColumns without the key sets.
 const publicClusterColumns = `name, created_at, version, role_arn, client_request_token, config, tags,
 	issuer_url, issuer_jwks_url, revision`
 
-// GetClusterPublic implements store.PublicClusterGetter.
+// GetClusterPublic implements store.Store.
 func (s *Store) GetClusterPublic(ctx context.Context, name string) (store.Cluster, error) {
 	var c store.Cluster
 	var created int64
@@ -176,8 +175,11 @@ func (s *Store) DeleteCluster(ctx context.Context, name string) (store.Cluster, 
 		if err := t.QueryRow(ctx, "SELECT count(*) FROM associations WHERE cluster_name = $1", name).Scan(&n); err != nil {
 			return err
 		}
+		// n revisions, one a tombstone; none when n is 0, but the
+		// store's current revision for the result.
+		first := t.revisions(n)
+		c.Revision = first + int64(n) - 1
 		if n > 0 {
-			first := t.revisions(n)
 			_, err = t.Exec(ctx, `INSERT INTO tombstones (revision, cluster_name, id, deleted_at)
 	SELECT $1 + row_number() OVER (ORDER BY id) - 1, cluster_name, id, $2
 	FROM associations WHERE cluster_name = $3`, first, micros(s.now()), name)

@@ -32,7 +32,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := a.CreateCluster(ctx, store.Cluster{Name: "demo", CreatedAt: time.Now()}, nil); err != nil {
+	if _, err := a.CreateCluster(ctx, store.Cluster{Name: "demo", CreatedAt: time.Now()}, store.WriteOptions{}); err != nil {
 		log.Fatal(err)
 	}
 	<-changed

@@ -51,17 +51,17 @@ func TestIdempotencyRecordsExpire(t *testing.T) {
 	ctx := t.Context()
 	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	s := openWithClock(t, pgtest.Schema(t, pgtest.DSN(t)), c)
-	if _, err := s.CreateCluster(ctx, cluster("c1"), nil); err != nil {
+	if _, err := s.CreateCluster(ctx, cluster("c1"), store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	idem := &store.Idempotency{Key: "CreatePodIdentityAssociation/c1/tok", Hash: "h1"}
-	first, err := s.CreateAssociation(ctx, association("a-00000000000000001", "c1", "ns", "sa1"), store.CreateAssociationOptions{Idempotency: idem})
+	first, err := s.CreateAssociation(ctx, association("a-00000000000000001", "c1", "ns", "sa1"), store.WriteOptions{Idempotency: idem})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	c.advance(23 * time.Hour)
-	replay, err := s.CreateAssociation(ctx, association("a-00000000000000002", "c1", "ns", "sa1"), store.CreateAssociationOptions{Idempotency: idem})
+	replay, err := s.CreateAssociation(ctx, association("a-00000000000000002", "c1", "ns", "sa1"), store.WriteOptions{Idempotency: idem})
 	if err != nil || replay.ID != first.ID {
 		t.Errorf("replay within 24h = %s, %v; want %s", replay.ID, err, first.ID)
 	}
@@ -70,11 +70,11 @@ func TestIdempotencyRecordsExpire(t *testing.T) {
 	// is a new request, and is remembered afresh.
 	c.advance(2 * time.Hour)
 	other := &store.Idempotency{Key: idem.Key, Hash: "h2"}
-	created, err := s.CreateAssociation(ctx, association("a-00000000000000003", "c1", "ns", "sa2"), store.CreateAssociationOptions{Idempotency: other})
+	created, err := s.CreateAssociation(ctx, association("a-00000000000000003", "c1", "ns", "sa2"), store.WriteOptions{Idempotency: other})
 	if err != nil || created.ID != "a-00000000000000003" {
 		t.Errorf("reusing an expired token = %s, %v; want a new association", created.ID, err)
 	}
-	replay, err = s.CreateAssociation(ctx, association("a-00000000000000004", "c1", "ns", "sa2"), store.CreateAssociationOptions{Idempotency: other})
+	replay, err = s.CreateAssociation(ctx, association("a-00000000000000004", "c1", "ns", "sa2"), store.WriteOptions{Idempotency: other})
 	if err != nil || replay.ID != created.ID {
 		t.Errorf("replay of the renewed token = %s, %v; want %s", replay.ID, err, created.ID)
 	}
@@ -85,12 +85,12 @@ func TestPruneRemovesExpiredRecords(t *testing.T) {
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
 	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	s := openWithClock(t, dsn, c)
-	if _, err := s.CreateCluster(ctx, cluster("c1"), nil); err != nil {
+	if _, err := s.CreateCluster(ctx, cluster("c1"), store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
 		a, err := s.CreateAssociation(ctx, association(fmt.Sprintf("a-0000000000000000%d", i), "c1", "ns", fmt.Sprint("sa", i)),
-			store.CreateAssociationOptions{Idempotency: &store.Idempotency{Key: fmt.Sprint("k", i), Hash: "h"}})
+			store.WriteOptions{Idempotency: &store.Idempotency{Key: fmt.Sprint("k", i), Hash: "h"}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -41,10 +41,10 @@ func TestKillDuringWrites(t *testing.T) {
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
 	s := pgtest.Open(t, dsn)
 	ctx := t.Context()
-	if _, err := s.CreateCluster(ctx, cluster("c1"), nil); err != nil {
+	if _, err := s.CreateCluster(ctx, cluster("c1"), store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	counter, err := s.CreateAssociation(ctx, association("a-counter000000000", "c1", "ns", "counter"), store.CreateAssociationOptions{})
+	counter, err := s.CreateAssociation(ctx, association("a-counter000000000", "c1", "ns", "counter"), store.WriteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func killChild(dsn string) {
 		wg.Go(func() {
 			for i := 0; ; i++ {
 				id := fmt.Sprintf("a-w%d%015d", w, i)
-				_, err := s.CreateAssociation(ctx, association(id, "c1", "load", id), store.CreateAssociationOptions{MaxPerCluster: 5000})
+				_, err := s.CreateAssociation(ctx, association(id, "c1", "load", id), store.WriteOptions{MaxPerCluster: 5000})
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "create:", err)
 					os.Exit(2)
@@ -183,7 +183,7 @@ func killChild(dsn string) {
 				n, _ := strconv.Atoi(a.Tags["n"])
 				a.Tags["n"] = strconv.Itoa(n + 1)
 				return nil
-			}, store.UpdateAssociationOptions{})
+			}, store.WriteOptions{})
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "update:", err)
 				os.Exit(2)

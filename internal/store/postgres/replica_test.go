@@ -69,7 +69,7 @@ func TestReplicasShareWritesAndSignals(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Watch on replica b: %v", err)
 	}
-	if _, err := a.CreateCluster(ctx, cluster("c1"), nil); err != nil {
+	if _, err := a.CreateCluster(ctx, cluster("c1"), store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitSignal(t, watchB, "cluster created on replica a")
@@ -80,7 +80,7 @@ func TestReplicasShareWritesAndSignals(t *testing.T) {
 	for i := range writes {
 		drain(watchB)
 		start := time.Now()
-		want, err := a.CreateAssociation(ctx, association(fmt.Sprintf("a-%017d", i), "c1", "ns", fmt.Sprint("sa-", i)), store.CreateAssociationOptions{})
+		want, err := a.CreateAssociation(ctx, association(fmt.Sprintf("a-%017d", i), "c1", "ns", fmt.Sprint("sa-", i)), store.WriteOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +130,7 @@ func TestReplicasConcurrentCreateSameKey(t *testing.T) {
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
 	replicas := []*postgres.Store{pgtest.Open(t, dsn), pgtest.Open(t, dsn), pgtest.Open(t, dsn)}
 	ctx := t.Context()
-	if _, err := replicas[0].CreateCluster(ctx, cluster("c1"), nil); err != nil {
+	if _, err := replicas[0].CreateCluster(ctx, cluster("c1"), store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	const n = 12
@@ -139,7 +139,7 @@ func TestReplicasConcurrentCreateSameKey(t *testing.T) {
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			a, err := replicas[i%len(replicas)].CreateAssociation(ctx, association(fmt.Sprintf("a-%017d", i), "c1", "ns", "sa"), store.CreateAssociationOptions{})
+			a, err := replicas[i%len(replicas)].CreateAssociation(ctx, association(fmt.Sprintf("a-%017d", i), "c1", "ns", "sa"), store.WriteOptions{})
 			ids[i], errs[i] = a.ID, err
 		})
 	}
@@ -201,7 +201,7 @@ func TestConcurrentMigration(t *testing.T) {
 	}
 	// Every store works on the one schema.
 	for i, s := range stores {
-		if _, err := s.CreateCluster(ctx, cluster(fmt.Sprint("c", i)), nil); err != nil {
+		if _, err := s.CreateCluster(ctx, cluster(fmt.Sprint("c", i)), store.WriteOptions{}); err != nil {
 			t.Errorf("store %d: %v", i, err)
 		}
 	}
@@ -228,11 +228,11 @@ func TestIntegrityCheck(t *testing.T) {
 			dsn := pgtest.Schema(t, pgtest.DSN(t))
 			s := pgtest.Open(t, dsn)
 			ctx := t.Context()
-			if _, err := s.CreateCluster(ctx, cluster("c1"), nil); err != nil {
+			if _, err := s.CreateCluster(ctx, cluster("c1"), store.WriteOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			for i := range 2 {
-				if _, err := s.CreateAssociation(ctx, association(fmt.Sprintf("a-%017d", i), "c1", "ns", fmt.Sprint("sa-", i)), store.CreateAssociationOptions{}); err != nil {
+				if _, err := s.CreateAssociation(ctx, association(fmt.Sprintf("a-%017d", i), "c1", "ns", fmt.Sprint("sa-", i)), store.WriteOptions{}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -259,7 +259,7 @@ func TestWatchReconnects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.CreateCluster(ctx, cluster("c0"), nil); err != nil {
+	if _, err := a.CreateCluster(ctx, cluster("c0"), store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitSignal(t, watch, "write before the connection is killed")
@@ -274,7 +274,7 @@ func TestWatchReconnects(t *testing.T) {
 	deadline := time.Now().Add(signalDeadline)
 	for i := 1; ; i++ {
 		drain(watch)
-		if _, err := a.CreateCluster(ctx, cluster(fmt.Sprint("c", i)), nil); err != nil {
+		if _, err := a.CreateCluster(ctx, cluster(fmt.Sprint("c", i)), store.WriteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -296,10 +296,10 @@ func TestPanicInUpdateReleasesWriters(t *testing.T) {
 	s := pgtest.Open(t, dsn)
 	ctx, cancel := context.WithTimeout(t.Context(), signalDeadline)
 	defer cancel()
-	if _, err := s.CreateCluster(ctx, cluster("c1"), nil); err != nil {
+	if _, err := s.CreateCluster(ctx, cluster("c1"), store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	a, err := s.CreateAssociation(ctx, association("a-00000000000000001", "c1", "ns", "sa"), store.CreateAssociationOptions{})
+	a, err := s.CreateAssociation(ctx, association("a-00000000000000001", "c1", "ns", "sa"), store.WriteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,11 +312,11 @@ func TestPanicInUpdateReleasesWriters(t *testing.T) {
 		s.UpdateAssociation(ctx, "c1", a.ID, func(a *store.Association) error {
 			a.RoleARN = "changed"
 			panic("boom")
-		}, store.UpdateAssociationOptions{})
+		}, store.WriteOptions{})
 	}()
 	// A writer on another replica is not blocked by a lock left behind.
 	other := pgtest.Open(t, dsn)
-	if _, err := other.CreateCluster(ctx, cluster("c2"), nil); err != nil {
+	if _, err := other.CreateCluster(ctx, cluster("c2"), store.WriteOptions{}); err != nil {
 		t.Fatalf("write after a panicking update: %v", err)
 	}
 	got, err := other.GetAssociation(ctx, "c1", a.ID)
@@ -346,7 +346,7 @@ func TestWatchWithoutNotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		if _, err := a.CreateCluster(ctx, cluster(fmt.Sprint("c", i)), nil); err != nil {
+		if _, err := a.CreateCluster(ctx, cluster(fmt.Sprint("c", i)), store.WriteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		d := waitSignal(t, watch, "write on replica a, polled by b")

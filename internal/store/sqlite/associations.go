@@ -46,7 +46,7 @@ func scanAssociation(r scanner, extra ...any) (store.Association, error) {
 }
 
 // CreateAssociation implements store.Store.
-func (s *Store) CreateAssociation(ctx context.Context, a store.Association, opts store.CreateAssociationOptions) (store.Association, error) {
+func (s *Store) CreateAssociation(ctx context.Context, a store.Association, opts store.WriteOptions) (store.Association, error) {
 	var out store.Association
 	err := s.w.do(ctx, func(tx *wtx) error {
 		if opts.Idempotency != nil {
@@ -132,16 +132,6 @@ func (s *Store) GetAssociation(ctx context.Context, cluster, id string) (store.A
 	return a, nil
 }
 
-// FindAssociation implements store.Store.
-func (s *Store) FindAssociation(ctx context.Context, cluster, namespace, serviceAccount string) (store.Association, error) {
-	a, err := s.getAssociation(ctx, "SELECT "+associationColumns+
-		" FROM associations WHERE cluster_name = ? AND namespace = ? AND service_account = ?", cluster, namespace, serviceAccount)
-	if err != nil {
-		return store.Association{}, fmt.Errorf("finding association for %s/%s: %w", namespace, serviceAccount, err)
-	}
-	return a, nil
-}
-
 func (s *Store) getAssociation(ctx context.Context, query string, args ...any) (store.Association, error) {
 	row, err := s.queryRow(ctx, query, args...)
 	if err != nil {
@@ -155,7 +145,7 @@ func (s *Store) getAssociation(ctx context.Context, query string, args ...any) (
 }
 
 // UpdateAssociation implements store.Store.
-func (s *Store) UpdateAssociation(ctx context.Context, cluster, id string, fn func(*store.Association) error, opts store.UpdateAssociationOptions) (store.Association, error) {
+func (s *Store) UpdateAssociation(ctx context.Context, cluster, id string, fn func(*store.Association) error, opts store.WriteOptions) (store.Association, error) {
 	var out store.Association
 	var fnErr error
 	err := s.w.do(ctx, func(tx *wtx) error {
@@ -232,6 +222,7 @@ func (s *Store) DeleteAssociation(ctx context.Context, cluster, id string) (stor
 		_, err = tx.exec("INSERT INTO tombstones (revision, cluster_name, id, deleted_at) VALUES (?, ?, ?, ?)",
 			rev, cluster, id, micros(s.now()))
 		out = a
+		out.Revision = rev
 		return err
 	})
 	if err != nil {
@@ -298,16 +289,8 @@ func (s *Store) listAssociations(ctx context.Context, cluster string, f store.As
 	return items, next, nil
 }
 
-// CountAssociations implements store.Store. The count is kept in the
-// cluster's row by triggers, so this reads one row.
-func (s *Store) CountAssociations(ctx context.Context, cluster string) (int, error) {
-	n, err := s.associationCount(ctx, cluster)
-	if err != nil {
-		return 0, fmt.Errorf("counting associations of cluster %q: %w", cluster, err)
-	}
-	return n, nil
-}
-
+// associationCount reads the cluster's association count, which triggers
+// keep in its row.
 func (s *Store) associationCount(ctx context.Context, cluster string) (int, error) {
 	row, err := s.queryRow(ctx, "SELECT association_count FROM clusters WHERE name = ?", cluster)
 	if err != nil {

@@ -66,14 +66,6 @@ func BenchmarkStore100k(b *testing.B) {
 			}
 		})
 	})
-	runCPU(b, s, "Find", func(b *testing.B) {
-		for i := 0; b.Loop(); i++ {
-			c, k := fmt.Sprint("bench-", i%clusters), (i/clusters)%perCluster
-			if _, err := s.FindAssociation(ctx, c, "ns-"+strconv.Itoa(k%3), "sa-"+strconv.Itoa(k)); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
 	for _, limit := range []int{10, 100} {
 		runCPU(b, s, fmt.Sprint("ListPage", limit), func(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
@@ -84,20 +76,13 @@ func BenchmarkStore100k(b *testing.B) {
 			}
 		})
 	}
-	runCPU(b, s, "Count", func(b *testing.B) {
-		for i := 0; b.Loop(); i++ {
-			if _, err := s.CountAssociations(ctx, fmt.Sprint("bench-", i%clusters)); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
 	update := func(i int) error {
 		c, id := pick(i)
 		_, err := s.UpdateAssociation(ctx, c, id, func(a *store.Association) error {
 			a.RoleARN = "arn:aws:iam::000000000000:role/r" + strconv.Itoa(i)
 			a.ModifiedAt = time.Now()
 			return nil
-		}, store.UpdateAssociationOptions{})
+		}, store.WriteOptions{})
 		return err
 	}
 	runCPU(b, s, "Update", func(b *testing.B) {
@@ -119,14 +104,14 @@ func BenchmarkStore100k(b *testing.B) {
 			}
 		})
 	})
-	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "bench-create"}, nil); err != nil {
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "bench-create"}, store.WriteOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	var created atomic.Int64
 	create := func() error {
 		n := created.Add(1)
 		_, err := s.CreateAssociation(ctx, association("bench-create", "ns", "sa-"+strconv.FormatInt(n, 10), n),
-			store.CreateAssociationOptions{})
+			store.WriteOptions{})
 		return err
 	}
 	runCPU(b, s, "Create", func(b *testing.B) {
@@ -173,7 +158,7 @@ func seed(b *testing.B, s *sqlite.Store, clusters, perCluster int) [][]string {
 	ctx := context.Background()
 	ids := make([][]string, clusters)
 	for c := range clusters {
-		if _, err := s.CreateCluster(ctx, store.Cluster{Name: fmt.Sprint("bench-", c)}, nil); err != nil {
+		if _, err := s.CreateCluster(ctx, store.Cluster{Name: fmt.Sprint("bench-", c)}, store.WriteOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		ids[c] = make([]string, perCluster)
@@ -190,7 +175,7 @@ func seed(b *testing.B, s *sqlite.Store, clusters, perCluster int) [][]string {
 				}
 				c, k := i%clusters, i/clusters
 				a, err := s.CreateAssociation(ctx, association(fmt.Sprint("bench-", c), "ns-"+strconv.Itoa(k%3), "sa-"+strconv.Itoa(k), int64(i)),
-					store.CreateAssociationOptions{MaxPerCluster: perCluster})
+					store.WriteOptions{MaxPerCluster: perCluster})
 				if err != nil {
 					errs <- err
 					return

@@ -32,7 +32,8 @@ func scanCluster(r scanner) (store.Cluster, error) {
 }
 
 // CreateCluster implements store.Store.
-func (s *Store) CreateCluster(ctx context.Context, c store.Cluster, idem *store.Idempotency) (store.Cluster, error) {
+func (s *Store) CreateCluster(ctx context.Context, c store.Cluster, opts store.WriteOptions) (store.Cluster, error) {
+	idem := opts.Idempotency
 	var out store.Cluster
 	err := s.w.do(ctx, func(tx *wtx) error {
 		if idem != nil {
@@ -103,13 +104,11 @@ func (s *Store) GetCluster(ctx context.Context, name string) (store.Cluster, err
 	return store.Cluster{}, fmt.Errorf("getting cluster %q: %w", name, err)
 }
 
-var _ store.PublicClusterGetter = (*Store)(nil)
-
 // publicClusterColumns are clusterColumns without the key sets.
 const publicClusterColumns = `name, created_at, version, role_arn, client_request_token, config, tags,
 	issuer_url, issuer_jwks_url, revision`
 
-// GetClusterPublic implements store.PublicClusterGetter.
+// GetClusterPublic implements store.Store.
 func (s *Store) GetClusterPublic(ctx context.Context, name string) (store.Cluster, error) {
 	row, err := s.queryRow(ctx, "SELECT "+publicClusterColumns+" FROM clusters WHERE name = ?", name)
 	if err == nil {
@@ -186,11 +185,14 @@ func (s *Store) DeleteCluster(ctx context.Context, name string) (store.Cluster, 
 		if err := tx.queryRow("SELECT association_count FROM clusters WHERE name = ?", name).Scan(&n); err != nil {
 			return err
 		}
+		// n revisions, one a tombstone; none when n is 0, but the
+		// store's current revision for the result.
+		first, err := tx.revisions(n)
+		if err != nil {
+			return err
+		}
+		c.Revision = first + int64(n) - 1
 		if n > 0 {
-			first, err := tx.revisions(n)
-			if err != nil {
-				return err
-			}
 			_, err = tx.exec(`INSERT INTO tombstones (revision, cluster_name, id, deleted_at)
 	SELECT ? + row_number() OVER (ORDER BY id) - 1, cluster_name, id, ?
 	FROM associations WHERE cluster_name = ?`, first, micros(s.now()), name)

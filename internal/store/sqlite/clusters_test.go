@@ -31,7 +31,7 @@ func TestListClustersOddNames(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, n := range tt.names {
-				if _, err := s.CreateCluster(ctx, store.Cluster{Name: n, CreatedAt: time.Now(), Version: "1.34"}, nil); err != nil {
+				if _, err := s.CreateCluster(ctx, store.Cluster{Name: n, CreatedAt: time.Now(), Version: "1.34"}, store.WriteOptions{}); err != nil {
 					t.Fatalf("CreateCluster(%q): %v", n, err)
 				}
 			}

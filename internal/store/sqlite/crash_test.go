@@ -40,7 +40,7 @@ func crashChild(path string) {
 		fmt.Println("error", err)
 		return
 	}
-	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "crash"}, nil); err != nil {
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "crash"}, store.WriteOptions{}); err != nil {
 		fmt.Println("error", err)
 		return
 	}
@@ -51,14 +51,14 @@ func crashChild(path string) {
 		wg.Go(func() {
 			for i := range 20000 { // a bound, should the parent never kill us
 				sa := fmt.Sprintf("sa-%d-%d", g, i)
-				a, err := s.CreateAssociation(ctx, association("crash", "ns", sa, int64(g*100000+i)), store.CreateAssociationOptions{})
+				a, err := s.CreateAssociation(ctx, association("crash", "ns", sa, int64(g*100000+i)), store.WriteOptions{})
 				if err == nil && i%2 == 1 {
 					// Every other write is followed by an update, so
 					// the crash also lands between and during updates.
 					a, err = s.UpdateAssociation(ctx, "crash", a.ID, func(a *store.Association) error {
 						a.Tags["updated"] = "yes"
 						return nil
-					}, store.UpdateAssociationOptions{})
+					}, store.WriteOptions{})
 				}
 				mu.Lock()
 				if err != nil {
@@ -182,7 +182,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		}
 	}
 	// The kept count agrees with the rows.
-	n, err := s.CountAssociations(ctx, "crash")
+	n, err := sqlite.AssociationCount(s, ctx, "crash")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		p.After = next
 	}
 	if n != listed || n < len(got) {
-		t.Errorf("CountAssociations = %d, listed %d, acknowledged %d", n, listed, len(got))
+		t.Errorf("kept association count = %d, listed %d, acknowledged %d", n, listed, len(got))
 	}
 	t.Logf("%d writes acknowledged before kill -9, %d associations found, revision %d", len(got), n, rev)
 }

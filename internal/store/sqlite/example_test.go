@@ -27,7 +27,7 @@ func Example() {
 	defer s.Close()
 
 	now := time.Now()
-	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "demo", CreatedAt: now}, nil); err != nil {
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "demo", CreatedAt: now}, store.WriteOptions{}); err != nil {
 		log.Fatal(err)
 	}
 	a, err := s.CreateAssociation(ctx, store.Association{
@@ -38,7 +38,7 @@ func Example() {
 		RoleARN:        "arn:aws:iam::000000000000:role/app",
 		CreatedAt:      now,
 		ModifiedAt:     now,
-	}, store.CreateAssociationOptions{MaxPerCluster: 5000})
+	}, store.WriteOptions{MaxPerCluster: 5000})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func Example() {
 	// naming the existing one.
 	_, err = s.CreateAssociation(ctx, store.Association{
 		ID: "a-zzzzzzzzzz0123456", ClusterName: "demo", Namespace: "default", ServiceAccount: "app",
-	}, store.CreateAssociationOptions{})
+	}, store.WriteOptions{})
 	fmt.Println(err)
 
 	// Read-modify-write in one transaction.
@@ -55,7 +55,7 @@ func Example() {
 		a.RoleARN = "arn:aws:iam::000000000000:role/app-v2"
 		a.ModifiedAt = time.Now()
 		return nil
-	}, store.UpdateAssociationOptions{})
+	}, store.WriteOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}

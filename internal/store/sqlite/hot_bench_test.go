@@ -36,7 +36,7 @@ func BenchmarkHot(b *testing.B) {
 	})
 	var tokens atomic.Int64
 	update := func(i int, token bool) error {
-		var opts store.UpdateAssociationOptions
+		var opts store.WriteOptions
 		if token {
 			n := tokens.Add(1)
 			opts.Idempotency = &store.Idempotency{

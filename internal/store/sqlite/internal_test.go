@@ -51,17 +51,17 @@ func TestIdempotencyRecordsExpire(t *testing.T) {
 	ctx := t.Context()
 	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	s := openWithClock(t, c)
-	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, nil); err != nil {
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	idem := &store.Idempotency{Key: "CreatePodIdentityAssociation/c1/tok", Hash: "h1"}
-	first, err := s.CreateAssociation(ctx, testAssociation("a-00000000000000001", "sa1"), store.CreateAssociationOptions{Idempotency: idem})
+	first, err := s.CreateAssociation(ctx, testAssociation("a-00000000000000001", "sa1"), store.WriteOptions{Idempotency: idem})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	c.advance(23 * time.Hour)
-	replay, err := s.CreateAssociation(ctx, testAssociation("a-00000000000000002", "sa1"), store.CreateAssociationOptions{Idempotency: idem})
+	replay, err := s.CreateAssociation(ctx, testAssociation("a-00000000000000002", "sa1"), store.WriteOptions{Idempotency: idem})
 	if err != nil || replay.ID != first.ID {
 		t.Errorf("replay within 24h = %s, %v; want %s", replay.ID, err, first.ID)
 	}
@@ -70,12 +70,12 @@ func TestIdempotencyRecordsExpire(t *testing.T) {
 	// is a new request.
 	c.advance(2 * time.Hour)
 	other := &store.Idempotency{Key: idem.Key, Hash: "h2"}
-	created, err := s.CreateAssociation(ctx, testAssociation("a-00000000000000003", "sa2"), store.CreateAssociationOptions{Idempotency: other})
+	created, err := s.CreateAssociation(ctx, testAssociation("a-00000000000000003", "sa2"), store.WriteOptions{Idempotency: other})
 	if err != nil || created.ID != "a-00000000000000003" {
 		t.Errorf("reusing an expired token = %s, %v; want a new association", created.ID, err)
 	}
 	// ... and is remembered afresh.
-	replay, err = s.CreateAssociation(ctx, testAssociation("a-00000000000000004", "sa2"), store.CreateAssociationOptions{Idempotency: other})
+	replay, err = s.CreateAssociation(ctx, testAssociation("a-00000000000000004", "sa2"), store.WriteOptions{Idempotency: other})
 	if err != nil || replay.ID != created.ID {
 		t.Errorf("replay of the renewed token = %s, %v; want %s", replay.ID, err, created.ID)
 	}
@@ -85,12 +85,12 @@ func TestPruneRemovesExpiredRecords(t *testing.T) {
 	ctx := t.Context()
 	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	s := openWithClock(t, c)
-	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, nil); err != nil {
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
 		a, err := s.CreateAssociation(ctx, testAssociation(fmt.Sprintf("a-0000000000000000%d", i), fmt.Sprint("sa", i)),
-			store.CreateAssociationOptions{Idempotency: &store.Idempotency{Key: fmt.Sprint("k", i), Hash: "h"}})
+			store.WriteOptions{Idempotency: &store.Idempotency{Key: fmt.Sprint("k", i), Hash: "h"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +125,7 @@ func TestCancelledWriteIsNotApplied(t *testing.T) {
 	s := openWithClock(t, c)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, nil)
+	_, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("CreateCluster with a cancelled context: error = %v, want context.Canceled", err)
 	}
@@ -137,7 +137,7 @@ func TestCancelledWriteIsNotApplied(t *testing.T) {
 func TestPanicInUpdateReachesTheCaller(t *testing.T) {
 	ctx := t.Context()
 	s := openWithClock(t, &clock{t: time.Now()})
-	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1", Version: "1"}, nil); err != nil {
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1", Version: "1"}, store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	func() {
@@ -164,7 +164,7 @@ func TestCloseDuringWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, nil); err != nil {
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	watch, err := s.Watch(ctx)
@@ -177,7 +177,7 @@ func TestCloseDuringWrites(t *testing.T) {
 		wg.Go(func() {
 			for i := range 50 {
 				id := fmt.Sprintf("a-%08d%09d", g, i)
-				if _, err := s.CreateAssociation(ctx, testAssociation(id, id), store.CreateAssociationOptions{}); err != nil {
+				if _, err := s.CreateAssociation(ctx, testAssociation(id, id), store.WriteOptions{}); err != nil {
 					return // closed
 				}
 				acked <- id
@@ -193,7 +193,7 @@ func TestCloseDuringWrites(t *testing.T) {
 	}
 	wg.Wait()
 	close(acked)
-	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c2"}, nil); !errors.Is(err, errClosed) {
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c2"}, store.WriteOptions{}); !errors.Is(err, errClosed) {
 		t.Errorf("CreateCluster after Close: error = %v, want %v", err, errClosed)
 	}
 	if _, err := s.Watch(ctx); err == nil {
@@ -255,7 +255,7 @@ func TestMigrationsRecorded(t *testing.T) {
 func TestBatchRevisions(t *testing.T) {
 	ctx := t.Context()
 	s := openWithClock(t, &clock{t: time.Now()})
-	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, nil); err != nil {
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// A second writer on the same file, driven from this goroutine so the
@@ -356,7 +356,7 @@ func TestPruneKeepsLiveRecordsAcrossClockSteps(t *testing.T) {
 	s := openWithClock(t, c)
 	create := func(name string) store.Cluster {
 		t.Helper()
-		cl, err := s.CreateCluster(ctx, store.Cluster{Name: name}, &store.Idempotency{Key: "CreateCluster/" + name, Hash: "h"})
+		cl, err := s.CreateCluster(ctx, store.Cluster{Name: name}, store.WriteOptions{Idempotency: &store.Idempotency{Key: "CreateCluster/" + name, Hash: "h"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -372,7 +372,7 @@ func TestPruneKeepsLiveRecordsAcrossClockSteps(t *testing.T) {
 	if got := countRows(t, s, "idempotency"); got != 2 {
 		t.Errorf("records after the first prune = %d, want 2 (b waits behind the live a)", got)
 	}
-	if got, err := s.CreateCluster(ctx, store.Cluster{Name: "other"}, &store.Idempotency{Key: "CreateCluster/a", Hash: "h"}); err != nil || got.Name != "a" {
+	if got, err := s.CreateCluster(ctx, store.Cluster{Name: "other"}, store.WriteOptions{Idempotency: &store.Idempotency{Key: "CreateCluster/a", Hash: "h"}}); err != nil || got.Name != "a" {
 		t.Errorf("replay of a's token after pruning = %q, %v; want cluster a", got.Name, err)
 	}
 	c.advance(time.Hour) // both expired
@@ -415,11 +415,11 @@ func TestMigrateIdempotencyRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	got, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, &store.Idempotency{Key: "CreateCluster/c1/tok", Hash: "h1"})
+	got, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{Idempotency: &store.Idempotency{Key: "CreateCluster/c1/tok", Hash: "h1"}})
 	if err != nil || got.Revision != 7 {
 		t.Errorf("replay after migration = revision %d, %v; want the stored record (revision 7)", got.Revision, err)
 	}
-	_, err = s.CreateCluster(ctx, store.Cluster{Name: "c1"}, &store.Idempotency{Key: "CreateCluster/c1/tok", Hash: "h2"})
+	_, err = s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{Idempotency: &store.Idempotency{Key: "CreateCluster/c1/tok", Hash: "h2"}})
 	if !errors.Is(err, store.ErrIdempotencyMismatch) {
 		t.Errorf("reuse with other parameters after migration: %v, want ErrIdempotencyMismatch", err)
 	}

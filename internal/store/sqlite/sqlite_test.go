@@ -41,14 +41,14 @@ func TestPersistsAcrossReopen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	c, err := s.CreateCluster(ctx, store.Cluster{Name: "c1", CreatedAt: time.Now(), Tags: map[string]string{"k": "v"}}, nil)
+	c, err := s.CreateCluster(ctx, store.Cluster{Name: "c1", CreatedAt: time.Now(), Tags: map[string]string{"k": "v"}}, store.WriteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, err := s.CreateAssociation(ctx, store.Association{
 		ID: "a-0123456789abcdefg", ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa",
 		RoleARN: "arn:aws:iam::000000000000:role/r", CreatedAt: time.Now(), ModifiedAt: time.Now(),
-	}, store.CreateAssociationOptions{Idempotency: &store.Idempotency{Key: "k", Hash: "h"}})
+	}, store.WriteOptions{Idempotency: &store.Idempotency{Key: "k", Hash: "h"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestPersistsAcrossReopen(t *testing.T) {
 	}
 	// The idempotency record and the secret survive too.
 	replay, err := s.CreateAssociation(ctx, store.Association{ID: "a-other0000000000000", ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa"},
-		store.CreateAssociationOptions{Idempotency: &store.Idempotency{Key: "k", Hash: "h"}})
+		store.WriteOptions{Idempotency: &store.Idempotency{Key: "k", Hash: "h"}})
 	if err != nil || replay.ID != a.ID {
 		t.Errorf("replay after reopen = %s, %v; want %s", replay.ID, err, a.ID)
 	}
@@ -98,7 +98,7 @@ func TestPersistsAcrossReopen(t *testing.T) {
 		t.Errorf("Secret after reopen = %q, %v; want %q", got, err, secret)
 	}
 	// Writes keep working after reopen, with revisions continuing.
-	c2, err := s.CreateCluster(ctx, store.Cluster{Name: "c2"}, nil)
+	c2, err := s.CreateCluster(ctx, store.Cluster{Name: "c2"}, store.WriteOptions{})
 	if err != nil || c2.Revision <= rev {
 		t.Errorf("CreateCluster after reopen: revision %d, %v; want > %d", c2.Revision, err, rev)
 	}
@@ -111,10 +111,10 @@ func TestTwoHandlesOnOneFile(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "podid.db")
 	a, b := openTemp(t, path), openTemp(t, path)
-	if _, err := a.CreateCluster(ctx, store.Cluster{Name: "c1"}, nil); err != nil {
+	if _, err := a.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	created, err := b.CreateAssociation(ctx, store.Association{ID: "a-00000000000000001", ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa"}, store.CreateAssociationOptions{})
+	created, err := b.CreateAssociation(ctx, store.Association{ID: "a-00000000000000001", ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa"}, store.WriteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestTwoHandlesOnOneFile(t *testing.T) {
 					n, _ := strconv.Atoi(x.Tags["n"])
 					x.Tags["n"] = strconv.Itoa(n + 1)
 					return nil
-				}, store.UpdateAssociationOptions{})
+				}, store.WriteOptions{})
 				if err != nil {
 					errs <- err
 				}
