@@ -13,12 +13,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/server"
 	"github.com/podid/podid/internal/store"
 )
@@ -154,9 +154,8 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 		return err
 	}
 	level, _ := parseLogLevel(o.logLevel)
-	logs := &logBuffer{w: stderr}
+	logger, logs := httpx.NewLogger(stderr, level)
 	defer logs.Close()
-	logger := slog.New(flushingHandler{slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}), logs})
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -270,92 +269,4 @@ Point the AWS CLI and SDKs at it:
 	fmt.Fprintf(w, `  aws eks list-clusters --endpoint-url %s --region %s
 Health: curl %s/healthz
 `, url, o.region, url)
-}
-
-// Log output is batched: a request's log line is one write(2) of its own
-// otherwise, a system call per request on the serving path.
-const (
-	logFlushBytes    = 32 << 10
-	logFlushInterval = 100 * time.Millisecond
-)
-
-// logBuffer collects log lines for w and writes them in batches: once
-// logFlushBytes have gathered, logFlushInterval after the first line not yet
-// written, on Flush, and at Close (so a graceful shutdown loses none).
-// Records at Warn and above are written at once (flushingHandler). slog
-// handlers write each record with one Write call, so lines never split.
-type logBuffer struct {
-	mu        sync.Mutex
-	w         io.Writer
-	buf       []byte
-	scheduled bool // a timed flush is pending
-	closed    bool // after Close, writes go straight to w
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return b.w.Write(p)
-	}
-	b.buf = append(b.buf, p...)
-	switch {
-	case len(b.buf) >= logFlushBytes:
-		b.flushLocked()
-	case !b.scheduled:
-		b.scheduled = true
-		time.AfterFunc(logFlushInterval, func() {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			b.scheduled = false
-			b.flushLocked()
-		})
-	}
-	return len(p), nil
-}
-
-// Flush writes the lines gathered so far.
-func (b *logBuffer) Flush() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.flushLocked()
-}
-
-// Close flushes; later lines are written unbuffered.
-func (b *logBuffer) Close() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.flushLocked()
-	b.closed = true
-}
-
-func (b *logBuffer) flushLocked() {
-	if len(b.buf) == 0 {
-		return
-	}
-	// Nowhere to report a failed write of the log itself.
-	_, _ = b.w.Write(b.buf)
-	b.buf = b.buf[:0]
-}
-
-// flushingHandler writes records at Warn and above through at once.
-type flushingHandler struct {
-	slog.Handler
-	logs *logBuffer
-}
-
-func (h flushingHandler) Handle(ctx context.Context, r slog.Record) error {
-	err := h.Handler.Handle(ctx, r)
-	if r.Level >= slog.LevelWarn {
-		h.logs.Flush()
-	}
-	return err
-}
-
-func (h flushingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return flushingHandler{h.Handler.WithAttrs(attrs), h.logs}
-}
-
-func (h flushingHandler) WithGroup(name string) slog.Handler {
-	return flushingHandler{h.Handler.WithGroup(name), h.logs}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -154,47 +153,6 @@ func TestServeGracefulShutdown(t *testing.T) {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, stderr.String())
 		}
-	}
-}
-
-// TestLogBuffer: info lines are written in batches, warnings at once, and
-// Close writes every line gathered; concurrent lines never interleave.
-func TestLogBuffer(t *testing.T) {
-	out := newSignalWriter("msg=later")
-	logs := &logBuffer{w: out}
-	logger := slog.New(flushingHandler{slog.NewTextHandler(logs, nil), logs})
-
-	logger.Warn("at once", "n", 1)
-	if got := out.String(); !strings.Contains(got, "level=WARN msg=\"at once\" n=1\n") {
-		t.Errorf("after a warning the output is %q, want the warning", got)
-	}
-	logger.Info("later")
-	waitFor(t, out.seen, "an info line to be flushed") // logFlushInterval
-
-	var wg sync.WaitGroup
-	const goroutines, lines = 8, 500
-	for g := range goroutines {
-		wg.Go(func() {
-			for i := range lines {
-				logger.Info("request", "g", g, "i", i, "pad", strings.Repeat("x", i%97))
-			}
-		})
-	}
-	wg.Wait()
-	logs.Close()
-	got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
-	if len(got) != 2+goroutines*lines {
-		t.Fatalf("%d lines written, want %d", len(got), 2+goroutines*lines)
-	}
-	line := regexp.MustCompile(`^time=\S+ level=(INFO|WARN) msg=(request g=\d i=\d+ pad=(x+|"")|later|"at once" n=1)$`)
-	for _, l := range got {
-		if !line.MatchString(l) {
-			t.Fatalf("malformed line %q", l)
-		}
-	}
-	logger.Info("after close")
-	if !strings.HasSuffix(out.String(), "msg=\"after close\"\n") {
-		t.Error("a line logged after Close was not written at once")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/store"
 )
 
@@ -131,7 +132,7 @@ func (s *Server) createCluster(w http.ResponseWriter, r *http.Request, in *creat
 	}
 	got, serr := s.store.CreateCluster(r.Context(), c, store.WriteOptions{Idempotency: idem})
 	if serr != nil {
-		return nil, &clusterScoped{cluster: name, err: serr}
+		return nil, &httpx.ResourceError{Kind: httpx.KindCluster, Cluster: name, Err: serr}
 	}
 	setRevision(w, got.Revision)
 	return &eksapi.ClusterOutput{Cluster: s.clusterShape(got, statusActive)}, nil

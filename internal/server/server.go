@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/store"
 )
 
@@ -111,11 +112,23 @@ func New(cfg Config) (*Server, error) {
 	}
 
 	s := &Server{cfg: cfg, names: cfg.Names(), store: cfg.Store, log: cfg.Logger, now: cfg.Now}
-	h, err := s.routes()
-	if err != nil {
-		return nil, err
+	host := httpx.New(httpx.Config{
+		Logger:       cfg.Logger,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Health: func(ctx context.Context) error {
+			_, err := s.store.Revision(ctx)
+			return err
+		},
+		Middleware: cfg.Middleware,
+	})
+	errs := []error{s.Mount(host)}
+	for pattern, h := range cfg.Routes {
+		errs = append(errs, host.HandleHTTP(pattern, httpx.EKS, h))
 	}
-	s.handler = h
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("server config: routes: %w", err)
+	}
+	s.handler = host
 	return s, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/store"
 )
 
@@ -31,7 +32,7 @@ func (s *Server) parseResourceARN(arn string) (taggable, error) {
 	if parts[2] != "eks" {
 		return taggable{}, badRequest("The parameter resourceArn is not an Amazon EKS resource ARN: %q.", truncate(arn, 2048))
 	}
-	notFound := eksapi.NewError(eksapi.CodeNotFound, "Resource not found: "+truncate(arn, 2048))
+	notFound := &httpx.ResourceError{Kind: httpx.KindTagged, ARN: arn, Err: store.ErrNotFound}
 	resource, ok := strings.CutPrefix(arn, s.names.arnPrefix)
 	if !ok {
 		return taggable{}, notFound

@@ -1,0 +1,343 @@
+// Package httpx is podid's one HTTP host. Every API podid serves (the EKS
+// API, EKS Auth, STS, OIDC discovery, the admin API under /podid/v1/)
+// mounts its handlers here as a Family, and gets the same request path:
+//
+//	request ID (X-Amzn-RequestId) → panic recovery → access log →
+//	body limit → /healthz → route (404/405 when none) → authenticate →
+//	handler → response, or the error mapped once and written in the
+//	family's protocol (restJson1 or awsQuery XML)
+//
+// Handlers return errors; none writes an error body. MapError is the one
+// mapping from Go errors (the store's sentinels, satoken and STS errors,
+// authentication failures, oversized or malformed bodies) to AWS error
+// shapes, and WriteError the one place that writes them.
+package httpx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// HeaderRequestID is on every response the host writes.
+const HeaderRequestID = "X-Amzn-RequestId"
+
+// DefaultMaxBodyBytes bounds request bodies when Config.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 1 << 20
+
+// HandlerFunc serves one operation. It writes the successful response (or
+// sets headers and leaves the body to an adapter such as JSON) and returns
+// any failure for the host to map and write.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Config configures a Host.
+type Config struct {
+	// Logger gets one access-log line per request and the causes of
+	// internal errors. nil: slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes bounds every request body (a family may set a lower
+	// bound). Default DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Health answers GET /healthz: nil for 200, an error for a 503
+	// ServiceUnavailableException. nil: always healthy.
+	Health func(ctx context.Context) error
+	// Authenticate runs before every handler (after routing, so a failure
+	// is written in the route's protocol) except on the public families
+	// and /healthz. It returns the request to serve (carrying the caller's
+	// identity in its context) or the failure. nil: no authentication.
+	Authenticate func(r *http.Request) (*http.Request, error)
+	// Middleware, when set, wraps every routed handler inside
+	// Authenticate (tests and adapters that answer for themselves).
+	Middleware func(http.Handler) http.Handler
+}
+
+// Host is the HTTP host. Mount handlers with Handle, then serve it.
+type Host struct {
+	cfg      Config
+	log      *slog.Logger
+	mux      *http.ServeMux
+	families map[string]*Family // pattern → family, for 405 and empty labels
+}
+
+// New returns a Host with no routes but /healthz.
+func New(cfg Config) *Host {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	h := &Host{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), families: map[string]*Family{}}
+	// Everything unmatched gets an AWS-shaped 404 or 405 instead of
+	// ServeMux's plain text. "/tags" is named so ServeMux does not redirect
+	// it to "/tags/" once "/tags/..." is mounted.
+	fallback := h.wrap(Default, "", h.noRoute)
+	h.mux.Handle("/", fallback)
+	h.mux.Handle("/tags", fallback)
+	return h
+}
+
+// Logger returns the host's logger.
+func (h *Host) Logger() *slog.Logger { return h.log }
+
+// MaxBodyBytes returns the host-wide body limit.
+func (h *Host) MaxBodyBytes() int64 { return h.cfg.MaxBodyBytes }
+
+// Handle mounts fn at pattern (an http.ServeMux pattern) for family fam;
+// op names the operation in the access log. A bad or conflicting pattern
+// is an error.
+func (h *Host) Handle(pattern string, fam *Family, op string, fn HandlerFunc) (err error) {
+	defer func() {
+		// ServeMux.Handle panics on a bad or conflicting pattern.
+		if v := recover(); v != nil {
+			err = fmt.Errorf("mounting %q: %v", pattern, v)
+		}
+	}()
+	h.mux.Handle(pattern, h.wrap(fam, op, fn))
+	h.families[pattern] = fam
+	return nil
+}
+
+// HandleHTTP mounts a plain http.Handler that writes its own responses
+// (Prometheus metrics, a test's stand-in). It gets the host's request ID,
+// log line, recovery and body limit, and authentication as fam says.
+func (h *Host) HandleHTTP(pattern string, fam *Family, hd http.Handler) error {
+	return h.Handle(pattern, fam, "", func(w http.ResponseWriter, r *http.Request) error {
+		hd.ServeHTTP(w, r)
+		return nil
+	})
+}
+
+// wrap is a routed request's path inside the host: the family's body
+// limit, authentication, the handler, and the error written if any.
+func (h *Host) wrap(fam *Family, op string, fn HandlerFunc) http.Handler {
+	var inner http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			h.WriteError(w, r, err)
+		}
+	})
+	if h.cfg.Middleware != nil && !fam.Public {
+		inner = h.cfg.Middleware(inner)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ri := info(r.Context())
+		if ri != nil {
+			ri.family, ri.op = fam, op
+		}
+		if fam.MaxBody > 0 && fam.MaxBody < h.cfg.MaxBodyBytes && r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, fam.MaxBody)
+			if ri != nil {
+				ri.limit = fam.MaxBody
+			}
+		}
+		if h.cfg.Authenticate != nil && !fam.Public {
+			ar, err := h.cfg.Authenticate(r)
+			if err != nil {
+				h.WriteError(w, r, err)
+				return
+			}
+			r = ar
+		}
+		inner.ServeHTTP(w, r)
+	})
+}
+
+// reqInfo is the request-scoped record of the host.
+type reqInfo struct {
+	id      string
+	op      string
+	family  *Family
+	limit   int64
+	body    []byte // read once by ReadBody
+	read    bool
+	bodyErr error
+}
+
+type reqInfoKey struct{}
+
+func info(ctx context.Context) *reqInfo {
+	ri, _ := ctx.Value(reqInfoKey{}).(*reqInfo)
+	return ri
+}
+
+// RequestID returns the X-Amzn-RequestId of the request ctx belongs to, or
+// "" outside the host.
+func RequestID(ctx context.Context) string {
+	if ri := info(ctx); ri != nil {
+		return ri.id
+	}
+	return ""
+}
+
+// SetOperation names the operation a request performs in its log line
+// (for handlers that serve several operations, such as STS's).
+func SetOperation(ctx context.Context, op string) {
+	if ri := info(ctx); ri != nil {
+		ri.op = op
+	}
+}
+
+// ServeHTTP gives every request an ID, a log line, panic recovery and the
+// body limit, answers /healthz, refuses paths ServeMux would redirect and
+// routes the rest.
+func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	ri := &reqInfo{id: uuid.NewString(), family: Default, limit: h.cfg.MaxBodyBytes}
+	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
+	w.Header().Set(HeaderRequestID, ri.id)
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.log.ErrorContext(r.Context(), "panic serving request", "request_id", ri.id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if !sw.wrote {
+				h.WriteError(sw, r, errPanic)
+			}
+		}
+		h.logRequest(r, ri, sw.status, time.Since(start))
+	}()
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(sw, r.Body, h.cfg.MaxBodyBytes)
+	}
+	switch {
+	case r.URL.Path == "/healthz":
+		h.health(sw, r)
+	case r.Method != http.MethodConnect && cleanPath(r.URL.EscapedPath()) != r.URL.EscapedPath():
+		// ServeMux would answer with a plain-text redirect. An empty
+		// label (an SDK call with an empty cluster name) gives "//".
+		if strings.Contains(r.URL.EscapedPath(), "//") {
+			h.WriteError(sw, r, ErrEmptyPathParameter)
+			return
+		}
+		h.WriteError(sw, r, &NoRouteError{Method: r.Method, Path: r.URL.Path})
+	default:
+		h.mux.ServeHTTP(sw, r)
+	}
+}
+
+var errPanic = errors.New("panic serving the request")
+
+func (h *Host) logRequest(r *http.Request, ri *reqInfo, status int, d time.Duration) {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	// Never the query (page tokens), body or Authorization header.
+	h.log.LogAttrs(r.Context(), level, "request",
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("op", ri.op),
+		slog.Int("status", status),
+		slog.Duration("duration", d),
+		slog.String("request_id", ri.id),
+	)
+}
+
+// health answers GET /healthz: 200 when Config.Health says so.
+func (h *Host) health(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.WriteError(w, r, &MethodNotAllowedError{Method: r.Method, Path: "/healthz"})
+		return
+	}
+	if h.cfg.Health != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := h.cfg.Health(ctx); err != nil {
+			h.log.WarnContext(r.Context(), "health check: not ready", "request_id", RequestID(r.Context()), "err", err)
+			h.WriteError(w, r, ErrNotReady)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+// noRoute answers requests no pattern matches: an EmptyLabelError when
+// only an empty last label kept a route from matching, 405 when
+// the path matches another method's route, else 404.
+func (h *Host) noRoute(w http.ResponseWriter, r *http.Request) error {
+	SetOperation(r.Context(), "")
+	if strings.HasSuffix(r.URL.Path, "/") {
+		probe := r.Clone(r.Context())
+		probe.URL.Path += "x"
+		probe.URL.RawPath = ""
+		if _, pattern := h.mux.Handler(probe); h.families[pattern] != nil {
+			last := pattern[strings.LastIndexByte(pattern, '/')+1:]
+			if strings.HasPrefix(last, "{") && strings.HasSuffix(last, "}") && !strings.HasSuffix(last, "...}") {
+				return &EmptyLabelError{Param: strings.Trim(last, "{}")}
+			}
+		}
+	}
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); h.families[pattern] != nil {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		return &MethodNotAllowedError{Method: r.Method}
+	}
+	return &NoRouteError{Method: r.Method, Path: r.URL.Path}
+}
+
+// cleanPath is ServeMux's canonical form of p (a trailing slash kept).
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+// statusWriter records the status for the log line and whether the
+// header went out (so recovery does not write twice).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status = code
+		w.wrote = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
