@@ -12,6 +12,17 @@ if [ -z "${TEST_POSTGRES_DSN:-}" ] && [ "${PODID_SKIP_POSTGRES:-}" != 1 ] && [ -
 fi
 export TEST_POSTGRES_DSN="${TEST_POSTGRES_DSN:-}"
 
+if [ -z "${PODID_KUBE_APISERVER:-}" ] && [ "${PODID_SKIP_KUBE:-}" != 1 ]; then
+  echo "== kube-apiserver, kubectl and etcd (ci/kube-apiserver.sh)"
+  # Assigned first so that a failed build stops the run (eval of an empty
+  # string would succeed).
+  kube_env=$(bash ci/kube-apiserver.sh)
+  eval "$kube_env"
+  # The binaries are there now: a Kubernetes test that cannot find them
+  # fails instead of skipping.
+  export PODID_KUBE_REQUIRED=1
+fi
+
 echo "== go vet"
 go vet ./...
 echo "== go test"
