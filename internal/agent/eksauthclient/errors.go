@@ -1,11 +1,9 @@
 package eksauthclient
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/podid/podid/eksapi"
 )
@@ -63,52 +61,26 @@ func IsIrrecoverable(err error) bool {
 	return errors.As(err, &e) && irrecoverable[e.Code]
 }
 
-// decodeError builds an *Error from a non-2xx response: the code from the
-// X-Amzn-ErrorType header, else the body's __type, else its code; cut at
-// ':' and then kept after '#'.
+// decodeError builds an *Error from a non-2xx response, decoded as the Go
+// SDK decodes restJson1 errors (eksapi.ErrorFromJSON): a body it cannot
+// decode is an UnknownError saying so.
 func decodeError(resp *http.Response, body []byte) *Error {
-	e := &Error{StatusCode: resp.StatusCode, RequestID: requestID(resp.Header)}
-	var doc struct {
-		Type    string `json:"__type"`
-		Message string `json:"message"`
-		Code    any    `json:"code"`
-	}
-	decodeErr := json.Unmarshal(body, &doc)
-	if len(strings.TrimSpace(string(body))) == 0 {
-		decodeErr = nil
-	}
-	code := resp.Header.Get("X-Amzn-ErrorType")
-	if code == "" {
-		code = doc.Type
-	}
-	if code == "" {
-		if s, ok := doc.Code.(string); ok {
-			code = s
-		}
-	}
-	e.Code = sanitizeCode(code)
-	if e.Code == "" {
-		e.Code = "UnknownError"
-	}
-	e.Message = doc.Message
-	if decodeErr != nil && e.Message == "" {
-		e.Message = "failed to decode response body: " + decodeErr.Error()
+	e := &Error{StatusCode: resp.StatusCode, RequestID: requestID(resp.Header), Code: "UnknownError"}
+	var ae *eksapi.Error
+	var ue *eksapi.UnknownError
+	switch err := eksapi.ErrorFromJSON(resp.StatusCode, resp.Header, body); {
+	case errors.As(err, &ae):
+		e.Code, e.Message = ae.Code, ae.Message
+	case errors.As(err, &ue):
+		e.Code, e.Message = ue.Code, ue.Message
+	case err != nil:
+		e.Message = "failed to decode response body: " + err.Error()
 	}
 	e.Fault = faults[e.Code]
 	if e.Fault == "" {
 		e.Fault = "unknown"
 	}
 	return e
-}
-
-func sanitizeCode(code string) string {
-	if i := strings.IndexByte(code, ':'); i >= 0 {
-		code = code[:i]
-	}
-	if i := strings.IndexByte(code, '#'); i >= 0 {
-		code = code[i+1:]
-	}
-	return code
 }
 
 // requestID reads the request ID headers the SDK reads.
