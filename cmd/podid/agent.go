@@ -34,7 +34,7 @@ type agentOptions struct {
 	logLevel      string
 }
 
-func init() {
+func newAgentCmd() *cobra.Command {
 	o := &agentOptions{}
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -73,7 +73,7 @@ SIGTERM or SIGINT shut it down gracefully.`,
 	f.Float64Var(&o.rateLimit, "rate-limit", 0, "most /v1/credentials requests per second over all callers; excess gets 429 (0: no limit)")
 	f.IntVar(&o.rateBurst, "rate-burst", 100, "burst allowed above --rate-limit")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	rootCmd.AddCommand(cmd)
+	return cmd
 }
 
 func (o *agentOptions) validate() error {

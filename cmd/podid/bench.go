@@ -11,7 +11,7 @@ import (
 	"github.com/podid/podid/internal/bench"
 )
 
-func init() {
+func newBenchCmd() *cobra.Command {
 	var cfg bench.Config
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -77,5 +77,5 @@ The exit code is 0 when the run completes, whether or not goals are met.`,
 	canned.Flags().StringVar(&responses, "responses", "", "JSON file of {pattern, body} routes")
 	_ = canned.MarkFlagRequired("responses")
 	cmd.AddCommand(canned)
-	rootCmd.AddCommand(cmd)
+	return cmd
 }

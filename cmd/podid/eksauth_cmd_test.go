@@ -18,8 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 
+	"github.com/podid/podid/internal/admin"
 	"github.com/podid/podid/internal/agent/eksauthclient"
-	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/sigv4"
 )
@@ -49,14 +49,11 @@ func (w *bannerWriter) Write(p []byte) (int, error) {
 func startServe(t *testing.T, delay time.Duration) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
-	oldDir, oldDelay := authOptions.dataDir, eksauthOptions.propagationDelay
-	t.Cleanup(func() { authOptions.dataDir, eksauthOptions.propagationDelay = oldDir, oldDelay })
-	authOptions.dataDir = dir
-	eksauthOptions.propagationDelay = delay
 	o := &serveOptions{
 		listen: "127.0.0.1:0", store: "sqlite:" + filepath.Join(dir, "podid.db"), region: "us-west-2",
 		accountID: "111122223333", auth: sigv4.ModeSigV4, maxBodyBytes: 1 << 20, logLevel: "error",
-		shutdownTimeout: 5 * time.Second,
+		shutdownTimeout: 5 * time.Second, dataDir: dir, propagationDelay: delay,
+		pollInterval: time.Second, resyncInterval: 5 * time.Minute,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -82,11 +79,11 @@ func startServe(t *testing.T, delay time.Duration) (string, string) {
 func TestTokenIssuerWaitCommands(t *testing.T) {
 	url, dir := startServe(t, time.Second)
 	ctx := context.Background()
-	admin, err := sigv4.LoadAdmin(dir)
+	adminKeys, err := sigv4.LoadAdmin(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := credentials.NewStaticCredentialsProvider(admin.AccessKeyID, admin.SecretAccessKey, "")
+	creds := credentials.NewStaticCredentialsProvider(adminKeys.AccessKeyID, adminKeys.SecretAccessKey, "")
 	ek := eks.NewFromConfig(aws.Config{Region: "us-west-2", Credentials: creds}, func(o *eks.Options) { o.BaseEndpoint = aws.String(url) })
 	if _, err := ek.CreateCluster(ctx, &eks.CreateClusterInput{
 		Name: aws.String("dev"), RoleArn: aws.String("arn:aws:iam::111122223333:role/eks"),
@@ -104,7 +101,7 @@ func TestTokenIssuerWaitCommands(t *testing.T) {
 	adm := adminFlags{endpoint: url, dataDir: dir, region: "us-west-2"}
 
 	var out bytes.Buffer
-	if err := runToken(ctx, &tokenOptions{admin: adm, cluster: "dev", expiresIn: time.Hour, in: eksauth.MintTokenInput{
+	if err := runToken(ctx, &tokenOptions{admin: adm, cluster: "dev", expiresIn: time.Hour, in: admin.MintTokenInput{
 		Namespace: "default", ServiceAccount: "app", PodName: "app-7d9f", PodUID: "0cda7f85-c1f9-4dee-b6e9-a0b50c8f3012",
 	}}, &out); err != nil {
 		t.Fatalf("podid token: %v", err)
@@ -121,10 +118,7 @@ func TestTokenIssuerWaitCommands(t *testing.T) {
 		t.Errorf("podid wait with a 10ms timeout succeeded within the 1s delay")
 	}
 	// Requests of 100ms each: the command asks again until its timeout.
-	oldChunk := waitChunk
-	waitChunk = 100 * time.Millisecond
-	defer func() { waitChunk = oldChunk }()
-	if err := runWait(ctx, &waitOptions{admin: adm, revision: -1, timeout: 20 * time.Second, cluster: "dev", associationID: *a.Association.AssociationId}, &out); err != nil {
+	if err := runWait(ctx, &waitOptions{admin: adm, revision: -1, timeout: 20 * time.Second, cluster: "dev", associationID: *a.Association.AssociationId, chunk: 100 * time.Millisecond}, &out); err != nil {
 		t.Fatalf("podid wait: %v", err)
 	}
 	if !strings.HasPrefix(out.String(), "in effect: revision ") {

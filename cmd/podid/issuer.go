@@ -6,14 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/admin"
 )
 
 type issuerOptions struct {
@@ -25,7 +22,7 @@ type issuerOptions struct {
 	podid     bool
 }
 
-func init() {
+func newIssuerCmd() *cobra.Command {
 	issuer := &cobra.Command{
 		Use:   "issuer",
 		Short: "Show or set whose service-account tokens a cluster trusts",
@@ -69,30 +66,48 @@ cluster's tokens; the key it had is kept).`,
 	f.BoolVar(&set.podid, "podid", false, "make podid the cluster's issuer again")
 
 	issuer.AddCommand(showCmd, setCmd)
-	rootCmd.AddCommand(issuer)
-}
-
-func issuerPath(cluster string) string {
-	return "/podid/v1/clusters/" + url.PathEscape(cluster) + "/issuer"
+	return issuer
 }
 
 func runIssuerShow(ctx context.Context, o *issuerOptions, stdout io.Writer) error {
 	if o.cluster == "" {
 		return errors.New("--cluster is required")
 	}
-	var doc eksauth.IssuerDoc
-	if err := o.admin.call(ctx, http.MethodGet, issuerPath(o.cluster), nil, &doc, 30*time.Second); err != nil {
+	c, err := o.admin.client()
+	if err != nil {
+		return err
+	}
+	doc, err := c.Issuer(ctx, o.cluster)
+	if err != nil {
 		return fmt.Errorf("reading the issuer: %w", err)
 	}
 	return printJSON(stdout, doc)
 }
 
 func runIssuerSet(ctx context.Context, o *issuerOptions, stdout io.Writer) error {
+	doc, err := o.issuerDoc()
+	if err != nil {
+		return err
+	}
+	c, err := o.admin.client()
+	if err != nil {
+		return err
+	}
+	out, err := c.SetIssuer(ctx, o.cluster, doc)
+	if err != nil {
+		return fmt.Errorf("setting the issuer: %w", err)
+	}
+	return printJSON(stdout, out)
+}
+
+// issuerDoc is what the set flags ask for, every problem with them
+// reported at once.
+func (o *issuerOptions) issuerDoc() (admin.IssuerDoc, error) {
 	var problems []error
 	if o.cluster == "" {
 		problems = append(problems, errors.New("--cluster is required"))
 	}
-	doc := eksauth.IssuerDoc{IssuerURL: o.issuerURL, JWKSURL: o.jwksURL, PodidIssued: o.podid}
+	doc := admin.IssuerDoc{IssuerURL: o.issuerURL, JWKSURL: o.jwksURL, PodidIssued: o.podid}
 	switch {
 	case o.podid:
 		if o.issuerURL != "" || o.jwksFile != "" || o.jwksURL != "" {
@@ -111,14 +126,7 @@ func runIssuerSet(ctx context.Context, o *issuerOptions, stdout io.Writer) error
 		}
 		doc.JWKS = b
 	}
-	if err := errors.Join(problems...); err != nil {
-		return err
-	}
-	var out eksauth.IssuerDoc
-	if err := o.admin.call(ctx, http.MethodPut, issuerPath(o.cluster), doc, &out, 30*time.Second); err != nil {
-		return fmt.Errorf("setting the issuer: %w", err)
-	}
-	return printJSON(stdout, out)
+	return doc, errors.Join(problems...)
 }
 
 func printJSON(w io.Writer, v any) error {

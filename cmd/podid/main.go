@@ -3,8 +3,10 @@
 // vending and an STS endpoint (podid serve), the node agent serving the
 // container-credentials endpoint (podid agent), and tools around them.
 //
-// Each subcommand lives in its own file and adds itself to rootCmd in an
-// init function; main only runs the root.
+// The package only parses flags and wires podid's packages together: each
+// command lives in its own file as a constructor (newServeCmd, ...) and a
+// run function; serve's parts are built in one ordered function (build,
+// wiring.go).
 package main
 
 import (
@@ -17,26 +19,35 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-var rootCmd = &cobra.Command{
-	Use:           "podid",
-	Short:         "EKS Pod Identity, anywhere: control plane, EKS Auth, STS and node agent",
-	SilenceUsage:  true,
-	SilenceErrors: true,
-}
-
-func init() {
-	rootCmd.AddCommand(&cobra.Command{
-		Use:   "version",
-		Short: "Print podid's version",
-		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "podid", version)
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "podid",
+		Short:         "EKS Pod Identity, anywhere: control plane, EKS Auth, STS and node agent",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		newServeCmd(),
+		newAgentCmd(),
+		newTokenCmd(),
+		newWaitCmd(),
+		newIssuerCmd(),
+		newSessionCmd(),
+		newBenchCmd(),
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print podid's version",
+			Args:  cobra.NoArgs,
+			Run: func(cmd *cobra.Command, _ []string) {
+				fmt.Fprintln(cmd.OutOrStdout(), "podid", version)
+			},
 		},
-	})
+	)
+	return root
 }
 
 func main() {
-	if err := rootCmd.Execute(); err != nil {
+	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "podid:", err)
 		os.Exit(1)
 	}

@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,46 +20,33 @@ import (
 
 	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/server"
-	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/sigv4"
 )
 
 // serveOptions are podid serve's flags.
 type serveOptions struct {
-	listen          string
-	store           string
-	region          string
-	accountID       string
-	auth            string
-	publicURL       string
-	maxBodyBytes    int64
-	logLevel        string
-	shutdownTimeout time.Duration
+	listen           string
+	store            string
+	region           string
+	accountID        string
+	auth             string
+	dataDir          string
+	publicURL        string
+	upstreamSTS      string
+	propagationDelay time.Duration
+	pollInterval     time.Duration
+	resyncInterval   time.Duration
+	maxBodyBytes     int64
+	logLevel         string
+	shutdownTimeout  time.Duration
+
+	extraRoutes map[string]http.Handler // more routes, for tests; no flag
 }
 
-// serveEnv is what the extension points below get: the parsed flags, the
-// open store and the logger.
-type serveEnv struct {
-	Options *serveOptions
-	Store   store.Store
-	Logger  *slog.Logger
-}
+// authModes are --auth's values.
+var authModes = []string{sigv4.ModeNone, sigv4.ModeSigV4}
 
-// authModes maps --auth values to what they add to the server config
-// (typically cfg.Middleware). The credentials work adds "sigv4".
-var authModes = map[string]func(ctx context.Context, env serveEnv, cfg *server.Config) error{
-	"none": func(context.Context, serveEnv, *server.Config) error { return nil },
-}
-
-// defaultAuth is --auth's default: SigV4 (serve_auth.go registers it);
-// --auth none stays for emulator use.
-var defaultAuth = "sigv4"
-
-// serveHooks run after the store opens, whatever --auth is, to mount more
-// handlers (EKS Auth, STS, OIDC discovery) through cfg.Routes or to set
-// cfg.NewClusterIssuer. Files add to it in an init function.
-var serveHooks []func(ctx context.Context, env serveEnv, cfg *server.Config) error
-
-func init() {
+func newServeCmd() *cobra.Command {
 	o := &serveOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -78,21 +65,21 @@ SIGTERM or SIGINT shut it down gracefully, finishing requests in flight.`,
 	f.StringVar(&o.store, "store", "sqlite:", `store DSN: "sqlite:" (file ./podid-data/podid.db), "sqlite:PATH", or "postgres://USER:PASS@HOST:PORT/DB" for several replicas`)
 	f.StringVar(&o.region, "region", server.DefaultRegion, "AWS region the server acts as (ARNs, externalId)")
 	f.StringVar(&o.accountID, "account-id", server.DefaultAccountID, "12-digit AWS account ID that owns clusters and associations")
-	f.StringVar(&o.auth, "auth", defaultAuth, "request authentication: "+strings.Join(authNames(), ", "))
+	f.StringVar(&o.auth, "auth", sigv4.ModeSigV4, "request authentication: "+strings.Join(authModes, ", ")+
+		" (sigv4: AWS Signature V4 with the admin identity's keys or vended session credentials; none: signatures not checked)")
 	f.StringVar(&o.publicURL, "public-url", "", "base URL clients use to reach the server: cluster endpoint and issuer base (default http://<listen address>, 127.0.0.1 for an unspecified host)")
 	f.Int64Var(&o.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted; larger is a 413 RequestEntityTooLargeException")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error (info logs one line per request)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to wait for requests in flight")
-	rootCmd.AddCommand(cmd)
-}
-
-func authNames() []string {
-	var names []string
-	for n := range authModes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	f.StringVar(&o.dataDir, "data-dir", "podid-data", "directory for the admin identity's access keys ("+sigv4.AdminFile+", created on first start with --auth sigv4)")
+	f.StringVar(&o.upstreamSTS, "upstream-sts", "", `make EKS Auth's role assumptions against this STS endpoint (e.g. https://sts.us-west-2.amazonaws.com) with podid's own credentials from the AWS SDK's default chain, instead of podid's local STS`)
+	f.DurationVar(&o.propagationDelay, "propagation-delay", 0,
+		"hold association changes back this long before credential requests see them (emulates EKS's eventual consistency; podid wait reports when a change is in effect)")
+	f.DurationVar(&o.pollInterval, "cache-poll-interval", time.Second,
+		"how often the credential path's association cache reads the store's change feed when no change signal arrives (several replicas on PostgreSQL)")
+	f.DurationVar(&o.resyncInterval, "cache-resync-interval", 5*time.Minute,
+		"how often the association cache re-reads every association as a safety net")
+	return cmd
 }
 
 // check reports every problem with the flags at once.
@@ -103,11 +90,11 @@ func (o *serveOptions) check() error {
 	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		problems = append(problems, fmt.Errorf("--listen %q: port must be a number from 0 to 65535", o.listen))
 	}
-	if _, err := storeScheme(o.store); err != nil {
+	if _, err := storeOpener(o.store); err != nil {
 		problems = append(problems, err)
 	}
-	if _, ok := authModes[o.auth]; !ok {
-		problems = append(problems, fmt.Errorf("--auth %q: use %s", o.auth, strings.Join(authNames(), " or ")))
+	if !slices.Contains(authModes, o.auth) {
+		problems = append(problems, fmt.Errorf("--auth %q: use %s", o.auth, strings.Join(authModes, " or ")))
 	}
 	if o.maxBodyBytes <= 0 {
 		problems = append(problems, fmt.Errorf("--max-body-bytes %d: must be positive", o.maxBodyBytes))
@@ -117,6 +104,9 @@ func (o *serveOptions) check() error {
 	}
 	if o.shutdownTimeout <= 0 {
 		problems = append(problems, fmt.Errorf("--shutdown-timeout %s: must be positive", o.shutdownTimeout))
+	}
+	if o.propagationDelay < 0 || o.pollInterval <= 0 || o.resyncInterval <= 0 {
+		problems = append(problems, errors.New("--propagation-delay must not be negative; --cache-poll-interval and --cache-resync-interval must be positive"))
 	}
 	cfg := server.Config{Region: o.region, AccountID: o.accountID, PublicURL: o.publicURL, MaxBodyBytes: max(o.maxBodyBytes, 1)}
 	if o.region == "" {
@@ -170,40 +160,18 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 		publicURL = urlForListener(ln.Addr())
 	}
 
-	st, err := openStore(ctx, o.store)
+	p, err := build(ctx, o, publicURL, logger, stdout)
 	if err != nil {
 		return err
 	}
 	storeClosed := false
 	defer func() {
 		if !storeClosed {
-			st.Close()
+			p.store.Close()
 		}
 	}()
-
-	cfg := server.Config{
-		Store:        st,
-		Region:       o.region,
-		AccountID:    o.accountID,
-		Logger:       logger,
-		MaxBodyBytes: o.maxBodyBytes,
-		PublicURL:    publicURL,
-	}
-	env := serveEnv{Options: o, Store: st, Logger: logger}
-	if err := authModes[o.auth](ctx, env, &cfg); err != nil {
-		return fmt.Errorf("setting up --auth %s: %w", o.auth, err)
-	}
-	for _, hook := range serveHooks {
-		if err := hook(ctx, env, &cfg); err != nil {
-			return err
-		}
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		return err
-	}
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           p.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -232,7 +200,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 		shutdownErr = fmt.Errorf("shutting down: %w", shutdownErr)
 	}
 	storeClosed = true
-	if err := st.Close(); err != nil {
+	if err := p.store.Close(); err != nil {
 		return errors.Join(shutdownErr, fmt.Errorf("closing store: %w", err))
 	}
 	if shutdownErr == nil {

@@ -7,13 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/podid/podid/internal/server"
 )
 
 // signalWriter collects what is written and signals when it first contains
@@ -57,6 +54,8 @@ func testServeOptions(t *testing.T) *serveOptions {
 		maxBodyBytes:    1 << 20,
 		logLevel:        "info",
 		shutdownTimeout: 30 * time.Second,
+		pollInterval:    time.Second,
+		resyncInterval:  5 * time.Minute,
 	}
 }
 
@@ -75,26 +74,19 @@ func waitFor(t *testing.T, ch <-chan struct{}, what string) {
 func TestServeGracefulShutdown(t *testing.T) {
 	t.Chdir(t.TempDir())
 	entered, release := make(chan struct{}), make(chan struct{})
-	saved := serveHooks
-	serveHooks = append(slices.Clone(serveHooks), func(_ context.Context, _ serveEnv, cfg *server.Config) error {
-		if cfg.Routes == nil {
-			cfg.Routes = map[string]http.Handler{}
-		}
-		cfg.Routes["GET /test-slow"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			close(entered)
-			<-release
-			io.WriteString(w, "finished")
-		})
-		return nil
-	})
-	t.Cleanup(func() { serveHooks = saved })
+	o := testServeOptions(t)
+	o.extraRoutes = map[string]http.Handler{"GET /test-slow": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		io.WriteString(w, "finished")
+	})}
 
 	stdout := newSignalWriter("Health: curl ")
 	stderr := newSignalWriter("shutting down")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- runServe(ctx, testServeOptions(t), stdout, stderr) }()
+	go func() { done <- runServe(ctx, o, stdout, stderr) }()
 	waitFor(t, stdout.seen, "the banner")
 	url := regexp.MustCompile(`EKS API at (http://\S+)`).FindStringSubmatch(stdout.String())
 	if url == nil {

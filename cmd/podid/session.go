@@ -7,30 +7,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/podid/podid/internal/sigv4"
-	"github.com/podid/podid/internal/sts"
+	"github.com/podid/podid/internal/admin"
 )
 
-// sessionInspectOptions are podid session inspect's flags. The admin
-// keys (flags, environment, data directory) are found by adminCredentials,
-// which the other admin commands use too.
+// sessionInspectOptions are podid session inspect's flags.
 type sessionInspectOptions struct {
 	admin        adminFlags
 	sessionToken string
 	fromEnv      bool
-
-	accessKeyID     string
-	secretAccessKey string
-	dataDir         string
 }
 
-func init() {
+func newSessionCmd() *cobra.Command {
 	o := &sessionInspectOptions{}
 	session := &cobra.Command{
 		Use:   "session",
@@ -39,7 +30,7 @@ func init() {
 	inspect := &cobra.Command{
 		Use:   "inspect",
 		Short: "Show a vended session: role, session name, tags, transitive keys, policy, external ID, chain, expiry",
-		Long: `inspect asks a podid server (its admin API, POST ` + sts.InspectPath + `) what a session
+		Long: `inspect asks a podid server (its admin API, POST ` + admin.InspectPath + `) what a session
 token carries. Real STS does not echo session tags; podid can, because its tokens
 are sealed records of the session. The secret access key is never shown.
 
@@ -56,26 +47,7 @@ else the keys file in --data-dir; without any, it is sent unsigned (for --auth n
 	f.StringVar(&o.sessionToken, "session-token", "", "the session token to inspect")
 	f.BoolVar(&o.fromEnv, "from-env", false, "inspect $AWS_SESSION_TOKEN")
 	session.AddCommand(inspect)
-	rootCmd.AddCommand(session)
-}
-
-// adminCredentials finds the admin keys (flags, environment, data dir);
-// ok is false when there are none.
-func (o *sessionInspectOptions) adminCredentials() (creds sts.Credentials, ok bool, err error) {
-	if o.accessKeyID != "" || o.secretAccessKey != "" {
-		if o.accessKeyID == "" || o.secretAccessKey == "" {
-			return creds, false, errors.New("--access-key-id and --secret-access-key go together")
-		}
-		return sts.Credentials{AccessKeyID: o.accessKeyID, SecretAccessKey: o.secretAccessKey}, true, nil
-	}
-	if id, secret := os.Getenv("PODID_ADMIN_ACCESS_KEY_ID"), os.Getenv("PODID_ADMIN_SECRET_ACCESS_KEY"); id != "" && secret != "" {
-		return sts.Credentials{AccessKeyID: id, SecretAccessKey: secret}, true, nil
-	}
-	c, err := sigv4.LoadAdmin(o.dataDir)
-	if errors.Is(err, os.ErrNotExist) {
-		return creds, false, nil
-	}
-	return c, err == nil, err
+	return session
 }
 
 func runSessionInspect(ctx context.Context, o *sessionInspectOptions, stdout io.Writer) error {
@@ -91,11 +63,12 @@ func runSessionInspect(ctx context.Context, o *sessionInspectOptions, stdout io.
 	case token == "":
 		return errors.New("give the token with --session-token or --from-env")
 	}
-	if ctx == nil {
-		ctx = context.Background()
+	c, err := o.admin.client()
+	if err != nil {
+		return err
 	}
-	var view json.RawMessage
-	if err := o.admin.call(ctx, http.MethodPost, sts.InspectPath, sts.InspectRequest{SessionToken: token}, &view, 30*time.Second); err != nil {
+	view, err := c.InspectSession(ctx, token)
+	if err != nil {
 		return fmt.Errorf("inspecting the session: %w", err)
 	}
 	var out bytes.Buffer
@@ -103,6 +76,6 @@ func runSessionInspect(ctx context.Context, o *sessionInspectOptions, stdout io.
 		return fmt.Errorf("the server's answer is not JSON: %w", err)
 	}
 	out.WriteByte('\n')
-	_, err := stdout.Write(out.Bytes())
+	_, err = stdout.Write(out.Bytes())
 	return err
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/podid/podid/internal/admin"
+	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/sigv4"
 	"github.com/podid/podid/internal/sts"
 )
@@ -21,13 +23,16 @@ func TestSessionInspect(t *testing.T) {
 		t.Fatal(err)
 	}
 	dataDir := t.TempDir()
-	admin, _, err := sigv4.LoadOrCreateAdmin(dataDir)
+	adminKeys, _, err := sigv4.LoadOrCreateAdmin(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := sigv4.New(sigv4.Config{Admin: admin, AccountID: "111122223333", Sessions: svc, Logger: quiet})
+	auth := sigv4.New(sigv4.Config{Admin: adminKeys, AccountID: "111122223333", Sessions: svc, Logger: quiet})
 	mux := http.NewServeMux()
 	for p, h := range svc.Routes() {
+		mux.Handle(p, h)
+	}
+	for p, h := range admin.New(admin.Config{Sessions: svc, Authorizer: authz.Rules{}, Logger: quiet}).Routes() {
 		mux.Handle(p, h)
 	}
 	srv := httptest.NewServer(auth.Middleware(mux))
@@ -61,7 +66,7 @@ func TestSessionInspect(t *testing.T) {
 
 	// Wrong admin keys: the server's error, worded.
 	err = runSessionInspect(context.Background(), &sessionInspectOptions{sessionToken: out.Credentials.SessionToken,
-		admin: adminFlags{endpoint: srv.URL, accessKeyID: admin.AccessKeyID, secretAccessKey: "wrong", region: "us-east-1"}}, &stdout)
+		admin: adminFlags{endpoint: srv.URL, accessKeyID: adminKeys.AccessKeyID, secretAccessKey: "wrong", region: "us-east-1"}}, &stdout)
 	if err == nil || !strings.Contains(err.Error(), "InvalidSignatureException") {
 		t.Errorf("error = %v, want InvalidSignatureException", err)
 	}

@@ -5,21 +5,34 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/postgres"
 	"github.com/podid/podid/internal/store/sqlite"
 )
 
 // defaultSQLitePath is where "--store sqlite:" keeps its database.
 var defaultSQLitePath = filepath.Join("podid-data", "podid.db")
 
-// storeOpeners maps a --store DSN scheme (the part before the first ':') to
-// the constructor of its backend, which gets the whole DSN. Backends in
-// other files add themselves in an init function.
-var storeOpeners = map[string]func(ctx context.Context, dsn string) (store.Store, error){
-	"sqlite": openSQLite,
+// storeOpener returns the constructor of the backend a --store DSN names
+// by its scheme (the part before the first ':'); it gets the whole DSN.
+// PostgreSQL ("postgres://user:password@host:port/db?sslmode=...", or
+// postgresql://) is passed to pgx as is; several replicas may share it.
+func storeOpener(dsn string) (func(ctx context.Context, dsn string) (store.Store, error), error) {
+	scheme, _, _ := strings.Cut(dsn, ":")
+	switch scheme {
+	case "sqlite":
+		return openSQLite, nil
+	case "postgres", "postgresql":
+		return openPostgres, nil
+	}
+	// Only the scheme: a DSN can carry a password.
+	return nil, fmt.Errorf("--store: unknown store type %q; use postgres:... or postgresql:... or sqlite:...", scheme)
+}
+
+func openPostgres(ctx context.Context, dsn string) (store.Store, error) {
+	return postgres.Open(ctx, dsn)
 }
 
 // openSQLite opens "sqlite:" (./podid-data/podid.db), "sqlite:PATH" or
@@ -37,32 +50,13 @@ func sqlitePath(dsn string) string {
 	return p
 }
 
-// storeScheme returns the DSN's scheme, or an error naming the known ones.
-func storeScheme(dsn string) (string, error) {
-	scheme, _, ok := strings.Cut(dsn, ":")
-	if _, known := storeOpeners[scheme]; !ok || !known {
-		// Only the scheme: a DSN can carry a password.
-		return "", fmt.Errorf("--store: unknown store type %q; use %s", scheme, strings.Join(knownSchemes(), " or "))
-	}
-	return scheme, nil
-}
-
-func knownSchemes() []string {
-	var out []string
-	for s := range storeOpeners {
-		out = append(out, s+":...")
-	}
-	sort.Strings(out)
-	return out
-}
-
 // openStore opens the store a DSN names.
 func openStore(ctx context.Context, dsn string) (store.Store, error) {
-	scheme, err := storeScheme(dsn)
+	open, err := storeOpener(dsn)
 	if err != nil {
 		return nil, err
 	}
-	st, err := storeOpeners[scheme](ctx, dsn)
+	st, err := open(ctx, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}

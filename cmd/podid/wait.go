@@ -5,14 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/admin"
 )
 
 type waitOptions struct {
@@ -21,9 +18,10 @@ type waitOptions struct {
 	cluster       string
 	associationID string
 	timeout       time.Duration
+	chunk         time.Duration // one request's wait (tests shorten it); 0: the client's default
 }
 
-func init() {
+func newWaitCmd() *cobra.Command {
 	o := &waitOptions{revision: -1}
 	cmd := &cobra.Command{
 		Use:   "wait",
@@ -49,46 +47,27 @@ Real EKS is eventually consistent and gives no such signal; podid serve's
 	f.StringVar(&o.cluster, "cluster", "", "cluster of the association")
 	f.StringVar(&o.associationID, "association-id", "", "association whose latest change to wait for")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up after this long")
-	rootCmd.AddCommand(cmd)
+	return cmd
 }
 
 func runWait(ctx context.Context, o *waitOptions, stdout io.Writer) error {
-	q := url.Values{}
 	switch {
 	case o.revision >= 0 && (o.cluster != "" || o.associationID != ""):
 		return errors.New("use --revision or --cluster with --association-id, not both")
-	case o.revision >= 0:
-		q.Set("revision", strconv.FormatInt(o.revision, 10))
 	case (o.cluster == "") != (o.associationID == ""):
 		return errors.New("--cluster and --association-id go together")
-	case o.associationID != "":
-		q.Set("cluster", o.cluster)
-		q.Set("associationId", o.associationID)
-	}
-	if o.timeout <= 0 {
+	case o.timeout <= 0:
 		return fmt.Errorf("--timeout %s: must be positive", o.timeout)
 	}
-	deadline := time.Now().Add(o.timeout)
-	for {
-		// One request waits at most waitChunk: servers cut responses
-		// that take longer than their write timeout.
-		remaining := time.Until(deadline)
-		q.Set("timeout", min(max(remaining, time.Millisecond), waitChunk).Round(time.Millisecond).String())
-		var out eksauth.WaitOutput
-		// The server answers by the timeout; allow for the round trip.
-		err := o.admin.call(ctx, http.MethodGet, "/podid/v1/wait?"+q.Encode(), nil, &out, waitChunk+30*time.Second)
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Code == eksauth.CodeRequestTimeout && time.Until(deadline) > 0 {
-			continue // the server resolves the selector again: at least as new
-		}
-		if err != nil {
-			return fmt.Errorf("waiting: %w", err)
-		}
-		_, err = fmt.Fprintf(stdout, "in effect: revision %d\n", out.Revision)
+	c, err := o.admin.client()
+	if err != nil {
 		return err
 	}
+	c.WaitChunk = o.chunk
+	out, err := c.Wait(ctx, admin.WaitInput{Revision: o.revision, Cluster: o.cluster, AssociationID: o.associationID}, o.timeout)
+	if err != nil {
+		return fmt.Errorf("waiting: %w", err)
+	}
+	_, err = fmt.Fprintf(stdout, "in effect: revision %d\n", out.Revision)
+	return err
 }
-
-// waitChunk bounds one wait request (podid serve's write timeout is 60 s);
-// tests shorten it.
-var waitChunk = 45 * time.Second

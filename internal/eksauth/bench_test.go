@@ -66,7 +66,7 @@ func newBenchEnv(b testing.TB) *benchEnv {
 	issuerURL := func(c store.Cluster) string { return "http://127.0.0.1:8080/clusters-oidc/" + c.Name }
 	verifier := satoken.NewVerifier(satoken.VerifierOptions{Logger: discard})
 	h := eksauth.New(eksauth.Config{
-		Store: st, Cache: cache, Verifier: verifier, Assumer: stsSvc, IssuerURL: issuerURL,
+		Cache: cache, Verifier: verifier, Assumer: stsSvc, IssuerURL: issuerURL,
 		AssociationARN: func(c, id string) string {
 			return "arn:aws:eks:us-west-2:" + account + ":podidentityassociation/" + c + "/" + id
 		},

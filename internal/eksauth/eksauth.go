@@ -4,19 +4,14 @@
 // two role assumptions in sequence), speaking EKS Auth's restJson1 wire
 // protocol exactly (spec §6, §7).
 //
-// Its Routes also carry the OIDC discovery of podid-issued clusters and
-// podid's own admin API around tokens and propagation:
+// Its Routes also carry the OIDC discovery of podid-issued clusters:
 //
 //	POST /clusters/{clusterName}/assume-role-for-pod-identity   EKS Auth
 //	GET  /clusters-oidc/{name}/.well-known/openid-configuration OIDC discovery
 //	GET  /clusters-oidc/{name}/keys                             public JWKS
-//	GET  /podid/v1/wait?revision=N|cluster=C&associationId=ID&timeout=30s
-//	POST /podid/v1/clusters/{name}/tokens                       mint a token (admin)
-//	GET  /podid/v1/clusters/{name}/issuer                       show the issuer
-//	PUT  /podid/v1/clusters/{name}/issuer                       set the issuer (admin)
 //
-// The credential path reads associations and clusters from an
-// assoccache.Cache and never writes to the store.
+// Both read associations and clusters from an assoccache.Cache and never
+// the store.
 package eksauth
 
 import (
@@ -34,6 +29,7 @@ import (
 
 	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/assoccache"
+	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/sts"
@@ -45,18 +41,9 @@ type Assumer interface {
 	AssumeRole(ctx context.Context, in sts.AssumeRoleInput) (sts.AssumeRoleOutput, error)
 }
 
-// Authorizer decides whether the caller of a request may perform an action
-// on a resource (sigv4.Authorize): nil to allow, else the refusal.
-type Authorizer interface {
-	Authorize(ctx context.Context, action, resourceARN string) error
-}
-
-// Config configures a Handler. Every field but Now, Logger, MaxWait and
+// Config configures a Handler. Every field but Now, Logger and
 // Authorizer is required.
 type Config struct {
-	// Store is written by the admin API (issuer changes) and read by it
-	// (revisions to wait for); the credential path does not use it.
-	Store store.Store
 	// Cache is the credential path's view of associations and clusters.
 	Cache *assoccache.Cache
 	// Verifier checks service-account tokens.
@@ -74,16 +61,13 @@ type Config struct {
 	// Logger gets one line per credential request (never tokens or
 	// secrets). Default slog.Default().
 	Logger *slog.Logger
-	// MaxWait bounds the timeout of GET /podid/v1/wait: keep it below the
-	// HTTP server's write timeout. Default 50 s.
-	MaxWait time.Duration
 	// Authorizer, when set, must allow eks-auth:AssumeRoleForPodIdentity
 	// on the cluster's ARN for the caller (the node agent's identity, not
 	// a vended session). nil: every caller may.
-	Authorizer Authorizer
+	Authorizer authz.Authorizer
 }
 
-// Handler serves EKS Auth, OIDC discovery and podid's token admin API.
+// Handler serves EKS Auth and OIDC discovery.
 type Handler struct {
 	cfg Config
 	log *slog.Logger
@@ -99,9 +83,6 @@ func New(cfg Config) *Handler {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	if h.cfg.MaxWait <= 0 {
-		h.cfg.MaxWait = 50 * time.Second
-	}
 	return h
 }
 
@@ -110,10 +91,6 @@ func New(cfg Config) *Handler {
 func (h *Handler) Routes() map[string]http.Handler {
 	routes := map[string]http.Handler{
 		"POST /clusters/{clusterName}/assume-role-for-pod-identity": http.HandlerFunc(h.serveAssumeRole),
-		"GET /podid/v1/wait":                    http.HandlerFunc(h.serveWait),
-		"POST /podid/v1/clusters/{name}/tokens": http.HandlerFunc(h.serveMintToken),
-		"GET /podid/v1/clusters/{name}/issuer":  http.HandlerFunc(h.serveGetIssuer),
-		"PUT /podid/v1/clusters/{name}/issuer":  http.HandlerFunc(h.servePutIssuer),
 	}
 	d := &satoken.Discovery{Cluster: h.cfg.Cache.Cluster, IssuerURL: h.cfg.IssuerURL, Logger: h.log}
 	for p, hd := range d.Routes() {
@@ -195,10 +172,8 @@ func (h *Handler) assumeRoleForPodIdentity(r *http.Request) (*eksapi.AssumeRoleF
 	if err := validateInput(clusterName, &in); err != nil {
 		return nil, info, err
 	}
-	if a := h.cfg.Authorizer; a != nil {
-		if err := a.Authorize(ctx, "eks-auth:AssumeRoleForPodIdentity", h.cfg.ClusterARN(clusterName)); err != nil {
-			return nil, info, err
-		}
+	if err := authz.Check(ctx, h.cfg.Authorizer, "eks-auth:AssumeRoleForPodIdentity", h.cfg.ClusterARN(clusterName), nil); err != nil {
+		return nil, info, err
 	}
 	cluster, err := h.cfg.Cache.Cluster(ctx, clusterName)
 	if errors.Is(err, store.ErrNotFound) {
@@ -369,13 +344,12 @@ func toAPIError(err error) *eksapi.Error {
 	var ae *eksapi.Error
 	var te *satoken.Error
 	var se *sts.Error
+	var denied *authz.DeniedError
 	switch {
-	case errors.As(err, &ae) && ae.Code == eksapi.CodeAccessDenied && ae.Status != http.StatusBadRequest:
-		// EKS Auth's AccessDeniedException is a 400 (spec §6.2), whoever
-		// refused (the Authorizer words it as IAM does, with a 403).
-		c := *ae
-		c.Status = http.StatusBadRequest
-		return &c
+	case errors.As(err, &denied):
+		// EKS Auth's AccessDeniedException is a 400 (spec §6.2), worded
+		// as IAM words a refusal.
+		return &eksapi.Error{Code: eksapi.CodeAccessDenied, Status: http.StatusBadRequest, Message: denied.Error()}
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &te) && errors.Is(err, satoken.ErrExpired):

@@ -18,13 +18,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/admin"
 	"github.com/podid/podid/internal/agent/eksauthclient"
 	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/sts"
 )
 
-var pod = eksauth.MintTokenInput{
+var pod = admin.MintTokenInput{
 	Namespace: "ns-a", ServiceAccount: "sa1", ServiceAccountUID: "aad7d4eb-1",
 	PodName: "app1", PodUID: "fd6df8ef-c1f9-4dee-b6e9-a0b50c8f3012",
 }

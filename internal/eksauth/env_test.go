@@ -21,7 +21,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 
 	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/admin"
 	"github.com/podid/podid/internal/assoccache"
+	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/server"
@@ -76,32 +78,40 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if assumer == nil {
 		assumer = stsSvc
 	}
+	issuerURL := func(c store.Cluster) string { return srv.Load().IssuerURL(c) }
+	associationARN := func(c, id string) string { return srv.Load().AssociationARN(c, id) }
+	clusterARN := func(c string) string { return srv.Load().ClusterARN(c) }
 	h := eksauth.New(eksauth.Config{
-		Store:          st,
 		Cache:          cache,
 		Verifier:       satoken.NewVerifier(satoken.VerifierOptions{Logger: discard}),
 		Assumer:        assumer,
-		IssuerURL:      func(c store.Cluster) string { return srv.Load().IssuerURL(c) },
-		AssociationARN: func(c, id string) string { return srv.Load().AssociationARN(c, id) },
-		ClusterARN:     func(c string) string { return srv.Load().ClusterARN(c) },
+		IssuerURL:      issuerURL,
+		AssociationARN: associationARN,
+		ClusterARN:     clusterARN,
 		Logger:         discard,
-		Authorizer:     server.AuthorizerFunc(sigv4.Authorize),
+		Authorizer:     authz.Rules{},
 	})
-	admin := aws.Credentials{AccessKeyID: servertest.AccessKeyID, SecretAccessKey: servertest.SecretAccessKey}
+	adm := admin.New(admin.Config{
+		Store: st, Cache: cache, Sessions: stsSvc, IssuerURL: issuerURL,
+		ClusterARN: clusterARN, AssociationARN: associationARN,
+		Authorizer: authz.Rules{}, Logger: discard,
+	})
+	adminCreds := aws.Credentials{AccessKeyID: servertest.AccessKeyID, SecretAccessKey: servertest.SecretAccessKey}
 	auth := sigv4.New(sigv4.Config{
-		Admin:     sts.Credentials{AccessKeyID: admin.AccessKeyID, SecretAccessKey: admin.SecretAccessKey},
+		Admin:     sts.Credentials{AccessKeyID: adminCreds.AccessKeyID, SecretAccessKey: adminCreds.SecretAccessKey},
 		AccountID: account, Sessions: stsSvc, Logger: discard,
 	})
 	ts := servertest.New(t, servertest.WithStore(st), servertest.WithConfig(func(cfg *server.Config) {
 		cfg.AccountID, cfg.Region = account, region
 		cfg.NewClusterIssuer = satoken.NewIssuer
 		cfg.Middleware = auth.Middleware
-		cfg.Authorizer = server.AuthorizerFunc(sigv4.Authorize)
+		cfg.Authorizer = authz.Rules{}
 		cfg.Routes = h.Routes()
 		maps.Copy(cfg.Routes, stsSvc.Routes())
+		maps.Copy(cfg.Routes, adm.Routes())
 	}))
 	srv.Store(ts.Server)
-	return &env{Server: ts, sts: stsSvc, cache: cache, admin: admin}
+	return &env{Server: ts, sts: stsSvc, cache: cache, admin: adminCreds}
 }
 
 // do sends a request signed with creds (the admin's when nil) for the
@@ -193,9 +203,9 @@ func (e *env) createCluster(t testing.TB, name string) {
 }
 
 // mint asks the admin API for a token.
-func (e *env) mint(t testing.TB, cluster string, in eksauth.MintTokenInput) string {
+func (e *env) mint(t testing.TB, cluster string, in admin.MintTokenInput) string {
 	t.Helper()
-	var out eksauth.MintTokenOutput
+	var out admin.MintTokenOutput
 	if ae := e.do(t, nil, "POST", "/podid/v1/clusters/"+cluster+"/tokens", "eks", in, &out); ae != nil {
 		t.Fatalf("minting a token: %+v", ae)
 	}
@@ -205,7 +215,7 @@ func (e *env) mint(t testing.TB, cluster string, in eksauth.MintTokenInput) stri
 // waitAll waits until every write so far is in effect for credentials.
 func (e *env) waitAll(t testing.TB) int64 {
 	t.Helper()
-	var out eksauth.WaitOutput
+	var out admin.WaitOutput
 	if ae := e.do(t, nil, "GET", "/podid/v1/wait?timeout=10s", "eks", nil, &out); ae != nil {
 		t.Fatalf("wait: %+v", ae)
 	}

@@ -63,7 +63,7 @@ func Example() {
 	}
 	issuerURL := func(c store.Cluster) string { return "http://127.0.0.1:8080/clusters-oidc/" + c.Name }
 	h := eksauth.New(eksauth.Config{
-		Store: st, Cache: cache, Verifier: satoken.NewVerifier(satoken.VerifierOptions{}), Assumer: stsSvc,
+		Cache: cache, Verifier: satoken.NewVerifier(satoken.VerifierOptions{}), Assumer: stsSvc,
 		IssuerURL: issuerURL,
 		AssociationARN: func(c, id string) string {
 			return "arn:aws:eks:us-west-2:111122223333:podidentityassociation/" + c + "/" + id

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/admin"
 	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/sts"
@@ -164,7 +165,7 @@ func TestEventualConsistency(t *testing.T) {
 	if ae := e.do(t, nil, "GET", "/podid/v1/wait?cluster=c1&associationId="+id+"&timeout=10ms", "eks", nil, nil); ae == nil || ae.Status != 408 || ae.Type != "RequestTimeoutException" {
 		t.Errorf("short wait: %+v, want 408 RequestTimeoutException", ae)
 	}
-	var w eksauth.WaitOutput
+	var w admin.WaitOutput
 	if ae := e.do(t, nil, "GET", "/podid/v1/wait?cluster=c1&associationId="+id+"&timeout=20s", "eks", nil, &w); ae != nil {
 		t.Fatalf("wait: %+v", ae)
 	}
@@ -217,11 +218,11 @@ func TestIssuerAdmin(t *testing.T) {
 	})
 	podidToken := e.mint(t, "c1", pod)
 
-	var doc eksauth.IssuerDoc
+	var doc admin.IssuerDoc
 	if ae := e.do(t, nil, "GET", "/podid/v1/clusters/c1/issuer", "eks", nil, &doc); ae != nil {
 		t.Fatal(ae)
 	}
-	if diff := cmp.Diff(doc, eksauth.IssuerDoc{IssuerURL: e.URL + "/clusters-oidc/c1", PodidIssued: true}); diff != "" {
+	if diff := cmp.Diff(doc, admin.IssuerDoc{IssuerURL: e.URL + "/clusters-oidc/c1", PodidIssued: true}); diff != "" {
 		t.Errorf("issuer (-got +want):\n%s", diff)
 	}
 	// DescribeCluster names the same issuer.
@@ -256,7 +257,7 @@ func TestIssuerAdmin(t *testing.T) {
 	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(pub) }))
 	defer jwks.Close()
 	const extIss = "https://kubernetes.default.svc.cluster.local"
-	set := eksauth.IssuerDoc{IssuerURL: extIss, JWKSURL: jwks.URL}
+	set := admin.IssuerDoc{IssuerURL: extIss, JWKSURL: jwks.URL}
 	if ae := e.do(t, nil, "PUT", "/podid/v1/clusters/c1/issuer", "eks", set, &doc); ae != nil {
 		t.Fatal(ae)
 	}
@@ -282,7 +283,7 @@ func TestIssuerAdmin(t *testing.T) {
 	// Keys that cannot be fetched are not the token's fault: 503, retried.
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
-	if ae := e.do(t, nil, "PUT", "/podid/v1/clusters/c1/issuer", "eks", eksauth.IssuerDoc{IssuerURL: extIss, JWKSURL: down.URL}, nil); ae != nil {
+	if ae := e.do(t, nil, "PUT", "/podid/v1/clusters/c1/issuer", "eks", admin.IssuerDoc{IssuerURL: extIss, JWKSURL: down.URL}, nil); ae != nil {
 		t.Fatal(ae)
 	}
 	if _, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: extToken}); ae == nil || ae.Status != 503 || ae.Type != "ServiceUnavailableException" {
@@ -290,14 +291,14 @@ func TestIssuerAdmin(t *testing.T) {
 	}
 
 	// A static JWKS; then back to podid, which kept the cluster's key.
-	set = eksauth.IssuerDoc{IssuerURL: extIss, JWKS: pub}
+	set = admin.IssuerDoc{IssuerURL: extIss, JWKS: pub}
 	if ae := e.do(t, nil, "PUT", "/podid/v1/clusters/c1/issuer", "eks", set, &doc); ae != nil {
 		t.Fatal(ae)
 	}
 	if _, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: extToken}); ae != nil {
 		t.Errorf("static JWKS: %+v", ae)
 	}
-	if ae := e.do(t, nil, "PUT", "/podid/v1/clusters/c1/issuer", "eks", eksauth.IssuerDoc{PodidIssued: true}, &doc); ae != nil {
+	if ae := e.do(t, nil, "PUT", "/podid/v1/clusters/c1/issuer", "eks", admin.IssuerDoc{PodidIssued: true}, &doc); ae != nil {
 		t.Fatal(ae)
 	}
 	if _, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: podidToken}); ae != nil {
@@ -308,11 +309,11 @@ func TestIssuerAdmin(t *testing.T) {
 		name string
 		doc  any
 	}{
-		{"no keys", eksauth.IssuerDoc{IssuerURL: extIss}},
-		{"both keys", eksauth.IssuerDoc{IssuerURL: extIss, JWKSURL: jwks.URL, JWKS: pub}},
-		{"private JWKS", eksauth.IssuerDoc{IssuerURL: extIss, JWKS: extKeys}},
-		{"not a URL", eksauth.IssuerDoc{IssuerURL: "kubernetes", JWKSURL: jwks.URL}},
-		{"podid with URL", eksauth.IssuerDoc{IssuerURL: extIss, PodidIssued: true}},
+		{"no keys", admin.IssuerDoc{IssuerURL: extIss}},
+		{"both keys", admin.IssuerDoc{IssuerURL: extIss, JWKSURL: jwks.URL, JWKS: pub}},
+		{"private JWKS", admin.IssuerDoc{IssuerURL: extIss, JWKS: extKeys}},
+		{"not a URL", admin.IssuerDoc{IssuerURL: "kubernetes", JWKSURL: jwks.URL}},
+		{"podid with URL", admin.IssuerDoc{IssuerURL: extIss, PodidIssued: true}},
 	} {
 		if ae := e.do(t, nil, "PUT", "/podid/v1/clusters/c1/issuer", "eks", tt.doc, nil); ae == nil || ae.Type != "InvalidParameterException" {
 			t.Errorf("%s: %+v, want InvalidParameterException", tt.name, ae)
@@ -340,7 +341,7 @@ func TestAdminOnly(t *testing.T) {
 	if ae := e.do(t, pc, "POST", "/podid/v1/clusters/c1/tokens", "eks", pod, nil); ae == nil || ae.Type != "AccessDeniedException" {
 		t.Errorf("pod minting a token: %+v, want AccessDeniedException", ae)
 	}
-	if ae := e.do(t, pc, "PUT", "/podid/v1/clusters/c1/issuer", "eks", eksauth.IssuerDoc{PodidIssued: true}, nil); ae == nil || ae.Type != "AccessDeniedException" {
+	if ae := e.do(t, pc, "PUT", "/podid/v1/clusters/c1/issuer", "eks", admin.IssuerDoc{PodidIssued: true}, nil); ae == nil || ae.Type != "AccessDeniedException" {
 		t.Errorf("pod setting the issuer: %+v, want AccessDeniedException", ae)
 	}
 	// Reading is fine.
@@ -355,7 +356,7 @@ func TestMintToken(t *testing.T) {
 	in := pod
 	in.ExpiresInSeconds = 600
 	in.NodeName = "node-1"
-	var out eksauth.MintTokenOutput
+	var out admin.MintTokenOutput
 	if ae := e.do(t, nil, "POST", "/podid/v1/clusters/c1/tokens", "eks", in, &out); ae != nil {
 		t.Fatal(ae)
 	}
@@ -377,7 +378,7 @@ func TestMintToken(t *testing.T) {
 	if d := claims.Expiry.Sub(claims.IssuedAt); d != 10*time.Minute || !claims.Expiry.Equal(out.Expiration.Time) {
 		t.Errorf("lifetime %v, expiration %v vs %v", d, claims.Expiry, out.Expiration.Time)
 	}
-	for _, bad := range []eksauth.MintTokenInput{{Namespace: "n"}, {Namespace: "n", ServiceAccount: "s", PodName: "p", PodUID: "u", ExpiresInSeconds: -1}} {
+	for _, bad := range []admin.MintTokenInput{{Namespace: "n"}, {Namespace: "n", ServiceAccount: "s", PodName: "p", PodUID: "u", ExpiresInSeconds: -1}} {
 		if ae := e.do(t, nil, "POST", "/podid/v1/clusters/c1/tokens", "eks", bad, nil); ae == nil || ae.Type != "InvalidParameterException" {
 			t.Errorf("mint %+v: %+v, want InvalidParameterException", bad, ae)
 		}

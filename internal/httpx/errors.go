@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/sts"
@@ -105,8 +106,9 @@ func (h *Host) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // MapError is the one mapping from Go errors to AWS error shapes, for a
-// request of family fam. An *eksapi.Error is sent as it is (EKS Auth's
-// AccessDeniedException is a 400); an *sts.Error keeps its code in STS and
+// request of family fam. An *eksapi.Error is sent as it is, and so is an
+// *authz.DeniedError as an AccessDenied (EKS Auth's AccessDeniedException
+// is a 400); an *sts.Error keeps its code in STS and
 // becomes EKS Auth's shape for a refused role assumption; satoken's
 // refusals are EKS Auth's token errors; the store's sentinels are worded
 // for the resource (ResourceError, else the cluster the path names);
@@ -126,6 +128,15 @@ func (h *Host) MapError(r *http.Request, fam *Family, err error) *eksapi.Error {
 		exists *store.ExistsError
 	)
 	res := resourceOf(r, err)
+	var denied *authz.DeniedError
+	if errors.As(err, &denied) {
+		// The Authorizer's refusal, worded as IAM words it.
+		if fam.Protocol == AWSQuery {
+			return queryError(sts.CodeAccessDenied, http.StatusForbidden, denied.Error())
+		}
+		ae = eksapi.NewError(eksapi.CodeAccessDenied, denied.Error())
+		err = ae
+	}
 	switch {
 	case errors.As(err, &ae):
 		if fam.Name == NameEKSAuth && ae.Code == eksapi.CodeAccessDenied && ae.Status != http.StatusBadRequest {

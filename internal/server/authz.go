@@ -1,56 +1,74 @@
 package server
 
 import (
-	"context"
 	"net/http"
+
+	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/authz"
 )
 
-// Authorizer decides whether the caller of a request (the identity the
-// authentication Middleware put in ctx) may perform an action on a
-// resource. podid has no IAM: the policy is its implementer's (sigv4.Authorize:
-// the admin identity may do everything, a vended session only reads).
-type Authorizer interface {
-	// Authorize returns nil to allow action ("eks:UpdatePodIdentityAssociation")
-	// on resourceARN, or the refusal: an *eksapi.Error (403
-	// AccessDeniedException) is sent as is, any other error is a 500.
-	Authorize(ctx context.Context, action, resourceARN string) error
-}
-
-// AuthorizerFunc adapts a function to an Authorizer.
-type AuthorizerFunc func(ctx context.Context, action, resourceARN string) error
-
-// Authorize calls f.
-func (f AuthorizerFunc) Authorize(ctx context.Context, action, resourceARN string) error {
-	return f(ctx, action, resourceARN)
-}
+// passedToService is the iam:PassedToService of the roles an association
+// names: EKS Pod Identity's service principal.
+const passedToService = "pods.eks.amazonaws.com"
 
 // authorize asks Config.Authorizer whether the caller may perform op on
 // the resource the request names (after the body is decoded: CreateCluster
-// names its cluster there). The resource is what IAM would name: the
-// cluster for cluster operations and for creating or listing its
-// associations, the association for the others, the tagged ARN for the
-// tag operations, every cluster for ListClusters.
+// names its cluster there, and the tags a request sets are condition
+// keys). The resource is what IAM would name: the cluster for cluster
+// operations and for creating or listing its associations, the
+// association for the others, the tagged ARN for the tag operations,
+// every cluster for ListClusters. An association write that names roles
+// also needs iam:PassRole on each of them, as EKS requires.
 func (s *Server) authorize(r *http.Request, op string, in any) error {
 	if s.cfg.Authorizer == nil {
 		return nil
 	}
 	var resource string
+	var tags map[string]string
+	var roles []*string
 	switch op {
 	case opCreateCluster:
 		var name string
 		if c, ok := in.(*createClusterInput); ok {
-			name = deref(c.Name)
+			name, tags = deref(c.Name), c.Tags
 		}
 		resource = s.ClusterARN(name)
 	case opListClusters:
 		resource = s.ClusterARN("*")
-	case opDescribeAssociation, opUpdateAssociation, opDeleteAssociation:
+	case opDescribeAssociation, opDeleteAssociation:
 		resource = s.AssociationARN(r.PathValue("name"), r.PathValue("associationId"))
+	case opUpdateAssociation:
+		resource = s.AssociationARN(r.PathValue("name"), r.PathValue("associationId"))
+		if u, ok := in.(*eksapi.UpdatePodIdentityAssociationInput); ok {
+			roles = []*string{u.RoleArn, u.TargetRoleArn}
+		}
 	case opTagResource, opUntagResource, opListTags:
 		resource = r.PathValue("resourceArn")
+		if t, ok := in.(*eksapi.TagResourceInput); ok {
+			tags = t.Tags
+		}
+	case opCreateAssociation:
+		resource = s.ClusterARN(r.PathValue("name"))
+		if c, ok := in.(*eksapi.CreatePodIdentityAssociationInput); ok {
+			tags, roles = c.Tags, []*string{c.RoleArn, c.TargetRoleArn}
+		}
 	default:
 		resource = s.ClusterARN(r.PathValue("name"))
 	}
 	// Not yet validated: bounded before a refusal echoes it.
-	return s.cfg.Authorizer.Authorize(r.Context(), "eks:"+op, truncate(resource, 2048))
+	ctx := r.Context()
+	if err := authz.Check(ctx, s.cfg.Authorizer, "eks:"+op, truncate(resource, 2048), authz.RequestTags(tags)); err != nil {
+		return err
+	}
+	for _, role := range roles {
+		if role == nil || *role == "" {
+			continue
+		}
+		err := authz.Check(ctx, s.cfg.Authorizer, "iam:PassRole", truncate(*role, 2048),
+			map[string][]string{"iam:PassedToService": {passedToService}})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/store"
 )
@@ -77,7 +78,7 @@ type Config struct {
 	// Authorizer decides, for each EKS operation, whether the caller
 	// Middleware authenticated may perform it (see authz.go). nil: every
 	// caller may do everything.
-	Authorizer Authorizer
+	Authorizer authz.Authorizer
 	// NewClusterIssuer is called by CreateCluster to make the cluster's
 	// token issuer (signing keys). nil: an empty Issuer (podid issues the
 	// cluster's tokens at IssuerURL, with keys made elsewhere).

@@ -14,6 +14,7 @@ import (
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/server"
 	"github.com/podid/podid/internal/servertest"
 	"github.com/podid/podid/internal/sigv4"
@@ -40,7 +41,7 @@ func TestWithServer(t *testing.T) {
 			AccountID: account, Sessions: svc, RequestID: server.RequestID, Logger: quiet,
 		})
 		cfg.Middleware = auth.Middleware
-		cfg.Authorizer = server.AuthorizerFunc(sigv4.Authorize)
+		cfg.Authorizer = authz.Rules{}
 		cfg.Routes = svc.Routes()
 	}))
 	ctx := context.Background()

@@ -29,6 +29,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/sts"
 )
 
@@ -48,12 +49,6 @@ const MaxSkew = 5 * time.Minute
 
 // DefaultMaxBody bounds the body the middleware reads to hash.
 const DefaultMaxBody = 1 << 20
-
-// Identity is the authenticated caller (see sts.Identity).
-type Identity = sts.Identity
-
-// IdentityFrom returns the identity the middleware put in ctx.
-func IdentityFrom(ctx context.Context) (*Identity, bool) { return sts.IdentityFrom(ctx) }
 
 // SessionDecoder opens vended session tokens (*sts.Service satisfies it).
 type SessionDecoder interface {
@@ -95,7 +90,7 @@ type Config struct {
 // Authenticator is the authentication middleware.
 type Authenticator struct {
 	cfg    Config
-	admin  *Identity
+	admin  *authz.Identity
 	signer *v4.Signer
 	now    func() time.Time
 	log    *slog.Logger
@@ -117,7 +112,7 @@ func New(cfg Config) *Authenticator {
 	}
 	a := &Authenticator{
 		cfg: cfg,
-		admin: &Identity{
+		admin: &authz.Identity{
 			ARN:         "arn:" + cfg.Partition + ":iam::" + cfg.AccountID + ":root",
 			Account:     cfg.AccountID,
 			UserID:      cfg.AccountID,
@@ -137,7 +132,7 @@ func New(cfg Config) *Authenticator {
 }
 
 // Middleware authenticates every request but the public paths, puts the
-// caller's Identity in the request context and passes the request (body
+// caller's authz.Identity in the request context and passes the request (body
 // intact) to next; it answers refused requests itself.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -155,7 +150,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			a.writeFailure(w, r, fail)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(sts.WithIdentity(r.Context(), id)))
+		next.ServeHTTP(w, r.WithContext(authz.WithIdentity(r.Context(), id)))
 	})
 }
 
@@ -253,7 +248,7 @@ var errContentSHA = errors.New("x-amz-content-sha256 is not the body's hash")
 
 const msgContentSHA = "The provided 'x-amz-content-sha256' header does not match what was computed."
 
-func (a *Authenticator) authenticate(w http.ResponseWriter, r *http.Request) (*Identity, *failure) {
+func (a *Authenticator) authenticate(w http.ResponseWriter, r *http.Request) (*authz.Identity, *failure) {
 	if a.cfg.Mode == ModeNone {
 		return a.attribute(r)
 	}
@@ -332,7 +327,7 @@ func (a *Authenticator) authenticate(w http.ResponseWriter, r *http.Request) (*I
 }
 
 // lookup finds the identity and secret of an access key ID.
-func (a *Authenticator) lookup(akid, token string) (*Identity, string, *failure) {
+func (a *Authenticator) lookup(akid, token string) (*authz.Identity, string, *failure) {
 	if akid == a.cfg.Admin.AccessKeyID && a.cfg.Admin.AccessKeyID != "" {
 		if token != "" {
 			return nil, "", &failure{code: failInvalid, msg: sts.MsgInvalidClientToken}
@@ -351,18 +346,18 @@ func (a *Authenticator) lookup(akid, token string) (*Identity, string, *failure)
 	case sess.AccessKeyID != akid:
 		return nil, "", &failure{code: failInvalid, msg: sts.MsgInvalidClientToken}
 	}
-	return sts.SessionIdentity(sess), sess.Credentials().SecretAccessKey, nil
+	return sts.SessionIdentity(sess, token), sess.Credentials().SecretAccessKey, nil
 }
 
 // attribute is ModeNone's identity: the session of a valid token, else
 // the admin identity (dummy credentials are fine); an authentic but expired
 // session is refused.
-func (a *Authenticator) attribute(r *http.Request) (*Identity, *failure) {
+func (a *Authenticator) attribute(r *http.Request) (*authz.Identity, *failure) {
 	if token := r.Header.Get("X-Amz-Security-Token"); token != "" && a.cfg.Sessions != nil {
 		sess, err := a.cfg.Sessions.Session(token)
 		switch {
 		case err == nil:
-			return sts.SessionIdentity(sess), nil
+			return sts.SessionIdentity(sess, token), nil
 		case errors.Is(err, sts.ErrExpiredToken):
 			return nil, &failure{code: failExpired, msg: sts.MsgExpiredToken}
 		}

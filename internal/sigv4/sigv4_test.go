@@ -22,6 +22,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/podid/podid/internal/admin"
+	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/sigv4"
 	"github.com/podid/podid/internal/sts"
 )
@@ -38,7 +40,7 @@ type env struct {
 }
 
 type seen struct {
-	id   *sigv4.Identity
+	id   *authz.Identity
 	path string
 	body string
 }
@@ -50,14 +52,14 @@ func newEnv(t *testing.T, stsNow func() time.Time) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := sigv4.NewAdminCredentials()
+	adminCreds, err := sigv4.NewAdminCredentials()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{svc: svc, admin: admin, seen: make(chan seen, 10)}
-	auth := sigv4.New(sigv4.Config{Admin: admin, AccountID: account, Sessions: svc, Logger: quiet})
+	e := &env{svc: svc, admin: adminCreds, seen: make(chan seen, 10)}
+	auth := sigv4.New(sigv4.Config{Admin: adminCreds, AccountID: account, Sessions: svc, Logger: quiet})
 	record := func(w http.ResponseWriter, r *http.Request) {
-		id, _ := sigv4.IdentityFrom(r.Context())
+		id, _ := authz.FromContext(r.Context())
 		b, _ := io.ReadAll(r.Body)
 		e.seen <- seen{id: id, path: r.URL.Path, body: string(b)}
 	}
@@ -75,6 +77,8 @@ func newEnv(t *testing.T, stsNow func() time.Time) *env {
 	for p, h := range svc.Routes() {
 		mux.Handle(p, h)
 	}
+	// The session inspection API, which only the admin identity may call.
+	mux.Handle("POST "+admin.InspectPath, admin.New(admin.Config{Sessions: svc, Authorizer: authz.Rules{}, Logger: quiet}).Routes()["POST "+admin.InspectPath])
 	e.srv = httptest.NewServer(auth.Middleware(mux))
 	t.Cleanup(e.srv.Close)
 	return e
@@ -273,8 +277,8 @@ func TestInspectAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	inspect := func(c sts.Credentials, token string) (int, string) {
-		body, _ := json.Marshal(sts.InspectRequest{SessionToken: token})
-		resp, err := e.srv.Client().Do(signed(t, c, "POST", e.srv.URL+sts.InspectPath, string(body), "podid", time.Now(), map[string]string{"Content-Type": "application/json"}))
+		body, _ := json.Marshal(admin.InspectRequest{SessionToken: token})
+		resp, err := e.srv.Client().Do(signed(t, c, "POST", e.srv.URL+admin.InspectPath, string(body), "podid", time.Now(), map[string]string{"Content-Type": "application/json"}))
 		if err != nil {
 			t.Fatal(err)
 		}

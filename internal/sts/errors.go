@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/podid/podid/internal/authz"
 )
 
 // Error codes podid's STS returns (the <Code> of an awsQuery error).
@@ -140,8 +142,12 @@ func writeXML(w http.ResponseWriter, requestID string, status int, v any) {
 // asError turns any error into an *Error (InternalFailure when it is not one).
 func asError(err error) *Error {
 	var e *Error
-	if errors.As(err, &e) {
+	var denied *authz.DeniedError
+	switch {
+	case errors.As(err, &e):
 		return e
+	case errors.As(err, &denied):
+		return &Error{Code: CodeAccessDenied, Status: http.StatusForbidden, Message: denied.Error()}
 	}
 	return &Error{Code: CodeInternalFailure, Status: http.StatusInternalServerError, Message: "An internal error occurred."}
 }

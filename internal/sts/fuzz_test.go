@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/sts"
 )
 
@@ -37,7 +38,7 @@ func FuzzQueryHandler(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	ids := []*sts.Identity{{ARN: svc.RootARN(), Account: account, UserID: account}, sts.SessionIdentity(sess)}
+	ids := []*authz.Identity{{ARN: svc.RootARN(), Account: account, UserID: account}, sts.SessionIdentity(sess, out.Credentials.SessionToken)}
 	for _, s := range []string{
 		"Action=GetCallerIdentity&Version=2011-06-15",
 		"Action=AssumeRole&Version=2011-06-15&RoleArn=" + url.QueryEscape(roleA) + "&RoleSessionName=s1&Tags.member.1.Key=a&Tags.member.1.Value=b&TransitiveTagKeys.member.1=a",
@@ -55,7 +56,7 @@ func FuzzQueryHandler(f *testing.F) {
 			id = ids[1]
 		}
 		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
-		req = req.WithContext(sts.WithIdentity(req.Context(), id))
+		req = req.WithContext(authz.WithIdentity(req.Context(), id))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Header().Get("Content-Type") != "text/xml" || !strings.HasPrefix(rec.Body.String(), "<?xml") {

@@ -1,48 +1,27 @@
 package sts
 
-import "context"
+import "github.com/podid/podid/internal/authz"
 
-// Identity is the authenticated caller of a request: podid's admin
-// identity (Session nil) or a session this STS vended.
-type Identity struct {
-	// ARN: arn:aws:iam::ACCOUNT:root for the admin identity,
-	// arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION for a session.
-	ARN     string
-	Account string
-	// UserID is what GetCallerIdentity reports as UserId: the account ID
-	// for the root, ROLEID:SESSION for a session.
-	UserID      string
-	AccessKeyID string
-	// Session is the vended session the request was made with; nil for
-	// the admin identity.
-	Session *Session
-}
-
-// IsAdmin reports whether the identity is podid's admin identity.
-func (i *Identity) IsAdmin() bool { return i.Session == nil }
-
-// SessionIdentity returns the identity of a request made with sess.
-func SessionIdentity(sess *Session) *Identity {
-	return &Identity{
+// SessionIdentity returns the identity of a request made with sess, whose
+// session token is token.
+func SessionIdentity(sess *Session, token string) *authz.Identity {
+	return &authz.Identity{
 		ARN:         sess.AssumedRoleARN(),
 		Account:     sess.Account,
 		UserID:      sess.AssumedRoleID(),
 		AccessKeyID: sess.AccessKeyID,
-		Session:     sess,
+		Session:     &authz.Session{RoleARN: sess.RoleARN, Tags: tagMap(sess.Tags), Token: token},
 	}
 }
 
-type identityKey struct{}
-
-// WithIdentity returns ctx carrying id (the authentication middleware
-// calls it).
-func WithIdentity(ctx context.Context, id *Identity) context.Context {
-	return context.WithValue(ctx, identityKey{}, id)
-}
-
-// IdentityFrom returns the identity the authentication middleware put in
-// ctx.
-func IdentityFrom(ctx context.Context) (*Identity, bool) {
-	id, ok := ctx.Value(identityKey{}).(*Identity)
-	return id, ok && id != nil
+// tagMap is tags as a map (the last value of a repeated key wins).
+func tagMap(tags []Tag) map[string]string {
+	if len(tags) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[t.Key] = t.Value
+	}
+	return m
 }

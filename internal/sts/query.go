@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/podid/podid/internal/authz"
 )
 
 // APIVersion is the STS API version of the awsQuery protocol.
@@ -51,9 +53,28 @@ func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, reqID, NewError(CodeInvalidAction, http.StatusBadRequest, "Could not find operation %s for version %s", action, version))
 		return
 	}
-	id, ok := IdentityFrom(r.Context())
+	id, ok := authz.FromContext(r.Context())
 	if !ok {
 		WriteError(w, reqID, NewError(CodeMissingAuthToken, http.StatusForbidden, MsgMissingAuthToken))
+		return
+	}
+	var resource string
+	var reqCtx map[string][]string
+	var in AssumeRoleInput
+	switch action {
+	case "GetCallerIdentity":
+		resource = "*"
+	case "AssumeRole":
+		var e *Error
+		if in, e = assumeRoleInput(params); e != nil {
+			WriteError(w, reqID, e)
+			return
+		}
+		resource = in.RoleARN
+		reqCtx = authz.RequestTags(tagMap(in.Tags))
+	}
+	if err := authz.Check(r.Context(), s.cfg.Authorizer, "sts:"+action, resource, reqCtx); err != nil {
+		WriteError(w, reqID, asError(err))
 		return
 	}
 	switch action {
@@ -64,13 +85,14 @@ func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request) {
 			Metadata: responseMetadata{RequestID: reqID},
 		})
 	case "AssumeRole":
-		in, e := assumeRoleInput(params)
-		if e != nil {
-			WriteError(w, reqID, e)
-			return
-		}
 		if id.Session != nil {
-			c := id.Session.Credentials()
+			// Chaining: the session's own credentials make the call.
+			sess, err := s.Inspect(id.Session.Token)
+			if err != nil {
+				WriteError(w, reqID, errInvalidClientToken())
+				return
+			}
+			c := sess.Credentials()
 			in.Caller = &c
 		} else {
 			in.Principal = id.ARN

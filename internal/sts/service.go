@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/podid/podid/internal/authz"
 )
 
 // EKSServicePrincipal is the principal that makes EKS Auth's first role
@@ -45,6 +47,9 @@ type Config struct {
 	// (server.RequestID), echoed in STS responses; a new UUID when nil or
 	// empty.
 	RequestID func(context.Context) string
+	// Authorizer decides whether the caller may perform sts:AssumeRole
+	// and sts:GetCallerIdentity; nil: every caller may.
+	Authorizer authz.Authorizer
 }
 
 // Service is podid's local STS. It is safe for concurrent use.

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/podid/podid/internal/admin"
+	"github.com/podid/podid/internal/assoccache"
+	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/satoken"
+	"github.com/podid/podid/internal/server"
+	"github.com/podid/podid/internal/sigv4"
+	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/sts"
+)
+
+// served is what build makes of podid serve's flags: the open store (the
+// caller closes it) and the handler of every route.
+type served struct {
+	store   store.Store
+	handler http.Handler
+}
+
+// build wires podid serve's parts in dependency order: store → names →
+// STS → authentication → authorization → association cache → handler
+// families → the host they mount into. The cache's loop ends with ctx.
+func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.Logger, stdout io.Writer) (_ *served, err error) {
+	st, err := openStore(ctx, o.store)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+
+	cfg := server.Config{
+		Store:            st,
+		Region:           o.region,
+		AccountID:        o.accountID,
+		Logger:           logger,
+		MaxBodyBytes:     o.maxBodyBytes,
+		PublicURL:        publicURL,
+		NewClusterIssuer: satoken.NewIssuer,
+	}
+	names := cfg.Names()
+
+	// The session key lives in the store: every replica verifies every
+	// replica's sessions.
+	key, err := sts.KeyFromStore(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	authorizer := authz.Rules{}
+	localSTS, err := sts.New(sts.Config{
+		Region: o.region, AccountID: o.accountID, Keys: [][]byte{key},
+		Logger: logger, RequestID: server.RequestID, Authorizer: authorizer,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var assumer eksauth.Assumer = localSTS
+	if o.upstreamSTS != "" {
+		if assumer, err = sts.NewUpstream(ctx, o.upstreamSTS, o.region); err != nil {
+			return nil, err
+		}
+	}
+
+	adminKeys, err := adminIdentity(o, stdout)
+	if err != nil {
+		return nil, fmt.Errorf("setting up --auth %s: %w", o.auth, err)
+	}
+	authn := sigv4.New(sigv4.Config{
+		Mode: o.auth, Admin: adminKeys, AccountID: o.accountID, Sessions: localSTS,
+		MaxBody: o.maxBodyBytes, RequestID: server.RequestID, Logger: logger,
+		// Prometheus scrapes without SigV4; metrics carry no secrets.
+		PublicPrefixes: []string{"/healthz", "/clusters-oidc/", "/metrics"},
+	})
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cache := assoccache.New(st, assoccache.Options{
+		PollInterval:   o.pollInterval,
+		ResyncInterval: o.resyncInterval,
+		Delay:          o.propagationDelay,
+		Logger:         logger,
+		Registerer:     reg,
+	})
+	if err := cache.Start(ctx); err != nil {
+		return nil, err
+	}
+
+	credentialPath := eksauth.New(eksauth.Config{
+		Cache:          cache,
+		Verifier:       satoken.NewVerifier(satoken.VerifierOptions{Logger: logger}),
+		Assumer:        assumer,
+		IssuerURL:      names.IssuerURL,
+		AssociationARN: names.AssociationARN,
+		ClusterARN:     names.ClusterARN,
+		Logger:         logger,
+		Authorizer:     authorizer,
+	})
+	adminAPI := admin.New(admin.Config{
+		Store:          st,
+		Cache:          cache,
+		Sessions:       localSTS,
+		IssuerURL:      names.IssuerURL,
+		ClusterARN:     names.ClusterARN,
+		AssociationARN: names.AssociationARN,
+		Authorizer:     authorizer,
+		Logger:         logger,
+	})
+	cfg.Routes = map[string]http.Handler{"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}
+	maps.Copy(cfg.Routes, localSTS.Routes())
+	maps.Copy(cfg.Routes, credentialPath.Routes())
+	maps.Copy(cfg.Routes, adminAPI.Routes())
+	maps.Copy(cfg.Routes, o.extraRoutes)
+	cfg.Middleware = authn.Middleware
+	cfg.Authorizer = authorizer
+
+	srv, err := server.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &served{store: st, handler: srv.Handler()}, nil
+}
+
+// adminIdentity returns the admin identity's keys: with --auth sigv4,
+// from --data-dir, created (and printed once) on first start; none with
+// --auth none.
+func adminIdentity(o *serveOptions, stdout io.Writer) (sts.Credentials, error) {
+	if o.auth != sigv4.ModeSigV4 {
+		return sts.Credentials{}, nil
+	}
+	keys, created, err := sigv4.LoadOrCreateAdmin(o.dataDir)
+	if err != nil {
+		return keys, err
+	}
+	if created {
+		fmt.Fprintf(stdout, "podid serve: created the admin identity's access keys (shown once; kept in %s/%s):\n"+
+			"  export AWS_ACCESS_KEY_ID=%s\n  export AWS_SECRET_ACCESS_KEY=%s\n\n",
+			o.dataDir, sigv4.AdminFile, keys.AccessKeyID, keys.SecretAccessKey)
+	}
+	return keys, nil
+}

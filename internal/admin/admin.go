@@ -1,0 +1,116 @@
+// Package admin is podid's own API under /podid/v1/ and its Go client,
+// which the podid token, wait, issuer and session commands use:
+//
+//	POST /podid/v1/clusters/{name}/tokens    mint a service-account token   podid:MintToken
+//	GET  /podid/v1/clusters/{name}/issuer    show the cluster's issuer      podid:GetIssuer
+//	PUT  /podid/v1/clusters/{name}/issuer    set the cluster's issuer       podid:SetIssuer
+//	GET  /podid/v1/wait?revision=N|cluster=C&associationId=ID&timeout=30s   podid:Wait
+//	POST /podid/v1/sessions/inspect          show a vended session          podid:InspectSession
+//
+// Every request is authorized as the action on the right through the
+// Authorizer. Errors are restJson1, as the EKS API's.
+package admin
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/sts"
+)
+
+// Paths of the admin API.
+const (
+	Prefix      = "/podid/v1/"
+	WaitPath    = Prefix + "wait"
+	InspectPath = Prefix + "sessions/inspect"
+)
+
+// TokensPath is where a cluster's tokens are minted.
+func TokensPath(cluster string) string { return clusterPath(cluster) + "/tokens" }
+
+// IssuerPath is where a cluster's issuer is shown and set.
+func IssuerPath(cluster string) string { return clusterPath(cluster) + "/issuer" }
+
+// Cache is what the admin API needs of the credential path's association
+// cache (*assoccache.Cache).
+type Cache interface {
+	// WaitFor returns once revision rev is in effect, or ctx's error.
+	WaitFor(ctx context.Context, rev int64) error
+	// AppliedRevision is the revision in effect.
+	AppliedRevision() int64
+	// InvalidateClusters drops cached clusters (after an issuer change).
+	InvalidateClusters()
+}
+
+// Sessions opens session tokens (*sts.Service), expired ones too.
+type Sessions interface {
+	Inspect(token string) (*sts.Session, error)
+}
+
+// Config configures a Handler. Every field but Now, Logger, MaxWait and
+// Authorizer is required.
+type Config struct {
+	// Store holds the clusters (issuers) and the revisions to wait for.
+	Store store.Store
+	// Cache is the credential path's cache podid wait waits on.
+	Cache Cache
+	// Sessions opens the session tokens to inspect.
+	Sessions Sessions
+	// IssuerURL gives a cluster's token issuer URL.
+	IssuerURL func(store.Cluster) string
+	// ClusterARN and AssociationARN name the resources of the actions.
+	ClusterARN     func(name string) string
+	AssociationARN func(cluster, id string) string
+	// Authorizer decides every request; nil: every caller may.
+	Authorizer authz.Authorizer
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger gets issuer changes and internal errors. Default
+	// slog.Default().
+	Logger *slog.Logger
+	// MaxWait bounds the timeout of a wait: keep it below the HTTP
+	// server's write timeout. Default 50 s.
+	MaxWait time.Duration
+}
+
+// Handler serves the admin API.
+type Handler struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+}
+
+// New returns a Handler for cfg.
+func New(cfg Config) *Handler {
+	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.cfg.MaxWait <= 0 {
+		h.cfg.MaxWait = 50 * time.Second
+	}
+	return h
+}
+
+// Routes returns the admin API as http.ServeMux patterns.
+func (h *Handler) Routes() map[string]http.Handler {
+	return map[string]http.Handler{
+		"GET " + WaitPath:                       h.serve(h.wait),
+		"POST /podid/v1/clusters/{name}/tokens": h.serve(h.mintToken),
+		"GET /podid/v1/clusters/{name}/issuer":  h.serve(h.getIssuer),
+		"PUT /podid/v1/clusters/{name}/issuer":  h.serve(h.putIssuer),
+		"POST " + InspectPath:                   h.serve(h.inspect),
+	}
+}
+
+// authorize asks the Authorizer about the caller of r.
+func (h *Handler) authorize(r *http.Request, action, resource string) error {
+	return authz.Check(r.Context(), h.cfg.Authorizer, action, resource, nil)
+}

@@ -1,0 +1,200 @@
+package admin_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+
+	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/admin"
+	"github.com/podid/podid/internal/assoccache"
+	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/satoken"
+	"github.com/podid/podid/internal/server"
+	"github.com/podid/podid/internal/servertest"
+	"github.com/podid/podid/internal/sigv4"
+	"github.com/podid/podid/internal/sts"
+)
+
+const account = "111122223333"
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// env is a podid server wired as podid serve wires it (SigV4, the local
+// STS, the association cache, the EKS API and the admin API), and an
+// admin Client signing with the admin identity's keys.
+type env struct {
+	*servertest.Server
+	sts    *sts.Service
+	client *admin.Client
+}
+
+func newEnv(t *testing.T, delay time.Duration) *env {
+	t.Helper()
+	ctx := context.Background()
+	e := &env{}
+	e.Server = servertest.New(t, servertest.WithConfig(func(cfg *server.Config) {
+		cfg.AccountID = account
+		cfg.NewClusterIssuer = satoken.NewIssuer
+		key, err := sts.KeyFromStore(ctx, cfg.Store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.sts, err = sts.New(sts.Config{AccountID: account, Keys: [][]byte{key}, Logger: quiet}); err != nil {
+			t.Fatal(err)
+		}
+		cache := assoccache.New(cfg.Store, assoccache.Options{Delay: delay, Logger: quiet})
+		if err := cache.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cache.Stop)
+		names := cfg.Names()
+		api := admin.New(admin.Config{
+			Store: cfg.Store, Cache: cache, Sessions: e.sts, IssuerURL: names.IssuerURL,
+			ClusterARN: names.ClusterARN, AssociationARN: names.AssociationARN,
+			Authorizer: authz.Rules{}, Logger: quiet,
+		})
+		auth := sigv4.New(sigv4.Config{
+			Admin:     sts.Credentials{AccessKeyID: servertest.AccessKeyID, SecretAccessKey: servertest.SecretAccessKey},
+			AccountID: account, Sessions: e.sts, Logger: quiet,
+		})
+		cfg.Middleware, cfg.Authorizer = auth.Middleware, authz.Rules{}
+		cfg.Routes = api.Routes()
+		maps.Copy(cfg.Routes, e.sts.Routes())
+	}))
+	e.client = &admin.Client{Endpoint: e.URL, Region: "us-east-1", HTTPClient: e.HTTP.Client(),
+		Credentials: credentials.NewStaticCredentialsProvider(servertest.AccessKeyID, servertest.SecretAccessKey, "")}
+	if _, err := e.EKS(t).CreateCluster(ctx, &eks.CreateClusterInput{
+		Name: aws.String("c1"), RoleArn: aws.String("arn:aws:iam::" + account + ":role/eks"),
+		ResourcesVpcConfig: &ekstypes.VpcConfigRequest{SubnetIds: []string{"subnet-1"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// sessionClient is a Client signing with a vended session's credentials.
+func (e *env) sessionClient(t *testing.T) (*admin.Client, sts.AssumeRoleOutput) {
+	t.Helper()
+	out, err := e.sts.AssumeRole(context.Background(), sts.AssumeRoleInput{RoleARN: "arn:aws:iam::" + account + ":role/app", RoleSessionName: "s1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := *e.client
+	c.Credentials = credentials.NewStaticCredentialsProvider(out.Credentials.AccessKeyID, out.Credentials.SecretAccessKey, out.Credentials.SessionToken)
+	return &c, out
+}
+
+func TestClientTokensAndIssuer(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	tok, err := e.client.MintToken(ctx, "c1", admin.MintTokenInput{Namespace: "ns", ServiceAccount: "sa", PodName: "p", PodUID: "u", ExpiresInSeconds: 600})
+	if err != nil {
+		t.Fatalf("MintToken: %v", err)
+	}
+	cl, err := e.Store.GetCluster(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := satoken.NewVerifier(satoken.VerifierOptions{}).Verify(ctx, cl, e.Server.Server.IssuerURL(cl), tok.Token)
+	if err != nil || claims.ServiceAccount != "sa" {
+		t.Errorf("minted token: %+v, %v", claims, err)
+	}
+
+	doc, err := e.client.Issuer(ctx, "c1")
+	if err != nil || !doc.PodidIssued || doc.IssuerURL != e.URL+"/clusters-oidc/c1" {
+		t.Errorf("Issuer: %+v, %v", doc, err)
+	}
+	if _, err := e.client.SetIssuer(ctx, "c1", admin.IssuerDoc{IssuerURL: "kubernetes"}); !isCode(err, eksapi.CodeInvalidParameter) {
+		t.Errorf("SetIssuer with a bad URL: %v, want InvalidParameterException", err)
+	}
+	if _, err := e.client.Issuer(ctx, "nope"); !isCode(err, eksapi.CodeResourceNotFound) || !strings.Contains(err.Error(), "No cluster found for name: nope.") {
+		t.Errorf("Issuer of an unknown cluster: %v", err)
+	}
+}
+
+// TestClientSessionRefused: a vended session reads (the issuer, wait) but
+// the admin's actions are refused, worded as IAM words it, with the status
+// in the error.
+func TestClientSessionRefused(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	c, out := e.sessionClient(t)
+	if _, err := c.Issuer(ctx, "c1"); err != nil {
+		t.Errorf("session reading the issuer: %v", err)
+	}
+	if _, err := c.Wait(ctx, admin.WaitInput{Revision: -1}, 10*time.Second); err != nil {
+		t.Errorf("session waiting: %v", err)
+	}
+	clusterARN := "arn:aws:eks:us-east-1:" + account + ":cluster/c1"
+	for _, tt := range []struct {
+		call            func() error
+		action, resouce string
+	}{
+		{func() error {
+			_, err := c.MintToken(ctx, "c1", admin.MintTokenInput{Namespace: "ns", ServiceAccount: "sa", PodName: "p", PodUID: "u"})
+			return err
+		}, authz.ActionMintToken, clusterARN},
+		{func() error {
+			_, err := c.SetIssuer(ctx, "c1", admin.IssuerDoc{PodidIssued: true})
+			return err
+		}, authz.ActionSetIssuer, clusterARN},
+		{func() error {
+			_, err := c.InspectSession(ctx, out.Credentials.SessionToken)
+			return err
+		}, authz.ActionInspectSession, "*"},
+	} {
+		err := tt.call()
+		want := "AccessDeniedException: User: " + out.AssumedRoleARN + " is not authorized to perform: " + tt.action + " on resource: " + tt.resouce + " (HTTP 403)"
+		var ae *eksapi.Error
+		if !errors.As(err, &ae) || ae.Code != eksapi.CodeAccessDenied || err.Error() != want {
+			t.Errorf("session %s: %v, want %s", tt.action, err, want)
+		}
+	}
+	view, err := e.client.InspectSession(ctx, out.Credentials.SessionToken)
+	if err != nil || !strings.Contains(string(view), out.AssumedRoleARN) || strings.Contains(string(view), out.Credentials.SecretAccessKey) {
+		t.Errorf("admin inspecting: %s, %v", view, err)
+	}
+}
+
+// TestClientWait: the wait asks again, a chunk at a time, until the
+// change is in effect; past its timeout it returns the server's
+// RequestTimeoutException.
+func TestClientWait(t *testing.T) {
+	e := newEnv(t, 2*time.Second)
+	ctx := context.Background()
+	a, err := e.EKS(t).CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{
+		ClusterName: aws.String("c1"), Namespace: aws.String("ns"), ServiceAccount: aws.String("sa"),
+		RoleArn: aws.String("arn:aws:iam::" + account + ":role/app"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := admin.WaitInput{Revision: -1, Cluster: "c1", AssociationID: aws.ToString(a.Association.AssociationId)}
+	_, err = e.client.Wait(ctx, in, 10*time.Millisecond)
+	var ue *eksapi.UnknownError
+	if !errors.As(err, &ue) || ue.Code != admin.CodeRequestTimeout || ue.Status != 408 {
+		t.Errorf("Wait within the delay: %v, want RequestTimeoutException", err)
+	}
+	c := *e.client
+	c.WaitChunk = 50 * time.Millisecond
+	out, err := c.Wait(ctx, in, 20*time.Second)
+	if err != nil || out.Revision <= 0 {
+		t.Errorf("Wait: %+v, %v", out, err)
+	}
+}
+
+func isCode(err error, code string) bool {
+	var ae *eksapi.Error
+	return errors.As(err, &ae) && ae.Code == code
+}

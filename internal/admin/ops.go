@@ -1,0 +1,274 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/satoken"
+	"github.com/podid/podid/internal/store"
+)
+
+// WaitOutput is the body of a successful wait: the revision now in effect
+// for credential requests on this server.
+type WaitOutput struct {
+	Revision int64 `json:"revision"`
+}
+
+// CodeRequestTimeout is the error of a wait that timed out (HTTP 408).
+const CodeRequestTimeout = "RequestTimeoutException"
+
+// wait answers once the cache has applied the revision asked for:
+// revision=N, or the revision of cluster=C&associationId=ID (a deleted
+// association: the current revision, which covers its deletion), or with
+// neither, the store's current revision (every write made so far).
+func (h *Handler) wait(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	resource := "*"
+	if c, id := q.Get("cluster"), q.Get("associationId"); id != "" {
+		resource = h.cfg.AssociationARN(c, id)
+	}
+	if err := h.authorize(r, authz.ActionWait, resource); err != nil {
+		return nil, err
+	}
+	timeout := 30 * time.Second
+	if s := q.Get("timeout"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return nil, invalidParameter("timeout must be a positive duration such as 30s.")
+		}
+		timeout = min(d, h.cfg.MaxWait)
+	}
+	rev, err := h.waitRevision(r.Context(), q)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	if err := h.cfg.Cache.WaitFor(ctx, rev); err != nil {
+		return nil, &eksapi.Error{Code: CodeRequestTimeout, Status: http.StatusRequestTimeout, Message: fmt.Sprintf(
+			"Revision %d is not in effect after %s (in effect: %d).", rev, timeout, h.cfg.Cache.AppliedRevision())}
+	}
+	return WaitOutput{Revision: h.cfg.Cache.AppliedRevision()}, nil
+}
+
+func (h *Handler) waitRevision(ctx context.Context, q url.Values) (int64, error) {
+	if s := q.Get("revision"); s != "" {
+		rev, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || rev < 0 {
+			return 0, invalidParameter("revision must be a non-negative integer.")
+		}
+		return rev, nil
+	}
+	cluster, id := q.Get("cluster"), q.Get("associationId")
+	if id != "" {
+		a, err := h.cfg.Store.GetAssociation(ctx, cluster, id)
+		if err == nil {
+			return a.Revision, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return 0, err
+		}
+		// Deleted (or never made): the current revision covers it.
+	}
+	return h.cfg.Store.Revision(ctx)
+}
+
+// MintTokenInput is the body of a token request.
+type MintTokenInput struct {
+	Namespace         string `json:"namespace"`
+	ServiceAccount    string `json:"serviceAccount"`
+	ServiceAccountUID string `json:"serviceAccountUid,omitempty"`
+	PodName           string `json:"podName"`
+	PodUID            string `json:"podUid"`
+	NodeName          string `json:"nodeName,omitempty"`
+	// ExpiresInSeconds is the token's lifetime. Default 86400 (the
+	// projected token EKS mounts lasts a day).
+	ExpiresInSeconds int64 `json:"expiresInSeconds,omitempty"`
+}
+
+// MintTokenOutput is its response.
+type MintTokenOutput struct {
+	Token      string      `json:"token"`
+	Expiration eksapi.Time `json:"expiration"`
+}
+
+const (
+	defaultTokenTTL = 24 * time.Hour
+	maxTokenTTL     = 7 * 24 * time.Hour
+)
+
+// mintToken signs a token for a pod of a podid-issued cluster (a token is
+// a pod's identity).
+func (h *Handler) mintToken(r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	if err := h.authorize(r, authz.ActionMintToken, h.cfg.ClusterARN(name)); err != nil {
+		return nil, err
+	}
+	var in MintTokenInput
+	if err := decodeBody(r, &in); err != nil {
+		return nil, err
+	}
+	if in.Namespace == "" || in.ServiceAccount == "" || in.PodName == "" || in.PodUID == "" {
+		return nil, invalidParameter("namespace, serviceAccount, podName and podUid are required.")
+	}
+	ttl := defaultTokenTTL
+	if in.ExpiresInSeconds != 0 {
+		ttl = time.Duration(in.ExpiresInSeconds) * time.Second
+	}
+	if ttl <= 0 || ttl > maxTokenTTL {
+		return nil, invalidParameter(fmt.Sprintf("expiresInSeconds must be between 1 and %d.", int64(maxTokenTTL/time.Second)))
+	}
+	c, err := h.cfg.Store.GetCluster(r.Context(), name)
+	if err != nil {
+		return nil, err
+	}
+	if !satoken.PodidIssued(c.Issuer) {
+		return nil, eksapi.NewError(eksapi.CodeInvalidRequest, "Cluster "+name+" trusts an external token issuer; podid cannot sign its tokens.")
+	}
+	now := h.now()
+	tok, err := satoken.Mint(c.Issuer.SigningKeys, h.cfg.IssuerURL(c), satoken.Claims{
+		Namespace: in.Namespace, ServiceAccount: in.ServiceAccount, ServiceAccountUID: in.ServiceAccountUID,
+		PodName: in.PodName, PodUID: in.PodUID, NodeName: in.NodeName,
+	}, now, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return MintTokenOutput{Token: tok, Expiration: eksapi.NewTime(now.Truncate(time.Second).Add(ttl))}, nil
+}
+
+// IssuerDoc is a cluster's token issuer as the admin API shows and sets
+// it. To set: IssuerURL with exactly one of JWKS or JWKSURL (an external
+// issuer), or PodidIssued true alone (podid signs the cluster's tokens).
+type IssuerDoc struct {
+	// IssuerURL is the "iss" tokens must carry (on output, the effective
+	// one, also for podid-issued clusters).
+	IssuerURL   string          `json:"issuerUrl,omitempty"`
+	JWKSURL     string          `json:"jwksUrl,omitempty"`
+	JWKS        json.RawMessage `json:"jwks,omitempty"`
+	PodidIssued bool            `json:"podidIssued"`
+}
+
+func (h *Handler) getIssuer(r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	if err := h.authorize(r, authz.ActionGetIssuer, h.cfg.ClusterARN(name)); err != nil {
+		return nil, err
+	}
+	c, err := h.cfg.Store.GetCluster(r.Context(), name)
+	if err != nil {
+		return nil, err
+	}
+	return h.issuerDoc(c), nil
+}
+
+func (h *Handler) issuerDoc(c store.Cluster) IssuerDoc {
+	d := IssuerDoc{IssuerURL: h.cfg.IssuerURL(c), JWKSURL: c.Issuer.JWKSURL, PodidIssued: satoken.PodidIssued(c.Issuer)}
+	if len(c.Issuer.JWKS) > 0 {
+		d.JWKS = json.RawMessage(c.Issuer.JWKS)
+	}
+	return d
+}
+
+func (h *Handler) putIssuer(r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	if err := h.authorize(r, authz.ActionSetIssuer, h.cfg.ClusterARN(name)); err != nil {
+		return nil, err
+	}
+	var in IssuerDoc
+	if err := decodeBody(r, &in); err != nil {
+		return nil, err
+	}
+	if err := validateIssuer(in); err != nil {
+		return nil, err
+	}
+	cur, err := h.cfg.Store.GetCluster(r.Context(), name)
+	if err != nil {
+		return nil, err
+	}
+	var keys []byte
+	if in.PodidIssued && len(cur.Issuer.SigningKeys) == 0 {
+		// Made outside the transaction: generating a key is slow.
+		if keys, err = satoken.NewSigningKeys(); err != nil {
+			return nil, err
+		}
+	}
+	c, err := h.cfg.Store.UpdateCluster(r.Context(), name, func(c *store.Cluster) error {
+		if in.PodidIssued {
+			if len(c.Issuer.SigningKeys) > 0 {
+				keys = c.Issuer.SigningKeys // keep the cluster's key: its tokens stay valid
+			}
+			c.Issuer = store.Issuer{SigningKeys: keys}
+			return nil
+		}
+		// Keep podid's own keys so a switch back keeps them.
+		c.Issuer = store.Issuer{URL: in.IssuerURL, JWKSURL: in.JWKSURL, JWKS: []byte(in.JWKS), SigningKeys: c.Issuer.SigningKeys}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.cfg.Cache.InvalidateClusters()
+	h.log.Info("admin: cluster issuer set", "cluster", c.Name, "issuer", h.cfg.IssuerURL(c), "jwksUrl", c.Issuer.JWKSURL,
+		"staticJwks", len(c.Issuer.JWKS) > 0, "podidIssued", satoken.PodidIssued(c.Issuer))
+	return h.issuerDoc(c), nil
+}
+
+func validateIssuer(in IssuerDoc) error {
+	if in.PodidIssued {
+		if in.IssuerURL != "" || in.JWKSURL != "" || len(in.JWKS) > 0 {
+			return invalidParameter("podidIssued excludes issuerUrl, jwksUrl and jwks.")
+		}
+		return nil
+	}
+	if !httpURL(in.IssuerURL) {
+		return invalidParameter("issuerUrl must be an absolute http(s) URL.")
+	}
+	switch {
+	case (in.JWKSURL == "") == (len(in.JWKS) == 0):
+		return invalidParameter("Exactly one of jwks and jwksUrl is required.")
+	case in.JWKSURL != "" && !httpURL(in.JWKSURL):
+		return invalidParameter("jwksUrl must be an absolute http(s) URL.")
+	case len(in.JWKS) > 0:
+		if err := satoken.ValidateJWKS(in.JWKS); err != nil {
+			return invalidParameter("jwks is not usable: " + err.Error() + ".")
+		}
+	}
+	return nil
+}
+
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil && u.RawQuery == "" && u.Fragment == ""
+}
+
+// InspectRequest is the body of a session inspection.
+type InspectRequest struct {
+	SessionToken string `json:"sessionToken"`
+}
+
+// inspect shows a vended session (an sts.SessionView, expired sessions
+// too); a token this STS did not seal is an InvalidParameterException.
+func (h *Handler) inspect(r *http.Request) (any, error) {
+	if err := h.authorize(r, authz.ActionInspectSession, "*"); err != nil {
+		return nil, err
+	}
+	var in InspectRequest
+	if err := decodeBody(r, &in); err != nil {
+		return nil, err
+	}
+	if in.SessionToken == "" {
+		return nil, invalidParameter("sessionToken is required.")
+	}
+	sess, err := h.cfg.Sessions.Inspect(in.SessionToken)
+	if err != nil {
+		return nil, invalidParameter("The session token is not one this server issued.")
+	}
+	return sess.View(h.now()), nil
+}

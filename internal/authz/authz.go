@@ -1,0 +1,67 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Authorizer decides whether an identity may perform an action on a
+// resource.
+type Authorizer interface {
+	// Authorize returns nil to allow id (nil: the request carried none)
+	// to perform action ("eks:UpdatePodIdentityAssociation") on resource
+	// (an ARN, or "*"), or an error: a *DeniedError when the policy
+	// refuses, anything else when it could not decide. reqCtx holds the
+	// request's condition keys (aws:RequestTag/KEY, aws:TagKeys); nil
+	// when the request has none.
+	Authorize(ctx context.Context, id *Identity, action, resource string, reqCtx map[string][]string) error
+}
+
+// Check asks a whether the caller ctx carries may perform action on
+// resource. A nil Authorizer allows everything (a server without
+// authentication).
+func Check(ctx context.Context, a Authorizer, action, resource string, reqCtx map[string][]string) error {
+	if a == nil {
+		return nil
+	}
+	id, _ := FromContext(ctx)
+	return a.Authorize(ctx, id, action, resource, reqCtx)
+}
+
+// ErrDenied is what every *DeniedError is (errors.Is).
+var ErrDenied = errors.New("access denied")
+
+// DeniedError is a refusal, worded as IAM words it.
+type DeniedError struct {
+	// Principal is the caller's ARN; "" for a request without identity.
+	Principal string
+	Action    string
+	Resource  string
+}
+
+func (e *DeniedError) Error() string {
+	if e.Principal == "" {
+		return fmt.Sprintf("The request is not authenticated: it is not authorized to perform: %s on resource: %s", e.Action, e.Resource)
+	}
+	return fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", e.Principal, e.Action, e.Resource)
+}
+
+// Is makes errors.Is(err, ErrDenied) true.
+func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
+
+// RequestTags returns the condition keys of a request that sets tags:
+// aws:RequestTag/KEY for each tag and aws:TagKeys; nil for no tags.
+func RequestTags(tags map[string]string) map[string][]string {
+	if len(tags) == 0 {
+		return nil
+	}
+	m := make(map[string][]string, len(tags)+1)
+	keys := make([]string, 0, len(tags))
+	for k, v := range tags {
+		m["aws:RequestTag/"+k] = []string{v}
+		keys = append(keys, k)
+	}
+	m["aws:TagKeys"] = keys
+	return m
+}

@@ -1,0 +1,59 @@
+// Package authz is who is calling podid and whether they may: the caller's
+// Identity (established by authentication, carried in the request
+// context) and the one Authorizer every handler asks before it acts.
+//
+// Every check is an action on a resource, as IAM names them:
+// "eks:UpdatePodIdentityAssociation" on an association ARN,
+// "eks-auth:AssumeRoleForPodIdentity" on a cluster ARN, "podid:MintToken"
+// on a cluster ARN. A handler passes the request's condition keys
+// (aws:RequestTag/KEY, aws:TagKeys, ...) along, so a policy engine that
+// evaluates identity policies can replace Rules without touching any
+// handler.
+package authz
+
+import "context"
+
+// Identity is the authenticated caller of a request: podid's admin
+// identity (Session nil) or a session podid's STS vended.
+type Identity struct {
+	// ARN: arn:aws:iam::ACCOUNT:root for the admin identity,
+	// arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION for a session.
+	ARN     string
+	Account string
+	// UserID is what GetCallerIdentity reports as UserId: the account ID
+	// for the root, ROLEID:SESSION for a session.
+	UserID      string
+	AccessKeyID string
+	// Session is the vended session the request was made with; nil for
+	// the admin identity.
+	Session *Session
+}
+
+// Session is what an Identity knows of the vended session behind it.
+type Session struct {
+	// RoleARN is the assumed role (arn:aws:iam::ACCOUNT:role/NAME).
+	RoleARN string
+	// Tags are the session tags (the principal's tags to IAM).
+	Tags map[string]string
+	// Token is the session token the request carried; STS opens it again
+	// to chain a role assumption from the session.
+	Token string
+}
+
+// IsAdmin reports whether the identity is podid's admin identity.
+func (i *Identity) IsAdmin() bool { return i.Session == nil }
+
+type identityKey struct{}
+
+// WithIdentity returns ctx carrying id (the authentication middleware
+// calls it).
+func WithIdentity(ctx context.Context, id *Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// FromContext returns the identity the authentication middleware put in
+// ctx; ok is false when there is none.
+func FromContext(ctx context.Context) (id *Identity, ok bool) {
+	id, ok = ctx.Value(identityKey{}).(*Identity)
+	return id, ok && id != nil
+}
