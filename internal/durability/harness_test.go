@@ -47,7 +47,12 @@ func runMain(m *testing.M) int {
 	}
 	defer remove()
 	podidBin = bins[0]
-	return m.Run()
+	code := m.Run()
+	if err := reportFaults(); err != nil {
+		fmt.Fprintln(os.Stderr, "durability: writing the fault table:", err)
+		return 1
+	}
+	return code
 }
 
 // server is a running podid serve process.

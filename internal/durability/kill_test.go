@@ -97,7 +97,7 @@ func runKillTest(t *testing.T, storeDSN string, integrity func(context.Context) 
 		srv = startServer(t, fmt.Sprintf("podid serve (restart %d)", cycle), storeDSN)
 		ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
 		for _, l := range loads {
-			t.Run(fmt.Sprintf("restart %d/%s", cycle, l.cluster), func(t *testing.T) { l.check(ctx, t, srv.eks()) })
+			t.Run(fmt.Sprintf("restart %d/%s", cycle, l.cluster), func(t *testing.T) { l.check(ctx, t, srv.eks(), nil) })
 		}
 		l.resolve(ctx, t, srv.eks(), restarted)
 		cancel()

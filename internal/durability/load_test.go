@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ const (
 // keyRecord is a client's knowledge of one (namespace, service account).
 type keyRecord struct {
 	namespace, serviceAccount string
-	requested                 eks.CreatePodIdentityAssociationInput
+	requested                 eks.CreatePodIdentityAssociationInput // ClientRequestToken nil: a create without one
 	create                    outcome
 	created                   *types.PodIdentityAssociation // when create is acked
 	delete                    outcome
@@ -43,7 +44,15 @@ type keyRecord struct {
 	updates              map[int]*types.PodIdentityAssociation
 	lastAcked, lastTried int
 	pending              *eks.UpdatePodIdentityAssociationInput // the last update sent
+
+	// Tag writes on a hot key, numbered from 1: odd ones TagResource
+	// {tagSeqKey: "N"}, even ones UntagResource [tagSeqKey]. The last
+	// acknowledged and the last sent.
+	tagAcked, tagTried int
 }
+
+// tagSeqKey is the tag the load's tag writes set and remove.
+const tagSeqKey = "tagseq"
 
 // writer is one client of the load; its records are its own until the
 // load ends. It sends each write to one of its clients in turn; with
@@ -88,7 +97,7 @@ func newLoad(t *testing.T, cluster string, n int, failover bool, clients ...*eks
 			rec := wr.newRecord(cluster, fmt.Sprintf("hot-%d-%d", w, k), &eks.CreatePodIdentityAssociationInput{
 				RoleArn: aws.String(hotRole(w, k, 0)), TargetRoleArn: aws.String(hotTarget(w, k, 0)), Policy: aws.String(hotPolicy(0)),
 				DisableSessionTags: aws.Bool(true),
-				Tags:               map[string]string{"writer": strconv.Itoa(w), "hot": strconv.Itoa(k), "kind": "hot"}})
+				Tags:               map[string]string{"writer": strconv.Itoa(w), "hot": strconv.Itoa(k), "kind": "hot"}}, true)
 			rec.hot = true
 			rec.updates = map[int]*types.PodIdentityAssociation{}
 			if err := wr.create(t.Context(), k, rec); err != nil {
@@ -145,7 +154,7 @@ func (l *load) report(t *testing.T) (inFlight, retries, replays int) {
 			t.Errorf("writer %d: %s", wr.n, e)
 		}
 		for _, r := range wr.records {
-			if r.create == unknown || r.delete == unknown || (r.hot && r.lastTried > r.lastAcked) {
+			if r.create == unknown || r.delete == unknown || (r.hot && (r.lastTried > r.lastAcked || r.tagTried > r.tagAcked)) {
 				inFlight++
 			}
 		}
@@ -174,6 +183,17 @@ func (l *load) resolve(ctx context.Context, t *testing.T, c *eks.Client, restart
 					Namespace: aws.String(r.namespace), ServiceAccount: aws.String(r.serviceAccount)})
 				if err != nil {
 					t.Fatal(err)
+				}
+				if r.requested.ClientRequestToken == nil && len(before.Associations) == 1 {
+					// Applied before the crash; without a token the
+					// client finds it rather than sending it again.
+					a, err := findAssociation(ctx, c, r)
+					if err != nil || a == nil {
+						t.Fatalf("describing %s after the restart: %v", r.serviceAccount, err)
+					}
+					replayed++
+					r.create, r.created = acked, a
+					continue
 				}
 				in := r.requested
 				sent++
@@ -215,31 +235,44 @@ func (l *load) resolve(ctx context.Context, t *testing.T, c *eks.Client, restart
 					replayed++
 				}
 				r.lastAcked, r.updates[r.lastTried] = r.lastTried, out.Association
+			case r.hot && r.tagTried > r.tagAcked:
+				sent++
+				if err := sendTagWrite(ctx, c, r, r.tagTried); err != nil {
+					t.Errorf("tag write %d of %s sent again after the restart: %v", r.tagTried, r.serviceAccount, err)
+					continue
+				}
+				r.tagAcked = r.tagTried
 			}
 		}
 	}
 	return sent, replayed
 }
 
-// check compares every association on c with what the writers were told.
-func (l *load) check(ctx context.Context, t *testing.T, c *eks.Client) {
+// check compares every association on c with what the writers were told,
+// counting in tl (which may be nil) what it checked and found.
+func (l *load) check(ctx context.Context, t *testing.T, c *eks.Client, tl *tally) {
 	t.Helper()
 	stored := listAll(ctx, t, c, l.cluster)
 	for _, wr := range l.writers {
 		for _, r := range wr.records {
 			got := stored[r.serviceAccount]
 			delete(stored, r.serviceAccount)
-			t.Run(r.serviceAccount, func(t *testing.T) { checkRecord(t, r, got) })
+			t.Run(r.serviceAccount, func(t *testing.T) { checkRecord(t, tl, r, got) })
 		}
 	}
 	for sa, got := range stored {
-		t.Errorf("association %v for service account %s was never requested", ids(got), sa)
+		tl.fail(t, wrongState, "association %v for service account %s was never requested", ids(got), sa)
+	}
+	if tl != nil {
+		tl.checked.Add(l.acks.Load())
 	}
 }
 
-func (wr *writer) newRecord(cluster, sa string, in *eks.CreatePodIdentityAssociationInput) *keyRecord {
+func (wr *writer) newRecord(cluster, sa string, in *eks.CreatePodIdentityAssociationInput, withToken bool) *keyRecord {
 	in.ClusterName, in.Namespace, in.ServiceAccount = aws.String(cluster), aws.String("load"), aws.String(sa)
-	in.ClientRequestToken = aws.String(requestToken())
+	if withToken {
+		in.ClientRequestToken = aws.String(requestToken())
+	}
 	r := &keyRecord{namespace: "load", serviceAccount: sa, requested: *in}
 	wr.records = append(wr.records, r)
 	return r
@@ -255,9 +288,11 @@ func requestToken() string {
 // maxWrites bounds each writer's writes.
 const maxWrites = 5000
 
-// run writes until l.stop: mostly creates, every fourth write an update
-// of a hot association, every fourth a delete of an earlier create. It
-// ends at its first write without an answer.
+// run writes until l.stop: of every eight writes, two update a hot
+// association (with a client request token), two delete an earlier create
+// (when there is one), one tags or untags a hot association, and the rest
+// create (one in three without a client request token). It ends at its
+// first write without an answer.
 func (wr *writer) run(l *load) {
 	var deletable []*keyRecord
 	for i := 0; i < maxWrites && !l.stop.Load(); i++ {
@@ -269,6 +304,8 @@ func (wr *writer) run(l *load) {
 		case i%4 == 3 && len(deletable) > 0:
 			err = wr.delete(ctx, i, l.cluster, deletable[0])
 			deletable = deletable[1:]
+		case i%8 == 6:
+			err = wr.tag(ctx, i, wr.hot[i/8%len(wr.hot)])
 		default:
 			in := &eks.CreatePodIdentityAssociationInput{RoleArn: aws.String(roleARN(fmt.Sprintf("c-%d-%d", wr.n, i))),
 				Tags: map[string]string{"writer": strconv.Itoa(wr.n), "i": strconv.Itoa(i), "kind": "create"}}
@@ -279,7 +316,7 @@ func (wr *writer) run(l *load) {
 				in.Policy = aws.String(hotPolicy(i))
 				in.DisableSessionTags = aws.Bool(true)
 			}
-			r := wr.newRecord(l.cluster, fmt.Sprintf("c-%d-%d", wr.n, i), in)
+			r := wr.newRecord(l.cluster, fmt.Sprintf("c-%d-%d", wr.n, i), in, i%3 != 2)
 			if err = wr.create(ctx, i, r); err == nil {
 				deletable = append(deletable, r)
 			}
@@ -320,11 +357,24 @@ func (wr *writer) create(ctx context.Context, i int, r *keyRecord) error {
 	r.create = unknown
 	var out *eks.CreatePodIdentityAssociationOutput
 	var sent time.Time // of the last attempt
+	var last *eks.Client
 	err, retried := wr.send(i, func(c *eks.Client) (err error) {
-		sent = time.Now()
+		sent, last = time.Now(), c
 		out, err = c.CreatePodIdentityAssociation(ctx, &in)
 		return err
 	})
+	if retried && in.ClientRequestToken == nil && apiError(err) == "ResourceInUseException" {
+		// Without a token the retry cannot be replayed: the attempt
+		// without an answer made the association, which the client
+		// looks up as an SDK user would.
+		a, ferr := findAssociation(ctx, last, r)
+		if ferr != nil {
+			return ferr
+		}
+		wr.replays++
+		r.create, r.created = acked, a
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -335,6 +385,22 @@ func (wr *writer) create(ctx context.Context, i int, r *keyRecord) error {
 	}
 	r.create, r.created = acked, out.Association
 	return nil
+}
+
+// findAssociation returns the association of r's key on c, or nil when
+// there is none.
+func findAssociation(ctx context.Context, c *eks.Client, r *keyRecord) (*types.PodIdentityAssociation, error) {
+	list, err := c.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{ClusterName: r.requested.ClusterName,
+		Namespace: aws.String(r.namespace), ServiceAccount: aws.String(r.serviceAccount)})
+	if err != nil || len(list.Associations) == 0 {
+		return nil, err
+	}
+	d, err := c.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{
+		ClusterName: r.requested.ClusterName, AssociationId: list.Associations[0].AssociationId})
+	if err != nil {
+		return nil, err
+	}
+	return d.Association, nil
 }
 
 func (wr *writer) update(ctx context.Context, i int, cluster string, r *keyRecord) error {
@@ -361,6 +427,31 @@ func (wr *writer) update(ctx context.Context, i int, cluster string, r *keyRecor
 	}
 	r.lastAcked, r.updates[seq] = seq, out.Association
 	return nil
+}
+
+// tag sends r's next tag write.
+func (wr *writer) tag(ctx context.Context, i int, r *keyRecord) error {
+	seq := r.tagTried + 1
+	r.tagTried = seq
+	err, _ := wr.send(i, func(c *eks.Client) error { return sendTagWrite(ctx, c, r, seq) })
+	if err != nil {
+		return err
+	}
+	r.tagAcked = seq
+	return nil
+}
+
+// sendTagWrite sends tag write seq of r (see keyRecord) to c. Either is
+// idempotent: a retry needs no token.
+func sendTagWrite(ctx context.Context, c *eks.Client, r *keyRecord, seq int) error {
+	var err error
+	if seq%2 == 1 {
+		_, err = c.TagResource(ctx, &eks.TagResourceInput{ResourceArn: r.created.AssociationArn,
+			Tags: map[string]string{tagSeqKey: strconv.Itoa(seq)}})
+	} else {
+		_, err = c.UntagResource(ctx, &eks.UntagResourceInput{ResourceArn: r.created.AssociationArn, TagKeys: []string{tagSeqKey}})
+	}
+	return err
 }
 
 func (wr *writer) delete(ctx context.Context, i int, cluster string, r *keyRecord) error {
@@ -430,54 +521,84 @@ func ids(as []*types.PodIdentityAssociation) []string {
 
 var ignoreSerde = cmpopts.IgnoreUnexported(types.PodIdentityAssociation{})
 
+// tally counts what checks found, for the fault campaign's table; a nil
+// *tally counts nothing.
+type tally struct {
+	checked                 atomic.Int64 // acknowledged writes whose outcome was checked
+	lost, duplicated, wrong atomic.Int64 // wrong: half-applied, or a state no client was told of
+}
+
+// failKind is what a failed check found.
+type failKind int
+
+const (
+	lostWrite  failKind = iota // an acknowledged write is not in effect
+	duplicate                  // a write took effect twice
+	wrongState                 // half-applied, or a state no write asked for
+)
+
+// fail counts a failure of kind k and reports it with t.Errorf.
+func (tl *tally) fail(t *testing.T, k failKind, format string, args ...any) {
+	t.Helper()
+	if tl != nil {
+		[]*atomic.Int64{&tl.lost, &tl.duplicated, &tl.wrong}[k].Add(1)
+	}
+	t.Errorf(format, args...)
+}
+
 // checkRecord checks what the restarted server holds for a key against
 // what its client was told.
-func checkRecord(t *testing.T, r *keyRecord, got []*types.PodIdentityAssociation) {
+func checkRecord(t *testing.T, tl *tally, r *keyRecord, got []*types.PodIdentityAssociation) {
 	if len(got) > 1 {
-		t.Fatalf("%d associations for one key: %v", len(got), ids(got))
+		tl.fail(t, duplicate, "%d associations for one key: %v", len(got), ids(got))
+		return
 	}
 	var a *types.PodIdentityAssociation
 	if len(got) == 1 {
 		a = got[0]
-		checkWhole(t, a)
+		checkWhole(t, tl, a)
 	}
 	switch {
 	case r.delete == acked:
 		if a != nil {
-			t.Errorf("acknowledged delete of %s, but the association is there: %+v", aws.ToString(r.created.AssociationId), a)
+			tl.fail(t, lostWrite, "acknowledged delete of %s, but the association is there: %+v", aws.ToString(r.created.AssociationId), a)
 		}
 	case r.create == unknown && a != nil:
-		checkRequested(t, r, a)
+		checkRequested(t, tl, r, a)
 	case r.create == unknown:
 		// Not applied: allowed for a write without an answer.
 	case a == nil && r.delete == unknown:
 		// Deleted by the write in flight.
 	case a == nil:
-		t.Errorf("acknowledged create of %s lost", aws.ToString(r.created.AssociationId))
+		tl.fail(t, lostWrite, "acknowledged create of %s lost", aws.ToString(r.created.AssociationId))
 	case r.hot:
-		checkHot(t, r, a)
+		checkHot(t, tl, r, a)
 	default:
 		if diff := cmp.Diff(a, r.created, ignoreSerde); diff != "" {
-			t.Errorf("association differs from the acknowledged create (-got +want):\n%s", diff)
+			tl.fail(t, wrongState, "association differs from the acknowledged create (-got +want):\n%s", diff)
 		}
 	}
 }
 
 // checkWhole checks that an association is not half-applied.
-func checkWhole(t *testing.T, a *types.PodIdentityAssociation) {
+func checkWhole(t *testing.T, tl *tally, a *types.PodIdentityAssociation) {
 	t.Helper()
 	if (aws.ToString(a.TargetRoleArn) != "") != (aws.ToString(a.ExternalId) != "") {
-		t.Errorf("targetRoleArn %q with externalId %q: want an external ID exactly when there is a target role",
+		tl.fail(t, wrongState, "targetRoleArn %q with externalId %q: want an external ID exactly when there is a target role",
 			aws.ToString(a.TargetRoleArn), aws.ToString(a.ExternalId))
 	}
-	if a.Tags["writer"] == "" || a.Tags["kind"] == "" || len(a.Tags) != 3 {
-		t.Errorf("tags %v: want all three the client sent", a.Tags)
+	n := len(a.Tags)
+	if _, ok := a.Tags[tagSeqKey]; ok {
+		n--
+	}
+	if a.Tags["writer"] == "" || a.Tags["kind"] == "" || n != 3 {
+		tl.fail(t, wrongState, "tags %v: want all three the client sent", a.Tags)
 	}
 }
 
 // checkRequested checks an association whose create had no answer: it
 // must be exactly what was asked for.
-func checkRequested(t *testing.T, r *keyRecord, a *types.PodIdentityAssociation) {
+func checkRequested(t *testing.T, tl *tally, r *keyRecord, a *types.PodIdentityAssociation) {
 	t.Helper()
 	in := r.requested
 	want := &types.PodIdentityAssociation{ClusterName: in.ClusterName, Namespace: in.Namespace, ServiceAccount: in.ServiceAccount,
@@ -487,13 +608,13 @@ func checkRequested(t *testing.T, r *keyRecord, a *types.PodIdentityAssociation)
 	}
 	opt := cmpopts.IgnoreFields(types.PodIdentityAssociation{}, "AssociationArn", "AssociationId", "CreatedAt", "ModifiedAt", "ExternalId", "OwnerArn")
 	if diff := cmp.Diff(a, want, ignoreSerde, opt); diff != "" {
-		t.Errorf("association created by a write without an answer differs from the request (-got +want):\n%s", diff)
+		tl.fail(t, wrongState, "association created by a write without an answer differs from the request (-got +want):\n%s", diff)
 	}
 }
 
 // checkHot checks a hot association: the state of one update, at least
 // the last acknowledged one, at most the last sent; all of one update.
-func checkHot(t *testing.T, r *keyRecord, a *types.PodIdentityAssociation) {
+func checkHot(t *testing.T, tl *tally, r *keyRecord, a *types.PodIdentityAssociation) {
 	t.Helper()
 	seqOf := func(s, marker string) int {
 		i := strings.LastIndex(s, marker)
@@ -510,15 +631,45 @@ func checkHot(t *testing.T, r *keyRecord, a *types.PodIdentityAssociation) {
 	}
 	seq := seqOf(aws.ToString(a.RoleArn), "-u")
 	target, policy := seqOf(aws.ToString(a.TargetRoleArn), "-t"), seqOf(aws.ToString(a.Policy), `"Sid":"u`)
-	if target != seq || policy != seq {
-		t.Fatalf("half-applied update: role %s, target role %s, policy %s", aws.ToString(a.RoleArn), aws.ToString(a.TargetRoleArn), aws.ToString(a.Policy))
-	}
-	if seq < r.lastAcked || seq > r.lastTried {
-		t.Fatalf("role %s is update %d; acknowledged up to %d, sent up to %d", aws.ToString(a.RoleArn), seq, r.lastAcked, r.lastTried)
+	switch {
+	case target != seq || policy != seq:
+		tl.fail(t, wrongState, "half-applied update: role %s, target role %s, policy %s", aws.ToString(a.RoleArn), aws.ToString(a.TargetRoleArn), aws.ToString(a.Policy))
+		return
+	case seq < r.lastAcked:
+		tl.fail(t, lostWrite, "role %s is update %d; acknowledged up to %d", aws.ToString(a.RoleArn), seq, r.lastAcked)
+		return
+	case seq > r.lastTried:
+		tl.fail(t, wrongState, "role %s is update %d; sent up to %d", aws.ToString(a.RoleArn), seq, r.lastTried)
+		return
 	}
 	if want, ok := r.updates[seq]; ok {
-		if diff := cmp.Diff(a, want, ignoreSerde); diff != "" {
-			t.Errorf("association differs from acknowledged update %d (-got +want):\n%s", seq, diff)
+		// Tag writes since then moved the tags (not modifiedAt).
+		if diff := cmp.Diff(a, want, ignoreSerde, cmpopts.IgnoreFields(types.PodIdentityAssociation{}, "Tags")); diff != "" {
+			tl.fail(t, wrongState, "association differs from acknowledged update %d (-got +want):\n%s", seq, diff)
 		}
+	}
+	checkTagSeq(t, tl, r, a.Tags)
+}
+
+// checkTagSeq checks a hot association's tags: those it was created with,
+// and tagSeqKey as a tag write left it, at least the last acknowledged,
+// at most the last sent (write n leaves "n" for odd n, no tag for even n
+// and before the first).
+func checkTagSeq(t *testing.T, tl *tally, r *keyRecord, tags map[string]string) {
+	t.Helper()
+	lo, hi := r.tagAcked, r.tagTried
+	v, ok := tags[tagSeqKey]
+	switch n, err := strconv.Atoi(v); {
+	case !ok && (lo%2 == 0 || hi > lo):
+	case ok && err == nil && n%2 == 1 && lo <= n && n <= hi:
+	case ok && err == nil && n%2 == 1 && n < lo, !ok && lo > 0:
+		tl.fail(t, lostWrite, "tag %s=%q (present %t): tag writes acknowledged up to %d, sent up to %d", tagSeqKey, v, ok, lo, hi)
+	default:
+		tl.fail(t, wrongState, "tag %s=%q (present %t): tag writes acknowledged up to %d, sent up to %d", tagSeqKey, v, ok, lo, hi)
+	}
+	base := maps.Clone(tags)
+	delete(base, tagSeqKey)
+	if diff := cmp.Diff(base, r.requested.Tags); diff != "" {
+		tl.fail(t, wrongState, "tags other than %s differ from the create's (-got +want):\n%s", tagSeqKey, diff)
 	}
 }

@@ -73,7 +73,7 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
 	defer cancel()
-	l.check(ctx, t, b.eks())
+	l.check(ctx, t, b.eks(), nil)
 	b.Stop(t)
 	integrityPostgres(ctx, t, dsn)
 }
