@@ -7,6 +7,8 @@
 #
 # Usage: ci/postgres.sh [DATADIR]   (default /tmp/podid-postgres)
 #        ci/postgres.sh --stop [DATADIR]
+#        ci/postgres.sh --crash [DATADIR]   (stop without a shutdown, as a
+#                                            crash would: pg_ctl -m immediate)
 #
 # It installs PostgreSQL from Debian packages when no server binaries are
 # found, creates a cluster in DATADIR (initdb, as the postgres user when run as
@@ -22,8 +24,12 @@ set -euo pipefail
 # socket elsewhere on the machine cannot be holding the port.
 port=${PODID_PG_PORT:-25432}
 stop=0
-if [[ ${1:-} == --stop ]]; then
+mode=fast
+if [[ ${1:-} == --stop || ${1:-} == --crash ]]; then
 	stop=1
+	if [[ $1 == --crash ]]; then
+		mode=immediate
+	fi
 	shift
 fi
 data=${1:-/tmp/podid-postgres}
@@ -77,7 +83,7 @@ as_owner() {
 
 if [[ $stop == 1 ]]; then
 	if [[ -f $data/PG_VERSION ]] && as_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-		as_owner "$bin/pg_ctl" -D "$data" -m fast -w -t 60 stop >&2
+		as_owner "$bin/pg_ctl" -D "$data" -m "$mode" -w -t 60 stop >&2
 	fi
 	exit 0
 fi

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -67,6 +69,10 @@ type writer struct {
 	errs     []string // answers that are neither success nor expected
 	retries  int      // writes sent again to another replica
 	replays  int      // retried writes that the first attempt had applied
+
+	through5xx bool          // send a write again after a 5xx answer (see send)
+	answers5xx int           // 5xx answers received
+	slowest5xx time.Duration // the longest a 5xx answer took
 }
 
 func hotRole(w, k, seq int) string { return roleARN(fmt.Sprintf("hot-%d-%d-u%d", w, k, seq)) }
@@ -333,23 +339,55 @@ func (wr *writer) run(l *load) {
 }
 
 // send sends one write with fn, to client i (mod their number), and with
-// failover on to each other client in turn while there is no answer. It
-// returns fn's last error and whether the write was sent more than once.
+// failover on to each other client in turn while there is no answer; with
+// through5xx on, a 5xx answer is sent again too, to the next client after
+// a pause, as an SDK retries, for up to through5xxFor. It returns fn's
+// last error and whether the write was sent more than once.
 func (wr *writer) send(i int, fn func(*eks.Client) error) (err error, retried bool) {
 	tries := 1
 	if wr.failover {
 		tries = len(wr.clients)
 	}
-	for k := range tries {
+	var first5xx time.Time
+	for k := 0; ; k++ {
 		if k > 0 {
 			wr.retries++
 			retried = true
 		}
-		if err = fn(wr.clients[(i+k)%len(wr.clients)]); err == nil || apiError(err) != "" {
+		sent := time.Now()
+		err = fn(wr.clients[(i+k)%len(wr.clients)])
+		switch {
+		case err == nil:
+			return nil, retried
+		case wr.through5xx && serverError(err):
+			if first5xx.IsZero() {
+				first5xx = sent
+			}
+			wr.answers5xx++
+			wr.slowest5xx = max(wr.slowest5xx, time.Since(sent))
+			if time.Since(first5xx) > through5xxFor {
+				return err, retried
+			}
+			time.Sleep(through5xxPause) // a client's backoff
+		case apiError(err) == "" && k+1 < tries:
+			// No answer: the next client.
+		default:
 			return err, retried
 		}
 	}
-	return err, retried
+}
+
+// How long and how often a writer with through5xx sends a write again
+// after 5xx answers.
+const (
+	through5xxFor   = 45 * time.Second
+	through5xxPause = 20 * time.Millisecond
+)
+
+// serverError reports whether err is a 5xx answer.
+func serverError(err error) bool {
+	var re *smithyhttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() >= 500
 }
 
 func (wr *writer) create(ctx context.Context, i int, r *keyRecord) error {
