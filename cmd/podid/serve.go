@@ -21,6 +21,7 @@ import (
 	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/server"
 	"github.com/podid/podid/internal/sigv4"
+	"github.com/podid/podid/internal/store/storeopen"
 )
 
 // serveOptions are podid serve's flags.
@@ -90,7 +91,7 @@ func (o *serveOptions) check() error {
 	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		problems = append(problems, fmt.Errorf("--listen %q: port must be a number from 0 to 65535", o.listen))
 	}
-	if _, err := storeOpener(o.store); err != nil {
+	if err := storeopen.Check(o.store); err != nil {
 		problems = append(problems, err)
 	}
 	if !slices.Contains(authModes, o.auth) {
@@ -230,7 +231,7 @@ Point the AWS CLI and SDKs at it:
   export AWS_ENDPOINT_URL_EKS=%s
   export AWS_ENDPOINT_URL_EKS_AUTH=%s AWS_ENDPOINT_URL_STS=%s
   export AWS_REGION=%s AWS_DEFAULT_REGION=%s   # the AWS CLI v1 reads AWS_DEFAULT_REGION
-`, url, redactDSN(o.store), o.region, o.accountID, o.auth, url, url, url, o.region, o.region)
+`, url, storeopen.Redact(o.store), o.region, o.accountID, o.auth, url, url, url, o.region, o.region)
 	if o.auth == "none" {
 		fmt.Fprintf(w, "  export AWS_ACCESS_KEY_ID=podid AWS_SECRET_ACCESS_KEY=podid   # any values: --auth none does not check them\n")
 	}

@@ -179,17 +179,4 @@ func TestServeStoreThatCannotOpen(t *testing.T) {
 	}
 }
 
-func TestSQLitePath(t *testing.T) {
-	for dsn, want := range map[string]string{
-		"sqlite:":                  filepath.Join("podid-data", "podid.db"),
-		"sqlite:/var/lib/podid.db": "/var/lib/podid.db",
-		"sqlite:rel/podid.db":      "rel/podid.db",
-		"sqlite:///abs/podid.db":   "/abs/podid.db",
-	} {
-		if got := sqlitePath(dsn); got != want {
-			t.Errorf("sqlitePath(%q) = %q, want %q", dsn, got, want)
-		}
-	}
-}
-
 func writeFile(path string) error { return os.WriteFile(path, []byte("x"), 0o600) }

@@ -20,6 +20,7 @@ import (
 	"github.com/podid/podid/internal/server"
 	"github.com/podid/podid/internal/sigv4"
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/storeopen"
 	"github.com/podid/podid/internal/sts"
 )
 
@@ -34,7 +35,7 @@ type served struct {
 // STS → authentication → authorization → association cache → handler
 // families → the host they mount into. The cache's loop ends with ctx.
 func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.Logger, stdout io.Writer) (_ *served, err error) {
-	st, err := openStore(ctx, o.store)
+	st, err := storeopen.Open(ctx, o.store)
 	if err != nil {
 		return nil, err
 	}

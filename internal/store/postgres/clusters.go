@@ -2,83 +2,66 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/storecore"
 )
 
-const clusterColumns = `name, created_at, version, role_arn, client_request_token, config, tags,
-	issuer_url, issuer_jwks_url, issuer_jwks, issuer_signing_keys, revision`
+const clusterColumns = storecore.ClusterColumns
 
-func scanCluster(r pgx.Row) (store.Cluster, error) {
-	var c store.Cluster
-	var created int64
-	var tags []byte
-	err := r.Scan(&c.Name, &created, &c.Version, &c.RoleARN, &c.ClientRequestToken, &c.Config, &tags,
-		&c.Issuer.URL, &c.Issuer.JWKSURL, &c.Issuer.JWKS, &c.Issuer.SigningKeys, &c.Revision)
-	if err != nil {
+func scanCluster(r pgx.Row, public bool) (store.Cluster, error) {
+	var row storecore.ClusterRow
+	if err := r.Scan(row.Dest(public)...); err != nil {
 		return store.Cluster{}, err
 	}
-	c.CreatedAt = fromMicros(created)
-	if c.Tags, err = decodeTags(tags); err != nil {
-		return store.Cluster{}, err
-	}
-	return c, nil
+	return row.Cluster()
 }
 
 // CreateCluster implements store.Store.
 func (s *Store) CreateCluster(ctx context.Context, c store.Cluster, opts store.WriteOptions) (store.Cluster, error) {
-	idem := opts.Idempotency
-	var out store.Cluster
-	err := s.write(ctx, func(t *wtx) error {
-		if idem != nil {
-			replayed, err := s.replay(t, idem, &out)
-			if err != nil || replayed {
-				return err
-			}
+	return storecore.Do(ctx, s.write, func(t *wtx) (out store.Cluster, err error) {
+		if replayed, err := s.replay(t, opts.Idempotency, &out); err != nil || replayed {
+			return out, err
 		}
 		var exists bool
 		if err := t.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM clusters WHERE name = $1)", c.Name).Scan(&exists); err != nil {
-			return err
+			return out, err
 		}
 		if exists {
-			return &store.ExistsError{}
+			return out, &store.ExistsError{}
 		}
 		out = c
 		out.Revision = t.revisions(1)
-		out.CreatedAt = storedTime(out.CreatedAt)
-		if out.Tags == nil {
-			out.Tags = map[string]string{}
-		}
-		tags, err := encodeTags(out.Tags)
+		storecore.NormalizeCluster(&out)
+		v, err := storecore.ClusterValues(out)
 		if err != nil {
-			return err
+			return out, err
 		}
-		_, err = t.Exec(ctx, `INSERT INTO clusters (`+clusterColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			out.Name, micros(out.CreatedAt), out.Version, out.RoleARN, out.ClientRequestToken, out.Config, tags,
-			out.Issuer.URL, out.Issuer.JWKSURL, out.Issuer.JWKS, out.Issuer.SigningKeys, out.Revision)
+		_, err = t.Exec(ctx, `INSERT INTO clusters (`+clusterColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, v...)
 		if code, _ := pgCode(err); code == codeUniqueViolation {
-			return &store.ExistsError{}
+			return out, &store.ExistsError{}
 		}
 		if err != nil {
-			return err
+			return out, err
 		}
-		if idem != nil {
-			return s.remember(t, idem, out)
-		}
-		return nil
-	})
-	if err != nil {
-		return store.Cluster{}, fmt.Errorf("creating cluster %q: %w", c.Name, err)
-	}
-	return out, nil
+		return out, s.remember(t, opts.Idempotency, out)
+	}, "creating cluster %q", c.Name)
 }
 
 // GetCluster implements store.Store.
 func (s *Store) GetCluster(ctx context.Context, name string) (store.Cluster, error) {
-	c, err := scanCluster(s.pool.QueryRow(ctx, "SELECT "+clusterColumns+" FROM clusters WHERE name = $1", name))
+	return s.getCluster(ctx, name, "SELECT "+clusterColumns+" FROM clusters WHERE name = $1", false)
+}
+
+// GetClusterPublic implements store.Store.
+func (s *Store) GetClusterPublic(ctx context.Context, name string) (store.Cluster, error) {
+	return s.getCluster(ctx, name, "SELECT "+storecore.PublicClusterColumns+" FROM clusters WHERE name = $1", true)
+}
+
+func (s *Store) getCluster(ctx context.Context, name, query string, public bool) (store.Cluster, error) {
+	c, err := scanCluster(s.pool.QueryRow(ctx, query, name), public)
 	if errNoRows(err) {
 		err = store.ErrNotFound
 	}
@@ -88,33 +71,9 @@ func (s *Store) GetCluster(ctx context.Context, name string) (store.Cluster, err
 	return c, nil
 }
 
-// publicClusterColumns are clusterColumns without the key sets.
-const publicClusterColumns = `name, created_at, version, role_arn, client_request_token, config, tags,
-	issuer_url, issuer_jwks_url, revision`
-
-// GetClusterPublic implements store.Store.
-func (s *Store) GetClusterPublic(ctx context.Context, name string) (store.Cluster, error) {
-	var c store.Cluster
-	var created int64
-	var tags []byte
-	err := s.pool.QueryRow(ctx, "SELECT "+publicClusterColumns+" FROM clusters WHERE name = $1", name).Scan(
-		&c.Name, &created, &c.Version, &c.RoleARN, &c.ClientRequestToken, &c.Config, &tags,
-		&c.Issuer.URL, &c.Issuer.JWKSURL, &c.Revision)
-	if err == nil {
-		c.CreatedAt = fromMicros(created)
-		if c.Tags, err = decodeTags(tags); err == nil {
-			return c, nil
-		}
-	}
-	if errNoRows(err) {
-		err = store.ErrNotFound
-	}
-	return store.Cluster{}, fmt.Errorf("getting cluster %q: %w", name, err)
-}
-
 // lockCluster reads a cluster and locks its row until the transaction ends.
 func lockCluster(t *wtx, name string) (store.Cluster, error) {
-	c, err := scanCluster(t.QueryRow(t.ctx, "SELECT "+clusterColumns+" FROM clusters WHERE name = $1 FOR UPDATE", name))
+	c, err := scanCluster(t.QueryRow(t.ctx, "SELECT "+clusterColumns+" FROM clusters WHERE name = $1 FOR UPDATE", name), false)
 	if errNoRows(err) {
 		return store.Cluster{}, store.ErrNotFound
 	}
@@ -123,57 +82,38 @@ func lockCluster(t *wtx, name string) (store.Cluster, error) {
 
 // UpdateCluster implements store.Store.
 func (s *Store) UpdateCluster(ctx context.Context, name string, fn func(*store.Cluster) error) (store.Cluster, error) {
-	var out store.Cluster
-	var fnErr error
-	err := s.write(ctx, func(t *wtx) error {
+	return storecore.Do(ctx, s.write, func(t *wtx) (store.Cluster, error) {
 		c, err := lockCluster(t, name)
 		if err != nil {
-			return err
+			return c, err
 		}
-		if err := fn(&c); err != nil {
-			fnErr = err
-			return err
-		}
-		c.Name = name
-		c.CreatedAt = storedTime(c.CreatedAt)
-		if c.Tags == nil {
-			c.Tags = map[string]string{}
+		if err := storecore.EditCluster(&c, fn); err != nil {
+			return c, err
 		}
 		c.Revision = t.revisions(1)
-		tags, err := encodeTags(c.Tags)
+		v, err := storecore.ClusterUpdateValues(c)
 		if err != nil {
-			return err
+			return c, err
 		}
 		_, err = t.Exec(ctx, `UPDATE clusters SET created_at = $1, version = $2, role_arn = $3, client_request_token = $4,
 	config = $5, tags = $6, issuer_url = $7, issuer_jwks_url = $8, issuer_jwks = $9, issuer_signing_keys = $10, revision = $11
-	WHERE name = $12`,
-			micros(c.CreatedAt), c.Version, c.RoleARN, c.ClientRequestToken, c.Config, tags,
-			c.Issuer.URL, c.Issuer.JWKSURL, c.Issuer.JWKS, c.Issuer.SigningKeys, c.Revision, name)
-		out = c
-		return err
-	})
-	if fnErr != nil && err == fnErr {
-		return store.Cluster{}, fnErr
-	}
-	if err != nil {
-		return store.Cluster{}, fmt.Errorf("updating cluster %q: %w", name, err)
-	}
-	return out, nil
+	WHERE name = $12`, v...)
+		return c, err
+	}, "updating cluster %q", name)
 }
 
 // DeleteCluster implements store.Store. The cluster's associations are
 // deleted with it, each leaving a tombstone (with its own revision) in the
 // change feed.
 func (s *Store) DeleteCluster(ctx context.Context, name string) (store.Cluster, error) {
-	var out store.Cluster
-	err := s.write(ctx, func(t *wtx) error {
+	return storecore.Do(ctx, s.write, func(t *wtx) (store.Cluster, error) {
 		c, err := lockCluster(t, name)
 		if err != nil {
-			return err
+			return c, err
 		}
 		var n int
 		if err := t.QueryRow(ctx, "SELECT count(*) FROM associations WHERE cluster_name = $1", name).Scan(&n); err != nil {
-			return err
+			return c, err
 		}
 		// n revisions, one a tombstone; none when n is 0, but the
 		// store's current revision for the result.
@@ -182,104 +122,54 @@ func (s *Store) DeleteCluster(ctx context.Context, name string) (store.Cluster, 
 		if n > 0 {
 			_, err = t.Exec(ctx, `INSERT INTO tombstones (revision, cluster_name, id, deleted_at)
 	SELECT $1 + row_number() OVER (ORDER BY id) - 1, cluster_name, id, $2
-	FROM associations WHERE cluster_name = $3`, first, micros(s.now()), name)
+	FROM associations WHERE cluster_name = $3`, first, storecore.Micros(s.now()), name)
 			if err != nil {
-				return err
+				return c, err
 			}
 			if _, err := t.Exec(ctx, "DELETE FROM associations WHERE cluster_name = $1", name); err != nil {
-				return err
+				return c, err
 			}
 		}
-		if _, err := t.Exec(ctx, "DELETE FROM clusters WHERE name = $1", name); err != nil {
-			return err
-		}
-		out = c
-		return nil
-	})
-	if err != nil {
-		return store.Cluster{}, fmt.Errorf("deleting cluster %q: %w", name, err)
-	}
-	return out, nil
+		_, err = t.Exec(ctx, "DELETE FROM clusters WHERE name = $1", name)
+		return c, err
+	}, "deleting cluster %q", name)
 }
 
 // ListClusters implements store.Store.
 func (s *Store) ListClusters(ctx context.Context, p store.Page) ([]string, string, error) {
-	if p.Limit < 1 {
-		return nil, "", fmt.Errorf("listing clusters: page limit %d is not positive", p.Limit)
-	}
-	rows, err := s.pool.Query(ctx, "SELECT name FROM clusters WHERE name > $1 ORDER BY name LIMIT $2", p.After, p.Limit+1)
-	if err != nil {
-		return nil, "", fmt.Errorf("listing clusters: %w", err)
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, "", fmt.Errorf("listing clusters: %w", err)
-	}
-	next := ""
-	if len(names) > p.Limit {
-		names = names[:p.Limit]
-		next = names[p.Limit-1]
-	}
-	return names, next, nil
+	return storecore.ListClusters(ctx, p, func(ctx context.Context, p store.Page) ([]string, error) {
+		rows, err := s.pool.Query(ctx, "SELECT name FROM clusters WHERE name > $1 ORDER BY name LIMIT $2", p.After, p.Limit+1)
+		if err != nil {
+			return nil, err
+		}
+		return pgx.CollectRows(rows, pgx.RowTo[string])
+	})
 }
 
-// replay looks up a client request token. A fresh record with the same hash
-// is decoded into out (replayed); with another hash it is
-// ErrIdempotencyMismatch; no record, or an expired one, is not a replay.
+// replay looks up a client request token (if any) and decides on its
+// record as storecore.Replay does.
 func (s *Store) replay(t *wtx, idem *store.Idempotency, out any) (bool, error) {
-	var hash string
-	var result []byte
-	err := t.QueryRow(t.ctx, "SELECT hash, result FROM idempotency WHERE key = $1 AND created_at >= $2",
-		idem.Key, micros(s.now().Add(-idempotencyTTL))).Scan(&hash, &result)
+	if idem == nil {
+		return false, nil
+	}
+	var rec storecore.Record
+	err := t.QueryRow(t.ctx, "SELECT hash, result, created_at FROM idempotency WHERE key = $1", idem.Key).Scan(&rec.Hash, &rec.Result, &rec.CreatedAt)
 	if errNoRows(err) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("reading client request token: %w", err)
 	}
-	if hash != idem.Hash {
-		return false, store.ErrIdempotencyMismatch
-	}
-	if err := json.Unmarshal(result, out); err != nil {
-		return false, fmt.Errorf("decoding the stored result of a client request token: %w", err)
-	}
-	return true, nil
+	return storecore.Replay(idem, rec, s.now(), out)
 }
 
-// remember stores v as the result of a client request token, replacing an
-// expired record of the same key.
+// remember stores v as the result of a client request token
+// (storecore.Remember).
 func (s *Store) remember(t *wtx, idem *store.Idempotency, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encoding the result of a client request token: %w", err)
-	}
-	_, err = t.Exec(t.ctx, `INSERT INTO idempotency (key, hash, result, created_at) VALUES ($1, $2, $3, $4)
+	return storecore.Remember(idem, v, s.now(), func(key string, rec storecore.Record) error {
+		_, err := t.Exec(t.ctx, `INSERT INTO idempotency (key, hash, result, created_at) VALUES ($1, $2, $3, $4)
 	ON CONFLICT (key) DO UPDATE SET hash = excluded.hash, result = excluded.result, created_at = excluded.created_at`,
-		idem.Key, idem.Hash, b, micros(s.now()))
-	if err != nil {
-		return fmt.Errorf("storing client request token: %w", err)
-	}
-	return nil
-}
-
-func encodeTags(tags map[string]string) ([]byte, error) {
-	if len(tags) == 0 {
-		return []byte("{}"), nil
-	}
-	b, err := json.Marshal(tags)
-	if err != nil {
-		return nil, fmt.Errorf("encoding tags: %w", err)
-	}
-	return b, nil
-}
-
-func decodeTags(b []byte) (map[string]string, error) {
-	tags := map[string]string{}
-	if len(b) == 0 {
-		return tags, nil
-	}
-	if err := json.Unmarshal(b, &tags); err != nil {
-		return nil, fmt.Errorf("decoding tags: %w", err)
-	}
-	return tags, nil
+			key, rec.Hash, rec.Result, rec.CreatedAt)
+		return err
+	})
 }

@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,21 +10,12 @@ import (
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/postgres"
 	"github.com/podid/podid/internal/store/postgres/pgtest"
+	"github.com/podid/podid/internal/store/storetest"
 )
 
-// clock is a settable clock for expiry tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-func openWithClock(t *testing.T, dsn string, c *clock) *postgres.Store {
+func openWithClock(t *testing.T, dsn string, now func() time.Time) *postgres.Store {
 	t.Helper()
-	s, err := postgres.OpenWithClock(t.Context(), dsn, c.now)
+	s, err := postgres.OpenWithClock(t.Context(), dsn, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,44 +37,18 @@ func countRows(t *testing.T, dsn, table string) int {
 	return n
 }
 
-func TestIdempotencyRecordsExpire(t *testing.T) {
-	ctx := t.Context()
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := openWithClock(t, pgtest.Schema(t, pgtest.DSN(t)), c)
-	if _, err := s.CreateCluster(ctx, cluster("c1"), store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	idem := &store.Idempotency{Key: "CreatePodIdentityAssociation/c1/tok", Hash: "h1"}
-	first, err := s.CreateAssociation(ctx, association("a-00000000000000001", "c1", "ns", "sa1"), store.WriteOptions{Idempotency: idem})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	c.advance(23 * time.Hour)
-	replay, err := s.CreateAssociation(ctx, association("a-00000000000000002", "c1", "ns", "sa1"), store.WriteOptions{Idempotency: idem})
-	if err != nil || replay.ID != first.ID {
-		t.Errorf("replay within 24h = %s, %v; want %s", replay.ID, err, first.ID)
-	}
-
-	// After 24 hours the token is forgotten: reuse with other parameters
-	// is a new request, and is remembered afresh.
-	c.advance(2 * time.Hour)
-	other := &store.Idempotency{Key: idem.Key, Hash: "h2"}
-	created, err := s.CreateAssociation(ctx, association("a-00000000000000003", "c1", "ns", "sa2"), store.WriteOptions{Idempotency: other})
-	if err != nil || created.ID != "a-00000000000000003" {
-		t.Errorf("reusing an expired token = %s, %v; want a new association", created.ID, err)
-	}
-	replay, err = s.CreateAssociation(ctx, association("a-00000000000000004", "c1", "ns", "sa2"), store.WriteOptions{Idempotency: other})
-	if err != nil || replay.ID != created.ID {
-		t.Errorf("replay of the renewed token = %s, %v; want %s", replay.ID, err, created.ID)
-	}
+// TestExpiry runs the conformance suite's expiry cases on PostgreSQL.
+func TestExpiry(t *testing.T) {
+	storetest.RunExpiry(t, func(t *testing.T, now func() time.Time) store.Store {
+		return openWithClock(t, pgtest.Schema(t, pgtest.DSN(t)), now)
+	})
 }
 
 func TestPruneRemovesExpiredRecords(t *testing.T) {
 	ctx := t.Context()
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := openWithClock(t, dsn, c)
+	c := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := openWithClock(t, dsn, c.Now)
 	if _, err := s.CreateCluster(ctx, cluster("c1"), store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +66,7 @@ func TestPruneRemovesExpiredRecords(t *testing.T) {
 		advance time.Duration
 		want    int
 	}{{12 * time.Hour, 3}, {13 * time.Hour, 0}} {
-		c.advance(step.advance)
+		c.Advance(step.advance)
 		if err := s.Prune(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/storecore"
 )
 
 // changesQuery reads live associations and tombstones after a revision in
@@ -21,17 +22,10 @@ ORDER BY 15 LIMIT $2`
 
 // ChangesSince implements store.Store.
 func (s *Store) ChangesSince(ctx context.Context, after int64, limit int) ([]store.Change, error) {
-	changes, err := s.changesSince(ctx, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("reading changes since revision %d: %w", after, err)
-	}
-	return changes, nil
+	return storecore.ChangesSince(ctx, after, limit, s.changesSince)
 }
 
 func (s *Store) changesSince(ctx context.Context, after int64, limit int) ([]store.Change, error) {
-	if limit < 1 {
-		return nil, fmt.Errorf("limit %d is not positive", limit)
-	}
 	rows, err := s.pool.Query(ctx, changesQuery, after, limit)
 	if err != nil {
 		return nil, err
@@ -40,21 +34,16 @@ func (s *Store) changesSince(ctx context.Context, after int64, limit int) ([]sto
 	out := make([]store.Change, 0, min(limit, 256))
 	for rows.Next() {
 		var deleted bool
-		var a store.Association
-		var tags []byte
-		var created, modified int64
-		err := rows.Scan(&deleted, &a.ID, &a.ClusterName, &a.Namespace, &a.ServiceAccount, &a.RoleARN, &a.TargetRoleARN,
-			&a.ExternalID, &a.Policy, &a.DisableSessionTags, &a.OwnerARN, &tags, &created, &modified, &a.Revision)
+		var row storecore.AssociationRow
+		if err := rows.Scan(append([]any{&deleted}, row.Dest()...)...); err != nil {
+			return nil, err
+		}
+		a, err := row.Association()
 		if err != nil {
 			return nil, err
 		}
 		c := store.Change{Revision: a.Revision, ClusterName: a.ClusterName, AssociationID: a.ID, Deleted: deleted}
 		if !deleted {
-			a.CreatedAt = fromMicros(created)
-			a.ModifiedAt = fromMicros(modified)
-			if a.Tags, err = decodeTags(tags); err != nil {
-				return nil, err
-			}
 			c.Association = &a
 		}
 		out = append(out, c)
@@ -71,35 +60,22 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 	return rev, nil
 }
 
-// Secret implements store.Store. gen runs outside any transaction; the
-// first value committed (by any replica) wins and every caller gets it. A
-// secret is not a change: it takes no revision and no counter lock.
+// Secret implements store.Store (storecore.Secret's flow). A secret is
+// not a change: it takes no revision and no counter lock.
 func (s *Store) Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error) {
-	v, err := s.readSecret(ctx, name)
-	if err == nil {
-		return v, nil
+	read := func(ctx context.Context) ([]byte, bool, error) {
+		var v []byte
+		err := s.pool.QueryRow(ctx, "SELECT value FROM secrets WHERE name = $1", name).Scan(&v)
+		if errNoRows(err) {
+			return nil, false, nil
+		}
+		return v, err == nil, err
 	}
-	if !errNoRows(err) {
-		return nil, fmt.Errorf("reading secret %q: %w", name, err)
+	insert := func(ctx context.Context, fresh []byte, now int64) error {
+		_, err := s.pool.Exec(ctx, "INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING", name, fresh, now)
+		return err
 	}
-	fresh, err := gen()
-	if err != nil {
-		return nil, fmt.Errorf("generating secret %q: %w", name, err)
-	}
-	if _, err := s.pool.Exec(ctx, "INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
-		name, fresh, micros(s.now())); err != nil {
-		return nil, fmt.Errorf("storing secret %q: %w", name, err)
-	}
-	if v, err = s.readSecret(ctx, name); err != nil {
-		return nil, fmt.Errorf("reading secret %q: %w", name, err)
-	}
-	return v, nil
-}
-
-func (s *Store) readSecret(ctx context.Context, name string) ([]byte, error) {
-	var v []byte
-	err := s.pool.QueryRow(ctx, "SELECT value FROM secrets WHERE name = $1", name).Scan(&v)
-	return v, err
+	return storecore.Secret(ctx, name, gen, read, insert, s.now())
 }
 
 // integrityChecks are queries that return one row per problem found, as

@@ -54,15 +54,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/storecore"
 )
 
 const (
-	// idempotencyTTL is how long a client request token is remembered.
-	idempotencyTTL = 24 * time.Hour
-	// tombstoneTTL is how long deletions stay in the change feed.
-	tombstoneTTL = 24 * time.Hour
-	// pruneInterval is how often expired records are removed.
-	pruneInterval = time.Hour
 	// maxAttempts bounds how often a write is tried when the database
 	// reports a serialization failure or deadlock.
 	maxAttempts = 5
@@ -104,15 +99,9 @@ type Store struct {
 	listenMu  sync.Mutex // serializes starting the listener
 	listening bool       // the listener runs (started by the first Watch)
 
-	quit      chan struct{} // closed by Close
-	bg        sync.WaitGroup
+	bg        storecore.Background // the prune loop and the listener
 	closeOnce sync.Once
 }
-
-var (
-	_ store.Store   = (*Store)(nil)
-	_ store.Watcher = (*Store)(nil)
-)
 
 // Open connects to the database named by dsn (a postgres:// URL or a
 // key=value string, as pgx parses it, including pgxpool's pool_* settings)
@@ -163,14 +152,11 @@ func open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		channel:       channelName(schema),
 		notifications: notifications,
 		now:           now,
-		quit:          make(chan struct{}),
 	}
-	if err := s.prune(ctx); err != nil {
+	if err := s.bg.StartPruning(ctx, s.prune); err != nil {
 		s.Close()
 		return nil, err
 	}
-	s.bg.Add(1)
-	go s.pruneLoop()
 	return s, nil
 }
 
@@ -213,7 +199,7 @@ func (s *Store) Close() error {
 		s.mu.Lock()
 		s.closed = true
 		s.changed.Close()
-		close(s.quit)
+		s.bg.Close()
 		s.mu.Unlock()
 		s.bg.Wait()
 		s.pool.Close()
@@ -337,46 +323,16 @@ func retryable(err error) bool {
 // errNoRows reports whether err means a query found nothing.
 func errNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
-// pruneLoop removes expired idempotency records and tombstones
-// periodically. Every replica runs it; the deletes are idempotent.
-func (s *Store) pruneLoop() {
-	defer s.bg.Done()
-	t := time.NewTicker(pruneInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.quit:
-			return
-		case <-t.C:
-			// A failure is retried at the next tick; the records
-			// are only garbage.
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			_ = s.prune(ctx)
-			cancel()
-		}
-	}
-}
-
 // prune deletes expired records. It takes no revision and no counter lock:
 // nothing it removes is visible to readers of current state.
 func (s *Store) prune(ctx context.Context) error {
 	now := s.now()
-	_, err := s.pool.Exec(ctx, "DELETE FROM idempotency WHERE created_at < $1", micros(now.Add(-idempotencyTTL)))
+	_, err := s.pool.Exec(ctx, "DELETE FROM idempotency WHERE created_at < $1", storecore.Micros(now.Add(-storecore.IdempotencyTTL)))
 	if err == nil {
-		_, err = s.pool.Exec(ctx, "DELETE FROM tombstones WHERE deleted_at < $1", micros(now.Add(-tombstoneTTL)))
+		_, err = s.pool.Exec(ctx, "DELETE FROM tombstones WHERE deleted_at < $1", storecore.Micros(now.Add(-storecore.TombstoneTTL)))
 	}
 	if err != nil {
 		return fmt.Errorf("pruning expired records: %w", err)
 	}
 	return nil
 }
-
-// micros is how times are stored: microseconds since the Unix epoch (UTC),
-// as in the SQLite backend.
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
-
-// storedTime is t as the store keeps it (to the microsecond, in UTC), so a
-// write returns what a later read does.
-func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

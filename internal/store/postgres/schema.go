@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/podid/podid/internal/store/storecore"
 )
 
 // migrationLock is the advisory lock key every migration transaction takes,
@@ -141,7 +142,7 @@ func applyMigration(ctx context.Context, pool *pgxpool.Pool, version int, stmts 
 		if _, err := tx.Exec(ctx, stmts, pgx.QueryExecModeSimpleProtocol); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", version, micros(time.Now()))
+		_, err = tx.Exec(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", version, storecore.Micros(time.Now()))
 		return err
 	})
 }

@@ -77,8 +77,7 @@ func (s *Store) startListener(ctx context.Context) error {
 		return errClosed
 	}
 	s.listening = true
-	s.bg.Add(1)
-	go s.listenLoop(conn)
+	s.bg.Go(func() { s.listenLoop(conn) })
 	return nil
 }
 
@@ -101,8 +100,7 @@ func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
 // listenLoop waits for notifications and signals watchers until the store
 // closes, reconnecting with bounded backoff when the connection breaks.
 func (s *Store) listenLoop(conn *pgx.Conn) {
-	defer s.bg.Done()
-	ctx, cancel := s.untilClose()
+	ctx, cancel := s.bg.Context()
 	defer cancel()
 	backoff := listenBackoffMin
 	for {
@@ -157,14 +155,12 @@ func (s *Store) startPolling(ctx context.Context) error {
 		return errClosed
 	}
 	s.listening = true
-	s.bg.Add(1)
-	go s.pollLoop(rev)
+	s.bg.Go(func() { s.pollLoop(rev) })
 	return nil
 }
 
 func (s *Store) pollLoop(last int64) {
-	defer s.bg.Done()
-	ctx, cancel := s.untilClose()
+	ctx, cancel := s.bg.Context()
 	defer cancel()
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
@@ -180,18 +176,4 @@ func (s *Store) pollLoop(last int64) {
 			s.notifyLocal()
 		}
 	}
-}
-
-// untilClose returns a context that ends when the store closes (or cancel
-// is called), for the store's background loops.
-func (s *Store) untilClose() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-s.quit:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
 }

@@ -6,23 +6,17 @@ import (
 	"fmt"
 
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/storecore"
 )
 
 // ChangesSince implements store.Store. Live associations and tombstones are
 // read with one indexed range query each (at most limit rows apiece) and
 // merged by revision.
 func (s *Store) ChangesSince(ctx context.Context, after int64, limit int) ([]store.Change, error) {
-	changes, err := s.changesSince(ctx, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("reading changes since revision %d: %w", after, err)
-	}
-	return changes, nil
+	return storecore.ChangesSince(ctx, after, limit, s.changesSince)
 }
 
 func (s *Store) changesSince(ctx context.Context, after int64, limit int) ([]store.Change, error) {
-	if limit < 1 {
-		return nil, fmt.Errorf("limit %d is not positive", limit)
-	}
 	// Both reads must see one snapshot, or a deletion committed between
 	// them could hide an association from both. At most 2*limit rows.
 	ctx, err := pointRead(ctx)
@@ -107,39 +101,25 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 	return rev, nil
 }
 
-// Secret implements store.Store. gen runs outside the write transaction;
-// the first value committed wins and every caller gets it.
+// Secret implements store.Store (storecore.Secret's flow).
 func (s *Store) Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error) {
-	v, err := s.readSecret(ctx, name)
-	if err == nil {
-		return v, nil
-	}
-	if !errNoRows(err) {
-		return nil, fmt.Errorf("reading secret %q: %w", name, err)
-	}
-	fresh, err := gen()
-	if err != nil {
-		return nil, fmt.Errorf("generating secret %q: %w", name, err)
-	}
-	err = s.w.do(ctx, func(tx *wtx) error {
-		if _, err := tx.exec("INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
-			name, fresh, micros(s.now())); err != nil {
-			return err
+	read := func(ctx context.Context) ([]byte, bool, error) {
+		row, err := s.queryRow(ctx, "SELECT value FROM secrets WHERE name = ?", name)
+		if err != nil {
+			return nil, false, err
 		}
-		return tx.queryRow("SELECT value FROM secrets WHERE name = ?", name).Scan(&v)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("storing secret %q: %w", name, err)
+		var v []byte
+		err = row.Scan(&v)
+		if errNoRows(err) {
+			return nil, false, nil
+		}
+		return v, err == nil, err
 	}
-	return v, nil
-}
-
-func (s *Store) readSecret(ctx context.Context, name string) ([]byte, error) {
-	row, err := s.queryRow(ctx, "SELECT value FROM secrets WHERE name = ?", name)
-	if err != nil {
-		return nil, err
+	insert := func(ctx context.Context, fresh []byte, now int64) error {
+		return s.w.do(ctx, func(tx *wtx) error {
+			_, err := tx.exec("INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING", name, fresh, now)
+			return err
+		})
 	}
-	var v []byte
-	err = row.Scan(&v)
-	return v, err
+	return storecore.Secret(ctx, name, gen, read, insert, s.now())
 }

@@ -12,21 +12,12 @@ import (
 	"time"
 
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/storetest"
 )
 
-// clock is a settable clock for expiry tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-func openWithClock(t *testing.T, c *clock) *Store {
+func openWithClock(t *testing.T, now func() time.Time) *Store {
 	t.Helper()
-	s, err := open(t.Context(), filepath.Join(t.TempDir(), "podid.db"), c.now)
+	s, err := open(t.Context(), filepath.Join(t.TempDir(), "podid.db"), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,44 +38,17 @@ func testAssociation(id, sa string) store.Association {
 	return store.Association{ID: id, ClusterName: "c1", Namespace: "ns", ServiceAccount: sa, RoleARN: "arn:aws:iam::000000000000:role/r"}
 }
 
-func TestIdempotencyRecordsExpire(t *testing.T) {
-	ctx := t.Context()
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := openWithClock(t, c)
-	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	idem := &store.Idempotency{Key: "CreatePodIdentityAssociation/c1/tok", Hash: "h1"}
-	first, err := s.CreateAssociation(ctx, testAssociation("a-00000000000000001", "sa1"), store.WriteOptions{Idempotency: idem})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	c.advance(23 * time.Hour)
-	replay, err := s.CreateAssociation(ctx, testAssociation("a-00000000000000002", "sa1"), store.WriteOptions{Idempotency: idem})
-	if err != nil || replay.ID != first.ID {
-		t.Errorf("replay within 24h = %s, %v; want %s", replay.ID, err, first.ID)
-	}
-
-	// After 24 hours the token is forgotten: reuse with other parameters
-	// is a new request.
-	c.advance(2 * time.Hour)
-	other := &store.Idempotency{Key: idem.Key, Hash: "h2"}
-	created, err := s.CreateAssociation(ctx, testAssociation("a-00000000000000003", "sa2"), store.WriteOptions{Idempotency: other})
-	if err != nil || created.ID != "a-00000000000000003" {
-		t.Errorf("reusing an expired token = %s, %v; want a new association", created.ID, err)
-	}
-	// ... and is remembered afresh.
-	replay, err = s.CreateAssociation(ctx, testAssociation("a-00000000000000004", "sa2"), store.WriteOptions{Idempotency: other})
-	if err != nil || replay.ID != created.ID {
-		t.Errorf("replay of the renewed token = %s, %v; want %s", replay.ID, err, created.ID)
-	}
+// TestExpiry runs the conformance suite's expiry cases on SQLite.
+func TestExpiry(t *testing.T) {
+	storetest.RunExpiry(t, func(t *testing.T, now func() time.Time) store.Store {
+		return openWithClock(t, now)
+	})
 }
 
 func TestPruneRemovesExpiredRecords(t *testing.T) {
 	ctx := t.Context()
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := openWithClock(t, c)
+	c := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := openWithClock(t, c.Now)
 	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +62,7 @@ func TestPruneRemovesExpiredRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.advance(12 * time.Hour)
+	c.Advance(12 * time.Hour)
 	if err := s.prune(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +72,7 @@ func TestPruneRemovesExpiredRecords(t *testing.T) {
 	if got := countRows(t, s, "tombstones"); got != 3 {
 		t.Errorf("tombstones after 12h = %d, want 3", got)
 	}
-	c.advance(13 * time.Hour)
+	c.Advance(13 * time.Hour)
 	if err := s.prune(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +85,8 @@ func TestPruneRemovesExpiredRecords(t *testing.T) {
 }
 
 func TestCancelledWriteIsNotApplied(t *testing.T) {
-	c := &clock{t: time.Now()}
-	s := openWithClock(t, c)
+	c := storetest.NewClock(time.Now())
+	s := openWithClock(t, c.Now)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{})
@@ -136,7 +100,7 @@ func TestCancelledWriteIsNotApplied(t *testing.T) {
 
 func TestPanicInUpdateReachesTheCaller(t *testing.T) {
 	ctx := t.Context()
-	s := openWithClock(t, &clock{t: time.Now()})
+	s := openWithClock(t, time.Now)
 	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1", Version: "1"}, store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +206,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 }
 
 func TestMigrationsRecorded(t *testing.T) {
-	s := openWithClock(t, &clock{t: time.Now()})
+	s := openWithClock(t, time.Now)
 	if got := countRows(t, s, "schema_migrations"); got != len(migrations) {
 		t.Errorf("schema_migrations has %d rows, want %d", got, len(migrations))
 	}
@@ -254,7 +218,7 @@ func TestMigrationsRecorded(t *testing.T) {
 // ends at the last of them.
 func TestBatchRevisions(t *testing.T) {
 	ctx := t.Context()
-	s := openWithClock(t, &clock{t: time.Now()})
+	s := openWithClock(t, time.Now)
 	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -352,8 +316,8 @@ func TestBatchRevisions(t *testing.T) {
 func TestPruneKeepsLiveRecordsAcrossClockSteps(t *testing.T) {
 	ctx := t.Context()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := &clock{t: t0}
-	s := openWithClock(t, c)
+	c := storetest.NewClock(t0)
+	s := openWithClock(t, c.Now)
 	create := func(name string) store.Cluster {
 		t.Helper()
 		cl, err := s.CreateCluster(ctx, store.Cluster{Name: name}, store.WriteOptions{Idempotency: &store.Idempotency{Key: "CreateCluster/" + name, Hash: "h"}})
@@ -363,9 +327,9 @@ func TestPruneKeepsLiveRecordsAcrossClockSteps(t *testing.T) {
 		return cl
 	}
 	create("a")                              // written at t0
-	c.advance(-time.Hour)                    // the clock steps back
+	c.Advance(-time.Hour)                    // the clock steps back
 	create("b")                              // written second, stamped t0-1h
-	c.advance(24*time.Hour + 30*time.Minute) // t0+23h30: a live, b expired
+	c.Advance(24*time.Hour + 30*time.Minute) // t0+23h30: a live, b expired
 	if err := s.prune(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +339,7 @@ func TestPruneKeepsLiveRecordsAcrossClockSteps(t *testing.T) {
 	if got, err := s.CreateCluster(ctx, store.Cluster{Name: "other"}, store.WriteOptions{Idempotency: &store.Idempotency{Key: "CreateCluster/a", Hash: "h"}}); err != nil || got.Name != "a" {
 		t.Errorf("replay of a's token after pruning = %q, %v; want cluster a", got.Name, err)
 	}
-	c.advance(time.Hour) // both expired
+	c.Advance(time.Hour) // both expired
 	if err := s.prune(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -39,16 +39,11 @@ import (
 	"time"
 
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/storecore"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 const (
-	// idempotencyTTL is how long a client request token is remembered.
-	idempotencyTTL = 24 * time.Hour
-	// tombstoneTTL is how long deletions stay in the change feed.
-	tombstoneTTL = 24 * time.Hour
-	// pruneInterval is how often expired records are removed.
-	pruneInterval = time.Hour
 	// busyTimeout bounds how long a connection waits for a lock held by
 	// another process (a second podid on the same file, a backup tool).
 	busyTimeout = 10 * time.Second
@@ -73,16 +68,10 @@ type Store struct {
 	closed  bool
 	changed store.Signal // Watch subscribers
 
-	quit      chan struct{} // closed by Close
-	bg        sync.WaitGroup
+	bg        storecore.Background // the prune loop
 	closeOnce sync.Once
 	closeErr  error
 }
-
-var (
-	_ store.Store   = (*Store)(nil)
-	_ store.Watcher = (*Store)(nil)
-)
 
 // Open opens (creating if needed) the SQLite database at path, creating its
 // parent directory, and brings its schema up to date.
@@ -138,7 +127,6 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 		wdb:  wdb,
 		rst:  stmtCache{db: rdb},
 		now:  now,
-		quit: make(chan struct{}),
 	}
 	if err := rdb.PingContext(ctx); err != nil {
 		s.closeDBs()
@@ -150,12 +138,10 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 		return nil, err
 	}
 	s.w = w
-	if err := s.prune(ctx); err != nil {
+	if err := s.bg.StartPruning(ctx, s.prune); err != nil {
 		s.Close()
 		return nil, err
 	}
-	s.bg.Add(1)
-	go s.pruneLoop()
 	return s, nil
 }
 
@@ -207,11 +193,11 @@ func (s *Store) Close() error {
 		s.closed = true
 		s.changed.Close()
 		s.mu.Unlock()
-		close(s.quit)
+		s.bg.Close()
+		s.bg.Wait()
 		if s.w != nil {
 			s.w.close()
 		}
-		s.bg.Wait()
 		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr
@@ -293,23 +279,6 @@ func (s *Store) Watch(ctx context.Context) (<-chan struct{}, error) {
 // notify signals every watcher that a write committed.
 func (s *Store) notify() { s.changed.Notify() }
 
-// pruneLoop removes expired idempotency records and tombstones periodically.
-func (s *Store) pruneLoop() {
-	defer s.bg.Done()
-	t := time.NewTicker(pruneInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.quit:
-			return
-		case <-t.C:
-			// A failure here is retried at the next tick; the
-			// records are only garbage.
-			_ = s.prune(context.Background())
-		}
-	}
-}
-
 func (s *Store) prune(ctx context.Context) error {
 	now := s.now()
 	err := s.w.do(ctx, func(tx *wtx) error {
@@ -320,10 +289,10 @@ func (s *Store) prune(ctx context.Context) error {
 		// early, only late (replay ignores expired records anyway).
 		if _, err := tx.exec(`DELETE FROM idempotency WHERE seq < coalesce(
 	(SELECT seq FROM idempotency WHERE created_at >= ? ORDER BY seq LIMIT 1),
-	(SELECT max(seq) + 1 FROM idempotency))`, micros(now.Add(-idempotencyTTL))); err != nil {
+	(SELECT max(seq) + 1 FROM idempotency))`, storecore.Micros(now.Add(-storecore.IdempotencyTTL))); err != nil {
 			return err
 		}
-		_, err := tx.exec("DELETE FROM tombstones WHERE deleted_at < ?", micros(now.Add(-tombstoneTTL)))
+		_, err := tx.exec("DELETE FROM tombstones WHERE deleted_at < ?", storecore.Micros(now.Add(-storecore.TombstoneTTL)))
 		return err
 	})
 	if err != nil {
@@ -400,12 +369,3 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 	}
 	return st.QueryContext(ctx, args...)
 }
-
-// storedTime is t as the store keeps it: UTC, to the microsecond. Writes
-// return what a later read returns.
-func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
-// micros is how times are stored: microseconds since the Unix epoch (UTC).
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
