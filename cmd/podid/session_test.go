@@ -12,6 +12,7 @@ import (
 
 	"github.com/podid/podid/internal/admin"
 	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/sigv4"
 	"github.com/podid/podid/internal/sts"
 )
@@ -32,9 +33,11 @@ func TestSessionInspect(t *testing.T) {
 	for p, h := range svc.Routes() {
 		mux.Handle(p, h)
 	}
-	for p, h := range admin.New(admin.Config{Sessions: svc, Authorizer: authz.Rules{}, Logger: quiet}).Routes() {
-		mux.Handle(p, h)
+	adminHost := httpx.New(httpx.Config{Logger: quiet})
+	if err := admin.New(admin.Config{Sessions: svc, Authorizer: authz.Rules{}, Logger: quiet}).Mount(adminHost); err != nil {
+		t.Fatal(err)
 	}
+	mux.Handle("POST "+admin.InspectPath, adminHost)
 	srv := httptest.NewServer(auth.Middleware(mux))
 	defer srv.Close()
 

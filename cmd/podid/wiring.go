@@ -16,6 +16,7 @@ import (
 	"github.com/podid/podid/internal/assoccache"
 	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/server"
 	"github.com/podid/podid/internal/sigv4"
@@ -124,8 +125,8 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 	cfg.Routes = map[string]http.Handler{"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}
 	maps.Copy(cfg.Routes, localSTS.Routes())
 	maps.Copy(cfg.Routes, credentialPath.Routes())
-	maps.Copy(cfg.Routes, adminAPI.Routes())
 	maps.Copy(cfg.Routes, o.extraRoutes)
+	cfg.Mounts = []func(*httpx.Host) error{adminAPI.Mount}
 	cfg.Middleware = authn.Middleware
 	cfg.Authorizer = authorizer
 

@@ -8,16 +8,19 @@
 //	POST /podid/v1/sessions/inspect          show a vended session          podid:InspectSession
 //
 // Every request is authorized as the action on the right through the
-// Authorizer. Errors are restJson1, as the EKS API's.
+// Authorizer. The handlers return errors; the host (internal/httpx) maps
+// and writes them (restJson1, as the EKS API's).
 package admin
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/sts"
 )
@@ -99,18 +102,26 @@ func New(cfg Config) *Handler {
 	return h
 }
 
-// Routes returns the admin API as http.ServeMux patterns.
-func (h *Handler) Routes() map[string]http.Handler {
-	return map[string]http.Handler{
-		"GET " + WaitPath:                       h.serve(h.wait),
-		"POST /podid/v1/clusters/{name}/tokens": h.serve(h.mintToken),
-		"GET /podid/v1/clusters/{name}/issuer":  h.serve(h.getIssuer),
-		"PUT /podid/v1/clusters/{name}/issuer":  h.serve(h.putIssuer),
-		"POST " + InspectPath:                   h.serve(h.inspect),
-	}
+// Mount mounts the admin API on host (family httpx.Admin: restJson1
+// errors, 64 KiB bodies, behind authentication).
+func (h *Handler) Mount(host *httpx.Host) error {
+	return errors.Join(
+		host.Handle("GET "+WaitPath, httpx.Admin, "Wait", op(h.wait)),
+		host.Handle("POST /podid/v1/clusters/{name}/tokens", httpx.Admin, "MintToken", op(h.mintToken)),
+		host.Handle("GET /podid/v1/clusters/{name}/issuer", httpx.Admin, "GetClusterIssuer", op(h.getIssuer)),
+		host.Handle("PUT /podid/v1/clusters/{name}/issuer", httpx.Admin, "SetClusterIssuer", op(h.putIssuer)),
+		host.Handle("POST "+InspectPath, httpx.Admin, "InspectSession", op(h.inspect)),
+	)
 }
 
-// authorize asks the Authorizer about the caller of r.
-func (h *Handler) authorize(r *http.Request, action, resource string) error {
-	return authz.Check(r.Context(), h.cfg.Authorizer, action, resource, nil)
+// op adapts an operation to the host: it authorizes and decodes itself (a
+// refusal before reading the body), and returns its response or error.
+func op(fn func(r *http.Request) (any, error)) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		out, err := fn(r)
+		if err != nil {
+			return err
+		}
+		return httpx.WriteJSON(w, out)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -69,8 +68,8 @@ func newEnv(t *testing.T, delay time.Duration) *env {
 			AccountID: account, Sessions: e.sts, Logger: quiet,
 		})
 		cfg.Middleware, cfg.Authorizer = auth.Middleware, authz.Rules{}
-		cfg.Routes = api.Routes()
-		maps.Copy(cfg.Routes, e.sts.Routes())
+		cfg.Mounts = append(cfg.Mounts, api.Mount)
+		cfg.Routes = e.sts.Routes()
 	}))
 	e.client = &admin.Client{Endpoint: e.URL, Region: "us-east-1", HTTPClient: e.HTTP.Client(),
 		Credentials: credentials.NewStaticCredentialsProvider(servertest.AccessKeyID, servertest.SecretAccessKey, "")}

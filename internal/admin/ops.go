@@ -12,6 +12,7 @@ import (
 
 	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/store"
 )
@@ -113,7 +114,7 @@ func (h *Handler) mintToken(r *http.Request) (any, error) {
 		return nil, err
 	}
 	var in MintTokenInput
-	if err := decodeBody(r, &in); err != nil {
+	if err := httpx.DecodeJSON(r, &in); err != nil {
 		return nil, err
 	}
 	if in.Namespace == "" || in.ServiceAccount == "" || in.PodName == "" || in.PodUID == "" {
@@ -182,7 +183,7 @@ func (h *Handler) putIssuer(r *http.Request) (any, error) {
 		return nil, err
 	}
 	var in IssuerDoc
-	if err := decodeBody(r, &in); err != nil {
+	if err := httpx.DecodeJSON(r, &in); err != nil {
 		return nil, err
 	}
 	if err := validateIssuer(in); err != nil {
@@ -260,7 +261,7 @@ func (h *Handler) inspect(r *http.Request) (any, error) {
 		return nil, err
 	}
 	var in InspectRequest
-	if err := decodeBody(r, &in); err != nil {
+	if err := httpx.DecodeJSON(r, &in); err != nil {
 		return nil, err
 	}
 	if in.SessionToken == "" {

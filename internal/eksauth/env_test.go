@@ -108,7 +108,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		cfg.Authorizer = authz.Rules{}
 		cfg.Routes = h.Routes()
 		maps.Copy(cfg.Routes, stsSvc.Routes())
-		maps.Copy(cfg.Routes, adm.Routes())
+		cfg.Mounts = append(cfg.Mounts, adm.Mount)
 	}))
 	srv.Store(ts.Server)
 	return &env{Server: ts, sts: stsSvc, cache: cache, admin: adminCreds}

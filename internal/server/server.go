@@ -67,6 +67,11 @@ type Config struct {
 	// the issuer URL of clusters whose tokens podid issues. Default
 	// "http://127.0.0.1:8080".
 	PublicURL string
+	// Mounts mount the other handler families (EKS Auth, STS, OIDC
+	// discovery, the admin API) on the same host, with the same request
+	// ID, logging, recovery, body limit, authentication and error mapping
+	// as the EKS routes.
+	Mounts []func(*httpx.Host) error
 	// Routes are extra handlers mounted on the same mux (EKS Auth, STS
 	// "POST /{$}", OIDC discovery, admin API), keyed by http.ServeMux
 	// pattern. They get the same request ID, logging, recovery, body limit
@@ -123,6 +128,9 @@ func New(cfg Config) (*Server, error) {
 		Middleware: cfg.Middleware,
 	})
 	errs := []error{s.Mount(host)}
+	for _, mount := range cfg.Mounts {
+		errs = append(errs, mount(host))
+	}
 	for pattern, h := range cfg.Routes {
 		errs = append(errs, host.HandleHTTP(pattern, httpx.EKS, h))
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/podid/podid/internal/admin"
 	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/sigv4"
 	"github.com/podid/podid/internal/sts"
 )
@@ -78,7 +79,11 @@ func newEnv(t *testing.T, stsNow func() time.Time) *env {
 		mux.Handle(p, h)
 	}
 	// The session inspection API, which only the admin identity may call.
-	mux.Handle("POST "+admin.InspectPath, admin.New(admin.Config{Sessions: svc, Authorizer: authz.Rules{}, Logger: quiet}).Routes()["POST "+admin.InspectPath])
+	adminHost := httpx.New(httpx.Config{Logger: quiet})
+	if err := admin.New(admin.Config{Sessions: svc, Authorizer: authz.Rules{}, Logger: quiet}).Mount(adminHost); err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("POST "+admin.InspectPath, adminHost)
 	e.srv = httptest.NewServer(auth.Middleware(mux))
 	t.Cleanup(e.srv.Close)
 	return e
