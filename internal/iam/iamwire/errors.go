@@ -1,0 +1,191 @@
+package iamwire
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// APIVersion is the IAM API version of the awsQuery protocol.
+const APIVersion = "2010-05-08"
+
+// Namespace is the XML namespace of IAM responses (errors included).
+const Namespace = "https://iam.amazonaws.com/doc/2010-05-08/"
+
+// The error codes IAM answers with (the <Code> of an awsQuery error).
+const (
+	CodeNoSuchEntity            = "NoSuchEntity"
+	CodeEntityAlreadyExists     = "EntityAlreadyExists"
+	CodeDeleteConflict          = "DeleteConflict"
+	CodeLimitExceeded           = "LimitExceeded"
+	CodeMalformedPolicyDocument = "MalformedPolicyDocument"
+	CodeValidation              = "ValidationError"
+	CodeInvalidInput            = "InvalidInput"
+	CodeInvalidAction           = "InvalidAction"
+	CodeMissingAction           = "MissingAction"
+	CodeMissingParameter        = "MissingParameter"
+	CodeAccessDenied            = "AccessDenied"
+	CodeServiceFailure          = "ServiceFailure"
+)
+
+// Error is an IAM error: its code, HTTP status and message. The host writes
+// it as <ErrorResponse><Error><Type/><Code/><Message/></Error>...</ErrorResponse>
+// in Namespace.
+type Error struct {
+	Code    string
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Is matches another *Error with the same code, so errors.Is(err,
+// &iamwire.Error{Code: iamwire.CodeNoSuchEntity}) works.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code && (t.Message == "" || t.Message == e.Message)
+}
+
+func newError(code string, status int, format string, args ...any) *Error {
+	return &Error{Code: code, Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// The entity kinds in IAM's messages.
+const (
+	EntityRole = "role"
+	EntityUser = "user"
+)
+
+// NoSuchEntity: "The role with name X cannot be found." (entity is
+// EntityRole or EntityUser).
+func NoSuchEntity(entity, name string) *Error {
+	return newError(CodeNoSuchEntity, http.StatusNotFound, "The %s with name %s cannot be found.", entity, name)
+}
+
+// NoSuchEntityPolicy: "The role policy with name X cannot be found." for
+// an inline policy of a role or a user.
+func NoSuchEntityPolicy(entity, policyName string) *Error {
+	return newError(CodeNoSuchEntity, http.StatusNotFound, "The %s policy with name %s cannot be found.", entity, policyName)
+}
+
+// NoSuchPolicy: "Policy ARN does not exist or is not attachable."
+func NoSuchPolicy(arn string) *Error {
+	return newError(CodeNoSuchEntity, http.StatusNotFound, "Policy %s does not exist or is not attachable.", arn)
+}
+
+// NoSuchPolicyVersion: "Policy ARN version V does not exist or is not attachable."
+func NoSuchPolicyVersion(arn, version string) *Error {
+	return newError(CodeNoSuchEntity, http.StatusNotFound, "Policy %s version %s does not exist or is not attachable.", arn, version)
+}
+
+// NoSuchAttachedPolicy: "Policy ARN was not found." (detaching a policy
+// that is not attached).
+func NoSuchAttachedPolicy(arn string) *Error {
+	return newError(CodeNoSuchEntity, http.StatusNotFound, "Policy %s was not found.", arn)
+}
+
+// NoSuchAccessKey: "The Access Key with id X cannot be found."
+func NoSuchAccessKey(id string) *Error {
+	return newError(CodeNoSuchEntity, http.StatusNotFound, "The Access Key with id %s cannot be found.", id)
+}
+
+// NoSuchLoginProfile: "Login Profile for User X cannot be found."
+func NoSuchLoginProfile(user string) *Error {
+	return newError(CodeNoSuchEntity, http.StatusNotFound, "Login Profile for User %s cannot be found.", user)
+}
+
+// AlreadyExists: "Role with name X already exists." (EntityRole,
+// EntityUser).
+func AlreadyExists(entity, name string) *Error {
+	return newError(CodeEntityAlreadyExists, http.StatusConflict, "%s with name %s already exists.", capitalize(entity), name)
+}
+
+// PolicyAlreadyExists: "A policy called X already exists. Duplicate names
+// are not allowed."
+func PolicyAlreadyExists(name string) *Error {
+	return newError(CodeEntityAlreadyExists, http.StatusConflict, "A policy called %s already exists. Duplicate names are not allowed.", name)
+}
+
+// The DeleteConflict messages.
+const (
+	MsgDeleteConflictPolicies     = "Cannot delete entity, must delete policies first."
+	MsgDeleteConflictAttached     = "Cannot delete entity, must detach all policies first."
+	MsgDeleteConflictAccessKeys   = "Cannot delete entity, must delete access keys first."
+	MsgDeleteConflictPolicyInUse  = "Cannot delete a policy attached to entities."
+	MsgDeleteConflictDefaultVer   = "Cannot delete the default version of a policy."
+	MsgDeleteConflictPolicyHasVer = "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy."
+)
+
+// DeleteConflict returns a DeleteConflict (409) with one of the
+// MsgDeleteConflict* messages.
+func DeleteConflict(msg string) *Error {
+	return &Error{Code: CodeDeleteConflict, Status: http.StatusConflict, Message: msg}
+}
+
+// Quotas IAM enforces by default, and the LimitExceeded wording.
+const (
+	MaxAccessKeysPerUser  = 2
+	MaxPolicyVersions     = 5
+	MaxRolePolicySize     = 10240 // aggregate inline policy characters of a role
+	MaxUserPolicySize     = 2048  // aggregate inline policy characters of a user
+	MaxManagedPolicySize  = 6144  // one managed policy version
+	MaxTrustPolicySize    = 2048  // a role's trust policy
+	MaxAttachedPerEntity  = 10    // managed policies attached to a role or a user
+	MaxTagsPerEntity      = 50
+	DefaultMaxSessionSecs = 3600
+)
+
+// LimitExceeded: "Cannot exceed quota for NAME: N." (AccessKeysPerUser,
+// PolicySize, ACLSizePerRole, UserPolicySize, PoliciesPerRole, ...).
+func LimitExceeded(quota string, n int) *Error {
+	return newError(CodeLimitExceeded, http.StatusConflict, "Cannot exceed quota for %s: %d.", quota, n)
+}
+
+// PolicyVersionsExceeded: the LimitExceeded of a sixth policy version.
+func PolicyVersionsExceeded(arn string) *Error {
+	return newError(CodeLimitExceeded, http.StatusConflict,
+		"A managed policy can have up to %d versions. Before you create a new version, you must delete an existing version.", MaxPolicyVersions)
+}
+
+// MalformedPolicyDocument wraps a policy validation message.
+func MalformedPolicyDocument(msg string) *Error {
+	return &Error{Code: CodeMalformedPolicyDocument, Status: http.StatusBadRequest, Message: msg}
+}
+
+// InvalidInput returns an InvalidInput (400).
+func InvalidInput(format string, args ...any) *Error {
+	return newError(CodeInvalidInput, http.StatusBadRequest, format, args...)
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// validationErrors collects constraint violations and words them as AWS's
+// Coral validation layer does:
+//
+//	1 validation error detected: Value 'x y' at 'roleName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]+
+type validationErrors []string
+
+func (v *validationErrors) add(value *string, member, constraint string) {
+	val := "null"
+	if value != nil {
+		val = "'" + *value + "'"
+	}
+	*v = append(*v, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", val, member, constraint))
+}
+
+func (v validationErrors) err() *Error {
+	if len(v) == 0 {
+		return nil
+	}
+	noun := "error"
+	if len(v) > 1 {
+		noun = "errors"
+	}
+	return &Error{Code: CodeValidation, Status: http.StatusBadRequest,
+		Message: fmt.Sprintf("%d validation %s detected: %s", len(v), noun, strings.Join(v, "; "))}
+}
