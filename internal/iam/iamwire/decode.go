@@ -67,7 +67,7 @@ var constraints = func() map[string]constraint {
 
 // ParseForm parses an awsQuery request: the URL query and the
 // form-encoded body, the body's values taking precedence.
-func ParseForm(rawQuery, body string) (url.Values, *Error) {
+func ParseForm(rawQuery, body string) (url.Values, error) {
 	params, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return nil, &Error{Code: "MalformedQueryString", Status: http.StatusBadRequest, Message: "The query string is malformed."}
@@ -87,7 +87,7 @@ func ParseForm(rawQuery, body string) (url.Values, *Error) {
 // validated against the service model: a missing required member, a
 // length, a pattern, a range or an enum violation is a ValidationError
 // worded as IAM's. An unknown action is InvalidAction.
-func ParseRequest(params url.Values) (action string, input any, err *Error) {
+func ParseRequest(params url.Values) (action string, input any, err error) {
 	action = params.Get("Action")
 	if action == "" {
 		return "", nil, &Error{Code: CodeMissingAction, Status: http.StatusBadRequest, Message: "The request is missing an action or a required parameter."}
@@ -101,17 +101,21 @@ func ParseRequest(params url.Values) (action string, input any, err *Error) {
 		return action, nil, newError(CodeInvalidAction, http.StatusBadRequest, "Could not find operation %s for version %s", action, version)
 	}
 	input = mk()
-	if e := Decode(params, input); e != nil {
-		return action, nil, e
+	if err := Decode(params, input); err != nil {
+		return action, nil, err
 	}
 	return action, input, nil
 }
 
-// Decode fills the struct dst points to from params, per its q tags.
-func Decode(params url.Values, dst any) *Error {
+// Decode fills the struct dst points to from params, per its q tags; the
+// error is a ValidationError (*Error).
+func Decode(params url.Values, dst any) error {
 	var ve validationErrors
 	decodeStruct(params, reflect.ValueOf(dst).Elem(), &ve)
-	return ve.err()
+	if e := ve.err(); e != nil {
+		return e
+	}
+	return nil
 }
 
 type fieldSpec struct {

@@ -1,9 +1,13 @@
 package iamwire
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/iam/policy"
 )
 
 // APIVersion is the IAM API version of the awsQuery protocol.
@@ -28,23 +32,11 @@ const (
 	CodeServiceFailure          = "ServiceFailure"
 )
 
-// Error is an IAM error: its code, HTTP status and message. The host writes
-// it as <ErrorResponse><Error><Type/><Code/><Message/></Error>...</ErrorResponse>
-// in Namespace.
-type Error struct {
-	Code    string
-	Status  int
-	Message string
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-// Is matches another *Error with the same code, so errors.Is(err,
-// &iamwire.Error{Code: iamwire.CodeNoSuchEntity}) works.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code && (t.Message == "" || t.Message == e.Message)
-}
+// Error is an IAM error: its Code, HTTP Status and Message. It is the
+// host's error shape, so a handler returns it as it is and httpx writes it
+// as <ErrorResponse><Error><Type/><Code/><Message/></Error>...</ErrorResponse>
+// in the IAM family's namespace (Namespace).
+type Error = eksapi.Error
 
 func newError(code string, status int, format string, args ...any) *Error {
 	return &Error{Code: code, Status: status, Message: fmt.Sprintf(format, args...)}
@@ -135,10 +127,35 @@ const (
 	DefaultMaxSessionSecs = 3600
 )
 
-// LimitExceeded: "Cannot exceed quota for NAME: N." (AccessKeysPerUser,
-// PolicySize, ACLSizePerRole, UserPolicySize, PoliciesPerRole, ...).
+// LimitExceeded: "Cannot exceed quota for NAME: N" (AccessKeysPerUser,
+// PolicySize, ACLSizePerRole, PoliciesPerRole, PoliciesPerUser, ...).
 func LimitExceeded(quota string, n int) *Error {
-	return newError(CodeLimitExceeded, http.StatusConflict, "Cannot exceed quota for %s: %d.", quota, n)
+	return newError(CodeLimitExceeded, http.StatusConflict, "Cannot exceed quota for %s: %d", quota, n)
+}
+
+// The quota names of LimitExceeded.
+const (
+	QuotaAccessKeysPerUser = "AccessKeysPerUser"
+	QuotaTrustPolicySize   = "ACLSizePerRole" // a role's trust policy
+	QuotaPolicySize        = "PolicySize"     // a managed policy version
+	QuotaPoliciesPerRole   = "PoliciesPerRole"
+	QuotaPoliciesPerUser   = "PoliciesPerUser"
+)
+
+// InlinePolicySizeExceeded: "Maximum policy size of 10240 bytes exceeded
+// for role NAME" (the aggregate of a role's or a user's inline policies).
+func InlinePolicySizeExceeded(entity, name string, limit int) *Error {
+	return newError(CodeLimitExceeded, http.StatusConflict, "Maximum policy size of %d bytes exceeded for %s %s", limit, entity, name)
+}
+
+// FromPolicyError turns a policy validation error (policy.ErrMalformed)
+// into MalformedPolicyDocument with its message; other errors pass through.
+func FromPolicyError(err error) error {
+	var me *policy.MalformedError
+	if errors.As(err, &me) {
+		return MalformedPolicyDocument(me.Message)
+	}
+	return err
 }
 
 // PolicyVersionsExceeded: the LimitExceeded of a sixth policy version.

@@ -12,9 +12,9 @@ import (
 // result (or return an *iamwire.Error for the host to write).
 func Example() {
 	form, _ := url.ParseQuery("Action=GetRole&Version=2010-05-08&RoleName=app")
-	action, in, e := iamwire.ParseRequest(form)
-	if e != nil {
-		panic(e)
+	action, in, err := iamwire.ParseRequest(form)
+	if err != nil {
+		panic(err) // a handler returns it: the host writes IAM's ErrorResponse
 	}
 	switch in := in.(type) {
 	case *iamwire.GetRoleInput:

@@ -1,6 +1,7 @@
 package iamwire_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/podid/podid/internal/iam/iamwire"
@@ -20,14 +21,15 @@ func FuzzParseRequest(f *testing.F) {
 		f.Add("", s)
 	}
 	f.Fuzz(func(t *testing.T, query, body string) {
-		params, e := iamwire.ParseForm(query, body)
-		if e != nil {
+		params, err := iamwire.ParseForm(query, body)
+		if err != nil {
 			return
 		}
-		action, in, e := iamwire.ParseRequest(params)
-		if e != nil {
-			if e.Code == "" || e.Status < 400 {
-				t.Fatalf("bad error %+v", e)
+		action, in, err := iamwire.ParseRequest(params)
+		if err != nil {
+			var e *iamwire.Error
+			if !errors.As(err, &e) || e.Code == "" || e.Status < 400 {
+				t.Fatalf("bad error %T %+v", err, err)
 			}
 			return
 		}

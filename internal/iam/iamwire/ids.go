@@ -93,7 +93,7 @@ func InvalidARN(arn string) *Error {
 // follows marker, at most maxItems long, and the marker of the next page
 // ("" on the last page). Markers are opaque to clients: the last key
 // returned, base64-encoded. A marker that does not decode is InvalidInput.
-func Paginate[T any](items []T, key func(T) string, marker string, maxItems int) (page []T, next string, err *Error) {
+func Paginate[T any](items []T, key func(T) string, marker string, maxItems int) (page []T, next string, err error) {
 	start := 0
 	if marker != "" {
 		last, derr := base64.RawURLEncoding.DecodeString(marker)

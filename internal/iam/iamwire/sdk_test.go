@@ -2,9 +2,8 @@ package iamwire_test
 
 import (
 	"context"
-	"encoding/xml"
 	"errors"
-	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/iam/iamwire"
 )
 
@@ -31,7 +31,7 @@ var created = time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)
 
 // fixture answers decoded requests with results built from them: enough
 // state-free behaviour to put every encoder through the SDK's decoders.
-func fixture(action string, in any) (any, *iamwire.Error) {
+func fixture(action string, in any) (any, error) {
 	role := func(name, path string) iamwire.Role {
 		return iamwire.Role{Path: iamwire.NormalizePath(path), RoleName: name, RoleId: "AROAEXAMPLEEXAMPLE12",
 			Arn: iamwire.RoleARN(account, path, name), CreateDate: iamwire.TS(created), AssumeRolePolicyDocument: trustDoc,
@@ -156,51 +156,43 @@ func fixture(action string, in any) (any, *iamwire.Error) {
 	return nil, &iamwire.Error{Code: "InternalFailure", Status: 500, Message: "fixture has no answer for " + action}
 }
 
-// writeError writes an awsQuery error document (what podid's host writes;
-// here only so the SDK's error decoding is exercised against iamwire's
-// codes and messages).
-func writeError(w http.ResponseWriter, e *iamwire.Error) {
-	type xmlErr struct {
-		Type, Code, Message string
-	}
-	b, _ := xml.Marshal(struct {
-		XMLName   xml.Name `xml:"ErrorResponse"`
-		Xmlns     string   `xml:"xmlns,attr"`
-		Error     xmlErr   `xml:"Error"`
-		RequestID string   `xml:"RequestId"`
-	}{Xmlns: iamwire.Namespace, Error: xmlErr{"Sender", e.Code, e.Message}, RequestID: "req-1"})
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(e.Status)
-	w.Write(b)
-}
+// iamFamily is the IAM handler family as podid's host serves it: its
+// errors are written by the host's one awsQuery error writer.
+var iamFamily = &httpx.Family{Name: "iam", Protocol: httpx.AWSQuery, Namespace: httpx.NamespaceIAM, MaxBody: 1 << 20}
 
-// newServer serves fixture through iamwire's decoder and encoder.
+// newServer serves fixture through iamwire's decoder and encoder, mounted
+// in podid's HTTP host.
 func newServer(t testing.TB) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		params, e := iamwire.ParseForm(r.URL.RawQuery, string(body))
-		if e != nil {
-			writeError(w, e)
-			return
-		}
-		action, in, e := iamwire.ParseRequest(params)
-		if e != nil {
-			writeError(w, e)
-			return
-		}
-		res, e := fixture(action, in)
-		if e != nil {
-			writeError(w, e)
-			return
-		}
-		b, err := iamwire.Marshal(action, "req-1", res)
+	h := httpx.New(httpx.Config{Logger: slog.New(slog.DiscardHandler)})
+	err := h.Handle("POST /{$}", iamFamily, "iam", func(w http.ResponseWriter, r *http.Request) error {
+		body, err := httpx.ReadBody(r)
 		if err != nil {
-			writeError(w, &iamwire.Error{Code: "InternalFailure", Status: 500, Message: err.Error()})
-			return
+			return err
+		}
+		params, err := iamwire.ParseForm(r.URL.RawQuery, string(body))
+		if err != nil {
+			return err
+		}
+		action, in, err := iamwire.ParseRequest(params)
+		if err != nil {
+			return err
+		}
+		res, err := fixture(action, in)
+		if err != nil {
+			return err
+		}
+		b, err := iamwire.Marshal(action, httpx.RequestID(r.Context()), res)
+		if err != nil {
+			return err
 		}
 		w.Header().Set("Content-Type", "text/xml")
-		w.Write(b)
-	}))
+		_, err = w.Write(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -432,7 +424,7 @@ func TestSDKUsers(t *testing.T) {
 	}
 	_, err = c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("full")})
 	var le *types.LimitExceededException
-	if !errors.As(err, &le) || le.ErrorMessage() != "Cannot exceed quota for AccessKeysPerUser: 2." {
+	if !errors.As(err, &le) || le.ErrorMessage() != "Cannot exceed quota for AccessKeysPerUser: 2" {
 		t.Errorf("CreateAccessKey over quota: %v", err)
 	}
 	lk, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("node")})

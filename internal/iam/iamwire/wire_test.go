@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/podid/podid/internal/iam/iamwire"
+	"github.com/podid/podid/internal/iam/policy"
 )
 
 func TestParseRequest(t *testing.T) {
@@ -58,15 +59,19 @@ func TestParseRequest(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, got, err := iamwire.ParseRequest(form(c.form))
+			_, got, perr := iamwire.ParseRequest(form(c.form))
+			var err *iamwire.Error
+			if perr != nil && !errors.As(perr, &err) {
+				t.Fatalf("err %T %v", perr, perr)
+			}
 			if c.err != nil {
 				if err == nil || err.Code != c.err.Code || err.Message != c.err.Message || err.Status != 400 {
 					t.Fatalf("err = %+v, want %+v", err, c.err)
 				}
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
+			if perr != nil {
+				t.Fatal(perr)
 			}
 			if diff := cmp.Diff(got, c.want); diff != "" {
 				t.Errorf("input (-got +want):\n%s", diff)
@@ -117,7 +122,7 @@ func TestIDsAndARNs(t *testing.T) {
 		t.Error(got)
 	}
 	for arn, want := range map[string]iamwire.ParsedARN{
-		"arn:aws:iam::111122223333:role/app":          {Account: "111122223333", Type: "role", Path: "/", Name: "app"},
+		"arn:aws:iam::111122223333:role/app":           {Account: "111122223333", Type: "role", Path: "/", Name: "app"},
 		"arn:aws:iam::111122223333:policy/team/a/read": {Account: "111122223333", Type: "policy", Path: "/team/a/", Name: "read"},
 		"arn:aws:iam::aws:policy/ReadOnlyAccess":       {Account: "aws", Type: "policy", Path: "/", Name: "ReadOnlyAccess"},
 	} {
@@ -152,7 +157,8 @@ func TestPaginate(t *testing.T) {
 	if diff := cmp.Diff(got, items); diff != "" {
 		t.Errorf("pages (-got +want):\n%s", diff)
 	}
-	if _, _, err := iamwire.Paginate(items, id, "%%%", 2); err == nil || err.Code != iamwire.CodeInvalidInput {
+	var ie *iamwire.Error
+	if _, _, err := iamwire.Paginate(items, id, "%%%", 2); !errors.As(err, &ie) || ie.Code != iamwire.CodeInvalidInput {
 		t.Errorf("bad marker: %v", err)
 	}
 	// A marker stays valid when its item is deleted meanwhile.
@@ -178,15 +184,25 @@ func TestErrors(t *testing.T) {
 		{iamwire.DeleteConflict(iamwire.MsgDeleteConflictAttached), "DeleteConflict", "Cannot delete entity, must detach all policies first.", 409},
 		{iamwire.PolicyVersionsExceeded("arn"), "LimitExceeded", "A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.", 409},
 		{iamwire.MalformedPolicyDocument("Syntax errors in policy."), "MalformedPolicyDocument", "Syntax errors in policy.", 400},
+		{iamwire.LimitExceeded(iamwire.QuotaTrustPolicySize, iamwire.MaxTrustPolicySize), "LimitExceeded", "Cannot exceed quota for ACLSizePerRole: 2048", 409},
+		{iamwire.InlinePolicySizeExceeded(iamwire.EntityRole, "app", iamwire.MaxRolePolicySize), "LimitExceeded", "Maximum policy size of 10240 bytes exceeded for role app", 409},
 	}
 	for _, c := range cases {
 		if c.got.Code != c.code || c.got.Message != c.msg || c.got.Status != c.httpStatus {
 			t.Errorf("got %+v, want %s %d %q", c.got, c.code, c.httpStatus, c.msg)
 		}
 	}
-	var err error = iamwire.NoSuchEntity(iamwire.EntityRole, "x")
-	if !errors.Is(err, &iamwire.Error{Code: iamwire.CodeNoSuchEntity}) || errors.Is(err, &iamwire.Error{Code: iamwire.CodeDeleteConflict}) {
-		t.Error("errors.Is by code")
+}
+
+func TestFromPolicyError(t *testing.T) {
+	_, perr := policy.Parse("p", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole"}}`, policy.Trust)
+	var e *iamwire.Error
+	if err := iamwire.FromPolicyError(perr); !errors.As(err, &e) || e.Code != "MalformedPolicyDocument" || e.Message != "Missing required field Principal" || e.Status != 400 {
+		t.Errorf("FromPolicyError = %v", err)
+	}
+	other := errors.New("x")
+	if iamwire.FromPolicyError(other) != other {
+		t.Error("other errors must pass through")
 	}
 }
 

@@ -120,7 +120,7 @@ def users_and_keys():
     assert iam.get_user(UserName="node")["User"]["UserName"] == "node"
     k = iam.create_access_key(UserName="node")["AccessKey"]
     assert k["AccessKeyId"].startswith("AKIA") and len(k["AccessKeyId"]) == 20 and len(k["SecretAccessKey"]) == 40, k
-    expect_error("LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2.", lambda: iam.create_access_key(UserName="full"))
+    expect_error("LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2", lambda: iam.create_access_key(UserName="full"))
     ks = iam.list_access_keys(UserName="node")["AccessKeyMetadata"]
     assert ks[0]["Status"] == "Inactive", ks
     iam.update_access_key(UserName="node", AccessKeyId="AKIAEXAMPLEEXAMPLE12", Status="Inactive")
