@@ -48,7 +48,13 @@ func TestKillPostgres(t *testing.T) {
 // directory and a func that runs the store's integrity check.
 func sqliteStore(t *testing.T) (string, func(context.Context) error) {
 	path := filepath.Join(t.TempDir(), "podid.db")
-	return "sqlite:" + path, func(ctx context.Context) error {
+	return "sqlite:" + path, sqliteIntegrity(path)
+}
+
+// sqliteIntegrity returns a func that runs the integrity check of the
+// SQLite store at path.
+func sqliteIntegrity(path string) func(context.Context) error {
+	return func(ctx context.Context) error {
 		s, err := sqlite.Open(ctx, path)
 		if err != nil {
 			return err

@@ -84,6 +84,7 @@ const (
 	msgInternalRetry       = "An internal error occurred. Try again later."
 	msgSTSUnavailable      = "EKS Auth could not assume the role: the credentials service is unavailable. Try again later."
 	msgEKSAuthAccessDenied = "Unauthorized Exception! EKS does not have permissions to assume the associated role."
+	msgNoSpace             = "The service cannot store changes right now. Try again later."
 )
 
 // WriteError maps err (MapError) and writes it in the protocol of the
@@ -179,6 +180,14 @@ func (h *Host) MapError(r *http.Request, fam *Family, err error) *eksapi.Error {
 		return eksapi.NewError(eksapi.CodeInvalidParameter, "A path parameter of the request is empty.")
 	case errors.Is(err, ErrNotReady):
 		return eksapi.NewError(eksapi.CodeServiceUnavailable, "The store is not ready.")
+	case errors.Is(err, store.ErrNoSpace):
+		// Retryable (SDKs retry a 503), and the operator must act.
+		h.log.ErrorContext(r.Context(), "write refused: the disk is full (the store has no space left; writes fail until space is freed)",
+			"request_id", RequestID(r.Context()), "op", opOf(r), "err", err)
+		if fam.Protocol == AWSQuery {
+			return queryError("ServiceUnavailable", http.StatusServiceUnavailable, msgNoSpace) // AWS's common error
+		}
+		return eksapi.NewError(eksapi.CodeServiceUnavailable, msgNoSpace)
 	case errors.As(err, &te) && errors.Is(err, satoken.ErrExpired):
 		return eksapi.NewError(eksapi.CodeExpiredToken, te.Message)
 	case errors.As(err, &te):

@@ -189,6 +189,33 @@ func TestAWSQueryErrors(t *testing.T) {
 	}
 }
 
+// TestNoSpace: a write refused for want of disk space is a 503 the SDKs
+// retry, in either protocol, and the log says the disk is full.
+func TestNoSpace(t *testing.T) {
+	iam := &httpx.Family{Name: "iam", Protocol: httpx.AWSQuery, Namespace: httpx.NamespaceIAM}
+	noSpace := func(w http.ResponseWriter, r *http.Request) error {
+		return fmt.Errorf("creating association: %w: database or disk is full (13)", store.ErrNoSpace)
+	}
+	url, logs := newHost(t, httpx.Config{}, func(h *httpx.Host) {
+		mustHandle(t, h, "DELETE /clusters/{name}", httpx.EKS, noSpace)
+		mustHandle(t, h, "POST /iam", iam, noSpace)
+	})
+	c := eks.NewFromConfig(sdkConfig(), func(o *eks.Options) { o.BaseEndpoint = aws.String(url); o.RetryMaxAttempts = 1 })
+	_, err := c.DeleteCluster(context.Background(), &eks.DeleteClusterInput{Name: aws.String("c1")})
+	var su *ekstypes.ServiceUnavailableException
+	if !errors.As(err, &su) || aws.ToString(su.Message) != "The service cannot store changes right now. Try again later." {
+		t.Errorf("DeleteCluster error %v, want ServiceUnavailableException", err)
+	}
+	if !strings.Contains(logs.String(), `level=ERROR msg="write refused: the disk is full`) || !strings.Contains(logs.String(), "(13)") {
+		t.Errorf("log does not say the disk is full, with the cause:\n%s", logs)
+	}
+	res := do(t, "POST", url+"/iam", "application/x-www-form-urlencoded", strings.NewReader("Action=CreateRole"))
+	var ue *eksapi.UnknownError
+	if err := eksapi.ErrorFromXML(res.body); res.status != 503 || !errors.As(err, &ue) || ue.Code != "ServiceUnavailable" {
+		t.Errorf("IAM on a full disk: %d %s, want a 503 ServiceUnavailable", res.status, res.body)
+	}
+}
+
 // TestPanicRecovery: a panic is a 500 in the route's protocol that does
 // not reveal the panic value; its stack is logged.
 func TestPanicRecovery(t *testing.T) {

@@ -28,6 +28,10 @@ var (
 	// ErrIdempotencyMismatch: a client request token was reused with
 	// different parameters.
 	ErrIdempotencyMismatch = errors.New("client request token reused with different parameters")
+	// ErrNoSpace: the write was not applied because the store's disk (or
+	// its database server's) has no space left. Reads still work; writes
+	// work again once space is freed.
+	ErrNoSpace = errors.New("no space left on the store's disk")
 )
 
 // ExistsError is returned (wrapping ErrAlreadyExists) when a create collides

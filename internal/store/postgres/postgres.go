@@ -246,6 +246,9 @@ func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
 			}
 			return nil
 		}
+		if code, _ := pgCode(err); code == codeDiskFull {
+			return fmt.Errorf("%w: %w", store.ErrNoSpace, err)
+		}
 		if !retryable(err) || attempt == maxAttempts-1 {
 			break
 		}
@@ -305,6 +308,7 @@ const (
 	codeDeadlockDetected     = "40P01"
 	codeUndefinedFunction    = "42883"
 	codeFeatureNotSupported  = "0A000"
+	codeDiskFull             = "53100"
 )
 
 func pgCode(err error) (code, constraint string) {

@@ -6,6 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"syscall"
+
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/podid/podid/internal/store"
 )
 
 // maxBatch bounds how many writes share one transaction (one fsync).
@@ -89,7 +95,18 @@ func (w *writer) do(ctx context.Context, fn func(*wtx) error) error {
 	if res.panicked {
 		panic(res.panicVal)
 	}
-	return res.err
+	return noSpace(res.err)
+}
+
+// noSpace marks the error of a write that failed for want of disk space
+// (SQLITE_FULL, or ENOSPC from the file system) with store.ErrNoSpace. The
+// transaction was rolled back; the writer goes on with the next one.
+func noSpace(err error) error {
+	var se *sqlite.Error
+	if err != nil && ((errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL) || errors.Is(err, syscall.ENOSPC)) {
+		return fmt.Errorf("%w: %w", store.ErrNoSpace, err)
+	}
+	return err
 }
 
 // close stops the writer after the batch in progress.
