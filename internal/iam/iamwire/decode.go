@@ -57,6 +57,7 @@ var constraints = func() map[string]constraint {
 	add("accessKeyId", 16, 128, `[\w]+`, `\w+`)
 	add("versionId", 0, 0, `v[1-9][0-9]*(\.[A-Za-z0-9-]*)?`, `v[1-9][0-9]*(\.[A-Za-z0-9-]*)?`)
 	c["status"] = constraint{enum: []string{"Active", "Inactive", "Expired"}}
+	c["assignmentStatus"] = constraint{enum: []string{"Assigned", "Unassigned", "Any"}}
 	c["policyScope"] = constraint{enum: []string{"All", "AWS", "Local"}}
 	c["policyUsage"] = constraint{enum: []string{"PermissionsPolicy", "PermissionsBoundary"}}
 	c["entityFilter"] = constraint{enum: []string{"User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"}}

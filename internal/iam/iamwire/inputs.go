@@ -343,6 +343,39 @@ type GetLoginProfileInput struct {
 	UserName string `q:"UserName,c=existingUserName"`
 }
 
+// DeleteLoginProfileInput: Terraform's aws_iam_user force_destroy calls it
+// and takes NoSuchEntity as done.
+type DeleteLoginProfileInput struct {
+	UserName string `q:"UserName,c=existingUserName"`
+}
+
+// ListVirtualMFADevicesInput: account-wide (Terraform's force_destroy
+// lists them to find the user's).
+type ListVirtualMFADevicesInput struct {
+	AssignmentStatus string `q:"AssignmentStatus,c=assignmentStatus"`
+	Paging
+}
+
+// Permissions boundaries (stored and returned; not applied by the engine).
+
+type PutRolePermissionsBoundaryInput struct {
+	RoleName            string `q:"RoleName,req,c=roleName"`
+	PermissionsBoundary string `q:"PermissionsBoundary,req,c=arn"`
+}
+
+type DeleteRolePermissionsBoundaryInput struct {
+	RoleName string `q:"RoleName,req,c=roleName"`
+}
+
+type PutUserPermissionsBoundaryInput struct {
+	UserName            string `q:"UserName,req,c=userName"`
+	PermissionsBoundary string `q:"PermissionsBoundary,req,c=arn"`
+}
+
+type DeleteUserPermissionsBoundaryInput struct {
+	UserName string `q:"UserName,req,c=userName"`
+}
+
 // inputs maps each Action to a constructor of its input.
 var inputs = map[string]func() any{
 	"CreateRole":                     func() any { return new(CreateRoleInput) },
@@ -402,6 +435,12 @@ var inputs = map[string]func() any{
 	"ListServiceSpecificCredentials": func() any { return new(ListServiceSpecificCredentialsInput) },
 	"ListMFADevices":                 func() any { return new(ListMFADevicesInput) },
 	"GetLoginProfile":                func() any { return new(GetLoginProfileInput) },
+	"DeleteLoginProfile":             func() any { return new(DeleteLoginProfileInput) },
+	"ListVirtualMFADevices":          func() any { return new(ListVirtualMFADevicesInput) },
+	"PutRolePermissionsBoundary":     func() any { return new(PutRolePermissionsBoundaryInput) },
+	"DeleteRolePermissionsBoundary":  func() any { return new(DeleteRolePermissionsBoundaryInput) },
+	"PutUserPermissionsBoundary":     func() any { return new(PutUserPermissionsBoundaryInput) },
+	"DeleteUserPermissionsBoundary":  func() any { return new(DeleteUserPermissionsBoundaryInput) },
 }
 
 // Actions returns the actions ParseRequest knows, sorted.

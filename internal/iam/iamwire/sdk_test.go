@@ -3,6 +3,7 @@ package iamwire_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -152,6 +153,13 @@ func fixture(action string, in any) (any, error) {
 		return iamwire.GetAccessKeyLastUsedResult{UserName: "node", AccessKeyLastUsed: iamwire.AccessKeyLastUsed{ServiceName: "N/A", Region: "N/A"}}, nil
 	case *iamwire.GetLoginProfileInput:
 		return nil, iamwire.NoSuchLoginProfile(in.UserName)
+	case *iamwire.DeleteLoginProfileInput:
+		return nil, iamwire.NoSuchLoginProfile(in.UserName)
+	case *iamwire.ListVirtualMFADevicesInput:
+		return iamwire.ListVirtualMFADevicesResult{}, nil
+	case *iamwire.PutRolePermissionsBoundaryInput, *iamwire.DeleteRolePermissionsBoundaryInput,
+		*iamwire.PutUserPermissionsBoundaryInput, *iamwire.DeleteUserPermissionsBoundaryInput:
+		return nil, nil
 	}
 	return nil, &iamwire.Error{Code: "InternalFailure", Status: 500, Message: "fixture has no answer for " + action}
 }
@@ -497,6 +505,36 @@ func TestSDKUsers(t *testing.T) {
 		},
 		"ListMFADevices": func() error {
 			_, err := c.ListMFADevices(ctx, &iam.ListMFADevicesInput{UserName: aws.String("node")})
+			return err
+		},
+		"ListVirtualMFADevices": func() error {
+			out, err := c.ListVirtualMFADevices(ctx, &iam.ListVirtualMFADevicesInput{AssignmentStatus: types.AssignmentStatusTypeAssigned})
+			if err == nil && len(out.VirtualMFADevices) != 0 {
+				return errors.New("want no devices")
+			}
+			return err
+		},
+		"DeleteLoginProfile (NoSuchEntity)": func() error {
+			_, err := c.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String("node")})
+			if !errors.As(err, new(*types.NoSuchEntityException)) {
+				return fmt.Errorf("want NoSuchEntity, got %v", err)
+			}
+			return nil
+		},
+		"PutUserPermissionsBoundary": func() error {
+			_, err := c.PutUserPermissionsBoundary(ctx, &iam.PutUserPermissionsBoundaryInput{UserName: aws.String("node"), PermissionsBoundary: aws.String("arn:aws:iam::" + account + ":policy/read")})
+			return err
+		},
+		"DeleteUserPermissionsBoundary": func() error {
+			_, err := c.DeleteUserPermissionsBoundary(ctx, &iam.DeleteUserPermissionsBoundaryInput{UserName: aws.String("node")})
+			return err
+		},
+		"PutRolePermissionsBoundary": func() error {
+			_, err := c.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{RoleName: aws.String("app"), PermissionsBoundary: aws.String("arn:aws:iam::" + account + ":policy/read")})
+			return err
+		},
+		"DeleteRolePermissionsBoundary": func() error {
+			_, err := c.DeleteRolePermissionsBoundary(ctx, &iam.DeleteRolePermissionsBoundaryInput{RoleName: aws.String("app")})
 			return err
 		},
 		"ListUserTags": func() error {

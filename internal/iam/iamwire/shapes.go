@@ -374,6 +374,11 @@ type ListMFADevicesResult struct {
 	Page
 }
 
+type ListVirtualMFADevicesResult struct {
+	VirtualMFADevices emptyList `xml:"VirtualMFADevices"`
+	Page
+}
+
 // UpdateRoleResult is UpdateRole's (empty) answer: unlike the operations
 // without output (DeleteRole, TagRole, ...: pass a nil result), its
 // <UpdateRoleResult/> element must be present, or the SDKs fail to decode.

@@ -131,6 +131,8 @@ def users_and_keys():
         call(UserName="node")
     assert iam.list_service_specific_credentials(UserName="node")["ServiceSpecificCredentials"] == []
     expect_error("NoSuchEntity", "Login Profile for User node cannot be found.", lambda: iam.get_login_profile(UserName="node"))
+    expect_error("NoSuchEntity", "Login Profile for User node cannot be found.", lambda: iam.delete_login_profile(UserName="node"))
+    assert iam.list_virtual_mfa_devices(AssignmentStatus="Assigned")["VirtualMFADevices"] == []
     iam.delete_user(UserName="node")
 
 
