@@ -113,8 +113,8 @@ func (c *Client) Wait(ctx context.Context, in WaitInput, timeout time.Duration) 
 		var out WaitOutput
 		// The server answers by the timeout; allow for the round trip.
 		err := c.call(ctx, http.MethodGet, WaitPath+"?"+q.Encode(), nil, &out, chunk+requestTimeout)
-		var ue *eksapi.UnknownError
-		if errors.As(err, &ue) && ue.Code == CodeRequestTimeout && time.Until(deadline) > 0 {
+		var ae interface{ ErrorCode() string } // *eksapi.Error or *eksapi.UnknownError
+		if errors.As(err, &ae) && ae.ErrorCode() == CodeRequestTimeout && time.Until(deadline) > 0 {
 			continue // the server resolves the selector again: at least as new
 		}
 		return out, err
