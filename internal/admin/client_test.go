@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/admin"
@@ -196,4 +198,46 @@ func TestClientWait(t *testing.T) {
 func isCode(err error, code string) bool {
 	var ae *eksapi.Error
 	return errors.As(err, &ae) && ae.Code == code
+}
+
+func TestMintToken(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	pod := admin.MintTokenInput{
+		Namespace: "ns-a", ServiceAccount: "sa1", ServiceAccountUID: "aad7d4eb-1",
+		PodName: "app1", PodUID: "fd6df8ef-c1f9-4dee-b6e9-a0b50c8f3012",
+	}
+	in := pod
+	in.ExpiresInSeconds = 600
+	in.NodeName = "node-1"
+	out, err := e.client.MintToken(ctx, "c1", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := e.Store.GetCluster(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := satoken.NewVerifier(satoken.VerifierOptions{}).Verify(ctx, cl, e.Server.Server.IssuerURL(cl), out.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &satoken.Claims{
+		Issuer: e.URL + "/clusters-oidc/c1", Subject: "system:serviceaccount:ns-a:sa1", Audience: []string{"pods.eks.amazonaws.com"},
+		Namespace: "ns-a", ServiceAccount: "sa1", ServiceAccountUID: pod.ServiceAccountUID, PodName: "app1", PodUID: pod.PodUID, NodeName: "node-1",
+	}
+	if diff := cmp.Diff(claims, want, cmpopts.IgnoreFields(satoken.Claims{}, "IssuedAt", "NotBefore", "Expiry")); diff != "" {
+		t.Errorf("claims (-got +want):\n%s", diff)
+	}
+	if d := claims.Expiry.Sub(claims.IssuedAt); d != 10*time.Minute || !claims.Expiry.Equal(out.Expiration.Time) {
+		t.Errorf("lifetime %v, expiration %v vs %v", d, claims.Expiry, out.Expiration.Time)
+	}
+	for _, bad := range []admin.MintTokenInput{{Namespace: "n"}, {Namespace: "n", ServiceAccount: "s", PodName: "p", PodUID: "u", ExpiresInSeconds: -1}} {
+		if _, err := e.client.MintToken(ctx, "c1", bad); !isCode(err, eksapi.CodeInvalidParameter) {
+			t.Errorf("mint %+v: %v, want InvalidParameterException", bad, err)
+		}
+	}
+	if _, err := e.client.MintToken(ctx, "nope", pod); !isCode(err, eksapi.CodeResourceNotFound) {
+		t.Errorf("mint for unknown cluster: %v", err)
+	}
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/admin"
@@ -347,43 +346,5 @@ func TestAdminOnly(t *testing.T) {
 	// Reading is fine.
 	if ae := e.do(t, pc, "GET", "/podid/v1/clusters/c1/issuer", "eks", nil, nil); ae != nil {
 		t.Errorf("pod reading the issuer: %+v", ae)
-	}
-}
-
-func TestMintToken(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.createCluster(t, "c1")
-	in := pod
-	in.ExpiresInSeconds = 600
-	in.NodeName = "node-1"
-	var out admin.MintTokenOutput
-	if ae := e.do(t, nil, "POST", "/podid/v1/clusters/c1/tokens", "eks", in, &out); ae != nil {
-		t.Fatal(ae)
-	}
-	cl, err := e.Store.GetCluster(context.Background(), "c1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	claims, err := satoken.NewVerifier(satoken.VerifierOptions{}).Verify(context.Background(), cl, e.Server.Server.IssuerURL(cl), out.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := &satoken.Claims{
-		Issuer: e.URL + "/clusters-oidc/c1", Subject: "system:serviceaccount:ns-a:sa1", Audience: []string{"pods.eks.amazonaws.com"},
-		Namespace: "ns-a", ServiceAccount: "sa1", ServiceAccountUID: pod.ServiceAccountUID, PodName: "app1", PodUID: pod.PodUID, NodeName: "node-1",
-	}
-	if diff := cmp.Diff(claims, want, cmpopts.IgnoreFields(satoken.Claims{}, "IssuedAt", "NotBefore", "Expiry")); diff != "" {
-		t.Errorf("claims (-got +want):\n%s", diff)
-	}
-	if d := claims.Expiry.Sub(claims.IssuedAt); d != 10*time.Minute || !claims.Expiry.Equal(out.Expiration.Time) {
-		t.Errorf("lifetime %v, expiration %v vs %v", d, claims.Expiry, out.Expiration.Time)
-	}
-	for _, bad := range []admin.MintTokenInput{{Namespace: "n"}, {Namespace: "n", ServiceAccount: "s", PodName: "p", PodUID: "u", ExpiresInSeconds: -1}} {
-		if ae := e.do(t, nil, "POST", "/podid/v1/clusters/c1/tokens", "eks", bad, nil); ae == nil || ae.Type != "InvalidParameterException" {
-			t.Errorf("mint %+v: %+v, want InvalidParameterException", bad, ae)
-		}
-	}
-	if ae := e.do(t, nil, "POST", "/podid/v1/clusters/nope/tokens", "eks", pod, nil); ae == nil || ae.Type != "ResourceNotFoundException" {
-		t.Errorf("mint for unknown cluster: %+v", ae)
 	}
 }
