@@ -206,3 +206,18 @@ func (v validationErrors) err() *Error {
 	return &Error{Code: CodeValidation, Status: http.StatusBadRequest,
 		Message: fmt.Sprintf("%d validation %s detected: %s", len(v), noun, strings.Join(v, "; "))}
 }
+
+// PolicySize is a document's size as IAM counts it against the size
+// quotas: characters, white space not counted (IAM user guide, "IAM and
+// AWS STS quotas").
+func PolicySize(doc string) int {
+	n := 0
+	for _, r := range doc {
+		switch r {
+		case ' ', '\t', '\n', '\r':
+		default:
+			n++
+		}
+	}
+	return n
+}

@@ -56,7 +56,10 @@ type Strings struct {
 	Members []string `xml:"member"`
 }
 
-// Role is a role as GetRole, CreateRole and ListRoles return it.
+// Role is a role as GetRole, CreateRole and ListRoles return it. IAM
+// always returns MaxSessionDuration (DefaultMaxSessionSecs unless set) and
+// leaves out an empty Description; Terraform reads both back, so a wrong
+// one is a drift on the next plan.
 type Role struct {
 	Path                     string        `xml:"Path"`
 	RoleName                 string        `xml:"RoleName"`

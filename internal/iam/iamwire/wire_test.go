@@ -206,6 +206,12 @@ func TestFromPolicyError(t *testing.T) {
 	}
 }
 
+func TestPolicySize(t *testing.T) {
+	if got := iamwire.PolicySize("{\n  \"a\": \"b c\"\t}\r\n"); got != 10 {
+		t.Errorf("PolicySize = %d, want 10", got)
+	}
+}
+
 func TestTimestamp(t *testing.T) {
 	b, _ := iamwire.Marshal("GetUser", "r", iamwire.GetUserResult{User: iamwire.User{CreateDate: iamwire.TS(time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600)))}})
 	if !strings.Contains(string(b), "<CreateDate>2026-01-02T02:04:05Z</CreateDate>") {

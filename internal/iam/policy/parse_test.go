@@ -84,6 +84,33 @@ func TestParseAccepts(t *testing.T) {
 			"BinaryEquals":{"a:g":"AAE="},"IpAddress":{"a:h":"10.0.0.0/8"},"NotIpAddressIfExists":{"a:i":"::1"},"ArnNotLike":{"a:j":"arn:aws:iam::*:role/*"},
 			"Null":{"a:k":"true"}}}}`},
 		{"trust: pods", policy.Trust, podsTrust},
+		// As Terraform's aws_iam_policy_document renders it: indented, an empty Sid, lists everywhere.
+		{"trust: Terraform's rendering", policy.Trust, `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "",
+      "Effect": "Allow",
+      "Action": [
+        "sts:TagSession",
+        "sts:AssumeRole"
+      ],
+      "Principal": {
+        "Service": "pods.eks.amazonaws.com"
+      },
+      "Condition": {
+        "StringEquals": {
+          "aws:SourceAccount": "111122223333"
+        },
+        "ArnEquals": {
+          "aws:SourceArn": [
+            "arn:aws:eks:us-east-1:111122223333:cluster/dev"
+          ]
+        }
+      }
+    }
+  ]
+}`},
 		{"trust: account, federated, NotPrincipal", policy.Trust, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["111122223333","arn:aws:iam::111122223333:root","arn:aws:sts::111122223333:assumed-role/r/s"]},"Action":"sts:AssumeRole"},
 			{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::111122223333:oidc-provider/x"},"Action":"sts:AssumeRoleWithWebIdentity"},{"Effect":"Deny","NotPrincipal":{"AWS":"111122223333"},"Action":"sts:*"}]}`},
 	}
