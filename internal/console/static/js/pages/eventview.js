@@ -1,0 +1,28 @@
+// The table of CloudTrail events shared by the audit trail and an
+// association's recent credential events.
+
+import { h, table, fmtTime, pretty } from "../ui.js";
+import { SUCCESS } from "../events.js";
+
+export function outcomeBadge(ev) {
+  return ev.outcome === SUCCESS
+    ? h("span", { class: "badge success" }, "Success")
+    : h("span", { class: "badge failure", title: ev.errorMessage }, ev.errorCode);
+}
+
+/** eventsTable lists events, newest first; each row opens its full record. */
+export function eventsTable(events, { empty = "No events." } = {}) {
+  const rows = events.map((ev) =>
+    h(
+      "tr",
+      { "data-event": ev.id, class: ev.outcome === SUCCESS ? "" : "failed" },
+      h("td", { class: "time" }, fmtTime(ev.time)),
+      h("td", {}, h("code", {}, ev.name), h("div", {}, h("small", { class: "muted" }, ev.source))),
+      h("td", {}, outcomeBadge(ev), ev.errorMessage ? h("div", { class: "reason" }, ev.errorMessage) : null),
+      h("td", { class: "arn" }, ev.user),
+      h("td", { class: "arn" }, ev.resources.map((r) => h("div", {}, r))),
+      h("td", {}, h("details", {}, h("summary", {}, "record"), h("pre", { class: "json" }, pretty(ev.raw.CloudTrailEvent ?? "{}")))),
+    ),
+  );
+  return table(["Time", "Event", "Outcome", "Caller", "Resources", ""], rows, { empty, cls: "events" });
+}
