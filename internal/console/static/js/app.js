@@ -44,9 +44,12 @@ function parseHash() {
 
 /** go navigates to a console path ("/clusters/dev") with optional query. */
 export function go(path, query) {
-  const qs = query && [...query].length ? "?" + new URLSearchParams(query).toString() : "";
-  location.hash = "#" + path + qs;
+  const qs = query ? new URLSearchParams(query).toString() : "";
+  location.hash = "#" + path + (qs ? "?" + qs : "");
 }
+
+// tail keeps the end of a long ARN (the role and session name matter most).
+const tail = (s, n) => (s.length > n ? "…" + s.slice(-(n - 1)) : s);
 
 let generation = 0;
 let leaving = [];
@@ -63,7 +66,7 @@ function header(session, nav) {
       ? h(
           "div",
           { class: "who" },
-          h("span", { class: "arn", title: session.identity?.Arn ?? "", "data-testid": "identity" }, session.identity?.Arn ?? session.accessKeyId),
+          h("span", { class: "arn", title: session.identity?.Arn ?? "", "data-testid": "identity" }, tail(session.identity?.Arn ?? session.accessKeyId, 56)),
           h("span", { class: "region" }, session.region),
           h("button", { type: "button", class: "link", onclick: signOut }, "Sign out"),
         )

@@ -74,9 +74,16 @@ export function onSubmit(form, action) {
   return form;
 }
 
-/** field is a labelled input. */
+let hints = 0;
+
+/** field is a labelled input, with a hint that describes it (not part of its name). */
 export function field(label, input, hint) {
-  return h("label", { class: "field" }, h("span", { class: "label" }, label), input, hint ? h("small", { class: "hint" }, hint) : null);
+  let note = null;
+  if (hint) {
+    note = h("small", { class: "hint", id: `hint-${++hints}` }, hint);
+    input.setAttribute("aria-describedby", note.id);
+  }
+  return h("div", { class: "field" }, h("label", {}, h("span", { class: "label" }, label), input), note);
 }
 
 /**
