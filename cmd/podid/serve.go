@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/podid/podid/internal/console"
 	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/server"
 	"github.com/podid/podid/internal/sigv4"
@@ -40,6 +41,7 @@ type serveOptions struct {
 	maxBodyBytes     int64
 	logLevel         string
 	shutdownTimeout  time.Duration
+	console          bool
 
 	extraRoutes map[string]http.Handler // more routes, for tests; no flag
 }
@@ -80,6 +82,7 @@ SIGTERM or SIGINT shut it down gracefully, finishing requests in flight.`,
 		"how often the credential path's association cache reads the store's change feed when no change signal arrives (several replicas on PostgreSQL)")
 	f.DurationVar(&o.resyncInterval, "cache-resync-interval", 5*time.Minute,
 		"how often the association cache re-reads every association as a safety net")
+	f.BoolVar(&o.console, "console", true, "serve the web console at /console/ (it signs in with access keys and calls the APIs above; --console=false turns it off)")
 	return cmd
 }
 
@@ -238,4 +241,7 @@ Point the AWS CLI and SDKs at it:
 	fmt.Fprintf(w, `  aws eks list-clusters --endpoint-url %s --region %s
 Health: curl %s/healthz
 `, url, o.region, url)
+	if o.console {
+		fmt.Fprintf(w, "Console: %s%s (sign in with access keys)\n", url, console.Prefix)
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -56,6 +57,7 @@ func testServeOptions(t *testing.T) *serveOptions {
 		shutdownTimeout: 30 * time.Second,
 		pollInterval:    time.Second,
 		resyncInterval:  5 * time.Minute,
+		console:         true,
 	}
 }
 
@@ -180,3 +182,44 @@ func TestServeStoreThatCannotOpen(t *testing.T) {
 }
 
 func writeFile(path string) error { return os.WriteFile(path, []byte("x"), 0o600) }
+
+// TestServeConsole: with --auth sigv4 the console's files are served
+// without a signature (every API call the page makes is signed), and
+// --console=false takes them away.
+func TestServeConsole(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprintf("console=%v", on), func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			o := testServeOptions(t)
+			o.auth, o.dataDir, o.console = "sigv4", t.TempDir(), on
+			stdout := newSignalWriter("Health: curl ")
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- runServe(ctx, o, stdout, io.Discard) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			}()
+			waitFor(t, stdout.seen, "the banner")
+			url := regexp.MustCompile(`EKS API at (http://\S+)`).FindStringSubmatch(stdout.String())[1]
+			if got := strings.Contains(stdout.String(), "Console: "+url+"/console/"); got != on {
+				t.Errorf("banner names the console: %v, want %v:\n%s", got, on, stdout.String())
+			}
+			resp, err := http.Get(url + "/console/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			served := resp.StatusCode == 200 && strings.Contains(string(body), "js/app.js")
+			if served != on {
+				t.Errorf("GET /console/ unsigned: %d %.80q; want served=%v", resp.StatusCode, body, on)
+			}
+			if resp, err := http.Get(url + "/clusters"); err != nil || resp.StatusCode != http.StatusForbidden {
+				t.Errorf("GET /clusters unsigned: %v %v, want 403 (only the console is public)", resp, err)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/podid/podid/internal/admin"
 	"github.com/podid/podid/internal/assoccache"
 	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/console"
 	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/satoken"
@@ -127,6 +128,9 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 	maps.Copy(cfg.Routes, credentialPath.Routes())
 	maps.Copy(cfg.Routes, o.extraRoutes)
 	cfg.Mounts = []func(*httpx.Host) error{adminAPI.Mount}
+	if o.console {
+		cfg.Mounts = append(cfg.Mounts, console.Mount)
+	}
 	cfg.Middleware = authn.Middleware
 	cfg.Authorizer = authorizer
 

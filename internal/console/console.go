@@ -13,10 +13,13 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"strings"
+
+	"github.com/podid/podid/internal/httpx"
 )
 
 // Prefix is the path the console is served under.
@@ -39,11 +42,20 @@ func Assets() fs.FS {
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
+// Mount serves the console at Prefix (and redirects "/console" to it) on
+// host, as a public family: the files hold no secrets and every API call
+// the page makes is signed.
+func Mount(host *httpx.Host) error {
+	h := Handler()
+	return errors.Join(
+		host.HandleHTTP("GET "+Prefix, httpx.Public, h),
+		host.HandleHTTP("GET "+strings.TrimSuffix(Prefix, "/"), httpx.Public, h),
+	)
+}
+
 // Handler serves the console under Prefix: the files with strong ETags
 // (content hashes) and no-cache, so a new binary's console is picked up on
-// the next load; "/console" redirects to Prefix. Mount it for "GET /console"
-// and "GET /console/" (the paths are public: the files hold no secrets and
-// every API call the page makes is signed).
+// the next load; "/console" redirects to Prefix.
 func Handler() http.Handler {
 	assets := Assets()
 	etags, err := hashes(assets)
