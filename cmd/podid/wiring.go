@@ -57,6 +57,13 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 		NewClusterIssuer: satoken.NewIssuer,
 	}
 	names := cfg.Names()
+	// Clusters stored before podid kept their issuer URL get the one they
+	// had so far (from this replica's public URL), once, before serving.
+	if n, err := names.BackfillIssuerURLs(ctx, st); err != nil {
+		return nil, err
+	} else if n > 0 {
+		logger.Info("stored the issuer URL of clusters made before podid kept it", "clusters", n)
+	}
 
 	// The session key lives in the store: every replica verifies every
 	// replica's sessions.

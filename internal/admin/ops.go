@@ -205,11 +205,12 @@ func (h *Handler) putIssuer(r *http.Request) (any, error) {
 			if len(c.Issuer.SigningKeys) > 0 {
 				keys = c.Issuer.SigningKeys // keep the cluster's key: its tokens stay valid
 			}
-			c.Issuer = store.Issuer{SigningKeys: keys}
+			c.Issuer = store.Issuer{SigningKeys: keys, PodidURL: c.Issuer.PodidURL}
 			return nil
 		}
-		// Keep podid's own keys so a switch back keeps them.
-		c.Issuer = store.Issuer{URL: in.IssuerURL, JWKSURL: in.JWKSURL, JWKS: []byte(in.JWKS), SigningKeys: c.Issuer.SigningKeys}
+		// Keep podid's own keys and issuer URL so a switch back keeps them.
+		c.Issuer = store.Issuer{URL: in.IssuerURL, JWKSURL: in.JWKSURL, JWKS: []byte(in.JWKS),
+			SigningKeys: c.Issuer.SigningKeys, PodidURL: c.Issuer.PodidURL}
 		return nil
 	})
 	if err != nil {

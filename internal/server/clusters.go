@@ -130,6 +130,10 @@ func (s *Server) createCluster(w http.ResponseWriter, r *http.Request, in *creat
 		}
 		c.Issuer = iss
 	}
+	// The cluster's own issuer URL is fixed now, as EKS fixes a cluster's
+	// OIDC issuer: whichever replica serves its tokens later, and on
+	// whatever URL, they carry this one.
+	c.Issuer.PodidURL = s.names.PodidIssuerURL(name)
 	got, serr := s.store.CreateCluster(r.Context(), c, store.WriteOptions{Idempotency: idem})
 	if serr != nil {
 		return nil, &httpx.ResourceError{Kind: httpx.KindCluster, Cluster: name, Err: serr}

@@ -245,12 +245,71 @@ func (n Names) AssociationARN(cluster, id string) string {
 	return n.arnPrefix + "podidentityassociation/" + cluster + "/" + id
 }
 
-// IssuerURL is c.Issuer.URL, or PublicURL + "/clusters-oidc/" + name.
+// IssuerURL is the issuer of cluster c's service-account tokens: an
+// external issuer's URL (Issuer.URL), else podid's issuer URL for c, fixed
+// when c was created (Issuer.PodidURL), else (a cluster stored before
+// podid kept that, not yet backfilled) the one this configuration gives it.
 func (n Names) IssuerURL(c store.Cluster) string {
-	if c.Issuer.URL != "" {
+	switch {
+	case c.Issuer.URL != "":
 		return c.Issuer.URL
+	case c.Issuer.PodidURL != "":
+		return c.Issuer.PodidURL
 	}
-	return n.publicURL + "/clusters-oidc/" + c.Name
+	return n.PodidIssuerURL(c.Name)
+}
+
+// PodidIssuerURL is the issuer URL this configuration gives a cluster
+// created now: PublicURL + "/clusters-oidc/" + name.
+func (n Names) PodidIssuerURL(name string) string {
+	return n.publicURL + "/clusters-oidc/" + name
+}
+
+// errIssuerKept aborts a backfill's update of a cluster that has its
+// issuer URL already.
+var errIssuerKept = errors.New("issuer URL already stored")
+
+// BackfillIssuerURLs stores, for every cluster stored before podid kept a
+// cluster's own issuer URL, the one this configuration gives it (the URL
+// its tokens carry until now), and returns how many it stored. A server
+// runs it once at start, before it serves: every replica then agrees on
+// those clusters' issuers whatever its own public URL. Replicas starting
+// at once store one URL each cluster (the first write wins).
+func (n Names) BackfillIssuerURLs(ctx context.Context, st store.Store) (int, error) {
+	filled := 0
+	p := store.Page{Limit: 100}
+	for {
+		names, next, err := st.ListClusters(ctx, p)
+		if err != nil {
+			return filled, fmt.Errorf("backfilling cluster issuer URLs: %w", err)
+		}
+		for _, name := range names {
+			c, err := st.GetClusterPublic(ctx, name)
+			if errors.Is(err, store.ErrNotFound) || err == nil && c.Issuer.PodidURL != "" {
+				continue
+			}
+			if err != nil {
+				return filled, fmt.Errorf("backfilling cluster issuer URLs: %w", err)
+			}
+			_, err = st.UpdateCluster(ctx, name, func(c *store.Cluster) error {
+				if c.Issuer.PodidURL != "" {
+					return errIssuerKept
+				}
+				c.Issuer.PodidURL = n.PodidIssuerURL(name)
+				return nil
+			})
+			switch {
+			case err == nil:
+				filled++
+			case !errors.Is(err, errIssuerKept) && !errors.Is(err, store.ErrNotFound):
+				return filled, fmt.Errorf("backfilling the issuer URL of cluster %s: %w", name, err)
+			}
+		}
+		if next == "" {
+			return filled, nil
+		}
+		p.After = next
+	}
 }
 
 // externalID is the sts:ExternalId of an association with a target role

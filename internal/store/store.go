@@ -94,10 +94,17 @@ type Cluster struct {
 
 // Issuer is the service-account token issuer a cluster trusts.
 type Issuer struct {
-	// URL is the issuer ("iss") URL. Empty means podid itself issues the
-	// cluster's tokens at its own /clusters-oidc/{name} URL (derived by the
-	// server from its public endpoint).
+	// URL is an external issuer's ("iss") URL. Empty means podid itself
+	// issues the cluster's tokens, as PodidURL.
 	URL string
+	// PodidURL is the issuer URL of podid's own tokens for this cluster
+	// (.../clusters-oidc/{name}), fixed when the cluster is created, as EKS
+	// fixes a cluster's OIDC issuer: every replica and every restart signs
+	// and verifies the cluster's tokens as this URL, whatever its own
+	// public URL. It is kept while an external issuer is set, so a switch
+	// back keeps tokens valid. Empty only for a cluster stored before
+	// podid kept it, until the server backfills it.
+	PodidURL string
 	// JWKSURL, if set, is fetched for the verification keys (external
 	// issuer); re-read when an unknown key ID arrives.
 	JWKSURL string

@@ -90,3 +90,29 @@ func TestRefusesNewerSchema(t *testing.T) {
 		t.Fatal("Open of a database with a newer schema succeeded")
 	}
 }
+
+// TestMigrationAddsPodidIssuerURL: a database written by a podid from
+// before clusters kept their own issuer URL (schema version 1) opens with
+// its clusters intact and that URL empty, for the server to backfill.
+func TestMigrationAddsPodidIssuerURL(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	if err := postgres.MigrateTo(ctx, dsn, 1); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Exec(t, dsn, `INSERT INTO clusters (name, created_at, version, role_arn, client_request_token, config, tags,
+	issuer_url, issuer_jwks_url, issuer_jwks, issuer_signing_keys, revision)
+	VALUES ('old', 0, '1.31', 'arn:aws:iam::000000000000:role/eks', '', NULL, '{}', '', '', NULL, '{"keys":[]}', 1)`)
+	s := pgtest.Open(t, dsn)
+	c, err := s.GetCluster(ctx, "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Issuer.PodidURL != "" || string(c.Issuer.SigningKeys) != `{"keys":[]}` || c.RoleARN != "arn:aws:iam::000000000000:role/eks" {
+		t.Errorf("cluster after the migration: %+v; want it as stored, PodidURL empty", c)
+	}
+	c, err = s.UpdateCluster(ctx, "old", func(c *store.Cluster) error { c.Issuer.PodidURL = "http://127.0.0.1:1/clusters-oidc/old"; return nil })
+	if err != nil || c.Issuer.PodidURL != "http://127.0.0.1:1/clusters-oidc/old" {
+		t.Errorf("storing the issuer URL: %+v, %v", c.Issuer, err)
+	}
+}

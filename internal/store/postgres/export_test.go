@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"time"
 )
 
@@ -24,4 +25,20 @@ func OpenWithoutNotifications(ctx context.Context, dsn string) (*Store, error) {
 		s.notifications = false
 	}
 	return s, err
+}
+
+// MigrateTo brings the schema at dsn to version n only, as an older podid
+// did.
+func MigrateTo(ctx context.Context, dsn string, n int) error {
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	for v := 1; v <= n; v++ {
+		if err := applyMigration(ctx, pool, v, migrations[v-1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

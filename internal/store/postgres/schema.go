@@ -93,6 +93,10 @@ CREATE TABLE secrets (
 	created_at bigint NOT NULL
 );
 `,
+	// 2: a cluster's own issuer URL, fixed at creation (store.Issuer's
+	// PodidURL). Clusters stored before get '' and are backfilled by the
+	// server from its configuration when it starts.
+	`ALTER TABLE clusters ADD COLUMN issuer_podid_url text NOT NULL DEFAULT '';`,
 }
 
 // migrate applies the migrations the database has not applied yet. A

@@ -391,3 +391,46 @@ func TestMigrateIdempotencyRecords(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestMigrationAddsPodidIssuerURL: a database written by a podid from
+// before clusters kept their own issuer URL (schema version 2) opens with
+// its clusters intact and that URL empty, for the server to backfill.
+func TestMigrationAddsPodidIssuerURL(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "podid.db")
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	for v := 1; v <= 2; v++ {
+		if err := applyMigration(ctx, db, v, migrations[v-1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO clusters (name, created_at, version, role_arn, client_request_token, config, tags,
+	issuer_url, issuer_jwks_url, issuer_jwks, issuer_signing_keys, revision)
+	VALUES ('old', 0, '1.31', 'arn:aws:iam::000000000000:role/eks', '', NULL, '{}', '', '', NULL, '{"keys":[]}', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s2, err := open(ctx, path, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	c, err := s2.GetCluster(ctx, "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Issuer.PodidURL != "" || string(c.Issuer.SigningKeys) != `{"keys":[]}` || c.RoleARN != "arn:aws:iam::000000000000:role/eks" {
+		t.Errorf("cluster after the migration: %+v; want it as stored, PodidURL empty", c)
+	}
+	c, err = s2.UpdateCluster(ctx, "old", func(c *store.Cluster) error { c.Issuer.PodidURL = "http://127.0.0.1:1/clusters-oidc/old"; return nil })
+	if err != nil || c.Issuer.PodidURL != "http://127.0.0.1:1/clusters-oidc/old" {
+		t.Errorf("storing the issuer URL: %+v, %v", c.Issuer, err)
+	}
+}

@@ -109,6 +109,10 @@ INSERT INTO idempotency_by_seq (key, hash, result, created_at)
 DROP TABLE idempotency;
 ALTER TABLE idempotency_by_seq RENAME TO idempotency;
 `,
+	// 3: a cluster's own issuer URL, fixed at creation (store.Issuer's
+	// PodidURL). Clusters stored before get '' and are backfilled by the
+	// server from its configuration when it starts.
+	`ALTER TABLE clusters ADD COLUMN issuer_podid_url TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrate applies the migrations db has not applied yet. Each runs in its

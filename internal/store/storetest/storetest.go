@@ -91,6 +91,7 @@ func newCluster(name string) store.Cluster {
 		Issuer: store.Issuer{
 			URL:         "https://issuer.example/" + name,
 			JWKSURL:     "https://issuer.example/" + name + "/keys",
+			PodidURL:    "http://127.0.0.1:8080/clusters-oidc/" + name,
 			JWKS:        []byte(`{"keys":[]}`),
 			SigningKeys: []byte(`{"keys":[{"kty":"EC"}]}`),
 		},
