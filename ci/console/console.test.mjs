@@ -178,6 +178,7 @@ test("clusters: create one; its issuer, signing key and association count are sh
   assert.match(await row.locator(".issuer").textContent(), new RegExp(`/clusters-oidc/${CLUSTER}`));
   const kid = (await api.publicKeys(CLUSTER))[0].kid;
   await row.locator(`.keys code[title="${kid}"]`).waitFor({ timeout: WAIT });
+  assert.match(await row.locator(".keys .age").textContent(), /^\d+ s$/, "the key's age, from the admin API");
   await row.locator("td.num a").waitFor({ timeout: WAIT });
   assert.equal(await row.locator("td.num").textContent(), "0");
 

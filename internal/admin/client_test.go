@@ -116,6 +116,21 @@ func TestClientTokensAndIssuer(t *testing.T) {
 	if err != nil || !doc.PodidIssued || doc.IssuerURL != e.URL+"/clusters-oidc/c1" {
 		t.Errorf("Issuer: %+v, %v", doc, err)
 	}
+	// The signing key's ID (as the public JWKS names it) and its age.
+	pub, err := satoken.PublicJWKS(cl.Issuer.SigningKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kids, _ := satoken.Keys(pub)
+	if len(doc.Keys) != 1 || len(kids) != 1 || doc.Keys[0].KeyID != kids[0].KeyID || doc.Keys[0].CreatedAt == nil ||
+		doc.Keys[0].CreatedAt.Before(cl.CreatedAt.Add(-time.Second)) || doc.Keys[0].CreatedAt.After(time.Now()) {
+		t.Errorf("Issuer keys: %+v, want the key %v made with the cluster at %v", doc.Keys, kids, cl.CreatedAt)
+	}
+	// A registered cluster's static JWKS: its key IDs, no creation time.
+	ext, err := e.client.SetIssuer(ctx, "c1", admin.IssuerDoc{IssuerURL: "https://oidc.example/id/1", JWKS: pub})
+	if err != nil || ext.PodidIssued || len(ext.Keys) != 1 || ext.Keys[0].KeyID != kids[0].KeyID || ext.Keys[0].CreatedAt != nil {
+		t.Errorf("SetIssuer(static JWKS) = %+v, %v; want its key ID without a time", ext, err)
+	}
 	if _, err := e.client.SetIssuer(ctx, "c1", admin.IssuerDoc{IssuerURL: "kubernetes"}); !isCode(err, eksapi.CodeInvalidParameter) {
 		t.Errorf("SetIssuer with a bad URL: %v, want InvalidParameterException", err)
 	}

@@ -155,6 +155,17 @@ type IssuerDoc struct {
 	JWKSURL     string          `json:"jwksUrl,omitempty"`
 	JWKS        json.RawMessage `json:"jwks,omitempty"`
 	PodidIssued bool            `json:"podidIssued"`
+	// Keys lists the verification keys' IDs, on output only: podid's
+	// signing keys with their creation time, or a static JWKS's keys (a
+	// JWKS URL's keys are read when tokens arrive, not listed).
+	Keys []IssuerKey `json:"keys,omitempty"`
+}
+
+// IssuerKey is one of a cluster issuer's keys.
+type IssuerKey struct {
+	KeyID string `json:"keyId"`
+	// CreatedAt is when podid made the key (podid-issued clusters).
+	CreatedAt *eksapi.Time `json:"createdAt,omitempty"`
 }
 
 func (h *Handler) getIssuer(r *http.Request) (any, error) {
@@ -174,7 +185,40 @@ func (h *Handler) issuerDoc(c store.Cluster) IssuerDoc {
 	if len(c.Issuer.JWKS) > 0 {
 		d.JWKS = json.RawMessage(c.Issuer.JWKS)
 	}
+	d.Keys = h.issuerKeys(c, d.PodidIssued)
 	return d
+}
+
+// issuerKeys lists the keys tokens of c are verified with. A podid key
+// without a recorded time was made with its cluster (the only way podid
+// made keys before recording the time).
+func (h *Handler) issuerKeys(c store.Cluster, podidIssued bool) []IssuerKey {
+	set := c.Issuer.JWKS
+	if podidIssued {
+		set = c.Issuer.SigningKeys
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	keys, err := satoken.Keys(set)
+	if err != nil { // stored sets were validated when set: log, show none
+		h.log.Error("admin: listing the cluster's issuer keys", "cluster", c.Name, "err", err)
+		return nil
+	}
+	out := make([]IssuerKey, 0, len(keys))
+	for _, k := range keys {
+		ik := IssuerKey{KeyID: k.KeyID}
+		if podidIssued {
+			created := k.Created
+			if created.IsZero() {
+				created = c.CreatedAt
+			}
+			t := eksapi.NewTime(created)
+			ik.CreatedAt = &t
+		}
+		out = append(out, ik)
+	}
+	return out
 }
 
 func (h *Handler) putIssuer(r *http.Request) (any, error) {

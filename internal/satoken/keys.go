@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -31,9 +32,16 @@ const Audience = "pods.eks.amazonaws.com"
 // keyBits is the size of the RSA keys podid generates.
 const keyBits = 2048
 
+// signingKeySet is a stored private key set: a JSON Web Key Set with one
+// more member, when each key was made (JWKS readers ignore it).
+type signingKeySet struct {
+	Keys    []jose.JSONWebKey    `json:"keys"`
+	Created map[string]time.Time `json:"podidCreated,omitempty"`
+}
+
 // NewSigningKeys generates a cluster's signing key: a private JSON Web Key
 // Set holding one RSA 2048 key for RS256, its key ID the RFC 7638
-// thumbprint.
+// thumbprint, and the time it was made.
 func NewSigningKeys() ([]byte, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, keyBits)
 	if err != nil {
@@ -45,7 +53,37 @@ func NewSigningKeys() ([]byte, error) {
 		return nil, fmt.Errorf("computing key thumbprint: %w", err)
 	}
 	jwk.KeyID = base64.RawURLEncoding.EncodeToString(tp)
-	return json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk}})
+	return json.Marshal(signingKeySet{
+		Keys:    []jose.JSONWebKey{jwk},
+		Created: map[string]time.Time{jwk.KeyID: time.Now().UTC().Truncate(time.Second)},
+	})
+}
+
+// KeyInfo describes one key of a key set.
+type KeyInfo struct {
+	KeyID string
+	// Created is when podid made the key; zero when not recorded (an
+	// external issuer's key, or a key made before podid recorded it).
+	Created time.Time
+}
+
+// Keys lists the key IDs of a key set (podid's private set or a public
+// JWKS) with the creation times podid recorded.
+func Keys(set []byte) ([]KeyInfo, error) {
+	var s struct {
+		Keys []struct {
+			KeyID string `json:"kid"`
+		} `json:"keys"`
+		Created map[string]time.Time `json:"podidCreated"`
+	}
+	if err := json.Unmarshal(set, &s); err != nil {
+		return nil, fmt.Errorf("parsing key set: %w", err)
+	}
+	out := make([]KeyInfo, 0, len(s.Keys))
+	for _, k := range s.Keys {
+		out = append(out, KeyInfo{KeyID: k.KeyID, Created: s.Created[k.KeyID]})
+	}
+	return out, nil
 }
 
 // NewIssuer returns the issuer of a new podid-issued cluster: fresh signing

@@ -435,3 +435,31 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 }
+
+// TestKeys: a new signing key set records when its key was made; a
+// public JWKS lists its key IDs with no time.
+func TestKeys(t *testing.T) {
+	before := time.Now().Add(-time.Second)
+	priv, err := satoken.NewSigningKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := satoken.Keys(priv)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Keys(new set) = %+v, %v; want one key", got, err)
+	}
+	if got[0].Created.Before(before) || got[0].Created.After(time.Now()) {
+		t.Errorf("key made at %v, want between %v and now", got[0].Created, before)
+	}
+	pub := publicJWKS(t, priv, testKeys(t)[0])
+	if strings.Contains(string(pub), "podidCreated") {
+		t.Errorf("the public JWKS carries the creation times: %s", pub)
+	}
+	keys, err := satoken.Keys(pub)
+	if err != nil || len(keys) != 2 || keys[0].KeyID != got[0].KeyID || !keys[0].Created.IsZero() || !keys[1].Created.IsZero() {
+		t.Errorf("Keys(public set) = %+v, %v; want both key IDs, no times", keys, err)
+	}
+	if _, err := satoken.Keys([]byte("{")); err == nil {
+		t.Error("Keys accepted a broken set")
+	}
+}

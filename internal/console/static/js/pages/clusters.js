@@ -152,8 +152,6 @@ function keyItem(k) {
     {},
     h("code", { title: k.kid ?? "" }, short),
     " ",
-    k.createdAt !== undefined
-      ? h("span", { class: "age", title: fmtTime(k.createdAt) }, fmtAge(k.createdAt))
-      : h("span", { class: "muted" }, "age unknown"),
+    k.createdAt !== undefined ? h("span", { class: "age", title: `made ${fmtTime(k.createdAt)}` }, fmtAge(k.createdAt)) : null,
   );
 }
