@@ -221,7 +221,12 @@ func TestIssuerAdmin(t *testing.T) {
 	if ae := e.do(t, nil, "GET", "/podid/v1/clusters/c1/issuer", "eks", nil, &doc); ae != nil {
 		t.Fatal(ae)
 	}
-	if diff := cmp.Diff(doc, admin.IssuerDoc{IssuerURL: e.URL + "/clusters-oidc/c1", PodidIssued: true}); diff != "" {
+	// podid's signing key, with the time it was made.
+	podidKeys := doc.Keys
+	if len(podidKeys) != 1 || podidKeys[0].CreatedAt == nil || time.Since(podidKeys[0].CreatedAt.Time) > time.Minute {
+		t.Errorf("issuer keys %+v: want podid's key with its creation time", podidKeys)
+	}
+	if diff := cmp.Diff(doc, admin.IssuerDoc{IssuerURL: e.URL + "/clusters-oidc/c1", PodidIssued: true, Keys: podidKeys}); diff != "" {
 		t.Errorf("issuer (-got +want):\n%s", diff)
 	}
 	// DescribeCluster names the same issuer.
@@ -243,6 +248,17 @@ func TestIssuerAdmin(t *testing.T) {
 	if resp.StatusCode != 200 || oidc["jwks_uri"] != doc.IssuerURL+"/keys" {
 		t.Errorf("discovery: %d %v", resp.StatusCode, oidc)
 	}
+	// The key the issuer document lists is the one the JWKS serves.
+	resp, err = http.Get(doc.IssuerURL + "/keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served struct{ Keys []struct{ Kid string } }
+	json.NewDecoder(resp.Body).Decode(&served)
+	resp.Body.Close()
+	if len(served.Keys) != 1 || len(podidKeys) != 1 || served.Keys[0].Kid != podidKeys[0].KeyID {
+		t.Errorf("JWKS keys %+v, issuer document's %+v: want the same key", served.Keys, podidKeys)
+	}
 
 	// Switch to an external issuer whose keys a JWKS URL serves.
 	extKeys, err := satoken.NewSigningKeys()
@@ -257,6 +273,7 @@ func TestIssuerAdmin(t *testing.T) {
 	defer jwks.Close()
 	const extIss = "https://kubernetes.default.svc.cluster.local"
 	set := admin.IssuerDoc{IssuerURL: extIss, JWKSURL: jwks.URL}
+	doc = admin.IssuerDoc{}
 	if ae := e.do(t, nil, "PUT", "/podid/v1/clusters/c1/issuer", "eks", set, &doc); ae != nil {
 		t.Fatal(ae)
 	}
@@ -291,14 +308,22 @@ func TestIssuerAdmin(t *testing.T) {
 
 	// A static JWKS; then back to podid, which kept the cluster's key.
 	set = admin.IssuerDoc{IssuerURL: extIss, JWKS: pub}
+	doc = admin.IssuerDoc{}
 	if ae := e.do(t, nil, "PUT", "/podid/v1/clusters/c1/issuer", "eks", set, &doc); ae != nil {
 		t.Fatal(ae)
+	}
+	if extKIDs, _ := satoken.Keys(pub); len(doc.Keys) != 1 || doc.Keys[0] != (admin.IssuerKey{KeyID: extKIDs[0].KeyID}) {
+		t.Errorf("static JWKS issuer keys %+v: want its key ID %v, no time", doc.Keys, extKIDs)
 	}
 	if _, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: extToken}); ae != nil {
 		t.Errorf("static JWKS: %+v", ae)
 	}
+	doc = admin.IssuerDoc{}
 	if ae := e.do(t, nil, "PUT", "/podid/v1/clusters/c1/issuer", "eks", admin.IssuerDoc{PodidIssued: true}, &doc); ae != nil {
 		t.Fatal(ae)
+	}
+	if diff := cmp.Diff(doc.Keys, podidKeys); diff != "" {
+		t.Errorf("back to podid: keys (-got +want):\n%s", diff)
 	}
 	if _, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: podidToken}); ae != nil {
 		t.Errorf("podid's token after switching back: %+v", ae)
