@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/sigv4"
 	"github.com/podid/podid/internal/sts"
+	"github.com/podid/podid/internal/sts/stshttp"
 )
 
 func TestSessionInspect(t *testing.T) {
@@ -29,16 +29,14 @@ func TestSessionInspect(t *testing.T) {
 		t.Fatal(err)
 	}
 	auth := sigv4.New(sigv4.Config{Admin: adminKeys, AccountID: "111122223333", Sessions: svc, Logger: quiet})
-	mux := http.NewServeMux()
-	for p, h := range svc.Routes() {
-		mux.Handle(p, h)
-	}
-	adminHost := httpx.New(httpx.Config{Logger: quiet})
-	if err := admin.New(admin.Config{Sessions: svc, Authorizer: authz.Rules{}, Logger: quiet}).Mount(adminHost); err != nil {
+	host := httpx.New(httpx.Config{Logger: quiet, Authenticate: auth.Authenticate})
+	if err := stshttp.Mount(host, svc, nil); err != nil {
 		t.Fatal(err)
 	}
-	mux.Handle("POST "+admin.InspectPath, adminHost)
-	srv := httptest.NewServer(auth.Middleware(mux))
+	if err := admin.New(admin.Config{Sessions: svc, Authorizer: authz.Rules{}, Logger: quiet}).Mount(host); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(host)
 	defer srv.Close()
 
 	out, err := svc.AssumeRole(context.Background(), sts.AssumeRoleInput{

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +23,8 @@ import (
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/storeopen"
 	"github.com/podid/podid/internal/sts"
+	"github.com/podid/podid/internal/sts/stshttp"
+	"github.com/podid/podid/internal/sts/upstream"
 )
 
 // served is what build makes of podid serve's flags: the open store (the
@@ -74,14 +75,14 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 	authorizer := authz.Rules{}
 	localSTS, err := sts.New(sts.Config{
 		Region: o.region, AccountID: o.accountID, Keys: [][]byte{key},
-		Logger: logger, RequestID: server.RequestID, Authorizer: authorizer,
+		Logger: logger,
 	})
 	if err != nil {
 		return nil, err
 	}
 	var assumer eksauth.Assumer = localSTS
 	if o.upstreamSTS != "" {
-		if assumer, err = sts.NewUpstream(ctx, o.upstreamSTS, o.region); err != nil {
+		if assumer, err = upstream.New(ctx, o.upstreamSTS, o.region); err != nil {
 			return nil, err
 		}
 	}
@@ -92,7 +93,7 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 	}
 	authn := sigv4.New(sigv4.Config{
 		Mode: o.auth, Admin: adminKeys, AccountID: o.accountID, Sessions: localSTS,
-		MaxBody: o.maxBodyBytes, RequestID: server.RequestID, Logger: logger,
+		Logger: logger,
 		// Prometheus scrapes without SigV4; metrics carry no secrets.
 		PublicPrefixes: []string{"/healthz", "/clusters-oidc/", "/metrics"},
 	})
@@ -130,15 +131,19 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 		Authorizer:     authorizer,
 		Logger:         logger,
 	})
-	cfg.Routes = map[string]http.Handler{"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}
-	maps.Copy(cfg.Routes, localSTS.Routes())
-	maps.Copy(cfg.Routes, credentialPath.Routes())
-	maps.Copy(cfg.Routes, o.extraRoutes)
-	cfg.Mounts = []func(*httpx.Host) error{adminAPI.Mount}
+	cfg.Mounts = []func(*httpx.Host) error{
+		func(h *httpx.Host) error { return stshttp.Mount(h, localSTS, authorizer) },
+		credentialPath.Mount,
+		adminAPI.Mount,
+		func(h *httpx.Host) error {
+			return h.HandleHTTP("GET /metrics", httpx.Public, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		},
+	}
 	if o.console {
 		cfg.Mounts = append(cfg.Mounts, console.Mount)
 	}
-	cfg.Middleware = authn.Middleware
+	cfg.Routes = o.extraRoutes
+	cfg.Authenticate = authn.Authenticate
 	cfg.Authorizer = authorizer
 
 	srv, err := server.New(cfg)

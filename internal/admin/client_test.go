@@ -20,11 +20,13 @@ import (
 	"github.com/podid/podid/internal/admin"
 	"github.com/podid/podid/internal/assoccache"
 	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/server"
 	"github.com/podid/podid/internal/servertest"
 	"github.com/podid/podid/internal/sigv4"
 	"github.com/podid/podid/internal/sts"
+	"github.com/podid/podid/internal/sts/stshttp"
 )
 
 const account = "111122223333"
@@ -69,9 +71,8 @@ func newEnv(t *testing.T, delay time.Duration) *env {
 			Admin:     sts.Credentials{AccessKeyID: servertest.AccessKeyID, SecretAccessKey: servertest.SecretAccessKey},
 			AccountID: account, Sessions: e.sts, Logger: quiet,
 		})
-		cfg.Middleware, cfg.Authorizer = auth.Middleware, authz.Rules{}
-		cfg.Mounts = append(cfg.Mounts, api.Mount)
-		cfg.Routes = e.sts.Routes()
+		cfg.Authenticate, cfg.Authorizer = auth.Authenticate, authz.Rules{}
+		cfg.Mounts = append(cfg.Mounts, api.Mount, func(h *httpx.Host) error { return stshttp.Mount(h, e.sts, nil) })
 	}))
 	e.client = &admin.Client{Endpoint: e.URL, Region: "us-east-1", HTTPClient: e.HTTP.Client(),
 		Credentials: credentials.NewStaticCredentialsProvider(servertest.AccessKeyID, servertest.SecretAccessKey, "")}

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 
 	"github.com/podid/podid/eksapi"
-	"github.com/podid/podid/internal/sts"
+	stsupstream "github.com/podid/podid/internal/sts/upstream"
 )
 
 // TestSessionCannotAssumeForPods: AssumeRoleForPodIdentity is the node
@@ -65,7 +65,7 @@ func TestUpstreamWithoutCredentials(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	// Nothing listens on port 1: had the SDK found credentials, the call
 	// would fail there, still without reaching anything.
-	up, err := sts.NewUpstream(context.Background(), "http://127.0.0.1:1", region)
+	up, err := stsupstream.New(context.Background(), "http://127.0.0.1:1", region)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/assoccache"
 	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/sqlite"
@@ -22,9 +23,9 @@ import (
 )
 
 // benchEnv is the credential path without HTTP transport or SigV4: the
-// handler on a mux, a real SQLite store behind the cache, the real STS.
+// handler on the HTTP host, a real SQLite store behind the cache, the real STS.
 type benchEnv struct {
-	mux      *http.ServeMux
+	mux      http.Handler
 	cluster  store.Cluster
 	issuer   string
 	token    string
@@ -73,9 +74,9 @@ func newBenchEnv(b testing.TB) *benchEnv {
 		ClusterARN: func(c string) string { return "arn:aws:eks:us-west-2:" + account + ":cluster/" + c },
 		Logger:     discard,
 	})
-	mux := http.NewServeMux()
-	for p, hd := range h.Routes() {
-		mux.Handle(p, hd)
+	mux := httpx.New(httpx.Config{Logger: discard})
+	if err := h.Mount(mux); err != nil {
+		b.Fatal(err)
 	}
 	tok, err := satoken.Mint(iss.SigningKeys, issuerURL(cl), satoken.Claims{
 		Namespace: "ns-a", ServiceAccount: "sa1", PodName: "app1", PodUID: "fd6df8ef-c1f9-4dee-b6e9-a0b50c8f3012",

@@ -4,7 +4,7 @@
 // two role assumptions in sequence), speaking EKS Auth's restJson1 wire
 // protocol exactly (spec §6, §7).
 //
-// Its Routes also carry the OIDC discovery of podid-issued clusters:
+// Its Mount also carries the OIDC discovery of podid-issued clusters:
 //
 //	POST /clusters/{clusterName}/assume-role-for-pod-identity   EKS Auth
 //	GET  /clusters-oidc/{name}/.well-known/openid-configuration OIDC discovery
@@ -16,10 +16,8 @@ package eksauth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -30,6 +28,7 @@ import (
 	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/assoccache"
 	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/sts"
@@ -86,22 +85,21 @@ func New(cfg Config) *Handler {
 	return h
 }
 
-// Routes returns the handler's routes as http.ServeMux patterns, for
-// server.Config.Routes.
-func (h *Handler) Routes() map[string]http.Handler {
-	routes := map[string]http.Handler{
-		"POST /clusters/{clusterName}/assume-role-for-pod-identity": http.HandlerFunc(h.serveAssumeRole),
+// Mount mounts EKS Auth (family httpx.EKSAuth) and OIDC discovery
+// (httpx.OIDC) on host.
+func (h *Handler) Mount(host *httpx.Host) error {
+	errs := []error{
+		host.Handle("POST /clusters/{clusterName}/assume-role-for-pod-identity", httpx.EKSAuth, "AssumeRoleForPodIdentity", h.serveAssumeRole),
 	}
-	d := &satoken.Discovery{Cluster: h.cfg.Cache.Cluster, IssuerURL: h.cfg.IssuerURL, Logger: h.log}
+	d := &satoken.Discovery{Cluster: h.cfg.Cache.Cluster, IssuerURL: h.cfg.IssuerURL}
 	for p, hd := range d.Routes() {
-		routes[p] = hd
+		errs = append(errs, host.Handle(p, httpx.OIDC, "", hd))
 	}
-	return routes
+	return errors.Join(errs...)
 }
 
 // Limits and fixed values of EKS Auth (spec §6, §7).
 const (
-	maxBody           = 64 << 10
 	firstDuration     = 21600 // 6 h
 	chainedDuration   = 3600  // role chaining's limit
 	maxSessionName    = 64
@@ -120,7 +118,7 @@ func clusterNameShape(name string) bool {
 	return name != ""
 }
 
-func (h *Handler) serveAssumeRole(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) serveAssumeRole(w http.ResponseWriter, r *http.Request) error {
 	start := h.now()
 	out, info, err := h.assumeRoleForPodIdentity(r)
 	attrs := []slog.Attr{
@@ -131,19 +129,13 @@ func (h *Handler) serveAssumeRole(w http.ResponseWriter, r *http.Request) {
 		slog.String("zone", clip(info.in.Zone)), slog.Duration("took", h.now().Sub(start)),
 	}
 	if err != nil {
-		e := toAPIError(err)
-		level := slog.LevelInfo
-		if e.Status >= 500 {
-			level = slog.LevelError
-			attrs = append(attrs, slog.String("err", err.Error()))
-		}
-		h.log.LogAttrs(r.Context(), level, "eksauth: refused", append(attrs, slog.String("code", e.Code))...)
-		writeError(w, e)
-		return
+		// The host logs the causes of 5xx answers with the request ID.
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "eksauth: refused", append(attrs, slog.String("err", err.Error()))...)
+		return err
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "eksauth: credentials vended",
 		append(attrs, slog.String("role", out.AssumedRoleUser.Arn))...)
-	writeJSON(w, http.StatusOK, out)
+	return httpx.WriteJSON(w, out)
 }
 
 // clip bounds a caller-supplied value in a log line (the request may be
@@ -165,7 +157,7 @@ func (h *Handler) assumeRoleForPodIdentity(r *http.Request) (*eksapi.AssumeRoleF
 	var info requestInfo
 	ctx := r.Context()
 	clusterName := r.PathValue("clusterName")
-	if err := decodeBody(r, &info.in); err != nil {
+	if err := httpx.DecodeJSON(r, &info.in); err != nil {
 		return nil, info, err
 	}
 	in := info.in
@@ -176,9 +168,6 @@ func (h *Handler) assumeRoleForPodIdentity(r *http.Request) (*eksapi.AssumeRoleF
 		return nil, info, err
 	}
 	cluster, err := h.cfg.Cache.Cluster(ctx, clusterName)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, info, eksapi.NewError(eksapi.CodeResourceNotFound, "No cluster found for name: "+clusterName+".")
-	}
 	if err != nil {
 		return nil, info, fmt.Errorf("reading cluster %s: %w", clusterName, err)
 	}
@@ -337,120 +326,4 @@ func quote(s string) string {
 		s = s[:120] + "..."
 	}
 	return "'" + s + "'"
-}
-
-// toAPIError maps any error of the credential path to its EKS Auth shape.
-func toAPIError(err error) *eksapi.Error {
-	var ae *eksapi.Error
-	var te *satoken.Error
-	var se *sts.Error
-	var denied *authz.DeniedError
-	switch {
-	case errors.As(err, &denied):
-		// EKS Auth's AccessDeniedException is a 400 (spec §6.2), worded
-		// as IAM words a refusal.
-		return &eksapi.Error{Code: eksapi.CodeAccessDenied, Status: http.StatusBadRequest, Message: denied.Error()}
-	case errors.As(err, &ae):
-		return ae
-	case errors.As(err, &te) && errors.Is(err, satoken.ErrExpired):
-		return eksapi.NewError(eksapi.CodeExpiredToken, te.Message)
-	case errors.As(err, &te):
-		return eksapi.NewError(eksapi.CodeInvalidToken, te.Message)
-	case errors.Is(err, satoken.ErrKeysUnavailable):
-		return eksapi.NewError(eksapi.CodeServiceUnavailable, "The cluster's service account issuer keys are unavailable. Retry later.")
-	case errors.As(err, &se):
-		return stsError(se)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return eksapi.NewError(eksapi.CodeServiceUnavailable, "The request was cancelled or timed out.")
-	}
-	return eksapi.NewError(eksapi.CodeInternalServer, "An internal error occurred.")
-}
-
-// msgSTSUnavailable answers a role assumption STS could not make.
-const msgSTSUnavailable = "EKS Auth could not assume the role: the credentials service is unavailable. Try again later."
-
-// stsError maps a refused role assumption.
-func stsError(se *sts.Error) *eksapi.Error {
-	switch {
-	case se.Code == sts.CodeAccessDenied || se.Code == "RegionDisabledException":
-		// EKS Auth's AccessDeniedException is a 400 (spec §6.2).
-		return &eksapi.Error{Code: eksapi.CodeAccessDenied, Status: http.StatusBadRequest,
-			Message: "Unauthorized Exception! EKS does not have permissions to assume the associated role."}
-	case se.Code == "Throttling" || se.Status == http.StatusTooManyRequests:
-		return eksapi.NewError(eksapi.CodeThrottling, "Rate exceeded")
-	case se.Status >= 500:
-		// The cause (podid's credential chain, the network, STS's own
-		// words) is logged by serveAssumeRole, never sent to the pod.
-		return eksapi.NewError(eksapi.CodeServiceUnavailable, msgSTSUnavailable)
-	case se.Code == sts.CodeInvalidClientTokenID || se.Code == sts.CodeExpiredToken:
-		// The first session cannot have gone bad in between: ours.
-		return eksapi.NewError(eksapi.CodeInternalServer, "An internal error occurred.")
-	}
-	// ValidationError, MalformedPolicyDocument, PackedPolicyTooLarge, ...:
-	// the association asks for what STS will not do.
-	return eksapi.NewError(eksapi.CodeInvalidRequest, se.Code+": "+se.Message)
-}
-
-// decodeBody reads a JSON body of at most maxBody bytes into v.
-func decodeBody(r *http.Request, v any) error {
-	b, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	if len(b) == 0 {
-		b = []byte("{}")
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return eksapi.NewError(eksapi.CodeSerialization, "The request body is not valid JSON for this operation.")
-	}
-	return nil
-}
-
-// readBody reads at most maxBody bytes, in one allocation when the
-// request says its length.
-func readBody(r *http.Request) ([]byte, error) {
-	tooLarge := eksapi.NewError(eksapi.CodeRequestEntityTooLarge, fmt.Sprintf("Request body is larger than %d bytes.", maxBody))
-	unreadable := eksapi.NewError(eksapi.CodeInvalidRequest, "The request body could not be read.")
-	if n := r.ContentLength; n >= 0 {
-		if n > maxBody {
-			return nil, tooLarge
-		}
-		b := make([]byte, n)
-		if _, err := io.ReadFull(r.Body, b); err != nil {
-			return nil, unreadable
-		}
-		return b, nil
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	switch {
-	case err != nil:
-		return nil, unreadable
-	case len(b) > maxBody:
-		return nil, tooLarge
-	}
-	return b, nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		writeError(w, eksapi.NewError(eksapi.CodeInternalServer, "An internal error occurred."))
-		return
-	}
-	setRequestID(w)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(b)
-}
-
-func writeError(w http.ResponseWriter, e *eksapi.Error) {
-	setRequestID(w)
-	e.WriteJSON(w)
-}
-
-// setRequestID sets X-Amzn-RequestId unless the server's middleware has.
-func setRequestID(w http.ResponseWriter) {
-	if w.Header().Get("X-Amzn-RequestId") == "" {
-		w.Header().Set("X-Amzn-RequestId", uuid.NewString())
-	}
 }

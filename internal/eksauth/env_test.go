@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"maps"
 	"net/http"
 	"path/filepath"
 	"sync/atomic"
@@ -25,6 +24,7 @@ import (
 	"github.com/podid/podid/internal/assoccache"
 	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/server"
 	"github.com/podid/podid/internal/servertest"
@@ -32,6 +32,7 @@ import (
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/sqlite"
 	"github.com/podid/podid/internal/sts"
+	"github.com/podid/podid/internal/sts/stshttp"
 )
 
 const (
@@ -104,11 +105,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 	ts := servertest.New(t, servertest.WithStore(st), servertest.WithConfig(func(cfg *server.Config) {
 		cfg.AccountID, cfg.Region = account, region
 		cfg.NewClusterIssuer = satoken.NewIssuer
-		cfg.Middleware = auth.Middleware
+		cfg.Authenticate = auth.Authenticate
 		cfg.Authorizer = authz.Rules{}
-		cfg.Routes = h.Routes()
-		maps.Copy(cfg.Routes, stsSvc.Routes())
-		cfg.Mounts = append(cfg.Mounts, adm.Mount)
+		cfg.Mounts = append(cfg.Mounts, h.Mount, adm.Mount, func(host *httpx.Host) error { return stshttp.Mount(host, stsSvc, nil) })
 	}))
 	srv.Store(ts.Server)
 	return &env{Server: ts, sts: stsSvc, cache: cache, admin: adminCreds}

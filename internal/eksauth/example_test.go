@@ -15,6 +15,7 @@ import (
 	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/assoccache"
 	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/sqlite"
@@ -71,9 +72,9 @@ func Example() {
 		ClusterARN: func(c string) string { return "arn:aws:eks:us-west-2:111122223333:cluster/" + c },
 		Logger:     discard,
 	})
-	mux := http.NewServeMux()
-	for pattern, handler := range h.Routes() {
-		mux.Handle(pattern, handler)
+	mux := httpx.New(httpx.Config{Logger: discard})
+	if err := h.Mount(mux); err != nil {
+		log.Fatal(err)
 	}
 	srv := httptest.NewServer(mux)
 	defer srv.Close()

@@ -72,6 +72,32 @@ func ClusterNotFound(name string) error {
 	return &ResourceError{Kind: KindCluster, Cluster: name, Err: store.ErrNotFound}
 }
 
+// AuthError is a refused authentication: Code is the awsQuery (STS) code
+// of the refusal (SignatureDoesNotMatch, InvalidClientTokenId,
+// ExpiredToken, MissingAuthenticationToken, IncompleteSignature) and
+// Message AWS's words for it; the mapping gives restJson1 families the
+// matching *Exception shape.
+type AuthError struct {
+	Code, Message string
+	// AccessKeyID is the key the request named, for the log.
+	AccessKeyID string
+}
+
+func (e *AuthError) Error() string { return "authentication refused: " + e.Code + ": " + e.Message }
+
+// authShapes gives each authentication refusal its status and restJson1
+// shape.
+var authShapes = map[string]struct {
+	status int
+	json   string
+}{
+	sts.CodeSignatureDoesNotMatch: {http.StatusForbidden, eksapi.CodeInvalidSignature},
+	sts.CodeInvalidClientTokenID:  {http.StatusForbidden, eksapi.CodeUnrecognizedClient},
+	sts.CodeExpiredToken:          {http.StatusBadRequest, eksapi.CodeExpiredToken},
+	sts.CodeMissingAuthToken:      {http.StatusForbidden, eksapi.CodeMissingAuthentication},
+	sts.CodeIncompleteSignature:   {http.StatusBadRequest, eksapi.CodeIncompleteSignature},
+}
+
 // DecodeError is a request body that could not be read or parsed.
 type DecodeError struct{ Err error }
 
@@ -127,6 +153,7 @@ func (h *Host) MapError(r *http.Request, fam *Family, err error) *eksapi.Error {
 		mna    *MethodNotAllowedError
 		el     *EmptyLabelError
 		exists *store.ExistsError
+		auth   *AuthError
 	)
 	res := resourceOf(r, err)
 	var denied *authz.DeniedError
@@ -150,6 +177,16 @@ func (h *Host) MapError(r *http.Request, fam *Family, err error) *eksapi.Error {
 		return ae
 	case errors.As(err, &ue):
 		return eksapi.AsError(ue)
+	case errors.As(err, &auth):
+		shape := authShapes[auth.Code]
+		if fam.Protocol == AWSQuery {
+			return queryError(auth.Code, shape.status, auth.Message)
+		}
+		msg := auth.Message
+		if auth.Code == sts.CodeMissingAuthToken {
+			msg = "Missing Authentication Token"
+		}
+		return &eksapi.Error{Code: shape.json, Status: shape.status, Message: msg}
 	case errors.As(err, &se):
 		return h.stsError(r, fam, se, err)
 	case errors.As(err, &mbe):
@@ -192,6 +229,8 @@ func (h *Host) MapError(r *http.Request, fam *Family, err error) *eksapi.Error {
 		return eksapi.NewError(eksapi.CodeExpiredToken, te.Message)
 	case errors.As(err, &te):
 		return eksapi.NewError(eksapi.CodeInvalidToken, te.Message)
+	case errors.Is(err, satoken.ErrNoIssuer):
+		return eksapi.NewError(eksapi.CodeNotFound, "No OIDC issuer served by podid for cluster: "+res.Cluster+".")
 	case errors.Is(err, satoken.ErrKeysUnavailable):
 		return eksapi.NewError(eksapi.CodeServiceUnavailable, "The cluster's service account issuer keys are unavailable. Retry later.")
 	case errors.Is(err, store.ErrIdempotencyMismatch):
@@ -211,8 +250,11 @@ func (h *Host) MapError(r *http.Request, fam *Family, err error) *eksapi.Error {
 		// the cluster message's wording.
 		return eksapi.NewError(eksapi.CodeResourceNotFound,
 			"No pod identity association found for id: "+res.AssociationID+" in cluster: "+res.Cluster+".").WithCluster(res.Cluster)
+	case errors.Is(err, store.ErrNotFound) && fam.Name == NameEKSAuth:
+		// EKS Auth's ResourceNotFoundException has no clusterName.
+		return eksapi.NewError(eksapi.CodeResourceNotFound, clusterNotFound(res.Cluster))
 	case errors.Is(err, store.ErrNotFound):
-		return eksapi.NewError(eksapi.CodeResourceNotFound, "No cluster found for name: "+res.Cluster+".").WithCluster(res.Cluster)
+		return eksapi.NewError(eksapi.CodeResourceNotFound, clusterNotFound(res.Cluster)).WithCluster(res.Cluster)
 	}
 	if fam.Name == NameEKSAuth && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		return eksapi.NewError(eksapi.CodeServiceUnavailable, "The request was cancelled or timed out.")
@@ -225,6 +267,8 @@ func (h *Host) MapError(r *http.Request, fam *Family, err error) *eksapi.Error {
 	}
 	return internalError(fam)
 }
+
+func clusterNotFound(name string) string { return "No cluster found for name: " + name + "." }
 
 // internalError is the family's answer to an unexpected error.
 func internalError(fam *Family) *eksapi.Error {

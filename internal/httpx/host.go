@@ -54,9 +54,6 @@ type Config struct {
 	// and /healthz. It returns the request to serve (carrying the caller's
 	// identity in its context) or the failure. nil: no authentication.
 	Authenticate func(r *http.Request) (*http.Request, error)
-	// Middleware, when set, wraps every routed handler inside
-	// Authenticate (tests and adapters that answer for themselves).
-	Middleware func(http.Handler) http.Handler
 }
 
 // Host is the HTTP host. Mount handlers with Handle, then serve it.
@@ -119,14 +116,6 @@ func (h *Host) HandleHTTP(pattern string, fam *Family, hd http.Handler) error {
 // wrap is a routed request's path inside the host: the family's body
 // limit, authentication, the handler, and the error written if any.
 func (h *Host) wrap(fam *Family, op string, fn HandlerFunc) http.Handler {
-	var inner http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := fn(w, r); err != nil {
-			h.WriteError(w, r, err)
-		}
-	})
-	if h.cfg.Middleware != nil && !fam.Public {
-		inner = h.cfg.Middleware(inner)
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := info(r.Context())
 		if ri != nil {
@@ -146,7 +135,9 @@ func (h *Host) wrap(fam *Family, op string, fn HandlerFunc) http.Handler {
 			}
 			r = ar
 		}
-		inner.ServeHTTP(w, r)
+		if err := fn(w, r); err != nil {
+			h.WriteError(w, r, err)
+		}
 	})
 }
 

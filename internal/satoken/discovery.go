@@ -4,10 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
+	"fmt"
 	"net/http"
 
-	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/store"
 )
 
@@ -19,21 +18,25 @@ const DiscoveryPrefix = "/clusters-oidc/"
 // Discovery serves GET /clusters-oidc/{name}/.well-known/openid-configuration
 // and GET /clusters-oidc/{name}/keys for clusters whose tokens podid
 // issues, so that OIDC consumers (and kube-apiserver-like tooling) can find
-// the public keys. Other clusters get a 404 JSON error.
+// the public keys. Other clusters get ErrNoIssuer (a 404).
 type Discovery struct {
 	// Cluster reads a cluster record (store.ErrNotFound when unknown).
 	Cluster func(ctx context.Context, name string) (store.Cluster, error)
 	// IssuerURL gives a cluster's issuer URL.
 	IssuerURL func(store.Cluster) string
-	// Logger reports unexpected failures. Default slog.Default().
-	Logger *slog.Logger
 }
 
-// Routes returns the discovery routes as ServeMux patterns.
-func (d *Discovery) Routes() map[string]http.Handler {
-	return map[string]http.Handler{
-		"GET " + DiscoveryPrefix + "{name}/.well-known/openid-configuration": http.HandlerFunc(d.serveConfig),
-		"GET " + DiscoveryPrefix + "{name}/keys":                             http.HandlerFunc(d.serveKeys),
+// ErrNoIssuer: the cluster does not exist or podid does not issue its
+// tokens, so there is no discovery document to serve.
+var ErrNoIssuer = errors.New("no OIDC issuer served by podid for the cluster")
+
+// Routes returns the discovery handlers by ServeMux pattern. They write
+// the document or return the error for the HTTP host to write
+// (ErrNoIssuer for an unknown cluster).
+func (d *Discovery) Routes() map[string]func(http.ResponseWriter, *http.Request) error {
+	return map[string]func(http.ResponseWriter, *http.Request) error{
+		"GET " + DiscoveryPrefix + "{name}/.well-known/openid-configuration": d.serveConfig,
+		"GET " + DiscoveryPrefix + "{name}/keys":                             d.serveKeys,
 	}
 }
 
@@ -48,13 +51,13 @@ type openIDConfig struct {
 	IDTokenSigningAlgs    []string `json:"id_token_signing_alg_values_supported"`
 }
 
-func (d *Discovery) serveConfig(w http.ResponseWriter, r *http.Request) {
-	c, ok := d.cluster(w, r)
-	if !ok {
-		return
+func (d *Discovery) serveConfig(w http.ResponseWriter, r *http.Request) error {
+	c, err := d.cluster(r)
+	if err != nil {
+		return err
 	}
 	iss := d.IssuerURL(c)
-	writeDoc(w, openIDConfig{
+	return writeDoc(w, openIDConfig{
 		Issuer:                iss,
 		JWKSURI:               iss + "/keys",
 		AuthorizationEndpoint: "urn:kubernetes:programmatic_authorization",
@@ -65,51 +68,38 @@ func (d *Discovery) serveConfig(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (d *Discovery) serveKeys(w http.ResponseWriter, r *http.Request) {
-	c, ok := d.cluster(w, r)
-	if !ok {
-		return
+func (d *Discovery) serveKeys(w http.ResponseWriter, r *http.Request) error {
+	c, err := d.cluster(r)
+	if err != nil {
+		return err
 	}
 	jwks, err := PublicJWKS(c.Issuer.SigningKeys)
 	if err != nil {
-		d.logger().Error("serving cluster keys", "cluster", c.Name, "err", err)
-		eksapi.NewError(eksapi.CodeServer, "The cluster's signing keys cannot be read.").WriteJSON(w)
-		return
+		return fmt.Errorf("reading the signing keys of cluster %s: %w", c.Name, err)
 	}
-	writeDoc(w, json.RawMessage(jwks))
+	return writeDoc(w, json.RawMessage(jwks))
 }
 
-// cluster finds the podid-issued cluster the request names, or writes the
-// error.
-func (d *Discovery) cluster(w http.ResponseWriter, r *http.Request) (store.Cluster, bool) {
+// cluster finds the podid-issued cluster the request names.
+func (d *Discovery) cluster(r *http.Request) (store.Cluster, error) {
 	name := r.PathValue("name")
 	c, err := d.Cluster(r.Context(), name)
 	switch {
 	case errors.Is(err, store.ErrNotFound) || err == nil && !PodidIssued(c.Issuer):
-		eksapi.NewError(eksapi.CodeNotFound, "No OIDC issuer served by podid for cluster: "+name+".").WriteJSON(w)
-		return c, false
+		return c, ErrNoIssuer
 	case err != nil:
-		d.logger().Error("reading cluster", "cluster", name, "err", err)
-		eksapi.NewError(eksapi.CodeServer, "Internal error reading the cluster.").WriteJSON(w)
-		return c, false
+		return c, fmt.Errorf("reading cluster %s: %w", name, err)
 	}
-	return c, true
+	return c, nil
 }
 
-func (d *Discovery) logger() *slog.Logger {
-	if d.Logger == nil {
-		return slog.Default()
-	}
-	return d.Logger
-}
-
-func writeDoc(w http.ResponseWriter, v any) {
+func writeDoc(w http.ResponseWriter, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		eksapi.NewError(eksapi.CodeServer, "internal error").WriteJSON(w)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Write(b)
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/store"
 )
@@ -390,11 +392,13 @@ func TestDiscovery(t *testing.T) {
 		},
 		IssuerURL: func(c store.Cluster) string { return "https://podid.example/clusters-oidc/" + c.Name },
 	}
-	mux := http.NewServeMux()
+	host := httpx.New(httpx.Config{Logger: slog.New(slog.DiscardHandler)})
 	for p, h := range d.Routes() {
-		mux.Handle(p, h)
+		if err := host.Handle(p, httpx.OIDC, "", h); err != nil {
+			t.Fatal(err)
+		}
 	}
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(host)
 	defer srv.Close()
 
 	get := func(path string) (int, map[string]any) {

@@ -7,9 +7,10 @@
 // mapping function, whether it comes from validation, the store, an unknown
 // route, a wrong method, a malformed or oversized body, or a panic.
 //
-// Other parts of podid (EKS Auth, STS, OIDC discovery, the admin API) mount
-// their handlers on the same mux through Config.Routes, and authentication
-// wraps everything but GET /healthz through Config.Middleware.
+// The server builds the HTTP host (internal/httpx); other parts of podid
+// (EKS Auth, STS, OIDC discovery, the admin API) mount their handler
+// families on it through Config.Mounts, and Config.Authenticate runs before
+// every handler.
 package server
 
 import (
@@ -72,16 +73,15 @@ type Config struct {
 	// ID, logging, recovery, body limit, authentication and error mapping
 	// as the EKS routes.
 	Mounts []func(*httpx.Host) error
-	// Routes are extra handlers mounted on the same mux (EKS Auth, STS
-	// "POST /{$}", OIDC discovery, admin API), keyed by http.ServeMux
-	// pattern. They get the same request ID, logging, recovery, body limit
-	// and Middleware as the EKS routes.
+	// Routes are plain handlers mounted on the same host (GET /metrics),
+	// keyed by http.ServeMux pattern, behind Authenticate.
 	Routes map[string]http.Handler
-	// Middleware wraps the whole handler except GET /healthz (SigV4
-	// authentication). nil: none.
-	Middleware func(http.Handler) http.Handler
+	// Authenticate authenticates every request but GET /healthz (SigV4):
+	// the request with the caller's identity, or the refusal for the host
+	// to write. nil: none.
+	Authenticate func(*http.Request) (*http.Request, error)
 	// Authorizer decides, for each EKS operation, whether the caller
-	// Middleware authenticated may perform it (see authz.go). nil: every
+	// Authenticate authenticated may perform it (see authz.go). nil: every
 	// caller may do everything.
 	Authorizer authz.Authorizer
 	// NewClusterIssuer is called by CreateCluster to make the cluster's
@@ -125,7 +125,7 @@ func New(cfg Config) (*Server, error) {
 			_, err := s.store.Revision(ctx)
 			return err
 		},
-		Middleware: cfg.Middleware,
+		Authenticate: cfg.Authenticate,
 	})
 	errs := []error{s.Mount(host)}
 	for _, mount := range cfg.Mounts {

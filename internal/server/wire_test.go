@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 
+	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/server"
 	"github.com/podid/podid/internal/servertest"
 )
@@ -159,9 +160,9 @@ func TestSuccessWireFormat(t *testing.T) {
 	}
 }
 
-// TestRoutesAndMiddleware: extra routes share the mux; Middleware wraps
-// everything but /healthz; panics become a 500 ServerException.
-func TestRoutesAndMiddleware(t *testing.T) {
+// TestRoutesAndAuthenticate: extra routes share the host; Authenticate
+// runs before everything but /healthz; panics become a 500 ServerException.
+func TestRoutesAndAuthenticate(t *testing.T) {
 	var logs syncBuffer
 	srv := servertest.New(t, servertest.WithConfig(func(cfg *server.Config) {
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
@@ -171,16 +172,11 @@ func TestRoutesAndMiddleware(t *testing.T) {
 			}),
 			"GET /boom": http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }),
 		}
-		cfg.Middleware = func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Header.Get("Authorization") == "" {
-					w.Header().Set("X-Amzn-ErrorType", "MissingAuthenticationTokenException")
-					w.WriteHeader(http.StatusForbidden)
-					w.Write([]byte(`{"__type":"MissingAuthenticationTokenException","message":"Missing Authentication Token"}`))
-					return
-				}
-				next.ServeHTTP(w, r)
-			})
+		cfg.Authenticate = func(r *http.Request) (*http.Request, error) {
+			if r.Header.Get("Authorization") == "" {
+				return nil, eksapi.NewError(eksapi.CodeMissingAuthentication, "Missing Authentication Token")
+			}
+			return r, nil
 		}
 	}))
 	if res := do(t, "GET", srv.URL+"/healthz", nil); res.status != 200 {
@@ -255,13 +251,11 @@ func TestSDKErrorNotRetried(t *testing.T) {
 	var mu sync.Mutex
 	n := 0
 	srv := servertest.New(t, servertest.WithConfig(func(cfg *server.Config) {
-		cfg.Middleware = func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				n++
-				mu.Unlock()
-				next.ServeHTTP(w, r)
-			})
+		cfg.Authenticate = func(r *http.Request) (*http.Request, error) {
+			mu.Lock()
+			n++
+			mu.Unlock()
+			return r, nil
 		}
 	}))
 	_, err := srv.EKS(t).DescribeCluster(context.Background(), &eks.DescribeClusterInput{Name: aws.String("none")})

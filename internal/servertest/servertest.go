@@ -51,7 +51,7 @@ type options struct {
 }
 
 // WithConfig lets the test edit the server config (region, limits, Routes,
-// Middleware, ...) before the server is built. Store and PublicURL are
+// Authenticate, Mounts, ...) before the server is built. Store and PublicURL are
 // already set; changing them is allowed.
 func WithConfig(fn func(*server.Config)) Option {
 	return func(o *options) { o.configure = append(o.configure, fn) }

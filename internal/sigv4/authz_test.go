@@ -14,10 +14,12 @@ import (
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/server"
 	"github.com/podid/podid/internal/servertest"
 	"github.com/podid/podid/internal/sigv4"
 	"github.com/podid/podid/internal/sts"
+	"github.com/podid/podid/internal/sts/stshttp"
 )
 
 // TestSessionAuthorization: through the real SDK, in both modes, a vended
@@ -38,18 +40,18 @@ func testSessionAuthorization(t *testing.T, mode string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc, err := sts.New(sts.Config{AccountID: account, Keys: [][]byte{key}, RequestID: server.RequestID, Logger: quiet})
+		svc, err := sts.New(sts.Config{AccountID: account, Keys: [][]byte{key}, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}
 		auth := sigv4.New(sigv4.Config{
 			Mode:      mode,
 			Admin:     sts.Credentials{AccessKeyID: servertest.AccessKeyID, SecretAccessKey: servertest.SecretAccessKey},
-			AccountID: account, Sessions: svc, RequestID: server.RequestID, Logger: quiet,
+			AccountID: account, Sessions: svc, Logger: quiet,
 		})
-		cfg.Middleware = auth.Middleware
+		cfg.Authenticate = auth.Authenticate
 		cfg.Authorizer = authz.Rules{}
-		cfg.Routes = svc.Routes()
+		cfg.Mounts = append(cfg.Mounts, func(h *httpx.Host) error { return stshttp.Mount(h, svc, nil) })
 	}))
 	admin := srv.EKS(t)
 	const roleARN = "arn:aws:iam::111122223333:role/app"

@@ -13,11 +13,11 @@ import (
 	"github.com/podid/podid/internal/sts"
 )
 
-// benchVerify measures the middleware on one signed EKS Auth-sized request
+// benchVerify measures authentication on one signed EKS Auth-sized request
 // (signature recomputed with the SDK signer, body hashed and restored).
 func benchVerify(b *testing.B, c sts.Credentials, svc *sts.Service, admin sts.Credentials) {
 	auth := sigv4.New(sigv4.Config{Admin: admin, AccountID: account, Sessions: svc, Logger: quiet})
-	h := auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	h := authenticated(auth, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
 	body := `{"token":"` + strings.Repeat("x", 900) + `"}`
 	tb := &testing.T{}
 	req := signed(tb, c, "POST", "http://podid.test/clusters/c1/assume-role-for-pod-identity", body, "eks-auth", time.Now(), map[string]string{"Content-Type": "application/json"})

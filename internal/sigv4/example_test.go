@@ -4,18 +4,19 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/sigv4"
 	"github.com/podid/podid/internal/sts"
+	"github.com/podid/podid/internal/sts/stshttp"
 )
 
-// The middleware in front of the STS endpoint, called by the unmodified
+// Authentication in front of the STS endpoint, called by the unmodified
 // SDK: first with the admin identity's keys, then with the credentials
 // the STS vended; a wrong secret is refused as AWS refuses it.
 func Example() {
@@ -23,11 +24,11 @@ func Example() {
 	svc, _ := sts.New(sts.Config{AccountID: "111122223333", Keys: [][]byte{make([]byte, sts.KeySize)}, Logger: quiet})
 	admin, _ := sigv4.NewAdminCredentials() // podid serve: sigv4.LoadOrCreateAdmin(dataDir)
 	auth := sigv4.New(sigv4.Config{Admin: admin, AccountID: "111122223333", Sessions: svc, Logger: quiet})
-	mux := http.NewServeMux()
-	for pattern, h := range svc.Routes() {
-		mux.Handle(pattern, h)
+	host := httpx.New(httpx.Config{Logger: quiet, Authenticate: auth.Authenticate})
+	if err := stshttp.Mount(host, svc, nil); err != nil {
+		panic(err)
 	}
-	srv := httptest.NewServer(auth.Middleware(mux))
+	srv := httptest.NewServer(host)
 	defer srv.Close()
 
 	client := func(id, secret, token string) *awssts.Client {

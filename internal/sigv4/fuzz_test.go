@@ -41,9 +41,9 @@ func FuzzParseAuthorization(f *testing.F) {
 	})
 }
 
-// FuzzMiddleware: arbitrary authentication headers and bodies are refused
+// FuzzAuthenticate: arbitrary authentication headers and bodies are refused
 // or attributed, never a panic, and only a correct signature gets through.
-func FuzzMiddleware(f *testing.F) {
+func FuzzAuthenticate(f *testing.F) {
 	key := make([]byte, sts.KeySize)
 	svc, err := sts.New(sts.Config{AccountID: account, Keys: [][]byte{key}, Logger: quiet})
 	if err != nil {
@@ -51,7 +51,7 @@ func FuzzMiddleware(f *testing.F) {
 	}
 	admin := sts.Credentials{AccessKeyID: "AKIAFUZZFUZZFUZZFUZZ", SecretAccessKey: strings.Repeat("s", 40)}
 	auth := sigv4.New(sigv4.Config{Admin: admin, AccountID: account, Sessions: svc, Logger: quiet})
-	h := auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := authenticated(auth, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(299)
 	}))
 	now := time.Now().UTC().Format("20060102T150405Z")

@@ -15,10 +15,12 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/server"
 	"github.com/podid/podid/internal/servertest"
 	"github.com/podid/podid/internal/sigv4"
 	"github.com/podid/podid/internal/sts"
+	"github.com/podid/podid/internal/sts/stshttp"
 )
 
 // TestWithServer wires the middleware and the STS into the real server as
@@ -32,17 +34,17 @@ func TestWithServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc, err = sts.New(sts.Config{AccountID: account, Keys: [][]byte{key}, RequestID: server.RequestID, Logger: quiet})
+		svc, err = sts.New(sts.Config{AccountID: account, Keys: [][]byte{key}, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}
 		auth := sigv4.New(sigv4.Config{
 			Admin:     sts.Credentials{AccessKeyID: servertest.AccessKeyID, SecretAccessKey: servertest.SecretAccessKey},
-			AccountID: account, Sessions: svc, RequestID: server.RequestID, Logger: quiet,
+			AccountID: account, Sessions: svc, Logger: quiet,
 		})
-		cfg.Middleware = auth.Middleware
+		cfg.Authenticate = auth.Authenticate
 		cfg.Authorizer = authz.Rules{}
-		cfg.Routes = svc.Routes()
+		cfg.Mounts = append(cfg.Mounts, func(h *httpx.Host) error { return stshttp.Mount(h, svc, nil) })
 	}))
 	ctx := context.Background()
 

@@ -8,14 +8,12 @@
 package sigv4
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -26,10 +24,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/google/uuid"
 
-	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/sts"
 )
 
@@ -47,8 +44,9 @@ const (
 // MaxSkew is how far a request's X-Amz-Date may be from the server's clock.
 const MaxSkew = 5 * time.Minute
 
-// DefaultMaxBody bounds the body the middleware reads to hash.
-const DefaultMaxBody = 1 << 20
+// DefaultMaxBody is the body limit of a host with the default
+// configuration (the host bounds the body Authenticate reads to hash).
+const DefaultMaxBody = httpx.DefaultMaxBodyBytes
 
 // SessionDecoder opens vended session tokens (*sts.Service satisfies it).
 type SessionDecoder interface {
@@ -74,20 +72,14 @@ type Config struct {
 	// PublicPrefixes are path prefixes served without authentication
 	// (default: "/healthz" and "/clusters-oidc/").
 	PublicPrefixes []string
-	// MaxBody bounds the request body (DefaultMaxBody when 0).
-	MaxBody int64
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
-	// RequestID returns the request ID the server gave the request
-	// (server.RequestID), echoed in error responses; a new UUID when nil
-	// or empty.
-	RequestID func(context.Context) string
 	// Logger gets one debug line per refused request (access key ID and
 	// reason, never secrets, tokens or signatures); slog.Default() if nil.
 	Logger *slog.Logger
 }
 
-// Authenticator is the authentication middleware.
+// Authenticator authenticates requests for the host (Authenticate).
 type Authenticator struct {
 	cfg    Config
 	admin  *authz.Identity
@@ -106,9 +98,6 @@ func New(cfg Config) *Authenticator {
 	}
 	if cfg.PublicPrefixes == nil {
 		cfg.PublicPrefixes = []string{"/healthz", "/clusters-oidc/"}
-	}
-	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = DefaultMaxBody
 	}
 	a := &Authenticator{
 		cfg: cfg,
@@ -131,35 +120,33 @@ func New(cfg Config) *Authenticator {
 	return a
 }
 
-// Middleware authenticates every request but the public paths, puts the
-// caller's authz.Identity in the request context and passes the request (body
-// intact) to next; it answers refused requests itself.
-func (a *Authenticator) Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for _, p := range a.cfg.PublicPrefixes {
-			if strings.HasPrefix(r.URL.Path, p) {
-				next.ServeHTTP(w, r)
-				return
-			}
+// Authenticate authenticates r (every path but the public ones) and
+// returns it with the caller's authz.Identity in its context, or the refusal:
+// an *httpx.AuthError (or the body's *http.MaxBytesError), which the host
+// writes in the protocol of the route r took. The body is read through
+// httpx.ReadBody, once for the hash and the handler.
+func (a *Authenticator) Authenticate(r *http.Request) (*http.Request, error) {
+	for _, p := range a.cfg.PublicPrefixes {
+		if strings.HasPrefix(r.URL.Path, p) {
+			return r, nil
 		}
-		id, fail := a.authenticate(w, r)
-		if fail != nil {
+	}
+	id, err := a.authenticate(r)
+	if err != nil {
+		var f *httpx.AuthError
+		if errors.As(err, &f) {
 			a.log.LogAttrs(r.Context(), slog.LevelDebug, "sigv4: request refused",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.String("code", fail.code), slog.String("accessKeyId", fail.akid))
-			a.writeFailure(w, r, fail)
-			return
+				slog.String("code", f.Code), slog.String("accessKeyId", f.AccessKeyID))
 		}
-		next.ServeHTTP(w, r.WithContext(authz.WithIdentity(r.Context(), id)))
-	})
+		return nil, err
+	}
+	return r.WithContext(authz.WithIdentity(r.Context(), id)), nil
 }
 
-// failure is an authentication failure, protocol-neutral.
-type failure struct {
-	code string // the STS code
-	msg  string
-	akid string
-}
+// failure is an authentication failure (an STS error code and AWS's
+// message), protocol-neutral.
+type failure = httpx.AuthError
 
 const (
 	failSignature  = sts.CodeSignatureDoesNotMatch
@@ -167,53 +154,7 @@ const (
 	failExpired    = sts.CodeExpiredToken
 	failMissing    = sts.CodeMissingAuthToken
 	failIncomplete = sts.CodeIncompleteSignature
-	failTooLarge   = sts.CodeRequestEntityTooLarge
 )
-
-// jsonCode maps a failure to the restJson1 shape and its status.
-var jsonCode = map[string]struct {
-	code   string
-	status int
-}{
-	failSignature:  {eksapi.CodeInvalidSignature, http.StatusForbidden},
-	failInvalid:    {eksapi.CodeUnrecognizedClient, http.StatusForbidden},
-	failExpired:    {eksapi.CodeExpiredToken, http.StatusBadRequest},
-	failMissing:    {eksapi.CodeMissingAuthentication, http.StatusForbidden},
-	failIncomplete: {eksapi.CodeIncompleteSignature, http.StatusBadRequest},
-	failTooLarge:   {eksapi.CodeRequestEntityTooLarge, http.StatusRequestEntityTooLarge},
-}
-
-var queryStatus = map[string]int{
-	failSignature:  http.StatusForbidden,
-	failInvalid:    http.StatusForbidden,
-	failExpired:    http.StatusBadRequest,
-	failMissing:    http.StatusForbidden,
-	failIncomplete: http.StatusBadRequest,
-	failTooLarge:   http.StatusRequestEntityTooLarge,
-}
-
-func (a *Authenticator) writeFailure(w http.ResponseWriter, r *http.Request, f *failure) {
-	reqID := ""
-	if a.cfg.RequestID != nil {
-		reqID = a.cfg.RequestID(r.Context())
-	}
-	if reqID == "" {
-		reqID = uuid.NewString()
-	}
-	if isQueryProtocol(r) {
-		sts.WriteError(w, reqID, &sts.Error{Code: f.code, Status: queryStatus[f.code], Message: f.msg})
-		return
-	}
-	msg := f.msg
-	if f.code == failMissing {
-		msg = "Missing Authentication Token"
-	}
-	jc := jsonCode[f.code]
-	e := eksapi.NewError(jc.code, msg)
-	e.Status = jc.status
-	w.Header().Set("X-Amzn-RequestId", reqID)
-	e.WriteJSON(w)
-}
 
 // isQueryProtocol tells STS's awsQuery requests (POST / with a form body)
 // from the restJson1 APIs.
@@ -248,79 +189,82 @@ var errContentSHA = errors.New("x-amz-content-sha256 is not the body's hash")
 
 const msgContentSHA = "The provided 'x-amz-content-sha256' header does not match what was computed."
 
-func (a *Authenticator) authenticate(w http.ResponseWriter, r *http.Request) (*authz.Identity, *failure) {
+func (a *Authenticator) authenticate(r *http.Request) (*authz.Identity, error) {
 	if a.cfg.Mode == ModeNone {
-		return a.attribute(r)
+		id, f := a.attribute(r)
+		if f != nil {
+			return nil, f
+		}
+		return id, nil
 	}
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
 		if r.URL.Query().Has("X-Amz-Signature") {
-			return nil, &failure{code: failIncomplete, msg: "Presigned requests are not supported."}
+			return nil, &failure{Code: failIncomplete, Message: "Presigned requests are not supported."}
 		}
-		return nil, &failure{code: failMissing, msg: sts.MsgMissingAuthToken}
+		return nil, &failure{Code: failMissing, Message: sts.MsgMissingAuthToken}
 	}
 	auth, err := ParseAuthorization(authz)
 	if err != nil {
-		return nil, &failure{code: failIncomplete, msg: err.Error()}
+		return nil, &failure{Code: failIncomplete, Message: err.Error()}
 	}
-	f := &failure{akid: auth.AccessKeyID}
+	f := &failure{AccessKeyID: auth.AccessKeyID}
 	amzDate := r.Header.Get("X-Amz-Date")
 	if amzDate == "" {
-		f.code, f.msg = failIncomplete, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization="+authz
+		f.Code, f.Message = failIncomplete, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization="+authz
 		return nil, f
 	}
 	signTime, err := time.Parse(timeFormat, amzDate)
 	if err != nil {
-		f.code, f.msg = failIncomplete, fmt.Sprintf("Invalid X-Amz-Date '%s', must be in ISO 8601 format: yyyyMMddTHHmmssZ", amzDate)
+		f.Code, f.Message = failIncomplete, fmt.Sprintf("Invalid X-Amz-Date '%s', must be in ISO 8601 format: yyyyMMddTHHmmssZ", amzDate)
 		return nil, f
 	}
 	now := a.now().UTC()
 	if signTime.Before(now.Add(-MaxSkew)) {
-		f.code, f.msg = failSignature, fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 5 min.)",
+		f.Code, f.Message = failSignature, fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 5 min.)",
 			amzDate, now.Add(-MaxSkew).Format(timeFormat), now.Format(timeFormat))
 		return nil, f
 	}
 	if signTime.After(now.Add(MaxSkew)) {
-		f.code, f.msg = failSignature, fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 5 min.)",
+		f.Code, f.Message = failSignature, fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 5 min.)",
 			amzDate, now.Add(MaxSkew).Format(timeFormat), now.Format(timeFormat))
 		return nil, f
 	}
 	if auth.Date != amzDate[:8] {
-		f.code, f.msg = failSignature, fmt.Sprintf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
+		f.Code, f.Message = failSignature, fmt.Sprintf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
 			auth.Date, amzDate[:8], amzDate)
 		return nil, f
 	}
 	if svc := expectedService(r); svc != "" && auth.Service != svc {
-		f.code, f.msg = failSignature, fmt.Sprintf("Credential should be scoped to correct service: '%s'. ", svc)
+		f.Code, f.Message = failSignature, fmt.Sprintf("Credential should be scoped to correct service: '%s'. ", svc)
 		return nil, f
 	}
 
 	token := r.Header.Get("X-Amz-Security-Token")
 	id, secret, lf := a.lookup(auth.AccessKeyID, token)
 	if lf != nil {
-		lf.akid = auth.AccessKeyID
+		lf.AccessKeyID = auth.AccessKeyID
 		return nil, lf
 	}
 
-	body, err := readBody(w, r, a.cfg.MaxBody)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			f.code, f.msg = failTooLarge, fmt.Sprintf("Request body must be at most %d bytes.", a.cfg.MaxBody)
-		} else {
-			f.code, f.msg = failIncomplete, "The request body could not be read."
-		}
+	body, err := httpx.ReadBody(r)
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, mbe
+	case err != nil:
+		f.Code, f.Message = failIncomplete, "The request body could not be read."
 		return nil, f
 	}
 	want, err := a.signature(r, auth, body, signTime, aws.Credentials{
 		AccessKeyID: auth.AccessKeyID, SecretAccessKey: secret, SessionToken: token,
 	})
 	if errors.Is(err, errContentSHA) {
-		f.code, f.msg = failSignature, msgContentSHA
+		f.Code, f.Message = failSignature, msgContentSHA
 		return nil, f
 	}
 	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(auth.Signature)) != 1 {
-		f.code, f.msg = failSignature, sts.MsgSignatureMismatch
+		f.Code, f.Message = failSignature, sts.MsgSignatureMismatch
 		return nil, f
 	}
 	return id, nil
@@ -330,21 +274,21 @@ func (a *Authenticator) authenticate(w http.ResponseWriter, r *http.Request) (*a
 func (a *Authenticator) lookup(akid, token string) (*authz.Identity, string, *failure) {
 	if akid == a.cfg.Admin.AccessKeyID && a.cfg.Admin.AccessKeyID != "" {
 		if token != "" {
-			return nil, "", &failure{code: failInvalid, msg: sts.MsgInvalidClientToken}
+			return nil, "", &failure{Code: failInvalid, Message: sts.MsgInvalidClientToken}
 		}
 		return a.admin, a.cfg.Admin.SecretAccessKey, nil
 	}
 	if token == "" || a.cfg.Sessions == nil {
-		return nil, "", &failure{code: failInvalid, msg: sts.MsgInvalidClientToken}
+		return nil, "", &failure{Code: failInvalid, Message: sts.MsgInvalidClientToken}
 	}
 	sess, err := a.cfg.Sessions.Session(token)
 	switch {
 	case errors.Is(err, sts.ErrExpiredToken):
-		return nil, "", &failure{code: failExpired, msg: sts.MsgExpiredToken}
+		return nil, "", &failure{Code: failExpired, Message: sts.MsgExpiredToken}
 	case err != nil:
-		return nil, "", &failure{code: failInvalid, msg: sts.MsgInvalidClientToken}
+		return nil, "", &failure{Code: failInvalid, Message: sts.MsgInvalidClientToken}
 	case sess.AccessKeyID != akid:
-		return nil, "", &failure{code: failInvalid, msg: sts.MsgInvalidClientToken}
+		return nil, "", &failure{Code: failInvalid, Message: sts.MsgInvalidClientToken}
 	}
 	return sts.SessionIdentity(sess, token), sess.Credentials().SecretAccessKey, nil
 }
@@ -359,25 +303,10 @@ func (a *Authenticator) attribute(r *http.Request) (*authz.Identity, *failure) {
 		case err == nil:
 			return sts.SessionIdentity(sess, token), nil
 		case errors.Is(err, sts.ErrExpiredToken):
-			return nil, &failure{code: failExpired, msg: sts.MsgExpiredToken}
+			return nil, &failure{Code: failExpired, Message: sts.MsgExpiredToken}
 		}
 	}
 	return a.admin, nil
-}
-
-// readBody reads the whole body (bounded) and puts it back for the next
-// handler.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	r.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
-	return b, nil
 }
 
 // signature recomputes the request's signature with the SDK's signer: a

@@ -27,6 +27,7 @@ import (
 	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/sigv4"
 	"github.com/podid/podid/internal/sts"
+	"github.com/podid/podid/internal/sts/stshttp"
 )
 
 const account = "111122223333"
@@ -64,27 +65,29 @@ func newEnv(t *testing.T, stsNow func() time.Time) *env {
 		b, _ := io.ReadAll(r.Body)
 		e.seen <- seen{id: id, path: r.URL.Path, body: string(b)}
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /clusters/{name}", func(w http.ResponseWriter, r *http.Request) {
+	host := httpx.New(httpx.Config{Logger: quiet, Authenticate: auth.Authenticate})
+	mount := func(pattern string, fam *httpx.Family, h http.HandlerFunc) {
+		if err := host.HandleHTTP(pattern, fam, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mount("GET /clusters/{name}", httpx.EKS, func(w http.ResponseWriter, r *http.Request) {
 		record(w, r)
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"cluster":{"name":"`+r.PathValue("name")+`"}}`)
 	})
-	mux.HandleFunc("POST /tags/{arn}", func(w http.ResponseWriter, r *http.Request) {
+	mount("POST /tags/{arn}", httpx.EKS, func(w http.ResponseWriter, r *http.Request) {
 		record(w, r)
 		io.WriteString(w, `{}`)
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	for p, h := range svc.Routes() {
-		mux.Handle(p, h)
-	}
-	// The session inspection API, which only the admin identity may call.
-	adminHost := httpx.New(httpx.Config{Logger: quiet})
-	if err := admin.New(admin.Config{Sessions: svc, Authorizer: authz.Rules{}, Logger: quiet}).Mount(adminHost); err != nil {
+	if err := stshttp.Mount(host, svc, nil); err != nil {
 		t.Fatal(err)
 	}
-	mux.Handle("POST "+admin.InspectPath, adminHost)
-	e.srv = httptest.NewServer(auth.Middleware(mux))
+	// The session inspection API, which only the admin identity may call.
+	if err := admin.New(admin.Config{Sessions: svc, Authorizer: authz.Rules{}, Logger: quiet}).Mount(host); err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(host)
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -1,13 +1,10 @@
 package sts
 
 import (
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-
-	"github.com/podid/podid/internal/authz"
 )
 
 // Error codes podid's STS returns (the <Code> of an awsQuery error).
@@ -58,21 +55,26 @@ func NewError(code string, status int, format string, args ...any) *Error {
 	return &Error{Code: code, Status: status, Message: msg}
 }
 
+// InvalidClientTokenError is the refusal of credentials this STS did not
+// issue (it wraps ErrInvalidToken).
+func InvalidClientTokenError() *Error { return errInvalidClientToken() }
+
 func errInvalidClientToken() *Error {
-	return &Error{Code: CodeInvalidClientTokenID, Status: http.StatusForbidden, Message: MsgInvalidClientToken, err: ErrInvalidToken}
+	return &Error{Code: CodeInvalidClientTokenID, Status: http.StatusForbidden, Message: MsgInvalidClientToken, Err: ErrInvalidToken}
 }
 
 func errExpiredToken() *Error {
-	return &Error{Code: CodeExpiredToken, Status: http.StatusBadRequest, Message: MsgExpiredToken, err: ErrExpiredToken}
+	return &Error{Code: CodeExpiredToken, Status: http.StatusBadRequest, Message: MsgExpiredToken, Err: ErrExpiredToken}
 }
 
-// validationErrors collects constraint violations and words them as AWS's
+// ValidationErrors collects constraint violations and words them as AWS's
 // Coral validation layer does:
 //
 //	1 validation error detected: Value 'x' at 'roleSessionName' failed to satisfy constraint: Member must ...
-type validationErrors []string
+type ValidationErrors []string
 
-func (v *validationErrors) add(value *string, member, constraint string) {
+// Add records that member's value (nil: absent) fails constraint.
+func (v *ValidationErrors) Add(value *string, member, constraint string) {
 	val := "null"
 	if value != nil {
 		val = "'" + *value + "'"
@@ -80,7 +82,15 @@ func (v *validationErrors) add(value *string, member, constraint string) {
 	*v = append(*v, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", val, member, constraint))
 }
 
-func (v validationErrors) err() *Error {
+// Err is the ValidationError of the violations, or nil.
+func (v ValidationErrors) Err() error {
+	if e := v.err(); e != nil {
+		return e
+	}
+	return nil
+}
+
+func (v ValidationErrors) err() *Error {
 	if len(v) == 0 {
 		return nil
 	}
@@ -93,61 +103,4 @@ func (v validationErrors) err() *Error {
 		Status:  http.StatusBadRequest,
 		Message: fmt.Sprintf("%d validation %s detected: %s", len(v), noun, strings.Join(v, "; ")),
 	}
-}
-
-// Namespace is the XML namespace of STS responses.
-const Namespace = "https://sts.amazonaws.com/doc/2011-06-15/"
-
-type xmlErrorResponse struct {
-	XMLName   xml.Name `xml:"ErrorResponse"`
-	Xmlns     string   `xml:"xmlns,attr"`
-	Error     xmlError `xml:"Error"`
-	RequestID string   `xml:"RequestId"`
-}
-
-type xmlError struct {
-	Type    string `xml:"Type"`
-	Code    string `xml:"Code"`
-	Message string `xml:"Message"`
-}
-
-// WriteError writes e as an awsQuery error response: the status,
-// X-Amzn-RequestId, and <ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>.
-func WriteError(w http.ResponseWriter, requestID string, e *Error) {
-	typ := "Sender"
-	if e.Status >= 500 {
-		typ = "Receiver"
-	}
-	writeXML(w, requestID, e.Status, xmlErrorResponse{
-		Xmlns:     Namespace,
-		Error:     xmlError{Type: typ, Code: e.Code, Message: e.Message},
-		RequestID: requestID,
-	})
-}
-
-func writeXML(w http.ResponseWriter, requestID string, status int, v any) {
-	b, err := xml.Marshal(v)
-	if err != nil { // only strings and numbers: cannot happen
-		status = http.StatusInternalServerError
-		b = []byte(`<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>internal error</Message></Error></ErrorResponse>`)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/xml")
-	h.Set("X-Amzn-RequestId", requestID)
-	w.WriteHeader(status)
-	w.Write([]byte(xml.Header))
-	w.Write(b)
-}
-
-// asError turns any error into an *Error (InternalFailure when it is not one).
-func asError(err error) *Error {
-	var e *Error
-	var denied *authz.DeniedError
-	switch {
-	case errors.As(err, &e):
-		return e
-	case errors.As(err, &denied):
-		return &Error{Code: CodeAccessDenied, Status: http.StatusForbidden, Message: denied.Error()}
-	}
-	return &Error{Code: CodeInternalFailure, Status: http.StatusInternalServerError, Message: "An internal error occurred."}
 }

@@ -10,7 +10,9 @@ import (
 	"testing"
 
 	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/sts"
+	"github.com/podid/podid/internal/sts/stshttp"
 )
 
 // fuzzService has a random key: fuzzing workers are separate processes,
@@ -49,14 +51,22 @@ func FuzzQueryHandler(f *testing.F) {
 		f.Add(s, false)
 		f.Add(s, true)
 	}
-	h := svc.Handler()
-	f.Fuzz(func(t *testing.T, body string, asSession bool) {
+	// The caller is the admin, or the session when the request says so.
+	h := httpx.New(httpx.Config{Logger: quiet, Authenticate: func(r *http.Request) (*http.Request, error) {
 		id := ids[0]
-		if asSession {
+		if r.Header.Get("X-Fuzz-Session") != "" {
 			id = ids[1]
 		}
+		return r.WithContext(authz.WithIdentity(r.Context(), id)), nil
+	}})
+	if err := stshttp.Mount(h, svc, nil); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body string, asSession bool) {
 		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
-		req = req.WithContext(authz.WithIdentity(req.Context(), id))
+		if asSession {
+			req.Header.Set("X-Fuzz-Session", "1")
+		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Header().Get("Content-Type") != "text/xml" || !strings.HasPrefix(rec.Body.String(), "<?xml") {

@@ -10,12 +10,12 @@ func SessionIdentity(sess *Session, token string) *authz.Identity {
 		Account:     sess.Account,
 		UserID:      sess.AssumedRoleID(),
 		AccessKeyID: sess.AccessKeyID,
-		Session:     &authz.Session{RoleARN: sess.RoleARN, Tags: tagMap(sess.Tags), Token: token},
+		Session:     &authz.Session{RoleARN: sess.RoleARN, Tags: TagMap(sess.Tags), Token: token},
 	}
 }
 
-// tagMap is tags as a map (the last value of a repeated key wins).
-func tagMap(tags []Tag) map[string]string {
+// TagMap is tags as a map (the last value of a repeated key wins).
+func TagMap(tags []Tag) map[string]string {
 	if len(tags) == 0 {
 		return nil
 	}

@@ -1,9 +1,6 @@
 package sts
 
-import (
-	"net/http"
-	"time"
-)
+import "time"
 
 // SessionView is what session inspection (podid's admin API) returns: everything the session
 // carries except its secret.
@@ -58,10 +55,4 @@ func (s *Session) View(now time.Time) SessionView {
 		v.Tags = append(v.Tags, TagView{Key: t.Key, Value: t.Value})
 	}
 	return v
-}
-
-// Routes returns the STS endpoint as a ServeMux pattern, for the server's
-// route table (behind the authentication middleware).
-func (s *Service) Routes() map[string]http.Handler {
-	return map[string]http.Handler{"POST /{$}": s.Handler()}
 }

@@ -15,10 +15,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/google/uuid"
-
-	"github.com/podid/podid/internal/authz"
 )
 
 // EKSServicePrincipal is the principal that makes EKS Auth's first role
@@ -43,13 +39,6 @@ type Config struct {
 	// Logger receives one line per vended session (never secrets or
 	// tokens); slog.Default() when nil.
 	Logger *slog.Logger
-	// RequestID returns the request ID the server gave the request
-	// (server.RequestID), echoed in STS responses; a new UUID when nil or
-	// empty.
-	RequestID func(context.Context) string
-	// Authorizer decides whether the caller may perform sts:AssumeRole
-	// and sts:GetCallerIdentity; nil: every caller may.
-	Authorizer authz.Authorizer
 }
 
 // Service is podid's local STS. It is safe for concurrent use.
@@ -92,14 +81,8 @@ func New(cfg Config) (*Service, error) {
 
 func (s *Service) now() time.Time { return s.nowFn() }
 
-func (s *Service) requestID(ctx context.Context) string {
-	if s.cfg.RequestID != nil {
-		if id := s.cfg.RequestID(ctx); id != "" {
-			return id
-		}
-	}
-	return uuid.NewString()
-}
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.nowFn() }
 
 // AccountID returns the service's account.
 func (s *Service) AccountID() string { return s.cfg.AccountID }
@@ -135,13 +118,13 @@ const (
 
 func length(v string) int { return utf8.RuneCountInString(v) }
 
-func checkLen(ve *validationErrors, v, member string, min, max int) {
+func checkLen(ve *ValidationErrors, v, member string, min, max int) {
 	n := length(v)
 	switch {
 	case n < min:
-		ve.add(&v, member, fmt.Sprintf("Member must have length greater than or equal to %d", min))
+		ve.Add(&v, member, fmt.Sprintf("Member must have length greater than or equal to %d", min))
 	case max > 0 && n > max:
-		ve.add(&v, member, fmt.Sprintf("Member must have length less than or equal to %d", max))
+		ve.Add(&v, member, fmt.Sprintf("Member must have length less than or equal to %d", max))
 	}
 }
 
@@ -157,24 +140,24 @@ func tagRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.Is(unicode.Z, r) || unicode.IsNumber(r) || strings.ContainsRune("_.:/=+-@", r)
 }
 
-func checkPattern(ve *validationErrors, v, member string, ok func(rune) bool, pattern string) {
+func checkPattern(ve *ValidationErrors, v, member string, ok func(rune) bool, pattern string) {
 	if strings.IndexFunc(v, func(r rune) bool { return !ok(r) }) >= 0 {
-		ve.add(&v, member, "Member must satisfy regular expression pattern: "+pattern)
+		ve.Add(&v, member, "Member must satisfy regular expression pattern: "+pattern)
 	}
 }
 
 // validate applies the model's member constraints (ValidationError).
 func validate(in *AssumeRoleInput) *Error {
-	var ve validationErrors
+	var ve ValidationErrors
 	checkLen(&ve, in.RoleARN, "roleArn", 20, 2048)
 	checkLen(&ve, in.RoleSessionName, "roleSessionName", 2, 64)
 	checkPattern(&ve, in.RoleSessionName, "roleSessionName", sessionNameRune, patSessionName)
 	if d := in.DurationSeconds; d != 0 && (d < MinDuration || d > MaxDuration) {
 		v := strconv.Itoa(int(d))
 		if d < MinDuration {
-			ve.add(&v, "durationSeconds", fmt.Sprintf("Member must have value greater than or equal to %d", MinDuration))
+			ve.Add(&v, "durationSeconds", fmt.Sprintf("Member must have value greater than or equal to %d", MinDuration))
 		} else {
-			ve.add(&v, "durationSeconds", fmt.Sprintf("Member must have value less than or equal to %d", MaxDuration))
+			ve.Add(&v, "durationSeconds", fmt.Sprintf("Member must have value less than or equal to %d", MaxDuration))
 		}
 	}
 	if in.ExternalID != "" {
@@ -183,14 +166,14 @@ func validate(in *AssumeRoleInput) *Error {
 	}
 	if len(in.PolicyARNs) > maxPolicyARNs {
 		v := "[" + strings.Join(in.PolicyARNs, ", ") + "]"
-		ve.add(&v, "policyArns", fmt.Sprintf("Member must have length less than or equal to %d", maxPolicyARNs))
+		ve.Add(&v, "policyArns", fmt.Sprintf("Member must have length less than or equal to %d", maxPolicyARNs))
 	}
 	for i, a := range in.PolicyARNs {
 		checkLen(&ve, a, fmt.Sprintf("policyArns.%d.member.arn", i+1), 20, 2048)
 	}
 	if len(in.Tags) > maxTags {
 		v := tagListString(in.Tags)
-		ve.add(&v, "tags", fmt.Sprintf("Member must have length less than or equal to %d", maxTags))
+		ve.Add(&v, "tags", fmt.Sprintf("Member must have length less than or equal to %d", maxTags))
 	}
 	for i, t := range in.Tags {
 		km := fmt.Sprintf("tags.%d.member.key", i+1)
@@ -204,7 +187,7 @@ func validate(in *AssumeRoleInput) *Error {
 	}
 	if len(in.TransitiveTagKeys) > maxTags {
 		v := "[" + strings.Join(in.TransitiveTagKeys, ", ") + "]"
-		ve.add(&v, "transitiveTagKeys", fmt.Sprintf("Member must have length less than or equal to %d", maxTags))
+		ve.Add(&v, "transitiveTagKeys", fmt.Sprintf("Member must have length less than or equal to %d", maxTags))
 	}
 	for i, k := range in.TransitiveTagKeys {
 		m := fmt.Sprintf("transitiveTagKeys.%d.member", i+1)

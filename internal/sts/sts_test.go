@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -18,8 +17,10 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/sigv4"
 	"github.com/podid/podid/internal/sts"
+	"github.com/podid/podid/internal/sts/stshttp"
 )
 
 const (
@@ -62,11 +63,11 @@ func newEnv(t *testing.T, mode string) *env {
 		t.Fatal(err)
 	}
 	auth := sigv4.New(sigv4.Config{Mode: mode, Admin: e.admin, AccountID: account, Sessions: svc, Now: e.mwClock.now, Logger: quiet})
-	mux := http.NewServeMux()
-	for p, h := range svc.Routes() {
-		mux.Handle(p, h)
+	host := httpx.New(httpx.Config{Logger: quiet, Authenticate: auth.Authenticate})
+	if err := stshttp.Mount(host, svc, nil); err != nil {
+		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(auth.Middleware(mux))
+	e.srv = httptest.NewServer(host)
 	t.Cleanup(e.srv.Close)
 	return e
 }

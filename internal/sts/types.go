@@ -1,8 +1,9 @@
-// Package sts is podid's Security Token Service: temporary credentials for
-// assumed roles (with session tags, transitive tags carried across role
-// chaining, external IDs and session policies), the awsQuery STS endpoint
-// (AssumeRole, GetCallerIdentity), and an upstream mode that makes the same
-// assumptions against a real STS.
+// Package sts is podid's Security Token Service's rules and sessions:
+// temporary credentials for assumed roles (with session tags, transitive
+// tags carried across role chaining, external IDs and session policies),
+// sealed into session tokens any replica holding the shared key opens.
+// Its errors (*Error) carry STS's codes and messages. The awsQuery endpoint
+// is package stshttp; the client of a real STS, package upstream.
 package sts
 
 import "time"
@@ -67,11 +68,12 @@ type Error struct {
 	Status  int
 	Message string
 
-	err error // a sentinel this error stands for, if any
+	// Err is what the error stands for, if anything: a sentinel
+	// (ErrInvalidToken, ErrExpiredToken) or an upstream STS's error.
+	Err error
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// Unwrap returns the sentinel (ErrInvalidToken, ErrExpiredToken) the error
-// stands for, if any.
-func (e *Error) Unwrap() error { return e.err }
+// Unwrap returns Err.
+func (e *Error) Unwrap() error { return e.Err }

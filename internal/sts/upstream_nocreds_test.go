@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/podid/podid/internal/sts"
+	stsupstream "github.com/podid/podid/internal/sts/upstream"
 )
 
 // noAWSCredentials empties the AWS SDK's default credential chain for the
@@ -49,7 +50,7 @@ func TestUpstreamWithoutCredentials(t *testing.T) {
 	}))
 	defer upstream.Close()
 
-	u, err := sts.NewUpstream(context.Background(), upstream.URL, "us-east-1")
+	u, err := stsupstream.New(context.Background(), upstream.URL, "us-east-1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/podid/podid/internal/sigv4"
 	"github.com/podid/podid/internal/sts"
+	stsupstream "github.com/podid/podid/internal/sts/upstream"
 )
 
 // startMoto starts moto_server on a free loopback port and waits (bounded)
@@ -103,7 +104,7 @@ func TestUpstreamMoto(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	ctx := context.Background()
-	up, err := sts.NewUpstream(ctx, url, "us-east-1")
+	up, err := stsupstream.New(ctx, url, "us-east-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func TestUpstreamMoto(t *testing.T) {
 func TestUpstreamErrors(t *testing.T) {
 	e := newEnv(t, sigv4.ModeSigV4)
 	ctx := context.Background()
-	up := sts.NewUpstreamFromConfig(aws.Config{Region: region, Credentials: fixed(e.admin), HTTPClient: e.srv.Client(), RetryMaxAttempts: 1}, e.srv.URL)
+	up := stsupstream.NewFromConfig(aws.Config{Region: region, Credentials: fixed(e.admin), HTTPClient: e.srv.Client(), RetryMaxAttempts: 1}, e.srv.URL)
 	first, err := up.AssumeRole(ctx, sts.AssumeRoleInput{RoleARN: roleA, RoleSessionName: "s1",
 		Tags: []sts.Tag{{Key: "k", Value: "v"}}, TransitiveTagKeys: []string{"k"}})
 	if err != nil {

@@ -1,4 +1,7 @@
-package sts
+// Package upstream makes podid's role assumptions against a real STS (or
+// any STS-compatible endpoint) through aws-sdk-go-v2, with the same
+// AssumeRole as sts.Service.
+package upstream
 
 import (
 	"context"
@@ -13,6 +16,8 @@ import (
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/podid/podid/internal/sts"
 )
 
 // Upstream makes role assumptions against a real STS (or any STS-compatible
@@ -23,10 +28,10 @@ type Upstream struct {
 	client *awssts.Client
 }
 
-// NewUpstream returns an Upstream for the STS at endpointURL (empty: the
+// New returns an Upstream for the STS at endpointURL (empty: the
 // SDK's default endpoint for region), with credentials from the default
 // chain (environment, shared config, container or instance roles).
-func NewUpstream(ctx context.Context, endpointURL, region string) (*Upstream, error) {
+func New(ctx context.Context, endpointURL, region string) (*Upstream, error) {
 	opts := []func(*config.LoadOptions) error{}
 	if region != "" {
 		opts = append(opts, config.WithRegion(region))
@@ -35,11 +40,11 @@ func NewUpstream(ctx context.Context, endpointURL, region string) (*Upstream, er
 	if err != nil {
 		return nil, fmt.Errorf("loading AWS configuration for upstream STS: %w", err)
 	}
-	return NewUpstreamFromConfig(cfg, endpointURL), nil
+	return NewFromConfig(cfg, endpointURL), nil
 }
 
-// NewUpstreamFromConfig is NewUpstream with an explicit SDK configuration.
-func NewUpstreamFromConfig(cfg aws.Config, endpointURL string) *Upstream {
+// NewFromConfig is New with an explicit SDK configuration.
+func NewFromConfig(cfg aws.Config, endpointURL string) *Upstream {
 	return &Upstream{client: awssts.NewFromConfig(cfg, func(o *awssts.Options) {
 		if endpointURL != "" {
 			o.BaseEndpoint = aws.String(endpointURL)
@@ -53,7 +58,7 @@ func NewUpstreamFromConfig(cfg aws.Config, endpointURL string) *Upstream {
 // (InternalFailure, a message without the cause) whose text has the cause.
 // in.Principal and in.SourceContext have no upstream counterpart and are
 // ignored.
-func (u *Upstream) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumeRoleOutput, error) {
+func (u *Upstream) AssumeRole(ctx context.Context, in sts.AssumeRoleInput) (sts.AssumeRoleOutput, error) {
 	req := &awssts.AssumeRoleInput{
 		RoleArn:         aws.String(in.RoleARN),
 		RoleSessionName: aws.String(in.RoleSessionName),
@@ -83,14 +88,14 @@ func (u *Upstream) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumeRo
 	}
 	out, err := u.client.AssumeRole(ctx, req, optFns...)
 	if err != nil {
-		return AssumeRoleOutput{}, upstreamError(err)
+		return sts.AssumeRoleOutput{}, upstreamError(err)
 	}
 	if out.Credentials == nil || out.AssumedRoleUser == nil {
-		return AssumeRoleOutput{}, &Error{Code: CodeInternalFailure, Status: http.StatusBadGateway,
+		return sts.AssumeRoleOutput{}, &sts.Error{Code: sts.CodeInternalFailure, Status: http.StatusBadGateway,
 			Message: "upstream STS returned no credentials"}
 	}
-	res := AssumeRoleOutput{
-		Credentials: Credentials{
+	res := sts.AssumeRoleOutput{
+		Credentials: sts.Credentials{
 			AccessKeyID:     aws.ToString(out.Credentials.AccessKeyId),
 			SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey),
 			SessionToken:    aws.ToString(out.Credentials.SessionToken),
@@ -115,10 +120,10 @@ func upstreamError(err error) error {
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
-		return &Error{Code: ae.ErrorCode(), Status: status, Message: ae.ErrorMessage(), err: err}
+		return &sts.Error{Code: ae.ErrorCode(), Status: status, Message: ae.ErrorMessage(), Err: err}
 	}
 	return &callFailure{
-		se:    &Error{Code: CodeInternalFailure, Status: status, Message: "The upstream STS could not be called.", err: err},
+		se:    &sts.Error{Code: sts.CodeInternalFailure, Status: status, Message: "The upstream STS could not be called.", Err: err},
 		cause: err,
 	}
 }
@@ -127,7 +132,7 @@ func upstreamError(err error) error {
 // (errors.As) is what callers may be told; its Error() carries the cause
 // (podid's credential chain, the network) for the server's logs only.
 type callFailure struct {
-	se    *Error
+	se    *sts.Error
 	cause error
 }
 

@@ -1,10 +1,13 @@
-package sts
+// Package stshttp serves podid's STS over HTTP as a handler family of the
+// host (internal/httpx): the awsQuery endpoint (AssumeRole,
+// GetCallerIdentity) at POST /.
+// The rules and sealed sessions are package sts's; errors go back to the
+// host, which writes them.
+package stshttp
 
 import (
 	"encoding/xml"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -13,97 +16,82 @@ import (
 	"time"
 
 	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/httpx"
+	"github.com/podid/podid/internal/sts"
 )
 
 // APIVersion is the STS API version of the awsQuery protocol.
 const APIVersion = "2011-06-15"
 
-// MaxQueryBody bounds an STS request body.
-const MaxQueryBody = 64 << 10
-
 // maxListIndex bounds the N of a "Tags.member.N" parameter.
 const maxListIndex = 1000
 
-// Handler returns the awsQuery STS endpoint (mount it at "POST /{$}"
-// behind the authentication middleware): AssumeRole and
-// GetCallerIdentity, answered in STS's XML, errors in its ErrorResponse
-// form.
-func (s *Service) Handler() http.Handler {
-	return http.HandlerFunc(s.serveQuery)
+// Mount mounts the STS endpoint of svc on host (family httpx.STS), its
+// calls authorized by az (nil: every caller may).
+func Mount(host *httpx.Host, svc *sts.Service, az authz.Authorizer) error {
+	return host.Handle("POST /{$}", httpx.STS, "", Handler(svc, az))
 }
 
-func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request) {
-	reqID := s.requestID(r.Context())
-	params, e := parseQueryRequest(w, r)
-	if e != nil {
-		WriteError(w, reqID, e)
-		return
-	}
-	action := params.Get("Action")
-	if action == "" {
-		WriteError(w, reqID, NewError(CodeMissingAction, http.StatusBadRequest, "The request is missing an action or a required parameter."))
-		return
-	}
-	version := params.Get("Version")
-	if version == "" {
-		WriteError(w, reqID, NewError(CodeMissingParameter, http.StatusBadRequest, "The request must contain the parameter Version"))
-		return
-	}
-	if version != APIVersion || (action != "AssumeRole" && action != "GetCallerIdentity") {
-		WriteError(w, reqID, NewError(CodeInvalidAction, http.StatusBadRequest, "Could not find operation %s for version %s", action, version))
-		return
-	}
-	id, ok := authz.FromContext(r.Context())
-	if !ok {
-		WriteError(w, reqID, NewError(CodeMissingAuthToken, http.StatusForbidden, MsgMissingAuthToken))
-		return
-	}
-	var resource string
-	var reqCtx map[string][]string
-	var in AssumeRoleInput
-	switch action {
-	case "GetCallerIdentity":
-		resource = "*"
-	case "AssumeRole":
-		var e *Error
-		if in, e = assumeRoleInput(params); e != nil {
-			WriteError(w, reqID, e)
-			return
+// Handler returns the awsQuery STS endpoint (mount it at "POST /{$}" in
+// family httpx.STS): AssumeRole and GetCallerIdentity, answered in STS's
+// XML, each authorized by az as sts:ACTION.
+func Handler(svc *sts.Service, az authz.Authorizer) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		reqID := httpx.RequestID(r.Context())
+		params, err := parseQueryRequest(r)
+		if err != nil {
+			return err
 		}
-		resource = in.RoleARN
-		reqCtx = authz.RequestTags(tagMap(in.Tags))
-	}
-	if err := authz.Check(r.Context(), s.cfg.Authorizer, "sts:"+action, resource, reqCtx); err != nil {
-		WriteError(w, reqID, asError(err))
-		return
-	}
-	switch action {
-	case "GetCallerIdentity":
-		writeXML(w, reqID, http.StatusOK, getCallerIdentityResponse{
-			Xmlns:    Namespace,
-			Result:   callerIdentity{Arn: id.ARN, UserID: id.UserID, Account: id.Account},
-			Metadata: responseMetadata{RequestID: reqID},
-		})
-	case "AssumeRole":
+		action := params.Get("Action")
+		if action == "" {
+			return sts.NewError(sts.CodeMissingAction, http.StatusBadRequest, "The request is missing an action or a required parameter.")
+		}
+		version := params.Get("Version")
+		if version == "" {
+			return sts.NewError(sts.CodeMissingParameter, http.StatusBadRequest, "The request must contain the parameter Version")
+		}
+		if version != APIVersion || (action != "AssumeRole" && action != "GetCallerIdentity") {
+			return sts.NewError(sts.CodeInvalidAction, http.StatusBadRequest, "Could not find operation %s for version %s", action, version)
+		}
+		httpx.SetOperation(r.Context(), action)
+		id, ok := authz.FromContext(r.Context())
+		if !ok {
+			return sts.NewError(sts.CodeMissingAuthToken, http.StatusForbidden, sts.MsgMissingAuthToken)
+		}
+		if action == "GetCallerIdentity" {
+			if err := authz.Check(r.Context(), az, "sts:GetCallerIdentity", "*", nil); err != nil {
+				return err
+			}
+			return writeXML(w, getCallerIdentityResponse{
+				Xmlns:    httpx.NamespaceSTS,
+				Result:   callerIdentity{Arn: id.ARN, UserID: id.UserID, Account: id.Account},
+				Metadata: responseMetadata{RequestID: reqID},
+			})
+		}
+		in, err := assumeRoleInput(params)
+		if err != nil {
+			return err
+		}
+		if err := authz.Check(r.Context(), az, "sts:AssumeRole", in.RoleARN, authz.RequestTags(sts.TagMap(in.Tags))); err != nil {
+			return err
+		}
 		if id.Session != nil {
 			// Chaining: the session's own credentials make the call.
-			sess, err := s.Inspect(id.Session.Token)
+			sess, err := svc.Inspect(id.Session.Token)
 			if err != nil {
-				WriteError(w, reqID, errInvalidClientToken())
-				return
+				return sts.InvalidClientTokenError()
 			}
 			c := sess.Credentials()
 			in.Caller = &c
 		} else {
 			in.Principal = id.ARN
 		}
-		out, err := s.AssumeRole(r.Context(), in)
+		out, err := svc.AssumeRole(r.Context(), in)
 		if err != nil {
-			WriteError(w, reqID, asError(err))
-			return
+			return err
 		}
-		writeXML(w, reqID, http.StatusOK, assumeRoleResponse{
-			Xmlns: Namespace,
+		return writeXML(w, assumeRoleResponse{
+			Xmlns: httpx.NamespaceSTS,
 			Result: assumeRoleResult{
 				AssumedRoleUser: assumedRoleUser{Arn: out.AssumedRoleARN, AssumedRoleID: out.AssumedRoleID},
 				Credentials: xmlCredentials{
@@ -119,30 +107,39 @@ func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// parseQueryRequest reads the form body (bounded) and merges it over the
-// URL's query parameters.
-func parseQueryRequest(w http.ResponseWriter, r *http.Request) (url.Values, *Error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxQueryBody))
+// writeXML writes a successful awsQuery response.
+func writeXML(w http.ResponseWriter, v any) error {
+	b, err := xml.Marshal(v)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, NewError(CodeRequestEntityTooLarge, http.StatusRequestEntityTooLarge, "Request body must be less than %d bytes", MaxQueryBody)
-		}
-		return nil, NewError(CodeMalformedQueryString, http.StatusBadRequest, "The request body could not be read.")
+		return err
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(http.StatusOK)
+	w.Write([]byte(xml.Header))
+	w.Write(b)
+	return nil
+}
+
+// parseQueryRequest reads the form body (bounded by the family's limit)
+// and merges it over the URL's query parameters.
+func parseQueryRequest(r *http.Request) (url.Values, error) {
+	body, err := httpx.ReadBody(r)
+	if err != nil {
+		return nil, err
 	}
 	return ParseForm(r.URL.RawQuery, string(body))
 }
 
 // ParseForm parses an awsQuery request: the URL query and the
 // form-encoded body, the body's values taking precedence.
-func ParseForm(rawQuery, body string) (url.Values, *Error) {
+func ParseForm(rawQuery, body string) (url.Values, error) {
 	params, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return nil, NewError(CodeMalformedQueryString, http.StatusBadRequest, "The query string is malformed.")
+		return nil, sts.NewError(sts.CodeMalformedQueryString, http.StatusBadRequest, "The query string is malformed.")
 	}
 	form, err := url.ParseQuery(body)
 	if err != nil {
-		return nil, NewError(CodeMalformedQueryString, http.StatusBadRequest, "The request body is not a valid form.")
+		return nil, sts.NewError(sts.CodeMalformedQueryString, http.StatusBadRequest, "The request body is not a valid form.")
 	}
 	for k, v := range form {
 		params[k] = v
@@ -175,8 +172,8 @@ func memberList(params url.Values, prefix, suffix string) (map[int]string, []int
 }
 
 // assumeRoleInput reads AssumeRole's parameters.
-func assumeRoleInput(params url.Values) (AssumeRoleInput, *Error) {
-	in := AssumeRoleInput{
+func assumeRoleInput(params url.Values) (sts.AssumeRoleInput, error) {
+	in := sts.AssumeRoleInput{
 		RoleARN:         params.Get("RoleArn"),
 		RoleSessionName: params.Get("RoleSessionName"),
 		ExternalID:      params.Get("ExternalId"),
@@ -185,9 +182,9 @@ func assumeRoleInput(params url.Values) (AssumeRoleInput, *Error) {
 	if d := params.Get("DurationSeconds"); d != "" {
 		n, err := strconv.ParseInt(d, 10, 32)
 		if err != nil {
-			var ve validationErrors
-			ve.add(&d, "durationSeconds", "Member must be a valid integer")
-			return in, ve.err()
+			var ve sts.ValidationErrors
+			ve.Add(&d, "durationSeconds", "Member must be a valid integer")
+			return in, ve.Err()
 		}
 		in.DurationSeconds = int32(n)
 	}
@@ -196,7 +193,7 @@ func assumeRoleInput(params url.Values) (AssumeRoleInput, *Error) {
 	seen := make(map[int]bool)
 	all := append(append([]int(nil), idx...), vidx...)
 	sort.Ints(all)
-	var ve validationErrors
+	var ve sts.ValidationErrors
 	for _, n := range all {
 		if seen[n] {
 			continue
@@ -204,16 +201,16 @@ func assumeRoleInput(params url.Values) (AssumeRoleInput, *Error) {
 		seen[n] = true
 		k, ok := keys[n]
 		if !ok {
-			ve.add(nil, fmt.Sprintf("tags.%d.member.key", n), "Member must not be null")
+			ve.Add(nil, fmt.Sprintf("tags.%d.member.key", n), "Member must not be null")
 		}
 		v, ok := values[n]
 		if !ok {
-			ve.add(nil, fmt.Sprintf("tags.%d.member.value", n), "Member must not be null")
+			ve.Add(nil, fmt.Sprintf("tags.%d.member.value", n), "Member must not be null")
 		}
-		in.Tags = append(in.Tags, Tag{Key: k, Value: v})
+		in.Tags = append(in.Tags, sts.Tag{Key: k, Value: v})
 	}
-	if e := ve.err(); e != nil {
-		return in, e
+	if err := ve.Err(); err != nil {
+		return in, err
 	}
 	tt, tidx := memberList(params, "TransitiveTagKeys", "")
 	for _, n := range tidx {
