@@ -129,8 +129,9 @@ func (h *Handler) serveAssumeRole(w http.ResponseWriter, r *http.Request) error 
 		slog.String("zone", clip(info.in.Zone)), slog.Duration("took", h.now().Sub(start)),
 	}
 	if err != nil {
-		// The host logs the causes of 5xx answers with the request ID.
-		h.log.LogAttrs(r.Context(), slog.LevelInfo, "eksauth: refused", append(attrs, slog.String("err", err.Error()))...)
+		// The host's log line has the error's code; it logs the cause of
+		// a 5xx answer.
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "eksauth: refused", attrs...)
 		return err
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "eksauth: credentials vended",

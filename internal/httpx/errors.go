@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -113,14 +114,26 @@ const (
 	msgNoSpace             = "The service cannot store changes right now. Try again later."
 )
 
-// WriteError maps err (MapError) and writes it in the protocol of the
+// WriteError maps err (MapError), logs the cause of a 5xx, and writes it in the protocol of the
 // family of the route r took: the one place an AWS error is written.
 func (h *Host) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	fam := Default
 	if ri := info(r.Context()); ri != nil && ri.family != nil {
 		fam = ri.family
 	}
-	e := h.MapError(r, fam, err)
+	e := MapError(r, fam, err)
+	if e.Status >= 500 && err != errPanic {
+		// The cause is logged, never sent.
+		level := slog.LevelError
+		if r.Context().Err() != nil {
+			level = slog.LevelDebug // the client went away; nobody reads this answer
+		}
+		h.log.LogAttrs(r.Context(), level, "request failed", slog.String("request_id", RequestID(r.Context())),
+			slog.String("op", opOf(r)), slog.String("code", e.Code), slog.String("err", err.Error()))
+	}
+	if ri := info(r.Context()); ri != nil {
+		ri.code = e.Code
+	}
 	if w.Header().Get(HeaderRequestID) == "" {
 		w.Header().Set(HeaderRequestID, RequestID(r.Context()))
 	}
@@ -139,9 +152,9 @@ func (h *Host) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 // becomes EKS Auth's shape for a refused role assumption; satoken's
 // refusals are EKS Auth's token errors; the store's sentinels are worded
 // for the resource (ResourceError, else the cluster the path names);
-// anything else is the family's internal error, its cause logged, not
-// sent.
-func (h *Host) MapError(r *http.Request, fam *Family, err error) *eksapi.Error {
+// anything else is the family's internal error (WriteError logs the cause
+// of every 5xx; it is never sent).
+func MapError(r *http.Request, fam *Family, err error) *eksapi.Error {
 	var (
 		ae     *eksapi.Error
 		ue     *eksapi.UnknownError
@@ -188,7 +201,7 @@ func (h *Host) MapError(r *http.Request, fam *Family, err error) *eksapi.Error {
 		}
 		return &eksapi.Error{Code: shape.json, Status: shape.status, Message: msg}
 	case errors.As(err, &se):
-		return h.stsError(r, fam, se, err)
+		return stsError(fam, se)
 	case errors.As(err, &mbe):
 		if fam.Protocol == AWSQuery {
 			return queryError(sts.CodeRequestEntityTooLarge, http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body must be less than %d bytes", mbe.Limit))
@@ -259,12 +272,6 @@ func (h *Host) MapError(r *http.Request, fam *Family, err error) *eksapi.Error {
 	if fam.Name == NameEKSAuth && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		return eksapi.NewError(eksapi.CodeServiceUnavailable, "The request was cancelled or timed out.")
 	}
-	if r.Context().Err() != nil {
-		// The client went away; nobody reads this answer.
-		h.log.DebugContext(r.Context(), "request canceled", "request_id", RequestID(r.Context()), "op", opOf(r), "err", err)
-	} else {
-		h.log.ErrorContext(r.Context(), "internal error", "request_id", RequestID(r.Context()), "op", opOf(r), "err", err)
-	}
 	return internalError(fam)
 }
 
@@ -286,11 +293,8 @@ func internalError(fam *Family) *eksapi.Error {
 
 // stsError maps an STS error: as it is for the STS endpoint; for EKS Auth,
 // a role assumption STS refused.
-func (h *Host) stsError(r *http.Request, fam *Family, se *sts.Error, err error) *eksapi.Error {
+func stsError(fam *Family, se *sts.Error) *eksapi.Error {
 	if fam.Protocol == AWSQuery {
-		if se.Status >= 500 {
-			h.log.ErrorContext(r.Context(), "internal error", "request_id", RequestID(r.Context()), "op", opOf(r), "err", err)
-		}
 		return queryError(se.Code, se.Status, se.Message)
 	}
 	switch {
@@ -301,7 +305,7 @@ func (h *Host) stsError(r *http.Request, fam *Family, se *sts.Error, err error) 
 		return eksapi.NewError(eksapi.CodeThrottling, "Rate exceeded")
 	case se.Status >= 500:
 		// The cause (podid's credential chain, the network, STS's own
-		// words) is logged by the handler, never sent to the pod.
+		// words) is logged by WriteError, never sent to the pod.
 		return eksapi.NewError(eksapi.CodeServiceUnavailable, msgSTSUnavailable)
 	case se.Code == sts.CodeInvalidClientTokenID || se.Code == sts.CodeExpiredToken:
 		// The first session cannot have gone bad in between: ours.

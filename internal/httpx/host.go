@@ -145,6 +145,7 @@ func (h *Host) wrap(fam *Family, op string, fn HandlerFunc) http.Handler {
 type reqInfo struct {
 	id      string
 	op      string
+	code    string // the AWS error code written, if any
 	family  *Family
 	limit   int64
 	body    []byte // read once by ReadBody
@@ -232,6 +233,7 @@ func (h *Host) logRequest(r *http.Request, ri *reqInfo, status int, d time.Durat
 		slog.String("path", r.URL.Path),
 		slog.String("op", ri.op),
 		slog.Int("status", status),
+		slog.String("code", ri.code),
 		slog.Duration("duration", d),
 		slog.String("request_id", ri.id),
 	)

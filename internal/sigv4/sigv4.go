@@ -3,8 +3,9 @@
 // request's signature with the AWS SDK's own signer, over the received
 // method, path, query, signed headers and body, with the secret of the
 // access key the request names: podid's admin identity or a session its
-// STS vended. Failures get AWS's error shapes for the protocol the request
-// speaks (awsQuery XML for STS, restJson1 for the others).
+// STS vended. It is the HTTP host's Authenticate hook: a refusal is an
+// *httpx.AuthError, which the host writes in the protocol of the route the
+// request took (awsQuery XML for STS, restJson1 for the others).
 package sigv4
 
 import (
