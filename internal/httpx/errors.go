@@ -134,9 +134,6 @@ func (h *Host) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if ri := info(r.Context()); ri != nil {
 		ri.code = e.Code
 	}
-	if w.Header().Get(HeaderRequestID) == "" {
-		w.Header().Set(HeaderRequestID, RequestID(r.Context()))
-	}
 	switch fam.Protocol {
 	case AWSQuery:
 		writeQueryError(w, fam.Namespace, RequestID(r.Context()), e)
