@@ -122,7 +122,11 @@ func (h *Host) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		fam = ri.family
 	}
 	e := MapError(r, fam, err)
-	if e.Status >= 500 && err != errPanic {
+	switch {
+	case errors.Is(err, store.ErrNoSpace):
+		h.log.ErrorContext(r.Context(), "write refused: the disk is full (the store has no space left; writes fail until space is freed)",
+			"request_id", RequestID(r.Context()), "op", opOf(r), "err", err)
+	case e.Status >= 500 && err != errPanic:
 		// The cause is logged, never sent.
 		level := slog.LevelError
 		if r.Context().Err() != nil {
@@ -228,9 +232,8 @@ func MapError(r *http.Request, fam *Family, err error) *eksapi.Error {
 	case errors.Is(err, ErrNotReady):
 		return eksapi.NewError(eksapi.CodeServiceUnavailable, "The store is not ready.")
 	case errors.Is(err, store.ErrNoSpace):
-		// Retryable (SDKs retry a 503), and the operator must act.
-		h.log.ErrorContext(r.Context(), "write refused: the disk is full (the store has no space left; writes fail until space is freed)",
-			"request_id", RequestID(r.Context()), "op", opOf(r), "err", err)
+		// Retryable (SDKs retry a 503), and the operator must act
+		// (WriteError logs it as such).
 		if fam.Protocol == AWSQuery {
 			return queryError("ServiceUnavailable", http.StatusServiceUnavailable, msgNoSpace) // AWS's common error
 		}
