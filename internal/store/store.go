@@ -175,6 +175,9 @@ type Change struct {
 // in UTC to at least the millisecond, and a write returns the record exactly
 // as a later read returns it.
 type Store interface {
+	// IAM is podid's IAM: roles, users, policies, access keys.
+	IAM
+
 	// CreateCluster stores a new cluster. A name in use is ErrAlreadyExists
 	// (an *ExistsError). With opts' token: a replay returns the stored
 	// cluster.

@@ -84,6 +84,8 @@ var errClosed = errors.New("store closed")
 // Open; it is safe for concurrent use, and several Stores (replicas) may
 // share one database.
 type Store struct {
+	storecore.IAM // the IAM methods, over iamWrite and iamRead
+
 	pool    *pgxpool.Pool
 	channel string // the LISTEN/NOTIFY channel
 	// notifications: the database has LISTEN/NOTIFY. Without it
@@ -153,6 +155,7 @@ func open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		notifications: notifications,
 		now:           now,
 	}
+	s.IAM = storecore.NewIAM(s.iamWrite, s.iamRead)
 	if err := s.bg.StartPruning(ctx, s.prune); err != nil {
 		s.Close()
 		return nil, err

@@ -97,6 +97,17 @@ CREATE TABLE secrets (
 	// PodidURL). Clusters stored before get '' and are backfilled by the
 	// server from its configuration when it starts.
 	`ALTER TABLE clusters ADD COLUMN issuer_podid_url text NOT NULL DEFAULT '';`,
+	// 3: IAM (storecore.IAM): records as JSON documents keyed by kind and
+	// key, and the revision of the newest IAM write.
+	`
+CREATE TABLE iam (
+	kind text COLLATE "C" NOT NULL, -- role, user, policy, key
+	key  text COLLATE "C" NOT NULL, -- the lower-cased name, or the access key ID
+	doc  bytea NOT NULL,            -- the record, JSON
+	PRIMARY KEY (kind, key)
+);
+ALTER TABLE revision_counter ADD COLUMN iam_revision bigint NOT NULL DEFAULT 0;
+`,
 }
 
 // migrate applies the migrations the database has not applied yet. A

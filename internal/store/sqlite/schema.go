@@ -113,6 +113,17 @@ ALTER TABLE idempotency_by_seq RENAME TO idempotency;
 	// PodidURL). Clusters stored before get '' and are backfilled by the
 	// server from its configuration when it starts.
 	`ALTER TABLE clusters ADD COLUMN issuer_podid_url TEXT NOT NULL DEFAULT '';`,
+	// 4: IAM (storecore.IAM): records as JSON documents keyed by kind and
+	// key, and the revision of the newest IAM write.
+	`
+CREATE TABLE iam (
+	kind TEXT NOT NULL, -- role, user, policy, key
+	key  TEXT NOT NULL, -- the lower-cased name, or the access key ID
+	doc  BLOB NOT NULL, -- the record, JSON
+	PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+ALTER TABLE meta ADD COLUMN iam_revision INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // migrate applies the migrations db has not applied yet. Each runs in its

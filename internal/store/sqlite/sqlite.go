@@ -55,6 +55,8 @@ var errClosed = errors.New("store closed")
 // Store is a store.Store backed by one SQLite database file. Create it with
 // Open; it is safe for concurrent use.
 type Store struct {
+	storecore.IAM // the IAM methods, over iamWrite and iamReadTx
+
 	path string
 	rdb  *sql.DB // read-only pool
 	wdb  *sql.DB // the single writer connection's pool (one connection)
@@ -138,6 +140,7 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 		return nil, err
 	}
 	s.w = w
+	s.IAM = storecore.NewIAM(s.iamWrite, s.iamReadTx)
 	if err := s.bg.StartPruning(ctx, s.prune); err != nil {
 		s.Close()
 		return nil, err

@@ -2,9 +2,9 @@
 // passes, shaped like dex's storage/conformance: a backend's test calls Run
 // with a constructor, and Run checks every operation and error, paging,
 // filters, tags, idempotency, limits, cascading deletes, the change feed,
-// secrets, the Watcher (when implemented) and the concurrency guarantees
+// secrets, the Watcher (when implemented), the concurrency guarantees
 // (one winner among concurrent creates, no lost update, keyset paging while
-// rows are deleted).
+// rows are deleted) and IAM's records (iam.go).
 //
 // The suite uses only the store.Store contract, so SQLite and PostgreSQL run
 // the same checks.
@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"DeleteWhileListing", testDeleteWhileListing},
 	}
+	tests = append(tests, iamTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.run(t, newStore(t))
