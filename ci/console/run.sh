@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser tests of the web console: starts `podid serve --auth sigv4` on
 # loopback and drives its /console/ in Debian's chromium through
-# playwright-core (ci/console/console.test.mjs, node's test runner).
+# playwright-core (ci/console/console.test.mjs, node's test runner), after the
+# unit tests of the console's modules (ci/console/unit.test.mjs).
 # Screenshots of each page go to ci/console/out/ (ignored by git; or
 # PODID_CONSOLE_OUT).
 #
@@ -76,7 +77,7 @@ rm -rf "$out"
 mkdir -p "$out"
 rc=0
 PODID_URL="$URL" PODID_DATA_DIR="$data_dir" PODID_CONSOLE_OUT="$(cd "$out" && pwd)" CHROMIUM="$chromium" \
-  timeout --kill-after=10 300 node --test --test-concurrency=1 ci/console/console.test.mjs || rc=$?
+  timeout --kill-after=10 300 node --test --test-concurrency=1 ci/console/unit.test.mjs ci/console/console.test.mjs || rc=$?
 echo "console: screenshots in $out/"
 if ! kill -0 "$server_pid" 2>/dev/null; then
   echo "console: podid serve exited during the tests:" >&2

@@ -219,18 +219,30 @@ function explainPanel(api, a) {
   ];
 }
 
+// explainView shows the explain endpoint's answer: the verdict, the
+// reason, the deciding policy and statement (a document, a name or an
+// index), and whatever else it says.
 function explainView(x) {
   const known = new Set(["allowed", "decision", "reason", "statement", "policy"]);
-  const rest = Object.entries(x).filter(([k]) => !known.has(k));
+  const rest = Object.entries(x).filter(([k, v]) => !known.has(k) && v !== null && v !== undefined && v !== "");
+  const given = (v) => v !== undefined && v !== null && v !== "";
   return h(
     "div",
     { class: `verdict ${x.allowed ? "allowed" : "denied"}`, "data-testid": "verdict" },
     h("p", { class: "headline" }, x.allowed ? "✓ Would get credentials" : "✗ Would be refused", x.decision ? h("span", { class: "muted" }, ` (${x.decision})`) : null),
     x.reason ? h("p", { class: "reason" }, x.reason) : null,
-    x.policy ? h("div", {}, h("h4", {}, "Policy"), h("pre", { class: "json" }, pretty(x.policy))) : null,
-    x.statement ? h("div", {}, h("h4", {}, "Deciding statement"), h("pre", { class: "json" }, pretty(x.statement))) : null,
-    rest.length ? h("dl", { class: "facts" }, rest.map(([k, v]) => fact(k, typeof v === "string" ? v : h("pre", { class: "json" }, pretty(v))))) : null,
+    given(x.policy) ? h("div", {}, h("h4", {}, "Deciding policy"), valueView(x.policy)) : null,
+    given(x.statement) ? h("div", {}, h("h4", {}, "Deciding statement"), valueView(typeof x.statement === "number" ? `Statement[${x.statement}]` : x.statement)) : null,
+    rest.length ? h("dl", { class: "facts" }, rest.map(([k, v]) => fact(k, valueView(v)))) : null,
   );
+}
+
+// valueView shows a JSON document (object, or text holding one) indented,
+// anything else as text.
+function valueView(v) {
+  if (typeof v === "string" && !/^\s*[[{]/.test(v)) return h("code", {}, v);
+  if (typeof v !== "object" && typeof v !== "string") return h("code", {}, String(v));
+  return h("pre", { class: "json" }, pretty(v));
 }
 
 function eventsPanel(api, a) {

@@ -1,7 +1,8 @@
 // Sign in with access keys: the admin identity's, an IAM user's, or a
 // session's (with its token). The keys are checked with STS
 // GetCallerIdentity and kept in sessionStorage only (gone when the tab
-// closes); every request is signed with them in the browser.
+// closes; autocomplete is off so that no password manager stores them);
+// every request is signed with them in the browser.
 
 import { Api } from "../api.js";
 import { h, field, onSubmit } from "../ui.js";
@@ -20,8 +21,8 @@ export function render({ onSignIn }) {
       h("code", {}, "admin-credentials.json"),
       "), an IAM user's, or a session's with its token. You see what these credentials may see.",
     ),
-    field("Access key ID", h("input", { name: "accessKeyId", required: true, spellcheck: "false", autocapitalize: "off" })),
-    field("Secret access key", h("input", { name: "secretAccessKey", type: "password", required: true })),
+    field("Access key ID", h("input", { name: "accessKeyId", required: true, spellcheck: "false", autocapitalize: "off", autocomplete: "off" })),
+    field("Secret access key", h("input", { name: "secretAccessKey", type: "password", required: true, autocomplete: "off" })),
     field(
       "Session token",
       h("textarea", { name: "sessionToken", rows: 2, spellcheck: "false" }),
@@ -32,6 +33,13 @@ export function render({ onSignIn }) {
     h("div", { class: "result" }),
     h("p", { class: "muted small" }, "Keys stay in this tab's session storage and are never sent: requests carry signatures only."),
   );
+  if (!globalThis.crypto?.subtle) {
+    // WebCrypto exists only in secure contexts: https, or loopback http.
+    form.querySelector(".result").append(
+      h("div", { class: "error", role: "alert" }, "This page is not a secure context (HTTPS or loopback), so the browser offers no WebCrypto to sign requests with. Open the console over HTTPS or on 127.0.0.1."),
+    );
+    form.querySelector("button").disabled = true;
+  }
   return onSubmit(form, async (data) => {
     const creds = {
       accessKeyId: data.get("accessKeyId").trim(),
