@@ -32,6 +32,8 @@ type agentOptions struct {
 	rateLimit     float64
 	rateBurst     int
 	logLevel      string
+
+	linkLocal linkLocalOptions
 }
 
 func newAgentCmd() *cobra.Command {
@@ -54,9 +56,18 @@ listen address is loopback); --allowed-hosts overrides the list.
 Requests to EKS Auth are signed with credentials from the AWS SDK's default
 chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profiles, instance roles).
 Probes /healthz, /readyz and Prometheus /metrics are served on --probe-listen.
-SIGTERM or SIGINT shut it down gracefully.`,
+SIGTERM or SIGINT shut it down gracefully.
+
+--setup-link-local puts 169.254.170.23/32 and fd00:ec2::23/128 on a dummy
+interface of the node (podid0) and exits, changing nothing that is already so:
+run it as the agent DaemonSet's init container (it needs CAP_NET_ADMIN and the
+host network; the agent itself does not). --remove-link-local deletes the
+interface, for uninstall.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.linkLocal.requested() {
+				return runLinkLocal(&o.linkLocal, cmd.ErrOrStderr())
+			}
 			return runAgent(cmd.Context(), o, cmd.ErrOrStderr())
 		},
 	}
@@ -73,6 +84,7 @@ SIGTERM or SIGINT shut it down gracefully.`,
 	f.Float64Var(&o.rateLimit, "rate-limit", 0, "most /v1/credentials requests per second over all callers; excess gets 429 (0: no limit)")
 	f.IntVar(&o.rateBurst, "rate-burst", 100, "burst allowed above --rate-limit")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	o.linkLocal.register(f)
 	return cmd
 }
 
