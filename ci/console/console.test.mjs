@@ -229,7 +229,7 @@ test("association: update with the rules shown inline; errors with AWS's code; t
   const upd = page.getByTestId("update-association");
   await upd.waitFor({ timeout: WAIT });
   const rules = upd.locator("ul.rules");
-  assert.equal(await rules.locator("li").first().getAttribute("data-state"), "bad", "no change yet: the first rule is unmet");
+  assert.equal(await rules.locator("li").first().getAttribute("data-state"), "info", "untouched: the first rule is a hint");
 
   // A policy without disableSessionTags: the rule shows it; the server refuses it.
   await upd.getByLabel("Session policy", { exact: true }).fill('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}');
@@ -241,6 +241,7 @@ test("association: update with the rules shown inline; errors with AWS's code; t
   await shot("association-update-error");
 
   await upd.getByLabel("Session policy", { exact: true }).fill("");
+  assert.equal(await rules.locator("li").first().getAttribute("data-state"), "bad", "edited back to no change: the rule is unmet");
   await upd.getByLabel("Role ARN", { exact: true }).fill(roleArn("console-app2"));
   assert.equal(await rules.locator("li").first().getAttribute("data-state"), "ok");
   assert.match(await rules.locator("li").first().textContent(), /Changes: roleArn/);

@@ -2,7 +2,7 @@
 // header, and hash routing to the pages.
 
 import { Api } from "./api.js";
-import { h, errorBox } from "./ui.js";
+import { h, s, errorBox } from "./ui.js";
 import * as signin from "./pages/signin.js";
 import * as clusters from "./pages/clusters.js";
 import * as associations from "./pages/associations.js";
@@ -54,13 +54,25 @@ const tail = (s, n) => (s.length > n ? "…" + s.slice(-(n - 1)) : s);
 let generation = 0;
 let leaving = [];
 
+// logo is logo.svg drawn inline: the header is rebuilt on each page and an
+// <img> would flicker while the browser revalidates it.
+function logo() {
+  return s(
+    "svg",
+    { viewBox: "0 0 32 32", width: 22, height: 22, "aria-hidden": "true" },
+    s("rect", { width: 32, height: 32, rx: 7, fill: "#1f5fbf" }),
+    s("circle", { cx: 16, cy: 12, r: 5, fill: "none", stroke: "#fff", "stroke-width": 2.5 }),
+    s("path", { d: "M8 26c1.5-5 4.5-7 8-7s6.5 2 8 7", fill: "none", stroke: "#fff", "stroke-width": 2.5, "stroke-linecap": "round" }),
+  );
+}
+
 function header(session, nav) {
   const link = (href, label, key) =>
     h("a", { href, class: nav === key ? "active" : null, "aria-current": nav === key ? "page" : null }, label);
   return h(
     "header",
     { class: "top" },
-    h("a", { class: "brand", href: "#/clusters" }, h("img", { src: "logo.svg", alt: "", width: 22, height: 22 }), "podid"),
+    h("a", { class: "brand", href: "#/clusters" }, logo(), "podid"),
     session ? h("nav", {}, link("#/clusters", "Clusters", "clusters"), link("#/audit", "Audit trail", "audit")) : h("nav"),
     session
       ? h(

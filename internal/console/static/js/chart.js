@@ -28,7 +28,9 @@ export function perMinuteChart(buckets, { title = "Credential requests per minut
   const max = Math.max(1, ...buckets.map((b) => Object.values(b.counts).reduce((x, y) => x + y, 0)));
   const top = niceCeil(max);
 
-  const W = 800, H = 180, L = 36, R = 8, T = 10, B = 24;
+  // Drawn at about a laptop page's width so that text keeps its size; it
+  // scales with the page.
+  const W = 1200, H = 180, L = 36, R = 8, T = 10, B = 24;
   const pw = W - L - R, ph = H - T - B;
   const bw = pw / Math.max(1, buckets.length);
   const y = (v) => T + ph - (v / top) * ph;
@@ -36,7 +38,7 @@ export function perMinuteChart(buckets, { title = "Credential requests per minut
   const grid = [0, top / 2, top].map((v) =>
     s("g", {}, s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }), s("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, fmtNum(v))),
   );
-  const every = Math.max(1, Math.ceil(buckets.length / 8));
+  const every = Math.max(1, Math.ceil(buckets.length / 12));
   const bars = buckets.map((b, i) => {
     let acc = 0;
     const x = L + i * bw;

@@ -253,7 +253,7 @@ function eventsPanel(api, a) {
       const { events, truncated } = await lookupAll(api, { attribute: { key: "EventName", value: CREDENTIAL_EVENT }, start }, 4);
       const mine = events.filter((ev) => concerns(ev, a)).slice(0, 20);
       return [
-        eventsTable(mine, { empty: "No credential requests for this association in the last 24 hours." }),
+        eventsTable(mine, { compact: true, empty: "No credential requests for this association in the last 24 hours." }),
         truncated ? h("p", { class: "muted small" }, "Only the newest 200 credential events of all associations were searched.") : null,
       ];
     }, "CloudTrail LookupEvents");

@@ -10,19 +10,25 @@ export function outcomeBadge(ev) {
     : h("span", { class: "badge failure", title: ev.errorMessage }, ev.errorCode);
 }
 
-/** eventsTable lists events, newest first; each row opens its full record. */
-export function eventsTable(events, { empty = "No events." } = {}) {
+/**
+ * eventsTable lists events, newest first; each row opens its full record.
+ * compact leaves out the event, caller and resource columns (one
+ * association's credential requests).
+ */
+export function eventsTable(events, { empty = "No events.", compact = false } = {}) {
+  const record = (ev) => h("details", {}, h("summary", {}, "record"), h("pre", { class: "json" }, pretty(ev.raw.CloudTrailEvent ?? "{}")));
   const rows = events.map((ev) =>
     h(
       "tr",
       { "data-event": ev.id, class: ev.outcome === SUCCESS ? "" : "failed" },
       h("td", { class: "time" }, fmtTime(ev.time)),
-      h("td", {}, h("code", {}, ev.name), h("div", {}, h("small", { class: "muted" }, ev.source))),
-      h("td", {}, outcomeBadge(ev), ev.errorMessage ? h("div", { class: "reason" }, ev.errorMessage) : null),
-      h("td", { class: "arn" }, ev.user),
-      h("td", { class: "arn" }, ev.resources.map((r) => h("div", {}, r))),
-      h("td", {}, h("details", {}, h("summary", {}, "record"), h("pre", { class: "json" }, pretty(ev.raw.CloudTrailEvent ?? "{}")))),
+      compact ? null : h("td", {}, h("code", {}, ev.name), h("div", {}, h("small", { class: "muted" }, ev.source))),
+      h("td", {}, outcomeBadge(ev), ev.errorMessage ? h("div", { class: "reason" }, ev.errorMessage) : null, compact ? record(ev) : null),
+      compact ? null : h("td", { class: "arn" }, ev.user),
+      compact ? null : h("td", { class: "arn" }, ev.resources.map((r) => h("div", {}, r))),
+      compact ? null : h("td", {}, record(ev)),
     ),
   );
-  return table(["Time", "Event", "Outcome", "Caller", "Resources", ""], rows, { empty, cls: "events" });
+  const headings = compact ? ["Time", "Outcome"] : ["Time", "Event", "Outcome", "Caller", "Resources", ""];
+  return table(headings, rows, { empty, cls: "events" });
 }

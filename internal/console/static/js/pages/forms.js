@@ -88,13 +88,15 @@ export function associationForm({ mode, current = {}, account = "000000000000", 
     return out;
   }
 
+  let touched = false; // the no-change rule is a hint until the user edits
+
   function check() {
     const body = input();
     const policy = update ? body.policy ?? current.policy ?? "" : body.policy ?? "";
     const noTags = update ? body.disableSessionTags ?? Boolean(current.disableSessionTags) : Boolean(body.disableSessionTags);
     if (update) {
       const n = Object.keys(body).length;
-      rules.change.set(n ? "ok" : "bad", n ? `Changes: ${Object.keys(body).join(", ")}.` : undefined);
+      rules.change.set(n ? "ok" : touched ? "bad" : "info", n ? `Changes: ${Object.keys(body).join(", ")}.` : undefined);
       if (current.targetRoleArn && body.targetRoleArn === "") rules.target.set("ok", "The target role will be removed (targetRoleArn: \"\").");
       else rules.target.set("info");
     }
@@ -119,7 +121,10 @@ export function associationForm({ mode, current = {}, account = "000000000000", 
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, update ? "Update association" : "Create association")),
     h("div", { class: "result" }),
   );
-  form.addEventListener("input", check);
+  form.addEventListener("input", () => {
+    touched = true;
+    check();
+  });
   check();
   return onSubmit(form, async () => send(input()));
 }
