@@ -104,15 +104,5 @@ func TestMigrationAddsPodidIssuerURL(t *testing.T) {
 	issuer_url, issuer_jwks_url, issuer_jwks, issuer_signing_keys, revision)
 	VALUES ('old', 0, '1.31', 'arn:aws:iam::000000000000:role/eks', '', NULL, '{}', '', '', NULL, '{"keys":[]}', 1)`)
 	s := pgtest.Open(t, dsn)
-	c, err := s.GetCluster(ctx, "old")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Issuer.PodidURL != "" || string(c.Issuer.SigningKeys) != `{"keys":[]}` || c.RoleARN != "arn:aws:iam::000000000000:role/eks" {
-		t.Errorf("cluster after the migration: %+v; want it as stored, PodidURL empty", c)
-	}
-	c, err = s.UpdateCluster(ctx, "old", func(c *store.Cluster) error { c.Issuer.PodidURL = "http://127.0.0.1:1/clusters-oidc/old"; return nil })
-	if err != nil || c.Issuer.PodidURL != "http://127.0.0.1:1/clusters-oidc/old" {
-		t.Errorf("storing the issuer URL: %+v, %v", c.Issuer, err)
-	}
+	storetest.CheckMigratedCluster(t, s, "old")
 }

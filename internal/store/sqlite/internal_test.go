@@ -348,21 +348,31 @@ func TestPruneKeepsLiveRecordsAcrossClockSteps(t *testing.T) {
 	}
 }
 
-// TestMigrateIdempotencyRecords opens a database at schema version 1 with a
-// token record: migration 2 keeps the record, which still replays.
-func TestMigrateIdempotencyRecords(t *testing.T) {
-	ctx := t.Context()
+// atVersion makes a database at schema version n, as an older podid left
+// it, and returns its path and a connection (the caller closes it).
+func atVersion(t *testing.T, n int) (string, *sql.DB) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "podid.db")
 	db, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ExecContext(ctx, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"); err != nil {
+	if _, err := db.ExecContext(t.Context(), "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"); err != nil {
 		t.Fatal(err)
 	}
-	if err := applyMigration(ctx, db, 1, migrations[0]); err != nil {
-		t.Fatal(err)
+	for v := 1; v <= n; v++ {
+		if err := applyMigration(t.Context(), db, v, migrations[v-1]); err != nil {
+			t.Fatal(err)
+		}
 	}
+	return path, db
+}
+
+// TestMigrateIdempotencyRecords opens a database at schema version 1 with a
+// token record: migration 2 keeps the record, which still replays.
+func TestMigrateIdempotencyRecords(t *testing.T) {
+	ctx := t.Context()
+	path, db := atVersion(t, 1)
 	first, err := json.Marshal(store.Cluster{Name: "c1", Tags: map[string]string{}, Revision: 7})
 	if err != nil {
 		t.Fatal(err)
@@ -397,19 +407,7 @@ func TestMigrateIdempotencyRecords(t *testing.T) {
 // its clusters intact and that URL empty, for the server to backfill.
 func TestMigrationAddsPodidIssuerURL(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "podid.db")
-	db, err := sql.Open("sqlite", dsn(path, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"); err != nil {
-		t.Fatal(err)
-	}
-	for v := 1; v <= 2; v++ {
-		if err := applyMigration(ctx, db, v, migrations[v-1]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	path, db := atVersion(t, 2)
 	if _, err := db.ExecContext(ctx, `INSERT INTO clusters (name, created_at, version, role_arn, client_request_token, config, tags,
 	issuer_url, issuer_jwks_url, issuer_jwks, issuer_signing_keys, revision)
 	VALUES ('old', 0, '1.31', 'arn:aws:iam::000000000000:role/eks', '', NULL, '{}', '', '', NULL, '{"keys":[]}', 1)`); err != nil {
@@ -422,15 +420,5 @@ func TestMigrationAddsPodidIssuerURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	c, err := s2.GetCluster(ctx, "old")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Issuer.PodidURL != "" || string(c.Issuer.SigningKeys) != `{"keys":[]}` || c.RoleARN != "arn:aws:iam::000000000000:role/eks" {
-		t.Errorf("cluster after the migration: %+v; want it as stored, PodidURL empty", c)
-	}
-	c, err = s2.UpdateCluster(ctx, "old", func(c *store.Cluster) error { c.Issuer.PodidURL = "http://127.0.0.1:1/clusters-oidc/old"; return nil })
-	if err != nil || c.Issuer.PodidURL != "http://127.0.0.1:1/clusters-oidc/old" {
-		t.Errorf("storing the issuer URL: %+v, %v", c.Issuer, err)
-	}
+	storetest.CheckMigratedCluster(t, s2, "old")
 }

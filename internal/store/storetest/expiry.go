@@ -63,3 +63,25 @@ func testIdempotencyExpires(t *testing.T, s store.Store, c *Clock) {
 		t.Errorf("replay of the renewed token = %s, %v; want %s", replay.ID, err, created.ID)
 	}
 }
+
+// CheckMigratedCluster checks cluster name as a store shows it after
+// migrating a database written before clusters kept their own issuer URL
+// (the row: role arn:aws:iam::000000000000:role/eks, signing keys
+// {"keys":[]}): as stored, with Issuer.PodidURL empty, which an update
+// then sets.
+func CheckMigratedCluster(t *testing.T, s store.Store, name string) {
+	t.Helper()
+	ctx := t.Context()
+	c, err := s.GetCluster(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Issuer.PodidURL != "" || string(c.Issuer.SigningKeys) != `{"keys":[]}` || c.RoleARN != "arn:aws:iam::000000000000:role/eks" {
+		t.Errorf("cluster after the migration: %+v; want it as stored, PodidURL empty", c)
+	}
+	url := "http://127.0.0.1:1/clusters-oidc/" + name
+	c, err = s.UpdateCluster(ctx, name, func(c *store.Cluster) error { c.Issuer.PodidURL = url; return nil })
+	if err != nil || c.Issuer.PodidURL != url {
+		t.Errorf("storing the issuer URL: %+v, %v", c.Issuer, err)
+	}
+}
