@@ -192,7 +192,10 @@ func MapError(r *http.Request, fam *Family, err error) *eksapi.Error {
 	case errors.As(err, &ue):
 		return eksapi.AsError(ue)
 	case errors.As(err, &auth):
-		shape := authShapes[auth.Code]
+		shape, ok := authShapes[auth.Code]
+		if !ok {
+			shape = authShapes[sts.CodeSignatureDoesNotMatch]
+		}
 		if fam.Protocol == AWSQuery {
 			return queryError(auth.Code, shape.status, auth.Message)
 		}

@@ -365,3 +365,32 @@ func TestAuthenticateFailure(t *testing.T) {
 		t.Errorf("healthz: %d %s", res.status, res.body)
 	}
 }
+
+// TestAuthErrorProtocols: an authentication refusal is STS's code in
+// awsQuery and the matching restJson1 exception elsewhere, as the SDKs
+// decode them.
+func TestAuthErrorProtocols(t *testing.T) {
+	refusal := &httpx.AuthError{Code: sts.CodeSignatureDoesNotMatch, Message: sts.MsgSignatureMismatch, AccessKeyID: "AKIDEXAMPLE"}
+	url, _ := newHost(t, httpx.Config{
+		Authenticate: func(r *http.Request) (*http.Request, error) { return nil, refusal },
+	}, func(h *httpx.Host) {
+		ok := func(w http.ResponseWriter, r *http.Request) error { return httpx.WriteJSON(w, struct{}{}) }
+		mustHandle(t, h, "GET /clusters/{name}", httpx.EKS, ok)
+		mustHandle(t, h, "POST /{$}", httpx.STS, ok)
+	})
+	_, err := eks.NewFromConfig(sdkConfig(), func(o *eks.Options) { o.BaseEndpoint = aws.String(url) }).
+		DescribeCluster(context.Background(), &eks.DescribeClusterInput{Name: aws.String("c1")})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != eksapi.CodeInvalidSignature || ae.ErrorMessage() != sts.MsgSignatureMismatch {
+		t.Errorf("EKS: %v, want InvalidSignatureException", err)
+	}
+	_, err = awssts.NewFromConfig(sdkConfig(), func(o *awssts.Options) { o.BaseEndpoint = aws.String(url) }).
+		GetCallerIdentity(context.Background(), &awssts.GetCallerIdentityInput{})
+	if !errors.As(err, &ae) || ae.ErrorCode() != sts.CodeSignatureDoesNotMatch || ae.ErrorMessage() != sts.MsgSignatureMismatch {
+		t.Errorf("STS: %v, want SignatureDoesNotMatch", err)
+	}
+	res := do(t, "GET", url+"/clusters/c1", "", nil)
+	if res.status != 403 {
+		t.Errorf("status %d, want 403", res.status)
+	}
+}
