@@ -3,6 +3,7 @@ package httpx
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"io"
 	"net/http"
@@ -86,6 +87,20 @@ func WriteJSON(w http.ResponseWriter, v any) error {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+	return nil
+}
+
+// WriteXML writes v as a 200 awsQuery (XML) response, or returns the
+// error of encoding it.
+func WriteXML(w http.ResponseWriter, v any) error {
+	b, err := xml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(http.StatusOK)
+	w.Write([]byte(xml.Header))
 	w.Write(b)
 	return nil
 }

@@ -62,7 +62,7 @@ func Handler(svc *sts.Service, az authz.Authorizer) httpx.HandlerFunc {
 			if err := authz.Check(r.Context(), az, "sts:GetCallerIdentity", "*", nil); err != nil {
 				return err
 			}
-			return writeXML(w, getCallerIdentityResponse{
+			return httpx.WriteXML(w, getCallerIdentityResponse{
 				Xmlns:    httpx.NamespaceSTS,
 				Result:   callerIdentity{Arn: id.ARN, UserID: id.UserID, Account: id.Account},
 				Metadata: responseMetadata{RequestID: reqID},
@@ -90,7 +90,7 @@ func Handler(svc *sts.Service, az authz.Authorizer) httpx.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return writeXML(w, assumeRoleResponse{
+		return httpx.WriteXML(w, assumeRoleResponse{
 			Xmlns: httpx.NamespaceSTS,
 			Result: assumeRoleResult{
 				AssumedRoleUser: assumedRoleUser{Arn: out.AssumedRoleARN, AssumedRoleID: out.AssumedRoleID},
@@ -105,19 +105,6 @@ func Handler(svc *sts.Service, az authz.Authorizer) httpx.HandlerFunc {
 			Metadata: responseMetadata{RequestID: reqID},
 		})
 	}
-}
-
-// writeXML writes a successful awsQuery response.
-func writeXML(w http.ResponseWriter, v any) error {
-	b, err := xml.Marshal(v)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(http.StatusOK)
-	w.Write([]byte(xml.Header))
-	w.Write(b)
-	return nil
 }
 
 // parseQueryRequest reads the form body (bounded by the family's limit)
