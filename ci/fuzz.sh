@@ -81,7 +81,15 @@ while read -r dir name; do
 			fi
 		done
 	fi
-	summary+=("$(printf '%-8s %-45s %s; %d new corpus entries kept' "$status" "$dir.$name" "${last#fuzz: }" "$kept")")
+	# What was kept must pass as seeds (the regression test every go test
+	# runs); an entry that fails is a crasher too.
+	if [[ $status == ok ]] && ! go test -count=1 -run "^${name}\$" "./$dir" >/dev/null 2>&1; then
+		status=FAILED
+		failed+=("$dir $name")
+		go test -count=1 -run "^${name}\$" "./$dir" >&2 || true
+	fi
+	last=$(sed -E 's/^fuzz: //; s/ \([0-9]+\/sec\)//' <<<"$last")
+	summary+=("$(printf '%-8s %-50s %s; %d new corpus entries kept' "$status" "$dir.$name" "$last" "$kept")")
 done <<<"$targets"
 
 echo "== fuzzing summary ($fuzztime per target)"
