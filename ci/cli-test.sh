@@ -8,6 +8,7 @@
 # Needs: go (unless PODID_BIN is set), aws (v1 or v2), python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. ci/podid-wait.sh
 
 work=$(mktemp -d)
 server_pid=""
@@ -52,27 +53,7 @@ start_server() {
   local log="$work/server.$1.log"
   (cd "$run_dir" && exec "$PODID_BIN" serve --listen 127.0.0.1:0 --auth none --log-level warn) >"$log" 2>&1 &
   server_pid=$!
-  URL=""
-  for _ in $(seq 1 300); do # up to 30 s
-    URL=$(sed -n 's/^podid serve: EKS API at \(http:[^ ]*\).*/\1/p' "$log" | head -n1)
-    if [ -n "$URL" ] && python3 - "$URL/healthz" <<'EOF' 2>/dev/null
-import sys, urllib.request
-with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
-    sys.exit(0 if r.status == 200 else 1)
-EOF
-    then
-      return 0
-    fi
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-      echo "cli-test: podid serve exited:" >&2
-      cat "$log" >&2
-      exit 1
-    fi
-    sleep 0.1
-  done
-  echo "cli-test: podid serve did not become healthy within 30 s" >&2
-  cat "$log" >&2
-  exit 1
+  wait_for_podid cli-test "$log" "$server_pid"
 }
 
 # stop_server: SIGTERM, then the exit status must be 0 (graceful shutdown).

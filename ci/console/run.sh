@@ -14,6 +14,7 @@
 # system's chromium).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. ci/podid-wait.sh
 
 work=$(mktemp -d)
 server_pid=""
@@ -49,25 +50,7 @@ log="$work/server.log"
 "$PODID_BIN" serve --listen 127.0.0.1:0 --auth sigv4 --data-dir "$data_dir" --store "sqlite:$data_dir/podid.db" \
   --log-level warn >"$log" 2>&1 &
 server_pid=$!
-URL=""
-for _ in $(seq 1 300); do # up to 30 s
-  URL=$(sed -n 's/^podid serve: EKS API at \(http:[^ ]*\).*/\1/p' "$log" | head -n1)
-  if [ -n "$URL" ] && curl -fsS -o /dev/null --max-time 2 "$URL/healthz" 2>/dev/null; then
-    break
-  fi
-  URL=""
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "console: podid serve exited:" >&2
-    cat "$log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if [ -z "$URL" ]; then
-  echo "console: podid serve did not become healthy within 30 s" >&2
-  cat "$log" >&2
-  exit 1
-fi
+wait_for_podid console "$log" "$server_pid"
 
 (cd ci/console && timeout 180 npm ci --no-audit --no-fund --loglevel=error >"$work/npm.out" 2>&1) ||
   { cat "$work/npm.out" >&2; echo "console: npm ci in ci/console failed" >&2; exit 1; }

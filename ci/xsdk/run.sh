@@ -13,6 +13,7 @@
 # PODID_SKIP_JS=1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. ci/podid-wait.sh
 
 work=$(mktemp -d)
 server_pid=""
@@ -73,29 +74,7 @@ log="$work/server.log"
 "$PODID_BIN" serve --listen 127.0.0.1:0 --auth sigv4 --data-dir "$data_dir" --store "sqlite:$data_dir/podid.db" \
   --log-level warn >"$log" 2>&1 &
 server_pid=$!
-URL=""
-for _ in $(seq 1 300); do # up to 30 s
-  URL=$(sed -n 's/^podid serve: EKS API at \(http:[^ ]*\).*/\1/p' "$log" | head -n1)
-  if [ -n "$URL" ] && python3 - "$URL/healthz" <<'EOF' 2>/dev/null; then
-import sys, urllib.request
-with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
-    sys.exit(0 if r.status == 200 else 1)
-EOF
-    break
-  fi
-  URL=""
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "xsdk: podid serve exited:" >&2
-    cat "$log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if [ -z "$URL" ]; then
-  echo "xsdk: podid serve did not become healthy within 30 s" >&2
-  cat "$log" >&2
-  exit 1
-fi
+wait_for_podid xsdk "$log" "$server_pid"
 if [ ! -s "$data_dir/admin-credentials.json" ]; then
   echo "xsdk: no $data_dir/admin-credentials.json" >&2
   exit 1
