@@ -5,22 +5,15 @@ package main
 import (
 	"bytes"
 	"net"
-	"os"
-	"runtime"
 	"strings"
 	"testing"
 
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
+	"github.com/podid/podid/internal/netnstest"
 )
 
 // TestAgentSetupLinkLocal runs podid agent --setup-link-local and
-// --remove-link-local in a network namespace made for the test (on a
-// thread of its own that is discarded afterwards).
+// --remove-link-local in a network namespace made for the test.
 func TestAgentSetupLinkLocal(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_NET_ADMIN) to make a network namespace")
-	}
 	run := func(args ...string) (string, error) {
 		cmd := newRootCmd()
 		var out bytes.Buffer
@@ -30,18 +23,7 @@ func TestAgentSetupLinkLocal(t *testing.T) {
 		err := cmd.Execute()
 		return out.String(), err
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			t.Errorf("unshare(CLONE_NEWNET): %v", err)
-			return
-		}
-		if lo, err := netlink.LinkByName("lo"); err != nil || netlink.LinkSetUp(lo) != nil {
-			t.Errorf("setting lo up: %v", err)
-			return
-		}
+	netnstest.Run(t, func() {
 		for i, want := range []string{"set up", "already in place"} {
 			out, err := run("--setup-link-local")
 			if err != nil || !strings.Contains(out, want) {
@@ -68,6 +50,5 @@ func TestAgentSetupLinkLocal(t *testing.T) {
 		if _, err := run("--setup-link-local", "--link-local-addresses", "not-an-address"); err == nil {
 			t.Error("a bad --link-local-addresses was accepted")
 		}
-	}()
-	<-done
+	})
 }

@@ -5,48 +5,15 @@ package linklocal_test
 import (
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
 	"slices"
 	"testing"
 
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
-
 	"github.com/podid/podid/internal/linklocal"
+	"github.com/podid/podid/internal/netnstest"
 )
 
-// inNewNetns runs fn on a thread of its own in a network namespace made
-// for it; the thread is discarded afterwards (it stays locked), so no
-// other goroutine ever runs in that namespace.
-func inNewNetns(t *testing.T, fn func()) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_NET_ADMIN) to make a network namespace")
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			t.Errorf("unshare(CLONE_NEWNET): %v", err)
-			return
-		}
-		lo, err := netlink.LinkByName("lo")
-		if err == nil {
-			err = netlink.LinkSetUp(lo)
-		}
-		if err != nil {
-			t.Errorf("setting lo up: %v", err)
-			return
-		}
-		fn()
-	}()
-	<-done
-}
-
 func TestSetupAndRemove(t *testing.T) {
-	inNewNetns(t, func() {
+	netnstest.Run(t, func() {
 		changed, err := linklocal.Setup("podid-test0")
 		if err != nil || !changed {
 			t.Errorf("first Setup = %v, %v; want changed", changed, err)
@@ -101,7 +68,7 @@ func TestSetupAndRemove(t *testing.T) {
 }
 
 func TestSetupRefusesOtherInterfaces(t *testing.T) {
-	inNewNetns(t, func() {
+	netnstest.Run(t, func() {
 		if _, err := linklocal.Setup("lo"); err == nil {
 			t.Error("Setup took over lo")
 		}

@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -50,6 +51,24 @@ func identityVolume() corev1.Volume {
 	}}}
 }
 
+// patchJSON applies ops to doc as the API server does (its JSON Patch
+// implementation).
+func patchJSON(doc []byte, ops []webhook.Operation) ([]byte, error) {
+	raw, err := webhook.MarshalPatch(ops)
+	if err != nil {
+		return nil, err
+	}
+	patch, err := jsonpatch.DecodePatch(raw)
+	if err != nil {
+		return nil, fmt.Errorf("decoding the patch %s: %w", raw, err)
+	}
+	out, err := patch.Apply(doc)
+	if err != nil {
+		return nil, fmt.Errorf("applying the patch %s to %s: %w", raw, doc, err)
+	}
+	return out, nil
+}
+
 // applyPatch patches p's JSON as the API server does and decodes the
 // result.
 func applyPatch(t *testing.T, p *corev1.Pod, ops []webhook.Operation) *corev1.Pod {
@@ -58,17 +77,9 @@ func applyPatch(t *testing.T, p *corev1.Pod, ops []webhook.Operation) *corev1.Po
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := webhook.MarshalPatch(ops)
+	out, err := patchJSON(doc, ops)
 	if err != nil {
 		t.Fatal(err)
-	}
-	patch, err := jsonpatch.DecodePatch(raw)
-	if err != nil {
-		t.Fatalf("decoding the patch %s: %v", raw, err)
-	}
-	out, err := patch.Apply(doc)
-	if err != nil {
-		t.Fatalf("applying the patch %s: %v", raw, err)
 	}
 	var got corev1.Pod
 	if err := json.Unmarshal(out, &got); err != nil {

@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 }
 
 // podidBin builds podid once for the tests that run it.
-func podidBin(t *testing.T) string {
+func podidBin(t testing.TB) string {
 	t.Helper()
 	build.once.Do(func() {
 		var bins []string
@@ -65,7 +65,7 @@ type podidFixture struct {
 	podid *webhook.Podid
 }
 
-func startPodid(t *testing.T, args ...string) *podidFixture {
+func startPodid(t testing.TB, args ...string) *podidFixture {
 	t.Helper()
 	srv := proctest.StartServer(t, podidBin(t), proctest.Args(args...))
 	f := &podidFixture{srv: srv, eks: srv.EKS(nil)}
@@ -84,7 +84,7 @@ func startPodid(t *testing.T, args ...string) *podidFixture {
 
 // associate creates an association for namespace/sa and returns its ID
 // once podid wait says it is in effect.
-func (f *podidFixture) associate(t *testing.T, namespace, sa string) string {
+func (f *podidFixture) associate(t testing.TB, namespace, sa string) string {
 	t.Helper()
 	out, err := f.eks.CreatePodIdentityAssociation(context.Background(), &eks.CreatePodIdentityAssociationInput{
 		ClusterName: aws.String("dev"), Namespace: aws.String(namespace), ServiceAccount: aws.String(sa),
@@ -98,7 +98,7 @@ func (f *podidFixture) associate(t *testing.T, namespace, sa string) string {
 	return id
 }
 
-func (f *podidFixture) disassociate(t *testing.T, id string) {
+func (f *podidFixture) disassociate(t testing.TB, id string) {
 	t.Helper()
 	_, err := f.eks.DeletePodIdentityAssociation(context.Background(), &eks.DeletePodIdentityAssociationInput{
 		ClusterName: aws.String("dev"), AssociationId: aws.String(id),
@@ -110,7 +110,7 @@ func (f *podidFixture) disassociate(t *testing.T, id string) {
 }
 
 // wait runs podid wait as a user does.
-func (f *podidFixture) wait(t *testing.T, id string) {
+func (f *podidFixture) wait(t testing.TB, id string) {
 	t.Helper()
 	if out, err := f.srv.CLI(t, nil, "wait", "--cluster", "dev", "--association-id", id, "--timeout", "20s"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
