@@ -39,6 +39,12 @@ const TRUST_NO_TAGS = JSON.stringify({
   Version: "2012-10-17",
   Statement: [{ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole"] }],
 });
+// The session tests' role: the account's own identities (the admin
+// keys are its root) may assume it.
+const TRUST_ACCOUNT = JSON.stringify({
+  Version: "2012-10-17",
+  Statement: [{ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: ["sts:AssumeRole", "sts:TagSession"] }],
+});
 const TRUST_WITH_TAGS = JSON.stringify({
   Version: "2012-10-17",
   Statement: [{ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }],
@@ -131,7 +137,7 @@ test("podid serve --auth sigv4 accepts the console's signatures", async () => {
   await expectApiError(new Api({ ...admin, secretAccessKey: "wrong" }, URL_).getCallerIdentity(), "SignatureDoesNotMatch");
 
   // A session's credentials (with a token).
-  await ensureRole("console-session");
+  await ensureRole("console-session", TRUST_ACCOUNT);
   const xml = await api.awsQuery("sts", "2011-06-15", "AssumeRole", { RoleArn: roleArn("console-session"), RoleSessionName: "console-test" });
   const s = xmlFields(xml, ["AccessKeyId", "SecretAccessKey", "SessionToken"]);
   const session = new Api({ accessKeyId: s.AccessKeyId, secretAccessKey: s.SecretAccessKey, sessionToken: s.SessionToken, region: "eu-west-1" }, URL_);
@@ -365,7 +371,7 @@ test("a credential request refused for a trust policy without sts:TagSession, fi
 });
 
 test("a session's credentials sign in and see what the session may see", async () => {
-  await ensureRole("console-session");
+  await ensureRole("console-session", TRUST_ACCOUNT);
   const xml = await api.awsQuery("sts", "2011-06-15", "AssumeRole", { RoleArn: roleArn("console-session"), RoleSessionName: "viewer" });
   const s = xmlFields(xml, ["AccessKeyId", "SecretAccessKey", "SessionToken"]);
   const context = await browser.newContext({ viewport: { width: 1366, height: 800 } });
