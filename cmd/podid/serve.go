@@ -232,9 +232,9 @@ func printBanner(w io.Writer, o *serveOptions, url string) {
 
 Point the AWS CLI and SDKs at it:
   export AWS_ENDPOINT_URL_EKS=%s
-  export AWS_ENDPOINT_URL_EKS_AUTH=%s AWS_ENDPOINT_URL_STS=%s
+  export AWS_ENDPOINT_URL_EKS_AUTH=%s AWS_ENDPOINT_URL_STS=%s AWS_ENDPOINT_URL_IAM=%s
   export AWS_REGION=%s AWS_DEFAULT_REGION=%s   # the AWS CLI v1 reads AWS_DEFAULT_REGION
-`, url, storeopen.Redact(o.store), o.region, o.accountID, o.auth, url, url, url, o.region, o.region)
+`, url, storeopen.Redact(o.store), o.region, o.accountID, o.auth, url, url, url, url, o.region, o.region)
 	if o.auth == "none" {
 		fmt.Fprintf(w, "  export AWS_ACCESS_KEY_ID=podid AWS_SECRET_ACCESS_KEY=podid   # any values: --auth none does not check them\n")
 	}

@@ -17,6 +17,8 @@ import (
 	"github.com/podid/podid/internal/console"
 	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/httpx"
+	"github.com/podid/podid/internal/iam/accesskey"
+	"github.com/podid/podid/internal/iam/iamhttp"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/server"
 	"github.com/podid/podid/internal/sigv4"
@@ -35,8 +37,9 @@ type served struct {
 }
 
 // build wires podid serve's parts in dependency order: store → names →
-// STS → authentication → authorization → association cache → handler
-// families → the host they mount into. The cache's loop ends with ctx.
+// STS → IAM users' key secrets → authentication → authorization →
+// association cache → handler families (IAM and STS sharing POST /) → the
+// host they mount into. The cache's loop ends with ctx.
 func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.Logger, stdout io.Writer) (_ *served, err error) {
 	st, err := storeopen.Open(ctx, o.store)
 	if err != nil {
@@ -87,12 +90,19 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 		}
 	}
 
+	// IAM users' access keys: their secrets derive from a key in the
+	// store, so every replica authenticates every replica's users.
+	keySecrets, err := accesskey.FromStore(ctx, st)
+	if err != nil {
+		return nil, err
+	}
 	adminKeys, err := adminIdentity(o, stdout)
 	if err != nil {
 		return nil, fmt.Errorf("setting up --auth %s: %w", o.auth, err)
 	}
 	authn := sigv4.New(sigv4.Config{
 		Mode: o.auth, Admin: adminKeys, AccountID: o.accountID, Sessions: localSTS,
+		Users:  &accesskey.Lookup{Store: st, Secrets: keySecrets, AccountID: o.accountID},
 		Logger: logger,
 		// Prometheus scrapes without SigV4; metrics carry no secrets.
 		PublicPrefixes: []string{"/healthz", "/clusters-oidc/", "/metrics"},
@@ -131,8 +141,12 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 		Authorizer:     authorizer,
 		Logger:         logger,
 	})
+	iamAPI := iamhttp.New(iamhttp.Config{
+		Store: st, Secrets: keySecrets, AccountID: o.accountID, Authorizer: authorizer,
+	})
 	cfg.Mounts = []func(*httpx.Host) error{
-		func(h *httpx.Host) error { return stshttp.Mount(h, localSTS, authorizer) },
+		// IAM and STS share POST /.
+		func(h *httpx.Host) error { return iamAPI.Mount(h, stshttp.Handler(localSTS, authorizer)) },
 		credentialPath.Mount,
 		adminAPI.Mount,
 		func(h *httpx.Host) error {

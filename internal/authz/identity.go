@@ -14,19 +14,32 @@ package authz
 import "context"
 
 // Identity is the authenticated caller of a request: podid's admin
-// identity (Session nil) or a session podid's STS vended.
+// identity (Session and User nil), an IAM user (User set) or a session
+// podid's STS vended (Session set).
 type Identity struct {
 	// ARN: arn:aws:iam::ACCOUNT:root for the admin identity,
+	// arn:aws:iam::ACCOUNT:user/PATH/NAME for a user,
 	// arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION for a session.
 	ARN     string
 	Account string
 	// UserID is what GetCallerIdentity reports as UserId: the account ID
-	// for the root, ROLEID:SESSION for a session.
+	// for the root, the user's ID (AIDA...) for a user, ROLEID:SESSION for
+	// a session.
 	UserID      string
 	AccessKeyID string
 	// Session is the vended session the request was made with; nil for
-	// the admin identity.
+	// the admin identity and IAM users.
 	Session *Session
+	// User is the IAM user whose long-term access key (AKIA...) made the
+	// request; nil for the admin identity and sessions.
+	User *User
+}
+
+// User is what an Identity knows of the IAM user behind it.
+type User struct {
+	Name string
+	Path string // "/" or "/a/b/"
+	ID   string // "AIDA..."
 }
 
 // Session is what an Identity knows of the vended session behind it.
@@ -41,7 +54,7 @@ type Session struct {
 }
 
 // IsAdmin reports whether the identity is podid's admin identity.
-func (i *Identity) IsAdmin() bool { return i.Session == nil }
+func (i *Identity) IsAdmin() bool { return i.Session == nil && i.User == nil }
 
 type identityKey struct{}
 

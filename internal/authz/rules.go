@@ -35,7 +35,7 @@ const (
 )
 
 // Rules is podid's policy until it has IAM: the admin identity may do
-// everything, a vended session only SessionActions. The rules are the
+// everything, a vended session or an IAM user only SessionActions. The rules are the
 // same with --auth none: a request made with vended credentials is its
 // session's. A request without identity is refused.
 type Rules struct{}

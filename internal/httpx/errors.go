@@ -179,6 +179,11 @@ func MapError(r *http.Request, fam *Family, err error) *eksapi.Error {
 		ae = eksapi.NewError(eksapi.CodeAccessDenied, denied.Error())
 		err = ae
 	}
+	if fam.Name == NameIAM {
+		if e := iamError(err); e != nil {
+			return e
+		}
+	}
 	switch {
 	case errors.As(err, &ae):
 		if fam.Name == NameEKSAuth && ae.Code == eksapi.CodeAccessDenied && ae.Status != http.StatusBadRequest {
@@ -282,6 +287,10 @@ func clusterNotFound(name string) string { return "No cluster found for name: " 
 
 // internalError is the family's answer to an unexpected error.
 func internalError(fam *Family) *eksapi.Error {
+	if fam.Name == NameIAM {
+		c := *iamInternal
+		return &c
+	}
 	if fam.Protocol == AWSQuery {
 		return queryError(sts.CodeInternalFailure, http.StatusInternalServerError, msgInternal)
 	}

@@ -35,6 +35,7 @@ const (
 	NameEKS     = "eks"
 	NameEKSAuth = "eks-auth"
 	NameSTS     = "sts"
+	NameIAM     = "iam"
 	NameAdmin   = "podid"
 	NameOIDC    = "oidc"
 	NamePublic  = "public"
@@ -54,6 +55,9 @@ var (
 	EKSAuth = &Family{Name: NameEKSAuth, Protocol: RestJSON, MaxBody: 64 << 10}
 	// STS is the awsQuery STS endpoint (64 KiB bodies).
 	STS = &Family{Name: NameSTS, Protocol: AWSQuery, Namespace: NamespaceSTS, MaxBody: 64 << 10}
+	// IAM is the awsQuery IAM API (64 KiB bodies), sharing STS's
+	// endpoint (Host.HandleShared).
+	IAM = &Family{Name: NameIAM, Protocol: AWSQuery, Namespace: NamespaceIAM, MaxBody: 64 << 10}
 	// Admin is podid's own API under /podid/v1/ (restJson1 errors).
 	Admin = &Family{Name: NameAdmin, Protocol: RestJSON, MaxBody: 64 << 10}
 	// OIDC is the OIDC discovery of podid-issued clusters (public).

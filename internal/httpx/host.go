@@ -113,32 +113,64 @@ func (h *Host) HandleHTTP(pattern string, fam *Family, hd http.Handler) error {
 	})
 }
 
-// wrap is a routed request's path inside the host: the family's body
-// limit, authentication, the handler, and the error written if any.
+// Route is one family's handler of a pattern several families share
+// (HandleShared).
+type Route struct {
+	Family  *Family
+	Handler HandlerFunc
+}
+
+// HandleShared mounts at pattern the handlers of families that share it,
+// as STS and IAM share POST / (AWS tells them apart by the SigV4 scope's
+// service, or the Action): pick chooses each request's route before the
+// family's body limit and authentication, so errors are written in the
+// chosen family's protocol. primary is the family the host's 405 and
+// empty-label answers count the pattern as.
+func (h *Host) HandleShared(pattern string, primary *Family, pick func(*http.Request) Route) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("mounting %q: %v", pattern, v)
+		}
+	}()
+	h.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt := pick(r)
+		h.serve(w, r, rt.Family, "", rt.Handler)
+	}))
+	h.families[pattern] = primary
+	return nil
+}
+
+// wrap mounts fn for serve.
 func (h *Host) wrap(fam *Family, op string, fn HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ri := info(r.Context())
-		if ri != nil {
-			ri.family, ri.op = fam, op
-		}
-		if fam.MaxBody > 0 && fam.MaxBody < h.cfg.MaxBodyBytes && r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, fam.MaxBody)
-			if ri != nil {
-				ri.limit = fam.MaxBody
-			}
-		}
-		if h.cfg.Authenticate != nil && !fam.Public {
-			ar, err := h.cfg.Authenticate(r)
-			if err != nil {
-				h.WriteError(w, r, err)
-				return
-			}
-			r = ar
-		}
-		if err := fn(w, r); err != nil {
-			h.WriteError(w, r, err)
-		}
+		h.serve(w, r, fam, op, fn)
 	})
+}
+
+// serve is a routed request's path inside the host: the family's body
+// limit, authentication, the handler, and the error written if any.
+func (h *Host) serve(w http.ResponseWriter, r *http.Request, fam *Family, op string, fn HandlerFunc) {
+	ri := info(r.Context())
+	if ri != nil {
+		ri.family, ri.op = fam, op
+	}
+	if fam.MaxBody > 0 && fam.MaxBody < h.cfg.MaxBodyBytes && r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, fam.MaxBody)
+		if ri != nil {
+			ri.limit = fam.MaxBody
+		}
+	}
+	if h.cfg.Authenticate != nil && !fam.Public {
+		ar, err := h.cfg.Authenticate(r)
+		if err != nil {
+			h.WriteError(w, r, err)
+			return
+		}
+		r = ar
+	}
+	if err := fn(w, r); err != nil {
+		h.WriteError(w, r, err)
+	}
 }
 
 // reqInfo is the request-scoped record of the host.

@@ -151,7 +151,7 @@ func TestRestJSONErrors(t *testing.T) {
 // and message, eksapi.ErrorFromXML reads it, and the namespace is the
 // family's.
 func TestAWSQueryErrors(t *testing.T) {
-	iam := &httpx.Family{Name: "iam", Protocol: httpx.AWSQuery, Namespace: httpx.NamespaceIAM}
+	iam := httpx.IAM
 	url, _ := newHost(t, httpx.Config{}, func(h *httpx.Host) {
 		mustHandle(t, h, "POST /{$}", httpx.STS, func(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("verifying: %w", sts.NewError(sts.CodeExpiredToken, http.StatusBadRequest, sts.MsgExpiredToken))
@@ -184,8 +184,8 @@ func TestAWSQueryErrors(t *testing.T) {
 		!bytes.Contains(res.body, []byte("<Type>Receiver</Type>")) || bytes.Contains(res.body, []byte("fire")) {
 		t.Errorf("IAM internal error: %d %s", res.status, res.body)
 	}
-	if err := eksapi.ErrorFromXML(res.body); !errors.As(err, &ue) || ue.Code != sts.CodeInternalFailure {
-		t.Errorf("ErrorFromXML = %#v, want InternalFailure", err)
+	if err := eksapi.ErrorFromXML(res.body); !errors.As(err, &ue) || ue.Code != "ServiceFailure" {
+		t.Errorf("ErrorFromXML = %#v, want IAM's ServiceFailure", err)
 	}
 }
 

@@ -56,6 +56,17 @@ type SessionDecoder interface {
 	Session(token string) (*sts.Session, error)
 }
 
+// UserKeys finds IAM users' long-term access keys (AKIA...).
+type UserKeys interface {
+	// UserKey returns the identity of access key id's user and the key's
+	// secret; an error wrapping ErrUnknownKey when there is no such
+	// active key (deleted, never made, Inactive, or its user is gone).
+	UserKey(ctx context.Context, id string) (*authz.Identity, string, error)
+}
+
+// ErrUnknownKey: no active IAM access key has the ID (UserKeys).
+var ErrUnknownKey = errors.New("no active access key with that ID")
+
 // Config configures an Authenticator.
 type Config struct {
 	// Mode is ModeSigV4 (default when empty) or ModeNone.
@@ -68,8 +79,10 @@ type Config struct {
 	AccountID string
 	Partition string
 	// Sessions opens session tokens; nil means only the admin identity
-	// can authenticate.
+	// (and Users) can authenticate.
 	Sessions SessionDecoder
+	// Users finds IAM users' access keys; nil: none authenticate.
+	Users UserKeys
 	// PublicPrefixes are path prefixes served without authentication
 	// (default: "/healthz" and "/clusters-oidc/").
 	PublicPrefixes []string
@@ -168,9 +181,12 @@ func isQueryProtocol(r *http.Request) bool {
 }
 
 // expectedService is the signing name a request's scope must carry, or ""
-// when any is accepted (podid's own admin API).
-func expectedService(r *http.Request) string {
+// when any is accepted (podid's own admin API). STS and IAM share the
+// awsQuery endpoint: a scope of either is the request's service there.
+func expectedService(r *http.Request, scope string) string {
 	switch {
+	case isQueryProtocol(r) && scope == "iam":
+		return "iam"
 	case isQueryProtocol(r):
 		return "sts"
 	case strings.HasPrefix(r.URL.Path, "/podid/"):
@@ -236,16 +252,19 @@ func (a *Authenticator) authenticate(r *http.Request) (*authz.Identity, error) {
 			auth.Date, amzDate[:8], amzDate)
 		return nil, f
 	}
-	if svc := expectedService(r); svc != "" && auth.Service != svc {
+	if svc := expectedService(r, auth.Service); svc != "" && auth.Service != svc {
 		f.Code, f.Message = failSignature, fmt.Sprintf("Credential should be scoped to correct service: '%s'. ", svc)
 		return nil, f
 	}
 
 	token := r.Header.Get("X-Amz-Security-Token")
-	id, secret, lf := a.lookup(auth.AccessKeyID, token)
-	if lf != nil {
+	id, secret, err := a.lookup(r.Context(), auth.AccessKeyID, token)
+	if lf := (*failure)(nil); errors.As(err, &lf) {
 		lf.AccessKeyID = auth.AccessKeyID
 		return nil, lf
+	}
+	if err != nil {
+		return nil, err
 	}
 
 	body, err := httpx.ReadBody(r)
@@ -271,13 +290,24 @@ func (a *Authenticator) authenticate(r *http.Request) (*authz.Identity, error) {
 	return id, nil
 }
 
-// lookup finds the identity and secret of an access key ID.
-func (a *Authenticator) lookup(akid, token string) (*authz.Identity, string, *failure) {
+// lookup finds the identity and secret of an access key ID: a *failure
+// when it names none, another error when the lookup failed.
+func (a *Authenticator) lookup(ctx context.Context, akid, token string) (*authz.Identity, string, error) {
 	if akid == a.cfg.Admin.AccessKeyID && a.cfg.Admin.AccessKeyID != "" {
 		if token != "" {
 			return nil, "", &failure{Code: failInvalid, Message: sts.MsgInvalidClientToken}
 		}
 		return a.admin, a.cfg.Admin.SecretAccessKey, nil
+	}
+	if token == "" && a.cfg.Users != nil && strings.HasPrefix(akid, "AKIA") {
+		id, secret, err := a.cfg.Users.UserKey(ctx, akid)
+		if errors.Is(err, ErrUnknownKey) {
+			return nil, "", &failure{Code: failInvalid, Message: sts.MsgInvalidClientToken}
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("looking up access key %s: %w", akid, err)
+		}
+		return id, secret, nil
 	}
 	if token == "" || a.cfg.Sessions == nil {
 		return nil, "", &failure{Code: failInvalid, Message: sts.MsgInvalidClientToken}

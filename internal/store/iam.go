@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -30,7 +31,7 @@ func IAMKey(name string) string { return strings.ToLower(name) }
 // under the same rules as UpdateAssociation's.
 type IAM interface {
 	// CreateRole stores a new role. A name in use (ignoring case) is
-	// ErrAlreadyExists.
+	// ErrAlreadyExists (an *ExistsError of KindRole naming the name).
 	CreateRole(ctx context.Context, r Role) (Role, error)
 	// GetRole returns the role named name (ignoring case); ErrNotFound (a
 	// *MissingError of KindRole) when there is none.
@@ -83,15 +84,15 @@ type IAM interface {
 	// AttachPolicy attaches the managed policy arn to the role or user
 	// (kind KindRole or KindUser) named name. Attaching an attached policy
 	// again changes nothing. limit (> 0) bounds the entity's attached
-	// policies: one more is ErrLimitExceeded. A missing entity or policy
-	// is a *MissingError saying which.
+	// policies: one more is ErrLimitExceeded (a *LimitError). A missing
+	// entity or policy is a *MissingError saying which.
 	AttachPolicy(ctx context.Context, kind Kind, name, arn string, limit int) error
 	// DetachPolicy detaches it; a policy not attached is a *MissingError
 	// of KindAttachment.
 	DetachPolicy(ctx context.Context, kind Kind, name, arn string) error
 
 	// CreateAccessKey stores a new access key of an existing user. The
-	// user's limit+1st key is ErrLimitExceeded.
+	// user's limit+1st key is ErrLimitExceeded (a *LimitError).
 	CreateAccessKey(ctx context.Context, k AccessKey, limit int) (AccessKey, error)
 	// ListAccessKeys returns the user's access keys, oldest first.
 	ListAccessKeys(ctx context.Context, userName string) ([]AccessKey, error)
@@ -139,6 +140,23 @@ func (e *MissingError) Error() string { return string(e.Kind) + " " + e.Name + "
 
 // Unwrap makes errors.Is(err, ErrNotFound) true.
 func (e *MissingError) Unwrap() error { return ErrNotFound }
+
+// LimitError is returned (wrapping ErrLimitExceeded) by IAM writes that
+// would exceed a quota: an user's access keys (Kind KindAccessKey), or the
+// policies attached to a role or user (Kind KindAttachment, Entity the
+// kind of the role or user).
+type LimitError struct {
+	Kind   Kind
+	Entity Kind
+	Limit  int
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%s %s limit of %d exceeded", e.Entity, e.Kind, e.Limit)
+}
+
+// Unwrap makes errors.Is(err, ErrLimitExceeded) true.
+func (e *LimitError) Unwrap() error { return ErrLimitExceeded }
 
 // ErrInUse: a delete refused because the record is still in use.
 var ErrInUse = errors.New("in use")

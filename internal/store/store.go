@@ -36,9 +36,11 @@ var (
 
 // ExistsError is returned (wrapping ErrAlreadyExists) when a create collides
 // with an existing record. ID names the existing association (empty for
-// clusters).
+// clusters); for IAM records, Kind is the record's kind and ID the name
+// asked for.
 type ExistsError struct {
-	ID string
+	ID   string
+	Kind Kind
 }
 
 func (e *ExistsError) Error() string {

@@ -104,11 +104,11 @@ func putDoc(tx IAMTx, kind, key string, v any) error {
 	return tx.Put(kind, key, b)
 }
 
-// absent fails with ErrAlreadyExists when (kind, key) exists.
-func absent(r IAMReader, kind, key string) error {
+// absent fails with an *store.ExistsError when (kind, key) exists.
+func absent(r IAMReader, kind, key string, what store.Kind, name string) error {
 	_, found, err := r.Get(kind, key)
 	if err == nil && found {
-		err = store.ErrAlreadyExists
+		err = &store.ExistsError{Kind: what, ID: name}
 	}
 	return err
 }
@@ -188,7 +188,7 @@ func iamView[T any](ctx context.Context, m IAM, fn func(IAMReader) (T, error), f
 func (m IAM) CreateRole(ctx context.Context, r store.Role) (store.Role, error) {
 	return iamDo(ctx, m, func(tx IAMTx) (store.Role, error) {
 		key := store.IAMKey(r.Name)
-		if err := absent(tx, iamRole, key); err != nil {
+		if err := absent(tx, iamRole, key, store.KindRole, r.Name); err != nil {
 			return r, err
 		}
 		normalizeRole(&r)
@@ -299,7 +299,7 @@ func listIAM[T any](ctx context.Context, m IAM, kind, pathPrefix string, p store
 func (m IAM) CreateUser(ctx context.Context, u store.User) (store.User, error) {
 	return iamDo(ctx, m, func(tx IAMTx) (store.User, error) {
 		key := store.IAMKey(u.Name)
-		if err := absent(tx, iamUser, key); err != nil {
+		if err := absent(tx, iamUser, key, store.KindUser, u.Name); err != nil {
 			return u, err
 		}
 		normalizeUser(&u)
@@ -343,7 +343,7 @@ func (m IAM) UpdateUser(ctx context.Context, name string, fn func(*store.User) e
 		}
 		oldKey, newKey := store.IAMKey(was.Name), store.IAMKey(d.Name)
 		if newKey != oldKey {
-			if err := absent(tx, iamUser, newKey); err != nil {
+			if err := absent(tx, iamUser, newKey, store.KindUser, d.Name); err != nil {
 				return d.User, err
 			}
 			if err := tx.Delete(iamUser, oldKey); err != nil {
@@ -402,7 +402,7 @@ func (m IAM) ListUsers(ctx context.Context, pathPrefix string, p store.Page) ([]
 func (m IAM) CreatePolicy(ctx context.Context, mp store.ManagedPolicy) (store.ManagedPolicy, error) {
 	return iamDo(ctx, m, func(tx IAMTx) (store.ManagedPolicy, error) {
 		key := store.IAMKey(mp.Name)
-		if err := absent(tx, iamPolicy, key); err != nil {
+		if err := absent(tx, iamPolicy, key, store.KindPolicy, mp.Name); err != nil {
 			return mp, err
 		}
 		if _, ok := mp.Version(mp.DefaultVersion); !ok {
@@ -529,7 +529,7 @@ func (m IAM) AttachPolicy(ctx context.Context, kind store.Kind, name, arn string
 			return struct{}{}, nil
 		}
 		if limit > 0 && len(*e.attached) >= limit {
-			return struct{}{}, fmt.Errorf("%s %q has %d attached policies: %w", kind, name, len(*e.attached), store.ErrLimitExceeded)
+			return struct{}{}, &store.LimitError{Kind: store.KindAttachment, Entity: kind, Limit: limit}
 		}
 		*e.attached = append(*e.attached, arn)
 		mp.AttachmentCount++
@@ -580,9 +580,9 @@ func (m IAM) CreateAccessKey(ctx context.Context, k store.AccessKey, limit int) 
 			return k, err
 		}
 		if limit > 0 && len(d.Keys) >= limit {
-			return k, fmt.Errorf("user %q has %d access keys: %w", d.Name, len(d.Keys), store.ErrLimitExceeded)
+			return k, &store.LimitError{Kind: store.KindAccessKey, Entity: store.KindUser, Limit: limit}
 		}
-		if err := absent(tx, iamKey, k.ID); err != nil {
+		if err := absent(tx, iamKey, k.ID, store.KindAccessKey, k.ID); err != nil {
 			return k, err
 		}
 		k.UserName = d.Name

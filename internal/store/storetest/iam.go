@@ -108,6 +108,9 @@ func testIAMRoles(t *testing.T, s store.Store) {
 	}
 	_, err = s.CreateRole(ctx, newRole("APP-ROLE"))
 	wantErr(t, "CreateRole of a name in use in other case", err, store.ErrAlreadyExists)
+	if ee := (*store.ExistsError)(nil); !errors.As(err, &ee) || ee.Kind != store.KindRole || ee.ID != "APP-ROLE" {
+		t.Errorf("CreateRole of a name in use: %#v, want an *ExistsError of the role named as asked", err)
+	}
 
 	upd, err := s.UpdateRole(ctx, "App-Role", func(r *store.Role) error {
 		r.Description = "new"
@@ -238,7 +241,11 @@ func testIAMPolicies(t *testing.T, s store.Store) {
 	if _, err := s.CreatePolicy(ctx, other); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, "AttachPolicy over the limit", s.AttachPolicy(ctx, store.KindRole, "r1", other.ARN, 1), store.ErrLimitExceeded)
+	err = s.AttachPolicy(ctx, store.KindRole, "r1", other.ARN, 1)
+	wantErr(t, "AttachPolicy over the limit", err, store.ErrLimitExceeded)
+	if le := (*store.LimitError)(nil); !errors.As(err, &le) || le.Kind != store.KindAttachment || le.Entity != store.KindRole || le.Limit != 1 {
+		t.Errorf("AttachPolicy over the limit: %#v, want a *LimitError of the role's attachments", err)
+	}
 
 	_, err = s.DeletePolicy(ctx, mp.ARN)
 	wantInUse(t, "DeletePolicy while attached", err, store.ConflictPolicyAttached)
