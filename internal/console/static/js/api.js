@@ -189,8 +189,12 @@ export class Api {
     return this.rest("eks", "DELETE", `/tags/${encode(arn)}`, { query: keys.map((k) => ["tagKeys", k]) });
   }
 
-  /** countAssociations pages through a cluster's associations (at most limit). */
-  async countAssociations(cluster, limit = 5000) {
+  /**
+   * countAssociations pages through a cluster's associations, stopping
+   * once it has counted limit (a page of clusters stays quick to show
+   * when each has thousands); more says there are more.
+   */
+  async countAssociations(cluster, limit = 1000) {
     let n = 0;
     let token;
     do {

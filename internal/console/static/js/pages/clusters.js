@@ -51,7 +51,7 @@ export async function render(ctx) {
       ];
     });
     const rows = [...list.querySelectorAll("tr[data-cluster]")];
-    await pool(rows, 4, (tr) => tr.load());
+    await pool(rows, 6, (tr) => tr.load());
   }
 
   const root = h(
