@@ -281,6 +281,16 @@ test("association: role, explain and events panels answer or show the server's e
   if (caps.iam === true) {
     await role.getByTestId("trust-policy").waitFor({ timeout: WAIT });
     assert.match(await role.getByTestId("trust-policy").textContent(), /pods\.eks\.amazonaws\.com/);
+    // Edit the trust policy: a broken document shows IAM's error; a good one is saved.
+    await role.getByText("Edit trust policy").click();
+    await role.getByRole("textbox").fill('{"Version":"2012-10-17","Statement":[{"Effect":"Allow"');
+    await role.getByRole("button", { name: "Save trust policy" }).click();
+    await role.locator(".error .code").getByText("MalformedPolicyDocument").waitFor({ timeout: WAIT });
+    await shot("association-trust-error");
+    await role.getByRole("textbox").fill(TRUST_WITH_TAGS);
+    await role.getByRole("button", { name: "Save trust policy" }).click();
+    await role.getByTestId("trust-policy").getByText("sts:TagSession").waitFor({ timeout: WAIT });
+    assert.match((await api.getRole("console-app2")).AssumeRolePolicyDocument, /sts:TagSession/);
   } else {
     await role.locator(".error .code").waitFor({ timeout: WAIT });
   }
