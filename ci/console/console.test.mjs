@@ -380,27 +380,51 @@ test("a credential request refused for a trust policy without sts:TagSession, fi
   await page.getByText(`Deleted association ${a.associationId}.`).waitFor({ timeout: WAIT });
 });
 
+// signInElsewhere signs in with creds in a fresh browser context, waits for
+// the clusters page to show what they may see (the cluster, or AWS's
+// AccessDenied), saves a screenshot and returns the identity shown.
+async function signInElsewhere(creds, name) {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 800 } });
+  const p = await context.newPage();
+  p.setDefaultTimeout(WAIT);
+  p.on("pageerror", (e) => pageErrors.push(e.message));
+  try {
+    await p.goto(URL_ + "/console/");
+    await p.getByLabel("Access key ID", { exact: true }).fill(creds.accessKeyId);
+    await p.getByLabel("Secret access key", { exact: true }).fill(creds.secretAccessKey);
+    if (creds.sessionToken) await p.getByLabel("Session token", { exact: true }).fill(creds.sessionToken);
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await p.getByTestId("identity").waitFor();
+    await p.locator(`tr[data-cluster="${CLUSTER}"], .error .code`).first().waitFor();
+    await p.screenshot({ path: join(OUT, `${String(++shots).padStart(2, "0")}-${name}.png`), fullPage: true });
+    return await p.getByTestId("identity").textContent();
+  } finally {
+    await context.close();
+  }
+}
+
 test("a session's credentials sign in and see what the session may see", async () => {
   await ensureRole("console-session", TRUST_ACCOUNT);
   const xml = await api.awsQuery("sts", "2011-06-15", "AssumeRole", { RoleArn: roleArn("console-session"), RoleSessionName: "viewer" });
   const s = xmlFields(xml, ["AccessKeyId", "SecretAccessKey", "SessionToken"]);
-  const context = await browser.newContext({ viewport: { width: 1366, height: 800 } });
-  const p = await context.newPage();
-  p.on("pageerror", (e) => pageErrors.push(e.message));
-  try {
-    await p.goto(URL_ + "/console/");
-    await p.getByLabel("Access key ID", { exact: true }).fill(s.AccessKeyId);
-    await p.getByLabel("Secret access key", { exact: true }).fill(s.SecretAccessKey);
-    await p.getByLabel("Session token", { exact: true }).fill(s.SessionToken);
-    await p.getByRole("button", { name: "Sign in" }).click();
-    await p.getByTestId("identity").waitFor({ timeout: WAIT });
-    assert.match(await p.getByTestId("identity").textContent(), /assumed-role\/console-session\/viewer$/);
-    // The clusters it may list, or AWS's AccessDenied: either is what the session may see.
-    await p.locator(`tr[data-cluster="${CLUSTER}"], .error .code`).first().waitFor({ timeout: WAIT });
-    await p.screenshot({ path: join(OUT, `${String(++shots).padStart(2, "0")}-session-clusters.png`), fullPage: true });
-  } finally {
-    await context.close();
+  const who = await signInElsewhere({ accessKeyId: s.AccessKeyId, secretAccessKey: s.SecretAccessKey, sessionToken: s.SessionToken }, "session-clusters");
+  assert.match(who, /assumed-role\/console-session\/viewer$/);
+});
+
+test("an IAM user's access keys sign in", async (t) => {
+  if (caps.iam !== true) {
+    t.skip(`needs IAM (ListRoles answered ${caps.iam.code}: ${caps.iam.message})`);
+    return;
   }
+  try {
+    await api.awsQuery("iam", "2010-05-08", "CreateUser", { UserName: "console-viewer" });
+  } catch (err) {
+    if (err.code !== "EntityAlreadyExists") throw err;
+  }
+  const xml = await api.awsQuery("iam", "2010-05-08", "CreateAccessKey", { UserName: "console-viewer" });
+  const k = xmlFields(xml, ["AccessKeyId", "SecretAccessKey"]);
+  const who = await signInElsewhere({ accessKeyId: k.AccessKeyId, secretAccessKey: k.SecretAccessKey }, "user-clusters");
+  assert.equal(who, `arn:aws:iam::${ACCOUNT}:user/console-viewer`);
 });
 
 test("delete the association and the cluster", async () => {
