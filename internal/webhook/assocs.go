@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -96,26 +95,23 @@ func (a *Associations) cached(sa ServiceAccount) (has bool, rev int64) {
 }
 
 // Has reports whether sa has an association. The answer is current as of
-// podid's revision in effect; with an error, it is the cache's answer
-// (false before the first listing), and the error says why it may be
-// stale.
+// podid's revision in effect: from the cache when it is that recent,
+// else from podid directly (also when podid's revision cannot be read).
+// With an error, it is the cache's answer (false before the first
+// listing), and the error says why it may be stale.
 func (a *Associations) Has(ctx context.Context, sa ServiceAccount) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.CheckTimeout)
 	defer cancel()
-	applied, err := a.cfg.Source.Wait(ctx, 0, time.Second)
+	applied, waitErr := a.cfg.Source.Wait(ctx, 0, time.Second)
 	has, rev := a.cached(sa)
-	if err != nil {
-		a.cfg.Metrics.lookup("stale")
-		return has, fmt.Errorf("reading podid's revision in effect: %w", err)
-	}
-	if applied <= rev {
+	if waitErr == nil && applied <= rev {
 		a.cfg.Metrics.lookup("cache")
 		return has, nil
 	}
 	found, err := a.cfg.Source.HasAssociation(ctx, sa)
 	if err != nil {
 		a.cfg.Metrics.lookup("stale")
-		return has, err
+		return has, errors.Join(err, waitErr)
 	}
 	a.cfg.Metrics.lookup("podid")
 	return found, nil
