@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: vet, the Go test suite (PostgreSQL tests included when a
 # server can be started or TEST_POSTGRES_DSN is set), the AWS CLI script, and
-# the boto3 and JS SDK flows (ci/xsdk) and the web console's browser tests
+# the boto3 and JS SDK flows (ci/xsdk), the Terraform e2e (ci/terraform) and the web console's browser tests
 # (ci/console: Debian's chromium, installed if absent) against the built binary.
 # Run from anywhere: bash ci/test.sh
 set -euo pipefail
@@ -31,4 +31,5 @@ go test -count=1 -timeout 40m ./...
 echo "== AWS CLI flows"
 bash ci/cli-test.sh
 echo "== boto3 and JS SDK flows"; bash ci/xsdk/run.sh
+echo "== Terraform e2e (IAM, EKS, pod identity)"; bash ci/terraform/run.sh
 echo "== web console in chromium (ci/console)"; bash ci/console/run.sh

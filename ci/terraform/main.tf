@@ -1,0 +1,172 @@
+# The Terraform e2e's module (ci/terraform/run.sh applies it against
+# `podid serve`): a pod's role with the trust policy EKS Pod Identity needs,
+# its inline and managed policies, a node user with an access key and an
+# inline policy, a cluster and the pod identity association.
+
+terraform {
+  required_providers {
+    aws = {
+      source = "hashicorp/aws"
+    }
+  }
+}
+
+variable "endpoint" {
+  type = string
+}
+
+variable "access_key" {
+  type      = string
+  sensitive = true
+}
+
+variable "secret_key" {
+  type      = string
+  sensitive = true
+}
+
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = var.access_key
+  secret_key                  = var.secret_key
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  endpoints {
+    eks = var.endpoint
+    iam = var.endpoint
+    sts = var.endpoint
+  }
+}
+
+data "aws_iam_policy_document" "pods_trust" {
+  statement {
+    effect  = "Allow"
+    actions = ["sts:AssumeRole", "sts:TagSession"]
+    principals {
+      type        = "Service"
+      identifiers = ["pods.eks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "app" {
+  name                 = "tf-app"
+  path                 = "/pods/"
+  description          = "the app's pod role"
+  assume_role_policy   = data.aws_iam_policy_document.pods_trust.json
+  max_session_duration = 7200
+  tags = {
+    team = "payments"
+  }
+}
+
+resource "aws_iam_role_policy" "app_read" {
+  name = "read-bucket"
+  role = aws_iam_role.app.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["s3:GetObject"]
+      Resource = "arn:aws:s3:::app-bucket/$${aws:PrincipalTag/kubernetes-namespace}/*"
+    }]
+  })
+}
+
+resource "aws_iam_policy" "app_queue" {
+  name        = "tf-app-queue"
+  path        = "/pods/"
+  description = "send to the app's queue"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = "arn:aws:sqs:us-east-1:000000000000:app"
+    }]
+  })
+  tags = {
+    team = "payments"
+  }
+}
+
+resource "aws_iam_role_policy_attachment" "app_queue" {
+  role       = aws_iam_role.app.name
+  policy_arn = aws_iam_policy.app_queue.arn
+}
+
+resource "aws_iam_role" "cluster" {
+  name = "tf-cluster"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "eks.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_eks_cluster" "dev" {
+  name     = "tf-dev"
+  role_arn = aws_iam_role.cluster.arn
+  vpc_config {
+    subnet_ids = ["subnet-1", "subnet-2"]
+  }
+}
+
+resource "aws_eks_pod_identity_association" "app" {
+  cluster_name    = aws_eks_cluster.dev.name
+  namespace       = "default"
+  service_account = "app"
+  role_arn        = aws_iam_role.app.arn
+  tags = {
+    team = "payments"
+  }
+}
+
+# The node agent's identity: it may only exchange pods' tokens for this
+# cluster.
+resource "aws_iam_user" "node" {
+  name = "tf-node"
+  path = "/nodes/"
+  tags = {
+    cluster = "tf-dev"
+  }
+}
+
+resource "aws_iam_user_policy" "node" {
+  name = "pod-identity-agent"
+  user = aws_iam_user.node.name
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = "eks-auth:AssumeRoleForPodIdentity"
+      Resource = aws_eks_cluster.dev.arn
+    }]
+  })
+}
+
+resource "aws_iam_access_key" "node" {
+  user = aws_iam_user.node.name
+}
+
+output "app_role_arn" {
+  value = aws_iam_role.app.arn
+}
+
+output "node_user_arn" {
+  value = aws_iam_user.node.arn
+}
+
+output "node_access_key_id" {
+  value = aws_iam_access_key.node.id
+}
+
+output "node_secret_access_key" {
+  value     = aws_iam_access_key.node.secret
+  sensitive = true
+}
