@@ -8,24 +8,17 @@
 # Needs: go (unless PODID_BIN is set), aws (v1 or v2), python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. ci/podid-wait.sh
+. ci/podid-serve.sh
 
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_pid "$server_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-if [ -z "${PODID_BIN:-}" ]; then
-  echo "cli-test: building podid"
-  go build -o "$work/podid" ./cmd/podid
-  PODID_BIN="$work/podid"
-fi
+podid_bin cli-test "$work"
 
 # Dummy credentials (podid serve --auth none does not check them) and no
 # user configuration.

@@ -14,15 +14,12 @@
 # system's chromium).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. ci/podid-wait.sh
+. ci/podid-serve.sh
 
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_pid "$server_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -39,18 +36,9 @@ for tool in node npm; do
   command -v "$tool" >/dev/null || { echo "console: $tool is needed" >&2; exit 1; }
 done
 
-if [ -z "${PODID_BIN:-}" ]; then
-  echo "console: building podid"
-  go build -o "$work/podid" ./cmd/podid
-  PODID_BIN="$work/podid"
-fi
+podid_bin console "$work"
 
-data_dir="$work/data"
-log="$work/server.log"
-"$PODID_BIN" serve --listen 127.0.0.1:0 --auth sigv4 --data-dir "$data_dir" --store "sqlite:$data_dir/podid.db" \
-  --log-level warn >"$log" 2>&1 &
-server_pid=$!
-wait_for_podid console "$log" "$server_pid"
+start_podid_sigv4 console "$work"
 
 (cd ci/console && timeout 180 npm ci --no-audit --no-fund --loglevel=error >"$work/npm.out" 2>&1) ||
   { cat "$work/npm.out" >&2; echo "console: npm ci in ci/console failed" >&2; exit 1; }

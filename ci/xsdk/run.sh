@@ -13,30 +13,19 @@
 # PODID_SKIP_JS=1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. ci/podid-wait.sh
+. ci/podid-serve.sh
 
 work=$(mktemp -d)
 server_pid=""
 agent_pid=""
 cleanup() {
-  if [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null; then
-    kill "$agent_pid" 2>/dev/null || true
-    wait "$agent_pid" 2>/dev/null || true
-  fi
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_pid "$agent_pid"
+  stop_pid "$server_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-if [ -z "${PODID_BIN:-}" ]; then
-  echo "xsdk: building podid"
-  go build -o "$work/podid" ./cmd/podid
-  PODID_BIN="$work/podid"
-fi
-PODID_BIN=$(cd "$(dirname "$PODID_BIN")" && pwd)/$(basename "$PODID_BIN")
+podid_bin xsdk "$work"
 
 # No user configuration: every SDK gets its endpoint and keys explicitly.
 export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
@@ -69,12 +58,7 @@ run_flows() {
   fi
 }
 
-data_dir="$work/data"
-log="$work/server.log"
-"$PODID_BIN" serve --listen 127.0.0.1:0 --auth sigv4 --data-dir "$data_dir" --store "sqlite:$data_dir/podid.db" \
-  --log-level warn >"$log" 2>&1 &
-server_pid=$!
-wait_for_podid xsdk "$log" "$server_pid"
+start_podid_sigv4 xsdk "$work"
 if [ ! -s "$data_dir/admin-credentials.json" ]; then
   echo "xsdk: no $data_dir/admin-credentials.json" >&2
   exit 1
