@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { errorFrom, roleName, xmlFields, ApiError } from "../../internal/console/static/js/api.js";
-import { parseEvent, concerns, perMinute, SUCCESS } from "../../internal/console/static/js/events.js";
+import { parseEvent, concerns, perMinute, mergeEvents, SUCCESS } from "../../internal/console/static/js/events.js";
 import { parseTags } from "../../internal/console/static/js/pages/forms.js";
 
 const headers = (o) => new Headers(o);
@@ -113,4 +113,10 @@ test("perMinute counts by minute and outcome, oldest first, within the window", 
 
 test("parseTags reads key=value lines", () => {
   assert.deepEqual(parseTags("team=payments\n\n owner = sre \nflag\nurl=a=b"), { team: "payments", owner: "sre", flag: "", url: "a=b" });
+});
+
+test("mergeEvents keeps each event once, newest first", () => {
+  const ev = (id, s) => ({ id, time: new Date(s * 1000) });
+  const got = mergeEvents([ev("a", 1), ev("c", 3)], [ev("b", 2), ev("c", 3)], []);
+  assert.deepEqual(got.map((e) => e.id), ["c", "b", "a"]);
 });

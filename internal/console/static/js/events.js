@@ -81,3 +81,10 @@ export function perMinute(events, start, end) {
   }
   return buckets;
 }
+
+/** mergeEvents joins lists of parsed events: each event once, newest first. */
+export function mergeEvents(...lists) {
+  const seen = new Map();
+  for (const ev of lists.flat()) if (!seen.has(ev.id)) seen.set(ev.id, ev);
+  return [...seen.values()].sort((a, b) => b.time - a.time);
+}

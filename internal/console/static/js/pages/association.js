@@ -7,7 +7,7 @@ import { roleName } from "../api.js";
 import { h, field, onSubmit, fill, table, fmtTime, pretty, confirmButton, errorBox } from "../ui.js";
 import { associationForm } from "./forms.js";
 import { eventsTable } from "./eventview.js";
-import { CREDENTIAL_EVENT, concerns, lookupAll } from "../events.js";
+import { CREDENTIAL_EVENT, concerns, lookupAll, mergeEvents } from "../events.js";
 
 export async function render(ctx) {
   const { api, params, go } = ctx;
@@ -249,9 +249,17 @@ function eventsPanel(api, a) {
   const box = h("div", {});
   const load = () =>
     fill(box, async () => {
+      // The trail may list the association as an event's resource; if not,
+      // the newest credential requests of every association are searched.
       const start = new Date(Date.now() - 24 * 3600 * 1000);
-      const { events, truncated } = await lookupAll(api, { attribute: { key: "EventName", value: CREDENTIAL_EVENT }, start }, 4);
-      const mine = events.filter((ev) => concerns(ev, a)).slice(0, 20);
+      const [byResource, byName] = await Promise.all([
+        lookupAll(api, { attribute: { key: "ResourceName", value: a.associationArn }, start }, 2),
+        lookupAll(api, { attribute: { key: "EventName", value: CREDENTIAL_EVENT }, start }, 4),
+      ]);
+      const truncated = byName.truncated;
+      const mine = mergeEvents(byResource.events, byName.events)
+        .filter((ev) => ev.name === CREDENTIAL_EVENT && concerns(ev, a))
+        .slice(0, 20);
       return [
         eventsTable(mine, { compact: true, empty: "No credential requests for this association in the last 24 hours." }),
         truncated ? h("p", { class: "muted small" }, "Only the newest 200 credential events of all associations were searched.") : null,
