@@ -106,9 +106,59 @@ func TestTokenIssuerWaitCommands(t *testing.T) {
 	}}, &out); err != nil {
 		t.Fatalf("podid token: %v", err)
 	}
-	token := strings.TrimSpace(out.String())
+	token := out.String()
 	if !satoken.WellFormed(token) {
-		t.Fatalf("podid token printed %q", out.String())
+		t.Fatalf("podid token printed %q, want the token alone (no newline)", out.String())
+	}
+	// --output FILE: the token alone, mode 0600, nothing on stdout.
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	out.Reset()
+	if err := runToken(ctx, &tokenOptions{admin: adm, cluster: "dev", expiresIn: time.Hour, output: tokenFile, in: admin.MintTokenInput{
+		Namespace: "default", ServiceAccount: "app", PodName: "app-7d9f", PodUID: "0cda7f85-c1f9-4dee-b6e9-a0b50c8f3012",
+	}}, &out); err != nil {
+		t.Fatalf("podid token --output: %v", err)
+	}
+	if b, err := os.ReadFile(tokenFile); err != nil || !satoken.WellFormed(string(b)) || out.Len() != 0 {
+		t.Errorf("podid token --output wrote %q (%v), stdout %q", b, err, out.String())
+	}
+	if fi, err := os.Stat(tokenFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode: %v, %v", fi, err)
+	}
+	// A failure writes nothing and is an error (exit status 1).
+	out.Reset()
+	if err := runToken(ctx, &tokenOptions{admin: adm, cluster: "nope", expiresIn: time.Hour, in: admin.MintTokenInput{
+		Namespace: "default", ServiceAccount: "app", PodName: "p", PodUID: "u",
+	}}, &out); err == nil || out.Len() != 0 {
+		t.Errorf("podid token for an unknown cluster: %v, stdout %q", err, out.String())
+	}
+
+	// The admin keys from $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY (what
+	// the banner tells the user to export), with no keys file.
+	t.Setenv("PODID_ADMIN_ACCESS_KEY_ID", "")
+	t.Setenv("PODID_ADMIN_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_ACCESS_KEY_ID", adminKeys.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", adminKeys.SecretAccessKey)
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	envAdm := adminFlags{endpoint: url, dataDir: t.TempDir(), region: "us-west-2"}
+	if err := runIssuerShow(ctx, &issuerOptions{admin: envAdm, cluster: "dev"}, io.Discard); err != nil {
+		t.Errorf("podid issuer show with the keys in $AWS_ACCESS_KEY_ID: %v", err)
+	}
+	// No keys anywhere: the error says where podid looked.
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	err = runIssuerShow(ctx, &issuerOptions{admin: envAdm, cluster: "dev"}, io.Discard)
+	for _, want := range []string{"MissingAuthenticationTokenException", "--access-key-id", "$PODID_ADMIN_ACCESS_KEY_ID", "$AWS_ACCESS_KEY_ID", filepath.Join(envAdm.dataDir, sigv4.AdminFile)} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("podid issuer show without keys: %v, want it to mention %s", err, want)
+		}
+	}
+	// podid wait for what does not exist: ResourceNotFound, an error.
+	for _, w := range []*waitOptions{
+		{admin: adm, revision: -1, timeout: 5 * time.Second, cluster: "dev", associationID: "a-000000000000000000"},
+		{admin: adm, revision: -1, timeout: 5 * time.Second, cluster: "nope", associationID: "a-000000000000000000"},
+	} {
+		if err := runWait(ctx, w, io.Discard); err == nil || !strings.Contains(err.Error(), "ResourceNotFoundException") {
+			t.Errorf("podid wait --cluster %s for a missing association: %v, want ResourceNotFoundException", w.cluster, err)
+		}
 	}
 
 	// With a 1 s propagation delay, podid wait says when the association

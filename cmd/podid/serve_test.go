@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/podid/podid/internal/sigv4"
 )
 
 // signalWriter collects what is written and signals when it first contains
@@ -221,5 +223,27 @@ func TestServeConsole(t *testing.T) {
 				t.Errorf("GET /clusters unsigned: %v %v, want 403 (only the console is public)", resp, err)
 			}
 		})
+	}
+}
+
+// TestServeBannerAdminKeys: the first start prints the admin keys once; a
+// restart says where they are (and prints no secret).
+func TestServeBannerAdminKeys(t *testing.T) {
+	o := testServeOptions(t)
+	o.auth, o.dataDir = sigv4.ModeSigV4, t.TempDir()
+	var first, second strings.Builder
+	keys, err := adminIdentity(o, &first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(first.String(), keys.SecretAccessKey) {
+		t.Errorf("first start:\n%s\nwant the keys", first.String())
+	}
+	if _, err := adminIdentity(o, &second); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(o.dataDir, sigv4.AdminFile)
+	if !strings.Contains(second.String(), path) || !strings.Contains(second.String(), keys.AccessKeyID) || strings.Contains(second.String(), keys.SecretAccessKey) {
+		t.Errorf("restart:\n%s\nwant where the keys are (%s), their ID, no secret", second.String(), path)
 	}
 }

@@ -63,6 +63,9 @@ func runSessionInspect(ctx context.Context, o *sessionInspectOptions, stdout io.
 	case token == "":
 		return errors.New("give the token with --session-token or --from-env")
 	}
+	// --from-env: the environment's AWS keys are the session's, not the
+	// admin's.
+	o.admin.ignoreAWSEnv = o.admin.ignoreAWSEnv || o.fromEnv
 	c, err := o.admin.client()
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +20,7 @@ type tokenOptions struct {
 	cluster   string
 	in        admin.MintTokenInput
 	expiresIn time.Duration
+	output    string
 }
 
 func newTokenCmd() *cobra.Command {
@@ -29,7 +32,11 @@ func newTokenCmd() *cobra.Command {
 for a token shaped like the one the kubelet projects into pods for EKS Pod Identity:
 RS256, audience pods.eks.amazonaws.com, issuer the cluster's podid issuer, and the
 kubernetes.io claims. Exchange it with EKS Auth's AssumeRoleForPodIdentity, or write
-it to the file AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE names for the node agent.`,
+it to the file AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE names for the node agent.
+
+The token is written without a trailing newline, as the kubelet writes it, to
+stdout or to --output FILE; on any failure nothing is written and the exit status
+is 1, so "podid token ... > file" is safe.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runToken(cmd.Context(), o, cmd.OutOrStdout())
@@ -45,6 +52,7 @@ it to the file AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE names for the node agent.`
 	f.StringVar(&o.in.ServiceAccountUID, "service-account-uid", "", "service account UID")
 	f.StringVar(&o.in.NodeName, "node-name", "", "node the pod runs on (a node-bound token)")
 	f.DurationVar(&o.expiresIn, "expires-in", 24*time.Hour, "token lifetime (at most 168h)")
+	f.StringVarP(&o.output, "output", "o", "", "write the token to this file (mode 0600) instead of stdout")
 	return cmd
 }
 
@@ -73,6 +81,31 @@ func runToken(ctx context.Context, o *tokenOptions, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("minting a token: %w", err)
 	}
-	_, err = fmt.Fprintln(stdout, out.Token)
+	if o.output != "" {
+		if err := writeFileAtomic(o.output, []byte(out.Token)); err != nil {
+			return fmt.Errorf("writing the token: %w", err)
+		}
+		return nil
+	}
+	_, err = io.WriteString(stdout, out.Token)
 	return err
+}
+
+// writeFileAtomic replaces path with data (mode 0600) through a temporary
+// file in the same directory, so a reader (the agent reading its token
+// file) sees the old token or the new one, never a part.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after the rename: nothing
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }

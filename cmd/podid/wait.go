@@ -30,7 +30,10 @@ func newWaitCmd() *cobra.Command {
 effect for EKS Auth's credential requests on the server (GET /podid/v1/wait): with
 --cluster and --association-id, that association's latest change (or its
 deletion); with --revision, every write up to that store revision; with neither,
-every write made so far. Exit status 0 when in effect; 1 when --timeout passes first.
+every write made so far. Exit status 0 when in effect; 1 when --timeout passes first,
+and 1 with ResourceNotFoundException when the cluster or the association does not
+exist (a deletion is waited for while the change feed remembers it: its last
+10,000 revisions).
 With several podid serve replicas, the answer is the replica's that served the
 request (each has its own association cache).
 

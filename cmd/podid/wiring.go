@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -182,6 +183,11 @@ func adminIdentity(o *serveOptions, stdout io.Writer) (sts.Credentials, error) {
 		fmt.Fprintf(stdout, "podid serve: created the admin identity's access keys (shown once; kept in %s/%s):\n"+
 			"  export AWS_ACCESS_KEY_ID=%s\n  export AWS_SECRET_ACCESS_KEY=%s\n\n",
 			o.dataDir, sigv4.AdminFile, keys.AccessKeyID, keys.SecretAccessKey)
+	} else {
+		path := filepath.Join(o.dataDir, sigv4.AdminFile)
+		fmt.Fprintf(stdout, "podid serve: the admin identity's keys (access key ID %s) are in %s;\n"+
+			"  export them as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (podid token, wait, issuer and session read that file with --data-dir %s)\n\n",
+			keys.AccessKeyID, path, o.dataDir)
 	}
 	return keys, nil
 }

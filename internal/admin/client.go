@@ -39,6 +39,9 @@ type Client struct {
 	Now func() time.Time
 	// WaitChunk bounds one request of Wait (DefaultWaitChunk when 0).
 	WaitChunk time.Duration
+	// Unsigned, with nil Credentials, says where the caller looked for
+	// keys; a server that refuses an unsigned request gets it in the error.
+	Unsigned string
 }
 
 // signingName is the service a request's scope names: the server accepts
@@ -158,6 +161,10 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any, tim
 		return fmt.Errorf("reading the answer: %w", err)
 	}
 	if err := responseError(resp, b); err != nil {
+		var ae interface{ ErrorCode() string }
+		if c.Credentials == nil && c.Unsigned != "" && errors.As(err, &ae) && ae.ErrorCode() == "MissingAuthenticationTokenException" {
+			return fmt.Errorf("no admin keys found (looked in %s), so the request went unsigned: %w", c.Unsigned, err)
+		}
 		return err
 	}
 	if err := json.Unmarshal(b, out); err != nil {

@@ -211,6 +211,36 @@ func TestClientWait(t *testing.T) {
 	}
 }
 
+// TestClientWaitMissing: a wait for an association or a cluster that does
+// not exist is ResourceNotFound; a deleted association's wait is its
+// deletion's.
+func TestClientWaitMissing(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	for _, in := range []admin.WaitInput{
+		{Revision: -1, Cluster: "c1", AssociationID: "a-000000000000000000"},
+		{Revision: -1, Cluster: "nope", AssociationID: "a-000000000000000000"},
+	} {
+		if _, err := e.client.Wait(ctx, in, 5*time.Second); !isCode(err, eksapi.CodeResourceNotFound) {
+			t.Errorf("Wait(%+v) = %v, want ResourceNotFoundException", in, err)
+		}
+	}
+	ek := e.EKS(t)
+	a, err := ek.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{
+		ClusterName: aws.String("c1"), Namespace: aws.String("ns"), ServiceAccount: aws.String("sa"),
+		RoleArn: aws.String("arn:aws:iam::" + account + ":role/app"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ek.DeletePodIdentityAssociation(ctx, &eks.DeletePodIdentityAssociationInput{ClusterName: aws.String("c1"), AssociationId: a.Association.AssociationId}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := e.client.Wait(ctx, admin.WaitInput{Revision: -1, Cluster: "c1", AssociationID: aws.ToString(a.Association.AssociationId)}, 5*time.Second); err != nil || out.Revision <= 0 {
+		t.Errorf("Wait for a deleted association: %+v, %v", out, err)
+	}
+}
+
 func isCode(err error, code string) bool {
 	var ae *eksapi.Error
 	return errors.As(err, &ae) && ae.Code == code

@@ -28,7 +28,8 @@ const CodeRequestTimeout = "RequestTimeoutException"
 
 // wait answers once the cache has applied the revision asked for:
 // revision=N, or the revision of cluster=C&associationId=ID (a deleted
-// association: the current revision, which covers its deletion), or with
+// association: its deletion's; one that does not exist, or a cluster that
+// does not exist: ResourceNotFoundException), or with
 // neither, the store's current revision (every write made so far).
 func (h *Handler) wait(r *http.Request) (any, error) {
 	q := r.URL.Query()
@@ -69,17 +70,59 @@ func (h *Handler) waitRevision(ctx context.Context, q url.Values) (int64, error)
 		return rev, nil
 	}
 	cluster, id := q.Get("cluster"), q.Get("associationId")
-	if id != "" {
-		a, err := h.cfg.Store.GetAssociation(ctx, cluster, id)
-		if err == nil {
-			return a.Revision, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return 0, err
-		}
-		// Deleted (or never made): the current revision covers it.
+	if id == "" {
+		return h.cfg.Store.Revision(ctx)
 	}
-	return h.cfg.Store.Revision(ctx)
+	a, err := h.cfg.Store.GetAssociation(ctx, cluster, id)
+	if err == nil {
+		return a.Revision, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return 0, err
+	}
+	if _, err := h.cfg.Store.GetClusterPublic(ctx, cluster); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return 0, httpx.ClusterNotFound(cluster)
+		}
+		return 0, err
+	}
+	// Deleted recently: its tombstone's revision. Never made (or deleted
+	// longer ago than the feed remembers): ResourceNotFound, so a script
+	// waiting on a mistyped ID fails instead of succeeding at once.
+	rev, found, err := h.deletion(ctx, cluster, id)
+	if err != nil || found {
+		return rev, err
+	}
+	return 0, &httpx.ResourceError{Kind: httpx.KindAssociation, Cluster: cluster, AssociationID: id, Err: store.ErrNotFound}
+}
+
+// Bounds of deletion's search of the change feed, newest first.
+const (
+	deletionWindow  = 1000
+	deletionWindows = 10
+)
+
+// deletion finds the revision at which the association was deleted, in the
+// change feed's last deletionWindows*deletionWindow revisions.
+func (h *Handler) deletion(ctx context.Context, cluster, id string) (int64, bool, error) {
+	top, err := h.cfg.Store.Revision(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	for i := 0; i < deletionWindows && top > 0; i++ {
+		after := max(top-deletionWindow, 0)
+		changes, err := h.cfg.Store.ChangesSince(ctx, after, deletionWindow)
+		if err != nil {
+			return 0, false, err
+		}
+		for _, ch := range changes {
+			if ch.Deleted && ch.AssociationID == id && ch.ClusterName == cluster {
+				return ch.Revision, true, nil
+			}
+		}
+		top = after
+	}
+	return 0, false, nil
 }
 
 // MintTokenInput is the body of a token request.

@@ -149,13 +149,38 @@ func (a *Authenticator) Authenticate(r *http.Request) (*http.Request, error) {
 	if err != nil {
 		var f *httpx.AuthError
 		if errors.As(err, &f) {
-			a.log.LogAttrs(r.Context(), slog.LevelDebug, "sigv4: request refused",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			// Info: an operator whose client is refused needs to see why
+			// without turning on debug logs. No secret is logged: the key
+			// ID, never a signature or a token.
+			a.log.LogAttrs(r.Context(), slog.LevelInfo, "sigv4: request refused",
+				slog.String("reason", refusalReason(f)), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.String("code", f.Code), slog.String("accessKeyId", f.AccessKeyID))
 		}
 		return nil, err
 	}
 	return r.WithContext(authz.WithIdentity(r.Context(), id)), nil
+}
+
+// refusalReason says in a few words why a request was refused, for the log.
+func refusalReason(f *failure) string {
+	switch {
+	case f.Code == failMissing:
+		return "missing signature"
+	case f.Code == failInvalid:
+		return "unknown access key"
+	case f.Code == failExpired:
+		return "expired session token"
+	case f.Code == failIncomplete:
+		return "malformed signature"
+	case strings.HasPrefix(f.Message, "Signature expired") || strings.HasPrefix(f.Message, "Signature not yet current"):
+		return "clock skew"
+	case strings.HasPrefix(f.Message, "Credential should be scoped"):
+		return "wrong signing scope"
+	case strings.HasPrefix(f.Message, "Date in Credential scope"):
+		return "signing date mismatch"
+	default:
+		return "signature mismatch"
+	}
 }
 
 // failure is an authentication failure (an STS error code and AWS's

@@ -344,3 +344,42 @@ func TestLoadOrCreateAdmin(t *testing.T) {
 		t.Errorf("second call: %+v created=%v err=%v, want the same keys", c2, created, err)
 	}
 }
+
+// TestRefusalsLogged: the server says at info level why it refused a
+// request, and logs no secret.
+func TestRefusalsLogged(t *testing.T) {
+	adminCreds, err := sigv4.NewAdminCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	auth := sigv4.New(sigv4.Config{Admin: adminCreds, AccountID: account, Logger: logger})
+	const url = "http://127.0.0.1/clusters/c1"
+	wrong := adminCreds
+	wrong.SecretAccessKey = "wrong-secret-not-to-be-logged"
+	unknown := sts.Credentials{AccessKeyID: "AKIAUNKNOWNKEY000000", SecretAccessKey: "unknown-secret-not-to-be-logged"}
+	tests := []struct {
+		req  *http.Request
+		want string
+	}{
+		{httptest.NewRequest("GET", url, nil), "missing signature"},
+		{signed(t, unknown, "GET", url, "", "eks", time.Now(), nil), "unknown access key"},
+		{signed(t, wrong, "GET", url, "", "eks", time.Now(), nil), "signature mismatch"},
+		{signed(t, adminCreds, "GET", url, "", "eks", time.Now().Add(-10*time.Minute), nil), "clock skew"},
+	}
+	for _, tt := range tests {
+		logs.Reset()
+		if _, err := auth.Authenticate(tt.req); err == nil {
+			t.Errorf("%s: accepted", tt.want)
+		}
+		if !strings.Contains(logs.String(), "level=INFO") || !strings.Contains(logs.String(), `reason="`+tt.want+`"`) {
+			t.Errorf("log %q, want an info line with reason %q", logs.String(), tt.want)
+		}
+		for _, secret := range []string{adminCreds.SecretAccessKey, wrong.SecretAccessKey, unknown.SecretAccessKey} {
+			if strings.Contains(logs.String(), secret) {
+				t.Errorf("log %q holds a secret", logs.String())
+			}
+		}
+	}
+}

@@ -155,7 +155,7 @@ func NewFromEnvironment(ctx context.Context, endpoint string, cfg Config) (*Clie
 		cfg.Region = awsCfg.Region
 	}
 	if cfg.Region == "" {
-		return nil, errors.New("no aws region: set AWS_REGION")
+		return nil, errors.New("no AWS region: set --region or $AWS_REGION")
 	}
 	switch {
 	case endpoint != "":
@@ -169,9 +169,24 @@ func NewFromEnvironment(ctx context.Context, endpoint string, cfg Config) (*Clie
 	cfg.Endpoint = endpoint
 	if cfg.Credentials == nil {
 		cfg.Credentials = awsCfg.Credentials
+		// Found now rather than at the first pod's request, with the
+		// user's remedy.
+		rctx, cancel := context.WithTimeout(ctx, credentialsTimeout)
+		_, err := cfg.Credentials.Retrieve(rctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", msgNoCredentials, err)
+		}
 	}
 	return New(cfg)
 }
+
+// credentialsTimeout bounds NewFromEnvironment's first look for credentials
+// (the instance metadata service may not answer off EC2).
+const credentialsTimeout = 10 * time.Second
+
+const msgNoCredentials = "no AWS credentials in the environment; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY " +
+	"(or AWS_PROFILE, or AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE) or use node credentials (the EC2 instance's role)"
 
 // AssumeRoleForPodIdentity exchanges a service-account token for the
 // association role's credentials. The response is checked: every member

@@ -287,6 +287,29 @@ func TestNewFromEnvironment(t *testing.T) {
 	}
 }
 
+// TestNewFromEnvironmentMissing: without credentials or a region the
+// error says what is missing and how to give it.
+func TestNewFromEnvironmentMissing(t *testing.T) {
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_REGION", "AWS_DEFAULT_REGION"} {
+		t.Setenv(k, "")
+	}
+	_, err := eksauthclient.NewFromEnvironment(context.Background(), "http://127.0.0.1:1", eksauthclient.Config{})
+	if err == nil || !strings.Contains(err.Error(), "--region") {
+		t.Errorf("no region: %v, want it to mention --region", err)
+	}
+	_, err = eksauthclient.NewFromEnvironment(context.Background(), "http://127.0.0.1:1", eksauthclient.Config{Region: "us-east-1"})
+	for _, want := range []string{"no AWS credentials in the environment", "AWS_ACCESS_KEY_ID", "node credentials"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("no credentials: %v, want it to mention %q", err, want)
+		}
+	}
+}
+
 // TestServiceModel cross-checks the client's request and the fake's
 // response against botocore's eks-auth service model.
 func TestServiceModel(t *testing.T) {
