@@ -62,6 +62,8 @@ echo "== go test"
 go test -count=1 -timeout 40m ./... 2>&1 | { grep -v -e '\[no test files\]$' || true; }
 echo "== AWS CLI flows"
 bash ci/cli-test.sh
+echo "== AWS CLI: IAM"
+bash ci/iam-cli-test.sh
 echo "== boto3 and JS SDK flows"; bash ci/xsdk/run.sh
 echo "== Terraform e2e (IAM, EKS, pod identity)"; bash ci/terraform/run.sh
 echo "== web console in chromium (ci/console)"; bash ci/console/run.sh
