@@ -11,7 +11,7 @@
 # Needs: go (unless PODID_BIN is set), aws, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. ci/podid-wait.sh
+. ci/podid-serve.sh
 
 work=$(mktemp -d)
 server_pid=""

@@ -18,7 +18,7 @@
 # provider is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. ci/podid-wait.sh
+. ci/podid-serve.sh
 
 if ! command -v terraform >/dev/null; then
   echo "terraform e2e: SKIP: terraform is not installed"
