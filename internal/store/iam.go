@@ -106,10 +106,11 @@ type IAM interface {
 	LookupAccessKey(ctx context.Context, id string) (AccessKey, User, error)
 
 	// RolePrincipal and UserPrincipal return what the policy engine needs
-	// about a role or a user, read in one snapshot: the record (trust
-	// policy and inline policies included) and the default version of
-	// every attached managed policy. The IAM revision of the snapshot lets
-	// a caller cache what it parsed.
+	// about a role or a user in one call: the record (trust policy and
+	// inline policies included) and the default version of every attached
+	// managed policy, with the IAM revision read before them (what is
+	// returned is at least that new), so a caller may cache what it parsed
+	// until IAMRevision moves.
 	RolePrincipal(ctx context.Context, name string) (Principal, error)
 	UserPrincipal(ctx context.Context, name string) (Principal, error)
 	// IAMRevision is the revision of the newest IAM write (0: none yet).
@@ -283,7 +284,8 @@ type AccessKey struct {
 }
 
 // Principal is a role or a user with every policy document the engine
-// evaluates for it (RolePrincipal, UserPrincipal).
+// evaluates for it (RolePrincipal, UserPrincipal). Treat it as read-only:
+// callers may share it.
 type Principal struct {
 	Role *Role // set for a role: its trust policy and inline policies
 	User *User // set for a user: its inline policies
@@ -291,7 +293,7 @@ type Principal struct {
 	// attachment order. An attachment whose policy is gone (never, as
 	// DeletePolicy refuses) is left out.
 	Attached []AttachedPolicy
-	// IAMRevision is the IAM revision the snapshot was read at.
+	// IAMRevision is the IAM revision read before the records.
 	IAMRevision int64
 }
 

@@ -83,10 +83,9 @@ func (s *Store) iamWrite(ctx context.Context, fn func(storecore.IAMTx) error) er
 	})
 }
 
-// iamRead runs fn on one snapshot (storecore.NewIAM's read): a read-only
-// REPEATABLE READ transaction.
+// iamRead runs fn on the latest committed state (storecore.NewIAM's
+// read), one statement at a time on the pool: no BEGIN and COMMIT round
+// trips.
 func (s *Store) iamRead(ctx context.Context, fn func(storecore.IAMReader) error) error {
-	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		return fn(iamReader{ctx: ctx, q: tx})
-	})
+	return fn(iamReader{ctx: ctx, q: s.pool})
 }

@@ -55,7 +55,7 @@ var errClosed = errors.New("store closed")
 // Store is a store.Store backed by one SQLite database file. Create it with
 // Open; it is safe for concurrent use.
 type Store struct {
-	storecore.IAM // the IAM methods, over iamWrite and iamReadTx
+	storecore.IAM // the IAM methods, over iamWrite and iamReadLatest
 
 	path string
 	rdb  *sql.DB // read-only pool
@@ -140,7 +140,7 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 		return nil, err
 	}
 	s.w = w
-	s.IAM = storecore.NewIAM(s.iamWrite, s.iamReadTx)
+	s.IAM = storecore.NewIAM(s.iamWrite, s.iamReadLatest)
 	if err := s.bg.StartPruning(ctx, s.prune); err != nil {
 		s.Close()
 		return nil, err

@@ -23,8 +23,9 @@ type IAMRow struct {
 	Doc []byte
 }
 
-// IAMReader reads the IAM table, inside a write transaction or in a read
-// snapshot.
+// IAMReader reads the IAM table: inside a write transaction, or the latest
+// committed state statement by statement (each read may see writes the
+// previous one did not).
 type IAMReader interface {
 	// Get returns the document of (kind, key); found is false when there
 	// is none.
@@ -66,7 +67,9 @@ type IAM struct {
 
 // NewIAM returns the IAM methods of a backend: write runs fn in one write
 // transaction and commits it (fn's error rolls back and comes back as
-// is); read runs fn on one consistent snapshot.
+// is); read runs fn on the latest committed state, without a transaction
+// (a read transaction costs several point reads; the reads that combine
+// records are written to stay right without one).
 func NewIAM(write func(ctx context.Context, fn func(IAMTx) error) error,
 	read func(ctx context.Context, fn func(IAMReader) error) error) IAM {
 	return IAM{write: write, read: read}
@@ -169,7 +172,8 @@ func iamDo[T any](ctx context.Context, m IAM, fn func(IAMTx) (T, error), format 
 	return Do(ctx, m.write, fn, format, args...)
 }
 
-// view runs fn on a read snapshot, with context on its error.
+// iamView runs fn on the latest committed state, with context on its
+// error.
 func iamView[T any](ctx context.Context, m IAM, fn func(IAMReader) (T, error), format string, args ...any) (T, error) {
 	var out T
 	err := m.read(ctx, func(r IAMReader) error {
@@ -673,12 +677,21 @@ func (m IAM) LookupAccessKey(ctx context.Context, id string) (store.AccessKey, s
 		u store.User
 	}
 	out, err := iamView(ctx, m, func(r IAMReader) (found, error) {
-		k, err := getDoc[store.AccessKey](r, iamKey, id, missing(store.KindAccessKey, id))
-		if err != nil {
-			return found{}, err
+		// A rename between the two reads moves the user away from the
+		// name the key had: the key is read again (bounded; renames are
+		// rare), never refused for it.
+		for range 3 {
+			k, err := getDoc[store.AccessKey](r, iamKey, id, missing(store.KindAccessKey, id))
+			if err != nil {
+				return found{}, err
+			}
+			d, err := getUser(r, k.UserName)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			return found{k, d.User}, err
 		}
-		d, err := getUser(r, k.UserName)
-		return found{k, d.User}, err
+		return found{}, missing(store.KindAccessKey, id)
 	}, "looking up access key %s", id)
 	return out.k, out.u, err
 }
@@ -686,27 +699,36 @@ func (m IAM) LookupAccessKey(ctx context.Context, id string) (store.AccessKey, s
 // RolePrincipal implements store.IAM.
 func (m IAM) RolePrincipal(ctx context.Context, name string) (store.Principal, error) {
 	return iamView(ctx, m, func(r IAMReader) (store.Principal, error) {
+		rev, err := r.IAMRevision()
+		if err != nil {
+			return store.Principal{}, err
+		}
 		role, err := getDoc[store.Role](r, iamRole, store.IAMKey(name), missing(store.KindRole, name))
 		if err != nil {
 			return store.Principal{}, err
 		}
-		return principal(r, store.Principal{Role: &role}, role.AttachedPolicies)
+		return principal(r, store.Principal{Role: &role, IAMRevision: rev}, role.AttachedPolicies)
 	}, "reading the policies of role %q", name)
 }
 
 // UserPrincipal implements store.IAM.
 func (m IAM) UserPrincipal(ctx context.Context, name string) (store.Principal, error) {
 	return iamView(ctx, m, func(r IAMReader) (store.Principal, error) {
+		rev, err := r.IAMRevision()
+		if err != nil {
+			return store.Principal{}, err
+		}
 		d, err := getUser(r, name)
 		if err != nil {
 			return store.Principal{}, err
 		}
-		return principal(r, store.Principal{User: &d.User}, d.AttachedPolicies)
+		return principal(r, store.Principal{User: &d.User, IAMRevision: rev}, d.AttachedPolicies)
 	}, "reading the policies of user %q", name)
 }
 
-// principal completes p with the attached policies' documents and the
-// snapshot's IAM revision.
+// principal completes p with the attached policies' documents. The IAM
+// revision was read before any record: what was read is at least as new as
+// it, so a cache keyed by it refreshes on the next change at the latest.
 func principal(r IAMReader, p store.Principal, attached []string) (store.Principal, error) {
 	for _, arn := range attached {
 		mp, err := getPolicy(r, arn)
@@ -719,9 +741,7 @@ func principal(r IAMReader, p store.Principal, attached []string) (store.Princip
 		v, _ := mp.Version(mp.DefaultVersion)
 		p.Attached = append(p.Attached, store.AttachedPolicy{ARN: arn, Name: mp.Name, VersionID: v.ID, Document: v.Document})
 	}
-	var err error
-	p.IAMRevision, err = r.IAMRevision()
-	return p, err
+	return p, nil
 }
 
 // IAMRevision implements store.IAM.
