@@ -21,6 +21,10 @@ var SessionActions = map[string]bool{
 	"eks:DescribePodIdentityAssociation": true,
 	"eks:ListPodIdentityAssociations":    true,
 	"eks:ListTagsForResource":            true,
+	"eks:DescribeClusterVersions":        true,
+	"eks:DescribeAddon":                  true,
+	"eks:ListAddons":                     true,
+	"eks:DescribeAddonVersions":          true,
 	ActionGetIssuer:                      true,
 	ActionWait:                           true,
 }

@@ -33,8 +33,18 @@ func (s *Server) authorize(r *http.Request, op string, in any) error {
 			name, tags = deref(c.Name), c.Tags
 		}
 		resource = s.ClusterARN(name)
-	case opListClusters:
-		resource = s.ClusterARN("*")
+	case opListClusters, opDescribeClusterVersions, opDescribeAddonVersions:
+		resource = "*"
+		if op == opListClusters {
+			resource = s.ClusterARN("*")
+		}
+	case opCreateAddon:
+		resource = s.ClusterARN(r.PathValue("name"))
+		if c, ok := in.(*createAddonInput); ok {
+			tags = c.Tags
+		}
+	case opDescribeAddon, opDeleteAddon:
+		resource = s.addonARN(r.PathValue("name"), r.PathValue("addonName"))
 	case opDescribeAssociation, opDeleteAssociation:
 		resource = s.AssociationARN(r.PathValue("name"), r.PathValue("associationId"))
 	case opUpdateAssociation:

@@ -43,6 +43,9 @@ type clusterConfig struct {
 	Logging                 *logging                 `json:"logging,omitempty"`
 	AccessConfig            *accessConfig            `json:"accessConfig,omitempty"`
 	DeletionProtection      *bool                    `json:"deletionProtection,omitempty"`
+	// CertificateAuthority is made by CreateCluster (a request's is
+	// replaced): eksctl reads it.
+	CertificateAuthority *certificateAuthority `json:"certificateAuthority,omitempty"`
 }
 
 type vpcConfig struct {
@@ -103,6 +106,11 @@ func (s *Server) createCluster(w http.ResponseWriter, r *http.Request, in *creat
 	if err != nil {
 		return nil, err.WithCluster(name)
 	}
+	ca, caErr := newClusterCA(s.now())
+	if caErr != nil {
+		return nil, fmt.Errorf("making the certificate authority of cluster %s: %w", name, caErr)
+	}
+	cfg.CertificateAuthority = ca
 	config, jerr := json.Marshal(cfg)
 	if jerr != nil {
 		return nil, fmt.Errorf("encoding cluster config: %w", jerr)
@@ -277,7 +285,7 @@ func (s *Server) clusterShape(c store.Cluster, status string) *eksapi.Cluster {
 	if tags == nil {
 		tags = map[string]string{}
 	}
-	return &eksapi.Cluster{
+	out := &eksapi.Cluster{
 		Name:               c.Name,
 		Arn:                s.ClusterARN(c.Name),
 		CreatedAt:          &created,
@@ -289,8 +297,10 @@ func (s *Server) clusterShape(c store.Cluster, status string) *eksapi.Cluster {
 		ClientRequestToken: c.ClientRequestToken,
 		PlatformVersion:    platformVersion,
 		Tags:               tags,
-		Extra:              json.RawMessage(c.Config),
+		Extra:              json.RawMessage(publicConfig(c.Config)),
 	}
+	out.CertificateAuthority = certificateAuthorityOf(c.Config)
+	return out
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -66,8 +66,12 @@ func TestClusterLifecycle(t *testing.T) {
 		KubernetesNetworkConfig: &types.KubernetesNetworkConfigResponse{ServiceIpv4Cidr: aws.String("172.20.0.0/16"), IpFamily: types.IpFamilyIpv4},
 		AccessConfig:            &types.AccessConfigResponse{AuthenticationMode: types.AuthenticationModeApi, BootstrapClusterCreatorAdminPermissions: aws.Bool(true)},
 	}
+	// The certificate authority is random: TestEksctlSurface checks it.
+	if got.CertificateAuthority == nil || aws.ToString(got.CertificateAuthority.Data) == "" {
+		t.Error("created cluster has no certificateAuthority.data")
+	}
 	opts := cmp.Options{
-		cmpopts.IgnoreFields(types.Cluster{}, "CreatedAt"),
+		cmpopts.IgnoreFields(types.Cluster{}, "CreatedAt", "CertificateAuthority"),
 		cmpopts.IgnoreUnexported(types.Cluster{}, types.Identity{}, types.OIDC{}, types.VpcConfigResponse{}, types.KubernetesNetworkConfigResponse{}, types.AccessConfigResponse{}),
 	}
 	if diff := cmp.Diff(got, want, opts); diff != "" {
@@ -88,7 +92,7 @@ func TestClusterLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(desc.Cluster, got, cmpopts.IgnoreUnexported(types.Cluster{}, types.Identity{}, types.OIDC{}, types.VpcConfigResponse{}, types.KubernetesNetworkConfigResponse{}, types.AccessConfigResponse{})); diff != "" {
+	if diff := cmp.Diff(desc.Cluster, got, cmpopts.IgnoreUnexported(types.Cluster{}, types.Identity{}, types.OIDC{}, types.VpcConfigResponse{}, types.KubernetesNetworkConfigResponse{}, types.AccessConfigResponse{}, types.Certificate{})); diff != "" {
 		t.Errorf("described cluster (-got +want):\n%s", diff)
 	}
 

@@ -32,8 +32,15 @@ const (
 	opListTags            = "ListTagsForResource"
 	opCreateCluster       = "CreateCluster"
 	opDescribeCluster     = "DescribeCluster"
-	opDeleteCluster       = "DeleteCluster"
-	opListClusters        = "ListClusters"
+
+	opDescribeClusterVersions = "DescribeClusterVersions"
+	opCreateAddon             = "CreateAddon"
+	opListAddons              = "ListAddons"
+	opDescribeAddon           = "DescribeAddon"
+	opDeleteAddon             = "DeleteAddon"
+	opDescribeAddonVersions   = "DescribeAddonVersions"
+	opDeleteCluster           = "DeleteCluster"
+	opListClusters            = "ListClusters"
 )
 
 // Mount mounts the EKS API's operations on host (family httpx.EKS).
@@ -46,6 +53,13 @@ func (s *Server) Mount(host *httpx.Host) error {
 		{"GET /clusters", opListClusters, handle(s, opListClusters, s.listClusters)},
 		{"GET /clusters/{name}", opDescribeCluster, handle(s, opDescribeCluster, s.describeCluster)},
 		{"DELETE /clusters/{name}", opDeleteCluster, handle(s, opDeleteCluster, s.deleteCluster)},
+		{"GET /cluster-versions", opDescribeClusterVersions, handle(s, opDescribeClusterVersions, s.describeClusterVersions)},
+
+		{"POST /clusters/{name}/addons", opCreateAddon, handle(s, opCreateAddon, s.createAddon)},
+		{"GET /clusters/{name}/addons", opListAddons, handle(s, opListAddons, s.listAddons)},
+		{"GET /clusters/{name}/addons/{addonName}", opDescribeAddon, handle(s, opDescribeAddon, s.describeAddon)},
+		{"DELETE /clusters/{name}/addons/{addonName}", opDeleteAddon, handle(s, opDeleteAddon, s.deleteAddon)},
+		{"GET /addons/supported-versions", opDescribeAddonVersions, handle(s, opDescribeAddonVersions, s.describeAddonVersions)},
 
 		{"POST /clusters/{name}/pod-identity-associations", opCreateAssociation, handle(s, opCreateAssociation, s.createAssociation)},
 		{"GET /clusters/{name}/pod-identity-associations", opListAssociations, handle(s, opListAssociations, s.listAssociations)},
