@@ -6,7 +6,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -108,7 +111,6 @@ func TestInCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.associate(t, "default", "app")
 	create := func(p *corev1.Pod) *corev1.Pod {
 		t.Helper()
 		p.Namespace, p.TypeMeta = "", metav1.TypeMeta{}
@@ -118,6 +120,19 @@ func TestInCluster(t *testing.T) {
 		}
 		return out
 	}
+	// The API server loads a new webhook configuration a moment after it
+	// is created: dry-run creations (webhooks without side effects see
+	// them) show when it is in effect.
+	untilInEffect := func(p *corev1.Pod, done func(*corev1.Pod) bool) {
+		t.Helper()
+		p.Namespace, p.TypeMeta = "", metav1.TypeMeta{}
+		waitFor(t, time.Minute, func() bool {
+			out, err := core.Pods("default").Create(ctx, p.DeepCopy(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			return err == nil && done(out)
+		})
+	}
+	f.associate(t, "default", "app")
+	untilInEffect(pod(ctr("app")), func(p *corev1.Pod) bool { return p.Labels["eks.amazonaws.com/pod-identity"] == "enabled" })
 
 	withInit := pod(ctr("app", env("AWS_REGION", "eu-central-1")), ctr("sidecar"))
 	withInit.Name = "app-1"
@@ -154,17 +169,55 @@ func TestInCluster(t *testing.T) {
 		}
 	}
 
-	// Not mutated: no association, or opted out.
+	// Not mutated: no association, opted out, host network.
 	other := pod(ctr("app"))
 	other.Name, other.Spec.ServiceAccountName = "other-1", "other"
 	optOut := pod(ctr("app"))
 	optOut.Name, optOut.Annotations = "opt-out-1", map[string]string{"podid.dev/skip": "true"}
-	for _, p := range []*corev1.Pod{other, optOut} {
+	hostNet := pod(ctr("app"))
+	hostNet.Name, hostNet.Spec.HostNetwork = "host-net-1", true
+	for _, p := range []*corev1.Pod{other, optOut, hostNet} {
 		got := create(p)
 		if _, ok := got.Labels["eks.amazonaws.com/pod-identity"]; ok || len(got.Spec.Containers[0].Env) != 0 ||
 			slices.ContainsFunc(got.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == "eks-pod-identity-token" }) {
 			t.Errorf("pod %s was mutated: labels %v, env %v, volumes %v", got.Name, got.Labels, got.Spec.Containers[0].Env, got.Spec.Volumes)
 		}
+	}
+
+	// Reinvocation: a webhook called after podid's adds a container; the
+	// API server calls podid's again, which completes that container only.
+	injector := sidecarInjector(t)
+	injectorCA := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: injector.Certificate().Raw})
+	injectorURL := injector.URL + "/inject"
+	_, err = c.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "zz-sidecar-injector"}, // called after podid-webhook
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name:                    "sidecar.test.podid.dev",
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &injectorURL, CABundle: injectorCA},
+			AdmissionReviewVersions: []string{"v1"},
+			SideEffects:             &none,
+			FailurePolicy:           &fail,
+			TimeoutSeconds:          &timeout,
+			Rules:                   whc.Webhooks[0].Rules,
+		}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reinvoked := pod(ctr("app"))
+	reinvoked.Name, reinvoked.Annotations = "app-2", map[string]string{injectAnnotation: "true"}
+	untilInEffect(reinvoked, func(p *corev1.Pod) bool { return len(p.Spec.Containers) == 2 })
+	got2 := create(reinvoked)
+	if n := len(got2.Spec.Containers); n != 2 {
+		t.Fatalf("pod app-2 has %d containers, want the injected sidecar too", n)
+	}
+	for _, c := range got2.Spec.Containers {
+		if diff := cmp.Diff(c.Env, identityEnv(m)); diff != "" {
+			t.Errorf("app-2 container %s env (-got +want):\n%s", c.Name, diff)
+		}
+	}
+	if n := len(slices.DeleteFunc(slices.Clone(got2.Spec.Volumes), func(v corev1.Volume) bool { return v.Name != "eks-pod-identity-token" })); n != 1 {
+		t.Errorf("pod app-2 has %d eks-pod-identity-token volumes, want 1", n)
 	}
 
 	// A new association is in effect for admission once podid wait says so.
@@ -229,4 +282,39 @@ func TestInCluster(t *testing.T) {
 	if view.RoleARN != "arn:aws:iam::000000000000:role/app" {
 		t.Errorf("role %s, want the association's", view.RoleARN)
 	}
+}
+
+const injectAnnotation = "test.podid.dev/inject-sidecar"
+
+// sidecarInjector is a second mutating webhook for TestInCluster: it adds
+// a container "injected" to pods annotated injectAnnotation that lack one.
+func sidecarInjector(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req, err := webhook.DecodeReview(body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		p, err := webhook.PodToCreate(req)
+		var ops []webhook.Operation
+		if err == nil && p != nil && p.Annotations[injectAnnotation] == "true" &&
+			!slices.ContainsFunc(p.Spec.Containers, func(c corev1.Container) bool { return c.Name == "injected" }) {
+			ops = []webhook.Operation{{Op: "add", Path: "/spec/containers/-", Value: ctr("injected")}}
+		}
+		out, err := webhook.EncodeResponse(string(req.UID), ops)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(out)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }
