@@ -179,6 +179,8 @@ type Change struct {
 type Store interface {
 	// IAM is podid's IAM: roles, users, policies, access keys.
 	IAM
+	// Audit is the audit trail's events.
+	Audit
 
 	// CreateCluster stores a new cluster. A name in use is ErrAlreadyExists
 	// (an *ExistsError). With opts' token: a replay returns the stored

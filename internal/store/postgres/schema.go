@@ -108,6 +108,36 @@ CREATE TABLE iam (
 );
 ALTER TABLE revision_counter ADD COLUMN iam_revision bigint NOT NULL DEFAULT 0;
 `,
+	// 4: the audit trail (storecore's audit tables): events by
+	// (time_us, event_id), indexed by each lookup attribute, and one row
+	// per resource an event names.
+	`
+CREATE TABLE audit_events (
+	event_id      text COLLATE "C" PRIMARY KEY,
+	time_us       bigint NOT NULL,
+	name          text NOT NULL,
+	source        text NOT NULL,
+	read_only     boolean NOT NULL,
+	username      text NOT NULL,
+	access_key_id text NOT NULL,
+	resources     text NOT NULL, -- JSON array
+	record        text NOT NULL  -- the CloudTrail event, JSON
+);
+CREATE INDEX audit_events_time ON audit_events (time_us, event_id);
+CREATE INDEX audit_events_name ON audit_events (name, time_us);
+CREATE INDEX audit_events_source ON audit_events (source, time_us);
+CREATE INDEX audit_events_username ON audit_events (username, time_us);
+CREATE INDEX audit_events_key ON audit_events (access_key_id, time_us);
+CREATE TABLE audit_resources (
+	event_id text COLLATE "C" NOT NULL,
+	time_us  bigint NOT NULL,
+	type     text NOT NULL,
+	name     text NOT NULL
+);
+CREATE INDEX audit_resources_time ON audit_resources (time_us, event_id);
+CREATE INDEX audit_resources_name ON audit_resources (name, time_us);
+CREATE INDEX audit_resources_type ON audit_resources (type, time_us);
+`,
 }
 
 // migrate applies the migrations the database has not applied yet. A

@@ -124,6 +124,36 @@ CREATE TABLE iam (
 ) WITHOUT ROWID;
 ALTER TABLE meta ADD COLUMN iam_revision INTEGER NOT NULL DEFAULT 0;
 `,
+	// 5: the audit trail (storecore's audit tables): events by
+	// (time_us, event_id), indexed by each lookup attribute, and one row
+	// per resource an event names.
+	`
+CREATE TABLE audit_events (
+	event_id      TEXT PRIMARY KEY,
+	time_us       INTEGER NOT NULL,
+	name          TEXT NOT NULL,
+	source        TEXT NOT NULL,
+	read_only     INTEGER NOT NULL,
+	username      TEXT NOT NULL,
+	access_key_id TEXT NOT NULL,
+	resources     TEXT NOT NULL, -- JSON array
+	record        TEXT NOT NULL  -- the CloudTrail event, JSON
+) WITHOUT ROWID;
+CREATE INDEX audit_events_time ON audit_events (time_us, event_id);
+CREATE INDEX audit_events_name ON audit_events (name, time_us);
+CREATE INDEX audit_events_source ON audit_events (source, time_us);
+CREATE INDEX audit_events_username ON audit_events (username, time_us);
+CREATE INDEX audit_events_key ON audit_events (access_key_id, time_us);
+CREATE TABLE audit_resources (
+	event_id TEXT NOT NULL,
+	time_us  INTEGER NOT NULL,
+	type     TEXT NOT NULL,
+	name     TEXT NOT NULL
+);
+CREATE INDEX audit_resources_time ON audit_resources (time_us, event_id);
+CREATE INDEX audit_resources_name ON audit_resources (name, time_us);
+CREATE INDEX audit_resources_type ON audit_resources (type, time_us);
+`,
 }
 
 // migrate applies the migrations db has not applied yet. Each runs in its

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteWhileListing", testDeleteWhileListing},
 	}
 	tests = append(tests, iamTests...)
+	tests = append(tests, auditTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.run(t, newStore(t))

@@ -1,0 +1,116 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/storecore"
+)
+
+var (
+	auditInsert         = storecore.AuditInsert(storecore.Dollar)
+	auditResourceInsert = storecore.AuditResourceInsert(storecore.Dollar)
+)
+
+// AppendEvents stores events in one transaction (two round trips: the
+// events, then the resources of those not already stored). It takes no
+// revision and not the counter's lock, so appending never waits for the
+// other writers of any replica.
+func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if s.isClosed() {
+		return errClosed
+	}
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, e := range events {
+			args, err := storecore.AuditInsertArgs(e)
+			if err != nil {
+				return err
+			}
+			b.Queue(auditInsert, args...)
+		}
+		br := tx.SendBatch(ctx, b)
+		rb := &pgx.Batch{}
+		for _, e := range events {
+			ct, err := br.Exec()
+			if err != nil {
+				br.Close()
+				return err
+			}
+			if ct.RowsAffected() == 0 {
+				continue // already stored
+			}
+			for _, r := range e.Resources {
+				rb.Queue(auditResourceInsert, e.ID, storecore.Micros(e.Time), r.Type, r.Name)
+			}
+		}
+		if err := br.Close(); err != nil {
+			return err
+		}
+		if rb.Len() == 0 {
+			return nil
+		}
+		return tx.SendBatch(ctx, rb).Close()
+	})
+}
+
+// LookupEvents reads one page.
+func (s *Store) LookupEvents(ctx context.Context, q store.EventQuery) ([]store.Event, string, error) {
+	return storecore.LookupEvents(ctx, q, storecore.Dollar, func(ctx context.Context, query string, args ...any) ([]store.Event, error) {
+		rows, err := s.pool.Query(ctx, query, args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []store.Event
+		for rows.Next() {
+			var r storecore.EventRow
+			if err := rows.Scan(r.Dest()...); err != nil {
+				return nil, err
+			}
+			e, err := r.Event()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+		}
+		return out, rows.Err()
+	})
+}
+
+// PruneEvents deletes in batches, each its own transaction (without the
+// counter's lock).
+func (s *Store) PruneEvents(ctx context.Context, before time.Time, keep int) (int, error) {
+	return storecore.PruneEvents(ctx, before, keep, storecore.Dollar, func(ctx context.Context, fn func(storecore.AuditTx) error) error {
+		return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+			return fn(auditTx{ctx, tx})
+		})
+	})
+}
+
+type auditTx struct {
+	ctx context.Context
+	tx  pgx.Tx
+}
+
+func (t auditTx) Cutoff(query string, args ...any) (int64, string, bool, error) {
+	var ts int64
+	var id string
+	err := t.tx.QueryRow(t.ctx, query, args...).Scan(&ts, &id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, "", false, nil
+	}
+	return ts, id, err == nil, err
+}
+
+func (t auditTx) Exec(query string, args ...any) (int64, error) {
+	ct, err := t.tx.Exec(t.ctx, query, args...)
+	return ct.RowsAffected(), err
+}

@@ -1,0 +1,95 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/storecore"
+)
+
+var (
+	auditInsert         = storecore.AuditInsert(storecore.Question)
+	auditResourceInsert = storecore.AuditResourceInsert(storecore.Question)
+)
+
+// AppendEvents stores events in one write of the writer (group commit
+// with whatever else is waiting).
+func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return s.w.do(ctx, func(tx *wtx) error {
+		for _, e := range events {
+			args, err := storecore.AuditInsertArgs(e)
+			if err != nil {
+				return err
+			}
+			res, err := tx.exec(auditInsert, args...)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				continue // already stored
+			}
+			for _, r := range e.Resources {
+				if _, err := tx.exec(auditResourceInsert, e.ID, storecore.Micros(e.Time), r.Type, r.Name); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// LookupEvents reads one page from the read pool.
+func (s *Store) LookupEvents(ctx context.Context, q store.EventQuery) ([]store.Event, string, error) {
+	return storecore.LookupEvents(ctx, q, storecore.Question, func(ctx context.Context, query string, args ...any) ([]store.Event, error) {
+		rows, err := s.query(ctx, query, args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []store.Event
+		for rows.Next() {
+			var r storecore.EventRow
+			if err := rows.Scan(r.Dest()...); err != nil {
+				return nil, err
+			}
+			e, err := r.Event()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+		}
+		return out, rows.Err()
+	})
+}
+
+// PruneEvents deletes in batches, each one write of the writer.
+func (s *Store) PruneEvents(ctx context.Context, before time.Time, keep int) (int, error) {
+	return storecore.PruneEvents(ctx, before, keep, storecore.Question, func(ctx context.Context, fn func(storecore.AuditTx) error) error {
+		return s.w.do(ctx, func(tx *wtx) error { return fn(auditTx{tx}) })
+	})
+}
+
+type auditTx struct{ tx *wtx }
+
+func (t auditTx) Cutoff(query string, args ...any) (int64, string, bool, error) {
+	var ts int64
+	var id string
+	err := t.tx.queryRow(query, args...).Scan(&ts, &id)
+	if err == sql.ErrNoRows {
+		return 0, "", false, nil
+	}
+	return ts, id, err == nil, err
+}
+
+func (t auditTx) Exec(query string, args ...any) (int64, error) {
+	res, err := t.tx.exec(query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

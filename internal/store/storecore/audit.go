@@ -1,0 +1,240 @@
+package storecore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/podid/podid/internal/store"
+)
+
+// The audit trail's tables are the same in both backends (types aside):
+//
+//	audit_events    (event_id PK, time_us, name, source, read_only, username,
+//	                 access_key_id, resources JSON, record JSON)
+//	audit_resources (event_id, time_us, type, name): one row per resource,
+//	                 for the ResourceType and ResourceName lookups
+//
+// Both are ordered by (time_us, event_id): lookups page newest first
+// along it, pruning deletes its oldest end.
+
+// AuditPruneBatch bounds the events one pruning transaction deletes.
+const AuditPruneBatch = 2000
+
+// maxEventPage bounds EventQuery.Limit.
+const maxEventPage = 1000
+
+// AuditColumns are the columns ScanEvent reads, in order.
+const AuditColumns = "event_id, time_us, name, source, read_only, username, access_key_id, resources, record"
+
+// AuditInsert is the event insert statement with the backend's
+// placeholders; AuditInsertArgs its arguments.
+func AuditInsert(ph Placeholder) string {
+	return "INSERT INTO audit_events (" + AuditColumns + ") VALUES (" + phs(ph, 1, 9) + ") ON CONFLICT (event_id) DO NOTHING"
+}
+
+// AuditResourceInsert is the resource row insert statement.
+func AuditResourceInsert(ph Placeholder) string {
+	return "INSERT INTO audit_resources (event_id, time_us, type, name) VALUES (" + phs(ph, 1, 4) + ")"
+}
+
+func phs(ph Placeholder, from, to int) string {
+	s := make([]string, 0, to-from+1)
+	for i := from; i <= to; i++ {
+		s = append(s, ph(i))
+	}
+	return strings.Join(s, ", ")
+}
+
+// AuditInsertArgs are e's arguments to AuditInsert.
+func AuditInsertArgs(e store.Event) ([]any, error) {
+	if e.ID == "" {
+		return nil, fmt.Errorf("storing event: no event ID")
+	}
+	res := e.Resources
+	if res == nil {
+		res = []store.EventResource{}
+	}
+	rj, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	return []any{e.ID, Micros(e.Time), e.Name, e.Source, e.ReadOnly, e.Username, e.AccessKeyID, string(rj), string(e.Record)}, nil
+}
+
+// EventRow is where a backend scans a row of AuditColumns.
+type EventRow struct {
+	ID, Name, Source, Username, AccessKeyID, Resources, Record string
+	TimeUS                                                     int64
+	ReadOnly                                                   bool
+}
+
+// Dest is the scan destination, in AuditColumns' order.
+func (r *EventRow) Dest() []any {
+	return []any{&r.ID, &r.TimeUS, &r.Name, &r.Source, &r.ReadOnly, &r.Username, &r.AccessKeyID, &r.Resources, &r.Record}
+}
+
+// Event is the row as a store.Event.
+func (r *EventRow) Event() (store.Event, error) {
+	e := store.Event{
+		ID: r.ID, Time: FromMicros(r.TimeUS), Name: r.Name, Source: r.Source, ReadOnly: r.ReadOnly,
+		Username: r.Username, AccessKeyID: r.AccessKeyID, Record: []byte(r.Record),
+		Resources: []store.EventResource{},
+	}
+	if err := json.Unmarshal([]byte(r.Resources), &e.Resources); err != nil {
+		return e, fmt.Errorf("reading event %s's resources: %w", r.ID, err)
+	}
+	return e, nil
+}
+
+// eventColumn is the events column of each lookup attribute but the
+// resource ones.
+var eventColumn = map[string]string{
+	store.EventAttrEventID:     "event_id",
+	store.EventAttrEventName:   "name",
+	store.EventAttrEventSource: "source",
+	store.EventAttrUsername:    "username",
+	store.EventAttrAccessKeyID: "access_key_id",
+	store.EventAttrReadOnly:    "read_only",
+}
+
+// LookupEvents is store.Audit's LookupEvents over a backend's query (rows
+// of AuditColumns): one keyset page along (time_us, event_id), newest
+// first, Limit+1 rows (the extra one only says there is a next page).
+func LookupEvents(ctx context.Context, q store.EventQuery, ph Placeholder,
+	query func(ctx context.Context, sql string, args ...any) ([]store.Event, error)) ([]store.Event, string, error) {
+	sql, args, err := lookupSQL(q, ph)
+	if err != nil {
+		return nil, "", err
+	}
+	events, err := query(ctx, sql, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("looking up events: %w", err)
+	}
+	if len(events) <= q.Limit {
+		return events, "", nil
+	}
+	events = events[:q.Limit]
+	last := events[len(events)-1]
+	return events, strconv.FormatInt(Micros(last.Time), 10) + "/" + last.ID, nil
+}
+
+func lookupSQL(q store.EventQuery, ph Placeholder) (string, []any, error) {
+	if q.Limit < 1 || q.Limit > maxEventPage {
+		return "", nil, fmt.Errorf("%w: limit %d outside 1..%d", store.ErrBadCursor, q.Limit, maxEventPage)
+	}
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return ph(len(args))
+	}
+	switch col, ok := eventColumn[q.Attribute]; {
+	case q.Attribute == "":
+	case q.Attribute == store.EventAttrReadOnly:
+		where = append(where, col+" = "+arg(q.Value == "true"))
+	case ok:
+		where = append(where, col+" = "+arg(q.Value))
+	case q.Attribute == store.EventAttrResourceName || q.Attribute == store.EventAttrResourceType:
+		rc := "name"
+		if q.Attribute == store.EventAttrResourceType {
+			rc = "type"
+		}
+		where = append(where, "event_id IN (SELECT event_id FROM audit_resources WHERE "+rc+" = "+arg(q.Value)+")")
+	default:
+		return "", nil, fmt.Errorf("%w: unknown attribute %q", store.ErrBadCursor, q.Attribute)
+	}
+	if !q.Start.IsZero() {
+		where = append(where, "time_us >= "+arg(Micros(q.Start)))
+	}
+	if !q.End.IsZero() {
+		where = append(where, "time_us <= "+arg(Micros(q.End)))
+	}
+	if q.After != "" {
+		t, id, err := parseEventCursor(q.After)
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, "(time_us < "+arg(t)+" OR (time_us = "+arg(t)+" AND event_id < "+arg(id)+"))")
+	}
+	sql := "SELECT " + AuditColumns + " FROM audit_events"
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	sql += " ORDER BY time_us DESC, event_id DESC LIMIT " + arg(q.Limit+1)
+	return sql, args, nil
+}
+
+func parseEventCursor(s string) (int64, string, error) {
+	ts, id, ok := strings.Cut(s, "/")
+	t, err := strconv.ParseInt(ts, 10, 64)
+	if !ok || err != nil || id == "" {
+		return 0, "", fmt.Errorf("%w: cursor %q", store.ErrBadCursor, s)
+	}
+	return t, id, nil
+}
+
+// AuditTx is what PruneEvents needs of a backend's write transaction.
+type AuditTx interface {
+	// Cutoff runs a query of one (time_us, event_id) row; ok is false
+	// when it found none.
+	Cutoff(sql string, args ...any) (t int64, id string, ok bool, err error)
+	// Exec runs a statement and returns the rows it affected.
+	Exec(sql string, args ...any) (int64, error)
+}
+
+// PruneEvents is store.Audit's PruneEvents over a backend's write
+// transactions (write runs fn in one): each transaction deletes at most
+// AuditPruneBatch of the oldest events that are older than before or
+// beyond the newest keep, and their resource rows.
+func PruneEvents(ctx context.Context, before time.Time, keep int, ph Placeholder, write func(ctx context.Context, fn func(AuditTx) error) error) (int, error) {
+	total := 0
+	// The count rule's bound: the newest event beyond the newest keep.
+	var bound struct {
+		t  int64
+		id string
+		ok bool
+	}
+	if keep > 0 {
+		err := write(ctx, func(tx AuditTx) error {
+			var err error
+			bound.t, bound.id, bound.ok, err = tx.Cutoff("SELECT time_us, event_id FROM audit_events ORDER BY time_us DESC, event_id DESC LIMIT 1 OFFSET "+ph(1), keep)
+			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("pruning events: %w", err)
+		}
+	}
+	cond, args := "time_us < "+ph(1), []any{Micros(before)}
+	if bound.ok && bound.t >= Micros(before) {
+		cond, args = "(time_us < "+ph(1)+" OR (time_us = "+ph(2)+" AND event_id <= "+ph(3)+"))", []any{bound.t, bound.t, bound.id}
+	}
+	for range 1 << 20 { // bounded: each round deletes a batch or stops
+		n := 0
+		err := write(ctx, func(tx AuditTx) error {
+			t, id, ok, err := tx.Cutoff("SELECT time_us, event_id FROM (SELECT time_us, event_id FROM audit_events WHERE "+cond+
+				" ORDER BY time_us, event_id LIMIT "+strconv.Itoa(AuditPruneBatch)+") b ORDER BY time_us DESC, event_id DESC LIMIT 1", args...)
+			if err != nil || !ok {
+				return err
+			}
+			upTo := "time_us < " + ph(1) + " OR (time_us = " + ph(2) + " AND event_id <= " + ph(3) + ")"
+			if _, err := tx.Exec("DELETE FROM audit_resources WHERE "+upTo, t, t, id); err != nil {
+				return err
+			}
+			d, err := tx.Exec("DELETE FROM audit_events WHERE "+upTo, t, t, id)
+			n = int(d)
+			return err
+		})
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("pruning events: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,194 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/podid/podid/internal/store"
+)
+
+// The audit trail's cases of the suite (store.Audit).
+var auditTests = []struct {
+	name string
+	run  func(t *testing.T, s store.Store)
+}{
+	{"AuditLookup", testAuditLookup},
+	{"AuditPaging", testAuditPaging},
+	{"AuditPrune", testAuditPrune},
+}
+
+// auditEvent is the i-th event of a test trail: one second apart from
+// base, alternating sources, every third one read-only.
+func auditEvent(i int) store.Event {
+	e := store.Event{
+		ID:          fmt.Sprintf("ev-%04d", i),
+		Time:        base.Add(time.Duration(i) * time.Second),
+		Name:        "CreatePodIdentityAssociation",
+		Source:      "eks.amazonaws.com",
+		ReadOnly:    i%3 == 0,
+		Username:    "root",
+		AccessKeyID: "AKIAADMIN",
+		Resources:   []store.EventResource{{Type: "AWS::EKS::Cluster", Name: "arn:aws:eks:us-east-1:000000000000:cluster/c" + fmt.Sprint(i%2)}},
+		Record:      []byte(fmt.Sprintf(`{"eventID":"ev-%04d"}`, i)),
+	}
+	if i%2 == 1 {
+		e.Name, e.Source, e.Username, e.AccessKeyID = "AssumeRoleForPodIdentity", "eks-auth.amazonaws.com", "node", "ASIANODE"
+		e.Resources = append(e.Resources, store.EventResource{Type: "AWS::IAM::Role", Name: "arn:aws:iam::000000000000:role/r"})
+	}
+	return e
+}
+
+func appendTrail(t *testing.T, s store.Store, n int) []store.Event {
+	t.Helper()
+	var all []store.Event
+	for i := range n {
+		all = append(all, auditEvent(i))
+	}
+	if err := s.AppendEvents(t.Context(), all); err != nil {
+		t.Fatalf("AppendEvents: %v", err)
+	}
+	return all
+}
+
+func ids(events []store.Event) []string {
+	out := []string{}
+	for _, e := range events {
+		out = append(out, e.ID)
+	}
+	return out
+}
+
+func testAuditLookup(t *testing.T, s store.Store) {
+	all := appendTrail(t, s, 10)
+	// A retried batch stores each event once.
+	if err := s.AppendEvents(t.Context(), all[:3]); err != nil {
+		t.Fatalf("AppendEvents again: %v", err)
+	}
+	got, next, err := s.LookupEvents(t.Context(), store.EventQuery{Limit: 100})
+	if err != nil {
+		t.Fatalf("LookupEvents: %v", err)
+	}
+	if next != "" || len(got) != 10 {
+		t.Fatalf("LookupEvents: %d events, next %q; want 10, none", len(got), next)
+	}
+	if diff := cmp.Diff(got[0], all[9]); diff != "" {
+		t.Errorf("newest event (-got +want):\n%s", diff)
+	}
+	cases := []struct {
+		q    store.EventQuery
+		want []string
+	}{
+		{store.EventQuery{Attribute: store.EventAttrEventID, Value: "ev-0004"}, []string{"ev-0004"}},
+		{store.EventQuery{Attribute: store.EventAttrEventName, Value: "AssumeRoleForPodIdentity"}, []string{"ev-0009", "ev-0007", "ev-0005", "ev-0003", "ev-0001"}},
+		{store.EventQuery{Attribute: store.EventAttrEventSource, Value: "eks.amazonaws.com"}, []string{"ev-0008", "ev-0006", "ev-0004", "ev-0002", "ev-0000"}},
+		{store.EventQuery{Attribute: store.EventAttrReadOnly, Value: "true"}, []string{"ev-0009", "ev-0006", "ev-0003", "ev-0000"}},
+		{store.EventQuery{Attribute: store.EventAttrUsername, Value: "node"}, []string{"ev-0009", "ev-0007", "ev-0005", "ev-0003", "ev-0001"}},
+		{store.EventQuery{Attribute: store.EventAttrAccessKeyID, Value: "AKIAADMIN"}, []string{"ev-0008", "ev-0006", "ev-0004", "ev-0002", "ev-0000"}},
+		{store.EventQuery{Attribute: store.EventAttrResourceType, Value: "AWS::IAM::Role"}, []string{"ev-0009", "ev-0007", "ev-0005", "ev-0003", "ev-0001"}},
+		{store.EventQuery{Attribute: store.EventAttrResourceName, Value: "arn:aws:eks:us-east-1:000000000000:cluster/c0"}, []string{"ev-0008", "ev-0006", "ev-0004", "ev-0002", "ev-0000"}},
+		{store.EventQuery{Attribute: store.EventAttrUsername, Value: "nobody"}, []string{}},
+		{store.EventQuery{Start: base.Add(3 * time.Second), End: base.Add(5 * time.Second)}, []string{"ev-0005", "ev-0004", "ev-0003"}},
+		{store.EventQuery{Attribute: store.EventAttrEventName, Value: "AssumeRoleForPodIdentity", Start: base.Add(6 * time.Second)}, []string{"ev-0009", "ev-0007"}},
+	}
+	for _, tc := range cases {
+		tc.q.Limit = 100
+		got, _, err := s.LookupEvents(t.Context(), tc.q)
+		if err != nil {
+			t.Errorf("LookupEvents(%+v): %v", tc.q, err)
+			continue
+		}
+		if diff := cmp.Diff(ids(got), tc.want); diff != "" {
+			t.Errorf("LookupEvents(%+v) (-got +want):\n%s", tc.q, diff)
+		}
+	}
+	for _, q := range []store.EventQuery{{Limit: 0}, {Limit: 10, After: "nonsense"}, {Limit: 10, Attribute: "Colour", Value: "x"}} {
+		if _, _, err := s.LookupEvents(t.Context(), q); !errors.Is(err, store.ErrBadCursor) {
+			t.Errorf("LookupEvents(%+v): %v, want ErrBadCursor", q, err)
+		}
+	}
+}
+
+func testAuditPaging(t *testing.T, s store.Store) {
+	all := appendTrail(t, s, 25)
+	// Two events in the same microsecond: the ID orders them.
+	twin := auditEvent(30)
+	twin.ID, twin.Time = "ev-0012b", all[12].Time
+	if err := s.AppendEvents(t.Context(), []store.Event{twin}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	q := store.EventQuery{Limit: 4}
+	for range 20 {
+		page, next, err := s.LookupEvents(t.Context(), q)
+		if err != nil {
+			t.Fatalf("LookupEvents: %v", err)
+		}
+		if len(page) > 4 {
+			t.Fatalf("page of %d events, limit 4", len(page))
+		}
+		got = append(got, ids(page)...)
+		if next == "" {
+			break
+		}
+		q.After = next
+	}
+	var want []string
+	for i := 24; i >= 0; i-- {
+		want = append(want, all[i].ID)
+		if i == 12 {
+			want = append(want[:len(want)-1], "ev-0012b", "ev-0012")
+		}
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("pages (-got +want):\n%s", diff)
+	}
+}
+
+func testAuditPrune(t *testing.T, s store.Store) {
+	appendTrail(t, s, 20)
+	// By age: events before base+5s go.
+	n, err := s.PruneEvents(t.Context(), base.Add(5*time.Second), 0)
+	if err != nil || n != 5 {
+		t.Fatalf("PruneEvents by age = %d, %v; want 5", n, err)
+	}
+	// By count: the newest 6 stay.
+	n, err = s.PruneEvents(t.Context(), base, 6)
+	if err != nil || n != 9 {
+		t.Fatalf("PruneEvents by count = %d, %v; want 9", n, err)
+	}
+	got, _, err := s.LookupEvents(t.Context(), store.EventQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ids(got), []string{"ev-0019", "ev-0018", "ev-0017", "ev-0016", "ev-0015", "ev-0014"}); diff != "" {
+		t.Errorf("after pruning (-got +want):\n%s", diff)
+	}
+	// The pruned events' resources went with them.
+	got, _, err = s.LookupEvents(t.Context(), store.EventQuery{Attribute: store.EventAttrResourceType, Value: "AWS::IAM::Role", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ids(got), []string{"ev-0019", "ev-0017", "ev-0015"}); diff != "" {
+		t.Errorf("resource lookup after pruning (-got +want):\n%s", diff)
+	}
+	// Nothing left to prune.
+	if n, err := s.PruneEvents(t.Context(), base, 6); err != nil || n != 0 {
+		t.Errorf("PruneEvents again = %d, %v; want 0", n, err)
+	}
+	// More than a batch.
+	var many []store.Event
+	for i := range 4500 {
+		e := auditEvent(100 + i)
+		e.Time = base.Add(time.Hour + time.Duration(i)*time.Millisecond)
+		many = append(many, e)
+	}
+	if err := s.AppendEvents(t.Context(), many); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneEvents(t.Context(), base, 10); err != nil || n != 4496 {
+		t.Errorf("PruneEvents of 4506 keeping 10 = %d, %v; want 4496", n, err)
+	}
+}
