@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/podid/podid/internal/audit"
 	"github.com/podid/podid/internal/console"
 	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/server"
@@ -42,6 +43,8 @@ type serveOptions struct {
 	logLevel         string
 	shutdownTimeout  time.Duration
 	console          bool
+	auditRetention   time.Duration
+	auditMaxEvents   int
 
 	extraRoutes map[string]http.Handler // more routes, for tests; no flag
 }
@@ -82,6 +85,8 @@ SIGTERM or SIGINT shut it down gracefully, finishing requests in flight.`,
 		"how often the credential path's association cache reads the store's change feed when no change signal arrives (several replicas on PostgreSQL)")
 	f.DurationVar(&o.resyncInterval, "cache-resync-interval", 5*time.Minute,
 		"how often the association cache re-reads every association as a safety net")
+	f.DurationVar(&o.auditRetention, "audit-retention", audit.DefaultRetention, "how long the audit trail keeps events (CloudTrail LookupEvents, podid audit)")
+	f.IntVar(&o.auditMaxEvents, "audit-max-events", audit.DefaultMaxEvents, "how many events the audit trail keeps at most (the newest)")
 	f.BoolVar(&o.console, "console", true, "serve the web console at /console/ (it signs in with access keys and calls the APIs above; --console=false turns it off)")
 	return cmd
 }
@@ -108,6 +113,9 @@ func (o *serveOptions) check() error {
 	}
 	if o.shutdownTimeout <= 0 {
 		problems = append(problems, fmt.Errorf("--shutdown-timeout %s: must be positive", o.shutdownTimeout))
+	}
+	if o.auditRetention <= 0 || o.auditMaxEvents <= 0 {
+		problems = append(problems, errors.New("--audit-retention and --audit-max-events must be positive"))
 	}
 	if o.propagationDelay < 0 || o.pollInterval <= 0 || o.resyncInterval <= 0 {
 		problems = append(problems, errors.New("--propagation-delay must not be negative; --cache-poll-interval and --cache-resync-interval must be positive"))
@@ -171,7 +179,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 	storeClosed := false
 	defer func() {
 		if !storeClosed {
-			p.store.Close()
+			p.close()
 		}
 	}()
 	hs := &http.Server{
@@ -204,7 +212,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 		shutdownErr = fmt.Errorf("shutting down: %w", shutdownErr)
 	}
 	storeClosed = true
-	if err := p.store.Close(); err != nil {
+	if err := p.close(); err != nil {
 		return errors.Join(shutdownErr, fmt.Errorf("closing store: %w", err))
 	}
 	if shutdownErr == nil {

@@ -14,7 +14,9 @@ import (
 
 	"github.com/podid/podid/internal/admin"
 	"github.com/podid/podid/internal/assoccache"
+	"github.com/podid/podid/internal/audit"
 	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/cloudtrail"
 	"github.com/podid/podid/internal/console"
 	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/httpx"
@@ -30,17 +32,26 @@ import (
 	"github.com/podid/podid/internal/sts/upstream"
 )
 
-// served is what build makes of podid serve's flags: the open store (the
-// caller closes it) and the handler of every route.
+// served is what build makes of podid serve's flags: the open store and
+// the audit trail's recorder (the caller closes them, close) and the
+// handler of every route.
 type served struct {
 	store   store.Store
+	audit   *audit.Recorder
 	handler http.Handler
+}
+
+// close stores the audit events still queued, then closes the store.
+func (s *served) close() error {
+	s.audit.Close()
+	return s.store.Close()
 }
 
 // build wires podid serve's parts in dependency order: store → names →
 // STS → IAM users' key secrets → authentication → authorization →
 // association cache → handler families (IAM and STS sharing POST /) → the
-// host they mount into. The cache's loop ends with ctx.
+// audit trail's recorder → the host they mount into. The cache's loop ends
+// with ctx.
 func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.Logger, stdout io.Writer) (_ *served, err error) {
 	st, err := storeopen.Open(ctx, o.store)
 	if err != nil {
@@ -154,9 +165,18 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 			return h.HandleHTTP("GET /metrics", httpx.Public, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		},
 	}
+	trail := &cloudtrail.Handler{Store: st, Authorizer: authorizer}
+	cfg.Mounts = append(cfg.Mounts, trail.Mount)
 	if o.console {
 		cfg.Mounts = append(cfg.Mounts, console.Mount)
 	}
+	recorder := audit.New(audit.Config{
+		Store: st, Region: o.region, AccountID: o.accountID,
+		ClusterARN: names.ClusterARN, AssociationARN: names.AssociationARN,
+		Retention: o.auditRetention, MaxEvents: o.auditMaxEvents,
+		Logger: logger,
+	})
+	cfg.Observer = recorder
 	cfg.Routes = o.extraRoutes
 	cfg.Authenticate = authn.Authenticate
 	cfg.Authorizer = authorizer
@@ -165,7 +185,8 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 	if err != nil {
 		return nil, err
 	}
-	return &served{store: st, handler: srv.Handler()}, nil
+	recorder.Start()
+	return &served{store: st, audit: recorder, handler: srv.Handler()}, nil
 }
 
 // adminIdentity returns the admin identity's keys: with --auth sigv4,

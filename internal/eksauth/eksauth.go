@@ -27,6 +27,7 @@ import (
 
 	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/assoccache"
+	"github.com/podid/podid/internal/audit"
 	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/satoken"
@@ -128,6 +129,7 @@ func (h *Handler) serveAssumeRole(w http.ResponseWriter, r *http.Request) error 
 		slog.String("eksNodeName", clip(info.in.EksNodeName)), slog.String("instanceId", clip(info.in.InstanceId)),
 		slog.String("zone", clip(info.in.Zone)), slog.Duration("took", h.now().Sub(start)),
 	}
+	h.noteAudit(r, out, info, err)
 	if err != nil {
 		// The host's log line has the error's code; it logs the cause of
 		// a 5xx answer.
@@ -137,6 +139,108 @@ func (h *Handler) serveAssumeRole(w http.ResponseWriter, r *http.Request) error 
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "eksauth: credentials vended",
 		append(attrs, slog.String("role", out.AssumedRoleUser.Arn))...)
 	return httpx.WriteJSON(w, out)
+}
+
+// Outcomes and refusal reasons of a credential request in its audit
+// event (additionalEventData).
+const (
+	OutcomeSuccess = "Success"
+	OutcomeRefused = "Refused"
+
+	ReasonInvalidRequest = "InvalidRequest"
+	ReasonNotAuthorized  = "NotAuthorized"
+	ReasonNoCluster      = "NoCluster"
+	ReasonInvalidToken   = "InvalidToken"
+	ReasonExpiredToken   = "ExpiredToken"
+	ReasonNoAssociation  = "NoAssociation"
+	ReasonRoleRefused    = "RoleAssumptionRefused"
+	ReasonInternal       = "InternalError"
+)
+
+// noteAudit tells the audit trail what the request was about and, for a
+// refusal, why: the pod (from the verified token only), the association,
+// the role and target role, the session name, the outcome. Never the
+// token or the credentials' secrets.
+func (h *Handler) noteAudit(r *http.Request, out *eksapi.AssumeRoleForPodIdentityOutput, info requestInfo, err error) {
+	d := audit.Note(r.Context())
+	cluster := clip(r.PathValue("clusterName"))
+	params := map[string]any{"clusterName": cluster}
+	for k, v := range map[string]string{
+		"namespace": info.namespace, "serviceAccount": info.serviceAccount, "podName": info.pod, "podUid": info.podUID,
+		"eksNodeName": clip(info.in.EksNodeName), "instanceId": clip(info.in.InstanceId), "zone": clip(info.in.Zone),
+	} {
+		if v != "" {
+			params[k] = v
+		}
+	}
+	d.RequestParameters = params
+	extra := map[string]any{"outcome": OutcomeSuccess}
+	for k, v := range map[string]string{
+		"associationId": info.associationID, "roleArn": info.roleARN, "targetRoleArn": info.targetRoleARN, "sessionName": info.sessionName,
+	} {
+		if v != "" {
+			extra[k] = v
+		}
+	}
+	if info.associationID != "" {
+		d.Resources = append(d.Resources, audit.Resource{Type: audit.TypeAssociation, ARN: h.cfg.AssociationARN(cluster, info.associationID)})
+	}
+	for _, role := range []string{info.roleARN, info.targetRoleARN} {
+		if role != "" {
+			d.Resources = append(d.Resources, audit.Resource{Type: audit.TypeRole, ARN: role})
+		}
+	}
+	if err != nil {
+		extra["outcome"] = OutcomeRefused
+		reason, detail := refusal(err)
+		extra["reason"] = reason
+		if detail != "" {
+			extra["reasonDetail"] = detail
+		}
+		d.AdditionalEventData = extra
+		return
+	}
+	d.AdditionalEventData = extra
+	d.ResponseElements = map[string]any{
+		"subject":                map[string]any{"namespace": out.Subject.Namespace, "serviceAccount": out.Subject.ServiceAccount},
+		"audience":               out.Audience,
+		"podIdentityAssociation": map[string]any{"associationArn": out.PodIdentityAssociation.AssociationArn, "associationId": out.PodIdentityAssociation.AssociationId},
+		"assumedRoleUser":        map[string]any{"arn": out.AssumedRoleUser.Arn, "assumeRoleId": out.AssumedRoleUser.AssumeRoleId},
+		// The access key ID names the session (CloudTrail records it too);
+		// the secret key and session token are never recorded.
+		"accessKeyId": out.Credentials.AccessKeyId,
+		"expiration":  out.Credentials.Expiration.Time.Format(time.RFC3339),
+	}
+}
+
+// refusal classifies why a credential request was refused, with the
+// detail worth recording (never the token).
+func refusal(err error) (reason, detail string) {
+	var (
+		te *satoken.Error
+		de *authz.DeniedError
+		se *sts.Error
+		ae *eksapi.Error
+		re *httpx.ResourceError
+	)
+	switch {
+	case errors.As(err, &te):
+		if errors.Is(te.Kind, satoken.ErrExpired) {
+			return ReasonExpiredToken, te.Message
+		}
+		return ReasonInvalidToken, te.Message
+	case errors.As(err, &de):
+		return ReasonNotAuthorized, de.Error()
+	case errors.As(err, &se):
+		return ReasonRoleRefused, se.Code + ": " + se.Message
+	case errors.As(err, &re) && re.Kind == httpx.KindCluster, errors.Is(err, store.ErrNotFound):
+		return ReasonNoCluster, ""
+	case errors.As(err, &ae) && ae.Code == eksapi.CodeResourceNotFound:
+		return ReasonNoAssociation, ae.Message
+	case errors.As(err, &ae), errors.As(err, new(*httpx.DecodeError)), errors.As(err, new(*http.MaxBytesError)):
+		return ReasonInvalidRequest, ""
+	}
+	return ReasonInternal, ""
 }
 
 // clip bounds a caller-supplied value in a log line (the request may be
@@ -150,8 +254,9 @@ func clip(s string) string {
 
 // requestInfo is what the log line says about a request.
 type requestInfo struct {
-	in                                            eksapi.AssumeRoleForPodIdentityInput
-	namespace, serviceAccount, pod, associationID string
+	in                                                    eksapi.AssumeRoleForPodIdentityInput
+	namespace, serviceAccount, pod, podUID, associationID string
+	roleARN, targetRoleARN, sessionName                   string
 }
 
 func (h *Handler) assumeRoleForPodIdentity(r *http.Request) (*eksapi.AssumeRoleForPodIdentityOutput, requestInfo, error) {
@@ -176,16 +281,17 @@ func (h *Handler) assumeRoleForPodIdentity(r *http.Request) (*eksapi.AssumeRoleF
 	if err != nil {
 		return nil, info, err
 	}
-	info.namespace, info.serviceAccount, info.pod = claims.Namespace, claims.ServiceAccount, claims.PodName
+	info.namespace, info.serviceAccount, info.pod, info.podUID = claims.Namespace, claims.ServiceAccount, claims.PodName, claims.PodUID
 	a, ok := h.cfg.Cache.Lookup(clusterName, claims.Namespace, claims.ServiceAccount)
 	if !ok {
 		return nil, info, eksapi.NewError(eksapi.CodeResourceNotFound, fmt.Sprintf(
 			"No Pod Identity Association found for cluster %s, namespace %s and service account %s.",
 			clusterName, claims.Namespace, claims.ServiceAccount))
 	}
-	info.associationID = a.ID
+	info.associationID, info.roleARN, info.targetRoleARN = a.ID, a.RoleARN, a.TargetRoleARN
+	info.sessionName = SessionName(clusterName, claims.PodName, uuid.NewString())
 
-	final, err := h.assume(ctx, clusterName, claims, a, sourceContext(in))
+	final, err := h.assume(ctx, clusterName, info.sessionName, claims, a, sourceContext(in))
 	if err != nil {
 		return nil, info, err
 	}
@@ -208,8 +314,7 @@ func (h *Handler) assumeRoleForPodIdentity(r *http.Request) (*eksapi.AssumeRoleF
 
 // assume makes the association's role assumptions (spec §6.4 steps 3-4)
 // and returns the final one.
-func (h *Handler) assume(ctx context.Context, cluster string, c *satoken.Claims, a assoccache.Association, src map[string]string) (sts.AssumeRoleOutput, error) {
-	session := SessionName(cluster, c.PodName, uuid.NewString())
+func (h *Handler) assume(ctx context.Context, cluster, session string, c *satoken.Claims, a assoccache.Association, src map[string]string) (sts.AssumeRoleOutput, error) {
 	first := sts.AssumeRoleInput{
 		RoleARN:         a.RoleARN,
 		RoleSessionName: session,

@@ -136,7 +136,7 @@ func (h *Host) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("op", opOf(r)), slog.String("code", e.Code), slog.String("err", err.Error()))
 	}
 	if ri := info(r.Context()); ri != nil {
-		ri.code = e.Code
+		ri.code, ri.message = e.Code, e.Message
 	}
 	switch fam.Protocol {
 	case AWSQuery:

@@ -54,6 +54,39 @@ type Config struct {
 	// and /healthz. It returns the request to serve (carrying the caller's
 	// identity in its context) or the failure. nil: no authentication.
 	Authenticate func(r *http.Request) (*http.Request, error)
+	// Observer, when set, sees every request (the audit trail).
+	Observer Observer
+}
+
+// Observer sees every request the host serves: Begin when it arrives,
+// Done once it is answered. Done runs on the request's goroutine after
+// the response is written and must not block.
+type Observer interface {
+	// Begin returns the context to serve the request with (it may carry
+	// what handlers add for Done).
+	Begin(ctx context.Context) context.Context
+	// Done gets the request the handler saw (after authentication, so its
+	// context carries the caller's identity; the arriving request when
+	// none was routed) and what the host knows of the outcome.
+	Done(r *http.Request, c Completed)
+}
+
+// Completed is what the host knows of an answered request.
+type Completed struct {
+	Family *Family
+	// Op is the operation (the mounted name, or SetOperation's).
+	Op     string
+	Status int
+	// ErrorCode and ErrorMessage are the mapped error's (MapError), ""
+	// when the request succeeded.
+	ErrorCode, ErrorMessage string
+	RequestID               string
+	Start                   time.Time
+	// Body is the request body if anything read it through ReadBody
+	// (authentication or the handler), else nil.
+	Body []byte
+	// Routed is false for requests no route took (404, 405, /healthz).
+	Routed bool
 }
 
 // Host is the HTTP host. Mount handlers with Handle, then serve it.
@@ -61,7 +94,8 @@ type Host struct {
 	cfg      Config
 	log      *slog.Logger
 	mux      *http.ServeMux
-	families map[string]*Family // pattern → family, for 405 and empty labels
+	families map[string]*Family      // pattern → family, for 405 and empty labels
+	targets  map[string]http.Handler // X-Amz-Target → handler (HandleTarget)
 }
 
 // New returns a Host with no routes but /healthz.
@@ -72,7 +106,7 @@ func New(cfg Config) *Host {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	h := &Host{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), families: map[string]*Family{}}
+	h := &Host{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), families: map[string]*Family{}, targets: map[string]http.Handler{}}
 	// Everything unmatched gets an AWS-shaped 404 or 405 instead of
 	// ServeMux's plain text. "/tags" is named so ServeMux does not redirect
 	// it to "/tags/" once "/tags/..." is mounted.
@@ -100,6 +134,19 @@ func (h *Host) Handle(pattern string, fam *Family, op string, fn HandlerFunc) (e
 	}()
 	h.mux.Handle(pattern, h.wrap(fam, op, fn))
 	h.families[pattern] = fam
+	return nil
+}
+
+// HandleTarget mounts fn for the JSON 1.1 operation target (the
+// X-Amz-Target header of a POST /, such as CloudTrail's
+// "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"):
+// such requests reach fn before the routes of POST / (STS's and IAM's
+// awsQuery endpoint, which never send the header).
+func (h *Host) HandleTarget(target string, fam *Family, op string, fn HandlerFunc) error {
+	if _, dup := h.targets[target]; dup || target == "" {
+		return fmt.Errorf("mounting target %q: empty or already mounted", target)
+	}
+	h.targets[target] = h.wrap(fam, op, fn)
 	return nil
 }
 
@@ -160,6 +207,9 @@ func (h *Host) serve(w http.ResponseWriter, r *http.Request, fam *Family, op str
 			ri.limit = fam.MaxBody
 		}
 	}
+	if ri != nil {
+		ri.routed, ri.req = true, r
+	}
 	if h.cfg.Authenticate != nil && !fam.Public {
 		ar, err := h.cfg.Authenticate(r)
 		if err != nil {
@@ -167,6 +217,9 @@ func (h *Host) serve(w http.ResponseWriter, r *http.Request, fam *Family, op str
 			return
 		}
 		r = ar
+		if ri != nil {
+			ri.req = r
+		}
 	}
 	if err := fn(w, r); err != nil {
 		h.WriteError(w, r, err)
@@ -178,6 +231,9 @@ type reqInfo struct {
 	id      string
 	op      string
 	code    string // the AWS error code written, if any
+	message string // and its message
+	routed  bool
+	req     *http.Request // the request the handler saw, for the Observer
 	family  *Family
 	limit   int64
 	body    []byte // read once by ReadBody
@@ -215,7 +271,11 @@ func SetOperation(ctx context.Context, op string) {
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ri := &reqInfo{id: uuid.NewString(), family: Default, limit: h.cfg.MaxBodyBytes}
-	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
+	ctx := context.WithValue(r.Context(), reqInfoKey{}, ri)
+	if h.cfg.Observer != nil {
+		ctx = h.cfg.Observer.Begin(ctx)
+	}
+	r = r.WithContext(ctx)
 	w.Header().Set(HeaderRequestID, ri.id)
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
@@ -229,6 +289,9 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		h.logRequest(r, ri, sw.status, time.Since(start))
+		if h.cfg.Observer != nil {
+			h.observe(r, ri, sw.status, start)
+		}
 	}()
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(sw, r.Body, h.cfg.MaxBodyBytes)
@@ -244,9 +307,30 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.WriteError(sw, r, &NoRouteError{Method: r.Method, Path: r.URL.Path})
+	case r.Method == http.MethodPost && r.URL.Path == "/" && h.targets[r.Header.Get("X-Amz-Target")] != nil:
+		h.targets[r.Header.Get("X-Amz-Target")].ServeHTTP(sw, r)
 	default:
 		h.mux.ServeHTTP(sw, r)
 	}
+}
+
+// observe tells the Observer how the request went.
+func (h *Host) observe(r *http.Request, ri *reqInfo, status int, start time.Time) {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	req := ri.req
+	if req == nil {
+		req = r
+	}
+	c := Completed{
+		Family: ri.family, Op: ri.op, Status: status, RequestID: ri.id, Start: start, Routed: ri.routed,
+		ErrorCode: ri.code, ErrorMessage: ri.message,
+	}
+	if ri.read && ri.bodyErr == nil {
+		c.Body = ri.body
+	}
+	h.cfg.Observer.Done(req, c)
 }
 
 var errPanic = errors.New("panic serving the request")

@@ -80,6 +80,9 @@ type Config struct {
 	// the request with the caller's identity, or the refusal for the host
 	// to write. nil: none.
 	Authenticate func(*http.Request) (*http.Request, error)
+	// Observer sees every request the host serves (the audit trail's
+	// recorder). nil: none.
+	Observer httpx.Observer
 	// Authorizer decides, for each EKS operation, whether the caller
 	// Authenticate authenticated may perform it (see authz.go). nil: every
 	// caller may do everything.
@@ -126,6 +129,7 @@ func New(cfg Config) (*Server, error) {
 			return err
 		},
 		Authenticate: cfg.Authenticate,
+		Observer:     cfg.Observer,
 	})
 	errs := []error{s.Mount(host)}
 	for _, mount := range cfg.Mounts {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/podid/podid/internal/audit"
 	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/sts"
@@ -89,6 +90,13 @@ func Handler(svc *sts.Service, az authz.Authorizer) httpx.HandlerFunc {
 		out, err := svc.AssumeRole(r.Context(), in)
 		if err != nil {
 			return err
+		}
+		audit.Note(r.Context()).ResponseElements = map[string]any{
+			"assumedRoleUser": map[string]any{"arn": out.AssumedRoleARN, "assumedRoleId": out.AssumedRoleID},
+			// The session's key ID only: never its secret or token.
+			"accessKeyId":      out.Credentials.AccessKeyID,
+			"expiration":       out.Credentials.Expiration.UTC().Format(time.RFC3339),
+			"packedPolicySize": out.PackedPolicySize,
 		}
 		return httpx.WriteXML(w, assumeRoleResponse{
 			Xmlns: httpx.NamespaceSTS,

@@ -1,0 +1,278 @@
+// Package audit is podid's audit trail: every decision on the credential
+// path and every write becomes an event in CloudTrail's record format,
+// stored (store.Audit) with bounded retention and read back through
+// CloudTrail's LookupEvents (package cloudtrail).
+//
+// A Recorder is the host's httpx.Observer: it sees every request once it
+// is answered, with the family, the operation and the mapped error's code
+// and message, and builds the event from the request (path values, the
+// awsQuery form or JSON body, secrets scrubbed), the caller's identity and
+// what the handler noted (Note: EKS Auth's pod, association, roles and the
+// reason of a refusal; STS's assumed role). Events are queued and appended
+// in batches by one goroutine, so recording costs a request a channel send;
+// pruning (age and count) runs in its own loop and never blocks a request.
+// Nothing secret is recorded: no tokens, secret keys, session tokens or
+// signatures.
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/podid/podid/internal/httpx"
+	"github.com/podid/podid/internal/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultRetention     = 720 * time.Hour
+	DefaultMaxEvents     = 1_000_000
+	DefaultBatchSize     = 256
+	DefaultFlushInterval = 50 * time.Millisecond
+	DefaultQueueSize     = 16384
+	DefaultPruneInterval = time.Minute
+)
+
+// Config configures a Recorder. Store is required.
+type Config struct {
+	Store     store.Audit
+	Region    string
+	AccountID string
+	// ClusterARN and AssociationARN make the ARNs of the resources a
+	// request's path names.
+	ClusterARN     func(name string) string
+	AssociationARN func(cluster, id string) string
+	// Retention: events older go (default DefaultRetention); MaxEvents:
+	// only the newest stay (default DefaultMaxEvents).
+	Retention time.Duration
+	MaxEvents int
+	// BatchSize and FlushInterval: a batch is appended once it has
+	// BatchSize events or FlushInterval after its first.
+	BatchSize     int
+	FlushInterval time.Duration
+	// QueueSize bounds the events waiting to be appended; beyond it an
+	// event is dropped (counted, logged) rather than slow a request.
+	QueueSize     int
+	PruneInterval time.Duration
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// Recorder records the host's requests as audit events. Start it, and
+// Close it after the server has stopped (Close appends what is queued).
+type Recorder struct {
+	cfg     Config
+	log     *slog.Logger
+	queue   chan store.Event
+	dropped atomic.Int64
+	stored  atomic.Int64
+	quit    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+	flushMu sync.Mutex // Flush's requests
+	flushc  chan chan struct{}
+}
+
+// New returns a Recorder for cfg with defaults filled in.
+func New(cfg Config) *Recorder {
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.MaxEvents <= 0 {
+		cfg.MaxEvents = DefaultMaxEvents
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = DefaultFlushInterval
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.PruneInterval <= 0 {
+		cfg.PruneInterval = DefaultPruneInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Recorder{
+		cfg: cfg, log: cfg.Logger,
+		queue:  make(chan store.Event, cfg.QueueSize),
+		quit:   make(chan struct{}),
+		flushc: make(chan chan struct{}),
+	}
+}
+
+// Begin gives the request a Detail for its handler (httpx.Observer).
+func (rc *Recorder) Begin(ctx context.Context) context.Context {
+	return context.WithValue(ctx, detailKey{}, &Detail{})
+}
+
+// Done queues the request's event, if it makes one (httpx.Observer). It
+// never blocks: a full queue drops the event.
+func (rc *Recorder) Done(r *http.Request, c httpx.Completed) {
+	d, _ := r.Context().Value(detailKey{}).(*Detail)
+	if d == nil {
+		d = &Detail{}
+	}
+	ev, ok := rc.build(r, c, d)
+	if !ok {
+		return
+	}
+	select {
+	case rc.queue <- ev:
+	default:
+		if rc.dropped.Add(1)%1000 == 1 {
+			rc.log.Warn("audit: the event queue is full; events are dropped", "dropped", rc.dropped.Load())
+		}
+	}
+}
+
+// Stats is what a Recorder has done so far.
+type Stats struct{ Stored, Dropped int64 }
+
+// Stats returns the events stored and dropped so far.
+func (rc *Recorder) Stats() Stats {
+	return Stats{Stored: rc.stored.Load(), Dropped: rc.dropped.Load()}
+}
+
+// Start starts the append loop and the prune loop.
+func (rc *Recorder) Start() {
+	rc.wg.Add(2)
+	go func() {
+		defer rc.wg.Done()
+		rc.appendLoop()
+	}()
+	go func() {
+		defer rc.wg.Done()
+		rc.pruneLoop()
+	}()
+}
+
+// Flush returns once every event queued before it is stored (or its
+// append failed), or when ctx ends.
+func (rc *Recorder) Flush(ctx context.Context) {
+	rc.flushMu.Lock()
+	defer rc.flushMu.Unlock()
+	done := make(chan struct{})
+	select {
+	case rc.flushc <- done:
+	case <-ctx.Done():
+		return
+	case <-rc.quit:
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// Close stops the loops after appending what is queued.
+func (rc *Recorder) Close() {
+	rc.once.Do(func() { close(rc.quit) })
+	rc.wg.Wait()
+}
+
+func (rc *Recorder) appendLoop() {
+	batch := make([]store.Event, 0, rc.cfg.BatchSize)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		rc.append(batch)
+		batch = batch[:0]
+	}
+	drain := func() {
+		for {
+			select {
+			case ev := <-rc.queue:
+				batch = append(batch, ev)
+				if len(batch) == rc.cfg.BatchSize {
+					flush()
+				}
+			default:
+				flush()
+				return
+			}
+		}
+	}
+	for {
+		select {
+		case ev := <-rc.queue:
+			if len(batch) == 0 {
+				timer.Reset(rc.cfg.FlushInterval)
+			}
+			batch = append(batch, ev)
+			if len(batch) == rc.cfg.BatchSize {
+				timer.Stop()
+				flush()
+			}
+		case <-timer.C:
+			flush()
+		case done := <-rc.flushc:
+			timer.Stop()
+			drain()
+			close(done)
+		case <-rc.quit:
+			timer.Stop()
+			drain()
+			return
+		}
+	}
+}
+
+// append stores a batch, trying a few times when the store fails.
+func (rc *Recorder) append(batch []store.Event) {
+	var err error
+	for attempt := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = rc.cfg.Store.AppendEvents(ctx, batch)
+		cancel()
+		if err == nil {
+			rc.stored.Add(int64(len(batch)))
+			return
+		}
+		select {
+		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
+		case <-rc.quit:
+		}
+	}
+	rc.dropped.Add(int64(len(batch)))
+	rc.log.Error("audit: storing events failed; they are lost", "events", len(batch), "err", err)
+}
+
+func (rc *Recorder) pruneLoop() {
+	t := time.NewTicker(rc.cfg.PruneInterval)
+	defer t.Stop()
+	for {
+		rc.Prune(context.Background())
+		select {
+		case <-t.C:
+		case <-rc.quit:
+			return
+		}
+	}
+}
+
+// Prune applies the retention rules once.
+func (rc *Recorder) Prune(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	n, err := rc.cfg.Store.PruneEvents(ctx, rc.cfg.Now().Add(-rc.cfg.Retention), rc.cfg.MaxEvents)
+	if err != nil {
+		rc.log.Warn("audit: pruning events", "err", err)
+	} else if n > 0 {
+		rc.log.Debug("audit: pruned events", "events", n)
+	}
+}
