@@ -24,8 +24,12 @@ import (
 	"github.com/podid/podid/internal/store"
 )
 
-// Target is LookupEvents' X-Amz-Target.
-const Target = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
+// Targets are LookupEvents' X-Amz-Target values: botocore's (the
+// service's full shape ID) and aws-sdk-go-v2's (without the namespace).
+var Targets = []string{
+	"com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
+	"CloudTrail_20131101.LookupEvents",
+}
 
 // Family is CloudTrail's handler family (JSON 1.1 errors, written as
 // restJson1's are).
@@ -92,7 +96,13 @@ type Handler struct {
 
 // Mount mounts LookupEvents on host.
 func (h *Handler) Mount(host *httpx.Host) error {
-	return host.HandleTarget(Target, Family, "LookupEvents", httpx.JSON(h.lookupEvents))
+	fn := httpx.JSON(h.lookupEvents)
+	for _, t := range Targets {
+		if err := host.HandleTarget(t, Family, "LookupEvents", fn); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var attributes = map[string]bool{

@@ -210,7 +210,7 @@ func isQueryProtocol(r *http.Request) bool {
 // awsQuery endpoint: a scope of either is the request's service there.
 func expectedService(r *http.Request, scope string) string {
 	switch {
-	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), "com.amazonaws.cloudtrail."):
+	case strings.Contains(r.Header.Get("X-Amz-Target"), "CloudTrail_20131101."):
 		return "cloudtrail" // JSON 1.1 at POST /
 	case isQueryProtocol(r) && scope == "iam":
 		return "iam"
