@@ -32,6 +32,7 @@ func newRootCmd() *cobra.Command {
 		newWebhookCmd(),
 		newTokenCmd(),
 		newWaitCmd(),
+		newAuditCmd(),
 		newIssuerCmd(),
 		newSessionCmd(),
 		newBenchCmd(),

@@ -114,8 +114,8 @@ func (o *serveOptions) check() error {
 	if o.shutdownTimeout <= 0 {
 		problems = append(problems, fmt.Errorf("--shutdown-timeout %s: must be positive", o.shutdownTimeout))
 	}
-	if o.auditRetention <= 0 || o.auditMaxEvents <= 0 {
-		problems = append(problems, errors.New("--audit-retention and --audit-max-events must be positive"))
+	if o.auditRetention < 0 || o.auditMaxEvents < 0 {
+		problems = append(problems, errors.New("--audit-retention and --audit-max-events must not be negative (0: the default)"))
 	}
 	if o.propagationDelay < 0 || o.pollInterval <= 0 || o.resyncInterval <= 0 {
 		problems = append(problems, errors.New("--propagation-delay must not be negative; --cache-poll-interval and --cache-resync-interval must be positive"))

@@ -9,7 +9,8 @@
 // awsQuery form or JSON body, secrets scrubbed), the caller's identity and
 // what the handler noted (Note: EKS Auth's pod, association, roles and the
 // reason of a refusal; STS's assumed role). Events are queued and appended
-// in batches by one goroutine, so recording costs a request a channel send;
+// in batches by one goroutine, so recording costs a request a channel send
+// (a bounded wait when the store falls behind);
 // pruning (age and count) runs in its own loop and never blocks a request.
 // Nothing secret is recorded: no tokens, secret keys, session tokens or
 // signatures.
@@ -35,6 +36,7 @@ const (
 	DefaultFlushInterval = 50 * time.Millisecond
 	DefaultQueueSize     = 16384
 	DefaultPruneInterval = time.Minute
+	DefaultMaxWait       = time.Second
 )
 
 // Config configures a Recorder. Store is required.
@@ -54,9 +56,11 @@ type Config struct {
 	// BatchSize events or FlushInterval after its first.
 	BatchSize     int
 	FlushInterval time.Duration
-	// QueueSize bounds the events waiting to be appended; beyond it an
-	// event is dropped (counted, logged) rather than slow a request.
+	// QueueSize bounds the events waiting to be appended. When it is
+	// full, a request waits up to MaxWait for room, then its event is
+	// dropped (counted, logged) rather than hold the request longer.
 	QueueSize     int
+	MaxWait       time.Duration
 	PruneInterval time.Duration
 	Logger        *slog.Logger
 	Now           func() time.Time
@@ -94,6 +98,9 @@ func New(cfg Config) *Recorder {
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = DefaultQueueSize
 	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = DefaultMaxWait
+	}
 	if cfg.PruneInterval <= 0 {
 		cfg.PruneInterval = DefaultPruneInterval
 	}
@@ -129,9 +136,18 @@ func (rc *Recorder) Done(r *http.Request, c httpx.Completed) {
 	}
 	select {
 	case rc.queue <- ev:
+		return
 	default:
+	}
+	// The store is behind: hold this request back a little rather than
+	// lose its event (backpressure under overload only), then drop it.
+	t := time.NewTimer(rc.cfg.MaxWait)
+	defer t.Stop()
+	select {
+	case rc.queue <- ev:
+	case <-t.C:
 		if rc.dropped.Add(1)%1000 == 1 {
-			rc.log.Warn("audit: the event queue is full; events are dropped", "dropped", rc.dropped.Load())
+			rc.log.Warn("audit: the event queue stayed full; events are dropped", "dropped", rc.dropped.Load())
 		}
 	}
 }

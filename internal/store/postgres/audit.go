@@ -11,15 +11,9 @@ import (
 	"github.com/podid/podid/internal/store/storecore"
 )
 
-var (
-	auditInsert         = storecore.AuditInsert(storecore.Dollar)
-	auditResourceInsert = storecore.AuditResourceInsert(storecore.Dollar)
-)
-
-// AppendEvents stores events in one transaction (two round trips: the
-// events, then the resources of those not already stored). It takes no
-// revision and not the counter's lock, so appending never waits for the
-// other writers of any replica.
+// AppendEvents stores events in one transaction. It takes no revision
+// and not the counter's lock, so appending never waits for the other
+// writers of any replica.
 func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -28,36 +22,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
 		return errClosed
 	}
 	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		for _, e := range events {
-			args, err := storecore.AuditInsertArgs(e)
-			if err != nil {
-				return err
-			}
-			b.Queue(auditInsert, args...)
-		}
-		br := tx.SendBatch(ctx, b)
-		rb := &pgx.Batch{}
-		for _, e := range events {
-			ct, err := br.Exec()
-			if err != nil {
-				br.Close()
-				return err
-			}
-			if ct.RowsAffected() == 0 {
-				continue // already stored
-			}
-			for _, r := range e.Resources {
-				rb.Queue(auditResourceInsert, e.ID, storecore.Micros(e.Time), r.Type, r.Name)
-			}
-		}
-		if err := br.Close(); err != nil {
-			return err
-		}
-		if rb.Len() == 0 {
-			return nil
-		}
-		return tx.SendBatch(ctx, rb).Close()
+		return storecore.AppendEvents(events, storecore.Dollar, auditTx{ctx, tx}.Exec)
 	})
 }
 

@@ -9,11 +9,6 @@ import (
 	"github.com/podid/podid/internal/store/storecore"
 )
 
-var (
-	auditInsert         = storecore.AuditInsert(storecore.Question)
-	auditResourceInsert = storecore.AuditResourceInsert(storecore.Question)
-)
-
 // AppendEvents stores events in one write of the writer (group commit
 // with whatever else is waiting).
 func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
@@ -21,25 +16,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
 		return nil
 	}
 	return s.w.do(ctx, func(tx *wtx) error {
-		for _, e := range events {
-			args, err := storecore.AuditInsertArgs(e)
-			if err != nil {
-				return err
-			}
-			res, err := tx.exec(auditInsert, args...)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil || n == 0 {
-				continue // already stored
-			}
-			for _, r := range e.Resources {
-				if _, err := tx.exec(auditResourceInsert, e.ID, storecore.Micros(e.Time), r.Type, r.Name); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		return storecore.AppendEvents(events, storecore.Question, auditTx{tx}.Exec)
 	})
 }
 

@@ -30,23 +30,94 @@ const maxEventPage = 1000
 // AuditColumns are the columns ScanEvent reads, in order.
 const AuditColumns = "event_id, time_us, name, source, read_only, username, access_key_id, resources, record"
 
-// AuditInsert is the event insert statement with the backend's
-// placeholders; AuditInsertArgs its arguments.
-func AuditInsert(ph Placeholder) string {
-	return "INSERT INTO audit_events (" + AuditColumns + ") VALUES (" + phs(ph, 1, 9) + ") ON CONFLICT (event_id) DO NOTHING"
+// AuditInsertRows is how many events one insert statement stores (a
+// batch is appended in statements of this many rows and one of the rest).
+const AuditInsertRows = 32
+
+// AuditInsert is the statement inserting n events (1..AuditInsertRows)
+// with the backend's placeholders; its arguments are AuditInsertArgs'
+// of each event in turn.
+func AuditInsert(ph Placeholder, n int) string {
+	return "INSERT INTO audit_events (" + AuditColumns + ") VALUES " + rows(ph, n, 9) + " ON CONFLICT (event_id) DO NOTHING"
 }
 
-// AuditResourceInsert is the resource row insert statement.
-func AuditResourceInsert(ph Placeholder) string {
-	return "INSERT INTO audit_resources (event_id, time_us, type, name) VALUES (" + phs(ph, 1, 4) + ")"
+// AuditResourceInsert is the statement inserting n resource rows, each
+// (event_id, time_us, type, name).
+func AuditResourceInsert(ph Placeholder, n int) string {
+	return "INSERT INTO audit_resources (event_id, time_us, type, name) VALUES " + rows(ph, n, 4)
 }
 
-func phs(ph Placeholder, from, to int) string {
-	s := make([]string, 0, to-from+1)
-	for i := from; i <= to; i++ {
-		s = append(s, ph(i))
+func rows(ph Placeholder, n, cols int) string {
+	var b strings.Builder
+	for r := range n {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(ph(r*cols + c + 1))
+		}
+		b.WriteByte(')')
 	}
-	return strings.Join(s, ", ")
+	return b.String()
+}
+
+// AppendEvents is store.Audit's AppendEvents over a backend's statement
+// runner (in one transaction): the events in multi-row inserts, then
+// their resource rows (replacing those of events a retried batch had
+// stored already).
+func AppendEvents(events []store.Event, ph Placeholder, exec func(sql string, args ...any) (int64, error)) error {
+	for len(events) > 0 {
+		chunk := events[:min(len(events), AuditInsertRows)]
+		events = events[len(chunk):]
+		args := make([]any, 0, 9*len(chunk))
+		for _, e := range chunk {
+			a, err := AuditInsertArgs(e)
+			if err != nil {
+				return err
+			}
+			args = append(args, a...)
+		}
+		n, err := exec(AuditInsert(ph, len(chunk)), args...)
+		if err != nil {
+			return err
+		}
+		if int(n) != len(chunk) {
+			// Some were stored before (a retried batch): every event of
+			// the chunk is stored now; give each its resources once.
+			for _, e := range chunk {
+				if _, err := exec("DELETE FROM audit_resources WHERE event_id = "+ph(1), e.ID); err != nil {
+					return err
+				}
+			}
+		}
+		if err := insertResources(chunk, ph, exec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertResources(events []store.Event, ph Placeholder, exec func(sql string, args ...any) (int64, error)) error {
+	var args []any
+	n := 0
+	for _, e := range events {
+		for _, r := range e.Resources {
+			args = append(args, e.ID, Micros(e.Time), r.Type, r.Name)
+			n++
+		}
+	}
+	for n > 0 {
+		k := min(n, AuditInsertRows)
+		if _, err := exec(AuditResourceInsert(ph, k), args[:4*k]...); err != nil {
+			return err
+		}
+		args, n = args[4*k:], n-k
+	}
+	return nil
 }
 
 // AuditInsertArgs are e's arguments to AuditInsert.

@@ -1,0 +1,179 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/podid/podid/internal/audit"
+	"github.com/podid/podid/internal/proctest"
+)
+
+const podTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]},{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + account + `:root"},"Action":"sts:AssumeRole"}]}`
+
+// TestAuditTrailHoldsNoSecret runs a full flow (credentials through the
+// agent, STS AssumeRole, IAM CreateAccessKey, a refused credential
+// request), reads each event back through CloudTrail's LookupEvents and
+// podid audit, restarts the server and reads them again, and then greps
+// the SQLite files for every secret the flow saw: none may be stored.
+func TestAuditTrailHoldsNoSecret(t *testing.T) {
+	t.Parallel()
+	const cluster = "e2e-audit"
+	srv := startServer(t, nil)
+	ctx := t.Context()
+	var secrets []string
+	secrets = append(secrets, srv.Admin.SecretAccessKey)
+
+	ic := iam.New(iam.Options{Region: region, BaseEndpoint: aws.String(srv.URL), Credentials: proctest.StaticCredentials(srv.Admin), RetryMaxAttempts: 1})
+	if _, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("audit-app"), AssumeRolePolicyDocument: aws.String(podTrust)}); err != nil {
+		t.Fatalf("CreateRole: %v", err)
+	}
+	c := srv.EKS(nil)
+	createCluster(t, c, cluster)
+	a := createAssociation(t, c, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster), Namespace: aws.String("default"),
+		ServiceAccount: aws.String("app"), RoleArn: aws.String(roleARN(account, "audit-app"))})
+	srv.wait(t)
+
+	// Credentials through the agent.
+	ag := startAgent(t, srv, cluster)
+	p := newPod("default", "app", "audit-pod")
+	token := srv.token(t, cluster, p)
+	secrets = append(secrets, token, token[strings.LastIndexByte(token, '.')+1:])
+	r := ag.credentials(t, token)
+	var creds struct{ AccessKeyId, SecretAccessKey, Token string }
+	if err := json.Unmarshal(r.body, &creds); err != nil || creds.SecretAccessKey == "" {
+		t.Fatalf("agent answered %d %s", r.status, r.body)
+	}
+	secrets = append(secrets, creds.SecretAccessKey, creds.Token)
+	// A refused request: a service account without an association.
+	other := srv.token(t, cluster, newPod("default", "nobody", "lost-pod"))
+	secrets = append(secrets, other)
+	if r := ag.credentials(t, other); r.status < 400 {
+		t.Fatalf("credentials without an association: %d", r.status)
+	}
+
+	// STS AssumeRole with the admin keys, and with the pod's session.
+	out, err := srv.STS(nil).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN(account, "audit-app")), RoleSessionName: aws.String("audit-s1")})
+	if err != nil {
+		t.Fatalf("AssumeRole: %v", err)
+	}
+	secrets = append(secrets, aws.ToString(out.Credentials.SecretAccessKey), aws.ToString(out.Credentials.SessionToken))
+
+	// IAM: a user and its access key.
+	if _, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("audit-user")}); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	key, err := ic.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("audit-user")})
+	if err != nil {
+		t.Fatalf("CreateAccessKey: %v", err)
+	}
+	secrets = append(secrets, aws.ToString(key.AccessKey.SecretAccessKey))
+
+	// Every decision and write is in the trail.
+	trail := cloudtrail.New(cloudtrail.Options{Region: region, BaseEndpoint: aws.String(srv.URL), Credentials: proctest.StaticCredentials(srv.Admin), RetryMaxAttempts: 1})
+	want := map[string]int{"CreateRole": 1, "CreateCluster": 1, "CreatePodIdentityAssociation": 1, "AssumeRoleForPodIdentity": 2,
+		"AssumeRole": 1, "CreateUser": 1, "CreateAccessKey": 1, "MintToken": 2}
+	events := lookupUntil(t, trail, want)
+	var granted, refused *audit.Record
+	for i, e := range events {
+		if e.EventName != "AssumeRoleForPodIdentity" {
+			continue
+		}
+		if e.ErrorCode == "" {
+			granted = &events[i]
+		} else {
+			refused = &events[i]
+		}
+	}
+	if granted == nil || refused == nil {
+		t.Fatalf("credential events: granted %v, refused %v", granted, refused)
+	}
+	if granted.RequestParameters["podName"] != "audit-pod" || granted.AdditionalEventData["associationId"] != aws.ToString(a.AssociationId) ||
+		granted.AdditionalEventData["roleArn"] != roleARN(account, "audit-app") || granted.AdditionalEventData["outcome"] != "Success" {
+		t.Errorf("granted request's event: %+v", granted)
+	}
+	if refused.AdditionalEventData["reason"] != "NoAssociation" || refused.ErrorCode != "ResourceNotFoundException" {
+		t.Errorf("refused request's event: %+v", refused)
+	}
+
+	// podid audit prints them.
+	table := srv.mustCLI(t, "audit", "--cluster", cluster, "--event-name", "AssumeRoleForPodIdentity")
+	if !strings.Contains(table, "NoAssociation") || !strings.Contains(table, cluster+"/default/app/audit-pod") {
+		t.Errorf("podid audit printed:\n%s", table)
+	}
+	lines := srv.mustCLI(t, "audit", "--output", "json", "--outcome", "failure", "--event-name", "AssumeRoleForPodIdentity")
+	if n := strings.Count(strings.TrimSpace(lines), "\n") + 1; n != 1 || !strings.Contains(lines, `"NoAssociation"`) {
+		t.Errorf("podid audit --outcome failure printed %d lines:\n%s", n, lines)
+	}
+
+	// The events survive a restart.
+	srv.Stop(t)
+	srv.Server = srv.Restart(t)
+	trail = cloudtrail.New(cloudtrail.Options{Region: region, BaseEndpoint: aws.String(srv.URL), Credentials: proctest.StaticCredentials(srv.Admin), RetryMaxAttempts: 1})
+	lookupUntil(t, trail, want)
+
+	// Nothing secret is stored.
+	files, _ := filepath.Glob(filepath.Join(srv.DataDir, "podid.db*"))
+	if len(files) == 0 {
+		t.Fatal("no database files")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range secrets {
+			if len(s) >= 16 && bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s holds a secret (%.8s...)", filepath.Base(f), s)
+			}
+		}
+	}
+}
+
+// lookupUntil reads the whole trail until it holds at least want's count
+// of each event name (bounded wait: appends are batched).
+func lookupUntil(t *testing.T, c *cloudtrail.Client, want map[string]int) []audit.Record {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var recs []audit.Record
+		got := map[string]int{}
+		p := cloudtrail.NewLookupEventsPaginator(c, &cloudtrail.LookupEventsInput{})
+		for n := 0; p.HasMorePages() && n < 100; n++ {
+			page, err := p.NextPage(t.Context())
+			if err != nil {
+				t.Fatalf("LookupEvents: %v", err)
+			}
+			for _, e := range page.Events {
+				var r audit.Record
+				if err := json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &r); err != nil {
+					t.Fatalf("CloudTrailEvent %q: %v", aws.ToString(e.CloudTrailEvent), err)
+				}
+				recs = append(recs, r)
+				got[r.EventName]++
+			}
+		}
+		done := true
+		for name, n := range want {
+			done = done && got[name] >= n
+		}
+		if done {
+			return recs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the trail holds %v, want at least %v", got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
