@@ -176,4 +176,3 @@ func lookupUntil(t *testing.T, c *cloudtrail.Client, want map[string]int) []audi
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
