@@ -25,6 +25,13 @@ variable "secret_key" {
   sensitive = true
 }
 
+# generation changes descriptions, tags, documents and trust conditions: the
+# e2e applies 1, then 2 (updates in place), planning after each.
+variable "generation" {
+  type    = number
+  default = 1
+}
+
 provider "aws" {
   region                      = "us-east-1"
   access_key                  = var.access_key
@@ -48,17 +55,26 @@ data "aws_iam_policy_document" "pods_trust" {
       type        = "Service"
       identifiers = ["pods.eks.amazonaws.com"]
     }
+    dynamic "condition" {
+      for_each = var.generation > 1 ? [1] : []
+      content {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = ["000000000000"]
+      }
+    }
   }
 }
 
 resource "aws_iam_role" "app" {
   name                 = "tf-app"
   path                 = "/pods/"
-  description          = "the app's pod role"
+  description          = "the app's pod role, generation ${var.generation}"
   assume_role_policy   = data.aws_iam_policy_document.pods_trust.json
-  max_session_duration = 7200
+  max_session_duration = 3600 * (var.generation + 1)
   tags = {
-    team = "payments"
+    team       = "payments"
+    generation = tostring(var.generation)
   }
 }
 
@@ -69,7 +85,7 @@ resource "aws_iam_role_policy" "app_read" {
     Version = "2012-10-17"
     Statement = [{
       Effect   = "Allow"
-      Action   = ["s3:GetObject"]
+      Action   = var.generation > 1 ? ["s3:GetObject", "s3:ListBucket"] : ["s3:GetObject"]
       Resource = "arn:aws:s3:::app-bucket/$${aws:PrincipalTag/kubernetes-namespace}/*"
     }]
   })
@@ -83,12 +99,13 @@ resource "aws_iam_policy" "app_queue" {
     Version = "2012-10-17"
     Statement = [{
       Effect   = "Allow"
-      Action   = ["sqs:SendMessage"]
+      Action   = var.generation > 1 ? ["sqs:SendMessage", "sqs:GetQueueUrl"] : ["sqs:SendMessage"]
       Resource = "arn:aws:sqs:us-east-1:000000000000:app"
     }]
   })
   tags = {
-    team = "payments"
+    team       = "payments"
+    generation = tostring(var.generation)
   }
 }
 
@@ -133,7 +150,8 @@ resource "aws_iam_user" "node" {
   name = "tf-node"
   path = "/nodes/"
   tags = {
-    cluster = "tf-dev"
+    cluster    = "tf-dev"
+    generation = tostring(var.generation)
   }
 }
 

@@ -6,7 +6,8 @@
 # aws_eks_pod_identity_association) against `podid serve --auth sigv4`, gets
 # a pod's credentials through `podid agent`, checks that the node user's
 # access key authenticates, plans again expecting no changes
-# (-detailed-exitcode 0), destroys, and checks that nothing is left.
+# (-detailed-exitcode 0), applies changes (updated in place) and plans again
+# expecting none, destroys, and checks that nothing is left.
 #
 # Usage (from anywhere): bash ci/terraform/run.sh
 # PODID_BIN=/path/to/podid uses a built binary instead of building one.
@@ -171,7 +172,34 @@ else
   fail "terraform plan after apply" "exit status $rc (2: changes, 1: error)"
 fi
 
-if tf destroy -no-color -auto-approve >"$work/destroy.log" 2>&1; then
+# Updates in place: descriptions, tags, the trust policy's condition, the
+# inline policies, a new version of the managed policy; then no drift again.
+if tf apply -no-color -auto-approve -var generation=2 >"$work/apply2.log" 2>&1; then
+  if grep -q "0 added, [1-9][0-9]* changed, 0 destroyed" "$work/apply2.log"; then
+    pass "terraform apply of changes updates in place"
+  else
+    fail "terraform apply of changes" "$(grep -E 'Apply complete|must be replaced' "$work/apply2.log")"
+  fi
+else
+  cat "$work/apply2.log" >&2
+  fail "terraform apply of changes" "see above"
+fi
+out=$(admin iam list-policy-versions --policy-arn arn:aws:iam::000000000000:policy/pods/tf-app-queue)
+if python3 -c "import json,sys; v=json.loads(sys.argv[1])['Versions']; sys.exit(0 if [x['VersionId'] for x in v if x['IsDefaultVersion']]==['v2'] else 1)" "$out"; then
+  pass "the managed policy's change is its default version v2"
+else
+  fail "policy versions after the change" "$out"
+fi
+rc=0
+tf plan -no-color -detailed-exitcode -var generation=2 >"$work/plan2.log" 2>&1 || rc=$?
+if [ "$rc" -eq 0 ]; then
+  pass "terraform plan after the changes: no changes"
+else
+  cat "$work/plan2.log" >&2
+  fail "terraform plan after the changes" "exit status $rc (2: changes, 1: error)"
+fi
+
+if tf destroy -no-color -auto-approve -var generation=2 >"$work/destroy.log" 2>&1; then
   pass "terraform destroy"
 else
   cat "$work/destroy.log" >&2
