@@ -34,6 +34,7 @@ func newRootCmd() *cobra.Command {
 		newWaitCmd(),
 		newAuditCmd(),
 		newIssuerCmd(),
+		newClusterCmd(),
 		newSessionCmd(),
 		newBenchCmd(),
 		&cobra.Command{

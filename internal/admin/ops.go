@@ -1,13 +1,18 @@
 package admin
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/podid/podid/eksapi"
@@ -198,6 +203,14 @@ type IssuerDoc struct {
 	JWKSURL     string          `json:"jwksUrl,omitempty"`
 	JWKS        json.RawMessage `json:"jwks,omitempty"`
 	PodidIssued bool            `json:"podidIssued"`
+	// APIServerEndpoint and CertificateAuthorityData are the cluster's
+	// real Kubernetes API server and the base64 of its PEM CA, for an
+	// external issuer registered from the cluster (podid cluster
+	// register); DescribeCluster shows them as endpoint and
+	// certificateAuthority.data. Setting the issuer without them clears
+	// them.
+	APIServerEndpoint        string `json:"apiServerEndpoint,omitempty"`
+	CertificateAuthorityData string `json:"certificateAuthorityData,omitempty"`
 	// Keys lists the verification keys' IDs, on output only: podid's
 	// signing keys with their creation time, or a static JWKS's keys (a
 	// JWKS URL's keys are read when tokens arrive, not listed).
@@ -229,6 +242,10 @@ func (h *Handler) issuerDoc(c store.Cluster) IssuerDoc {
 		d.JWKS = json.RawMessage(c.Issuer.JWKS)
 	}
 	d.Keys = h.issuerKeys(c, d.PodidIssued)
+	d.APIServerEndpoint = c.APIServer.Endpoint
+	if len(c.APIServer.CAData) > 0 {
+		d.CertificateAuthorityData = base64.StdEncoding.EncodeToString(c.APIServer.CAData)
+	}
 	return d
 }
 
@@ -276,6 +293,10 @@ func (h *Handler) putIssuer(r *http.Request) (any, error) {
 	if err := validateIssuer(in); err != nil {
 		return nil, err
 	}
+	api, err := apiServer(in)
+	if err != nil {
+		return nil, err
+	}
 	cur, err := h.cfg.Store.GetCluster(r.Context(), name)
 	if err != nil {
 		return nil, err
@@ -293,8 +314,10 @@ func (h *Handler) putIssuer(r *http.Request) (any, error) {
 				keys = c.Issuer.SigningKeys // keep the cluster's key: its tokens stay valid
 			}
 			c.Issuer = store.Issuer{SigningKeys: keys, PodidURL: c.Issuer.PodidURL}
+			c.APIServer = store.APIServer{}
 			return nil
 		}
+		c.APIServer = api
 		// Keep podid's own keys and issuer URL so a switch back keeps them.
 		c.Issuer = store.Issuer{URL: in.IssuerURL, JWKSURL: in.JWKSURL, JWKS: []byte(in.JWKS),
 			SigningKeys: c.Issuer.SigningKeys, PodidURL: c.Issuer.PodidURL}
@@ -305,14 +328,14 @@ func (h *Handler) putIssuer(r *http.Request) (any, error) {
 	}
 	h.cfg.Cache.InvalidateClusters()
 	h.log.Info("admin: cluster issuer set", "cluster", c.Name, "issuer", h.cfg.IssuerURL(c), "jwksUrl", c.Issuer.JWKSURL,
-		"staticJwks", len(c.Issuer.JWKS) > 0, "podidIssued", satoken.PodidIssued(c.Issuer))
+		"staticJwks", len(c.Issuer.JWKS) > 0, "podidIssued", satoken.PodidIssued(c.Issuer), "apiServer", c.APIServer.Endpoint)
 	return h.issuerDoc(c), nil
 }
 
 func validateIssuer(in IssuerDoc) error {
 	if in.PodidIssued {
-		if in.IssuerURL != "" || in.JWKSURL != "" || len(in.JWKS) > 0 {
-			return invalidParameter("podidIssued excludes issuerUrl, jwksUrl and jwks.")
+		if in.IssuerURL != "" || in.JWKSURL != "" || len(in.JWKS) > 0 || in.APIServerEndpoint != "" || in.CertificateAuthorityData != "" {
+			return invalidParameter("podidIssued excludes issuerUrl, jwksUrl, jwks, apiServerEndpoint and certificateAuthorityData.")
 		}
 		return nil
 	}
@@ -330,6 +353,48 @@ func validateIssuer(in IssuerDoc) error {
 		}
 	}
 	return nil
+}
+
+// apiServer is the API server an issuer document records: an https
+// endpoint, and a CA (only with an endpoint) that is base64 of PEM
+// certificates.
+func apiServer(in IssuerDoc) (store.APIServer, error) {
+	if in.APIServerEndpoint == "" {
+		if in.CertificateAuthorityData != "" {
+			return store.APIServer{}, invalidParameter("certificateAuthorityData requires apiServerEndpoint.")
+		}
+		return store.APIServer{}, nil
+	}
+	if !httpURL(in.APIServerEndpoint) || !strings.HasPrefix(in.APIServerEndpoint, "https://") {
+		return store.APIServer{}, invalidParameter("apiServerEndpoint must be an absolute https URL.")
+	}
+	api := store.APIServer{Endpoint: in.APIServerEndpoint}
+	if in.CertificateAuthorityData == "" {
+		return api, nil
+	}
+	ca, err := base64.StdEncoding.DecodeString(in.CertificateAuthorityData)
+	if err != nil || !pemCertificates(ca) {
+		return store.APIServer{}, invalidParameter("certificateAuthorityData must be the base64 encoding of PEM certificates.")
+	}
+	api.CAData = ca
+	return api, nil
+}
+
+// pemCertificates reports whether b is one or more PEM CERTIFICATE blocks
+// that parse, and nothing else.
+func pemCertificates(b []byte) bool {
+	n := 0
+	for rest := b; len(bytes.TrimSpace(rest)) > 0; n++ {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil || block.Type != "CERTIFICATE" {
+			return false
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return false
+		}
+	}
+	return n > 0
 }
 
 func httpURL(s string) bool {

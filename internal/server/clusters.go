@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -285,12 +286,18 @@ func (s *Server) clusterShape(c store.Cluster, status string) *eksapi.Cluster {
 	if tags == nil {
 		tags = map[string]string{}
 	}
+	// A cluster registered from a real Kubernetes cluster shows its API
+	// server and CA; others podid's own URL and the CA made for them.
+	endpoint := s.cfg.PublicURL
+	if c.APIServer.Endpoint != "" {
+		endpoint = c.APIServer.Endpoint
+	}
 	out := &eksapi.Cluster{
 		Name:               c.Name,
 		Arn:                s.ClusterARN(c.Name),
 		CreatedAt:          &created,
 		Version:            c.Version,
-		Endpoint:           s.cfg.PublicURL,
+		Endpoint:           endpoint,
 		RoleArn:            c.RoleARN,
 		Identity:           &eksapi.ClusterIdentity{OIDC: &eksapi.OIDC{Issuer: s.IssuerURL(c)}},
 		Status:             status,
@@ -300,6 +307,9 @@ func (s *Server) clusterShape(c store.Cluster, status string) *eksapi.Cluster {
 		Extra:              json.RawMessage(publicConfig(c.Config)),
 	}
 	out.CertificateAuthority = certificateAuthorityOf(c.Config)
+	if len(c.APIServer.CAData) > 0 {
+		out.CertificateAuthority = &eksapi.CertificateData{Data: base64.StdEncoding.EncodeToString(c.APIServer.CAData)}
+	}
 	return out
 }
 

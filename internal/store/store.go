@@ -90,11 +90,23 @@ type Cluster struct {
 	Tags   map[string]string // never nil when returned by a store
 	// Issuer describes whose service-account tokens this cluster trusts.
 	Issuer Issuer
+	// APIServer is the cluster's real Kubernetes API server, when one was
+	// registered (podid cluster register); zero otherwise.
+	APIServer APIServer
 	// Revision as for Association.
 	Revision int64
 }
 
 // Issuer is the service-account token issuer a cluster trusts.
+type APIServer struct {
+	// Endpoint is the API server's https URL (DescribeCluster's endpoint).
+	Endpoint string
+	// CAData is the PEM certificate authority of its serving certificate
+	// (DescribeCluster's certificateAuthority.data, base64-encoded there).
+	CAData []byte
+}
+
+// Issuer is a cluster's service-account token issuer.
 type Issuer struct {
 	// URL is an external issuer's ("iss") URL. Empty means podid itself
 	// issues the cluster's tokens, as PodidURL.

@@ -39,7 +39,7 @@ func (s *Store) CreateCluster(ctx context.Context, c store.Cluster, opts store.W
 		if err != nil {
 			return out, err
 		}
-		_, err = t.Exec(ctx, `INSERT INTO clusters (`+clusterColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, v...)
+		_, err = t.Exec(ctx, `INSERT INTO clusters (`+clusterColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, v...)
 		if code, _ := pgCode(err); code == codeUniqueViolation {
 			return out, &store.ExistsError{}
 		}
@@ -96,9 +96,10 @@ func (s *Store) UpdateCluster(ctx context.Context, name string, fn func(*store.C
 			return c, err
 		}
 		_, err = t.Exec(ctx, `UPDATE clusters SET created_at = $1, version = $2, role_arn = $3, client_request_token = $4,
-	config = $5, tags = $6, issuer_url = $7, issuer_jwks_url = $8, issuer_podid_url = $9, issuer_jwks = $10,
-	issuer_signing_keys = $11, revision = $12
-	WHERE name = $13`, v...)
+	config = $5, tags = $6, issuer_url = $7, issuer_jwks_url = $8, issuer_podid_url = $9,
+	api_server_endpoint = $10, api_server_ca = $11, issuer_jwks = $12,
+	issuer_signing_keys = $13, revision = $14
+	WHERE name = $15`, v...)
 		return c, err
 	}, "updating cluster %q", name)
 }

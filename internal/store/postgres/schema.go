@@ -138,6 +138,12 @@ CREATE INDEX audit_resources_time ON audit_resources (time_us, event_id);
 CREATE INDEX audit_resources_name ON audit_resources (name, time_us);
 CREATE INDEX audit_resources_type ON audit_resources (type, time_us);
 `,
+	// 5: a cluster's registered Kubernetes API server (podid cluster
+	// register): its URL and PEM CA.
+	`
+ALTER TABLE clusters ADD COLUMN api_server_endpoint text NOT NULL DEFAULT '';
+ALTER TABLE clusters ADD COLUMN api_server_ca bytea;
+`,
 }
 
 // migrate applies the migrations the database has not applied yet. A

@@ -44,7 +44,7 @@ func (s *Store) CreateCluster(ctx context.Context, c store.Cluster, opts store.W
 		if err != nil {
 			return out, err
 		}
-		if _, err := tx.exec(`INSERT INTO clusters (`+clusterColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, v...); err != nil {
+		if _, err := tx.exec(`INSERT INTO clusters (`+clusterColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, v...); err != nil {
 			return out, mapConstraint(err, "")
 		}
 		return out, s.remember(tx, opts.Idempotency, out)
@@ -111,7 +111,8 @@ func (s *Store) UpdateCluster(ctx context.Context, name string, fn func(*store.C
 			return c, err
 		}
 		_, err = tx.exec(`UPDATE clusters SET created_at = ?, version = ?, role_arn = ?, client_request_token = ?,
-	config = ?, tags = ?, issuer_url = ?, issuer_jwks_url = ?, issuer_podid_url = ?, issuer_jwks = ?,
+	config = ?, tags = ?, issuer_url = ?, issuer_jwks_url = ?, issuer_podid_url = ?,
+	api_server_endpoint = ?, api_server_ca = ?, issuer_jwks = ?,
 	issuer_signing_keys = ?, revision = ?
 	WHERE name = ?`, v...)
 		return c, err

@@ -8,10 +8,10 @@ const (
 	AssociationColumns = `id, cluster_name, namespace, service_account, role_arn, target_role_arn,
 	external_id, policy, disable_session_tags, owner_arn, tags, created_at, modified_at, revision`
 	ClusterColumns = `name, created_at, version, role_arn, client_request_token, config, tags,
-	issuer_url, issuer_jwks_url, issuer_podid_url, issuer_jwks, issuer_signing_keys, revision`
+	issuer_url, issuer_jwks_url, issuer_podid_url, api_server_endpoint, api_server_ca, issuer_jwks, issuer_signing_keys, revision`
 	// PublicClusterColumns are ClusterColumns without the key sets.
 	PublicClusterColumns = `name, created_at, version, role_arn, client_request_token, config, tags,
-	issuer_url, issuer_jwks_url, issuer_podid_url, revision`
+	issuer_url, issuer_jwks_url, issuer_podid_url, api_server_endpoint, api_server_ca, revision`
 )
 
 // AssociationRow receives one row of AssociationColumns.
@@ -64,7 +64,7 @@ type ClusterRow struct {
 func (r *ClusterRow) Dest(public bool) []any {
 	c := &r.c
 	d := []any{&c.Name, &r.created, &c.Version, &c.RoleARN, &c.ClientRequestToken, &c.Config, &r.tags,
-		&c.Issuer.URL, &c.Issuer.JWKSURL, &c.Issuer.PodidURL}
+		&c.Issuer.URL, &c.Issuer.JWKSURL, &c.Issuer.PodidURL, &c.APIServer.Endpoint, &c.APIServer.CAData}
 	if !public {
 		d = append(d, &c.Issuer.JWKS, &c.Issuer.SigningKeys)
 	}
@@ -89,7 +89,8 @@ func ClusterValues(c store.Cluster) ([]any, error) {
 		return nil, err
 	}
 	return []any{c.Name, Micros(c.CreatedAt), c.Version, c.RoleARN, c.ClientRequestToken, c.Config, string(tags),
-		c.Issuer.URL, c.Issuer.JWKSURL, c.Issuer.PodidURL, c.Issuer.JWKS, c.Issuer.SigningKeys, c.Revision}, nil
+		c.Issuer.URL, c.Issuer.JWKSURL, c.Issuer.PodidURL, c.APIServer.Endpoint, c.APIServer.CAData,
+		c.Issuer.JWKS, c.Issuer.SigningKeys, c.Revision}, nil
 }
 
 // AssociationUpdateValues are the values of an association update:

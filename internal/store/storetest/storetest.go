@@ -100,6 +100,12 @@ func newCluster(name string) store.Cluster {
 	}
 }
 
+// apiServer is a registered Kubernetes API server, as clusters get it.
+var apiServer = store.APIServer{
+	Endpoint: "https://k8s.example:6443",
+	CAData:   []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"),
+}
+
 func newAssociation(cluster, namespace, sa string) store.Association {
 	return store.Association{
 		ID:             newID(),
@@ -208,6 +214,7 @@ func testClusters(t *testing.T, s store.Store) {
 		c.Version = "1.32"
 		c.Tags["env"] = "prod"
 		c.Issuer.SigningKeys = nil
+		c.APIServer = apiServer
 		return nil
 	})
 	if err != nil {
@@ -219,6 +226,7 @@ func testClusters(t *testing.T, s store.Store) {
 	want.Version = "1.32"
 	want.Tags = map[string]string{"team": "a", "env": "prod"}
 	want.Issuer.SigningKeys = nil
+	want.APIServer = apiServer
 	want.Revision = updated.Revision
 	if diff := cmp.Diff(updated, want); diff != "" {
 		t.Errorf("UpdateCluster (-got +want):\n%s", diff)
@@ -367,6 +375,7 @@ func testPublicCluster(t *testing.T, s store.Store) {
 	if _, err := s.UpdateCluster(ctx, "c1", func(c *store.Cluster) error {
 		c.Version = "1.32"
 		c.Config = []byte(`{"logging":{}}`)
+		c.APIServer = apiServer
 		c.Tags = map[string]string{}
 		c.Issuer = store.Issuer{SigningKeys: []byte(`{"keys":[{"kty":"RSA"}]}`)}
 		return nil
