@@ -32,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -197,7 +198,8 @@ func (c *Cluster) startAPIServer(tb testing.TB) error {
 	return c.waitReady(ctx)
 }
 
-// waitReady polls /readyz until it answers ok, the API server exits, or
+// waitReady polls until /readyz answers ok and the namespace "default"
+// (which the API server creates itself) exists, the API server exits, or
 // ctx ends.
 func (c *Cluster) waitReady(ctx context.Context) error {
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -206,12 +208,15 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		body, err := c.Clientset.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(rctx)
-		cancel()
-		if err == nil && string(body) == "ok" {
-			return nil
+		if err == nil && string(body) != "ok" {
+			err = fmt.Errorf("/readyz: %q", body)
 		}
 		if err == nil {
-			err = fmt.Errorf("/readyz: %q", body)
+			_, err = c.Clientset.CoreV1().Namespaces().Get(rctx, "default", metav1.GetOptions{})
+		}
+		cancel()
+		if err == nil {
+			return nil
 		}
 		last = err
 		select {
