@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
@@ -47,10 +45,8 @@ func TestDryRunServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	// Namespaced objects are checked in their namespace, which a dry run
-	// does not create.
-	if _, err := c.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
-		ObjectMeta: metav1.ObjectMeta{Name: "podid-system"},
-	}, metav1.CreateOptions{}); err != nil {
+	// does not create: it is applied for real first.
+	if _, err := c.Kubectl(ctx, "apply", "-f", "base/namespace.yaml"); err != nil {
 		t.Fatal(err)
 	}
 	for _, dir := range dirs {

@@ -181,9 +181,13 @@ func checkToken(t *testing.T, keys jose.JSONWebKeySet, token, issuer string, pod
 		t.Fatal(err)
 	}
 	var claims jwt.Claims
+	// go-jose matches JSON names case-sensitively.
 	var k8s struct {
 		Kubernetes struct {
-			Pod struct{ Name, UID string } `json:"pod"`
+			Pod struct {
+				Name string `json:"name"`
+				UID  string `json:"uid"`
+			} `json:"pod"`
 		} `json:"kubernetes.io"`
 	}
 	if err := tok.Claims(keys, &claims, &k8s); err != nil {
