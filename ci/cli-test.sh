@@ -185,6 +185,36 @@ check "delete returns the full association" "$out" \
   "d['association']['associationId']=='$id3' and d['association']['roleArn']=='$ROLE' and 'createdAt' in d['association']"
 expect_error "delete it again" ResourceNotFoundException \
   eks delete-pod-identity-association --cluster-name c1 --association-id "$id3"
+
+# --- what eksctl calls: the cluster's CA, cluster versions, the pod identity agent add-on
+out=$(eks describe-cluster --name c1)
+ca=$(get "$out" "d['cluster']['certificateAuthority']['data']")
+if base64 -d <<<"$ca" | openssl x509 -noout -text 2>/dev/null | grep -q "CA:TRUE"; then
+  pass "describe-cluster: certificateAuthority.data is a CA certificate"
+else
+  fail "describe-cluster: certificateAuthority.data is a CA certificate" "$ca"
+fi
+out=$(eks describe-cluster-versions --default-only)
+check "describe-cluster-versions --default-only" "$out" \
+  "len(d['clusterVersions'])==1 and d['clusterVersions'][0]['defaultVersion'] is True and d['clusterVersions'][0]['clusterType']=='eks'"
+out=$(eks describe-addon-versions --addon-name eks-pod-identity-agent)
+check "describe-addon-versions" "$out" "d['addons'][0]['addonName']=='eks-pod-identity-agent' and d['addons'][0]['addonVersions']"
+out=$(eks create-addon --cluster-name c1 --addon-name eks-pod-identity-agent)
+check "create-addon eks-pod-identity-agent is ACTIVE" "$out" \
+  "d['addon']['status']=='ACTIVE' and d['addon']['addonArn'].startswith('arn:aws:eks:us-east-1:000000000000:addon/c1/eks-pod-identity-agent/')"
+expect_error "create-addon twice" ResourceInUseException \
+  eks create-addon --cluster-name c1 --addon-name eks-pod-identity-agent
+expect_error "create-addon vpc-cni" InvalidParameterException \
+  eks create-addon --cluster-name c1 --addon-name vpc-cni
+out=$(eks list-addons --cluster-name c1)
+check "list-addons" "$out" "d['addons']==['eks-pod-identity-agent']"
+out=$(eks describe-addon --cluster-name c1 --addon-name eks-pod-identity-agent)
+check "describe-addon" "$out" "d['addon']['status']=='ACTIVE' and d['addon']['clusterName']=='c1'"
+out=$(eks delete-addon --cluster-name c1 --addon-name eks-pod-identity-agent)
+check "delete-addon" "$out" "d['addon']['status']=='DELETING'"
+expect_error "describe-addon after delete-addon" ResourceNotFoundException \
+  eks describe-addon --cluster-name c1 --addon-name eks-pod-identity-agent
+
 out=$(eks delete-cluster --name c2)
 check "delete-cluster" "$out" "d['cluster']['name']=='c2'"
 

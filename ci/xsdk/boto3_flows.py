@@ -12,6 +12,7 @@ Prints "ok    NAME" or "FAIL  NAME: DETAIL" per check, then
 "boto3: N passed, M failed"; exits 1 if any check failed.
 """
 
+import base64
 import datetime
 import json
 import os
@@ -154,6 +155,31 @@ def clusters_flows(eks):
     expect_error("create_cluster with a taken name", "ResourceInUseException", 409,
                  eks.create_cluster, name=CLUSTER, roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks",
                  resourcesVpcConfig={"subnetIds": ["subnet-1"]})
+
+
+def eksctl_flows(eks):
+    """What eksctl calls beyond associations: the cluster's CA, the cluster
+    versions, and the eks-pod-identity-agent add-on."""
+    c = eks.describe_cluster(name=CLUSTER)["cluster"]
+    pem = base64.b64decode(c["certificateAuthority"]["data"]).decode()
+    check("describe_cluster: certificateAuthority.data is a PEM certificate",
+          pem.startswith("-----BEGIN CERTIFICATE-----"), pem[:80])
+    v = eks.describe_cluster_versions(defaultOnly=True)["clusterVersions"]
+    check("describe_cluster_versions(defaultOnly)", len(v) == 1 and v[0]["defaultVersion"] is True
+          and is_dt(v[0]["releaseDate"]), repr(v))
+    a = eks.describe_addon_versions(addonName="eks-pod-identity-agent")["addons"]
+    check("describe_addon_versions", a and a[0]["addonVersions"][0]["addonVersion"], repr(a))
+    out = eks.create_addon(clusterName=CLUSTER, addonName="eks-pod-identity-agent")["addon"]
+    check("create_addon: ACTIVE, addon ARN", out["status"] == "ACTIVE" and is_dt(out["createdAt"])
+          and out["addonArn"].startswith(f"arn:aws:eks:{REGION}:{ACCOUNT}:addon/{CLUSTER}/eks-pod-identity-agent/"), repr(out))
+    expect_error("create_addon of another add-on", "InvalidParameterException", 400,
+                 eks.create_addon, clusterName=CLUSTER, addonName="vpc-cni")
+    check("list_addons", eks.list_addons(clusterName=CLUSTER)["addons"] == ["eks-pod-identity-agent"])
+    d = eks.describe_addon(clusterName=CLUSTER, addonName="eks-pod-identity-agent")["addon"]
+    check("describe_addon", d["status"] == "ACTIVE" and d["clusterName"] == CLUSTER, repr(d))
+    check("delete_addon", eks.delete_addon(clusterName=CLUSTER, addonName="eks-pod-identity-agent")["addon"]["status"] == "DELETING")
+    expect_error("describe_addon after delete_addon", "ResourceNotFoundException", 404,
+                 eks.describe_addon, clusterName=CLUSTER, addonName="eks-pod-identity-agent")
 
 
 def association_flows(eks):
@@ -429,6 +455,7 @@ def main():
     eks = client("eks", akid, secret)
     steps = [("clusters", lambda: clusters_flows(eks)),
              ("associations and tags", lambda: association_flows(eks)),
+             ("eksctl's calls", lambda: eksctl_flows(eks)),
              ("EKS Auth and STS", lambda: credential_flows(eks, akid, secret)),
              ("endpoint environment", lambda: env_endpoint_flows(akid, secret)),
              ("signatures", lambda: signature_flows(akid))]
