@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cross-SDK flows: drives `podid serve --auth sigv4` through boto3
-# (ci/xsdk/boto3_flows.py; IAM in ci/xsdk/boto3_iam.py) and the AWS SDK for JavaScript v3 (ci/xsdk/js/),
+# (ci/xsdk/boto3_flows.py; IAM in ci/xsdk/boto3_iam.py; CloudTrail LookupEvents, with the AWS CLI,
+# in ci/xsdk/boto3_cloudtrail.py) and the AWS SDK for JavaScript v3 (ci/xsdk/js/),
 # each signing with SigV4 as in production: clusters, pod identity
 # associations, paginators, waiters, tags, the errors each SDK maps, EKS Auth
 # AssumeRoleForPodIdentity, STS with the vended credentials, and each SDK's
@@ -106,6 +107,8 @@ echo "== boto3"
 run_flows boto3 90 python3 ci/xsdk/boto3_flows.py
 echo "== boto3: IAM"
 run_flows boto3-iam 90 python3 ci/xsdk/boto3_iam.py
+echo "== boto3 and the AWS CLI: CloudTrail LookupEvents (the audit trail of the flows above)"
+run_flows boto3-cloudtrail 120 python3 ci/xsdk/boto3_cloudtrail.py
 
 echo "== AWS SDK for JavaScript v3"
 if [ "${PODID_SKIP_JS:-}" = 1 ]; then
