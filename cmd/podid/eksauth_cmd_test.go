@@ -48,7 +48,7 @@ func (w *bannerWriter) Write(p []byte) (int, error) {
 // URL and data directory.
 func startServe(t *testing.T, delay time.Duration) (string, string) {
 	t.Helper()
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "data")
 	o := &serveOptions{
 		listen: "127.0.0.1:0", store: "sqlite:" + filepath.Join(dir, "podid.db"), region: "us-west-2",
 		accountID: "111122223333", auth: sigv4.ModeSigV4, maxBodyBytes: 1 << 20, logLevel: "error",
@@ -69,6 +69,7 @@ func startServe(t *testing.T, delay time.Duration) (string, string) {
 	case u := <-bw.url:
 		return u, dir
 	case err := <-done:
+		done <- nil // for the cleanup
 		t.Fatalf("podid serve stopped: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("podid serve did not start")

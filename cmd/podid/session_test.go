@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,7 +24,7 @@ func TestSessionInspect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dataDir := t.TempDir()
+	dataDir := filepath.Join(t.TempDir(), "data")
 	adminKeys, _, err := sigv4.LoadOrCreateAdmin(dataDir)
 	if err != nil {
 		t.Fatal(err)

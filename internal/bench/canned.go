@@ -97,5 +97,5 @@ func writeCannedFile(path string, rs []CannedResponse) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, b, 0o644)
+	return os.WriteFile(path, b, 0o600)
 }

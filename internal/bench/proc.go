@@ -57,7 +57,7 @@ func startChild(ctx context.Context, name, logDir, bin string, args []string, he
 		full[i] = a
 	}
 	logPath := filepath.Join(logDir, name+".log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s log: %w", name, err)
 	}

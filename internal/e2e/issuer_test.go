@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -60,7 +61,7 @@ func discoveredIssuer(t *testing.T, srv *server, cluster string) string {
 func TestRestartOnAnotherPort(t *testing.T) {
 	t.Parallel()
 	const cluster, namespace, sa = "e2e-moved", "ns-m", "app"
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "data")
 	srv := startServerWith(t, proctest.DataDir(dir))
 	c := srv.EKS(nil)
 	createCluster(t, c, cluster)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -205,7 +206,7 @@ func exitCode(err error) int {
 func TestRestart(t *testing.T) {
 	t.Parallel()
 	const cluster, namespace, sa = "e2e-restart", "ns-r", "app"
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "data")
 	// On a port of its own choosing (a port found free beforehand may be
 	// taken by another process by the time the server binds it); Restart
 	// listens on the same port again.

@@ -104,7 +104,7 @@ func LaunchServer(tb testing.TB, bin string, opts ...ServerOption) *Server {
 		o(&cfg)
 	}
 	if cfg.dataDir == "" {
-		cfg.dataDir = tb.TempDir()
+		cfg.dataDir = filepath.Join(tb.TempDir(), "data") // podid makes it 0700
 	}
 	if cfg.store == "" {
 		cfg.store = "sqlite:" + filepath.Join(cfg.dataDir, "podid.db")

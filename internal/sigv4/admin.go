@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/podid/podid/internal/privfs"
 	"github.com/podid/podid/internal/sts"
 )
 
@@ -23,12 +24,17 @@ type adminFile struct {
 	SecretAccessKey string `json:"secretAccessKey"`
 }
 
-// LoadAdmin reads the admin identity's access keys from dataDir.
+// LoadAdmin reads the admin identity's access keys from dataDir; a file
+// (or directory) that another user owns or may read or write is refused:
+// one planted before the first start would name the admin's keys.
 func LoadAdmin(dataDir string) (sts.Credentials, error) {
 	path := filepath.Join(dataDir, AdminFile)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return sts.Credentials{}, fmt.Errorf("reading admin credentials: %w", err)
+	}
+	if err := privfs.CheckAll(dataDir, path); err != nil {
+		return sts.Credentials{}, fmt.Errorf("admin credentials: %w", err)
 	}
 	var f adminFile
 	if err := json.Unmarshal(b, &f); err != nil {
@@ -52,13 +58,13 @@ func LoadOrCreateAdmin(dataDir string) (creds sts.Credentials, created bool, err
 	if err != nil {
 		return sts.Credentials{}, false, err
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return sts.Credentials{}, false, fmt.Errorf("creating data directory: %w", err)
+	if err := privfs.MkdirAll(dataDir); err != nil {
+		return sts.Credentials{}, false, fmt.Errorf("data directory: %w", err)
 	}
 	b, _ := json.MarshalIndent(adminFile{creds.AccessKeyID, creds.SecretAccessKey}, "", "  ")
 	path := filepath.Join(dataDir, AdminFile)
 	// O_EXCL: two processes starting at once must not overwrite each other.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, privfs.FileMode)
 	if errors.Is(err, fs.ErrExist) {
 		creds, err = LoadAdmin(dataDir)
 		return creds, false, err

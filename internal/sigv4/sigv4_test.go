@@ -383,3 +383,47 @@ func TestRefusalsLogged(t *testing.T) {
 		}
 	}
 }
+
+// A keys file other users may read, or one another user planted before the
+// first start, is refused with the command that fixes it.
+func TestLoadOrCreateAdminRefusesSharedFiles(t *testing.T) {
+	planted := []byte(`{"accessKeyId":"AKIAPLANTEDPLANTED00","secretAccessKey":"planted"}`)
+	t.Run("readable by others", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, sigv4.AdminFile)
+		if err := os.WriteFile(path, planted, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(path, 0o644)
+		_, _, err := sigv4.LoadOrCreateAdmin(dir)
+		if err == nil || !strings.Contains(err.Error(), "chmod 600 "+path) {
+			t.Errorf("LoadOrCreateAdmin = %v, want a refusal saying chmod 600 %s", err, path)
+		}
+	})
+	t.Run("directory open to others", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "data")
+		os.Mkdir(dir, 0o700)
+		os.Chmod(dir, 0o777)
+		_, _, err := sigv4.LoadOrCreateAdmin(dir)
+		if err == nil || !strings.Contains(err.Error(), "chmod 700 "+dir) {
+			t.Errorf("LoadOrCreateAdmin = %v, want a refusal saying chmod 700 %s", err, dir)
+		}
+	})
+	t.Run("owned by another user", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root to give a file to another user")
+		}
+		dir := t.TempDir()
+		path := filepath.Join(dir, sigv4.AdminFile)
+		if err := os.WriteFile(path, planted, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(path, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := sigv4.LoadOrCreateAdmin(dir)
+		if err == nil || !strings.Contains(err.Error(), "owned by uid 65534") {
+			t.Errorf("LoadOrCreateAdmin = %v, want a refusal naming the owner", err)
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podid/podid/internal/privfs"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/storetest"
 )
@@ -353,6 +354,9 @@ func TestPruneKeepsLiveRecordsAcrossClockSteps(t *testing.T) {
 func atVersion(t *testing.T, n int) (string, *sql.DB) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "podid.db")
+	if err := privfs.Touch(path); err != nil { // as podid made it
+		t.Fatal(err)
+	}
 	db, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/podid/podid/internal/privfs"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/storecore"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -93,8 +94,17 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(abs), privfs.DirMode); err != nil {
 		return nil, fmt.Errorf("creating directory: %w", err)
+	}
+	// The database holds STS's sealing key and the clusters' signing keys:
+	// made 0600 before SQLite opens it (its -wal and -shm copy its mode),
+	// and refused when another user owns or may read any of the three.
+	if err := privfs.Touch(abs); err != nil {
+		return nil, err
+	}
+	if err := privfs.CheckAll(abs+"-wal", abs+"-shm"); err != nil {
+		return nil, err
 	}
 
 	wdb, err := sql.Open("sqlite", dsn(abs, false))
