@@ -68,7 +68,7 @@ SIGTERM or SIGINT shut it down gracefully, finishing requests in flight.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; loopback by default)")
-	f.StringVar(&o.store, "store", "sqlite:", `store DSN: "sqlite:" (file ./podid-data/podid.db), "sqlite:PATH", or "postgres://USER:PASS@HOST:PORT/DB" for several replicas`)
+	f.StringVar(&o.store, "store", "sqlite:", `store DSN: "sqlite:" (file podid.db in --data-dir), "sqlite:PATH", or "postgres://USER:PASS@HOST:PORT/DB" for several replicas`)
 	f.StringVar(&o.region, "region", server.DefaultRegion, "AWS region the server acts as (ARNs, externalId)")
 	f.StringVar(&o.accountID, "account-id", server.DefaultAccountID, "12-digit AWS account ID that owns clusters and associations")
 	f.StringVar(&o.auth, "auth", sigv4.ModeSigV4, "request authentication: "+strings.Join(authModes, ", ")+
@@ -77,7 +77,7 @@ SIGTERM or SIGINT shut it down gracefully, finishing requests in flight.`,
 	f.Int64Var(&o.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted; larger is a 413 RequestEntityTooLargeException")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error (info logs one line per request)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to wait for requests in flight")
-	f.StringVar(&o.dataDir, "data-dir", "podid-data", "directory for the admin identity's access keys ("+sigv4.AdminFile+", created on first start with --auth sigv4)")
+	f.StringVar(&o.dataDir, "data-dir", "podid-data", "directory (mode 0700) for podid's files: the SQLite store unless --store names another, and the admin identity's access keys ("+sigv4.AdminFile+", created on first start with --auth sigv4)")
 	f.StringVar(&o.upstreamSTS, "upstream-sts", "", `make EKS Auth's role assumptions against this STS endpoint (e.g. https://sts.us-west-2.amazonaws.com) with podid's own credentials from the AWS SDK's default chain, instead of podid's local STS`)
 	f.DurationVar(&o.propagationDelay, "propagation-delay", 0,
 		"hold association changes back this long before credential requests see them (emulates EKS's eventual consistency; podid wait reports when a change is in effect)")

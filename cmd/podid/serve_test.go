@@ -51,6 +51,7 @@ func testServeOptions(t *testing.T) *serveOptions {
 	return &serveOptions{
 		listen:          "127.0.0.1:0",
 		store:           "sqlite:" + filepath.Join(t.TempDir(), "podid.db"),
+		dataDir:         filepath.Join(t.TempDir(), "data"),
 		region:          "us-east-1",
 		accountID:       "000000000000",
 		auth:            "none",
@@ -183,6 +184,37 @@ func TestServeStoreThatCannotOpen(t *testing.T) {
 	}
 }
 
+// TestServeDataDir: "sqlite:" keeps the database in --data-dir, and a data
+// directory other users may read is refused with the command that fixes it.
+func TestServeDataDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	o := testServeOptions(t)
+	o.store, o.dataDir = "sqlite:", filepath.Join(t.TempDir(), "data")
+	stdout := newSignalWriter("Health: curl ")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, o, stdout, io.Discard) }()
+	waitFor(t, stdout.seen, "the banner")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(o.dataDir, "podid.db")); err != nil {
+		t.Errorf("no database in --data-dir: %v", err)
+	}
+	if _, err := os.Stat("podid-data"); err == nil {
+		t.Errorf("serve made ./podid-data although --data-dir says otherwise")
+	}
+
+	if err := os.Chmod(o.dataDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := runServe(context.Background(), o, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "chmod 700 "+o.dataDir) {
+		t.Errorf("serve with a 0755 data directory: %v, want a refusal saying chmod 700", err)
+	}
+}
+
 func writeFile(path string) error { return os.WriteFile(path, []byte("x"), 0o600) }
 
 // TestServeConsole: with --auth sigv4 the console's files are served
@@ -193,7 +225,7 @@ func TestServeConsole(t *testing.T) {
 		t.Run(fmt.Sprintf("console=%v", on), func(t *testing.T) {
 			t.Chdir(t.TempDir())
 			o := testServeOptions(t)
-			o.auth, o.dataDir, o.console = "sigv4", t.TempDir(), on
+			o.auth, o.dataDir, o.console = "sigv4", filepath.Join(t.TempDir(), "data"), on
 			stdout := newSignalWriter("Health: curl ")
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)

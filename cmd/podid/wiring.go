@@ -22,6 +22,7 @@ import (
 	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/iam/accesskey"
 	"github.com/podid/podid/internal/iam/iamhttp"
+	"github.com/podid/podid/internal/privfs"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/server"
 	"github.com/podid/podid/internal/sigv4"
@@ -53,7 +54,12 @@ func (s *served) close() error {
 // audit trail's recorder → the host they mount into. The cache's loop ends
 // with ctx.
 func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.Logger, stdout io.Writer) (_ *served, err error) {
-	st, err := storeopen.Open(ctx, o.store)
+	// The data directory holds the SQLite store and the admin keys: made
+	// 0700, and refused when other users may read it or own it.
+	if err := privfs.MkdirAll(o.dataDir); err != nil {
+		return nil, fmt.Errorf("--data-dir: %w", err)
+	}
+	st, err := storeopen.Open(ctx, o.store, o.dataDir)
 	if err != nil {
 		return nil, err
 	}

@@ -23,35 +23,37 @@ type Backend interface {
 	store.Watcher
 }
 
-// DefaultSQLitePath is where "sqlite:" keeps its database.
-var DefaultSQLitePath = filepath.Join("podid-data", "podid.db")
+// DefaultSQLiteFile is the database "sqlite:" keeps in the data directory.
+const DefaultSQLiteFile = "podid.db"
 
 // backends maps a DSN scheme (the part before the first ':') to the
-// constructor of its backend, which gets the whole DSN.
-var backends = map[string]func(ctx context.Context, dsn string) (Backend, error){
+// constructor of its backend, which gets the whole DSN and podid's data
+// directory.
+var backends = map[string]func(ctx context.Context, dsn, dataDir string) (Backend, error){
 	"sqlite":     openSQLite,
 	"postgres":   openPostgres,
 	"postgresql": openPostgres,
 }
 
-// openSQLite opens "sqlite:" (DefaultSQLitePath), "sqlite:PATH" or
-// "sqlite://PATH" (so sqlite:///abs/path.db works too).
-func openSQLite(ctx context.Context, dsn string) (Backend, error) {
-	return sqlite.Open(ctx, SQLitePath(dsn))
+// openSQLite opens "sqlite:" (DefaultSQLiteFile in dataDir), "sqlite:PATH"
+// or "sqlite://PATH" (so sqlite:///abs/path.db works too).
+func openSQLite(ctx context.Context, dsn, dataDir string) (Backend, error) {
+	return sqlite.Open(ctx, SQLitePath(dsn, dataDir))
 }
 
 // openPostgres opens "postgres://user:password@host:port/db?sslmode=..."
 // (or postgresql://), passed to pgx as is; several replicas may share it.
-func openPostgres(ctx context.Context, dsn string) (Backend, error) {
+func openPostgres(ctx context.Context, dsn, _ string) (Backend, error) {
 	return postgres.Open(ctx, dsn)
 }
 
-// SQLitePath is the database file a sqlite: DSN names.
-func SQLitePath(dsn string) string {
+// SQLitePath is the database file a sqlite: DSN names: "sqlite:" alone
+// is DefaultSQLiteFile in dataDir.
+func SQLitePath(dsn, dataDir string) string {
 	p := strings.TrimPrefix(dsn, "sqlite:")
 	p = strings.TrimPrefix(p, "//")
 	if p == "" {
-		return DefaultSQLitePath
+		return filepath.Join(dataDir, DefaultSQLiteFile)
 	}
 	return p
 }
@@ -77,13 +79,13 @@ func Schemes() []string {
 	return out
 }
 
-// Open opens the store dsn names.
-func Open(ctx context.Context, dsn string) (Backend, error) {
+// Open opens the store dsn names; "sqlite:" keeps its database in dataDir.
+func Open(ctx context.Context, dsn, dataDir string) (Backend, error) {
 	if err := Check(dsn); err != nil {
 		return nil, err
 	}
 	scheme, _, _ := strings.Cut(dsn, ":")
-	st, err := backends[scheme](ctx, dsn)
+	st, err := backends[scheme](ctx, dsn, dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}

@@ -1,6 +1,7 @@
 package storeopen_test
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,12 +11,12 @@ import (
 
 func TestSQLitePath(t *testing.T) {
 	for dsn, want := range map[string]string{
-		"sqlite:":                  filepath.Join("podid-data", "podid.db"),
+		"sqlite:":                  filepath.Join("/srv/podid", "podid.db"),
 		"sqlite:/var/lib/podid.db": "/var/lib/podid.db",
 		"sqlite:rel/podid.db":      "rel/podid.db",
 		"sqlite:///abs/podid.db":   "/abs/podid.db",
 	} {
-		if got := storeopen.SQLitePath(dsn); got != want {
+		if got := storeopen.SQLitePath(dsn, "/srv/podid"); got != want {
 			t.Errorf("SQLitePath(%q) = %q, want %q", dsn, got, want)
 		}
 	}
@@ -34,7 +35,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestOpenSQLite(t *testing.T) {
-	st, err := storeopen.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "podid.db"))
+	st, err := storeopen.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "podid.db"), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,5 +51,18 @@ func TestRedact(t *testing.T) {
 	}
 	if got := storeopen.Redact("sqlite:podid.db"); got != "sqlite:podid.db" {
 		t.Errorf("Redact(sqlite:podid.db) = %s", got)
+	}
+}
+
+// "sqlite:" keeps the database in the data directory.
+func TestOpenSQLiteInDataDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	st, err := storeopen.Open(t.Context(), "sqlite:", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if _, err := os.Stat(filepath.Join(dir, "podid.db")); err != nil {
+		t.Errorf("no database in the data directory: %v", err)
 	}
 }
