@@ -262,7 +262,7 @@ func TestServeConsole(t *testing.T) {
 // restart says where they are (and prints no secret).
 func TestServeBannerAdminKeys(t *testing.T) {
 	o := testServeOptions(t)
-	o.auth, o.dataDir = sigv4.ModeSigV4, t.TempDir()
+	o.auth, o.dataDir = sigv4.ModeSigV4, filepath.Join(t.TempDir(), "data")
 	var first, second strings.Builder
 	keys, err := adminIdentity(o, &first)
 	if err != nil {
