@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/podid/podid/internal/audit"
 	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/iam/iamwire"
 	"github.com/podid/podid/internal/iam/policy"
@@ -265,6 +267,10 @@ func (h *Handler) createAccessKey(ctx context.Context, in *iamwire.CreateAccessK
 	if err != nil {
 		return nil, err
 	}
+	// The audit trail records the new key's ID, never its secret.
+	audit.Note(ctx).ResponseElements = map[string]any{"accessKey": map[string]any{
+		"userName": k.UserName, "accessKeyId": k.ID, "status": string(k.Status), "createDate": k.CreatedAt.UTC().Format(time.RFC3339),
+	}}
 	return iamwire.CreateAccessKeyResult{AccessKey: iamwire.AccessKey{
 		UserName:        k.UserName,
 		AccessKeyId:     k.ID,
