@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -161,6 +162,18 @@ func testSessionAuthorization(t *testing.T, mode string) {
 		if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusForbidden {
 			t.Errorf("session %s: status %v, want 403", op.name, err)
 		}
+	}
+
+	// The session's key ID without its token is not the admin, in
+	// either mode: --auth none attributes a vended key ID to its session
+	// or refuses it.
+	tokenless := srv.EKS(t, func(o *eks.Options) {
+		o.Credentials = credentials.NewStaticCredentialsProvider(*out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, "")
+	})
+	if _, err := tokenless.DeleteCluster(ctx, &eks.DeleteClusterInput{Name: aws.String("c1")}); err == nil {
+		t.Errorf("DeleteCluster with the session's key ID and no token succeeded")
+	} else if !strings.Contains(err.Error(), sts.MsgInvalidClientToken) {
+		t.Errorf("DeleteCluster with the session's key ID and no token: %v, want %q", err, sts.MsgInvalidClientToken)
 	}
 
 	// Nothing the session tried took effect.

@@ -353,18 +353,39 @@ func (a *Authenticator) lookup(ctx context.Context, akid, token string) (*authz.
 
 // attribute is ModeNone's identity: the session of a valid token, else
 // the admin identity (dummy credentials are fine); an authentic but expired
-// session is refused.
+// session is refused. A request naming a vended key ID (STS's "ASIA" form)
+// is that session or nothing: without its token, or with another
+// session's, it is refused, never the admin.
 func (a *Authenticator) attribute(r *http.Request) (*authz.Identity, *failure) {
+	akid := requestKeyID(r)
 	if token := r.Header.Get("X-Amz-Security-Token"); token != "" && a.cfg.Sessions != nil {
 		sess, err := a.cfg.Sessions.Session(token)
 		switch {
-		case err == nil:
+		case err == nil && (akid == "" || akid == sess.AccessKeyID):
 			return sts.SessionIdentity(sess, token), nil
 		case errors.Is(err, sts.ErrExpiredToken):
-			return nil, &failure{Code: failExpired, Message: sts.MsgExpiredToken}
+			return nil, &failure{Code: failExpired, Message: sts.MsgExpiredToken, AccessKeyID: akid}
+		case err == nil:
+			return nil, &failure{Code: failInvalid, Message: sts.MsgInvalidClientToken, AccessKeyID: akid}
 		}
 	}
+	if sts.IsSessionKeyID(akid) {
+		return nil, &failure{Code: failInvalid, Message: sts.MsgInvalidClientToken, AccessKeyID: akid}
+	}
 	return a.admin, nil
+}
+
+// requestKeyID is the access key ID a request names in its Authorization
+// header or presigned query, "" when it names none.
+func requestKeyID(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if auth, err := ParseAuthorization(h); err == nil {
+			return auth.AccessKeyID
+		}
+		return ""
+	}
+	akid, _, _ := strings.Cut(r.URL.Query().Get("X-Amz-Credential"), "/")
+	return akid
 }
 
 // signature recomputes the request's signature with the SDK's signer: a

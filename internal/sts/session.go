@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -284,6 +285,12 @@ func KeyFromStore(ctx context.Context, st SecretStore) ([]byte, error) {
 }
 
 var upperB32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// IsSessionKeyID tells a temporary access key ID, the form STS vends
+// ("ASIA" and 16 characters), from a long-term one ("AKIA...").
+func IsSessionKeyID(akid string) bool {
+	return len(akid) == 20 && strings.HasPrefix(akid, "ASIA")
+}
 
 // newAccessKeyID returns "ASIA" and 16 random characters of [A-Z2-7].
 func newAccessKeyID() (string, error) {
