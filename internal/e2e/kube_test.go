@@ -10,9 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/google/go-cmp/cmp"
-	authnv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/podid/podid/internal/kubetest"
 	"github.com/podid/podid/internal/proctest"
@@ -59,22 +56,7 @@ func TestClusterRegister(t *testing.T) {
 	}
 
 	// A real pod, its association and its token.
-	core := k.Clientset.CoreV1()
-	if _, err := core.ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{
-		ObjectMeta: metav1.ObjectMeta{Name: "app"},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	kpod, err := core.Pods("default").Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "app-1"},
-		Spec: corev1.PodSpec{
-			ServiceAccountName: "app",
-			Containers:         []corev1.Container{{Name: "app", Image: "registry.invalid/app"}},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kpod := k.CreatePod(t, "default", "app", "app-1")
 	p := pod{namespace: "default", serviceAccount: "app", name: kpod.Name, uid: string(kpod.UID)}
 	createAssociation(t, client, &eks.CreatePodIdentityAssociationInput{
 		ClusterName: aws.String(cluster), Namespace: aws.String(p.namespace),
@@ -83,18 +65,7 @@ func TestClusterRegister(t *testing.T) {
 	srv.wait(t)
 	token := func() string {
 		t.Helper()
-		expiry := int64(86400)
-		tr, err := core.ServiceAccounts(p.namespace).CreateToken(ctx, p.serviceAccount, &authnv1.TokenRequest{
-			Spec: authnv1.TokenRequestSpec{
-				Audiences:         []string{"pods.eks.amazonaws.com"},
-				ExpirationSeconds: &expiry,
-				BoundObjectRef:    &authnv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: kpod.Name, UID: kpod.UID},
-			},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tr.Status.Token
+		return k.PodToken(t, kpod, "pods.eks.amazonaws.com", 24*time.Hour)
 	}
 
 	ag := startAgent(t, srv, cluster)

@@ -32,6 +32,9 @@ import (
 	"testing"
 	"time"
 
+	authnv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -319,4 +322,50 @@ func tail(s string, n int) string {
 		lines = append([]string{"..."}, lines[len(lines)-n:]...)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// CreatePod creates the service account sa in namespace (unless it
+// exists) and a pod name running as it, and returns the stored pod (its
+// UID set; no kubelet runs, so it stays Pending).
+func (c *Cluster) CreatePod(tb testing.TB, namespace, sa, name string) *corev1.Pod {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	core := c.Clientset.CoreV1()
+	_, err := core.ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		tb.Fatalf("creating service account %s/%s: %v", namespace, sa, err)
+	}
+	pod, err := core.Pods(namespace).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: sa,
+			Containers:         []corev1.Container{{Name: "app", Image: "registry.invalid/app"}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		tb.Fatalf("creating pod %s/%s: %v", namespace, name, err)
+	}
+	return pod
+}
+
+// PodToken mints pod's service-account token through the TokenRequest
+// API, bound to the pod, for audience, valid for expiry: the token the
+// kubelet would project into it.
+func (c *Cluster) PodToken(tb testing.TB, pod *corev1.Pod, audience string, expiry time.Duration) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	seconds := int64(expiry / time.Second)
+	tr, err := c.Clientset.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, pod.Spec.ServiceAccountName, &authnv1.TokenRequest{
+		Spec: authnv1.TokenRequestSpec{
+			Audiences:         []string{audience},
+			ExpirationSeconds: &seconds,
+			BoundObjectRef:    &authnv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		tb.Fatalf("TokenRequest for pod %s/%s: %v", pod.Namespace, pod.Name, err)
+	}
+	return tr.Status.Token
 }

@@ -67,36 +67,10 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("kubectl get --raw /version = %q, %v", out, err)
 	}
 
-	core := c.Clientset.CoreV1()
-	if _, err := core.ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{
-		ObjectMeta: metav1.ObjectMeta{Name: "app"},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pod, err := core.Pods("default").Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "app-1"},
-		Spec: corev1.PodSpec{
-			ServiceAccountName: "app",
-			Containers:         []corev1.Container{{Name: "app", Image: "registry.invalid/app"}},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pod := c.CreatePod(t, "default", "app", "app-1")
 	token := func() string {
 		t.Helper()
-		expiry := int64(3600)
-		tr, err := core.ServiceAccounts("default").CreateToken(ctx, "app", &authnv1.TokenRequest{
-			Spec: authnv1.TokenRequestSpec{
-				Audiences:         []string{"pods.eks.amazonaws.com"},
-				ExpirationSeconds: &expiry,
-				BoundObjectRef:    &authnv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
-			},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tr.Status.Token
+		return c.PodToken(t, pod, "pods.eks.amazonaws.com", time.Hour)
 	}
 
 	hc := c.HTTPClient(t)
