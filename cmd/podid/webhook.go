@@ -21,9 +21,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/podid/podid/internal/admin"
+	"github.com/podid/podid/internal/kubeissuer"
 	"github.com/podid/podid/internal/webhook"
 )
 
@@ -96,7 +96,7 @@ or in-cluster configuration.`,
 	f.StringVar(&o.namespace, "namespace", "", "namespace of --ca-secret (default: the pod's own, else default)")
 	f.StringSliceVar(&o.tlsSANs, "tls-san", nil, "more DNS names or IP addresses for --self-signed's certificate")
 	f.BoolVar(&o.ipv6, "ipv6", false, "IPv6-only cluster: point pods at http://[fd00:ec2::23]/v1/credentials")
-	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for --self-signed (default $KUBECONFIG, ~/.kube/config, else in-cluster)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for --self-signed (default: in-cluster configuration)")
 	f.DurationVar(&o.podidTimeout, "podid-timeout", 2*time.Second, "longest an admission waits for podid before the cached answer stands")
 	f.DurationVar(&o.pollTimeout, "poll-timeout", 30*time.Second, "length of one long poll of podid's changes")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -207,11 +207,9 @@ func webhookCertificates(ctx context.Context, o *webhookOptions, logger *slog.Lo
 		}
 		return cf.GetCertificate, nil
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = o.kubeconfig
-	restCfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	restCfg, err := kubeissuer.ClientConfig(o.kubeconfig, "")
 	if err != nil {
-		return nil, fmt.Errorf("reaching the API server: %w", err)
+		return nil, err
 	}
 	kube, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {

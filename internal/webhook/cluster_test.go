@@ -10,8 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -239,15 +237,7 @@ func TestInCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	// podid trusts the API server's issuer and keys.
-	jwks, err := core.RESTClient().Get().AbsPath("/openid/v1/jwks").DoRaw(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwksFile := filepath.Join(t.TempDir(), "jwks.json")
-	if err := os.WriteFile(jwksFile, jwks, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := f.srv.CLI(t, nil, "issuer", "set", "--cluster", "dev", "--issuer-url", c.Issuer, "--jwks-file", jwksFile); err != nil {
+	if out, err := f.srv.CLI(t, nil, "cluster", "register", "--name", "dev", "--kubeconfig", c.Kubeconfig); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 
