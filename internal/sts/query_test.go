@@ -93,6 +93,10 @@ func TestQueryProtocol(t *testing.T) {
 			"ValidationError", "1 validation error detected: Value null at 'tags.1.member.value' failed to satisfy constraint: Member must not be null"},
 		{"duration not a number", "Action=AssumeRole&Version=2011-06-15&RoleArn=" + url.QueryEscape(roleA) + "&RoleSessionName=ab&DurationSeconds=1h", 400,
 			"ValidationError", "1 validation error detected: Value '1h' at 'durationSeconds' failed to satisfy constraint: Member must be a valid integer"},
+		{"non-canonical list index", "Action=AssumeRole&Version=2011-06-15&RoleArn=" + url.QueryEscape(roleA) + "&RoleSessionName=ab&Tags.member.1.Key=k&Tags.member.1.Value=a&Tags.member.01.Key=k&Tags.member.01.Value=b", 400,
+			"MalformedQueryString", "Invalid list index '01' in parameter 'Tags.member.01.Key': an index is a number from 1 to 1000 without leading zeros."},
+		{"list index out of range", "Action=AssumeRole&Version=2011-06-15&RoleArn=" + url.QueryEscape(roleA) + "&RoleSessionName=ab&Tags.member.1001.Key=k&Tags.member.1001.Value=v", 400,
+			"MalformedQueryString", "Invalid list index '1001' in parameter 'Tags.member.1001.Key': an index is a number from 1 to 1000 without leading zeros."},
 		{"body too large", "Action=GetCallerIdentity&Version=2011-06-15&Pad=" + strings.Repeat("x", 70<<10), 413, "RequestEntityTooLarge", ""},
 	}
 	for _, tt := range tests {

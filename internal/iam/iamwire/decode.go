@@ -2,6 +2,7 @@ package iamwire
 
 import (
 	"fmt"
+	"github.com/podid/podid/eksapi"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -79,6 +80,9 @@ func ParseForm(rawQuery, body string) (url.Values, error) {
 	}
 	for k, v := range form {
 		params[k] = v
+	}
+	if err := eksapi.CheckMemberIndices(params); err != nil {
+		return nil, &Error{Code: "MalformedQueryString", Status: http.StatusBadRequest, Message: err.Error()}
 	}
 	return params, nil
 }

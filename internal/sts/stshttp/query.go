@@ -8,6 +8,7 @@ package stshttp
 import (
 	"encoding/xml"
 	"fmt"
+	"github.com/podid/podid/eksapi"
 	"net/http"
 	"net/url"
 	"sort"
@@ -138,6 +139,9 @@ func ParseForm(rawQuery, body string) (url.Values, error) {
 	}
 	for k, v := range form {
 		params[k] = v
+	}
+	if err := eksapi.CheckMemberIndices(params); err != nil {
+		return nil, sts.NewError(sts.CodeMalformedQueryString, http.StatusBadRequest, "%s", err.Error())
 	}
 	return params, nil
 }
