@@ -160,11 +160,12 @@ func Note(ctx context.Context) *Detail {
 
 // recorded reports whether a completed request makes an event, and
 // whether that event is read-only: every request of EKS Auth, STS and
-// the admin API, the writes of the EKS API and IAM. Unrouted requests
-// and the other families (OIDC, metrics, the console, CloudTrail) make
+// the admin API, the writes of the EKS API and IAM. Requests no
+// operation took (the host's 404 and 405) and the other families (OIDC, metrics, the console, CloudTrail) make
 // none.
 func recorded(r *http.Request, c httpx.Completed, op string) (rec, readOnly bool) {
-	if !c.Routed || c.Family == nil {
+	if !c.Routed || c.Family == nil || op == "" {
+		// Unrouted (the host's 404 and 405 answers) or no operation named.
 		return false, false
 	}
 	readOnly = r.Method == http.MethodGet || r.Method == http.MethodHead ||

@@ -55,6 +55,7 @@ func TestRecorded(t *testing.T) {
 		{"POST", "CreateAccessKey", &httpx.Family{Name: "iam"}, true, false},
 		{"GET", "GetIssuer", httpx.Admin, true, true},
 		{"GET", "", httpx.OIDC, false, false},
+		{"POST", "", httpx.EKS, false, false}, // the host's 404
 	}
 	for _, c := range cases {
 		r := httptest.NewRequest(c.method, "/", nil)
