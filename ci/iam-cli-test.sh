@@ -16,20 +16,12 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_pid "$server_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-if [ -z "${PODID_BIN:-}" ]; then
-  echo "iam-cli-test: building podid"
-  go build -o "$work/podid" ./cmd/podid
-  PODID_BIN="$work/podid"
-fi
-PODID_BIN=$(cd "$(dirname "$PODID_BIN")" && pwd)/$(basename "$PODID_BIN")
+podid_bin "iam-cli-test" "$work"
 
 export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"

@@ -44,22 +44,13 @@ work=$(mktemp -d)
 server_pid=""
 agent_pid=""
 cleanup() {
-  for pid in "$agent_pid" "$server_pid"; do
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-      kill "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-    fi
-  done
+  stop_pid "$agent_pid"
+  stop_pid "$server_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-if [ -z "${PODID_BIN:-}" ]; then
-  echo "terraform e2e: building podid"
-  go build -o "$work/podid" ./cmd/podid
-  PODID_BIN="$work/podid"
-fi
-PODID_BIN=$(cd "$(dirname "$PODID_BIN")" && pwd)/$(basename "$PODID_BIN")
+podid_bin "terraform e2e" "$work"
 
 passed=0
 failed=0
