@@ -184,6 +184,11 @@ func TestVerifyRejects(t *testing.T) {
 		{"empty", "", satoken.ErrInvalid, ""},
 		{"four parts", good + ".x", satoken.ErrInvalid, ""},
 		{"oversized", parts[0] + "." + strings.Repeat("A", 20<<10) + "." + parts[2], satoken.ErrInvalid, ""},
+		{"sub of the wrong type", with(func(m map[string]any) { m["sub"] = 42 }), satoken.ErrInvalid,
+			"The token included in the request is invalid: a claim has the wrong type (iss, sub and jti are strings; aud a string or strings; exp, nbf and iat numbers; kubernetes.io an object of strings and objects)."},
+		{"pod name of the wrong type", with(func(m map[string]any) {
+			m["kubernetes.io"].(map[string]any)["pod"] = map[string]any{"name": []string{"app1"}, "uid": "u-1"}
+		}), satoken.ErrInvalid, "The token included in the request is invalid: a claim has the wrong type (iss, sub and jti are strings; aud a string or strings; exp, nbf and iat numbers; kubernetes.io an object of strings and objects)."},
 		{"unknown kid", b64(`{"alg":"RS256","kid":"nope"}`) + "." + parts[1] + "." + parts[2], satoken.ErrInvalid, ""},
 	}
 	for _, tt := range tests {

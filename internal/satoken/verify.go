@@ -44,6 +44,12 @@ func (e *Error) Error() string { return e.Message }
 // Unwrap makes errors.Is(err, ErrInvalid/ErrExpired) work.
 func (e *Error) Unwrap() error { return e.Kind }
 
+// claimTypeError words a signed token's claims that do not decode (go-jose
+// decodes with its own JSON package, whose type errors name no field).
+func claimTypeError(error) error {
+	return invalid("a claim has the wrong type (iss, sub and jti are strings; aud a string or strings; exp, nbf and iat numbers; kubernetes.io an object of strings and objects)")
+}
+
 func invalid(format string, args ...any) error {
 	return &Error{Kind: ErrInvalid, Message: "The token included in the request is invalid: " + fmt.Sprintf(format, args...) + "."}
 }
@@ -165,9 +171,15 @@ func (v *Verifier) Verify(ctx context.Context, cluster store.Cluster, issuerURL,
 	var p payload
 	verified := false
 	for _, k := range keys {
-		if err := tok.Claims(k, &p); err == nil {
+		err := tok.Claims(k, &p)
+		if err == nil {
 			verified = true
 			break
+		}
+		// go-jose checks the signature, then decodes the claims: a good
+		// signature over claims of the wrong type says so.
+		if !errors.Is(err, jose.ErrCryptoFailure) {
+			return nil, claimTypeError(err)
 		}
 	}
 	if !verified {
