@@ -278,7 +278,9 @@ func TestMintToken(t *testing.T) {
 	if d := claims.Expiry.Sub(claims.IssuedAt); d != 10*time.Minute || !claims.Expiry.Equal(out.Expiration.Time) {
 		t.Errorf("lifetime %v, expiration %v vs %v", d, claims.Expiry, out.Expiration.Time)
 	}
-	for _, bad := range []admin.MintTokenInput{{Namespace: "n"}, {Namespace: "n", ServiceAccount: "s", PodName: "p", PodUID: "u", ExpiresInSeconds: -1}} {
+	for _, bad := range []admin.MintTokenInput{{Namespace: "n"}, {Namespace: "n", ServiceAccount: "s", PodName: "p", PodUID: "u", ExpiresInSeconds: -1},
+		// 2^55+3600 seconds overflows a time.Duration to one hour.
+		{Namespace: "n", ServiceAccount: "s", PodName: "p", PodUID: "u", ExpiresInSeconds: 1<<55 + 3600}} {
 		if _, err := e.client.MintToken(ctx, "c1", bad); !isCode(err, eksapi.CodeInvalidParameter) {
 			t.Errorf("mint %+v: %v, want InvalidParameterException", bad, err)
 		}

@@ -169,7 +169,13 @@ func (h *Handler) mintToken(r *http.Request) (any, error) {
 		return nil, invalidParameter("namespace, serviceAccount, podName and podUid are required.")
 	}
 	ttl := defaultTokenTTL
+	maxSeconds := int64(maxTokenTTL / time.Second)
 	if in.ExpiresInSeconds != 0 {
+		// Checked before the conversion: 2^55+3600 seconds overflows a
+		// time.Duration into a one-hour token.
+		if in.ExpiresInSeconds < 1 || in.ExpiresInSeconds > maxSeconds {
+			return nil, invalidParameter(fmt.Sprintf("expiresInSeconds must be between 1 and %d.", maxSeconds))
+		}
 		ttl = time.Duration(in.ExpiresInSeconds) * time.Second
 	}
 	if ttl <= 0 || ttl > maxTokenTTL {
