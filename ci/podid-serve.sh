@@ -14,16 +14,17 @@ podid_bin() {
   PODID_BIN=$(cd "$(dirname "$PODID_BIN")" && pwd)/$(basename "$PODID_BIN")
 }
 
-# start_podid_sigv4 NAME WORK: starts podid serve --auth sigv4 on a
-# loopback port the kernel picks, its data (admin keys, SQLite) in
-# WORK/data and its output in WORK/server.log, and waits for it; sets
-# server_pid, URL, data_dir and log.
+# start_podid_sigv4 NAME WORK [ARG...]: starts podid serve --auth sigv4
+# (and ARGs, e.g. --iam off) on a loopback port the kernel picks, its data
+# (admin keys, SQLite) in WORK/data and its output in WORK/server.log, and
+# waits for it; sets server_pid, URL, data_dir and log.
 start_podid_sigv4() {
   local name=$1 work=$2
+  shift 2
   data_dir="$work/data"
   log="$work/server.log"
   "$PODID_BIN" serve --listen 127.0.0.1:0 --auth sigv4 --data-dir "$data_dir" --store "sqlite:$data_dir/podid.db" \
-    --log-level warn >"$log" 2>&1 &
+    --log-level warn "$@" >"$log" 2>&1 &
   server_pid=$!
   wait_for_podid "$name" "$log" "$server_pid"
 }

@@ -59,7 +59,8 @@ run_flows() {
   fi
 }
 
-start_podid_sigv4 xsdk "$work"
+# --iam off: these flows are about the SDKs' wire, not IAM (their roles do not exist).
+start_podid_sigv4 xsdk "$work" --iam off
 if [ ! -s "$data_dir/admin-credentials.json" ]; then
   echo "xsdk: no $data_dir/admin-credentials.json" >&2
   exit 1

@@ -33,6 +33,7 @@ type serveOptions struct {
 	region           string
 	accountID        string
 	auth             string
+	iam              string
 	dataDir          string
 	publicURL        string
 	upstreamSTS      string
@@ -51,6 +52,12 @@ type serveOptions struct {
 
 // authModes are --auth's values.
 var authModes = []string{sigv4.ModeNone, sigv4.ModeSigV4}
+
+// --iam's values.
+const (
+	iamEnforce = "enforce"
+	iamOff     = "off"
+)
 
 func newServeCmd() *cobra.Command {
 	o := &serveOptions{}
@@ -77,6 +84,7 @@ SIGTERM or SIGINT shut it down gracefully, finishing requests in flight.`,
 	f.Int64Var(&o.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted; larger is a 413 RequestEntityTooLargeException")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error (info logs one line per request)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to wait for requests in flight")
+	f.StringVar(&o.iam, "iam", iamEnforce, "IAM policies: "+iamEnforce+" (every call needs the caller's identity policies, every role assumption the role's trust policy; the admin identity is the account root) or "+iamOff+" (no IAM: the admin may do everything, a vended session STS and the reads)")
 	f.StringVar(&o.dataDir, "data-dir", "podid-data", "directory (mode 0700) for podid's files: the SQLite store unless --store names another, and the admin identity's access keys ("+sigv4.AdminFile+", created on first start with --auth sigv4)")
 	f.StringVar(&o.upstreamSTS, "upstream-sts", "", `make EKS Auth's role assumptions against this STS endpoint (e.g. https://sts.us-west-2.amazonaws.com) with podid's own credentials from the AWS SDK's default chain, instead of podid's local STS`)
 	f.DurationVar(&o.propagationDelay, "propagation-delay", 0,
@@ -101,6 +109,9 @@ func (o *serveOptions) check() error {
 	}
 	if err := storeopen.Check(o.store); err != nil {
 		problems = append(problems, err)
+	}
+	if o.iam != iamEnforce && o.iam != iamOff {
+		problems = append(problems, fmt.Errorf("--iam %q: use %s or %s", o.iam, iamEnforce, iamOff))
 	}
 	if !slices.Contains(authModes, o.auth) {
 		problems = append(problems, fmt.Errorf("--auth %q: use %s", o.auth, strings.Join(authModes, " or ")))
@@ -236,13 +247,18 @@ func urlForListener(a net.Addr) string {
 }
 
 func printBanner(w io.Writer, o *serveOptions, url string) {
-	fmt.Fprintf(w, `podid serve: EKS API at %s (store %s, region %s, account %s, auth %s)
+	fmt.Fprintf(w, `podid serve: EKS API at %s (store %s, region %s, account %s, auth %s, iam %s)
 
 Point the AWS CLI and SDKs at it:
   export AWS_ENDPOINT_URL_EKS=%s
   export AWS_ENDPOINT_URL_EKS_AUTH=%s AWS_ENDPOINT_URL_STS=%s AWS_ENDPOINT_URL_IAM=%s
   export AWS_REGION=%s AWS_DEFAULT_REGION=%s   # the AWS CLI v1 reads AWS_DEFAULT_REGION
-`, url, storeopen.Redact(o.store), o.region, o.accountID, o.auth, url, url, url, url, o.region, o.region)
+`, url, storeopen.Redact(o.store), o.region, o.accountID, o.auth, o.iam, url, url, url, url, o.region, o.region)
+	if o.iam == iamOff {
+		fmt.Fprintf(w, "IAM is off (--iam off): role assumptions are not checked against trust policies, nor calls against identity policies.\n")
+	} else {
+		fmt.Fprintf(w, "IAM is enforced: create roles with their trust policies (aws iam create-role) before associations use them.\n")
+	}
 	if o.auth == "none" {
 		fmt.Fprintf(w, "  export AWS_ACCESS_KEY_ID=podid AWS_SECRET_ACCESS_KEY=podid   # any values: --auth none does not check them\n")
 	}

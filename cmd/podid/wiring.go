@@ -21,6 +21,7 @@ import (
 	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/iam/accesskey"
+	"github.com/podid/podid/internal/iam/enforce"
 	"github.com/podid/podid/internal/iam/iamhttp"
 	"github.com/podid/podid/internal/privfs"
 	"github.com/podid/podid/internal/satoken"
@@ -49,10 +50,10 @@ func (s *served) close() error {
 }
 
 // build wires podid serve's parts in dependency order: store → names →
-// STS → IAM users' key secrets → authentication → authorization →
-// association cache → handler families (IAM and STS sharing POST /) → the
-// audit trail's recorder → the host they mount into. The cache's loop ends
-// with ctx.
+// IAM (enforce.Enforcer) → STS → IAM users' key secrets → authentication →
+// authorization → association cache → handler families (IAM and STS sharing
+// POST /) → the audit trail's recorder → the host they mount into. The
+// cache's loop ends with ctx.
 func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.Logger, stdout io.Writer) (_ *served, err error) {
 	// The data directory holds the SQLite store and the admin keys: made
 	// 0700, and refused when other users may read it or own it.
@@ -93,11 +94,20 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 	if err != nil {
 		return nil, err
 	}
-	authorizer := authz.Rules{}
-	localSTS, err := sts.New(sts.Config{
-		Region: o.region, AccountID: o.accountID, Keys: [][]byte{key},
-		Logger: logger,
-	})
+	// IAM: the policies of the store's roles and users, parsed once and
+	// followed through the store's changes. --iam enforce applies them to
+	// every call and role assumption; --iam off keeps authz.Rules, and
+	// explain still answers what enforcement would decide.
+	iam := enforce.New(enforce.Config{Store: st, AccountID: o.accountID, Logger: logger})
+	if err := iam.Start(ctx); err != nil {
+		return nil, err
+	}
+	var authorizer authz.Authorizer = authz.Rules{}
+	stsCfg := sts.Config{Region: o.region, AccountID: o.accountID, Keys: [][]byte{key}, Logger: logger}
+	if o.iam == iamEnforce {
+		authorizer, stsCfg.Roles = iam, iam
+	}
+	localSTS, err := sts.New(stsCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +167,8 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 		ClusterARN:     names.ClusterARN,
 		AssociationARN: names.AssociationARN,
 		Authorizer:     authorizer,
+		Explainer:      iam,
+		IAMMode:        o.iam,
 		Logger:         logger,
 	})
 	iamAPI := iamhttp.New(iamhttp.Config{

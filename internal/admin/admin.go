@@ -70,6 +70,10 @@ type Config struct {
 	AssociationARN func(cluster, id string) string
 	// Authorizer decides every request; nil: every caller may.
 	Authorizer authz.Authorizer
+	// Explainer answers the explain endpoint; nil: it refuses.
+	Explainer Explainer
+	// IAMMode is serve's --iam ("enforce" or "off"), reported by explain.
+	IAMMode string
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger gets issuer changes and internal errors. Default
@@ -111,6 +115,7 @@ func (h *Handler) Mount(host *httpx.Host) error {
 		host.Handle("GET /podid/v1/clusters/{name}/issuer", httpx.Admin, "GetClusterIssuer", op(h.getIssuer)),
 		host.Handle("PUT /podid/v1/clusters/{name}/issuer", httpx.Admin, "SetClusterIssuer", op(h.putIssuer)),
 		host.Handle("POST "+InspectPath, httpx.Admin, "InspectSession", op(h.inspect)),
+		host.Handle("POST "+ExplainPath, httpx.Admin, "Explain", op(h.explain)),
 	)
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/podid/podid/internal/iam/policy"
 )
 
 // Authorizer decides whether an identity may perform an action on a
@@ -38,6 +40,16 @@ type DeniedError struct {
 	Principal string
 	Action    string
 	Resource  string
+	// Reason says what decided the refusal, for the server's log and the
+	// audit trail, never for the caller: the deciding statement ("denied
+	// by Statement[1] (Sid \"NoProd\") of policy \"app\""), the action no
+	// statement allowed ("no statement of the trust policy allowed
+	// sts:TagSession"), or a missing role. Empty under Rules.
+	Reason string
+	// Decision is the policy engine's result behind Reason (Policy,
+	// Statement, Sid, Scope); nil when no policy was evaluated (a missing
+	// role, Rules).
+	Decision *policy.Result
 }
 
 func (e *DeniedError) Error() string {

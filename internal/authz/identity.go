@@ -51,6 +51,9 @@ type Session struct {
 	// Token is the session token the request carried; STS opens it again
 	// to chain a role assumption from the session.
 	Token string
+	// Policy is the session policy passed to AssumeRole ("" for none): the
+	// session may do only what both it and the role's policies allow.
+	Policy string
 }
 
 // IsAdmin reports whether the identity is podid's admin identity.

@@ -36,10 +36,11 @@ const (
 	ActionSetIssuer      = "podid:SetIssuer"      // on the cluster's ARN
 	ActionWait           = "podid:Wait"           // on the association's or cluster's ARN, or "*"
 	ActionInspectSession = "podid:InspectSession" // on "*"
+	ActionExplain        = "podid:Explain"        // on the association's or cluster's ARN
 )
 
-// Rules is podid's policy until it has IAM: the admin identity may do
-// everything, a vended session or an IAM user only SessionActions. The rules are the
+// Rules is podid's policy without IAM (--iam off): the admin identity may
+// do everything, a vended session or an IAM user only SessionActions. The rules are the
 // same with --auth none: a request made with vended credentials is its
 // session's. A request without identity is refused.
 type Rules struct{}

@@ -133,6 +133,12 @@ func (h *Handler) serveAssumeRole(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		// The host's log line has the error's code; it logs the cause of
 		// a 5xx answer.
+		var denied *authz.DeniedError
+		if errors.As(err, &denied) && denied.Reason != "" {
+			// Which statement or which missing action decided it.
+			attrs = append(attrs, slog.String("action", denied.Action), slog.String("resource", denied.Resource),
+				slog.String("reason", denied.Reason))
+		}
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "eksauth: refused", attrs...)
 		return err
 	}
@@ -320,16 +326,10 @@ func (h *Handler) assume(ctx context.Context, cluster, session string, c *satoke
 		RoleSessionName: session,
 		DurationSeconds: firstDuration,
 		SourceContext:   src,
+		SourceARN:       h.cfg.ClusterARN(cluster),
 	}
 	if !a.DisableSessionTags {
-		first.Tags = []sts.Tag{
-			{Key: "eks-cluster-arn", Value: h.cfg.ClusterARN(cluster)},
-			{Key: "eks-cluster-name", Value: cluster},
-			{Key: "kubernetes-namespace", Value: c.Namespace},
-			{Key: "kubernetes-service-account", Value: c.ServiceAccount},
-			{Key: "kubernetes-pod-name", Value: c.PodName},
-			{Key: "kubernetes-pod-uid", Value: c.PodUID},
-		}
+		first.Tags = SessionTags(h.cfg.ClusterARN(cluster), cluster, c.Namespace, c.ServiceAccount, c.PodName, c.PodUID)
 		first.TransitiveTagKeys = make([]string, len(first.Tags))
 		for i, t := range first.Tags {
 			first.TransitiveTagKeys[i] = t.Key
@@ -366,6 +366,19 @@ func (h *Handler) assume(ctx context.Context, cluster, session string, c *satoke
 		return out, fmt.Errorf("assuming target role %s: %w", a.TargetRoleARN, err)
 	}
 	return out, nil
+}
+
+// SessionTags are the six session tags of a pod's first role assumption
+// (spec §7.3), all transitive.
+func SessionTags(clusterARN, cluster, namespace, serviceAccount, pod, podUID string) []sts.Tag {
+	return []sts.Tag{
+		{Key: "eks-cluster-arn", Value: clusterARN},
+		{Key: "eks-cluster-name", Value: cluster},
+		{Key: "kubernetes-namespace", Value: namespace},
+		{Key: "kubernetes-service-account", Value: serviceAccount},
+		{Key: "kubernetes-pod-name", Value: pod},
+		{Key: "kubernetes-pod-uid", Value: podUID},
+	}
 }
 
 // durationRefused reports whether STS refused a role assumption only for

@@ -27,10 +27,10 @@ const Region = "us-east-1"
 
 // serverConfig is what StartServer's options set.
 type serverConfig struct {
-	name, dataDir, listen, auth, store, account string
-	env                                         []string
-	args                                        []string
-	timeout                                     time.Duration
+	name, dataDir, listen, auth, store, account, iam string
+	env                                              []string
+	args                                             []string
+	timeout                                          time.Duration
 }
 
 // ServerOption sets up a server StartServer starts.
@@ -49,6 +49,10 @@ func Listen(addr string) ServerOption { return func(c *serverConfig) { c.listen 
 
 // Auth is the server's --auth (default sigv4).
 func Auth(auth string) ServerOption { return func(c *serverConfig) { c.auth = auth } }
+
+// IAM is the server's --iam (default off: tests about something else than
+// IAM need no roles; IAM's own tests pass IAM("enforce")).
+func IAM(mode string) ServerOption { return func(c *serverConfig) { c.iam = mode } }
 
 // Store is the server's --store DSN (default SQLite in the data
 // directory, podid.db).
@@ -99,7 +103,7 @@ func StartServer(tb testing.TB, bin string, opts ...ServerOption) *Server {
 // call Ready before using it.
 func LaunchServer(tb testing.TB, bin string, opts ...ServerOption) *Server {
 	tb.Helper()
-	cfg := serverConfig{name: "podid serve", listen: "127.0.0.1:0", auth: "sigv4", account: "000000000000", timeout: 30 * time.Second}
+	cfg := serverConfig{name: "podid serve", listen: "127.0.0.1:0", auth: "sigv4", iam: "off", account: "000000000000", timeout: 30 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -114,7 +118,7 @@ func LaunchServer(tb testing.TB, bin string, opts ...ServerOption) *Server {
 		env = CleanEnv(cfg.dataDir)
 	}
 	args := append([]string{"serve", "--listen", cfg.listen, "--auth", cfg.auth, "--data-dir", cfg.dataDir,
-		"--store", cfg.store, "--account-id", cfg.account, "--region", Region, "--log-level", "warn"}, cfg.args...)
+		"--store", cfg.store, "--iam", cfg.iam, "--account-id", cfg.account, "--region", Region, "--log-level", "warn"}, cfg.args...)
 	s := &Server{DataDir: cfg.dataDir, bin: bin, cfg: cfg}
 	s.Proc = Start(tb, cfg.name, env, bin, args...)
 	tb.Cleanup(func() { s.Stop(tb) }) // before Start's cleanup: its output shows this failure

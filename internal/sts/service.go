@@ -39,6 +39,10 @@ type Config struct {
 	// Logger receives one line per vended session (never secrets or
 	// tokens); slog.Default() when nil.
 	Logger *slog.Logger
+	// Roles, when set, must allow every role assumption (the role's trust
+	// policy and the caller's identity policies: podid's IAM, --iam
+	// enforce). nil: STS's own rules decide alone (--iam off).
+	Roles RoleAuthorizer
 }
 
 // Service is podid's local STS. It is safe for concurrent use.
@@ -340,6 +344,15 @@ func (s *Service) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumeRol
 	if packed > 100 {
 		return AssumeRoleOutput{}, &Error{Code: CodePackedPolicyTooLarge, Status: http.StatusBadRequest,
 			Message: fmt.Sprintf("Packed policy consumes %d%% of allotted space, please use smaller policy.", packed)}
+	}
+	if s.cfg.Roles != nil {
+		err := s.cfg.Roles.AuthorizeAssumeRole(ctx, Assumption{
+			RoleARN: in.RoleARN, RoleSessionName: in.RoleSessionName, ExternalID: in.ExternalID,
+			Caller: caller, Principal: in.Principal, SourceARN: in.SourceARN, Tags: tags,
+		})
+		if err != nil {
+			return AssumeRoleOutput{}, err
+		}
 	}
 
 	akid, err := newAccessKeyID()

@@ -6,7 +6,10 @@
 // is package stshttp; the client of a real STS, package upstream.
 package sts
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Tag is a session tag.
 type Tag struct {
@@ -48,6 +51,38 @@ type AssumeRoleInput struct {
 	// SourceContext is free-form context recorded in the session (for
 	// EKS Auth: the node name, instance ID and zone the agent sent).
 	SourceContext map[string]string
+	// SourceARN is, for an assumption made by a service principal, the
+	// resource it acts for (aws:SourceArn in the trust policy's context):
+	// the cluster's ARN for EKS Auth's first assumption.
+	SourceARN string
+}
+
+// Assumption is a role assumption as the RoleAuthorizer sees it: STS's
+// member and tag rules have accepted it, nothing is vended yet.
+type Assumption struct {
+	RoleARN         string
+	RoleSessionName string
+	ExternalID      string
+	// Caller is the calling session when a session's credentials make the
+	// call (role chaining); nil otherwise.
+	Caller *Session
+	// Principal is the long-term caller's ARN (a user, the account root)
+	// when Caller is nil; "" means the service principal
+	// EKSServicePrincipal.
+	Principal string
+	// SourceARN is AssumeRoleInput.SourceARN.
+	SourceARN string
+	// Tags are the new session's tags: inherited transitive tags first,
+	// then the requested ones. Any tag needs sts:TagSession.
+	Tags []Tag
+}
+
+// RoleAuthorizer decides role assumptions with the role's trust policy
+// and the caller's identity policies (podid's IAM, package enforce). It
+// returns nil to allow, an *authz.DeniedError to refuse, another error
+// when it could not decide.
+type RoleAuthorizer interface {
+	AuthorizeAssumeRole(ctx context.Context, a Assumption) error
 }
 
 // AssumeRoleOutput is the result of a role assumption.

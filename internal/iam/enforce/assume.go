@@ -1,0 +1,180 @@
+package enforce
+
+import (
+	"context"
+	"strings"
+
+	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/iam/policy"
+	"github.com/podid/podid/internal/sts"
+)
+
+// Decision is the answer to a role assumption: what decided it, for the
+// refusal's log line, the audit trail and explain.
+type Decision struct {
+	Allowed bool
+	// Principal is who assumes the role: an ARN, or the service principal.
+	Principal string
+	// Action is the action that decided: sts:AssumeRole, or sts:TagSession
+	// when the session has tags.
+	Action string
+	// RoleMissing: the role does not exist (in podid's account).
+	RoleMissing bool
+	// Result is the policy engine's; zero when RoleMissing.
+	Result policy.Result
+	// Document is the deciding policy's text (the trust policy, an
+	// identity policy), when a statement decided.
+	Document string
+	// Reason is Result.String() or the missing role, in words.
+	Reason string
+}
+
+// AuthorizeAssumeRole implements sts.RoleAuthorizer: a refusal is an
+// *authz.DeniedError naming the caller, the action that was refused and
+// the role, with the decision as its Reason.
+func (e *Enforcer) AuthorizeAssumeRole(ctx context.Context, a sts.Assumption) error {
+	d, err := e.DecideAssumeRole(ctx, a)
+	if err != nil || d.Allowed {
+		return err
+	}
+	var res *policy.Result
+	if !d.RoleMissing {
+		res = &d.Result
+	}
+	return e.denied(ctx, d.Principal, d.Action, a.RoleARN, res, d.Reason)
+}
+
+// DecideAssumeRole decides a role assumption as STS would: the role must
+// exist in podid's account; policy.AuthorizeAssumeRole must allow
+// sts:AssumeRole on it (the trust policy, and the caller's identity
+// policies unless the caller is a service or the trust policy names it),
+// and sts:TagSession too when the new session has tags. The trust
+// policy's context has the caller's aws:Principal* keys (none for a
+// service), aws:SourceArn and aws:SourceAccount (a service acting for a
+// resource), sts:RoleSessionName, sts:ExternalId, aws:RequestTag/KEY and
+// aws:TagKeys.
+func (e *Enforcer) DecideAssumeRole(ctx context.Context, a sts.Assumption) (Decision, error) {
+	var d Decision
+	c, principal := e.assumer(a)
+	d.Principal = principal.String()
+	d.Action = "sts:AssumeRole"
+	var role *entity
+	var err error
+	res, err := e.decide(ctx, func() (policy.Result, error) {
+		d.RoleMissing = false
+		name, ok := e.roleName(a.RoleARN)
+		if ok {
+			role, err = e.role(ctx, name)
+			if err != nil {
+				return policy.Result{}, err
+			}
+		}
+		if !ok || role.missing {
+			d.RoleMissing = true
+			return policy.Result{Action: "sts:AssumeRole", Scope: policy.ScopeTrust}, nil
+		}
+		req := &policy.Request{Principal: principal, Action: "sts:AssumeRole", Resource: a.RoleARN,
+			Context: e.assumeContext(a, c)}
+		identity := func() policy.Result {
+			r, ierr := e.identityResult(ctx, c, req)
+			if ierr != nil {
+				err = ierr
+			}
+			return r
+		}
+		r := policy.AuthorizeAssumeRole(req, role.trust, identity)
+		if r.Allowed() && len(a.Tags) > 0 {
+			req.Action = "sts:TagSession"
+			r = policy.AuthorizeAssumeRole(req, role.trust, identity)
+		}
+		return r, err
+	})
+	if err != nil {
+		return d, err
+	}
+	d.Allowed, d.Result, d.Action = res.Allowed(), res, res.Action
+	switch {
+	case d.RoleMissing:
+		d.Reason = "role " + a.RoleARN + " does not exist"
+	default:
+		d.Reason = res.String()
+		d.Document = e.document(ctx, role, c, res)
+	}
+	return d, nil
+}
+
+// assumer returns the caller of an assumption and its principal.
+func (e *Enforcer) assumer(a sts.Assumption) (caller, policy.Principal) {
+	switch {
+	case a.Caller != nil:
+		c := e.callerOfSession(a.Caller)
+		return c, policy.Principal{ARN: c.arn, RoleARN: c.roleARN}
+	case a.Principal != "":
+		c := e.callerOf(&authz.Identity{ARN: a.Principal})
+		return c, policy.Principal{ARN: a.Principal}
+	}
+	return caller{}, policy.Principal{Service: sts.EKSServicePrincipal}
+}
+
+// roleName returns the name of a role ARN of podid's account.
+func (e *Enforcer) roleName(arn string) (string, bool) {
+	prefix := "arn:" + e.cfg.Partition + ":iam::" + e.cfg.AccountID + ":role/"
+	if !strings.HasPrefix(arn, prefix) {
+		return "", false
+	}
+	return lastSegment(arn), true
+}
+
+// assumeContext is the trust policy's context of an assumption.
+func (e *Enforcer) assumeContext(a sts.Assumption, c caller) policy.Context {
+	m := e.baseContext(len(a.Tags) + len(c.tags) + 8)
+	if c.arn != "" {
+		e.principalContext(m, c)
+	}
+	if a.SourceARN != "" {
+		m["aws:SourceArn"] = []string{a.SourceARN}
+		m["aws:SourceAccount"] = []string{accountOf(a.SourceARN)}
+	}
+	m["sts:RoleSessionName"] = []string{a.RoleSessionName}
+	if a.ExternalID != "" {
+		m["sts:ExternalId"] = []string{a.ExternalID}
+	}
+	if len(a.Tags) > 0 {
+		keys := make([]string, len(a.Tags))
+		for i, t := range a.Tags {
+			m["aws:RequestTag/"+t.Key] = []string{t.Value}
+			keys[i] = t.Key
+		}
+		m["aws:TagKeys"] = keys
+	}
+	return m
+}
+
+// document returns the text of the policy that decided res: the role's
+// trust policy, or one of the caller's identity or session policies.
+func (e *Enforcer) document(ctx context.Context, role *entity, c caller, res policy.Result) string {
+	if res.Policy == "" {
+		return ""
+	}
+	if res.Scope == policy.ScopeTrust && role != nil && role.trust != nil {
+		return role.trust.Document
+	}
+	if res.Scope == policy.ScopeSession {
+		if p := e.sessionPolicy(c.session); len(p) > 0 {
+			return p[0].Document
+		}
+	}
+	if c.kind != "" {
+		if ent, err := e.entity(ctx, c.kind, c.name); err == nil {
+			for _, p := range ent.identity {
+				if p.Name == res.Policy {
+					return p.Document
+				}
+			}
+		}
+	}
+	if role != nil && role.trust != nil && role.trust.Name == res.Policy {
+		return role.trust.Document
+	}
+	return ""
+}

@@ -1,0 +1,413 @@
+// Package enforce is podid's IAM applied to requests (--iam enforce): an
+// authz.Authorizer that evaluates the caller's identity policies (an IAM
+// user's inline and attached policies; a role session's role policies
+// intersected with its session policy) and an sts.RoleAuthorizer that
+// decides every role assumption with the role's trust policy and the
+// caller's identity policies (policy.AuthorizeAssumeRole): EKS Auth's first
+// hop (the service principal pods.eks.amazonaws.com), its target hop (the
+// association role's session) and STS AssumeRole by any caller.
+//
+// The admin identity is the account root and may do everything. Policies
+// are read from the IAM store (store.IAM's RolePrincipal/UserPrincipal),
+// parsed once and cached until the store's IAM revision moves: Start
+// follows the store's change signals, and a refusal re-reads the revision
+// before it stands, so a fix is in effect at once.
+package enforce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/iam/policy"
+	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/sts"
+)
+
+// Config configures an Enforcer.
+type Config struct {
+	// Store holds the IAM records. When it is also a store.Watcher, Start
+	// follows its change signals.
+	Store store.IAM
+	// AccountID is podid's account: the roles and users of Store are its.
+	AccountID string
+	// Partition is the ARN partition ("aws" when empty).
+	Partition string
+	// Now is the clock (aws:CurrentTime); time.Now when nil.
+	Now func() time.Time
+	// Logger gets one line per refusal, saying what decided it;
+	// slog.Default() when nil.
+	Logger *slog.Logger
+	// ResyncInterval is how often Start re-reads the IAM revision without
+	// a change signal (a lost signal, another replica); default 10s.
+	ResyncInterval time.Duration
+}
+
+// Enforcer evaluates podid's IAM. It is safe for concurrent use.
+type Enforcer struct {
+	cfg  Config
+	now  func() time.Time
+	log  *slog.Logger
+	root string
+
+	mu       sync.RWMutex
+	rev      int64              // the IAM revision the cache is current for
+	entities map[string]*entity // "role/" or "user/" + store.IAMKey(name)
+	sessions map[string]*policy.Policy
+}
+
+// entity is a role or user with its policies parsed.
+type entity struct {
+	missing  bool
+	arn      string
+	tags     map[string]string
+	trust    *policy.Policy // roles only; nil: nothing may assume it
+	identity []*policy.Policy
+}
+
+// maxSessionPolicies bounds the cache of parsed session policies (a
+// session policy is the association's, or a caller's own).
+const maxSessionPolicies = 1024
+
+// New returns an Enforcer for cfg.
+func New(cfg Config) *Enforcer {
+	if cfg.Partition == "" {
+		cfg.Partition = "aws"
+	}
+	if cfg.ResyncInterval <= 0 {
+		cfg.ResyncInterval = 10 * time.Second
+	}
+	e := &Enforcer{cfg: cfg, now: cfg.Now, log: cfg.Logger,
+		root:     "arn:" + cfg.Partition + ":iam::" + cfg.AccountID + ":root",
+		entities: map[string]*entity{}, sessions: map[string]*policy.Policy{}}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	return e
+}
+
+// Start reads the IAM revision and follows the store's changes until ctx
+// ends: each change signal (and every ResyncInterval) re-reads the
+// revision and drops the cache when it moved.
+func (e *Enforcer) Start(ctx context.Context) error {
+	if _, err := e.refresh(ctx); err != nil {
+		return err
+	}
+	var signals <-chan struct{}
+	if w, ok := e.cfg.Store.(store.Watcher); ok {
+		ch, err := w.Watch(ctx)
+		if err != nil {
+			return fmt.Errorf("watching IAM changes: %w", err)
+		}
+		signals = ch
+	}
+	go func() {
+		t := time.NewTicker(e.cfg.ResyncInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-signals:
+				if !ok {
+					signals = nil
+					continue
+				}
+			case <-t.C:
+			}
+			if _, err := e.refresh(ctx); err != nil && ctx.Err() == nil {
+				e.log.Warn("iam: reading the IAM revision", "err", err)
+			}
+		}
+	}()
+	return nil
+}
+
+// refresh reads the IAM revision and drops the cache when it moved; it
+// reports whether it did (here).
+func (e *Enforcer) refresh(ctx context.Context) (bool, error) {
+	rev, err := e.cfg.Store.IAMRevision(ctx)
+	if err != nil {
+		return false, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if rev == e.rev {
+		return false, nil
+	}
+	e.rev = rev
+	clear(e.entities)
+	return true, nil
+}
+
+// role returns the role named name, from the cache or the store.
+func (e *Enforcer) role(ctx context.Context, name string) (*entity, error) {
+	return e.entity(ctx, store.KindRole, name)
+}
+
+func (e *Enforcer) entity(ctx context.Context, kind store.Kind, name string) (*entity, error) {
+	key := string(kind) + "/" + store.IAMKey(name)
+	e.mu.RLock()
+	ent, ok := e.entities[key]
+	gen := e.rev
+	e.mu.RUnlock()
+	if ok {
+		return ent, nil
+	}
+	var p store.Principal
+	var err error
+	if kind == store.KindRole {
+		p, err = e.cfg.Store.RolePrincipal(ctx, name)
+	} else {
+		p, err = e.cfg.Store.UserPrincipal(ctx, name)
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		ent = &entity{missing: true}
+	case err != nil:
+		return nil, err
+	default:
+		ent = e.compile(p)
+	}
+	e.mu.Lock()
+	// What was read after the cache's revision was may be cached (a newer
+	// write's signal follows and drops it); what may be older may not.
+	if e.rev == gen || (!ent.missing && p.IAMRevision >= e.rev) {
+		e.entities[key] = ent
+	}
+	e.mu.Unlock()
+	return ent, nil
+}
+
+// compile parses a principal's documents. They were validated when
+// written; one that no longer parses is left out (and logged), which can
+// only take permissions away.
+func (e *Enforcer) compile(p store.Principal) *entity {
+	ent := &entity{}
+	var inline map[string]string
+	switch {
+	case p.Role != nil:
+		ent.arn, ent.tags, inline = p.Role.ARN, p.Role.Tags, p.Role.Policies
+		ent.trust = e.parse(TrustPolicyName(p.Role.Name), p.Role.AssumeRolePolicy, policy.Trust)
+	case p.User != nil:
+		ent.arn, ent.tags, inline = p.User.ARN, p.User.Tags, p.User.Policies
+	}
+	for name, doc := range inline {
+		if pol := e.parse(name, doc, policy.Identity); pol != nil {
+			ent.identity = append(ent.identity, pol)
+		}
+	}
+	for _, a := range p.Attached {
+		if pol := e.parse(a.ARN, a.Document, policy.Identity); pol != nil {
+			ent.identity = append(ent.identity, pol)
+		}
+	}
+	return ent
+}
+
+func (e *Enforcer) parse(name, doc string, kind policy.Kind) *policy.Policy {
+	if doc == "" {
+		return nil
+	}
+	pol, err := policy.Parse(name, doc, kind)
+	if err != nil {
+		e.log.Warn("iam: a stored policy does not parse; left out", "policy", name, "err", err)
+		return nil
+	}
+	return pol
+}
+
+// TrustPolicyName is the name a role's trust policy has in decisions.
+func TrustPolicyName(role string) string { return "trust policy of role " + role }
+
+// sessionPolicy parses (once) a session policy.
+func (e *Enforcer) sessionPolicy(doc string) []*policy.Policy {
+	if doc == "" {
+		return nil
+	}
+	e.mu.RLock()
+	pol, ok := e.sessions[doc]
+	e.mu.RUnlock()
+	if !ok {
+		var err error
+		pol, err = policy.Parse("session policy", doc, policy.Session)
+		if err != nil {
+			// STS accepted it as JSON; a session policy IAM would not
+			// accept allows nothing (AWS refuses it at AssumeRole).
+			pol, _ = policy.Parse("session policy", `{"Version":"2012-10-17","Statement":[]}`, policy.Session)
+		}
+		e.mu.Lock()
+		if len(e.sessions) >= maxSessionPolicies {
+			clear(e.sessions)
+		}
+		e.sessions[doc] = pol
+		e.mu.Unlock()
+	}
+	return []*policy.Policy{pol}
+}
+
+// caller is who makes a request, as identity policies see it.
+type caller struct {
+	arn     string
+	root    bool
+	kind    store.Kind // KindRole for a session, KindUser for a user
+	name    string     // the role's or user's name
+	roleARN string     // a session's role
+	tags    map[string]string
+	session string // a session's policy
+}
+
+func (e *Enforcer) callerOf(id *authz.Identity) caller {
+	if id.Session != nil {
+		return caller{arn: id.ARN, kind: store.KindRole, name: lastSegment(id.Session.RoleARN),
+			roleARN: id.Session.RoleARN, tags: id.Session.Tags, session: id.Session.Policy}
+	}
+	if name, ok := userName(id.ARN); ok {
+		return caller{arn: id.ARN, kind: store.KindUser, name: name}
+	}
+	return caller{arn: id.ARN, root: id.ARN == e.root}
+}
+
+func (e *Enforcer) callerOfSession(s *sts.Session) caller {
+	return caller{arn: s.AssumedRoleARN(), kind: store.KindRole, name: lastSegment(s.RoleARN),
+		roleARN: s.RoleARN, tags: sts.TagMap(s.Tags), session: s.Policy}
+}
+
+// userName returns NAME of arn:PARTITION:iam::ACCOUNT:user/PATH/NAME.
+func userName(arn string) (string, bool) {
+	i := strings.Index(arn, ":user/")
+	if !strings.HasPrefix(arn, "arn:") || i < 0 {
+		return "", false
+	}
+	return lastSegment(arn[i:]), true
+}
+
+func lastSegment(s string) string { return s[strings.LastIndexByte(s, '/')+1:] }
+
+// identityResult evaluates c's identity policies for req.
+func (e *Enforcer) identityResult(ctx context.Context, c caller, req *policy.Request) (policy.Result, error) {
+	if c.root {
+		return policy.Result{Decision: policy.Allow, Action: req.Action, Scope: policy.ScopeIdentity, Policy: "account root"}, nil
+	}
+	if c.kind == "" {
+		return policy.Result{Decision: policy.ImplicitDeny, Action: req.Action, Scope: policy.ScopeIdentity}, nil
+	}
+	ent, err := e.entity(ctx, c.kind, c.name)
+	if err != nil {
+		return policy.Result{}, err
+	}
+	if ent.missing {
+		// A deleted role's sessions and a deleted user's keys may do
+		// nothing.
+		return policy.Result{Decision: policy.ImplicitDeny, Action: req.Action, Scope: policy.ScopeIdentity}, nil
+	}
+	return policy.EvaluateIdentity(req, ent.identity, e.sessionPolicy(c.session)), nil
+}
+
+// principalContext adds the aws:Principal* keys of c to m.
+func (e *Enforcer) principalContext(m policy.Context, c caller) {
+	arn := c.arn
+	if c.roleARN != "" {
+		arn = c.roleARN // a session's aws:PrincipalArn is its role's
+	}
+	m["aws:PrincipalArn"] = []string{arn}
+	if a := accountOf(c.arn); a != "" {
+		m["aws:PrincipalAccount"] = []string{a}
+	}
+	for k, v := range c.tags {
+		m["aws:PrincipalTag/"+k] = []string{v}
+	}
+	if c.kind == store.KindUser {
+		m["aws:username"] = []string{c.name}
+	}
+}
+
+// baseContext is the keys every request has.
+func (e *Enforcer) baseContext(n int) policy.Context {
+	now := e.now().UTC()
+	m := make(policy.Context, n+4)
+	m["aws:CurrentTime"] = []string{now.Format(time.RFC3339)}
+	m["aws:EpochTime"] = []string{strconv.FormatInt(now.Unix(), 10)}
+	return m
+}
+
+// accountOf returns the account field of an ARN, or "".
+func accountOf(arn string) string {
+	f := strings.SplitN(arn, ":", 6)
+	if len(f) < 6 {
+		return ""
+	}
+	return f[4]
+}
+
+// Authorize implements authz.Authorizer: the caller's identity policies
+// must allow action on resource (reqCtx's keys added to the caller's own).
+// sts:AssumeRole is left to the STS service, which decides the assumption
+// as a whole (trust and identity policies, AuthorizeAssumeRole) once it
+// knows the caller's session and tags.
+func (e *Enforcer) Authorize(ctx context.Context, id *authz.Identity, action, resource string, reqCtx map[string][]string) error {
+	if id == nil {
+		return &authz.DeniedError{Action: action, Resource: resource}
+	}
+	if strings.EqualFold(action, "sts:AssumeRole") {
+		return nil
+	}
+	c := e.callerOf(id)
+	if c.root {
+		return nil
+	}
+	req := &policy.Request{Principal: policy.Principal{ARN: id.ARN}, Action: action, Resource: resource}
+	res, err := e.decide(ctx, func() (policy.Result, error) {
+		req.Context = e.baseContext(len(reqCtx) + len(c.tags) + 3)
+		for k, v := range reqCtx {
+			req.Context[k] = v
+		}
+		e.principalContext(req.Context, c)
+		return e.identityResult(ctx, c, req)
+	})
+	if err != nil {
+		return err
+	}
+	if res.Allowed() {
+		return nil
+	}
+	return e.denied(ctx, id.ARN, action, resource, &res, res.String())
+}
+
+// decide runs eval; a refusal stands only if the IAM revision is still
+// the one the cache had before eval (else eval runs again on fresh
+// records), so a policy fixed a moment ago is in effect.
+func (e *Enforcer) decide(ctx context.Context, eval func() (policy.Result, error)) (policy.Result, error) {
+	e.mu.RLock()
+	gen := e.rev
+	e.mu.RUnlock()
+	res, err := eval()
+	if err != nil || res.Allowed() {
+		return res, err
+	}
+	if _, err := e.refresh(ctx); err != nil {
+		return res, err
+	}
+	e.mu.RLock()
+	moved := e.rev != gen
+	e.mu.RUnlock()
+	if !moved {
+		return res, nil
+	}
+	return eval()
+}
+
+func (e *Enforcer) denied(ctx context.Context, principal, action, resource string, res *policy.Result, reason string) error {
+	e.log.LogAttrs(ctx, slog.LevelInfo, "iam: denied", slog.String("principal", principal),
+		slog.String("action", action), slog.String("resource", resource), slog.String("reason", reason))
+	return &authz.DeniedError{Principal: principal, Action: action, Resource: resource, Reason: reason, Decision: res}
+}
