@@ -51,7 +51,7 @@ func startServe(t *testing.T, delay time.Duration) (string, string) {
 	dir := filepath.Join(t.TempDir(), "data")
 	o := &serveOptions{
 		listen: "127.0.0.1:0", store: "sqlite:" + filepath.Join(dir, "podid.db"), region: "us-west-2",
-		accountID: "111122223333", auth: sigv4.ModeSigV4, maxBodyBytes: 1 << 20, logLevel: "error",
+		accountID: "111122223333", auth: sigv4.ModeSigV4, iam: iamOff, maxBodyBytes: 1 << 20, logLevel: "error",
 		shutdownTimeout: 5 * time.Second, dataDir: dir, propagationDelay: delay,
 		pollInterval: time.Second, resyncInterval: 5 * time.Minute,
 	}

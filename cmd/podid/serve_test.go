@@ -55,6 +55,7 @@ func testServeOptions(t *testing.T) *serveOptions {
 		region:          "us-east-1",
 		accountID:       "000000000000",
 		auth:            "none",
+		iam:             iamOff,
 		maxBodyBytes:    1 << 20,
 		logLevel:        "info",
 		shutdownTimeout: 30 * time.Second,
