@@ -206,3 +206,11 @@ func responseError(resp *http.Response, body []byte) error {
 	}
 	return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(body))
 }
+
+// Explain asks whether a pod's credential request would succeed and what
+// decides it (POST /podid/v1/explain), without making it.
+func (c *Client) Explain(ctx context.Context, in ExplainInput) (ExplainOutput, error) {
+	var out ExplainOutput
+	err := c.call(ctx, http.MethodPost, ExplainPath, in, &out, 0)
+	return out, err
+}

@@ -95,7 +95,7 @@ func TestAssumptionInputs(t *testing.T) {
 	session := first.RoleSessionName
 	want := []sts.AssumeRoleInput{
 		{RoleARN: "arn:aws:iam::" + account + ":role/hop", RoleSessionName: session, DurationSeconds: 21600,
-			SourceContext: map[string]string{"zone": "usw2-az1"}},
+			SourceContext: map[string]string{"zone": "usw2-az1"}, SourceARN: "arn:aws:eks:us-west-2:" + account + ":cluster/c1"},
 		{RoleARN: "arn:aws:iam::444455556666:role/target", RoleSessionName: session, DurationSeconds: 3600,
 			ExternalID: "us-west-2/" + account + "/c1/ns-a/sa1", Policy: policy, Caller: second.Caller,
 			SourceContext: map[string]string{"zone": "usw2-az1"}},

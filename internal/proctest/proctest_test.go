@@ -178,7 +178,7 @@ func TestServerCleanupChecksExit(t *testing.T) {
 	f := &fakeTB{TB: t}
 	s := proctest.LaunchServer(f, bin, proctest.Name("replica Z"), proctest.Auth("none"), proctest.Store("postgres://db"), proctest.Args("--x", "y"))
 	m := s.Proc.WaitLine(t, regexp.MustCompile(`^args: (.*)$`), 10*time.Second)
-	want := "serve --listen 127.0.0.1:0 --auth none --data-dir " + s.DataDir + " --store postgres://db --account-id 000000000000 --region us-east-1 --log-level warn --x y"
+	want := "serve --listen 127.0.0.1:0 --auth none --data-dir " + s.DataDir + " --store postgres://db --iam off --account-id 000000000000 --region us-east-1 --log-level warn --x y"
 	if m[1] != want {
 		t.Errorf("podid serve's arguments:\n got %s\nwant %s", m[1], want)
 	}
