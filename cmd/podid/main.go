@@ -36,6 +36,8 @@ func newRootCmd() *cobra.Command {
 		newIssuerCmd(),
 		newClusterCmd(),
 		newSessionCmd(),
+		newIAMCmd(),
+		newNodeCredentialsCmd(),
 		newBenchCmd(),
 		&cobra.Command{
 			Use:   "version",

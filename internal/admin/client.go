@@ -211,6 +211,6 @@ func responseError(resp *http.Response, body []byte) error {
 // decides it (POST /podid/v1/explain), without making it.
 func (c *Client) Explain(ctx context.Context, in ExplainInput) (ExplainOutput, error) {
 	var out ExplainOutput
-	err := c.call(ctx, http.MethodPost, ExplainPath, in, &out, 0)
+	err := c.call(ctx, http.MethodPost, ExplainPath, in, &out, requestTimeout)
 	return out, err
 }

@@ -268,3 +268,82 @@ func TestIAMEnforced(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeCredentials: podid node-credentials create issues keys a node's
+// agent gets its pods' credentials with (on its cluster only) and that can
+// do nothing else; delete takes them away.
+func TestNodeCredentials(t *testing.T) {
+	t.Parallel()
+	const dev, prod = "node-dev", "node-prod"
+	srv := startServerWith(t, proctest.IAM("enforce"))
+	ctx := context.Background()
+	ic := srv.iamClient(nil)
+	ec := srv.EKS(nil)
+	createCluster(t, ec, dev)
+	createCluster(t, ec, prod)
+	createRole(t, ic, "node-app", podsTrust(bothActions, dev))
+	for _, cl := range []string{dev, prod} {
+		createAssociation(t, ec, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cl), Namespace: aws.String("default"),
+			ServiceAccount: aws.String("app"), RoleArn: aws.String(roleARN(account, "node-app"))})
+	}
+	srv.wait(t)
+
+	out := srv.mustCLI(t, "node-credentials", "create", "--cluster", dev)
+	var keys aws.Credentials
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "export AWS_ACCESS_KEY_ID="); ok {
+			keys.AccessKeyID = v
+		}
+		if v, ok := strings.CutPrefix(line, "export AWS_SECRET_ACCESS_KEY="); ok {
+			keys.SecretAccessKey = v
+		}
+	}
+	if !strings.HasPrefix(keys.AccessKeyID, "AKIA") || keys.SecretAccessKey == "" {
+		t.Fatalf("node-credentials create printed %q", out)
+	}
+	secret := srv.mustCLI(t, "node-credentials", "create", "--cluster", dev, "--output", "secret")
+	for _, want := range []string{"kind: Secret", "AWS_ACCESS_KEY_ID: AKIA", "AWS_SECRET_ACCESS_KEY: "} {
+		if !strings.Contains(secret, want) {
+			t.Errorf("--output secret lacks %q:\n%s", want, secret)
+		}
+	}
+	if list := srv.mustCLI(t, "node-credentials", "list"); !strings.Contains(list, "podid-node-"+dev) || !strings.Contains(list, keys.AccessKeyID) {
+		t.Errorf("node-credentials list: %q", list)
+	}
+
+	// The agent on the node gets its pods' credentials with them.
+	ag := proctest.StartAgentAs(t, bins.podid, srv.Server, dev, keys)
+	tok := srv.token(t, dev, newPod("default", "app", "app-1"))
+	if r := (&agent{ag}).credentials(t, tok); r.status != 200 {
+		t.Errorf("agent with the node's keys: %d %s", r.status, r.body)
+	}
+	// And nothing else: another cluster's pods, EKS writes and reads,
+	// podid's admin API, IAM.
+	prodTok := srv.token(t, prod, newPod("default", "app", "app-1"))
+	r := srv.assumeRoleForPodIdentity(t, prod, prodTok, &keys, "eks-auth")
+	if msg := checkEKSAuthError(t, r, http.StatusBadRequest, "AccessDeniedException"); !strings.Contains(msg, "eks-auth:AssumeRoleForPodIdentity on resource: "+clusterARN(prod)) {
+		t.Errorf("another cluster's EKS Auth: %q", msg)
+	}
+	nodeEKS := srv.EKS(proctest.StaticCredentials(keys))
+	_, err := nodeEKS.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(dev),
+		Namespace: aws.String("kube-system"), ServiceAccount: aws.String("steal"), RoleArn: aws.String(roleARN(account, "node-app"))})
+	if code, status := apiError(err); code != "AccessDeniedException" || status != 403 || !strings.Contains(err.Error(), ":user/podid-node/podid-node-"+dev+" is not authorized to perform: eks:CreatePodIdentityAssociation") {
+		t.Errorf("an EKS write with the node's keys: %v", err)
+	}
+	if _, err := nodeEKS.ListClusters(ctx, &eks.ListClustersInput{}); err == nil {
+		t.Error("an EKS read with the node's keys was allowed")
+	}
+	if _, err := srv.iamClient(proctest.StaticCredentials(keys)).CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("x")}); err == nil {
+		t.Error("IAM CreateUser with the node's keys was allowed")
+	}
+	if _, err := srv.CLI(t, []string{"PODID_ADMIN_ACCESS_KEY_ID=" + keys.AccessKeyID, "PODID_ADMIN_SECRET_ACCESS_KEY=" + keys.SecretAccessKey},
+		"token", "--cluster", dev, "--namespace", "default", "--service-account", "app", "--pod-name", "p", "--pod-uid", "u"); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("podid token with the node's keys: %v", err)
+	}
+
+	srv.mustCLI(t, "node-credentials", "delete", "--cluster", dev)
+	r = srv.assumeRoleForPodIdentity(t, dev, tok, &keys, "eks-auth")
+	if code, _ := r.awsError(); r.status != 403 || code != "InvalidSignatureException" && code != "UnrecognizedClientException" {
+		t.Errorf("after delete: %d %s", r.status, r.body)
+	}
+}

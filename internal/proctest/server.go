@@ -240,12 +240,18 @@ var agentListenRE = regexp.MustCompile(`msg="agent listening".* addr=(\S+)`)
 // returns once its /healthz answers. It is stopped when the test ends.
 func StartAgent(tb testing.TB, bin string, srv *Server, cluster string, extra ...string) *Agent {
 	tb.Helper()
-	env := CleanEnv(tb.TempDir(), "AWS_REGION="+Region)
-	if srv.Admin.AccessKeyID != "" {
-		env = append(env, "AWS_ACCESS_KEY_ID="+srv.Admin.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+srv.Admin.SecretAccessKey)
-	} else {
-		env = append(env, "AWS_ACCESS_KEY_ID=podid", "AWS_SECRET_ACCESS_KEY=podid")
+	keys := srv.Admin
+	if keys.AccessKeyID == "" {
+		keys = aws.Credentials{AccessKeyID: "podid", SecretAccessKey: "podid"}
 	}
+	return StartAgentAs(tb, bin, srv, cluster, keys, extra...)
+}
+
+// StartAgentAs is StartAgent signing with keys (a node's IAM user's).
+func StartAgentAs(tb testing.TB, bin string, srv *Server, cluster string, keys aws.Credentials, extra ...string) *Agent {
+	tb.Helper()
+	env := CleanEnv(tb.TempDir(), "AWS_REGION="+Region,
+		"AWS_ACCESS_KEY_ID="+keys.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+keys.SecretAccessKey)
 	args := append([]string{"agent", "--server", srv.URL, "--cluster", cluster, "--listen", "127.0.0.1:0", "--probe-listen", ""}, extra...)
 	p := Start(tb, "podid agent ("+cluster+")", env, bin, args...)
 	a := &Agent{URL: "http://" + p.WaitLine(tb, agentListenRE, 20*time.Second)[1], Proc: p}
