@@ -203,6 +203,16 @@ func (h *Handler) noteAudit(r *http.Request, out *eksapi.AssumeRoleForPodIdentit
 		if detail != "" {
 			extra["reasonDetail"] = detail
 		}
+		var de *authz.DeniedError
+		if errors.As(err, &de) && de.Reason != "" {
+			// What IAM decided it by: the statement, or the action no
+			// statement allowed (never sent to the caller).
+			extra["decidedBy"] = de.Reason
+			extra["deniedAction"] = de.Action
+			if de.Decision != nil && de.Decision.Policy != "" {
+				extra["policy"], extra["statement"], extra["sid"] = de.Decision.Policy, de.Decision.Statement, de.Decision.Sid
+			}
+		}
 		d.AdditionalEventData = extra
 		return
 	}
@@ -235,6 +245,9 @@ func refusal(err error) (reason, detail string) {
 			return ReasonExpiredToken, te.Message
 		}
 		return ReasonInvalidToken, te.Message
+	case errors.As(err, &de) && strings.HasPrefix(de.Action, "sts:"):
+		// IAM refused a role assumption (a trust policy, a missing role).
+		return ReasonRoleRefused, de.Error()
 	case errors.As(err, &de):
 		return ReasonNotAuthorized, de.Error()
 	case errors.As(err, &se):
