@@ -15,7 +15,9 @@ import (
 	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/assoccache"
 	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/httpx"
+	"github.com/podid/podid/internal/iam/enforce"
 	"github.com/podid/podid/internal/satoken"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/sqlite"
@@ -32,7 +34,15 @@ type benchEnv struct {
 	verifier *satoken.Verifier
 }
 
-func newBenchEnv(b testing.TB) *benchEnv {
+func newBenchEnv(b testing.TB) *benchEnv { return newBenchEnvIAM(b, false) }
+
+// newBenchEnvIAM is newBenchEnv with, when enforced is set, podid's IAM as
+// serve --iam enforce wires it: the request made by a node's IAM user
+// whose policy allows EKS Auth on the cluster, the association role's
+// trust policy (with sts:TagSession and the confused-deputy conditions)
+// deciding the assumption. Without it, the admin identity under
+// authz.Rules (--iam off).
+func newBenchEnvIAM(b testing.TB, enforced bool) *benchEnv {
 	b.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "podid.db"))
@@ -60,7 +70,31 @@ func newBenchEnv(b testing.TB) *benchEnv {
 		b.Fatal(err)
 	}
 	b.Cleanup(cache.Stop)
-	stsSvc, err := sts.New(sts.Config{AccountID: account, Keys: [][]byte{bytes.Repeat([]byte{7}, sts.KeySize)}, Logger: discard})
+	var authorizer authz.Authorizer = authz.Rules{}
+	id := &authz.Identity{ARN: "arn:aws:iam::" + account + ":root", Account: account}
+	stsCfg := sts.Config{AccountID: account, Keys: [][]byte{bytes.Repeat([]byte{7}, sts.KeySize)}, Logger: discard}
+	if enforced {
+		clusterARN := "arn:aws:eks:us-west-2:" + account + ":cluster/c1"
+		if _, err := st.CreateRole(ctx, store.Role{Name: "r", Path: "/", ID: "AROAR", ARN: "arn:aws:iam::" + account + ":role/r", CreatedAt: now,
+			AssumeRolePolicy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},` +
+				`"Action":["sts:AssumeRole","sts:TagSession"],"Condition":{"StringEquals":{"aws:SourceAccount":"` + account + `","aws:SourceArn":"` + clusterARN + `"}}}]}`}); err != nil {
+			b.Fatal(err)
+		}
+		userARN := "arn:aws:iam::" + account + ":user/podid-node/podid-node-c1"
+		if _, err := st.CreateUser(ctx, store.User{Name: "podid-node-c1", Path: "/podid-node/", ID: "AIDANODE", ARN: userARN, CreatedAt: now,
+			Policies: map[string]string{"eks-auth": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"eks-auth:AssumeRoleForPodIdentity","Resource":"` + clusterARN + `"}]}`}}); err != nil {
+			b.Fatal(err)
+		}
+		iam := enforce.New(enforce.Config{Store: st, AccountID: account, Logger: discard})
+		ictx, cancel := context.WithCancel(ctx)
+		b.Cleanup(cancel)
+		if err := iam.Start(ictx); err != nil {
+			b.Fatal(err)
+		}
+		authorizer, stsCfg.Roles = iam, iam
+		id = &authz.Identity{ARN: userARN, Account: account}
+	}
+	stsSvc, err := sts.New(stsCfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -73,8 +107,11 @@ func newBenchEnv(b testing.TB) *benchEnv {
 		},
 		ClusterARN: func(c string) string { return "arn:aws:eks:us-west-2:" + account + ":cluster/" + c },
 		Logger:     discard,
+		Authorizer: authorizer,
 	})
-	mux := httpx.New(httpx.Config{Logger: discard})
+	mux := httpx.New(httpx.Config{Logger: discard, Authenticate: func(r *http.Request) (*http.Request, error) {
+		return r.WithContext(authz.WithIdentity(r.Context(), id)), nil
+	}})
 	if err := h.Mount(mux); err != nil {
 		b.Fatal(err)
 	}
@@ -161,4 +198,63 @@ func BenchmarkAssumeRoleForPodIdentityParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkEnforcement is the credential path with IAM enforced (a node
+// user's identity policy, the association role's trust policy with
+// sts:TagSession) against IAM off (the admin identity, authz.Rules) in
+// the same run, interleaved request by request so both see the same
+// machine. It reports each side's time per request and the throughput
+// enforcement keeps (off/enforce time; the goal is at least 0.85).
+func BenchmarkEnforcement(b *testing.B) {
+	envs := []*benchEnv{newBenchEnvIAM(b, false), newBenchEnvIAM(b, true)}
+	bodies := make([][]byte, 2)
+	for i, e := range envs {
+		body, err := json.Marshal(eksapi.AssumeRoleForPodIdentityInput{Token: e.token})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies[i] = body
+	}
+	var took [2]time.Duration
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		n++
+		for k := range envs {
+			i := (k + n) % 2 // alternate which goes first
+			e := envs[i]
+			req := httptest.NewRequest("POST", "/clusters/c1/assume-role-for-pod-identity", bytes.NewReader(bodies[i]))
+			rec := httptest.NewRecorder()
+			start := time.Now()
+			e.mux.ServeHTTP(rec, req)
+			took[i] += time.Since(start)
+			if rec.Code != 200 {
+				b.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+		}
+	}
+	off, on := float64(took[0].Nanoseconds())/float64(b.N), float64(took[1].Nanoseconds())/float64(b.N)
+	b.ReportMetric(off, "off-ns/req")
+	b.ReportMetric(on, "enforce-ns/req")
+	b.ReportMetric(off/on, "throughput-ratio")
+}
+
+// BenchmarkAssumeRoleForPodIdentityEnforced is
+// BenchmarkAssumeRoleForPodIdentity with IAM enforced.
+func BenchmarkAssumeRoleForPodIdentityEnforced(b *testing.B) {
+	e := newBenchEnvIAM(b, true)
+	body, err := json.Marshal(eksapi.AssumeRoleForPodIdentityInput{Token: e.token})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/clusters/c1/assume-role-for-pod-identity", bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		e.mux.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
 }
