@@ -14,8 +14,8 @@ import (
 
 	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/assoccache"
-	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/iam/enforce"
 	"github.com/podid/podid/internal/satoken"
