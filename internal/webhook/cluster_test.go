@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 	"github.com/google/go-cmp/cmp"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -227,15 +226,7 @@ func TestInCluster(t *testing.T) {
 	}
 
 	// The pod's token, bound to the pod, through the TokenRequest API.
-	exp := int64(3600)
-	tr, err := core.ServiceAccounts("default").CreateToken(ctx, "app", &authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{
-		Audiences:         []string{webhook.Audience},
-		ExpirationSeconds: &exp,
-		BoundObjectRef:    &authnv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: app.Name, UID: app.UID},
-	}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := c.PodToken(t, app, webhook.Audience, time.Hour)
 	// podid trusts the API server's issuer and keys.
 	if out, err := f.srv.CLI(t, nil, "cluster", "register", "--name", "dev", "--kubeconfig", c.Kubeconfig); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -244,7 +235,7 @@ func TestInCluster(t *testing.T) {
 	// The agent exchanges the token for the association role's credentials.
 	agent := proctest.StartAgent(t, podidBin(t), f.srv, "dev")
 	creds, err := endpointcreds.New(agent.URL+"/v1/credentials", func(o *endpointcreds.Options) {
-		o.AuthorizationToken = tr.Status.Token
+		o.AuthorizationToken = token
 	}).Retrieve(ctx)
 	if err != nil {
 		t.Fatalf("credentials from podid agent: %v", err)
