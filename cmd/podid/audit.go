@@ -272,7 +272,7 @@ func subject(r audit.Record) string {
 	if len(r.Resources) > 0 {
 		return r.Resources[0].ARN
 	}
-	return ""
+	return str("name") // CreateCluster names its cluster in the body
 }
 
 // detail is a refusal's reason, or what a credential request got.
