@@ -68,12 +68,12 @@ func DecodeJSON(r *http.Request, v any) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(v); err != nil {
+	b, err = strictJSON(b, v)
+	if err != nil {
 		return &DecodeError{err}
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return &DecodeError{errTrailingData}
+	if err := json.Unmarshal(b, v); err != nil {
+		return &DecodeError{err}
 	}
 	return nil
 }

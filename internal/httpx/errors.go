@@ -393,7 +393,10 @@ func writeQueryError(w http.ResponseWriter, namespace, requestID string, e *eksa
 func serializationMessage(err error) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
+	var strict *strictError
 	switch {
+	case errors.As(err, &strict):
+		return strict.msg
 	case errors.As(err, &te) && te.Field != "":
 		return fmt.Sprintf("Invalid JSON: member %q must be %s, not a JSON %s.", truncate(te.Field, 128), jsonKind(te.Type.Kind().String()), te.Value)
 	case errors.As(err, &te):

@@ -1,0 +1,203 @@
+package httpx
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"unicode/utf8"
+)
+
+// strictJSON rewrites body as AWS's JSON parsers read it before
+// encoding/json sees it: invalid UTF-8 anywhere and a member named twice in
+// one object are errors, and member names are case-sensitive (a key that
+// matches one of v's fields only when case is ignored is left out, as AWS
+// leaves out unknown members, instead of encoding/json's folding
+// "ROLEARN" onto roleArn).
+func strictJSON(body []byte, v any) ([]byte, error) {
+	if !utf8.Valid(body) {
+		return nil, &strictError{"Invalid JSON: the request body is not valid UTF-8."}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	tree, err := readValue(dec, 0)
+	if errors.Is(err, io.EOF) {
+		return nil, io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errTrailingData
+	}
+	return json.Marshal(prune(tree, reflect.TypeOf(v)))
+}
+
+// strictError is a body AWS's parsers refuse and encoding/json would
+// take; its text is the SerializationException's message.
+type strictError struct{ msg string }
+
+func (e *strictError) Error() string { return e.msg }
+
+// object is a JSON object with its members in order.
+type object struct {
+	keys []string
+	vals []any
+}
+
+func (o *object) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range o.keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(o.vals[i])
+		if err != nil {
+			return nil, err
+		}
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(vb)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+const maxDepth = 64
+
+func readValue(dec *json.Decoder, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, &strictError{"Invalid JSON: nested too deeply."}
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			o := &object{}
+			seen := map[string]bool{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				k := kt.(string)
+				if seen[k] {
+					return nil, &strictError{fmt.Sprintf("Invalid JSON: duplicate member %q.", truncate(k, 128))}
+				}
+				seen[k] = true
+				val, err := readValue(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				o.keys, o.vals = append(o.keys, k), append(o.vals, val)
+			}
+			_, err := dec.Token()
+			return o, err
+		case '[':
+			a := []any{}
+			for dec.More() {
+				val, err := readValue(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				a = append(a, val)
+			}
+			_, err := dec.Token()
+			return a, err
+		}
+		return nil, fmt.Errorf("unexpected %v", t)
+	default:
+		return tok, nil
+	}
+}
+
+// prune drops, from the objects decoded into struct types, the members
+// whose names match a field only when case is ignored.
+func prune(val any, t reflect.Type) any {
+	for t != nil && (t.Kind() == reflect.Pointer) {
+		t = t.Elem()
+	}
+	switch x := val.(type) {
+	case *object:
+		if t == nil {
+			return x
+		}
+		switch t.Kind() {
+		case reflect.Struct:
+			fields := jsonFields(t)
+			out := &object{}
+			for i, k := range x.keys {
+				ft, exact := fields[k]
+				if !exact {
+					if folds(fields, k) {
+						continue
+					}
+					ft = nil
+				}
+				out.keys, out.vals = append(out.keys, k), append(out.vals, prune(x.vals[i], ft))
+			}
+			return out
+		case reflect.Map:
+			for i := range x.vals {
+				x.vals[i] = prune(x.vals[i], t.Elem())
+			}
+		}
+		return x
+	case []any:
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			for i := range x {
+				x[i] = prune(x[i], t.Elem())
+			}
+		}
+		return x
+	}
+	return val
+}
+
+// jsonFields maps a struct's JSON member names to their types (embedded
+// structs' fields included).
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || (!f.IsExported() && !f.Anonymous) {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for k, v := range jsonFields(ft) {
+					out[k] = v
+				}
+				continue
+			}
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+func folds(fields map[string]reflect.Type, k string) bool {
+	for name := range fields {
+		if strings.EqualFold(name, k) {
+			return true
+		}
+	}
+	return false
+}
