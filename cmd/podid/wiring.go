@@ -145,9 +145,9 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 		Logger:         logger,
 		Registerer:     reg,
 	})
-	if err := cache.Start(ctx); err != nil {
-		return nil, err
-	}
+	// Serve while the cache loads (a million associations take seconds):
+	// the credential path reads through to the store until it is done.
+	cache.StartBackground(ctx)
 
 	credentialPath := eksauth.New(eksauth.Config{
 		Cache:          cache,

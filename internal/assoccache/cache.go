@@ -3,7 +3,9 @@
 // association, fed by the store's change feed, plus a small cache of
 // cluster records.
 //
-// The cache starts with a full load, then applies store.ChangesSince on
+// The cache starts with a full load (Start waits for it; StartBackground
+// does not, and Find reads through to the store until it is done), then
+// applies store.ChangesSince on
 // every store.Watcher signal, on a poll interval and when a waiter asks,
 // and resyncs in full periodically in case a signal or a tombstone was
 // lost. It makes EKS's eventual consistency visible: AppliedRevision tells
@@ -94,17 +96,64 @@ type Association struct {
 	Revision int64
 }
 
-// entry is an indexed association. It is kept small: 100k of them are a
-// few tens of MiB.
+// entry is an indexed association, kept compact: a million of them are
+// the credential path's whole memory at scale. Strings that repeat across
+// associations (cluster, namespace, roles, external ID, policy) are
+// unique.Handles (one word, the value stored once and dropped when no
+// entry holds it); the ID and the service account are the entry's own.
 type entry struct {
-	Association
-	modified int64  // ModifiedAt, Unix nanoseconds
-	seen     uint32 // resync generation that last saw it
+	id             string
+	serviceAccount string
+	cluster        handle
+	namespace      handle
+	role           handle
+	targetRole     handle
+	externalID     handle
+	policy         handle
+	revision       int64
+	modified       int64  // ModifiedAt, Unix nanoseconds
+	seen           uint32 // resync generation that last saw it
+	disableTags    bool
 }
 
-type key struct{ cluster, namespace, serviceAccount string }
+// handle is an interned string; the zero handle is "".
+type handle unique.Handle[string]
 
-func (e *entry) key() key { return key{e.ClusterName, e.Namespace, e.ServiceAccount} }
+func intern(s string) handle {
+	if s == "" {
+		return handle{}
+	}
+	return handle(unique.Make(s))
+}
+
+func (h handle) String() string {
+	if h == (handle{}) {
+		return ""
+	}
+	return unique.Handle[string](h).Value()
+}
+
+func (e *entry) association() Association {
+	return Association{
+		ID:                 e.id,
+		ClusterName:        e.cluster.String(),
+		Namespace:          e.namespace.String(),
+		ServiceAccount:     e.serviceAccount,
+		RoleARN:            e.role.String(),
+		TargetRoleARN:      e.targetRole.String(),
+		ExternalID:         e.externalID.String(),
+		Policy:             e.policy.String(),
+		DisableSessionTags: e.disableTags,
+		Revision:           e.revision,
+	}
+}
+
+type key struct {
+	cluster, namespace handle
+	serviceAccount     string
+}
+
+func (e *entry) key() key { return key{e.cluster, e.namespace, e.serviceAccount} }
 
 // pendingChange is a change read from the feed, waiting for its due time.
 type pendingChange struct {
@@ -139,6 +188,9 @@ type Cache struct {
 	storeRev       int64
 	gen            uint32
 
+	loaded atomic.Bool   // the first full load is done
+	ready  chan struct{} // closed when loaded is set
+
 	kick   chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -169,6 +221,7 @@ func New(st store.Store, opts Options) *Cache {
 		changed:  make(chan struct{}),
 		clusters: map[string]clusterEntry{},
 		kick:     make(chan struct{}, 1),
+		ready:    make(chan struct{}),
 		done:     make(chan struct{}),
 	}
 	c.prop.since = opts.Now().UnixNano()
@@ -184,24 +237,76 @@ func New(st store.Store, opts Options) *Cache {
 // load failed; the cache is then not running.
 func (c *Cache) Start(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
-	// Subscribe before the first load, so a change committed while it
-	// runs signals the loop at once instead of waiting for the next poll.
-	var watch <-chan struct{}
-	if w, ok := c.st.(store.Watcher); ok {
-		ch, err := w.Watch(ctx)
-		if err != nil {
-			c.opts.Logger.Warn("assoccache: store watch failed; polling only", "err", err)
-		}
-		watch = ch
-	}
+	watch := c.watch(ctx)
 	if err := c.resync(ctx); err != nil {
 		cancel()
 		return fmt.Errorf("loading associations: %w", err)
 	}
+	c.markLoaded()
 	c.cancel = cancel
 	go c.run(ctx, watch)
 	return nil
 }
+
+// StartBackground is Start without the wait: it returns at once and loads
+// in the background (retrying a failed load every PollInterval), so a
+// server can answer while a large store loads. Until the load is done,
+// Find reads through to the store; Loaded and Ready tell when it is.
+func (c *Cache) StartBackground(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	c.cancel = cancel
+	go func() {
+		watch := c.watch(ctx)
+		start := time.Now()
+		for c.resync(ctx) != nil {
+			if ctx.Err() != nil {
+				close(c.done)
+				return
+			}
+			c.m.syncErrors.Inc()
+			c.opts.Logger.Warn("assoccache: loading associations failed; retrying")
+			t := time.NewTimer(c.opts.PollInterval)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				close(c.done)
+				return
+			case <-t.C:
+			}
+		}
+		c.markLoaded()
+		c.opts.Logger.Info("assoccache: associations loaded", "associations", c.Len(),
+			"took", time.Since(start).Round(time.Millisecond))
+		c.run(ctx, watch)
+	}()
+}
+
+// watch subscribes to the store's change signals (nil if it has none),
+// before the first load, so a change committed while it runs signals the
+// loop at once instead of waiting for the next poll.
+func (c *Cache) watch(ctx context.Context) <-chan struct{} {
+	w, ok := c.st.(store.Watcher)
+	if !ok {
+		return nil
+	}
+	ch, err := w.Watch(ctx)
+	if err != nil {
+		c.opts.Logger.Warn("assoccache: store watch failed; polling only", "err", err)
+	}
+	return ch
+}
+
+func (c *Cache) markLoaded() {
+	if !c.loaded.Swap(true) {
+		close(c.ready)
+	}
+}
+
+// Loaded reports whether the first full load is done.
+func (c *Cache) Loaded() bool { return c.loaded.Load() }
+
+// Ready is closed when the first full load is done.
+func (c *Cache) Ready() <-chan struct{} { return c.ready }
 
 // Stop ends the background sync and waits for it.
 func (c *Cache) Stop() {
@@ -216,13 +321,42 @@ func (c *Cache) Stop() {
 // account) as of AppliedRevision.
 func (c *Cache) Lookup(cluster, namespace, serviceAccount string) (Association, bool) {
 	c.mu.RLock()
-	e, ok := c.byKey[key{cluster, namespace, serviceAccount}]
+	e, ok := c.byKey[key{intern(cluster), intern(namespace), serviceAccount}]
 	var a Association
 	if ok {
-		a = e.Association
+		a = e.association()
 	}
 	c.mu.RUnlock()
 	return a, ok
+}
+
+// Find returns the association for (cluster, namespace, service
+// account): Lookup's once the cache is loaded; before, read from the
+// store (the partly loaded cache may hold an older state of it).
+func (c *Cache) Find(ctx context.Context, cluster, namespace, serviceAccount string) (Association, bool, error) {
+	if c.loaded.Load() {
+		a, ok := c.Lookup(cluster, namespace, serviceAccount)
+		return a, ok, nil
+	}
+	c.m.readThrough.Inc()
+	items, _, err := c.st.ListAssociations(ctx, cluster,
+		store.AssociationFilter{Namespace: namespace, ServiceAccount: serviceAccount}, store.Page{Limit: 1})
+	if errors.Is(err, store.ErrNotFound) {
+		return Association{}, false, nil
+	}
+	if err != nil {
+		return Association{}, false, fmt.Errorf("reading the association of %s/%s in cluster %s: %w",
+			namespace, serviceAccount, cluster, err)
+	}
+	if len(items) == 0 {
+		return Association{}, false, nil
+	}
+	a := items[0]
+	return Association{
+		ID: a.ID, ClusterName: a.ClusterName, Namespace: a.Namespace, ServiceAccount: a.ServiceAccount,
+		RoleARN: a.RoleARN, TargetRoleARN: a.TargetRoleARN, ExternalID: a.ExternalID, Policy: a.Policy,
+		DisableSessionTags: a.DisableSessionTags, Revision: a.Revision,
+	}, true, nil
 }
 
 // Len returns the number of cached associations.
@@ -471,7 +605,7 @@ func (c *Cache) applyDue() {
 // apply applies one change; c.mu is held.
 func (c *Cache) apply(ch store.Change, now time.Time) {
 	if ch.Deleted || ch.Association == nil {
-		if e := c.byID[ch.AssociationID]; e != nil && e.ClusterName == ch.ClusterName {
+		if e := c.byID[ch.AssociationID]; e != nil && e.cluster.String() == ch.ClusterName {
 			c.remove(e)
 		}
 		return
@@ -482,20 +616,18 @@ func (c *Cache) apply(ch store.Change, now time.Time) {
 		c.prop.observe(now.Sub(a.ModifiedAt), &c.m)
 	}
 	e := &entry{
-		Association: Association{
-			ID:                 a.ID,
-			ClusterName:        intern(a.ClusterName),
-			Namespace:          intern(a.Namespace),
-			ServiceAccount:     a.ServiceAccount,
-			RoleARN:            intern(a.RoleARN),
-			TargetRoleARN:      intern(a.TargetRoleARN),
-			ExternalID:         a.ExternalID,
-			Policy:             a.Policy,
-			DisableSessionTags: a.DisableSessionTags,
-			Revision:           a.Revision,
-		},
-		modified: a.ModifiedAt.UnixNano(),
-		seen:     c.gen,
+		id:             a.ID,
+		serviceAccount: a.ServiceAccount,
+		cluster:        intern(a.ClusterName),
+		namespace:      intern(a.Namespace),
+		role:           intern(a.RoleARN),
+		targetRole:     intern(a.TargetRoleARN),
+		externalID:     intern(a.ExternalID),
+		policy:         intern(a.Policy),
+		revision:       a.Revision,
+		modified:       a.ModifiedAt.UnixNano(),
+		seen:           c.gen,
+		disableTags:    a.DisableSessionTags,
 	}
 	if old != nil {
 		c.remove(old)
@@ -504,25 +636,16 @@ func (c *Cache) apply(ch store.Change, now time.Time) {
 		c.remove(other) // its delete is older than this create
 	}
 	c.byKey[e.key()] = e
-	c.byID[e.ID] = e
+	c.byID[e.id] = e
 }
 
 func (c *Cache) remove(e *entry) {
 	if c.byKey[e.key()] == e {
 		delete(c.byKey, e.key())
 	}
-	if c.byID[e.ID] == e {
-		delete(c.byID, e.ID)
+	if c.byID[e.id] == e {
+		delete(c.byID, e.id)
 	}
-}
-
-// intern shares the memory of strings that repeat across associations
-// (cluster names, namespaces, role ARNs).
-func intern(s string) string {
-	if s == "" {
-		return ""
-	}
-	return unique.Make(s).Value()
 }
 
 // resync re-reads the whole feed, applies it, and drops what it did not

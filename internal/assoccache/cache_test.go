@@ -17,7 +17,7 @@ import (
 	"github.com/podid/podid/internal/store/sqlite"
 )
 
-func openStore(t *testing.T) *sqlite.Store {
+func openStore(t testing.TB) *sqlite.Store {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "podid.db"))
 	if err != nil {
@@ -37,7 +37,7 @@ func startCache(t *testing.T, st store.Store, opts assoccache.Options) *assoccac
 	return c
 }
 
-func createCluster(t *testing.T, st store.Store, name string) store.Cluster {
+func createCluster(t testing.TB, st store.Store, name string) store.Cluster {
 	t.Helper()
 	c, err := st.CreateCluster(context.Background(), store.Cluster{Name: name, CreatedAt: time.Now()}, store.WriteOptions{})
 	if err != nil {
@@ -229,7 +229,9 @@ func TestDelay(t *testing.T) {
 		"podid_assoccache_applied_revision":    float64(c.AppliedRevision()),
 		"podid_assoccache_associations":        1,
 		"podid_assoccache_delay_seconds":       delay.Seconds(),
+		"podid_assoccache_loaded":              1,
 		"podid_assoccache_propagation_seconds": 1,
+		"podid_assoccache_read_through_total":  0,
 		"podid_assoccache_resyncs_total":       1,
 		"podid_assoccache_sync_errors_total":   0,
 	}

@@ -12,6 +12,7 @@ type metrics struct {
 	propagation prometheus.Histogram
 	syncErrors  prometheus.Counter
 	resyncs     prometheus.Counter
+	readThrough prometheus.Counter
 	collectors  []prometheus.Collector
 }
 
@@ -30,9 +31,22 @@ func newMetrics(c *Cache) metrics {
 			Name: "podid_assoccache_resyncs_total",
 			Help: "Full re-reads of the change feed (including the first load).",
 		}),
+		readThrough: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "podid_assoccache_read_through_total",
+			Help: "Credential-path lookups read from the store because the first load was not done.",
+		}),
 	}
 	m.collectors = []prometheus.Collector{
-		m.propagation, m.syncErrors, m.resyncs,
+		m.propagation, m.syncErrors, m.resyncs, m.readThrough,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "podid_assoccache_loaded",
+			Help: "1 once the first full load of the association cache is done.",
+		}, func() float64 {
+			if c.Loaded() {
+				return 1
+			}
+			return 0
+		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "podid_assoccache_applied_revision",
 			Help: "Store revision the association cache is current as of.",

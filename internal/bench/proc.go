@@ -299,3 +299,39 @@ func (c *child) goHeap(ctx context.Context) (alloc, inuse int64, ok bool) {
 	}
 	return alloc, inuse, alloc > 0
 }
+
+// metric reads one unlabelled metric a child exports on GET /metrics.
+func (c *child) metric(ctx context.Context, name string) (float64, bool) {
+	b, err := rawCall(ctx, "GET", c.url+"/metrics", "")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if n, val, found := strings.Cut(line, " "); found && n == name {
+			f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
+}
+
+// waitCacheLoaded waits until podid's association cache reports its first
+// load done (podid_assoccache_loaded 1) and returns when it saw that.
+func (c *child) waitCacheLoaded(ctx context.Context, timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		if v, ok := c.metric(ctx, "podid_assoccache_loaded"); ok && v == 1 {
+			return time.Now(), nil
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, fmt.Errorf("%s: association cache not loaded %v after start", c.name, timeout)
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return time.Time{}, ctx.Err()
+		case <-t.C:
+		}
+	}
+}

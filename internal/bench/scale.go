@@ -22,6 +22,13 @@ const (
 	goalMoto        = 20.0
 )
 
+// Goals of issue 11 at scale.
+const (
+	goalStartup  = 3 * time.Second
+	goalRSSStart = 350 << 20
+	goalRSSEnd   = 400 << 20
+)
+
 const (
 	// scaleNamespace holds every association of the scale data set.
 	scaleNamespace = "scale"
@@ -92,11 +99,19 @@ func (r *run) scale(ctx context.Context) error {
 		return fmt.Errorf("after restart: %w", err)
 	}
 	startup := time.Since(pod.started)
+	// podid answers while its association cache loads: RSS "after start"
+	// is taken once the load is done.
+	loadedAt, err := pod.waitCacheLoaded(ctx, cfg.Timeout)
+	if err != nil {
+		return err
+	}
+	loaded := loadedAt.Sub(pod.started)
 	memStart, err := pod.memory()
 	if err != nil {
 		return err
 	}
-	r.logf("restarted with %d associations: ready and answering in %v, RSS %s", total-edgeN, startup.Round(time.Millisecond), mib(memStart.RSS))
+	r.logf("restarted with %d associations: ready and answering in %v, cache loaded in %v, RSS %s",
+		total-edgeN, startup.Round(time.Millisecond), loaded.Round(time.Millisecond), mib(memStart.RSS))
 
 	// The small store: a second podid, empty but for the clusters that
 	// will hold the first edgeN associations.
@@ -110,6 +125,10 @@ func (r *run) scale(ctx context.Context) error {
 		return fmt.Errorf("starting the small podid: %w", err)
 	}
 	smallC := newEKS(small.url, cfg.Concurrency)
+	memEmpty, err := small.memory()
+	if err != nil {
+		return err
+	}
 	if err := r.createClusters(ctx, smallC, l.clustersHolding(edgeN)); err != nil {
 		return err
 	}
@@ -181,11 +200,17 @@ func (r *run) scale(ctx context.Context) error {
 	tw.Flush()
 	fmt.Fprintln(out)
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "podid at scale\tvalue\t")
-	fmt.Fprintf(tw, "start-up with %d associations: exec to healthz 200\t%v\t\n", total-edgeN, pod.ready.Sub(pod.started).Round(time.Millisecond))
-	fmt.Fprintf(tw, "start-up with %d associations: exec to a Describe answered\t%v\t\n", total-edgeN, startup.Round(time.Millisecond))
-	fmt.Fprintf(tw, "VmRSS right after start-up\t%s\t\n", mib(memStart.RSS))
-	fmt.Fprintf(tw, "VmRSS at the end (%d associations)\t%s\t\n", total, mib(memEnd.RSS))
+	fmt.Fprintln(tw, "podid at scale\tvalue\tgoal\tresult\t")
+	healthz := pod.ready.Sub(pod.started)
+	perAssoc := float64(memStart.RSS-memEmpty.RSS) / float64(total-edgeN)
+	goalPerAssoc := float64(goalRSSStart-memEmpty.RSS) / float64(total-edgeN)
+	fmt.Fprintf(tw, "start-up with %d associations: exec to healthz 200\t%v\t<= %v\t%s\t\n", total-edgeN, healthz.Round(time.Millisecond), goalStartup, passMiss(healthz <= goalStartup))
+	fmt.Fprintf(tw, "start-up with %d associations: exec to a Describe answered\t%v\t<= %v\t%s\t\n", total-edgeN, startup.Round(time.Millisecond), goalStartup, passMiss(startup <= goalStartup))
+	fmt.Fprintf(tw, "start-up: exec to the association cache loaded (credentials read through until then)\t%v\t\t\t\n", loaded.Round(time.Millisecond))
+	fmt.Fprintf(tw, "VmRSS after start-up (cache loaded)\t%s\t<= %s\t%s\t\n", mib(memStart.RSS), mib(goalRSSStart), passMiss(memStart.RSS <= goalRSSStart))
+	fmt.Fprintf(tw, "VmRSS at the end (%d associations)\t%s\t<= %s\t%s\t\n", total, mib(memEnd.RSS), mib(goalRSSEnd), passMiss(memEnd.RSS <= goalRSSEnd))
+	fmt.Fprintf(tw, "bytes per association: (VmRSS after start - VmRSS of an empty podid %s) / %d\t%.0f B\t<= %.0f B\t%s\t\n",
+		mib(memEmpty.RSS), total-edgeN, perAssoc, goalPerAssoc, passMiss(perAssoc <= goalPerAssoc))
 	fmt.Fprintf(tw, "  of which anonymous / file-backed\t%s / %s\t\n", mib(memEnd.Anon), mib(memEnd.File))
 	fmt.Fprintf(tw, "VmHWM (peak) of that process\t%s\t\n", mib(memEnd.HWM))
 	if alloc, inuse, ok := pod.goHeap(ctx); ok {

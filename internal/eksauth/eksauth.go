@@ -301,7 +301,10 @@ func (h *Handler) assumeRoleForPodIdentity(r *http.Request) (*eksapi.AssumeRoleF
 		return nil, info, err
 	}
 	info.namespace, info.serviceAccount, info.pod, info.podUID = claims.Namespace, claims.ServiceAccount, claims.PodName, claims.PodUID
-	a, ok := h.cfg.Cache.Lookup(clusterName, claims.Namespace, claims.ServiceAccount)
+	a, ok, err := h.cfg.Cache.Find(ctx, clusterName, claims.Namespace, claims.ServiceAccount)
+	if err != nil {
+		return nil, info, err
+	}
 	if !ok {
 		return nil, info, eksapi.NewError(eksapi.CodeResourceNotFound, fmt.Sprintf(
 			"No Pod Identity Association found for cluster %s, namespace %s and service account %s.",
