@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -274,9 +275,16 @@ func (c *Cache) StartBackground(ctx context.Context) {
 			case <-t.C:
 			}
 		}
+		took := time.Since(start)
+		// The load read every association through pages of full records:
+		// give the heap that garbage left back to the OS now, rather than
+		// keep it as the process's size (at a million, hundreds of MiB).
+		// Before markLoaded, so that "loaded" means the process's size
+		// after the load.
+		debug.FreeOSMemory()
 		c.markLoaded()
 		c.opts.Logger.Info("assoccache: associations loaded", "associations", c.Len(),
-			"took", time.Since(start).Round(time.Millisecond))
+			"took", took.Round(time.Millisecond))
 		c.run(ctx, watch)
 	}()
 }
