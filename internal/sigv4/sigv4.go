@@ -255,7 +255,7 @@ func (a *Authenticator) authenticate(r *http.Request) (*authz.Identity, error) {
 	f := &failure{AccessKeyID: auth.AccessKeyID}
 	amzDate := r.Header.Get("X-Amz-Date")
 	if amzDate == "" {
-		f.Code, f.Message = failIncomplete, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization="+authz
+		f.Code, f.Message = failIncomplete, "Authorization header requires existence of a 'X-Amz-Date' header (podid does not take a 'Date' header in its place). Authorization="+authz
 		return nil, f
 	}
 	signTime, err := time.Parse(timeFormat, amzDate)

@@ -249,8 +249,9 @@ func TestRawRequests(t *testing.T) {
 		{"missing date", func() *http.Request {
 			r := signed(t, e.admin, "GET", e.srv.URL+"/clusters/c1", "", "eks", time.Now(), nil)
 			r.Header.Del("X-Amz-Date")
+			r.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 			return r
-		}, 400, `"__type":"IncompleteSignatureException"`},
+		}, 400, `"message":"Authorization header requires existence of a 'X-Amz-Date' header (podid does not take a 'Date' header in its place).`},
 		{"body too large", func() *http.Request {
 			return signed(t, e.admin, "POST", e.srv.URL+"/tags/x", strings.Repeat("x", sigv4.DefaultMaxBody+1), "eks", time.Now(), nil)
 		}, 413, `"__type":"RequestEntityTooLargeException"`},
