@@ -305,6 +305,25 @@ func (s *jwksServer) set(doc []byte) {
 	s.mu.Unlock()
 }
 
+// A JWKS URL that redirects to another host is not followed: that host's
+// keys do not verify the cluster's tokens.
+func TestJWKSRedirectToAnotherHost(t *testing.T) {
+	keys := testKeys(t)
+	other := newJWKSServer(t, publicJWKS(t, keys[0]))
+	redirector := httptest.NewServer(http.RedirectHandler(other.URL+"/keys", http.StatusFound))
+	t.Cleanup(redirector.Close)
+	const extIss = "https://kubernetes.default.svc"
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	v := satoken.NewVerifier(satoken.VerifierOptions{Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)})
+	c := store.Cluster{Name: "kind", Issuer: store.Issuer{URL: extIss, JWKSURL: redirector.URL + "/openid/v1/jwks"}}
+	if _, err := v.Verify(context.Background(), c, extIss, mint(t, keys[0], extIss, now, time.Hour)); err == nil {
+		t.Errorf("a token verified with keys from the host the JWKS URL redirected to")
+	}
+	if got := other.fetches.Load(); got != 0 {
+		t.Errorf("the other host was fetched %d times, want 0", got)
+	}
+}
+
 func TestExternalJWKSURLRotation(t *testing.T) {
 	keys := testKeys(t)
 	srv := newJWKSServer(t, publicJWKS(t, keys[0]))

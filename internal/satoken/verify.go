@@ -77,10 +77,28 @@ type VerifierOptions struct {
 	Logger *slog.Logger
 }
 
+// sameHostRedirect follows at most 5 redirects, each to the same scheme
+// and host:port as the JWKS URL.
+func sameHostRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return errors.New("stopped after 5 redirects")
+	}
+	if first := via[0].URL; req.URL.Host != first.Host || req.URL.Scheme != first.Scheme {
+		return fmt.Errorf("JWKS URL redirects to another host (%s://%s)", req.URL.Scheme, req.URL.Host)
+	}
+	return nil
+}
+
 func (o *VerifierOptions) setDefaults() {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	// A JWKS URL names the host that vouches for the keys: a redirect to
+	// another host (another origin's keys, or an internal address) is not
+	// followed, whatever client is given.
+	c := *o.HTTPClient
+	c.CheckRedirect = sameHostRedirect
+	o.HTTPClient = &c
 	if o.Now == nil {
 		o.Now = time.Now
 	}
