@@ -149,9 +149,10 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 	// the credential path reads through to the store until it is done.
 	cache.StartBackground(ctx)
 
+	verifier := satoken.NewVerifier(satoken.VerifierOptions{Logger: logger})
 	credentialPath := eksauth.New(eksauth.Config{
 		Cache:          cache,
-		Verifier:       satoken.NewVerifier(satoken.VerifierOptions{Logger: logger}),
+		Verifier:       verifier,
 		Assumer:        assumer,
 		IssuerURL:      names.IssuerURL,
 		AssociationARN: names.AssociationARN,
@@ -160,6 +161,7 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 		Authorizer:     authorizer,
 	})
 	adminAPI := admin.New(admin.Config{
+		JWKS:           verifier,
 		Store:          st,
 		Cache:          cache,
 		Sessions:       localSTS,

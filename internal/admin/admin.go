@@ -82,6 +82,12 @@ type Config struct {
 	// MaxWait bounds the timeout of a wait: keep it below the HTTP
 	// server's write timeout. Default 50 s.
 	MaxWait time.Duration
+	// JWKS fetches a JWKS URL once when an issuer is set with one, so a
+	// URL that serves no key set is refused then, not at the first
+	// token (*satoken.Verifier). Nil: not checked.
+	JWKS interface {
+		CheckJWKSURL(ctx context.Context, url string) error
+	}
 }
 
 // Handler serves the admin API.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +68,7 @@ func newEnv(t *testing.T, delay time.Duration) *env {
 			Store: cfg.Store, Cache: cache, Sessions: e.sts, IssuerURL: names.IssuerURL,
 			ClusterARN: names.ClusterARN, AssociationARN: names.AssociationARN,
 			Authorizer: authz.Rules{}, Logger: quiet,
+			JWKS: satoken.NewVerifier(satoken.VerifierOptions{Logger: quiet}),
 		})
 		auth := sigv4.New(sigv4.Config{
 			Admin:     sts.Credentials{AccessKeyID: servertest.AccessKeyID, SecretAccessKey: servertest.SecretAccessKey},
@@ -131,6 +134,18 @@ func TestClientTokensAndIssuer(t *testing.T) {
 	ext, err := e.client.SetIssuer(ctx, "c1", admin.IssuerDoc{IssuerURL: "https://oidc.example/id/1", JWKS: pub})
 	if err != nil || ext.PodidIssued || len(ext.Keys) != 1 || ext.Keys[0].KeyID != kids[0].KeyID || ext.Keys[0].CreatedAt != nil {
 		t.Errorf("SetIssuer(static JWKS) = %+v, %v; want its key ID without a time", ext, err)
+	}
+	// A JWKS URL is fetched once when set: one that serves no key set is
+	// refused then; one that does is taken.
+	notJWKS := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>hello</html>")) }))
+	defer notJWKS.Close()
+	if _, err := e.client.SetIssuer(ctx, "c1", admin.IssuerDoc{IssuerURL: "https://oidc.example/id/1", JWKSURL: notJWKS.URL}); !isCode(err, eksapi.CodeInvalidParameter) || !strings.Contains(err.Error(), "jwksUrl does not serve a JSON Web Key Set") {
+		t.Errorf("SetIssuer with a URL serving HTML: %v, want InvalidParameterException", err)
+	}
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(pub)) }))
+	defer jwks.Close()
+	if _, err := e.client.SetIssuer(ctx, "c1", admin.IssuerDoc{IssuerURL: "https://oidc.example/id/1", JWKSURL: jwks.URL}); err != nil {
+		t.Errorf("SetIssuer with a URL serving the JWKS: %v", err)
 	}
 	if _, err := e.client.SetIssuer(ctx, "c1", admin.IssuerDoc{IssuerURL: "kubernetes"}); !isCode(err, eksapi.CodeInvalidParameter) {
 		t.Errorf("SetIssuer with a bad URL: %v, want InvalidParameterException", err)

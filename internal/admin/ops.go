@@ -303,6 +303,11 @@ func (h *Handler) putIssuer(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if in.JWKSURL != "" && h.cfg.JWKS != nil {
+		if err := h.cfg.JWKS.CheckJWKSURL(r.Context(), in.JWKSURL); err != nil {
+			return nil, invalidParameter("jwksUrl does not serve a JSON Web Key Set: " + err.Error() + ".")
+		}
+	}
 	cur, err := h.cfg.Store.GetCluster(r.Context(), name)
 	if err != nil {
 		return nil, err

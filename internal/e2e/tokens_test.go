@@ -218,6 +218,7 @@ type jwksServer struct {
 	*httptest.Server
 	keys    atomic.Pointer[[]byte]
 	fetches atomic.Int64
+	down    atomic.Bool // /down answers 500 (it serves the keys until then)
 }
 
 func newJWKSServer(t *testing.T, issuers ...*externalIssuer) *jwksServer {
@@ -225,7 +226,7 @@ func newJWKSServer(t *testing.T, issuers ...*externalIssuer) *jwksServer {
 	s := &jwksServer{}
 	s.set(t, issuers...)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/openid/v1/jwks" {
+		if r.URL.Path != "/openid/v1/jwks" && (r.URL.Path != "/down" || s.down.Load()) {
 			http.Error(w, "down", http.StatusInternalServerError)
 			return
 		}
@@ -270,6 +271,7 @@ func TestJWKSURL(t *testing.T) {
 			Namespace: aws.String(namespace), ServiceAccount: aws.String(sa), RoleArn: aws.String(roleARN(account, name+"-role"))})
 		srv.mustCLI(t, "issuer", "set", "--cluster", name, "--issuer-url", issuerURL, "--jwks-url", jwksURL)
 	}
+	js.down.Store(true) // issuer set fetched it once; it fails from now on
 	srv.wait(t)
 	p := newPod(namespace, sa, "jwks")
 

@@ -354,6 +354,13 @@ func (v *Verifier) remoteKeys(ctx context.Context, url, kid string) ([]*rsa.Publ
 	return set.lookup(kid), nil
 }
 
+// CheckJWKSURL fetches url once and reports whether it serves a usable
+// JSON Web Key Set (podid issuer set checks a URL before storing it).
+func (v *Verifier) CheckJWKSURL(ctx context.Context, url string) error {
+	_, err := v.get(ctx, url)
+	return err
+}
+
 // fetch reads a JWKS URL once for all concurrent callers.
 func (v *Verifier) fetch(ctx context.Context, url string, r *remoteKeys) (*keySet, error) {
 	ch := v.fetches.DoChan(url, func() (any, error) {
