@@ -297,8 +297,8 @@ func TestJWKSURL(t *testing.T) {
 		}
 		<-tick.C
 	}
-	if n := js.fetches.Load(); n > 3 {
-		t.Errorf("the JWKS was fetched %d times, want at most 3 (re-reads are rate-limited)", n)
+	if n := js.fetches.Load(); n > 4 {
+		t.Errorf("the JWKS was fetched %d times, want at most 4 (once by issuer set, then re-reads are rate-limited)", n)
 	}
 
 	t.Run("unreachable JWKS", func(t *testing.T) {
