@@ -34,19 +34,7 @@ func (s *Store) LookupEvents(ctx context.Context, q store.EventQuery) ([]store.E
 			return nil, err
 		}
 		defer rows.Close()
-		var out []store.Event
-		for rows.Next() {
-			var r storecore.EventRow
-			if err := rows.Scan(r.Dest()...); err != nil {
-				return nil, err
-			}
-			e, err := r.Event()
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, e)
-		}
-		return out, rows.Err()
+		return storecore.ScanEvents(rows)
 	})
 }
 

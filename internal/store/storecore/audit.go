@@ -309,3 +309,28 @@ func PruneEvents(ctx context.Context, before time.Time, keep int, ph Placeholder
 	}
 	return total, nil
 }
+
+// EventRows is what both drivers' result sets have (database/sql's *Rows
+// and pgx's Rows).
+type EventRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanEvents reads every row of an event lookup.
+func ScanEvents(rows EventRows) ([]store.Event, error) {
+	var out []store.Event
+	for rows.Next() {
+		var r EventRow
+		if err := rows.Scan(r.Dest()...); err != nil {
+			return nil, err
+		}
+		e, err := r.Event()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
