@@ -336,6 +336,11 @@ func TestNodeCredentials(t *testing.T) {
 	if _, err := srv.iamClient(proctest.StaticCredentials(keys)).CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("x")}); err == nil {
 		t.Error("IAM CreateUser with the node's keys was allowed")
 	}
+	// GetCallerIdentity needs no permission on AWS: the node's keys, which
+	// allow nothing but EKS Auth, may still ask who they are.
+	if who, err := srv.STS(proctest.StaticCredentials(keys)).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil || !strings.HasSuffix(aws.ToString(who.Arn), ":user/podid-node/podid-node-"+dev) {
+		t.Errorf("GetCallerIdentity with the node's keys: %v", err)
+	}
 	if _, err := srv.CLI(t, []string{"PODID_ADMIN_ACCESS_KEY_ID=" + keys.AccessKeyID, "PODID_ADMIN_SECRET_ACCESS_KEY=" + keys.SecretAccessKey},
 		"token", "--cluster", dev, "--namespace", "default", "--service-account", "app", "--pod-name", "p", "--pod-uid", "u"); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
 		t.Errorf("podid token with the node's keys: %v", err)
