@@ -20,8 +20,13 @@ func newBenchCmd() *cobra.Command {
 through the Go SDK, printing a table of figures, ratios, goals and PASS/MISS.
 
 Default mode: Describe and Update throughput against podid and against a
-canned-response server (same HTTP stack and response bytes, no work), then the
-server's memory with --associations associations loaded through the API.
+canned-response server (same HTTP stack and response bytes, no work); EKS
+Auth's AssumeRoleForPodIdentity (no agent cache) and podid agent's cache hits,
+each against a canned server answering the same bytes; DescribeCluster and
+ListClusters against moto's server (--no-moto skips it); then the server's
+memory with --associations associations loaded through the API.
+
+--reads: the read comparisons alone (no Update, no memory): a quick run.
 
 --scale: --clusters x --per-cluster associations (a million by default): List
 page time and Create throughput at the start against at scale, start-up time
@@ -49,10 +54,11 @@ The exit code is 0 when the run completes, whether or not goals are met.`,
 	f.StringArrayVar(&cfg.ServeArgs, "serve-arg", nil, "extra argument for podid serve, repeatable (e.g. --serve-arg=--log-level=warn)")
 	f.StringVar(&cfg.ServerBin, "server-bin", "", "podid binary to start (default: this executable)")
 	f.BoolVar(&cfg.Scale, "scale", false, "run the scale benchmark instead")
+	f.BoolVar(&cfg.Reads, "reads", false, "run only the read comparisons (Describe, EKS Auth, agent cache hits, DescribeCluster/ListClusters against moto): no Update, no memory")
 	f.IntVar(&cfg.Clusters, "clusters", 0, "scale mode: clusters (default 200)")
 	f.IntVar(&cfg.PerCluster, "per-cluster", 0, "scale mode: associations per cluster (default 5000)")
-	f.StringVar(&cfg.MotoBin, "moto-bin", "", "scale mode: moto's server executable (default moto_server)")
-	f.BoolVar(&cfg.NoMoto, "no-moto", false, "scale mode: skip the comparison with moto")
+	f.StringVar(&cfg.MotoBin, "moto-bin", "", "moto's server executable (default moto_server)")
+	f.BoolVar(&cfg.NoMoto, "no-moto", false, "skip the DescribeCluster/ListClusters comparison with moto")
 	f.DurationVar(&cfg.Timeout, "timeout", 0, "bound on the whole run (default 15m, or 60m with --scale)")
 	f.StringVar(&cfg.WorkDir, "work-dir", "", "directory for the store and server logs (default: a temporary directory, removed afterwards)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the temporary work directory")

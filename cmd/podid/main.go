@@ -12,6 +12,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 )
@@ -20,12 +21,36 @@ import (
 var version = "dev"
 
 func newRootCmd() *cobra.Command {
+	var cpuProfile string
 	root := &cobra.Command{
 		Use:           "podid",
 		Short:         "EKS Pod Identity, anywhere: control plane, EKS Auth, STS and node agent",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// --cpu-profile (hidden, for profiling podid serve or agent under
+		// podid bench's load: --serve-arg=--cpu-profile=FILE) writes a Go
+		// CPU profile of the whole command, read with go tool pprof.
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if cpuProfile == "" {
+				return nil
+			}
+			f, err := os.Create(cpuProfile)
+			if err != nil {
+				return fmt.Errorf("--cpu-profile: %w", err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+				return fmt.Errorf("--cpu-profile: %w", err)
+			}
+			stopProfile = func() {
+				pprof.StopCPUProfile()
+				f.Close()
+			}
+			return nil
+		},
 	}
+	root.PersistentFlags().StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the command to this file")
+	_ = root.PersistentFlags().MarkHidden("cpu-profile")
 	root.AddCommand(
 		newServeCmd(),
 		newAgentCmd(),
@@ -51,8 +76,14 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
+// stopProfile ends --cpu-profile's profile, once the command returns
+// (PersistentPostRun would not run after an error).
+var stopProfile = func() {}
+
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
+	err := newRootCmd().Execute()
+	stopProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "podid:", err)
 		os.Exit(1)
 	}

@@ -66,6 +66,10 @@ type Config struct {
 
 	// Scale selects the scale mode (issue 4).
 	Scale bool
+	// Reads runs only the read comparisons of the default mode: Describe,
+	// EKS Auth, the agent's cache hits and, unless NoMoto, DescribeCluster
+	// and ListClusters against moto's server.
+	Reads bool
 	// Clusters and PerCluster shape the scale mode's data set. Defaults
 	// 200 and 5,000.
 	Clusters, PerCluster int
@@ -129,6 +133,9 @@ func (c *Config) setDefaults() error {
 	if c.PerCluster < 1 || c.PerCluster > maxPerCluster {
 		errs = append(errs, fmt.Errorf("per-cluster %d: want 1-%d (the association limit)", c.PerCluster, maxPerCluster))
 	}
+	if c.Scale && c.Reads {
+		errs = append(errs, errors.New("--scale and --reads are different modes: pick one"))
+	}
 	if c.Store != "sqlite" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		errs = append(errs, fmt.Errorf("store %q: want sqlite or a postgres:// DSN", c.Store))
 	}
@@ -158,9 +165,12 @@ func Run(ctx context.Context, cfg Config) error {
 	r := &run{cfg: cfg, id: runID(), loadStart: loadAverage()}
 	defer r.stopAll()
 	var err error
-	if cfg.Scale {
+	switch {
+	case cfg.Scale:
 		err = r.scale(ctx)
-	} else {
+	case cfg.Reads:
+		err = r.reads(ctx)
+	default:
 		err = r.standard(ctx)
 	}
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -214,6 +214,8 @@ func TestConfigValidation(t *testing.T) {
 // podid binary, so the harness cannot rot.
 func TestRunTiny(t *testing.T) {
 	bin := podidBinary(t)
+	_, err := exec.LookPath("moto_server")
+	haveMoto := err == nil
 	tests := []struct {
 		name string
 		cfg  Config
@@ -221,14 +223,21 @@ func TestRunTiny(t *testing.T) {
 	}{
 		{
 			name: "standard",
-			cfg:  Config{Associations: 200},
+			cfg:  Config{Associations: 200, NoMoto: true},
 			want: []*regexp.Regexp{
-				regexp.MustCompile(`(?m)^\s*Describe\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.7\s+(PASS|MISS)\s`),
+				regexp.MustCompile(`(?m)^\s*Describe\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.9\s+(PASS|MISS)\s`),
+				regexp.MustCompile(`(?m)^\s*EKS Auth\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.5\s+(PASS|MISS)\s`),
+				regexp.MustCompile(`(?m)^\s*agent cache hit\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.9\s+(PASS|MISS)\s`),
 				regexp.MustCompile(`(?m)^\s*Update\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.4\s+(PASS|MISS)\s`),
 				regexp.MustCompile(`(?m)^\s*after loading 200 associations\s+\d+\.\d MiB\s+< 150\.0 MiB\s+(PASS|MISS)\s`),
 				regexp.MustCompile(`(?m)^\s*after restart and reading all 200\s+\d+\.\d MiB`),
 				regexp.MustCompile(`(?m)^command:  podid bench --test$`),
 			},
+		},
+		{
+			name: "reads",
+			cfg:  Config{Reads: true, NoMoto: !haveMoto},
+			want: readsWant(haveMoto),
 		},
 		{
 			name: "scale",
@@ -263,6 +272,23 @@ func TestRunTiny(t *testing.T) {
 			runTiny(t, bin, cfg, tc.want)
 		})
 	}
+}
+
+// readsWant is what the --reads report shows, with the moto table when
+// moto's server is installed.
+func readsWant(moto bool) []*regexp.Regexp {
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^podid bench --reads: `),
+		regexp.MustCompile(`(?m)^\s*Describe\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.9\s+(PASS|MISS)\s+\d+\.\d\d-\d+\.\d\d\s`),
+		regexp.MustCompile(`(?m)^\s*EKS Auth\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.5\s+(PASS|MISS)\s`),
+		regexp.MustCompile(`(?m)^\s*agent cache hit\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.9\s+(PASS|MISS)\s`),
+	}
+	if !moto {
+		return append(want, regexp.MustCompile(`(?m)^moto: .*skipped`))
+	}
+	return append(want,
+		regexp.MustCompile(`(?m)^\s*DescribeCluster\s+[1-9]\d*\s+\d+\.\d\s+\d+\.\d\s+>= 30\s+(PASS|MISS)\s`),
+		regexp.MustCompile(`(?m)^\s*ListClusters\s+[1-9]\d*\s+\d+\.\d\s+\d+\.\d\s+>= 30\s+(PASS|MISS)\s`))
 }
 
 // runTiny runs cfg with tiny phases and checks the report against want.

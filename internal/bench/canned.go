@@ -19,6 +19,9 @@ import (
 type CannedResponse struct {
 	Pattern string `json:"pattern"`
 	Body    []byte `json:"body"`
+	// Plain sends only Content-Type, as the node agent answers; without
+	// it a fresh X-Amzn-RequestId goes too, as the AWS APIs answer.
+	Plain bool `json:"plain,omitempty"`
 }
 
 // CannedHandler answers each pattern with its fixed body and the headers
@@ -31,7 +34,7 @@ func CannedHandler(responses []CannedResponse) (http.Handler, error) {
 		w.WriteHeader(http.StatusOK)
 	})
 	for _, r := range responses {
-		body := r.Body
+		body, plain := r.Body, r.Plain
 		var err error
 		func() {
 			defer func() {
@@ -44,7 +47,9 @@ func CannedHandler(responses []CannedResponse) (http.Handler, error) {
 				_, _ = io.Copy(io.Discard, io.LimitReader(req.Body, 1<<20))
 				h := w.Header()
 				h["Content-Type"] = []string{"application/json"}
-				h["X-Amzn-Requestid"] = []string{uuid.NewString()}
+				if !plain {
+					h["X-Amzn-Requestid"] = []string{uuid.NewString()}
+				}
 				_, _ = w.Write(body)
 			})
 		}()

@@ -3,13 +3,19 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"os/exec"
+	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 )
+
+// goalMoto is issue 11's goal for DescribeCluster and ListClusters: podid's
+// throughput over moto's server's.
+const goalMoto = 30.0
 
 // motoResult is the DescribeCluster/ListClusters comparison.
 type motoResult struct {
@@ -102,4 +108,17 @@ func (r *run) compareMoto(ctx context.Context, podURL string, podC *eks.Client, 
 		}
 	}
 	return res, nil
+}
+
+// print writes the comparison's table.
+func (m *motoResult) print(out io.Writer, clusters, rounds int) {
+	fmt.Fprintf(out, "moto:     %s, the same %d clusters created in it through the SDK (in %v); phases as podid's, %d rounds alternating, median\n",
+		m.bin, clusters, m.setup.Round(time.Millisecond), rounds)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "operation\tpodid ops/s\tmoto ops/s\tpodid/moto\tgoal\tresult\tcanned ops/s\tcanned/moto (the most this machine allows)\t")
+	for _, op := range []string{"DescribeCluster", "ListClusters"} {
+		p, mo, c := median(m.rates[op]["podid"]), median(m.rates[op]["moto"]), median(m.rates[op]["canned"])
+		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.1f\t>= %.0f\t%s\t%.0f\t%.1f\t\n", op, p, mo, p/mo, goalMoto, passMiss(p/mo >= goalMoto), c, c/mo)
+	}
+	tw.Flush()
 }

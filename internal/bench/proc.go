@@ -44,6 +44,11 @@ func freeAddr() (string, error) {
 // loopback address) and waits until healthPath answers 200, or the child
 // exits, or timeout passes. Its output goes to a log file in logDir.
 func startChild(ctx context.Context, name, logDir, bin string, args []string, healthPath string, timeout time.Duration) (*child, error) {
+	return startChildEnv(ctx, name, logDir, bin, args, nil, healthPath, timeout)
+}
+
+// startChildEnv is startChild with env added to the bench's environment.
+func startChildEnv(ctx context.Context, name, logDir, bin string, args, env []string, healthPath string, timeout time.Duration) (*child, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -62,6 +67,9 @@ func startChild(ctx context.Context, name, logDir, bin string, args []string, he
 		return nil, fmt.Errorf("opening %s log: %w", name, err)
 	}
 	cmd := exec.Command(bin, full...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	// Its own process group, so a Ctrl-C on the bench reaches the bench,

@@ -19,7 +19,6 @@ import (
 const (
 	goalListRatio   = 1.5
 	goalCreateRatio = 0.8
-	goalMoto        = 20.0
 )
 
 // Goals of issue 11 at scale.
@@ -219,15 +218,7 @@ func (r *run) scale(ctx context.Context) error {
 	tw.Flush()
 	if moto != nil {
 		fmt.Fprintln(out)
-		fmt.Fprintf(out, "moto:     %s, the same %d clusters created in it through the SDK (in %v); phases as podid's, %d rounds alternating, median\n",
-			moto.bin, len(l.clusters), moto.setup.Round(time.Millisecond), cfg.Rounds)
-		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "operation\tpodid ops/s\tmoto ops/s\tpodid/moto\tgoal\tresult\tcanned ops/s\tcanned/moto (the most this machine allows)\t")
-		for _, op := range []string{"DescribeCluster", "ListClusters"} {
-			p, m, c := median(moto.rates[op]["podid"]), median(moto.rates[op]["moto"]), median(moto.rates[op]["canned"])
-			fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.1f\t>= %.0f\t%s\t%.0f\t%.1f\t\n", op, p, m, p/m, goalMoto, passMiss(p/m >= goalMoto), c, c/m)
-		}
-		tw.Flush()
+		moto.print(out, len(l.clusters), cfg.Rounds)
 	} else {
 		fmt.Fprintln(out, "\nmoto:     comparison skipped (--no-moto)")
 	}

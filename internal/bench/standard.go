@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 )
 
-// Goals of issue 2.
+// Goals of issues 2 and 11.
 const (
-	goalDescribe = 0.7
+	goalDescribe = 0.9
 	goalUpdate   = 0.4
 	goalRSS      = 150 << 20
 )
@@ -135,6 +135,10 @@ func (r *run) standard(ctx context.Context) error {
 	if err := r.stop(cannedSrv); err != nil {
 		return err
 	}
+	reads, err := r.readPhases(ctx, pod, podC, set)
+	if err != nil {
+		return err
+	}
 	podMemBefore, err := pod.memory()
 	if err != nil {
 		return err
@@ -203,6 +207,8 @@ func (r *run) standard(ctx context.Context) error {
 			median(cpus[op.name]["podid"]), median(cpus[op.name]["canned"]), p50p99(lats[op.name]["podid"]), p50p99(lats[op.name]["canned"]))
 	}
 	tw.Flush()
+	fmt.Fprintln(out)
+	reads.print(out, cfg)
 	fmt.Fprintln(out)
 	fmt.Fprintf(out, "load:     %d associations created through the API in %d clusters by %d workers in %v (%.0f creates/s)\n",
 		cfg.Associations, len(load.clusters), cfg.Concurrency, load.elapsed.Round(time.Millisecond), float64(cfg.Associations)/load.elapsed.Seconds())
