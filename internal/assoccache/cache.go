@@ -1,7 +1,8 @@
 // Package assoccache is the credential path's view of pod identity
 // associations: an in-memory index (cluster, namespace, service account) →
 // association, fed by the store's change feed, plus a small cache of
-// cluster records.
+// cluster records. The index holds no pointers (see table): about 100
+// bytes per association, none of it for the garbage collector to scan.
 //
 // The cache starts with a full load (Start waits for it; StartBackground
 // does not, and Find reads through to the store until it is done), then
@@ -25,7 +26,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unique"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
@@ -97,65 +97,6 @@ type Association struct {
 	Revision int64
 }
 
-// entry is an indexed association, kept compact: a million of them are
-// the credential path's whole memory at scale. Strings that repeat across
-// associations (cluster, namespace, roles, external ID, policy) are
-// unique.Handles (one word, the value stored once and dropped when no
-// entry holds it); the ID and the service account are the entry's own.
-type entry struct {
-	id             string
-	serviceAccount string
-	cluster        handle
-	namespace      handle
-	role           handle
-	targetRole     handle
-	externalID     handle
-	policy         handle
-	revision       int64
-	modified       int64  // ModifiedAt, Unix nanoseconds
-	seen           uint32 // resync generation that last saw it
-	disableTags    bool
-}
-
-// handle is an interned string; the zero handle is "".
-type handle unique.Handle[string]
-
-func intern(s string) handle {
-	if s == "" {
-		return handle{}
-	}
-	return handle(unique.Make(s))
-}
-
-func (h handle) String() string {
-	if h == (handle{}) {
-		return ""
-	}
-	return unique.Handle[string](h).Value()
-}
-
-func (e *entry) association() Association {
-	return Association{
-		ID:                 e.id,
-		ClusterName:        e.cluster.String(),
-		Namespace:          e.namespace.String(),
-		ServiceAccount:     e.serviceAccount,
-		RoleARN:            e.role.String(),
-		TargetRoleARN:      e.targetRole.String(),
-		ExternalID:         e.externalID.String(),
-		Policy:             e.policy.String(),
-		DisableSessionTags: e.disableTags,
-		Revision:           e.revision,
-	}
-}
-
-type key struct {
-	cluster, namespace handle
-	serviceAccount     string
-}
-
-func (e *entry) key() key { return key{e.cluster, e.namespace, e.serviceAccount} }
-
 // pendingChange is a change read from the feed, waiting for its due time.
 type pendingChange struct {
 	store.Change
@@ -173,8 +114,7 @@ type Cache struct {
 	opts Options
 
 	mu      sync.RWMutex
-	byKey   map[key]*entry
-	byID    map[string]*entry
+	assocs  *table
 	applied int64
 	changed chan struct{} // closed and replaced when applied advances
 
@@ -217,8 +157,7 @@ func New(st store.Store, opts Options) *Cache {
 	c := &Cache{
 		st:       st,
 		opts:     opts,
-		byKey:    map[key]*entry{},
-		byID:     map[string]*entry{},
+		assocs:   newTable(),
 		changed:  make(chan struct{}),
 		clusters: map[string]clusterEntry{},
 		kick:     make(chan struct{}, 1),
@@ -329,13 +268,8 @@ func (c *Cache) Stop() {
 // account) as of AppliedRevision.
 func (c *Cache) Lookup(cluster, namespace, serviceAccount string) (Association, bool) {
 	c.mu.RLock()
-	e, ok := c.byKey[key{intern(cluster), intern(namespace), serviceAccount}]
-	var a Association
-	if ok {
-		a = e.association()
-	}
-	c.mu.RUnlock()
-	return a, ok
+	defer c.mu.RUnlock()
+	return c.assocs.lookup(cluster, namespace, serviceAccount)
 }
 
 // Find returns the association for (cluster, namespace, service
@@ -371,7 +305,7 @@ func (c *Cache) Find(ctx context.Context, cluster, namespace, serviceAccount str
 func (c *Cache) Len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return len(c.byKey)
+	return c.assocs.len()
 }
 
 // AppliedRevision returns the revision the cache is current as of: every
@@ -576,9 +510,9 @@ func (c *Cache) dueTime(ch store.Change) time.Time {
 // state (not just re-tagged, which leaves ModifiedAt as it was).
 func (c *Cache) isModification(a *store.Association) bool {
 	c.mu.RLock()
-	e, ok := c.byID[a.ID]
+	modified, ok := c.assocs.modified(a.ID)
 	c.mu.RUnlock()
-	return !ok || a.ModifiedAt.UnixNano() > e.modified
+	return !ok || a.ModifiedAt.UnixNano() > modified
 }
 
 // applyDue applies the pending changes that are due, in revision order.
@@ -613,47 +547,15 @@ func (c *Cache) applyDue() {
 // apply applies one change; c.mu is held.
 func (c *Cache) apply(ch store.Change, now time.Time) {
 	if ch.Deleted || ch.Association == nil {
-		if e := c.byID[ch.AssociationID]; e != nil && e.cluster.String() == ch.ClusterName {
-			c.remove(e)
-		}
+		c.assocs.deleteID(ch.AssociationID, ch.ClusterName)
 		return
 	}
 	a := ch.Association
-	old := c.byID[a.ID]
-	if old != nil && a.ModifiedAt.UnixNano() > old.modified || old == nil && a.ModifiedAt.UnixNano() > c.prop.since {
+	old, ok := c.assocs.modified(a.ID)
+	if ok && a.ModifiedAt.UnixNano() > old || !ok && a.ModifiedAt.UnixNano() > c.prop.since {
 		c.prop.observe(now.Sub(a.ModifiedAt), &c.m)
 	}
-	e := &entry{
-		id:             a.ID,
-		serviceAccount: a.ServiceAccount,
-		cluster:        intern(a.ClusterName),
-		namespace:      intern(a.Namespace),
-		role:           intern(a.RoleARN),
-		targetRole:     intern(a.TargetRoleARN),
-		externalID:     intern(a.ExternalID),
-		policy:         intern(a.Policy),
-		revision:       a.Revision,
-		modified:       a.ModifiedAt.UnixNano(),
-		seen:           c.gen,
-		disableTags:    a.DisableSessionTags,
-	}
-	if old != nil {
-		c.remove(old)
-	}
-	if other := c.byKey[e.key()]; other != nil {
-		c.remove(other) // its delete is older than this create
-	}
-	c.byKey[e.key()] = e
-	c.byID[e.id] = e
-}
-
-func (c *Cache) remove(e *entry) {
-	if c.byKey[e.key()] == e {
-		delete(c.byKey, e.key())
-	}
-	if c.byID[e.id] == e {
-		delete(c.byID, e.id)
-	}
+	c.assocs.put(a, c.gen)
 }
 
 // resync re-reads the whole feed, applies it, and drops what it did not
@@ -676,10 +578,7 @@ func (c *Cache) resync(ctx context.Context) error {
 		}
 		c.mu.Lock()
 		for _, ch := range changes {
-			c.apply(ch, now)
-			if e := c.byID[ch.AssociationID]; e != nil {
-				e.seen = c.gen
-			}
+			c.apply(ch, now) // marks what it stores as seen in c.gen
 			after = ch.Revision
 		}
 		c.mu.Unlock()
@@ -688,11 +587,7 @@ func (c *Cache) resync(ctx context.Context) error {
 		}
 	}
 	c.mu.Lock()
-	for _, e := range c.byID {
-		if e.seen != c.gen {
-			c.remove(e)
-		}
-	}
+	c.assocs.sweep(c.gen)
 	c.pending = c.pending[:0]
 	c.fetchedThrough = max(after, rev, c.fetchedThrough)
 	c.applied = max(c.applied, c.fetchedThrough)
