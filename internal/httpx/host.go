@@ -270,7 +270,7 @@ func SetOperation(ctx context.Context, op string) {
 // routes the rest.
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	ri := &reqInfo{id: uuid.NewString(), family: Default, limit: h.cfg.MaxBodyBytes}
+	ri := &reqInfo{id: newRequestID(), family: Default, limit: h.cfg.MaxBodyBytes}
 	ctx := context.WithValue(r.Context(), reqInfoKey{}, ri)
 	if h.cfg.Observer != nil {
 		ctx = h.cfg.Observer.Begin(ctx)
@@ -312,6 +312,15 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.mux.ServeHTTP(sw, r)
 	}
+}
+
+// newRequestID returns a time-ordered UUID (version 7): the audit trail
+// keys its events by request ID, and IDs in time order append at the end
+// of its B-trees instead of landing on a random page each (half the audit
+// writer's CPU per event in sqlite's BenchmarkAppendEvents). Its 74 random
+// bits keep it unique; nothing relies on request IDs being unpredictable.
+func newRequestID() string {
+	return uuid.Must(uuid.NewV7()).String()
 }
 
 // observe tells the Observer how the request went.

@@ -18,6 +18,7 @@ import (
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/google/uuid"
 
 	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/httpx"
@@ -392,5 +393,25 @@ func TestAuthErrorProtocols(t *testing.T) {
 	res := do(t, "GET", url+"/clusters/c1", "", nil)
 	if res.status != 403 {
 		t.Errorf("status %d, want 403", res.status)
+	}
+}
+
+// TestRequestIDsInTimeOrder: request IDs are version 7 UUIDs, each later
+// one sorting after the one before (the audit trail is keyed by them).
+func TestRequestIDsInTimeOrder(t *testing.T) {
+	h := httpx.New(httpx.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var prev string
+	for i := range 50 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+		id := rec.Header().Get(httpx.HeaderRequestID)
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 7 || id != u.String() {
+			t.Fatalf("request %d: ID %q is not a version 7 UUID (%v)", i, id, err)
+		}
+		if id <= prev {
+			t.Errorf("request %d: ID %s does not sort after %s", i, id, prev)
+		}
+		prev = id
 	}
 }
