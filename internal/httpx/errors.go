@@ -75,7 +75,8 @@ func ClusterNotFound(name string) error {
 
 // AuthError is a refused authentication: Code is the awsQuery (STS) code
 // of the refusal (SignatureDoesNotMatch, InvalidClientTokenId,
-// ExpiredToken, MissingAuthenticationToken, IncompleteSignature) and
+// ExpiredToken, MissingAuthenticationToken, IncompleteSignature, and
+// AccessDenied for an expired presigned URL) and
 // Message AWS's words for it; the mapping gives restJson1 families the
 // matching *Exception shape.
 type AuthError struct {
@@ -97,6 +98,8 @@ var authShapes = map[string]struct {
 	sts.CodeExpiredToken:          {http.StatusBadRequest, eksapi.CodeExpiredToken},
 	sts.CodeMissingAuthToken:      {http.StatusForbidden, eksapi.CodeMissingAuthentication},
 	sts.CodeIncompleteSignature:   {http.StatusBadRequest, eksapi.CodeIncompleteSignature},
+	// A presigned URL past its X-Amz-Expires.
+	sts.CodeAccessDenied: {http.StatusForbidden, eksapi.CodeAccessDenied},
 }
 
 // DecodeError is a request body that could not be read or parsed.

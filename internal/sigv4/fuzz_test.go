@@ -3,6 +3,7 @@ package sigv4_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,58 @@ func FuzzAuthenticate(f *testing.F) {
 		h.ServeHTTP(rec, req)
 		if rec.Code == 299 {
 			t.Fatalf("forged request accepted: %q %q %q", authz, date, token)
+		}
+	})
+}
+
+// FuzzAuthenticatePresigned: arbitrary presigned query strings are refused,
+// never a panic, and only a correct signature gets through.
+func FuzzAuthenticatePresigned(f *testing.F) {
+	admin := sts.Credentials{AccessKeyID: "AKIAFUZZFUZZFUZZFUZZ", SecretAccessKey: strings.Repeat("s", 40)}
+	auth := sigv4.New(sigv4.Config{Admin: admin, AccountID: account, Logger: quiet})
+	h := authenticated(auth, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(299)
+	}))
+	now := time.Now().UTC().Format("20060102T150405Z")
+	base := "Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAFUZZFUZZFUZZFUZZ%2F" +
+		now[:8] + "%2Fus-east-1%2Fsts%2Faws4_request&X-Amz-Date=" + now + "&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"
+	f.Add(base+"&X-Amz-Expires=60&X-Amz-Signature="+strings.Repeat("0", 64), "GET")
+	f.Add(base+"&X-Amz-Expires=99999999999999999999999&X-Amz-Signature="+strings.Repeat("a", 64), "GET")
+	f.Add(base+"&X-Amz-Expires=-0&X-Amz-Security-Token=AQ&X-Amz-Signature=zz", "POST")
+	f.Add("X-Amz-Signature=&X-Amz-Credential=%2F%2F%2F%2F", "GET")
+	f.Fuzz(func(t *testing.T, query, method string) {
+		if method != http.MethodPost {
+			method = http.MethodGet
+		}
+		req := httptest.NewRequest(method, "http://podid.test/", nil)
+		req.URL.RawQuery = query
+		req.Header.Set("X-K8s-Aws-Id", "dev")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code == 299 {
+			t.Fatalf("forged request accepted: %q", query)
+		}
+	})
+}
+
+func FuzzParsePresigned(f *testing.F) {
+	f.Add("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fsts%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=" + strings.Repeat("f", 64))
+	f.Add("X-Amz-Expires=604801")
+	f.Add("X-Amz-Signature=a&X-Amz-Signature=b")
+	f.Fuzz(func(t *testing.T, query string) {
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return
+		}
+		p, err := sigv4.ParsePresigned(q)
+		if err != nil {
+			if p != nil {
+				t.Fatal("non-nil result with an error")
+			}
+			return
+		}
+		if p.AccessKeyID == "" || len(p.Signature) != 64 || p.AmzDate == "" || p.Expires < 0 || p.Expires > sigv4.MaxExpires {
+			t.Fatalf("accepted %q: %+v", query, p)
 		}
 	})
 }

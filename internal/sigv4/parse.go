@@ -2,6 +2,8 @@ package sigv4
 
 import (
 	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -77,6 +79,13 @@ func ParseAuthorization(h string) (*Authorization, error) {
 	if len(missing) > 0 {
 		return nil, incomplete("%s Authorization=%s", strings.Join(missing, " "), h)
 	}
+	return parseScope(cred, signed, sig)
+}
+
+// parseScope checks and splits the credential scope, the signed header
+// names and the signature, as the Authorization header and the presigned
+// query parameters carry them alike.
+func parseScope(cred, signed, sig string) (*Authorization, error) {
 	a := &Authorization{Signature: sig}
 	scope := strings.Split(cred, "/")
 	if len(scope) != 5 {
@@ -111,4 +120,77 @@ func ParseAuthorization(h string) (*Authorization, error) {
 		return nil, incomplete("Signature must be 64 lower-case hexadecimal characters.")
 	}
 	return a, nil
+}
+
+// Presigned is a request signed in its query string (SigV4 query-string
+// authentication: the AWS CLI's presign, an EKS token's presigned STS
+// GetCallerIdentity URL).
+type Presigned struct {
+	Authorization
+	AmzDate string // X-Amz-Date
+	// Expires is X-Amz-Expires, how long after AmzDate the URL is valid;
+	// HasExpires is false when the URL names none (AWS's SDKs presign
+	// STS URLs without it): then it is valid for the clock skew allowed
+	// a header-signed request.
+	Expires    time.Duration
+	HasExpires bool
+	// SecurityToken is X-Amz-Security-Token, a session's token.
+	SecurityToken string
+}
+
+// MaxExpires is the longest X-Amz-Expires AWS accepts (seven days, the
+// lifetime of a signing key).
+const MaxExpires = 7 * 24 * time.Hour
+
+// presignParams are the query parameters that carry a presigned request's
+// authentication.
+var presignParams = []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
+	"X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token"}
+
+// IsPresigned tells whether query carries SigV4 query-string
+// authentication (an X-Amz-Algorithm, X-Amz-Credential or X-Amz-Signature).
+func IsPresigned(query url.Values) bool {
+	return query.Has("X-Amz-Algorithm") || query.Has("X-Amz-Credential") || query.Has("X-Amz-Signature")
+}
+
+// ParsePresigned parses the authentication parameters of a presigned
+// request's query. It never panics; every malformation is a *ParseError.
+func ParsePresigned(query url.Values) (*Presigned, error) {
+	for _, k := range presignParams {
+		if len(query[k]) > 1 {
+			return nil, incomplete("The query-string parameter '%s' appears more than once. Re-examine the query-string parameters.", k)
+		}
+		if len(query.Get(k)) > maxHeaderLen {
+			return nil, incomplete("The query-string parameter '%s' is too long.", k)
+		}
+	}
+	alg, cred, date, signed, sig := query.Get("X-Amz-Algorithm"), query.Get("X-Amz-Credential"),
+		query.Get("X-Amz-Date"), query.Get("X-Amz-SignedHeaders"), query.Get("X-Amz-Signature")
+	if alg == "" || cred == "" || date == "" || signed == "" || sig == "" {
+		return nil, incomplete("AWS query-string parameters must include 'X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-SignedHeaders', 'X-Amz-Date'. Re-examine the query-string parameters.")
+	}
+	if alg != Algorithm {
+		return nil, incomplete("Unsupported AWS 'algorithm': '%s'.", alg)
+	}
+	a, err := parseScope(cred, signed, sig)
+	if err != nil {
+		return nil, err
+	}
+	p := &Presigned{Authorization: *a, AmzDate: date, SecurityToken: query.Get("X-Amz-Security-Token")}
+	if query.Has("X-Amz-Expires") {
+		v := query.Get("X-Amz-Expires")
+		n, err := strconv.ParseInt(v, 10, 64)
+		switch {
+		case err != nil && v != "" && strings.Trim(v, "0123456789") == "": // beyond int64
+			return nil, incomplete("X-Amz-Expires must be less than a week (in seconds) that is 604800")
+		case err != nil:
+			return nil, incomplete("X-Amz-Expires should be a number")
+		case n < 0:
+			return nil, incomplete("X-Amz-Expires must be non-negative")
+		case n > int64(MaxExpires/time.Second):
+			return nil, incomplete("X-Amz-Expires must be less than a week (in seconds) that is 604800")
+		}
+		p.Expires, p.HasExpires = time.Duration(n)*time.Second, true
+	}
+	return p, nil
 }

@@ -2,7 +2,9 @@
 // and the admin API) with AWS Signature Version 4. It recomputes each
 // request's signature with the AWS SDK's own signer, over the received
 // method, path, query, signed headers and body, with the secret of the
-// access key the request names: podid's admin identity or a session its
+// access key the request names in its Authorization header or, presigned,
+// in its query string (X-Amz-Credential ... X-Amz-Signature, as EKS tokens
+// and the AWS CLI's presign carry them): podid's admin identity or a session its
 // STS vended. It is the HTTP host's Authenticate hook: a refusal is an
 // *httpx.AuthError, which the host writes in the protocol of the route the
 // request took (awsQuery XML for STS, restJson1 for the others).
@@ -20,6 +22,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -172,6 +175,8 @@ func refusalReason(f *failure) string {
 		return "expired session token"
 	case f.Code == failIncomplete:
 		return "malformed signature"
+	case f.Code == failPresignExpired:
+		return "presigned URL expired"
 	case strings.HasPrefix(f.Message, "Signature expired") || strings.HasPrefix(f.Message, "Signature not yet current"):
 		return "clock skew"
 	case strings.HasPrefix(f.Message, "Credential should be scoped"):
@@ -193,16 +198,36 @@ const (
 	failExpired    = sts.CodeExpiredToken
 	failMissing    = sts.CodeMissingAuthToken
 	failIncomplete = sts.CodeIncompleteSignature
+	// failPresignExpired: a presigned URL past its X-Amz-Expires.
+	failPresignExpired = sts.CodeAccessDenied
 )
 
-// isQueryProtocol tells STS's awsQuery requests (POST / with a form body)
-// from the restJson1 APIs.
+// isQueryProtocol tells STS's awsQuery requests (POST / with a form body,
+// or GET / with the parameters in the query, as presigned URLs are) from
+// the restJson1 APIs.
 func isQueryProtocol(r *http.Request) bool {
 	if r.URL.Path != "/" {
 		return false
 	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return mt == "application/x-www-form-urlencoded" || r.Method == http.MethodPost
+	return mt == "application/x-www-form-urlencoded" || r.Method == http.MethodPost || r.Method == http.MethodGet
+}
+
+// ScopeService is the service of the SigV4 scope r is signed for, in its
+// Authorization header or its presigned query; "" when neither parses.
+func ScopeService(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if auth, err := ParseAuthorization(h); err == nil {
+			return auth.Service
+		}
+		return ""
+	}
+	if q := r.URL.Query(); IsPresigned(q) {
+		if p, err := ParsePresigned(q); err == nil {
+			return p.Service
+		}
+	}
+	return ""
 }
 
 // expectedService is the signing name a request's scope must carry, or ""
@@ -241,42 +266,15 @@ func (a *Authenticator) authenticate(r *http.Request) (*authz.Identity, error) {
 		}
 		return id, nil
 	}
-	authz := r.Header.Get("Authorization")
-	if authz == "" {
-		if r.URL.Query().Has("X-Amz-Signature") {
-			return nil, &failure{Code: failIncomplete, Message: "Presigned requests are not supported."}
-		}
-		return nil, &failure{Code: failMissing, Message: sts.MsgMissingAuthToken}
-	}
-	auth, err := ParseAuthorization(authz)
-	if err != nil {
-		return nil, &failure{Code: failIncomplete, Message: err.Error()}
-	}
-	f := &failure{AccessKeyID: auth.AccessKeyID}
-	amzDate := r.Header.Get("X-Amz-Date")
-	if amzDate == "" {
-		f.Code, f.Message = failIncomplete, "Authorization header requires existence of a 'X-Amz-Date' header (podid does not take a 'Date' header in its place). Authorization="+authz
+	p, f := a.present(r)
+	if f != nil {
 		return nil, f
 	}
-	signTime, err := time.Parse(timeFormat, amzDate)
-	if err != nil {
-		f.Code, f.Message = failIncomplete, fmt.Sprintf("Invalid X-Amz-Date '%s', must be in ISO 8601 format: yyyyMMddTHHmmssZ", amzDate)
-		return nil, f
-	}
-	now := a.now().UTC()
-	if signTime.Before(now.Add(-MaxSkew)) {
-		f.Code, f.Message = failSignature, fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 5 min.)",
-			amzDate, now.Add(-MaxSkew).Format(timeFormat), now.Format(timeFormat))
-		return nil, f
-	}
-	if signTime.After(now.Add(MaxSkew)) {
-		f.Code, f.Message = failSignature, fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 5 min.)",
-			amzDate, now.Add(MaxSkew).Format(timeFormat), now.Format(timeFormat))
-		return nil, f
-	}
-	if auth.Date != amzDate[:8] {
+	auth := p.auth
+	f = &failure{AccessKeyID: auth.AccessKeyID}
+	if auth.Date != p.amzDate[:8] {
 		f.Code, f.Message = failSignature, fmt.Sprintf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
-			auth.Date, amzDate[:8], amzDate)
+			auth.Date, p.amzDate[:8], p.amzDate)
 		return nil, f
 	}
 	if svc := expectedService(r, auth.Service); svc != "" && auth.Service != svc {
@@ -284,8 +282,7 @@ func (a *Authenticator) authenticate(r *http.Request) (*authz.Identity, error) {
 		return nil, f
 	}
 
-	token := r.Header.Get("X-Amz-Security-Token")
-	id, secret, err := a.lookup(r.Context(), auth.AccessKeyID, token)
+	id, secret, err := a.lookup(r.Context(), auth.AccessKeyID, p.token)
 	if lf := (*failure)(nil); errors.As(err, &lf) {
 		lf.AccessKeyID = auth.AccessKeyID
 		return nil, lf
@@ -303,18 +300,104 @@ func (a *Authenticator) authenticate(r *http.Request) (*authz.Identity, error) {
 		f.Code, f.Message = failIncomplete, "The request body could not be read."
 		return nil, f
 	}
-	want, err := a.signature(r, auth, body, signTime, aws.Credentials{
-		AccessKeyID: auth.AccessKeyID, SecretAccessKey: secret, SessionToken: token,
-	})
+	creds := aws.Credentials{AccessKeyID: auth.AccessKeyID, SecretAccessKey: secret, SessionToken: p.token}
+	var want []string
+	if p.presigned {
+		want, err = a.presignedSignatures(r, auth, body, p.signTime, creds)
+	} else {
+		var sig string
+		sig, err = a.signature(r, auth, body, p.signTime, creds)
+		want = []string{sig}
+	}
 	if errors.Is(err, errContentSHA) {
 		f.Code, f.Message = failSignature, msgContentSHA
 		return nil, f
 	}
-	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(auth.Signature)) != 1 {
+	if err != nil || !anyEqual(want, auth.Signature) {
 		f.Code, f.Message = failSignature, sts.MsgSignatureMismatch
 		return nil, f
 	}
 	return id, nil
+}
+
+// anyEqual tells, in constant time per candidate, whether sig is one of
+// want.
+func anyEqual(want []string, sig string) bool {
+	ok := 0
+	for _, w := range want {
+		ok |= subtle.ConstantTimeCompare([]byte(w), []byte(sig))
+	}
+	return ok == 1
+}
+
+// presentation is what a request presents to be authenticated, from its
+// Authorization header or its presigned query: the scope and signature,
+// when it was signed, and its session token.
+type presentation struct {
+	auth      *Authorization
+	amzDate   string
+	signTime  time.Time
+	token     string
+	presigned bool
+}
+
+// msgPresignExpired is AWS's word for a presigned URL used after its
+// X-Amz-Expires (S3's AccessDenied; STS's query API has none of its own).
+const msgPresignExpired = "Request has expired"
+
+// present reads what r presents and checks its time: a header-signed
+// request (or a presigned one without X-Amz-Expires) within MaxSkew of
+// the server's clock, a presigned one from its X-Amz-Date (less MaxSkew)
+// until X-Amz-Expires after it.
+func (a *Authenticator) present(r *http.Request) (*presentation, *failure) {
+	authz := r.Header.Get("Authorization")
+	query := r.URL.Query()
+	var p presentation
+	var expires time.Duration
+	var hasExpires bool
+	switch {
+	case authz != "":
+		auth, err := ParseAuthorization(authz)
+		if err != nil {
+			return nil, &failure{Code: failIncomplete, Message: err.Error()}
+		}
+		p = presentation{auth: auth, amzDate: r.Header.Get("X-Amz-Date"), token: r.Header.Get("X-Amz-Security-Token")}
+		if p.amzDate == "" {
+			return nil, &failure{Code: failIncomplete, AccessKeyID: auth.AccessKeyID,
+				Message: "Authorization header requires existence of a 'X-Amz-Date' header (podid does not take a 'Date' header in its place). Authorization=" + authz}
+		}
+	case IsPresigned(query):
+		ps, err := ParsePresigned(query)
+		if err != nil {
+			return nil, &failure{Code: failIncomplete, Message: err.Error(), AccessKeyID: requestKeyID(r)}
+		}
+		p = presentation{auth: &ps.Authorization, amzDate: ps.AmzDate, token: ps.SecurityToken, presigned: true}
+		expires, hasExpires = ps.Expires, ps.HasExpires
+	default:
+		return nil, &failure{Code: failMissing, Message: sts.MsgMissingAuthToken}
+	}
+	f := &failure{AccessKeyID: p.auth.AccessKeyID}
+	signTime, err := time.Parse(timeFormat, p.amzDate)
+	if err != nil {
+		f.Code, f.Message = failIncomplete, fmt.Sprintf("Invalid X-Amz-Date '%s', must be in ISO 8601 format: yyyyMMddTHHmmssZ", p.amzDate)
+		return nil, f
+	}
+	p.signTime = signTime
+	now := a.now().UTC()
+	switch {
+	case signTime.After(now.Add(MaxSkew)):
+		f.Code, f.Message = failSignature, fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 5 min.)",
+			p.amzDate, now.Add(MaxSkew).Format(timeFormat), now.Format(timeFormat))
+		return nil, f
+	case hasExpires && now.After(signTime.Add(expires)):
+		f.Code, f.Message = failPresignExpired, msgPresignExpired
+		return nil, f
+	case !hasExpires && signTime.Before(now.Add(-MaxSkew)):
+		f.Code, f.Message = failSignature, fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 5 min.)",
+			p.amzDate, now.Add(-MaxSkew).Format(timeFormat), now.Format(timeFormat))
+		return nil, f
+	}
+	return &p, nil
 }
 
 // lookup finds the identity and secret of an access key ID: a *failure
@@ -358,7 +441,7 @@ func (a *Authenticator) lookup(ctx context.Context, akid, token string) (*authz.
 // session's, it is refused, never the admin.
 func (a *Authenticator) attribute(r *http.Request) (*authz.Identity, *failure) {
 	akid := requestKeyID(r)
-	if token := r.Header.Get("X-Amz-Security-Token"); token != "" && a.cfg.Sessions != nil {
+	if token := requestToken(r); token != "" && a.cfg.Sessions != nil {
 		sess, err := a.cfg.Sessions.Session(token)
 		switch {
 		case err == nil && (akid == "" || akid == sess.AccessKeyID):
@@ -388,33 +471,21 @@ func requestKeyID(r *http.Request) string {
 	return akid
 }
 
-// signature recomputes the request's signature with the SDK's signer: a
-// copy of the request carrying only the headers the client signed, the
-// body's SHA-256, the client's date, region and service.
+// requestToken is the session token a request carries in its
+// X-Amz-Security-Token header, or in its presigned query when it has no
+// Authorization header.
+func requestToken(r *http.Request) string {
+	if t := r.Header.Get("X-Amz-Security-Token"); t != "" || r.Header.Get("Authorization") != "" {
+		return t
+	}
+	return r.URL.Query().Get("X-Amz-Security-Token")
+}
+
+// signature recomputes a header-signed request's signature with the
+// SDK's signer: a copy of the request carrying only the headers the client
+// signed, the body's SHA-256, the client's date, region and service.
 func (a *Authenticator) signature(r *http.Request, auth *Authorization, body []byte, t time.Time, creds aws.Credentials) (string, error) {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	c := &http.Request{
-		Method: r.Method,
-		URL:    &url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
-		Host:   r.Host,
-		Header: make(http.Header, len(auth.SignedHeaders)),
-	}
-	signsToken := false
-	for _, name := range auth.SignedHeaders {
-		switch name {
-		case "host":
-		case "content-length":
-			c.ContentLength = int64(len(body))
-		default:
-			if name == "x-amz-security-token" {
-				signsToken = true
-			}
-			c.Header[textproto.CanonicalMIMEHeaderKey(name)] = r.Header.Values(name)
-		}
-	}
+	c, signsToken := signedCopy(r, auth, body, r.URL.RawQuery)
 	sum := sha256.Sum256(body)
 	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && h != hex.EncodeToString(sum[:]) {
 		return "", errContentSHA
@@ -432,4 +503,75 @@ func (a *Authenticator) signature(r *http.Request, auth *Authorization, body []b
 		return "", errors.New("signed headers differ")
 	}
 	return got.Signature, nil
+}
+
+// unsignedPayload is the payload hash of a presigned request whose signer
+// left the body out (S3's presigners and some others).
+const unsignedPayload = "UNSIGNED-PAYLOAD"
+
+// presignedSignatures recomputes a presigned request's signature with the
+// SDK's presigner over the same copy, its query without X-Amz-Signature
+// (the session token and the other X-Amz-* parameters stay as the client
+// signed them). AWS's SDKs differ on the payload hash of a presigned
+// request (the empty body's SHA-256 for STS, UNSIGNED-PAYLOAD for S3): both
+// are computed for an empty body; a body is always signed, so a presigned
+// URL cannot carry another body than the one it was made for.
+func (a *Authenticator) presignedSignatures(r *http.Request, auth *Authorization, body []byte, t time.Time, creds aws.Credentials) ([]string, error) {
+	query := r.URL.Query()
+	query.Del("X-Amz-Signature")
+	c, _ := signedCopy(r, auth, body, query.Encode())
+	sum := sha256.Sum256(body)
+	hashes := []string{hex.EncodeToString(sum[:])}
+	if len(body) == 0 {
+		hashes = append(hashes, unsignedPayload)
+	}
+	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && !slices.Contains(hashes, h) {
+		return nil, errContentSHA
+	}
+	sigs := make([]string, 0, len(hashes))
+	for _, hash := range hashes {
+		uri, _, err := a.signer.PresignHTTP(context.Background(), creds, c, hash, auth.Service, auth.Region, t,
+			func(o *v4.SignerOptions) { o.DisableHeaderHoisting, o.DisableSessionToken = true, true })
+		if err != nil {
+			return nil, err
+		}
+		u, err := url.Parse(uri)
+		if err != nil {
+			return nil, err
+		}
+		if u.Query().Get("X-Amz-SignedHeaders") != strings.Join(auth.SignedHeaders, ";") {
+			return nil, errors.New("signed headers differ")
+		}
+		sigs = append(sigs, u.Query().Get("X-Amz-Signature"))
+	}
+	return sigs, nil
+}
+
+// signedCopy is the request the signer recomputes a signature over: r's
+// method, host, path and rawQuery, and only the headers the client signed.
+// signsToken tells whether those include X-Amz-Security-Token.
+func signedCopy(r *http.Request, auth *Authorization, body []byte, rawQuery string) (c *http.Request, signsToken bool) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	c = &http.Request{
+		Method: r.Method,
+		URL:    &url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: rawQuery},
+		Host:   r.Host,
+		Header: make(http.Header, len(auth.SignedHeaders)),
+	}
+	for _, name := range auth.SignedHeaders {
+		switch name {
+		case "host":
+		case "content-length":
+			c.ContentLength = int64(len(body))
+		default:
+			if name == "x-amz-security-token" {
+				signsToken = true
+			}
+			c.Header[textproto.CanonicalMIMEHeaderKey(name)] = r.Header.Values(name)
+		}
+	}
+	return c, signsToken
 }

@@ -49,6 +49,12 @@ type seen struct {
 
 func newEnv(t *testing.T, stsNow func() time.Time) *env {
 	t.Helper()
+	return newEnvAt(t, stsNow, nil)
+}
+
+// newEnvAt is newEnv with the authenticator's clock (nil: time.Now).
+func newEnvAt(t *testing.T, stsNow, authNow func() time.Time) *env {
+	t.Helper()
 	key := make([]byte, sts.KeySize)
 	svc, err := sts.New(sts.Config{AccountID: account, Keys: [][]byte{key}, Now: stsNow, Logger: quiet})
 	if err != nil {
@@ -59,7 +65,7 @@ func newEnv(t *testing.T, stsNow func() time.Time) *env {
 		t.Fatal(err)
 	}
 	e := &env{svc: svc, admin: adminCreds, seen: make(chan seen, 10)}
-	auth := sigv4.New(sigv4.Config{Admin: adminCreds, AccountID: account, Sessions: svc, Logger: quiet})
+	auth := sigv4.New(sigv4.Config{Admin: adminCreds, AccountID: account, Sessions: svc, Logger: quiet, Now: authNow})
 	record := func(w http.ResponseWriter, r *http.Request) {
 		id, _ := authz.FromContext(r.Context())
 		b, _ := io.ReadAll(r.Body)
@@ -368,6 +374,7 @@ func TestRefusalsLogged(t *testing.T) {
 		{signed(t, unknown, "GET", url, "", "eks", time.Now(), nil), "unknown access key"},
 		{signed(t, wrong, "GET", url, "", "eks", time.Now(), nil), "signature mismatch"},
 		{signed(t, adminCreds, "GET", url, "", "eks", time.Now().Add(-10*time.Minute), nil), "clock skew"},
+		{presigned(t, adminCreds, "GET", url, "", "eks", sha256hex(""), "60", time.Now().Add(-2*time.Minute), nil), "presigned URL expired"},
 	}
 	for _, tt := range tests {
 		logs.Reset()

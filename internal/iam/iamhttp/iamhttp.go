@@ -13,6 +13,7 @@ package iamhttp
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -54,24 +55,27 @@ func New(cfg Config) *Handler {
 }
 
 // Mount mounts IAM and STS (sts: STS's awsQuery handler, family
-// httpx.STS) at POST /, each request routed to the service it is for.
+// httpx.STS) at POST / and GET / (the awsQuery protocol takes its
+// parameters in the query too, as presigned URLs such as an EKS token's
+// GetCallerIdentity carry them), each request routed to the service it is
+// for.
 func (h *Handler) Mount(host *httpx.Host, sts httpx.HandlerFunc) error {
-	return host.HandleShared("POST /{$}", httpx.STS, func(r *http.Request) httpx.Route {
+	pick := func(r *http.Request) httpx.Route {
 		if IsIAMRequest(r) {
 			return httpx.Route{Family: httpx.IAM, Handler: h.Serve}
 		}
 		return httpx.Route{Family: httpx.STS, Handler: sts}
-	})
+	}
+	return errors.Join(host.HandleShared("POST /{$}", httpx.STS, pick), host.HandleShared("GET /{$}", httpx.STS, pick))
 }
 
 // IsIAMRequest tells an IAM request at the shared awsQuery endpoint: its
-// SigV4 scope names service iam; unsigned (or signed without a scope that
-// parses), its Action is one of IAM's.
+// SigV4 scope (Authorization header or presigned query) names service iam;
+// unsigned (or signed without a scope that parses), its Action is one of
+// IAM's.
 func IsIAMRequest(r *http.Request) bool {
-	if a := r.Header.Get("Authorization"); a != "" {
-		if auth, err := sigv4.ParseAuthorization(a); err == nil {
-			return auth.Service == "iam"
-		}
+	if svc := sigv4.ScopeService(r); svc != "" {
+		return svc == "iam"
 	}
 	action := r.URL.Query().Get("Action")
 	if action == "" {

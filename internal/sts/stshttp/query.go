@@ -1,12 +1,13 @@
 // Package stshttp serves podid's STS over HTTP as a handler family of the
 // host (internal/httpx): the awsQuery endpoint (AssumeRole,
-// GetCallerIdentity) at POST /.
+// GetCallerIdentity) at POST / and GET /.
 // The rules and sealed sessions are package sts's; errors go back to the
 // host, which writes them.
 package stshttp
 
 import (
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"github.com/podid/podid/eksapi"
 	"net/http"
@@ -28,13 +29,15 @@ const APIVersion = "2011-06-15"
 // maxListIndex bounds the N of a "Tags.member.N" parameter.
 const maxListIndex = 1000
 
-// Mount mounts the STS endpoint of svc on host (family httpx.STS), its
-// calls authorized by az (nil: every caller may).
+// Mount mounts the STS endpoint of svc on host (family httpx.STS) at
+// POST / and GET / (parameters in the query, as a presigned URL carries
+// them), its calls authorized by az (nil: every caller may).
 func Mount(host *httpx.Host, svc *sts.Service, az authz.Authorizer) error {
-	return host.Handle("POST /{$}", httpx.STS, "", Handler(svc, az))
+	h := Handler(svc, az)
+	return errors.Join(host.Handle("POST /{$}", httpx.STS, "", h), host.Handle("GET /{$}", httpx.STS, "", h))
 }
 
-// Handler returns the awsQuery STS endpoint (mount it at "POST /{$}" in
+// Handler returns the awsQuery STS endpoint (mount it at "POST /{$}" (and GET) in
 // family httpx.STS): AssumeRole and GetCallerIdentity, answered in STS's
 // XML, each authorized by az as sts:ACTION.
 func Handler(svc *sts.Service, az authz.Authorizer) httpx.HandlerFunc {
