@@ -12,14 +12,18 @@ import (
 )
 
 // strictJSON rewrites body as AWS's JSON parsers read it before
-// encoding/json sees it: invalid UTF-8 anywhere and a member named twice in
-// one object are errors, and member names are case-sensitive (a key that
+// encoding/json sees it: invalid UTF-8 anywhere (raw, or an escaped lone
+// UTF-16 surrogate such as "\ud800") and a member named twice in one object
+// are errors, and member names are case-sensitive (a key that
 // matches one of v's fields only when case is ignored is left out, as AWS
 // leaves out unknown members, instead of encoding/json's folding
 // "ROLEARN" onto roleArn).
 func strictJSON(body []byte, v any) ([]byte, error) {
 	if !utf8.Valid(body) {
 		return nil, &strictError{"Invalid JSON: the request body is not valid UTF-8."}
+	}
+	if err := checkSurrogates(body); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -34,6 +38,69 @@ func strictJSON(body []byte, v any) ([]byte, error) {
 		return nil, errTrailingData
 	}
 	return json.Marshal(prune(tree, reflect.TypeOf(v)))
+}
+
+// checkSurrogates refuses a string escape of a UTF-16 surrogate that is not
+// half of a pair ("\ud800" alone, "\udc00" first): encoding/json would
+// decode it to U+FFFD, as it once did invalid bytes. It scans body's
+// strings only as far as it needs; the decoder reports syntax errors.
+func checkSurrogates(body []byte) error {
+	inString := false
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString && i+1 < len(body):
+			i++
+			if body[i] != 'u' {
+				continue
+			}
+			r, ok := hex4(body, i+1)
+			if !ok {
+				continue // a syntax error, the decoder's to report
+			}
+			i += 4
+			switch {
+			case r >= 0xdc00 && r <= 0xdfff:
+				return lone(body[i-5 : i+1])
+			case r >= 0xd800 && r <= 0xdbff:
+				if i+2 >= len(body) || body[i+1] != '\\' || body[i+2] != 'u' {
+					return lone(body[i-5 : i+1])
+				}
+				lo, ok := hex4(body, i+3)
+				if !ok || lo < 0xdc00 || lo > 0xdfff {
+					return lone(body[i-5 : i+1])
+				}
+				i += 6
+			}
+		}
+	}
+	return nil
+}
+
+// hex4 is the value of the four hexadecimal digits at b[i:].
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+func lone(esc []byte) error {
+	return &strictError{fmt.Sprintf("Invalid JSON: %s is a lone UTF-16 surrogate, not a character.", esc)}
 }
 
 // strictError is a body AWS's parsers refuse and encoding/json would

@@ -41,6 +41,13 @@ func TestDecodeJSONStrict(t *testing.T) {
 		`{"inner":{"name":"a","name":"b"}}`,
 		"{\"tags\":{\"k\":\"\xff\xfe\"}}",
 		"{\"roleArn\":\"a\"}\xff",
+		`{"roleArn":"\ud800"}`,
+		`{"roleArn":"a\uDBFFb"}`,
+		`{"tags":{"\udc00":"v"}}`,
+		`{"tags":{"k":"\ud800\u0041"}}`,
+		`{"roleArn":"\ud800\\udc00"}`,
+		`{"roleArn":"\udc00\ud800"}`,
+		`{"roleArn":"x\ud83d`,
 	} {
 		_, err := decode(body)
 		var de *httpx.DecodeError
@@ -50,10 +57,30 @@ func TestDecodeJSONStrict(t *testing.T) {
 	}
 }
 
+// An escaped surrogate pair is one character; an escaped backslash before
+// "u" is no escape.
+func TestDecodeJSONSurrogates(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"roleArn":"\ud83d\ude00"}`:   "\U0001F600",
+		`{"roleArn":"a\uD83D\uDE00b"}`: "a\U0001F600b",
+		`{"roleArn":"\\ud800"}`:        `\ud800`,
+		`{"roleArn":"\ufffd"}`:         "\uFFFD",
+	} {
+		in, err := decode(body)
+		if err != nil || in.RoleArn != want {
+			t.Errorf("%s: %q %v, want %q", body, in.RoleArn, err, want)
+		}
+	}
+	_, err := decode(`{"roleArn":"\ud800"}`)
+	if err == nil || err.Error() != `decoding request body: Invalid JSON: \ud800 is a lone UTF-16 surrogate, not a character.` {
+		t.Errorf("lone surrogate: %v", err)
+	}
+}
+
 // FuzzDecodeJSON: any body decodes or is a DecodeError, never a panic; what
 // decodes was valid UTF-8 and its strings stay so.
 func FuzzDecodeJSON(f *testing.F) {
-	for _, s := range []string{`{"roleArn":"a","tags":{"k":"v"},"inner":{"name":"n"}}`, `{"ROLEARN":1}`, `[]`, `{"a":[{"b":{}}]}`, "{\"x\":\"\xff\"}", `{"roleArn":"a","roleArn":"a"}`} {
+	for _, s := range []string{`{"roleArn":"a","tags":{"k":"v"},"inner":{"name":"n"}}`, `{"ROLEARN":1}`, `[]`, `{"a":[{"b":{}}]}`, "{\"x\":\"\xff\"}", `{"roleArn":"a","roleArn":"a"}`, `{"roleArn":"\ud800"}`, `{"tags":{"\ud83d\ude00":"\udc00"}}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
@@ -65,9 +92,20 @@ func FuzzDecodeJSON(f *testing.F) {
 		if err == nil && strings.TrimSpace(body) != "" && !utf8.ValidString(body) {
 			t.Fatalf("%q: invalid UTF-8 accepted", body)
 		}
+		// U+FFFD only where the body wrote it: a lone surrogate is
+		// refused, never replaced.
+		wrote := strings.Contains(body, "\uFFFD") || strings.Contains(strings.ToLower(body), `\ufffd`)
+		for _, s := range []string{in.RoleArn} {
+			if strings.ContainsRune(s, utf8.RuneError) && !wrote {
+				t.Fatalf("%q: decoded %q holds U+FFFD the body did not write", body, s)
+			}
+		}
 		for k, v := range in.Tags {
 			if !utf8.ValidString(k) || !utf8.ValidString(v) {
 				t.Fatalf("tag %q=%q not UTF-8", k, v)
+			}
+			if (strings.ContainsRune(k, utf8.RuneError) || strings.ContainsRune(v, utf8.RuneError)) && !wrote {
+				t.Fatalf("%q: tag %q=%q holds U+FFFD the body did not write", body, k, v)
 			}
 		}
 	})

@@ -39,6 +39,7 @@ func TestRawWireErrors(t *testing.T) {
 		{"wrong bool type", "POST", "/clusters/c1/pod-identity-associations/" + aws.ToString(a.AssociationId), `{"disableSessionTags":"yes"}`, 400, "SerializationException", "must be a boolean"},
 		{"wrong tags type", "POST", "/tags/" + url.PathEscape(aws.ToString(a.AssociationArn)), `{"tags":["a"]}`, 400, "SerializationException", "must be an object"},
 		{"array body", "POST", "/clusters", `[1,2]`, 400, "SerializationException", "must be a JSON object"},
+		{"lone surrogate in a tag", "POST", "/tags/" + url.PathEscape(aws.ToString(a.AssociationArn)), `{"tags":{"k":"\ud800"}}`, 400, "SerializationException", `Invalid JSON: \ud800 is a lone UTF-16 surrogate, not a character.`},
 		{"trailing data", "POST", "/clusters", `{"name":"x"} {}`, 400, "SerializationException", "after the JSON object"},
 		{"empty body", "POST", "/clusters/c1/pod-identity-associations", ``, 400, "InvalidParameterException", "namespace must not be empty"},
 		{"null body", "POST", "/clusters/c1/pod-identity-associations", `null`, 400, "InvalidParameterException", "namespace must not be empty"},
