@@ -23,17 +23,7 @@ podid_bin cli-test "$work"
 # Dummy credentials (podid serve --auth none does not check them) and no
 # user configuration.
 export AWS_ACCESS_KEY_ID=podid-cli-test AWS_SECRET_ACCESS_KEY=podid-cli-test
-export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
-export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
-export AWS_PAGER="" AWS_EC2_METADATA_DISABLED=true
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_EKS 2>/dev/null || true
-: >"$AWS_CONFIG_FILE"
-: >"$AWS_SHARED_CREDENTIALS_FILE"
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok    $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL  $1: $2" >&2; }
+. ci/cli-checks.sh
 
 URL=""
 run_dir="$work/run"
@@ -59,34 +49,6 @@ stop_server() {
 }
 
 eks() { aws eks "$@" --endpoint-url "$URL" --region us-east-1 --output json; }
-
-# check NAME JSON PYTHON-EXPR: the expression, with d = the parsed JSON,
-# must be true.
-check() {
-  local name=$1 json=$2 expr=$3
-  if python3 -c "import json,sys,re; d=json.loads(sys.argv[1]); sys.exit(0 if ($expr) else 1)" "$json" 2>/dev/null; then
-    pass "$name"
-  else
-    fail "$name" "$expr is false for: $json"
-  fi
-}
-
-# get JSON PYTHON-EXPR: print the expression's value.
-get() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print($2)" "$1"; }
-
-# expect_error NAME CODE CMD...: the CLI must fail with a service error
-# (exit status 254 for v2, 255 for v1) naming CODE.
-expect_error() {
-  local name=$1 code=$2
-  shift 2
-  local rc=0
-  "$@" >"$work/out" 2>"$work/err" || rc=$?
-  if { [ "$rc" -eq 254 ] || [ "$rc" -eq 255 ]; } && grep -q "($code)" "$work/err"; then
-    pass "$name"
-  else
-    fail "$name" "exit status $rc, stderr: $(cat "$work/err")"
-  fi
-}
 
 ROLE=arn:aws:iam::000000000000:role/pod-role
 ROLE2=arn:aws:iam::000000000000:role/pod-role-2
@@ -240,5 +202,4 @@ else
   fail "bad flags" "exit status $rc, stderr: $(cat "$work/err")"
 fi
 
-echo "cli-test: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_summary cli-test

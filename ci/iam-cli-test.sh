@@ -23,17 +23,7 @@ trap cleanup EXIT
 
 podid_bin "iam-cli-test" "$work"
 
-export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
-export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
-export AWS_PAGER="" AWS_EC2_METADATA_DISABLED=true
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_IAM AWS_ENDPOINT_URL_STS 2>/dev/null || true
-: >"$AWS_CONFIG_FILE"
-: >"$AWS_SHARED_CREDENTIALS_FILE"
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok    $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL  $1: $2" >&2; }
+. ci/cli-checks.sh
 
 data="$work/data"
 start_server() {
@@ -54,29 +44,6 @@ export AWS_SECRET_ACCESS_KEY=$(python3 -c 'import json,sys; print(json.load(open
 iam() { aws iam "$@" --endpoint-url "$URL" --output json; }
 # as KEY SECRET CMD...: runs an aws command with other credentials.
 as() { local k=$1 s=$2; shift 2; AWS_ACCESS_KEY_ID=$k AWS_SECRET_ACCESS_KEY=$s "$@"; }
-
-# check NAME JSON PYTHON-EXPR: the expression, with d = the parsed JSON, must be true.
-check() {
-  if python3 -c "import json,sys,re; d=json.loads(sys.argv[1]) if sys.argv[1].strip() else {}; sys.exit(0 if ($3) else 1)" "$2" 2>/dev/null; then
-    pass "$1"
-  else
-    fail "$1" "$3 is false for: $2"
-  fi
-}
-get() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print($2)" "$1"; }
-
-# expect_error NAME CODE CMD...: the CLI must fail with a service error naming CODE.
-expect_error() {
-  local name=$1 code=$2
-  shift 2
-  local rc=0
-  "$@" >"$work/out" 2>"$work/err" || rc=$?
-  if { [ "$rc" -eq 254 ] || [ "$rc" -eq 255 ]; } && grep -q "($code)" "$work/err"; then
-    pass "$name"
-  else
-    fail "$name" "exit status $rc, stderr: $(cat "$work/err")"
-  fi
-}
 
 TRUST='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}'
 PERMS='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}'
@@ -236,5 +203,4 @@ out=$(iam list-policies --scope Local)
 check "no policies left" "$out" "d['Policies']==[]"
 
 stop_server
-echo "iam-cli-test: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_summary iam-cli-test

@@ -1,4 +1,4 @@
-# Sourced by the CI scripts that start `podid serve` (ci/cli-test.sh,
+# Sourced by the CI scripts that start `podid serve` (ci/cli-test.sh, ci/iam-cli-test.sh,
 # ci/xsdk/run.sh, ci/console/run.sh): building the binary, starting it,
 # waiting for it, stopping processes.
 

@@ -19,56 +19,12 @@ import subprocess
 import sys
 import time
 
-import boto3
-import botocore
-from botocore.config import Config
-from botocore.exceptions import ClientError
-
-URL = os.environ["PODID_URL"]
-DATA_DIR = os.environ["PODID_DATA_DIR"]
-REGION = "us-east-1"
-CONFIG = Config(region_name=REGION, connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 2})
-
-passed = 0
-failed = 0
-
-
-def ok(name):
-    global passed
-    passed += 1
-    print(f"ok    {name}", flush=True)
-
-
-def fail(name, detail):
-    global failed
-    failed += 1
-    print(f"FAIL  {name}: {detail}", flush=True)
-
-
-def check(name, cond, detail=""):
-    if cond:
-        ok(name)
-    else:
-        fail(name, detail)
-    return cond
-
-
-def expect_error(name, code, fn, **kwargs):
-    try:
-        fn(**kwargs)
-    except ClientError as e:
-        got = e.response.get("Error", {}).get("Code")
-        check(name, got == code and e.response["ResponseMetadata"]["HTTPStatusCode"] == 400,
-              f"got {got} {e.response['ResponseMetadata']['HTTPStatusCode']}, want {code} 400")
-        return
-    fail(name, f"succeeded, want {code}")
+from checks import REGION, URL, admin_keys, check, client, expect_error, finish
 
 
 def main():
-    with open(os.path.join(DATA_DIR, "admin-credentials.json")) as f:
-        keys = json.load(f)
-    ct = boto3.session.Session().client("cloudtrail", endpoint_url=URL, region_name=REGION, aws_access_key_id=keys["accessKeyId"],
-                                        aws_secret_access_key=keys["secretAccessKey"], config=CONFIG)
+    akid, secret = admin_keys()
+    ct = client("cloudtrail", akid, secret)
     # The earlier flows' credential requests are in the trail (appends
     # are batched: ask until they are, bounded).
     deadline = time.monotonic() + 20
@@ -96,14 +52,14 @@ def main():
     check("a time range in the future is empty", out["Events"] == [], repr(out["Events"][:1]))
     out = ct.lookup_events(LookupAttributes=[{"AttributeKey": "ReadOnly", "AttributeValue": "false"}], MaxResults=10)
     check("ReadOnly=false", out["Events"] and all(e["ReadOnly"] == "false" for e in out["Events"]), repr(out["Events"][:1]))
-    expect_error("two lookup attributes", "InvalidLookupAttributesException", ct.lookup_events,
+    expect_error("two lookup attributes", "InvalidLookupAttributesException", 400, ct.lookup_events,
                  LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "a"}, {"AttributeKey": "Username", "AttributeValue": "b"}])
-    expect_error("start after end", "InvalidTimeRangeException", ct.lookup_events, StartTime=now, EndTime=now - datetime.timedelta(hours=1))
-    expect_error("MaxResults over 50", "InvalidMaxResultsException", ct.lookup_events, MaxResults=51)
-    expect_error("a made-up NextToken", "InvalidNextTokenException", ct.lookup_events, NextToken="bm90LWEtdG9rZW4")
+    expect_error("start after end", "InvalidTimeRangeException", 400, ct.lookup_events, StartTime=now, EndTime=now - datetime.timedelta(hours=1))
+    expect_error("MaxResults over 50", "InvalidMaxResultsException", 400, ct.lookup_events, MaxResults=51)
+    expect_error("a made-up NextToken", "InvalidNextTokenException", 400, ct.lookup_events, NextToken="bm90LWEtdG9rZW4")
 
     # The AWS CLI.
-    env = dict(os.environ, AWS_ACCESS_KEY_ID=keys["accessKeyId"], AWS_SECRET_ACCESS_KEY=keys["secretAccessKey"], AWS_DEFAULT_REGION=REGION)
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=akid, AWS_SECRET_ACCESS_KEY=secret, AWS_DEFAULT_REGION=REGION)
     r = subprocess.run(["aws", "cloudtrail", "lookup-events", "--endpoint-url", URL, "--max-results", "3",
                         "--lookup-attributes", "AttributeKey=EventSource,AttributeValue=eks-auth.amazonaws.com"],
                        env=env, capture_output=True, text=True, timeout=60)
@@ -114,8 +70,7 @@ def main():
     r = subprocess.run(["aws", "cloudtrail", "lookup-events", "--endpoint-url", URL, "--max-results", "51"],
                        env=env, capture_output=True, text=True, timeout=60)
     check("aws cloudtrail lookup-events: InvalidMaxResultsException", r.returncode != 0 and "InvalidMaxResultsException" in r.stderr, r.stderr)
-    print(f"boto3 CloudTrail (botocore {botocore.__version__}): {passed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
+    return finish("boto3 CloudTrail")
 
 
 if __name__ == "__main__":

@@ -19,21 +19,17 @@ import os
 import re
 import subprocess
 import sys
-import traceback
 import uuid
 
 import boto3
 import botocore
-from botocore.config import Config
-from botocore.exceptions import ClientError
 
-URL = os.environ["PODID_URL"]
-DATA_DIR = os.environ["PODID_DATA_DIR"]
+from checks import (ACCOUNT, CONFIG, DATA_DIR, REGION, URL, admin_keys, check, client, expect_error, fail,
+                    finish, is_dt, ok, run_steps)
+
 PODID_BIN = os.environ["PODID_BIN"]
 AGENT_URL = os.environ["PODID_AGENT_URL"]
 POD_TOKEN_FILE = os.environ["PODID_POD_TOKEN_FILE"]
-REGION = "us-east-1"
-ACCOUNT = "000000000000"
 
 CLUSTER = "py-c1"
 CLUSTER2 = "py-c2"
@@ -41,81 +37,6 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/pod-role"
 ROLE2 = f"arn:aws:iam::{ACCOUNT}:role/pod-role-2"
 TARGET = "arn:aws:iam::111122223333:role/target"
 POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}'
-
-# Bounded waits: every call times out, and a failed call is retried once at most.
-CONFIG = Config(
-    region_name=REGION,
-    connect_timeout=5,
-    read_timeout=20,
-    retries={"mode": "standard", "max_attempts": 2},
-)
-
-passed = 0
-failed = 0
-
-
-def ok(name):
-    global passed
-    passed += 1
-    print(f"ok    {name}", flush=True)
-
-
-def fail(name, detail):
-    global failed
-    failed += 1
-    print(f"FAIL  {name}: {detail}", flush=True)
-
-
-def check(name, cond, detail=""):
-    if cond:
-        ok(name)
-    else:
-        fail(name, detail)
-    return cond
-
-
-def expect_error(name, code, status, fn, /, *args, message_re=None, **kwargs):
-    """The call must fail with a ClientError whose code and HTTP status are
-    code and status (and whose message matches message_re); returns the error."""
-    try:
-        out = fn(*args, **kwargs)
-    except ClientError as e:
-        got_code = e.response.get("Error", {}).get("Code")
-        got_status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        msg = e.response.get("Error", {}).get("Message", "")
-        if got_code != code or got_status != status:
-            fail(name, f"got {got_code} {got_status} ({msg!r}), want {code} {status}")
-        elif message_re and not re.search(message_re, msg):
-            fail(name, f"message {msg!r} does not match {message_re!r}")
-        else:
-            ok(name)
-        return e
-    out = dict(out)
-    out.pop("ResponseMetadata", None)
-    fail(name, f"succeeded, want {code}: {out!r}")
-    return None
-
-
-def admin_keys():
-    with open(os.path.join(DATA_DIR, "admin-credentials.json")) as f:
-        k = json.load(f)
-    return k["accessKeyId"], k["secretAccessKey"]
-
-
-def client(service, akid, secret, token=None):
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=URL,
-        region_name=REGION,
-        aws_access_key_id=akid,
-        aws_secret_access_key=secret,
-        aws_session_token=token,
-        config=CONFIG,
-    )
-
-
-def is_dt(v):
-    return isinstance(v, datetime.datetime) and v.tzinfo is not None
 
 
 def clusters_flows(eks):
@@ -459,11 +380,7 @@ def main():
              ("EKS Auth and STS", lambda: credential_flows(eks, akid, secret)),
              ("endpoint environment", lambda: env_endpoint_flows(akid, secret)),
              ("signatures", lambda: signature_flows(akid))]
-    for name, fn in steps:
-        try:
-            fn()
-        except Exception as e:  # a flow that raises is one failure; later flows still run
-            fail(f"{name} flow raised", f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+    run_steps(steps)
     try:
         out = eks.delete_cluster(name=CLUSTER2)
         check("delete_cluster", out["cluster"]["name"] == CLUSTER2, repr(out))
@@ -472,8 +389,7 @@ def main():
         ok("cluster_deleted waiter")
     except Exception as e:
         fail("delete_cluster raised", f"{type(e).__name__}: {e}")
-    print(f"boto3 (botocore {botocore.__version__}): {passed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
+    return finish("boto3")
 
 
 if __name__ == "__main__":

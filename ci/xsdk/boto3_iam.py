@@ -12,82 +12,17 @@ Prints "ok    NAME" or "FAIL  NAME: DETAIL" per check, then
 "boto3 IAM: N passed, M failed"; exits 1 if any check failed.
 """
 
-import datetime
 import json
-import os
 import re
 import sys
-import traceback
 
-import boto3
-import botocore
-from botocore.config import Config
-from botocore.exceptions import ClientError
+from checks import ACCOUNT, admin_keys, check, client, expect_error, fail, finish, is_dt, ok, run_steps
 
-URL = os.environ["PODID_URL"]
-DATA_DIR = os.environ["PODID_DATA_DIR"]
-REGION = "us-east-1"
-ACCOUNT = "000000000000"
 P = "py-iam-"  # every name this script makes starts with it
 
 TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
                                                   "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
 PERMS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}
-
-CONFIG = Config(region_name=REGION, connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 2})
-
-passed = 0
-failed = 0
-
-
-def ok(name):
-    global passed
-    passed += 1
-    print(f"ok    {name}", flush=True)
-
-
-def fail(name, detail):
-    global failed
-    failed += 1
-    print(f"FAIL  {name}: {detail}", flush=True)
-
-
-def check(name, cond, detail=""):
-    if cond:
-        ok(name)
-    else:
-        fail(name, detail)
-    return cond
-
-
-def expect_error(name, code, status, fn, /, *args, message_re=None, **kwargs):
-    """The call must fail with code and HTTP status (and a message matching
-    message_re)."""
-    try:
-        out = fn(*args, **kwargs)
-    except ClientError as e:
-        got_code = e.response.get("Error", {}).get("Code")
-        got_status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        msg = e.response.get("Error", {}).get("Message", "")
-        if got_code != code or got_status != status:
-            fail(name, f"got {got_code} {got_status} ({msg!r}), want {code} {status}")
-        elif message_re and not re.search(message_re, msg):
-            fail(name, f"message {msg!r} does not match {message_re!r}")
-        else:
-            ok(name)
-        return
-    out = dict(out)
-    out.pop("ResponseMetadata", None)
-    fail(name, f"succeeded, want {code}: {out!r}")
-
-
-def client(service, akid, secret):
-    return boto3.session.Session().client(service, endpoint_url=URL, region_name=REGION, aws_access_key_id=akid,
-                                          aws_secret_access_key=secret, config=CONFIG)
-
-
-def is_dt(v):
-    return isinstance(v, datetime.datetime) and v.tzinfo is not None
 
 
 def role_flows(iam):
@@ -260,22 +195,16 @@ def user_flows(iam, admin_key):
 
 
 def main():
-    with open(os.path.join(DATA_DIR, "admin-credentials.json")) as f:
-        keys = json.load(f)
-    iam = client("iam", keys["accessKeyId"], keys["secretAccessKey"])
-    for name, fn in [("roles", lambda: role_flows(iam)), ("policies", lambda: policy_flows(iam)),
-                     ("users and access keys", lambda: user_flows(iam, keys["accessKeyId"]))]:
-        try:
-            fn()
-        except Exception as e:  # a flow that raises is one failure; later flows still run
-            fail(f"{name} flow raised", f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+    akid, secret = admin_keys()
+    iam = client("iam", akid, secret)
+    run_steps([("roles", lambda: role_flows(iam)), ("policies", lambda: policy_flows(iam)),
+               ("users and access keys", lambda: user_flows(iam, akid))])
     try:
         iam.delete_role(RoleName=P + "app")
         ok("delete_role of the last role")
     except Exception as e:
         fail("delete_role raised", f"{type(e).__name__}: {e}")
-    print(f"boto3 IAM (botocore {botocore.__version__}): {passed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
+    return finish("boto3 IAM")
 
 
 if __name__ == "__main__":

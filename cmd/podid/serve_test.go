@@ -9,43 +9,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/podid/podid/internal/proctest"
 	"github.com/podid/podid/internal/sigv4"
 )
-
-// signalWriter collects what is written and signals when it first contains
-// a string.
-type signalWriter struct {
-	mu     sync.Mutex
-	buf    strings.Builder
-	want   string
-	seen   chan struct{}
-	closed bool
-}
-
-func newSignalWriter(want string) *signalWriter {
-	return &signalWriter{want: want, seen: make(chan struct{})}
-}
-
-func (w *signalWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	if !w.closed && strings.Contains(w.buf.String(), w.want) {
-		w.closed = true
-		close(w.seen)
-	}
-	return len(p), nil
-}
-
-func (w *signalWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
 
 func testServeOptions(t *testing.T) *serveOptions {
 	return &serveOptions{
@@ -65,15 +34,6 @@ func testServeOptions(t *testing.T) *serveOptions {
 	}
 }
 
-func waitFor(t *testing.T, ch <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-	}
-}
-
 // TestServeGracefulShutdown: on cancellation (what SIGTERM does), a request
 // in flight finishes with its response before serve returns, and serve
 // returns nil.
@@ -87,13 +47,13 @@ func TestServeGracefulShutdown(t *testing.T) {
 		io.WriteString(w, "finished")
 	})}
 
-	stdout := newSignalWriter("Health: curl ")
-	stderr := newSignalWriter("shutting down")
+	stdout := proctest.NewSignalWriter("Health: curl ")
+	stderr := proctest.NewSignalWriter("shutting down")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- runServe(ctx, o, stdout, stderr) }()
-	waitFor(t, stdout.seen, "the banner")
+	proctest.WaitFor(t, stdout.Seen(), "the banner")
 	url := regexp.MustCompile(`EKS API at (http://\S+)`).FindStringSubmatch(stdout.String())
 	if url == nil {
 		t.Fatalf("no URL in the banner:\n%s", stdout.String())
@@ -125,9 +85,9 @@ func TestServeGracefulShutdown(t *testing.T) {
 		b, err := io.ReadAll(resp.Body)
 		slow <- result{resp.StatusCode, string(b), err}
 	}()
-	waitFor(t, entered, "the slow request")
+	proctest.WaitFor(t, entered, "the slow request")
 	cancel()
-	waitFor(t, stderr.seen, "shutdown to start")
+	proctest.WaitFor(t, stderr.Seen(), "shutdown to start")
 	select {
 	case err := <-done:
 		t.Fatalf("serve returned (%v) with a request in flight", err)
@@ -191,11 +151,11 @@ func TestServeDataDir(t *testing.T) {
 	t.Chdir(t.TempDir())
 	o := testServeOptions(t)
 	o.store, o.dataDir = "sqlite:", filepath.Join(t.TempDir(), "data")
-	stdout := newSignalWriter("Health: curl ")
+	stdout := proctest.NewSignalWriter("Health: curl ")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- runServe(ctx, o, stdout, io.Discard) }()
-	waitFor(t, stdout.seen, "the banner")
+	proctest.WaitFor(t, stdout.Seen(), "the banner")
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v", err)
@@ -227,7 +187,7 @@ func TestServeConsole(t *testing.T) {
 			t.Chdir(t.TempDir())
 			o := testServeOptions(t)
 			o.auth, o.dataDir, o.console = "sigv4", filepath.Join(t.TempDir(), "data"), on
-			stdout := newSignalWriter("Health: curl ")
+			stdout := proctest.NewSignalWriter("Health: curl ")
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- runServe(ctx, o, stdout, io.Discard) }()
@@ -237,7 +197,7 @@ func TestServeConsole(t *testing.T) {
 					t.Errorf("serve: %v", err)
 				}
 			}()
-			waitFor(t, stdout.seen, "the banner")
+			proctest.WaitFor(t, stdout.Seen(), "the banner")
 			url := regexp.MustCompile(`EKS API at (http://\S+)`).FindStringSubmatch(stdout.String())[1]
 			if got := strings.Contains(stdout.String(), "Console: "+url+"/console/"); got != on {
 				t.Errorf("banner names the console: %v, want %v:\n%s", got, on, stdout.String())

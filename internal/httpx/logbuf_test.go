@@ -6,54 +6,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/podid/podid/internal/httpx"
+	"github.com/podid/podid/internal/proctest"
 )
-
-// signalWriter records what is written and closes seen once want appears.
-type signalWriter struct {
-	mu     sync.Mutex
-	buf    strings.Builder
-	want   string
-	seen   chan struct{}
-	closed bool
-}
-
-func newSignalWriter(want string) *signalWriter {
-	return &signalWriter{want: want, seen: make(chan struct{})}
-}
-
-func (w *signalWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	if !w.closed && strings.Contains(w.buf.String(), w.want) {
-		w.closed = true
-		close(w.seen)
-	}
-	return len(p), nil
-}
-
-func (w *signalWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
-func waitFor(t *testing.T, ch <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-	}
-}
 
 // TestLogBuffer: info lines are written in batches, warnings at once, and
 // Close writes every line gathered; concurrent lines never interleave.
 func TestLogBuffer(t *testing.T) {
-	out := newSignalWriter("msg=later")
+	out := proctest.NewSignalWriter("msg=later")
 	logger, logs := httpx.NewLogger(out, slog.LevelInfo)
 
 	logger.Warn("at once", "n", 1)
@@ -61,7 +22,7 @@ func TestLogBuffer(t *testing.T) {
 		t.Errorf("after a warning the output is %q, want the warning", got)
 	}
 	logger.Info("later")
-	waitFor(t, out.seen, "an info line to be flushed") // logFlushInterval
+	proctest.WaitFor(t, out.Seen(), "an info line to be flushed") // logFlushInterval
 
 	var wg sync.WaitGroup
 	const goroutines, lines = 8, 500
