@@ -125,3 +125,34 @@ func BenchmarkExtraMerge(b *testing.B) {
 		}
 	})
 }
+
+// TestClusterOutputAppendJSON: AppendJSON writes what json.Marshal writes,
+// for every Extra seed and for values json.Marshal escapes.
+func TestClusterOutputAppendJSON(t *testing.T) {
+	created := NewTime(time.UnixMilli(1795790489940))
+	base := Cluster{
+		Name: "c-000", Arn: "arn:aws:eks:us-east-1:000000000000:cluster/c-000", CreatedAt: &created, Version: "1.34",
+		Identity: &ClusterIdentity{OIDC: &OIDC{Issuer: "http://127.0.0.1:18931/clusters-oidc/c-000"}},
+		Status:   "ACTIVE", Tags: map[string]string{"k": "v"},
+	}
+	outs := []*ClusterOutput{nil, {}}
+	for _, extra := range append(extraSeeds, `{"certificateAuthority":{"data":"x"},"z":"<&>\u2028"}`) {
+		c := base
+		c.Extra = json.RawMessage(extra)
+		outs = append(outs, &ClusterOutput{Cluster: &c})
+	}
+	c := base
+	c.Tags = map[string]string{"a": "<b>&"}
+	outs = append(outs, &ClusterOutput{Cluster: &c})
+	for _, o := range outs {
+		want, wantErr := json.Marshal(o)
+		got, err := o.AppendJSON([]byte("prefix"))
+		if (err != nil) != (wantErr != nil) {
+			t.Errorf("AppendJSON error %v, json.Marshal error %v", err, wantErr)
+			continue
+		}
+		if err == nil && string(got) != "prefix"+string(want) {
+			t.Errorf("AppendJSON:\n got  %s\n want prefix%s", got, want)
+		}
+	}
+}

@@ -81,7 +81,13 @@ func DecodeJSON(r *http.Request, v any) error {
 // WriteJSON writes v as a 200 JSON response, or returns the error of
 // encoding it (for the host to map).
 func WriteJSON(w http.ResponseWriter, v any) error {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if a, ok := v.(JSONAppender); ok {
+		b, err = a.AppendJSON(nil)
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		return err
 	}
@@ -89,6 +95,12 @@ func WriteJSON(w http.ResponseWriter, v any) error {
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
 	return nil
+}
+
+// JSONAppender is a response that writes its own JSON, byte for byte what
+// json.Marshal would write, for WriteJSON to skip reflection on a hot path.
+type JSONAppender interface {
+	AppendJSON(b []byte) ([]byte, error)
 }
 
 // WriteXML writes v as a 200 awsQuery (XML) response, or returns the

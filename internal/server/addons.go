@@ -63,10 +63,17 @@ func newClusterCA(now time.Time) (*certificateAuthority, error) {
 
 // certificateAuthorityOf reads the certificate authority kept in a
 // cluster's Config (eksapi.Cluster models the member, so the typed field
-// carries it).
-func certificateAuthorityOf(config []byte) *eksapi.CertificateData {
+// carries it). Decoding the whole config on every DescribeCluster cost
+// more than the rest of the shape: the answer is kept per config.
+func (s *Server) certificateAuthorityOf(config []byte) *eksapi.CertificateData {
 	if !bytes.Contains(config, []byte(`"certificateAuthority"`)) {
 		return nil
+	}
+	s.caMu.Lock()
+	ca, ok := s.cas[string(config)]
+	s.caMu.Unlock()
+	if ok {
+		return cloneCA(ca)
 	}
 	var cfg struct {
 		CA *eksapi.CertificateData `json:"certificateAuthority"`
@@ -74,8 +81,27 @@ func certificateAuthorityOf(config []byte) *eksapi.CertificateData {
 	if json.Unmarshal(config, &cfg) != nil {
 		return nil
 	}
-	return cfg.CA
+	s.caMu.Lock()
+	if len(s.cas) >= maxCachedCAs {
+		clear(s.cas)
+	}
+	s.cas[string(config)] = cfg.CA
+	s.caMu.Unlock()
+	return cloneCA(cfg.CA)
 }
+
+// cloneCA copies a memoized answer, so no response shares it.
+func cloneCA(ca *eksapi.CertificateData) *eksapi.CertificateData {
+	if ca == nil {
+		return nil
+	}
+	c := *ca
+	return &c
+}
+
+// maxCachedCAs bounds certificateAuthorityOf's memo (one entry per
+// cluster config seen; it starts over when full).
+const maxCachedCAs = 4096
 
 // Kubernetes versions podid's clusters may have, newest first, with EKS's
 // dates for them [INF: EKS's published calendar].

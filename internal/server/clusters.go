@@ -306,7 +306,7 @@ func (s *Server) clusterShape(c store.Cluster, status string) *eksapi.Cluster {
 		Tags:               tags,
 		Extra:              json.RawMessage(publicConfig(c.Config)),
 	}
-	out.CertificateAuthority = certificateAuthorityOf(c.Config)
+	out.CertificateAuthority = s.certificateAuthorityOf(c.Config)
 	if len(c.APIServer.CAData) > 0 {
 		out.CertificateAuthority = &eksapi.CertificateData{Data: base64.StdEncoding.EncodeToString(c.APIServer.CAData)}
 	}

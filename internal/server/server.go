@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/store"
@@ -105,6 +106,10 @@ type Server struct {
 	// tokenKey is the MAC key for page tokens, loaded from the store once.
 	tokenKeyMu sync.Mutex
 	tokenKey   []byte
+
+	// cas memoizes certificateAuthorityOf by cluster config.
+	caMu sync.Mutex
+	cas  map[string]*eksapi.CertificateData
 }
 
 var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
@@ -120,7 +125,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server config: %w", errors.Join(problems...))
 	}
 
-	s := &Server{cfg: cfg, names: cfg.Names(), store: cfg.Store, log: cfg.Logger, now: cfg.Now}
+	s := &Server{cfg: cfg, names: cfg.Names(), store: cfg.Store, log: cfg.Logger, now: cfg.Now, cas: map[string]*eksapi.CertificateData{}}
 	host := httpx.New(httpx.Config{
 		Logger:       cfg.Logger,
 		MaxBodyBytes: cfg.MaxBodyBytes,
