@@ -33,6 +33,10 @@ page time and Create throughput at the start against at scale, start-up time
 and memory with the full data set, and DescribeCluster/ListClusters throughput
 against moto's server.
 
+--propagation: two podid replicas on the PostgreSQL database --store names;
+--trials updates through one, each timed until the other's association cache
+has applied it (p50/p99, goal p99 <= 100 ms).
+
 The exit code is 0 when the run completes, whether or not goals are met.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -57,6 +61,8 @@ The exit code is 0 when the run completes, whether or not goals are met.`,
 	f.BoolVar(&cfg.Reads, "reads", false, "run only the read comparisons (Describe, EKS Auth, agent cache hits, DescribeCluster/ListClusters against moto): no Update, no memory")
 	f.IntVar(&cfg.Clusters, "clusters", 0, "scale mode: clusters (default 200)")
 	f.IntVar(&cfg.PerCluster, "per-cluster", 0, "scale mode: associations per cluster (default 5000)")
+	f.BoolVar(&cfg.Propagation, "propagation", false, "run the replica propagation benchmark instead: two podid replicas on the PostgreSQL database --store names")
+	f.IntVar(&cfg.Trials, "trials", 0, "propagation mode: updates timed (default 200)")
 	f.StringVar(&cfg.MotoBin, "moto-bin", "", "moto's server executable (default moto_server)")
 	f.BoolVar(&cfg.NoMoto, "no-moto", false, "skip the DescribeCluster/ListClusters comparison with moto")
 	f.DurationVar(&cfg.Timeout, "timeout", 0, "bound on the whole run (default 15m, or 60m with --scale)")

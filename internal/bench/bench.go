@@ -78,6 +78,12 @@ type Config struct {
 	MotoBin string
 	NoMoto  bool
 
+	// Propagation selects the replica propagation mode (issue 11): two
+	// replicas on the PostgreSQL database Store names, Trials updates.
+	// Default 200 trials.
+	Propagation bool
+	Trials      int
+
 	// Timeout bounds the whole run. Default 15m (default mode) or 60m
 	// (scale mode).
 	Timeout time.Duration
@@ -108,6 +114,7 @@ func (c *Config) setDefaults() error {
 	c.Clusters = cmp.Or(c.Clusters, 200)
 	c.PerCluster = cmp.Or(c.PerCluster, 5000)
 	c.MotoBin = cmp.Or(c.MotoBin, "moto_server")
+	c.Trials = cmp.Or(c.Trials, 200)
 	if c.Timeout == 0 {
 		c.Timeout = 15 * time.Minute
 		if c.Scale {
@@ -127,14 +134,27 @@ func (c *Config) setDefaults() error {
 	if c.Associations < 1 || c.Associations > 10_000_000 {
 		errs = append(errs, fmt.Errorf("associations %d: want 1-10,000,000", c.Associations))
 	}
+	if c.Trials < 1 || c.Trials > 100_000 {
+		errs = append(errs, fmt.Errorf("trials %d: want 1-100,000", c.Trials))
+	}
 	if c.Clusters < 1 || c.Clusters > 10_000 {
 		errs = append(errs, fmt.Errorf("clusters %d: want 1-10,000", c.Clusters))
 	}
 	if c.PerCluster < 1 || c.PerCluster > maxPerCluster {
 		errs = append(errs, fmt.Errorf("per-cluster %d: want 1-%d (the association limit)", c.PerCluster, maxPerCluster))
 	}
-	if c.Scale && c.Reads {
-		errs = append(errs, errors.New("--scale and --reads are different modes: pick one"))
+	modes := 0
+	for _, on := range []bool{c.Scale, c.Reads, c.Propagation} {
+		if on {
+			modes++
+		}
+	}
+	if modes > 1 {
+		errs = append(errs, errors.New("--scale, --reads and --propagation are different modes: pick one"))
+	}
+	if c.Propagation && c.Store == "sqlite" {
+		errs = append(errs, errors.New(`--propagation needs PostgreSQL, which the replicas share: pass --store postgres://... `+
+			`(e.g. eval "$(bash ci/postgres.sh)"; podid bench --propagation --store "$TEST_POSTGRES_DSN")`))
 	}
 	if c.Store != "sqlite" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		errs = append(errs, fmt.Errorf("store %q: want sqlite or a postgres:// DSN", c.Store))
@@ -170,6 +190,8 @@ func Run(ctx context.Context, cfg Config) error {
 		err = r.scale(ctx)
 	case cfg.Reads:
 		err = r.reads(ctx)
+	case cfg.Propagation:
+		err = r.propagation(ctx)
 	default:
 		err = r.standard(ctx)
 	}

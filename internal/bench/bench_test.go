@@ -199,6 +199,8 @@ func TestConfigValidation(t *testing.T) {
 		{"concurrency", Config{ServerBin: "x", Concurrency: -1}, "concurrency -1"},
 		{"per-cluster over the limit", Config{ServerBin: "x", PerCluster: 5001}, "per-cluster 5001"},
 		{"store", Config{ServerBin: "x", Store: "mysql://x"}, `store "mysql://x"`},
+		{"propagation on sqlite", Config{ServerBin: "x", Propagation: true}, "--propagation needs PostgreSQL"},
+		{"two modes", Config{ServerBin: "x", Scale: true, Propagation: true, Store: "postgres://x"}, "different modes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -244,7 +246,7 @@ func TestRunTiny(t *testing.T) {
 			cfg:  Config{Scale: true, Clusters: 2, PerCluster: 50, NoMoto: true},
 			want: []*regexp.Regexp{
 				regexp.MustCompile(`(?m)^podid bench --scale: 2 clusters x 50 associations = 100$`),
-				regexp.MustCompile(`(?m)^\s*List page median \(25 vs 100 associations\)\s+\S+\s+\S+\s+\d+\.\d\d\s+<= 1\.5\s+(PASS|MISS)\s`),
+				regexp.MustCompile(`(?m)^\s*List page median \(25 vs 100 associations\)\s+\S+\s+\S+\s+\d+\.\d\d\s+<= 1\.2\s+(PASS|MISS)\s`),
 				regexp.MustCompile(`(?m)^\s*Create ops/s \(first 25 vs last 25\), median of chunks\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.8\s+(PASS|MISS)\s`),
 				regexp.MustCompile(`(?m)^\s*start-up with 75 associations: exec to healthz 200\s+\d+(\.\d+)?m?s\s+<= 3s\s+(PASS|MISS)\s*$`),
 				regexp.MustCompile(`(?m)^\s*start-up with 75 associations: exec to a Describe answered\s+\d+(\.\d+)?m?s\s+<= 3s\s+(PASS|MISS)\s*$`),
@@ -272,6 +274,13 @@ func TestRunTiny(t *testing.T) {
 			runTiny(t, bin, cfg, tc.want)
 		})
 	}
+	t.Run("propagation/postgres", func(t *testing.T) {
+		runTiny(t, bin, Config{Propagation: true, Trials: 10, Store: pgtest.Schema(t, pgtest.DSN(t))}, []*regexp.Regexp{
+			regexp.MustCompile(`(?m)^podid bench --propagation: 10 trials, two replicas on one PostgreSQL database$`),
+			regexp.MustCompile(`(?m)^\s*client: A acknowledged -> B's metrics show it applied(\s+\d+(\.\d+)?(µs|ms|s)){3}\s+<= 100ms\s+(PASS|MISS)\s*$`),
+			regexp.MustCompile(`(?m)^\s*B's own measure: commit \(modifiedAt\) -> applied(\s+\d+(\.\d+)?(µs|ms|s)){3}\s+<= 100ms\s+(PASS|MISS)\s*$`),
+		})
+	})
 }
 
 // readsWant is what the --reads report shows, with the moto table when
