@@ -68,6 +68,8 @@ The exit code is 0 when the run completes, whether or not goals are met.`,
 	f.DurationVar(&cfg.Timeout, "timeout", 0, "bound on the whole run (default 15m, or 60m with --scale)")
 	f.StringVar(&cfg.WorkDir, "work-dir", "", "directory for the store and server logs (default: a temporary directory, removed afterwards)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the temporary work directory")
+	f.StringSliceVar(&cfg.Ops, "ops", nil, "default mode: the operations to compare, Describe and/or Update (default both)")
+	f.StringVar(&cfg.CPUProfile, "cpu-profile", "", "write a Go CPU profile of the podid under test (throughput phases and load; default mode) to this file, for go tool pprof")
 
 	var listen, responses string
 	canned := &cobra.Command{

@@ -28,6 +28,7 @@ import (
 	"github.com/podid/podid/internal/server"
 	"github.com/podid/podid/internal/sigv4"
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/sqlite"
 	"github.com/podid/podid/internal/store/storeopen"
 	"github.com/podid/podid/internal/sts"
 	"github.com/podid/podid/internal/sts/stshttp"
@@ -138,6 +139,17 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if ws, ok := st.(interface{ Stats() sqlite.WriteStats }); ok {
+		// Group commit at work: writes per commit (per fsync).
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "podid_store_commits_total", Help: "SQLite write transactions committed (one WAL fsync each).",
+			}, func() float64 { return float64(ws.Stats().Commits) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "podid_store_writes_total", Help: "Writes those transactions carried (several per transaction when writers are concurrent).",
+			}, func() float64 { return float64(ws.Stats().Writes) }),
+		)
+	}
 	cache := assoccache.New(st, assoccache.Options{
 		PollInterval:   o.pollInterval,
 		ResyncInterval: o.resyncInterval,

@@ -91,6 +91,13 @@ type Config struct {
 	// directory, removed at the end unless Keep.
 	WorkDir string
 	Keep    bool
+	// Ops are the operations the default mode's throughput phases
+	// compare: "Describe", "Update" or both (the default).
+	Ops []string
+	// CPUProfile, if set, is where the first podid serve of the default
+	// mode writes a Go CPU profile (serve --cpu-profile) of its run: the
+	// throughput phases and the load.
+	CPUProfile string
 	// CommandLine is printed in the report.
 	CommandLine string
 	// Out receives the report and progress lines. Default os.Stdout.
@@ -124,7 +131,15 @@ func (c *Config) setDefaults() error {
 	if c.Out == nil {
 		c.Out = os.Stdout
 	}
+	if len(c.Ops) == 0 {
+		c.Ops = []string{"Describe", "Update"}
+	}
 	var errs []error
+	for _, op := range c.Ops {
+		if op != "Describe" && op != "Update" {
+			errs = append(errs, fmt.Errorf("operation %q: want Describe or Update", op))
+		}
+	}
 	if c.Concurrency < 1 || c.Concurrency > 1024 {
 		errs = append(errs, fmt.Errorf("concurrency %d: want 1-1024", c.Concurrency))
 	}
@@ -253,9 +268,11 @@ func seedMethod(storeFlag string) string {
 	return "postgres.Open + store.CreateAssociation"
 }
 
-// startPodid starts podid serve on the store dsn names.
-func (r *run) startPodid(ctx context.Context, dsn string) (*child, error) {
+// startPodid starts podid serve on the store dsn names, with extra
+// arguments after the configured ones.
+func (r *run) startPodid(ctx context.Context, dsn string, extra ...string) (*child, error) {
 	args := append([]string{"serve", "--listen", "{addr}", "--store", dsn, "--auth", "none"}, r.cfg.ServeArgs...)
+	args = append(args, extra...)
 	c, err := startChild(ctx, "podid", r.cfg.WorkDir, r.cfg.ServerBin, args, "/healthz", 10*time.Minute)
 	if err != nil {
 		return nil, err
