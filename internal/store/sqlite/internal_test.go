@@ -13,6 +13,7 @@ import (
 
 	"github.com/podid/podid/internal/privfs"
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/storecore"
 	"github.com/podid/podid/internal/store/storetest"
 )
 
@@ -425,4 +426,72 @@ func TestMigrationAddsPodidIssuerURL(t *testing.T) {
 	}
 	defer s2.Close()
 	storetest.CheckMigratedCluster(t, s2, "old")
+}
+
+// TestMigrateAuditEvents: events stored before the audit table was ordered
+// by insertion (schema version 6) are all there after migration 7, found
+// by ID, attribute and resource, newest first; a retried append of one of
+// them stores it once.
+func TestMigrateAuditEvents(t *testing.T) {
+	ctx := t.Context()
+	path, db := atVersion(t, 6)
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var old []store.Event
+	for i := range 5 {
+		e := store.Event{
+			ID: fmt.Sprintf("%02d-old", 5-i), Time: base.Add(time.Duration(i) * time.Second), Name: "UpdatePodIdentityAssociation",
+			Source: "eks.amazonaws.com", Username: "admin", AccessKeyID: "AKIAOLD",
+			Resources: []store.EventResource{{Type: "AWS::EKS::Cluster", Name: fmt.Sprint("cluster-", i%2)}},
+			Record:    []byte(fmt.Sprintf(`{"n":%d}`, i)),
+		}
+		old = append(old, e)
+		args, err := storecore.AuditInsertArgs(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, storecore.AuditInsert(storecore.Question, 1), args...); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, storecore.AuditResourceInsert(storecore.Question, 1), e.ID, storecore.Micros(e.Time), e.Resources[0].Type, e.Resources[0].Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.AppendEvents(ctx, old[:1]); err != nil {
+		t.Fatalf("appending a migrated event again: %v", err)
+	}
+	ids := func(q store.EventQuery) []string {
+		t.Helper()
+		q.Limit = 10
+		evs, _, err := s.LookupEvents(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range evs {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	if got, want := ids(store.EventQuery{}), []string{"01-old", "02-old", "03-old", "04-old", "05-old"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("all events = %v, want %v (newest first)", got, want)
+	}
+	if got, want := ids(store.EventQuery{Attribute: store.EventAttrEventID, Value: "03-old"}), []string{"03-old"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("by ID = %v, want %v", got, want)
+	}
+	if got, want := ids(store.EventQuery{Attribute: store.EventAttrResourceName, Value: "cluster-1"}), []string{"02-old", "04-old"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("by resource = %v, want %v", got, want)
+	}
+	if n := countRows(t, s, "audit_resources"); n != 5 {
+		t.Errorf("%d resource rows, want 5 (one per event)", n)
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
 }
