@@ -54,7 +54,7 @@ The exit code is 0 when the run completes, whether or not goals are met.`,
 	f.IntVar(&cfg.Rounds, "rounds", 0, "rounds of each comparison, targets alternating; the median is reported (default 5)")
 	f.IntVar(&cfg.Concurrency, "concurrency", 0, "concurrent client workers (default 8)")
 	f.IntVar(&cfg.Associations, "associations", 0, "associations to load before reading the server's memory (default 100000)")
-	f.StringVar(&cfg.Store, "store", "", `store for the podid under test: "sqlite" (a fresh file in the work directory) or a postgres:// DSN (default sqlite)`)
+	f.StringVar(&cfg.Store, "store", "", `store for the podid under test: "sqlite" (a fresh file in the work directory), "postgres" (a PostgreSQL server the bench starts from Debian's packages, as ci/postgres.sh does, and removes) or a postgres:// DSN (default sqlite)`)
 	f.StringArrayVar(&cfg.ServeArgs, "serve-arg", nil, "extra argument for podid serve, repeatable (e.g. --serve-arg=--log-level=warn)")
 	f.StringVar(&cfg.ServerBin, "server-bin", "", "podid binary to start (default: this executable)")
 	f.BoolVar(&cfg.Scale, "scale", false, "run the scale benchmark instead")
@@ -68,8 +68,8 @@ The exit code is 0 when the run completes, whether or not goals are met.`,
 	f.DurationVar(&cfg.Timeout, "timeout", 0, "bound on the whole run (default 15m, or 60m with --scale)")
 	f.StringVar(&cfg.WorkDir, "work-dir", "", "directory for the store and server logs (default: a temporary directory, removed afterwards)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the temporary work directory")
-	f.StringSliceVar(&cfg.Ops, "ops", nil, "default mode: the operations to compare, Describe and/or Update (default both)")
-	f.StringVar(&cfg.CPUProfile, "cpu-profile", "", "write a Go CPU profile of the podid under test (throughput phases and load; default mode) to this file, for go tool pprof")
+	f.StringSliceVar(&cfg.Ops, "ops", nil, "default mode: the operations to compare, Describe (with EKS Auth, the agent and moto) and/or Update (default both)")
+	f.StringVar(&cfg.ServeCPUProfile, "serve-cpu-profile", "", "default mode: write a Go CPU profile of the first podid serve (the throughput phases and the load) to this file, for go tool pprof")
 
 	var listen, responses string
 	canned := &cobra.Command{

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,7 +46,6 @@ type serveOptions struct {
 	console          bool
 	auditRetention   time.Duration
 	auditMaxEvents   int
-	cpuProfile       string
 
 	extraRoutes map[string]http.Handler // more routes, for tests; no flag
 }
@@ -98,8 +96,6 @@ SIGTERM or SIGINT shut it down gracefully, finishing requests in flight.`,
 	f.DurationVar(&o.auditRetention, "audit-retention", audit.DefaultRetention, "how long the audit trail keeps events (CloudTrail LookupEvents, podid audit)")
 	f.IntVar(&o.auditMaxEvents, "audit-max-events", audit.DefaultMaxEvents, "how many events the audit trail keeps at most (the newest)")
 	f.BoolVar(&o.console, "console", true, "serve the web console at /console/ (it signs in with access keys and calls the APIs above; --console=false turns it off)")
-	f.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the whole run to this file (for go tool pprof; podid bench --profile uses it)")
-	_ = f.MarkHidden("cpu-profile")
 	return cmd
 }
 
@@ -177,14 +173,6 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if o.cpuProfile != "" {
-		stopProfile, err := startCPUProfile(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer stopProfile()
-	}
-
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", o.listen, err)
@@ -242,23 +230,6 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 		logger.Info("stopped")
 	}
 	return shutdownErr
-}
-
-// startCPUProfile profiles the process into path until the returned
-// function is called.
-func startCPUProfile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("--cpu-profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("--cpu-profile: %w", err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
 }
 
 // urlForListener is http://host:port of the listener, with 127.0.0.1 for

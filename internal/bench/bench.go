@@ -46,8 +46,10 @@ type Config struct {
 	// ServerBin is the podid binary to start ("podid serve", and "podid
 	// bench canned-server" for the baseline). Default: this executable.
 	ServerBin string
-	// Store is "sqlite" (a fresh SQLite store in the work directory) or a
-	// DSN passed to serve --store as is (postgres://...). Default "sqlite".
+	// Store is "sqlite" (a fresh SQLite store in the work directory),
+	// "postgres" (StartPostgres: a PostgreSQL server the bench starts and
+	// removes, as ci/postgres.sh starts the tests' one) or a DSN passed to
+	// serve --store as is (postgres://...). Default "sqlite".
 	Store string
 	// Concurrency is the number of client workers. Default 8.
 	Concurrency int
@@ -92,12 +94,14 @@ type Config struct {
 	WorkDir string
 	Keep    bool
 	// Ops are the operations the default mode's throughput phases
-	// compare: "Describe", "Update" or both (the default).
+	// compare: "Describe" (with the other read comparisons), "Update" or
+	// both (the default).
 	Ops []string
-	// CPUProfile, if set, is where the first podid serve of the default
-	// mode writes a Go CPU profile (serve --cpu-profile) of its run: the
-	// throughput phases and the load.
-	CPUProfile string
+	// ServeCPUProfile, if set, is where the first podid serve of the
+	// default mode writes a Go CPU profile (the hidden --cpu-profile of
+	// every command) of its run: the throughput phases and the load, not
+	// the restart after them.
+	ServeCPUProfile string
 	// CommandLine is printed in the report.
 	CommandLine string
 	// Out receives the report and progress lines. Default os.Stdout.
@@ -168,11 +172,11 @@ func (c *Config) setDefaults() error {
 		errs = append(errs, errors.New("--scale, --reads and --propagation are different modes: pick one"))
 	}
 	if c.Propagation && c.Store == "sqlite" {
-		errs = append(errs, errors.New(`--propagation needs PostgreSQL, which the replicas share: pass --store postgres://... `+
-			`(e.g. eval "$(bash ci/postgres.sh)"; podid bench --propagation --store "$TEST_POSTGRES_DSN")`))
+		errs = append(errs, errors.New(`--propagation needs PostgreSQL, which the replicas share: pass --store postgres (the bench starts one) `+
+			`or --store postgres://... (e.g. eval "$(bash ci/postgres.sh)"; podid bench --propagation --store "$TEST_POSTGRES_DSN")`))
 	}
-	if c.Store != "sqlite" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
-		errs = append(errs, fmt.Errorf("store %q: want sqlite or a postgres:// DSN", c.Store))
+	if c.Store != "sqlite" && c.Store != StartPostgres && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
+		errs = append(errs, fmt.Errorf("store %q: want sqlite, postgres (started by the bench) or a postgres:// DSN", c.Store))
 	}
 	return errors.Join(errs...)
 }
@@ -198,6 +202,15 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	r := &run{cfg: cfg, id: runID(), loadStart: loadAverage()}
+	if cfg.Store == StartPostgres {
+		pg, err := startPostgres(ctx)
+		if err != nil {
+			return err
+		}
+		defer pg.stop() // after the children stop (deferred below)
+		r.pg = pg
+		r.cfg.Store = pg.dsn
+	}
 	defer r.stopAll()
 	var err error
 	switch {
@@ -224,6 +237,8 @@ type run struct {
 	// loadStart is the 1-minute load average when the run began: the
 	// figures are only as good as the machine is quiet.
 	loadStart string
+	// pg is the PostgreSQL server the bench started (--store postgres).
+	pg *pgServer
 }
 
 // runID returns 6 random [a-z0-9] characters.
@@ -250,6 +265,18 @@ func (r *run) storeDSN() string {
 		return "sqlite:" + r.sqlitePath()
 	}
 	return r.cfg.Store
+}
+
+// fsyncDir is a directory on the store's file system, for the fsync floor;
+// "" when the store is a server the bench did not start.
+func (r *run) fsyncDir() string {
+	switch {
+	case r.cfg.Store == "sqlite":
+		return r.cfg.WorkDir
+	case r.pg != nil:
+		return r.pg.dir
+	}
+	return ""
 }
 
 // openStore opens the run's store directly (for seeding).
