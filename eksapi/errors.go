@@ -28,6 +28,7 @@ const (
 	CodeInvalidSignature       = "InvalidSignatureException"
 	CodeMissingAuthentication  = "MissingAuthenticationTokenException"
 	CodeRequestEntityTooLarge  = "RequestEntityTooLargeException"
+	CodeRequestTimeout         = "RequestTimeoutException"
 	CodeMethodNotAllowed       = "MethodNotAllowedException"
 	CodeIncompleteSignature    = "IncompleteSignatureException"
 	CodeUnsupportedMediaType   = "UnsupportedMediaTypeException"
@@ -100,6 +101,7 @@ var statusOf = map[string]int{
 	CodeMissingAuthentication:  http.StatusForbidden,
 	CodeIncompleteSignature:    http.StatusForbidden,
 	CodeRequestEntityTooLarge:  http.StatusRequestEntityTooLarge,
+	CodeRequestTimeout:         http.StatusRequestTimeout,
 	CodeMethodNotAllowed:       http.StatusMethodNotAllowed,
 	CodeUnsupportedMediaType:   http.StatusUnsupportedMediaType,
 	CodeInvalidStateException:  http.StatusBadRequest,

@@ -41,6 +41,9 @@ type serveOptions struct {
 	pollInterval     time.Duration
 	resyncInterval   time.Duration
 	maxBodyBytes     int64
+	bodyBudget       int64
+	bodyReadTimeout  time.Duration
+	maxConnsPerAddr  int
 	logLevel         string
 	shutdownTimeout  time.Duration
 	console          bool
@@ -82,6 +85,12 @@ SIGTERM or SIGINT shut it down gracefully, finishing requests in flight.`,
 		" (sigv4: AWS Signature V4 with the admin identity's keys or vended session credentials; none: signatures not checked)")
 	f.StringVar(&o.publicURL, "public-url", "", "base URL clients use to reach the server: cluster endpoint and issuer base (default http://<listen address>, 127.0.0.1 for an unspecified host)")
 	f.Int64Var(&o.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted; larger is a 413 RequestEntityTooLargeException")
+	f.Int64Var(&o.bodyBudget, "preauth-body-budget", httpx.DefaultBodyBudget,
+		"bytes of request bodies received at once, before their signatures are checked (each counted at its declared length); one more gets a 503 ThrottlingException (Throttling in STS and IAM)")
+	f.DurationVar(&o.bodyReadTimeout, "body-read-timeout", httpx.DefaultBodyReadTimeout,
+		"how long a request body may take to arrive; a slower one is cut with a 408 RequestTimeoutException (RequestTimeout in STS and IAM)")
+	f.IntVar(&o.maxConnsPerAddr, "max-conns-per-address", httpx.DefaultMaxConnsPerAddress,
+		"open connections one client IP address may hold; one more is answered with a 503 ThrottlingException and closed (0: no cap)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error (info logs one line per request)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to wait for requests in flight")
 	f.StringVar(&o.iam, "iam", iamEnforce, "IAM policies: "+iamEnforce+" (every call needs the caller's identity policies, every role assumption the role's trust policy; the admin identity is the account root) or "+iamOff+" (no IAM: the admin may do everything, a vended session STS and the reads)")
@@ -118,6 +127,15 @@ func (o *serveOptions) check() error {
 	}
 	if o.maxBodyBytes <= 0 {
 		problems = append(problems, fmt.Errorf("--max-body-bytes %d: must be positive", o.maxBodyBytes))
+	}
+	if o.bodyBudget < 0 || (o.bodyBudget > 0 && o.bodyBudget < o.maxBodyBytes) {
+		problems = append(problems, fmt.Errorf("--preauth-body-budget %d: must be at least --max-body-bytes (%d)", o.bodyBudget, o.maxBodyBytes))
+	}
+	if o.bodyReadTimeout < 0 {
+		problems = append(problems, fmt.Errorf("--body-read-timeout %s: must be positive", o.bodyReadTimeout))
+	}
+	if o.maxConnsPerAddr < 0 {
+		problems = append(problems, fmt.Errorf("--max-conns-per-address %d: must not be negative (0: no cap)", o.maxConnsPerAddr))
 	}
 	if _, err := parseLogLevel(o.logLevel); err != nil {
 		problems = append(problems, err)
@@ -178,6 +196,9 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 		return fmt.Errorf("listening on %s: %w", o.listen, err)
 	}
 	defer ln.Close()
+	if o.maxConnsPerAddr > 0 {
+		ln = httpx.LimitConnsPerAddress(ln, o.maxConnsPerAddr, logger)
+	}
 	publicURL := o.publicURL
 	if publicURL == "" {
 		publicURL = urlForListener(ln.Addr())

@@ -77,6 +77,8 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 		AccountID:        o.accountID,
 		Logger:           logger,
 		MaxBodyBytes:     o.maxBodyBytes,
+		BodyBudget:       o.bodyBudget,
+		BodyReadTimeout:  o.bodyReadTimeout,
 		PublicURL:        publicURL,
 		NewClusterIssuer: satoken.NewIssuer,
 	}

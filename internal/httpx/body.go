@@ -5,14 +5,20 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"slices"
+	"time"
 )
 
 // ReadBody returns r's whole body, bounded by the host's limit (a
-// *http.MaxBytesError beyond it). The host reads a body once: later calls
-// (the authentication's hash, then the handler's decoding) get the same
-// bytes, and r.Body is left readable for handlers that read it themselves.
+// *http.MaxBytesError beyond it), its body budget (ErrBodyBudget when the
+// bodies being received already hold it) and its read deadline
+// (ErrBodyTimeout). The host reads a body once: later calls (the
+// authentication's hash, then the handler's decoding) get the same bytes,
+// and r.Body is left readable for handlers that read it themselves.
 func ReadBody(r *http.Request) ([]byte, error) {
 	ri := info(r.Context())
 	if ri != nil && ri.read {
@@ -28,31 +34,103 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	return b, err
 }
 
-func readBody(r *http.Request, ri *reqInfo) ([]byte, error) {
+// Errors of ReadBody.
+var (
+	// ErrBodyBudget: the bodies being received hold the host's body
+	// budget (Config.BodyBudget); the request is refused unread.
+	ErrBodyBudget = errors.New("the request body budget is in use by other requests")
+	// ErrBodyTimeout: the body did not arrive within the host's read
+	// deadline (Config.BodyReadTimeout).
+	ErrBodyTimeout = errors.New("the request body was not received in time")
+)
+
+func readBody(r *http.Request, ri *reqInfo) (_ []byte, err error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
 	defer r.Body.Close()
-	if n := r.ContentLength; n >= 0 && ri != nil {
-		// One allocation when the request says its length.
-		if n > ri.limit {
-			return nil, &http.MaxBytesError{Limit: ri.limit}
-		}
-		b := make([]byte, n)
-		if _, err := io.ReadFull(r.Body, b); err != nil {
-			return nil, &DecodeError{err}
-		}
-		return b, nil
+	if ri == nil || ri.host == nil {
+		return bodyResult(io.ReadAll(r.Body))
 	}
-	b, err := io.ReadAll(r.Body)
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return nil, mbe
-	case err != nil:
-		return nil, &DecodeError{err}
+	n := r.ContentLength
+	if n > ri.limit {
+		return nil, &http.MaxBytesError{Limit: ri.limit}
+	}
+	if n == 0 {
+		return []byte{}, nil
+	}
+	// Reserve what the body may grow to, before reading any of it.
+	reserve := n
+	if n < 0 {
+		reserve = ri.limit
+	}
+	if b := ri.host.budget; b != nil {
+		if !b.TryAcquire(reserve) {
+			return nil, ErrBodyBudget
+		}
+		defer b.Release(reserve)
+	}
+	if d := ri.host.cfg.BodyReadTimeout; d > 0 && ri.w != nil {
+		rc := http.NewResponseController(ri.w)
+		// Not every connection supports deadlines (ErrNotSupported);
+		// the server's ReadTimeout then bounds the read.
+		if rc.SetReadDeadline(time.Now().Add(d)) == nil {
+			defer func() {
+				// Cleared once the body is in: the connection's next read
+				// is the server's (the next request, or its check that
+				// the client is still there). Left after a failure, so
+				// closing the body does not wait for the rest of it.
+				if err == nil {
+					rc.SetReadDeadline(time.Time{})
+				}
+			}()
+		}
+	}
+	if n < 0 {
+		return bodyResult(io.ReadAll(r.Body))
+	}
+	return bodyResult(readDeclared(r.Body, n))
+}
+
+// firstAlloc is the buffer a declared body starts with: most bodies fit;
+// a larger one grows as its bytes arrive, so a stalled upload holds what
+// it sent, not what it declared.
+const firstAlloc = 16 << 10
+
+// readDeclared reads a body of declared length n.
+func readDeclared(body io.Reader, n int64) ([]byte, error) {
+	b := make([]byte, 0, min(n, firstAlloc))
+	for int64(len(b)) < n {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, int(min(n-int64(len(b)), int64(len(b)))))
+		}
+		m, err := body.Read(b[len(b):min(cap(b), int(n))])
+		b = b[:len(b)+m]
+		switch {
+		case err == io.EOF && int64(len(b)) < n:
+			return nil, io.ErrUnexpectedEOF
+		case err == io.EOF:
+			return b, nil
+		case err != nil:
+			return nil, err
+		}
 	}
 	return b, nil
+}
+
+// bodyResult classifies a body read's failure: the limit, the deadline,
+// or a body that could not be read.
+func bodyResult(b []byte, err error) ([]byte, error) {
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil:
+		return b, nil
+	case errors.As(err, &mbe):
+		return nil, mbe
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, fmt.Errorf("%w: %w", ErrBodyTimeout, err)
+	}
+	return nil, &DecodeError{err}
 }
 
 var errTrailingData = errors.New("unexpected data after the JSON object")

@@ -115,6 +115,18 @@ const (
 	msgSTSUnavailable      = "EKS Auth could not assume the role: the credentials service is unavailable. Try again later."
 	msgEKSAuthAccessDenied = "Unauthorized Exception! EKS does not have permissions to assume the associated role."
 	msgNoSpace             = "The service cannot store changes right now. Try again later."
+	// The throttling message is AWS's ("Rate exceeded"), with the
+	// reason.
+	msgBodyBudget = "Rate exceeded: the service is receiving too many request bodies at once. Try again later."
+	// S3's RequestTimeout message.
+	msgRequestTimeout = "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed."
+)
+
+// Codes of the throttling and request timeout errors: restJson1's, and
+// awsQuery's (STS's and IAM's).
+const (
+	codeThrottlingQuery     = "Throttling"
+	codeRequestTimeoutQuery = "RequestTimeout"
 )
 
 // WriteError maps err (MapError), logs the cause of a 5xx, and writes it in the protocol of the
@@ -126,6 +138,8 @@ func (h *Host) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	e := MapError(r, fam, err)
 	switch {
+	case errors.Is(err, ErrBodyBudget):
+		// Expected under load: the access log line has the code.
 	case errors.Is(err, store.ErrNoSpace):
 		h.log.ErrorContext(r.Context(), "write refused: the disk is full (the store has no space left; writes fail until space is freed)",
 			"request_id", RequestID(r.Context()), "op", opOf(r), "err", err)
@@ -220,6 +234,23 @@ func MapError(r *http.Request, fam *Family, err error) *eksapi.Error {
 		}
 		return eksapi.NewError(eksapi.CodeRequestEntityTooLarge,
 			fmt.Sprintf("The request body is larger than the limit of %d bytes.", mbe.Limit))
+	case errors.Is(err, ErrBodyBudget):
+		// [INF] AWS throttles with 400 (awsQuery) or 429 (restJson1);
+		// podid answers 503, which every SDK retries whether or not it
+		// knows the code, with the codes the Go SDK counts as throttling
+		// (aws/retry DefaultThrottleErrorCodes), so it backs off.
+		if fam.Protocol == AWSQuery {
+			return queryError(codeThrottlingQuery, http.StatusServiceUnavailable, msgBodyBudget)
+		}
+		return &eksapi.Error{Code: eksapi.CodeThrottling, Status: http.StatusServiceUnavailable, Message: msgBodyBudget}
+	case errors.Is(err, ErrBodyTimeout):
+		// [INF] S3's RequestTimeout (its message; a 400 there) with
+		// HTTP's 408, the status STS has been seen to send; the Go SDK
+		// retries both codes (aws/retry DefaultRetryableErrorCodes).
+		if fam.Protocol == AWSQuery {
+			return queryError(codeRequestTimeoutQuery, http.StatusRequestTimeout, msgRequestTimeout)
+		}
+		return eksapi.NewError(eksapi.CodeRequestTimeout, msgRequestTimeout)
 	case errors.As(err, &de):
 		if fam.Protocol == AWSQuery {
 			return queryError(sts.CodeMalformedQueryString, http.StatusBadRequest, "The request body could not be read.")

@@ -3,7 +3,7 @@
 // mounts its handlers here as a Family, and gets the same request path:
 //
 //	request ID (X-Amzn-RequestId) → panic recovery → access log →
-//	body limit → /healthz → route (404/405 when none) → authenticate →
+//	body limits → /healthz → route (404/405 when none) → authenticate →
 //	handler → response, or the error mapped once and written in the
 //	family's protocol (restJson1 or awsQuery XML)
 //
@@ -11,6 +11,13 @@
 // mapping from Go errors (the store's sentinels, satoken and STS errors,
 // authentication failures, oversized or malformed bodies) to AWS error
 // shapes, and WriteError the one place that writes them.
+//
+// What a request can hold before its signature is checked is bounded (a
+// body is read to be hashed before the signature over it can be
+// verified): each body by the body limit (413), all bodies being received
+// at once by a server-wide budget (503 throttling error), the time to
+// receive one by a read deadline (408 RequestTimeout), and the
+// connections of one client address by LimitConnsPerAddress.
 package httpx
 
 import (
@@ -25,13 +32,36 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/semaphore"
 )
 
 // HeaderRequestID is on every response the host writes.
 const HeaderRequestID = "X-Amzn-RequestId"
 
-// DefaultMaxBodyBytes bounds request bodies when Config.MaxBodyBytes is 0.
-const DefaultMaxBodyBytes = 1 << 20
+// Defaults of the body bounds (Config).
+const (
+	// DefaultMaxBodyBytes bounds request bodies when Config.MaxBodyBytes
+	// is 0: twice the largest request any podid API takes. That is an EKS
+	// CreateCluster or CreatePodIdentityAssociation (TagResource is
+	// smaller) with its 50 tags at their longest, 128-character keys and
+	// 256-character values, every character one JSON would escape as
+	// \uXXXX (6 bytes): 50 x 384 x 6 = 115,200 bytes, plus the other
+	// members (ARNs of 2048 characters, 16 subnets, a 2048-character
+	// session policy, escaped the same way): about 130 KB. STS, IAM, EKS
+	// Auth and the admin API are held to 64 KiB by their families (IAM's
+	// largest document, a role's 10,240 characters of inline policy, is
+	// about 40 KB once form-encoded).
+	DefaultMaxBodyBytes = 256 << 10
+	// DefaultBodyBudget bounds the bytes of the request bodies being
+	// received at once when Config.BodyBudget is 0: 128 bodies at the
+	// default limit (a client address's connections,
+	// DefaultMaxConnsPerAddress, hold half of it at most), thousands of
+	// real requests (they are a few KiB).
+	DefaultBodyBudget = 32 << 20
+	// DefaultBodyReadTimeout bounds the time to receive a body when
+	// Config.BodyReadTimeout is 0 (256 KiB take 2s at 1 Mbit/s).
+	DefaultBodyReadTimeout = 10 * time.Second
+)
 
 // HandlerFunc serves one operation. It writes the successful response (or
 // sets headers and leaves the body to an adapter such as JSON) and returns
@@ -46,6 +76,20 @@ type Config struct {
 	// MaxBodyBytes bounds every request body (a family may set a lower
 	// bound). Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// BodyBudget bounds the bytes of the request bodies ReadBody is
+	// receiving at once, counted by their declared length (the body
+	// limit when undeclared). Every body is received before its signature
+	// can be checked, so this is what unauthenticated requests can hold
+	// together: a body that would exceed it is refused at once
+	// (ErrBodyBudget, a 503 throttling error the SDKs retry). Default
+	// DefaultBodyBudget; negative: no budget.
+	BodyBudget int64
+	// BodyReadTimeout bounds the time ReadBody waits for a body once it
+	// starts reading it: a slower body is cut (ErrBodyTimeout, a 408
+	// RequestTimeout) and its connection closed. Default
+	// DefaultBodyReadTimeout; negative: none (the http.Server's own
+	// ReadTimeout still applies).
+	BodyReadTimeout time.Duration
 	// Health answers GET /healthz: nil for 200, an error for a 503
 	// ServiceUnavailableException. nil: always healthy.
 	Health func(ctx context.Context) error
@@ -92,6 +136,7 @@ type Completed struct {
 // Host is the HTTP host. Mount handlers with Handle, then serve it.
 type Host struct {
 	cfg      Config
+	budget   *semaphore.Weighted // nil: no body budget
 	log      *slog.Logger
 	mux      *http.ServeMux
 	families map[string]*Family      // pattern → family, for 405 and empty labels
@@ -106,7 +151,16 @@ func New(cfg Config) *Host {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.BodyBudget == 0 {
+		cfg.BodyBudget = DefaultBodyBudget
+	}
+	if cfg.BodyReadTimeout == 0 {
+		cfg.BodyReadTimeout = DefaultBodyReadTimeout
+	}
 	h := &Host{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), families: map[string]*Family{}, targets: map[string]http.Handler{}}
+	if cfg.BodyBudget > 0 {
+		h.budget = semaphore.NewWeighted(cfg.BodyBudget)
+	}
 	// Everything unmatched gets an AWS-shaped 404 or 405 instead of
 	// ServeMux's plain text. "/tags" is named so ServeMux does not redirect
 	// it to "/tags/" once "/tags/..." is mounted.
@@ -236,7 +290,9 @@ type reqInfo struct {
 	req     *http.Request // the request the handler saw, for the Observer
 	family  *Family
 	limit   int64
-	body    []byte // read once by ReadBody
+	host    *Host
+	w       http.ResponseWriter // for the body's read deadline
+	body    []byte              // read once by ReadBody
 	read    bool
 	bodyErr error
 }
@@ -270,7 +326,7 @@ func SetOperation(ctx context.Context, op string) {
 // routes the rest.
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	ri := &reqInfo{id: newRequestID(), family: Default, limit: h.cfg.MaxBodyBytes}
+	ri := &reqInfo{id: newRequestID(), family: Default, limit: h.cfg.MaxBodyBytes, host: h}
 	ctx := context.WithValue(r.Context(), reqInfoKey{}, ri)
 	if h.cfg.Observer != nil {
 		ctx = h.cfg.Observer.Begin(ctx)
@@ -278,6 +334,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(ctx)
 	w.Header().Set(HeaderRequestID, ri.id)
 	sw := &statusWriter{ResponseWriter: w}
+	ri.w = sw
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {

@@ -36,7 +36,7 @@ const (
 	DefaultRegion                    = "us-east-1"
 	DefaultAccountID                 = "000000000000"
 	DefaultPartition                 = "aws"
-	DefaultMaxBodyBytes              = 1 << 20
+	DefaultMaxBodyBytes              = httpx.DefaultMaxBodyBytes
 	DefaultMaxAssociationsPerCluster = 5000
 	DefaultPublicURL                 = "http://127.0.0.1:8080"
 )
@@ -59,8 +59,14 @@ type Config struct {
 	// Now is the clock. nil: time.Now.
 	Now func() time.Time
 	// MaxBodyBytes bounds request bodies; a larger body is a 413
-	// RequestEntityTooLargeException. Default 1 MiB.
+	// RequestEntityTooLargeException. Default 256 KiB
+	// (httpx.DefaultMaxBodyBytes says why).
 	MaxBodyBytes int64
+	// BodyBudget and BodyReadTimeout bound the request bodies being
+	// received (before their signature is checked): see httpx.Config.
+	// Zero: httpx's defaults; negative: none.
+	BodyBudget      int64
+	BodyReadTimeout time.Duration
 	// MaxAssociationsPerCluster is the association quota per cluster; one
 	// more is a ResourceLimitExceededException. Default 5000.
 	MaxAssociationsPerCluster int
@@ -127,8 +133,10 @@ func New(cfg Config) (*Server, error) {
 
 	s := &Server{cfg: cfg, names: cfg.Names(), store: cfg.Store, log: cfg.Logger, now: cfg.Now, cas: map[string]*eksapi.CertificateData{}}
 	host := httpx.New(httpx.Config{
-		Logger:       cfg.Logger,
-		MaxBodyBytes: cfg.MaxBodyBytes,
+		Logger:          cfg.Logger,
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		BodyBudget:      cfg.BodyBudget,
+		BodyReadTimeout: cfg.BodyReadTimeout,
 		Health: func(ctx context.Context) error {
 			_, err := s.store.Revision(ctx)
 			return err

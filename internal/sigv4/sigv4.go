@@ -139,7 +139,7 @@ func New(cfg Config) *Authenticator {
 
 // Authenticate authenticates r (every path but the public ones) and
 // returns it with the caller's authz.Identity in its context, or the refusal:
-// an *httpx.AuthError (or the body's *http.MaxBytesError), which the host
+// an *httpx.AuthError (or ReadBody's limit, budget or deadline error), which the host
 // writes in the protocol of the route r took. The body is read through
 // httpx.ReadBody, once for the hash and the handler.
 func (a *Authenticator) Authenticate(r *http.Request) (*http.Request, error) {
@@ -292,13 +292,15 @@ func (a *Authenticator) authenticate(r *http.Request) (*authz.Identity, error) {
 	}
 
 	body, err := httpx.ReadBody(r)
-	var mbe *http.MaxBytesError
+	var de *httpx.DecodeError
 	switch {
-	case errors.As(err, &mbe):
-		return nil, mbe
-	case err != nil:
+	case errors.As(err, &de):
 		f.Code, f.Message = failIncomplete, "The request body could not be read."
 		return nil, f
+	case err != nil:
+		// The body's limit, the host's body budget or its read deadline,
+		// for the host to map.
+		return nil, err
 	}
 	creds := aws.Credentials{AccessKeyID: auth.AccessKeyID, SecretAccessKey: secret, SessionToken: p.token}
 	var want []string
