@@ -52,6 +52,11 @@ func readBody(r *http.Request, ri *reqInfo) (_ []byte, err error) {
 	if ri == nil || ri.host == nil {
 		return bodyResult(io.ReadAll(r.Body))
 	}
+	defer func() {
+		if err != nil {
+			ri.abandonBody()
+		}
+	}()
 	n := r.ContentLength
 	if n > ri.limit {
 		return nil, &http.MaxBytesError{Limit: ri.limit}
@@ -90,6 +95,19 @@ func readBody(r *http.Request, ri *reqInfo) (_ []byte, err error) {
 		return bodyResult(io.ReadAll(r.Body))
 	}
 	return bodyResult(readDeclared(r.Body, n))
+}
+
+// abandonBody gives up the rest of a body that will not be read (refused,
+// too large, too slow, broken): its connection's reads fail from now on
+// and it is closed after the answer. Without this, closing the body, and
+// the server before it answers, would wait to read up to 256 KiB of it,
+// which a stalled upload never sends.
+func (ri *reqInfo) abandonBody() {
+	if ri.w == nil {
+		return
+	}
+	ri.w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(ri.w).SetReadDeadline(time.Now())
 }
 
 // firstAlloc is the buffer a declared body starts with: most bodies fit;

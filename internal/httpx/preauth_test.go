@@ -133,6 +133,12 @@ func TestBodyBudget(t *testing.T) {
 	if res := do(t, "GET", url+"/healthz", "", nil); res.status != 200 {
 		t.Errorf("healthz with the budget held: %d %s", res.status, res.body)
 	}
+	// Another stalled upload is answered at once, not once its body
+	// (which the host will not read) has arrived.
+	refused := stall(t, "127.0.0.3", url, "/clusters", 2000, 10)
+	if res := readResponse(t, refused, 5*time.Second); res.status != http.StatusServiceUnavailable || res.header.Get("X-Amzn-ErrorType") != eksapi.CodeThrottling {
+		t.Errorf("stalled upload with the budget held: %d %s", res.status, res.body)
+	}
 
 	for _, c := range uploads {
 		c.Close()
@@ -188,6 +194,21 @@ func TestBodyReadTimeout(t *testing.T) {
 		if i == 0 {
 			time.Sleep(2 * deadline) // the first body's deadline passes while the connection is idle
 		}
+	}
+}
+
+// TestTooLargeNotAwaited: a stalled upload declaring more than the limit
+// is answered at once, without waiting for the body it will not read.
+func TestTooLargeNotAwaited(t *testing.T) {
+	url, _ := newHost(t, httpx.Config{MaxBodyBytes: 1000}, func(h *httpx.Host) {
+		mustHandle(t, h, "POST /clusters", httpx.EKS, func(w http.ResponseWriter, r *http.Request) error {
+			_, err := httpx.ReadBody(r)
+			return err
+		})
+	})
+	c := stall(t, "127.0.0.1", url, "/clusters", 2000, 10)
+	if res := readResponse(t, c, 5*time.Second); res.status != http.StatusRequestEntityTooLarge {
+		t.Errorf("stalled upload beyond the limit: %d %s", res.status, res.body)
 	}
 }
 
