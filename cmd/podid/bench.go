@@ -15,7 +15,7 @@ func newBenchCmd() *cobra.Command {
 	var cfg bench.Config
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure podid against its goals: throughput vs a canned server, memory, and (--scale) a million associations",
+		Short: "Measure podid against its goals: throughput vs a canned server, memory, (--scale) a million associations, (--preauth-attack) stalled uploads",
 		Long: `bench starts podid serve as a child process of this binary and measures it
 through the Go SDK, printing a table of figures, ratios, goals and PASS/MISS.
 
@@ -27,6 +27,12 @@ ListClusters against moto's server (--no-moto skips it); then the server's
 memory with --associations associations loaded through the API.
 
 --reads: the read comparisons alone (no Update, no memory): a quick run.
+
+--preauth-attack: --uploads stalled uploads (1,000) bearing a valid key ID
+(podid reads a body before it can check its signature), held --hold (15s),
+in two phases (from one address with 1 MiB bodies, as issue 10 found it, and
+from 16 addresses with 256 KiB bodies), each against a fresh podid serve
+--auth sigv4: its peak RSS and /healthz latency during the attack.
 
 --scale: --clusters x --per-cluster associations (a million by default): List
 page time and Create throughput at the start against at scale, start-up time
@@ -59,6 +65,9 @@ The exit code is 0 when the run completes, whether or not goals are met.`,
 	f.StringVar(&cfg.ServerBin, "server-bin", "", "podid binary to start (default: this executable)")
 	f.BoolVar(&cfg.Scale, "scale", false, "run the scale benchmark instead")
 	f.BoolVar(&cfg.Reads, "reads", false, "run only the read comparisons (Describe, EKS Auth, agent cache hits, DescribeCluster/ListClusters against moto): no Update, no memory")
+	f.BoolVar(&cfg.PreauthAttack, "preauth-attack", false, "run the pre-authentication attack instead (issue 10)")
+	f.IntVar(&cfg.Uploads, "uploads", 0, "preauth-attack mode: stalled uploads per phase (default 1000)")
+	f.DurationVar(&cfg.Hold, "hold", 0, "preauth-attack mode: how long each phase holds its uploads (default 15s)")
 	f.IntVar(&cfg.Clusters, "clusters", 0, "scale mode: clusters (default 200)")
 	f.IntVar(&cfg.PerCluster, "per-cluster", 0, "scale mode: associations per cluster (default 5000)")
 	f.BoolVar(&cfg.Propagation, "propagation", false, "run the replica propagation benchmark instead: two podid replicas on the PostgreSQL database --store names")

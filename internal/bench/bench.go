@@ -86,6 +86,13 @@ type Config struct {
 	Propagation bool
 	Trials      int
 
+	// PreauthAttack selects the pre-authentication attack mode (issue
+	// 10): Uploads stalled uploads (default 1,000) held for Hold
+	// (default 15s) in each of its phases.
+	PreauthAttack bool
+	Uploads       int
+	Hold          time.Duration
+
 	// Timeout bounds the whole run. Default 15m (default mode) or 60m
 	// (scale mode).
 	Timeout time.Duration
@@ -126,6 +133,8 @@ func (c *Config) setDefaults() error {
 	c.PerCluster = cmp.Or(c.PerCluster, 5000)
 	c.MotoBin = cmp.Or(c.MotoBin, "moto_server")
 	c.Trials = cmp.Or(c.Trials, 200)
+	c.Uploads = cmp.Or(c.Uploads, 1000)
+	c.Hold = cmp.Or(c.Hold, 15*time.Second)
 	if c.Timeout == 0 {
 		c.Timeout = 15 * time.Minute
 		if c.Scale {
@@ -163,17 +172,20 @@ func (c *Config) setDefaults() error {
 		errs = append(errs, fmt.Errorf("per-cluster %d: want 1-%d (the association limit)", c.PerCluster, maxPerCluster))
 	}
 	modes := 0
-	for _, on := range []bool{c.Scale, c.Reads, c.Propagation} {
+	for _, on := range []bool{c.Scale, c.Reads, c.Propagation, c.PreauthAttack} {
 		if on {
 			modes++
 		}
 	}
 	if modes > 1 {
-		errs = append(errs, errors.New("--scale, --reads and --propagation are different modes: pick one"))
+		errs = append(errs, errors.New("--scale, --reads, --propagation and --preauth-attack are different modes: pick one"))
 	}
 	if c.Propagation && c.Store == "sqlite" {
 		errs = append(errs, errors.New(`--propagation needs PostgreSQL, which the replicas share: pass --store postgres (the bench starts one) `+
 			`or --store postgres://... (e.g. eval "$(bash ci/postgres.sh)"; podid bench --propagation --store "$TEST_POSTGRES_DSN")`))
+	}
+	if c.Uploads < 1 || c.Uploads > 20_000 || c.Hold < time.Second {
+		errs = append(errs, fmt.Errorf("uploads %d, hold %v: want 1-20,000 uploads held at least 1s", c.Uploads, c.Hold))
 	}
 	if c.Store != "sqlite" && c.Store != StartPostgres && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		errs = append(errs, fmt.Errorf("store %q: want sqlite, postgres (started by the bench) or a postgres:// DSN", c.Store))
@@ -220,6 +232,8 @@ func Run(ctx context.Context, cfg Config) error {
 		err = r.reads(ctx)
 	case cfg.Propagation:
 		err = r.propagation(ctx)
+	case cfg.PreauthAttack:
+		err = r.preauthAttack(ctx)
 	default:
 		err = r.standard(ctx)
 	}

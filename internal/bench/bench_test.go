@@ -264,6 +264,15 @@ func TestRunTiny(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { runTiny(t, bin, tc.cfg, tc.want) })
 	}
+	t.Run("preauth-attack", func(t *testing.T) {
+		runTiny(t, bin, Config{PreauthAttack: true, Uploads: 40, Hold: time.Second}, []*regexp.Regexp{
+			regexp.MustCompile(`(?m)^podid bench --preauth-attack: 40 stalled uploads bearing a valid key ID, held 1s`),
+			regexp.MustCompile(`(?m)^phase 1: .*\n  uploads:  \d+ .*; \d+\.\d MiB sent$`),
+			regexp.MustCompile(`(?m)^\s*server peak RSS \(VmHWM\)\s+\d+\.\d MiB\s+< 200\.0 MiB\s+(PASS|MISS)\s`),
+			regexp.MustCompile(`(?m)^\s*healthz p50/p99 \([1-9]\d* probes\)\s+\S+/\S+\s+p99 < 100ms\s+(PASS|MISS)\s`),
+			regexp.MustCompile(`(?m)^phase 2: spread over 16 addresses`),
+		})
+	})
 	// The same on PostgreSQL, in a schema of its own, when a server is
 	// named.
 	if os.Getenv(pgtest.EnvDSN) == "" {
