@@ -4,7 +4,8 @@
 # IAM shares with STS): roles and trust policies, inline and managed
 # policies with versions and attachments, users, access keys (the key then
 # authenticates; Inactive and deleted keys are refused), the errors the CLI
-# reports, and the records surviving a restart.
+# reports, the EKS token `aws eks get-token` makes (a presigned STS URL), and
+# the records surviving a restart.
 #
 # Usage (from the repository root): bash ci/iam-cli-test.sh
 # PODID_BIN=/path/to/podid uses a built binary instead of building one.
@@ -167,7 +168,43 @@ check "get-access-key-last-used" "$out" "d['UserName']=='node'"
 
 out=$(as "$key" "$secret" aws sts get-caller-identity --endpoint-url "$URL" --output json)
 check "the user's key authenticates as the user" "$out" "d['Arn']=='arn:aws:iam::000000000000:user/nodes/node' and d['UserId']=='$user_id'"
+# eks_token KEY SECRET: the token `aws eks get-token` makes for cluster dev
+# with those keys, its STS (a presigned GetCallerIdentity URL) at podid.
+eks_token() {
+  AWS_ACCESS_KEY_ID=$1 AWS_SECRET_ACCESS_KEY=$2 AWS_ENDPOINT_URL_STS=$URL aws eks get-token --cluster-name dev --output json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["token"])'
+}
+# send_token TOKEN CLUSTER: GETs the token's URL as aws-iam-authenticator
+# does (with the x-k8s-aws-id header); prints the status and the body.
+send_token() {
+  python3 - "$1" "$2" <<'PY'
+import base64, sys, urllib.error, urllib.request
+tok, cluster = sys.argv[1], sys.argv[2]
+assert tok.startswith("k8s-aws-v1."), tok
+b64 = tok[len("k8s-aws-v1."):]
+url = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4)).decode()
+req = urllib.request.Request(url, headers={"x-k8s-aws-id": cluster})
+try:
+    with urllib.request.urlopen(req, timeout=10) as r:
+        print(r.status, r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())
+PY
+}
+# expect_token NAME TOKEN CLUSTER STATUS SUBSTRING
+expect_token() {
+  local got
+  got=$(send_token "$2" "$3" | tr -d '\n')
+  case "$got" in
+    "$4 "*"$5"*) pass "$1" ;;
+    *) fail "$1" "$got" ;;
+  esac
+}
+token=$(eks_token "$key" "$secret")
+expect_token "aws eks get-token: the presigned GetCallerIdentity answers the user" "$token" dev 200 "<Arn>arn:aws:iam::000000000000:user/nodes/node</Arn>"
+expect_token "aws eks get-token: another cluster's header is refused" "$token" prod 403 "<Code>SignatureDoesNotMatch</Code>"
 iam update-access-key --user-name node --access-key-id "$key" --status Inactive >/dev/null
+expect_token "aws eks get-token: an Inactive key's token is refused" "$token" dev 403 "<Code>InvalidClientTokenId</Code>"
 expect_error "an Inactive key is refused (STS)" InvalidClientTokenId as "$key" "$secret" aws sts get-caller-identity --endpoint-url "$URL"
 expect_error "an Inactive key is refused (IAM)" InvalidClientTokenId as "$key" "$secret" aws iam get-user --endpoint-url "$URL"
 expect_error "an Inactive key is refused (EKS)" UnrecognizedClientException as "$key" "$secret" aws eks list-clusters --endpoint-url "$URL"
