@@ -43,6 +43,11 @@ against moto's server.
 --trials updates through one, each timed until the other's association cache
 has applied it (p50/p99, goal p99 <= 100 ms).
 
+--soak 10m: that long of mixed load (creates, updates, deletes, describes,
+lists, credential requests through podid agent) against one server: its
+VmRSS at the end within 10% of after the first minute, goroutines flat, no
+errors.
+
 The exit code is 0 when the run completes, whether or not goals are met.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -72,9 +77,11 @@ The exit code is 0 when the run completes, whether or not goals are met.`,
 	f.IntVar(&cfg.PerCluster, "per-cluster", 0, "scale mode: associations per cluster (default 5000)")
 	f.BoolVar(&cfg.Propagation, "propagation", false, "run the replica propagation benchmark instead: two podid replicas on the PostgreSQL database --store names")
 	f.IntVar(&cfg.Trials, "trials", 0, "propagation mode: updates timed (default 200)")
+	f.DurationVar(&cfg.Soak, "soak", 0, "run the soak benchmark for this long instead (e.g. 10m): mixed load against one server, its memory and goroutines watched")
+	f.IntVar(&cfg.SoakRate, "soak-rate", 0, "soak mode: operations per second, all workers together (default 200)")
 	f.StringVar(&cfg.MotoBin, "moto-bin", "", "moto's server executable (default moto_server)")
 	f.BoolVar(&cfg.NoMoto, "no-moto", false, "skip the DescribeCluster/ListClusters comparison with moto")
-	f.DurationVar(&cfg.Timeout, "timeout", 0, "bound on the whole run (default 15m, or 60m with --scale)")
+	f.DurationVar(&cfg.Timeout, "timeout", 0, "bound on the whole run (default 15m, 60m with --scale, --soak plus 5m with --soak)")
 	f.StringVar(&cfg.WorkDir, "work-dir", "", "directory for the store and server logs (default: a temporary directory, removed afterwards)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the temporary work directory")
 	f.StringSliceVar(&cfg.Ops, "ops", nil, "default mode: the operations to compare, Describe (with EKS Auth, the agent and moto) and/or Update (default both)")

@@ -93,6 +93,12 @@ type Config struct {
 	Uploads       int
 	Hold          time.Duration
 
+	// Soak, if > 0, selects the soak mode (issue 11): this long of mixed
+	// load against one server at SoakRate operations per second (default
+	// 200).
+	Soak     time.Duration
+	SoakRate int
+
 	// Timeout bounds the whole run. Default 15m (default mode) or 60m
 	// (scale mode).
 	Timeout time.Duration
@@ -135,11 +141,13 @@ func (c *Config) setDefaults() error {
 	c.Trials = cmp.Or(c.Trials, 200)
 	c.Uploads = cmp.Or(c.Uploads, 1000)
 	c.Hold = cmp.Or(c.Hold, 15*time.Second)
+	c.SoakRate = cmp.Or(c.SoakRate, 200)
 	if c.Timeout == 0 {
 		c.Timeout = 15 * time.Minute
 		if c.Scale {
 			c.Timeout = 60 * time.Minute
 		}
+		c.Timeout = max(c.Timeout, c.Soak+5*time.Minute)
 	}
 	if c.Out == nil {
 		c.Out = os.Stdout
@@ -172,13 +180,19 @@ func (c *Config) setDefaults() error {
 		errs = append(errs, fmt.Errorf("per-cluster %d: want 1-%d (the association limit)", c.PerCluster, maxPerCluster))
 	}
 	modes := 0
-	for _, on := range []bool{c.Scale, c.Reads, c.Propagation, c.PreauthAttack} {
+	for _, on := range []bool{c.Scale, c.Reads, c.Propagation, c.PreauthAttack, c.Soak != 0} {
 		if on {
 			modes++
 		}
 	}
 	if modes > 1 {
-		errs = append(errs, errors.New("--scale, --reads, --propagation and --preauth-attack are different modes: pick one"))
+		errs = append(errs, errors.New("--scale, --reads, --propagation, --preauth-attack and --soak are different modes: pick one"))
+	}
+	if c.Soak < 0 || c.Soak > 0 && c.Soak < 5*time.Second {
+		errs = append(errs, fmt.Errorf("soak %v: want at least 5s", c.Soak))
+	}
+	if c.SoakRate < 1 || c.SoakRate > 100_000 {
+		errs = append(errs, fmt.Errorf("soak rate %d: want 1-100,000 operations per second", c.SoakRate))
 	}
 	if c.Propagation && c.Store == "sqlite" {
 		errs = append(errs, errors.New(`--propagation needs PostgreSQL, which the replicas share: pass --store postgres (the bench starts one) `+
@@ -234,6 +248,8 @@ func Run(ctx context.Context, cfg Config) error {
 		err = r.propagation(ctx)
 	case cfg.PreauthAttack:
 		err = r.preauthAttack(ctx)
+	case cfg.Soak > 0:
+		err = r.soak(ctx)
 	default:
 		err = r.standard(ctx)
 	}
@@ -248,6 +264,7 @@ type run struct {
 	cfg      Config
 	id       string // keeps cluster names unique in a shared store
 	children []*child
+	serves   int // podid serve processes started
 	// loadStart is the 1-minute load average when the run began: the
 	// figures are only as good as the machine is quiet.
 	loadStart string
@@ -310,9 +327,13 @@ func seedMethod(storeFlag string) string {
 }
 
 // startPodid starts podid serve on the store dsn names, with extra
-// arguments after the configured ones.
+// arguments after the configured ones. Each gets a --data-dir of its own
+// in the work directory (for its admin credentials file), never
+// ./podid-data wherever the bench was started.
 func (r *run) startPodid(ctx context.Context, dsn string, extra ...string) (*child, error) {
-	args := append([]string{"serve", "--listen", "{addr}", "--store", dsn, "--auth", "none"}, r.cfg.ServeArgs...)
+	r.serves++
+	dataDir := filepath.Join(r.cfg.WorkDir, fmt.Sprintf("serve-%d", r.serves))
+	args := append([]string{"serve", "--listen", "{addr}", "--store", dsn, "--auth", "none", "--data-dir", dataDir}, r.cfg.ServeArgs...)
 	args = append(args, extra...)
 	c, err := startChild(ctx, "podid", r.cfg.WorkDir, r.cfg.ServerBin, args, "/healthz", 10*time.Minute)
 	if err != nil {

@@ -260,6 +260,18 @@ func TestRunTiny(t *testing.T) {
 				regexp.MustCompile(`(?m)^moto: .*skipped`),
 			},
 		},
+		{
+			name: "soak",
+			cfg:  Config{Soak: 6 * time.Second, SoakRate: 50},
+			want: []*regexp.Regexp{
+				regexp.MustCompile(`(?m)^podid bench --soak 6s: mixed load against one server$`),
+				regexp.MustCompile(`(?m)^ops:\s+[1-9]\d* in \d+s .* credentials [1-9]\d*$`),
+				regexp.MustCompile(`(?m)^\s*server VmRSS \(1s, 6s\)\s+\d+\.\d MiB\s+\d+\.\d MiB \(\d+\.\d\dx\)\s+<= 1\.10x\s+(PASS|MISS)\s*$`),
+				regexp.MustCompile(`(?m)^\s*server goroutines\s+[1-9]\d*\s+[1-9]\d*\s+<= \+20\s+(PASS|MISS)\s*$`),
+				// Errors are a failure of podid, not noise.
+				regexp.MustCompile(`(?m)^\s*errors\s+0\s+0\s+PASS\s*$`),
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { runTiny(t, bin, tc.cfg, tc.want) })

@@ -232,6 +232,49 @@ func (r *run) podTokens(ctx context.Context, podURL string, set *throughputSet) 
 	return tokens, nil
 }
 
+// startAgent starts podid agent for cluster against the server at
+// podURL, signing with the bench's keys, its probes on its listen address.
+func (r *run) startAgent(ctx context.Context, podURL, cluster string) (*child, error) {
+	dir := r.cfg.WorkDir
+	ag, err := startChildEnv(ctx, "agent", dir, r.cfg.ServerBin,
+		[]string{"agent", "--server", podURL, "--cluster", cluster, "--region", benchRegion,
+			"--listen", "{addr}", "--probe-listen", "", "--log-level", "warn"},
+		[]string{
+			"AWS_ACCESS_KEY_ID=" + benchKeyID, "AWS_SECRET_ACCESS_KEY=" + benchSecret, "AWS_SESSION_TOKEN=",
+			"AWS_PROFILE=", "AWS_REGION=" + benchRegion, "AWS_EC2_METADATA_DISABLED=true",
+			"AWS_CONFIG_FILE=" + filepath.Join(dir, "no-aws-config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "no-aws-credentials"),
+		},
+		"/healthz", time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	r.children = append(r.children, ag)
+	return ag, nil
+}
+
+// getCredentials asks the agent at base for a pod's credentials, as an
+// SDK's container credentials provider does.
+func getCredentials(ctx context.Context, hc *http.Client, base, token string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/credentials", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header["Authorization"] = []string{token}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s/v1/credentials: %s: %s", base, resp.Status, b)
+	}
+	return b, nil
+}
+
 // newEKSAuth returns the node agent's EKS Auth client for url, one attempt
 // per call.
 func newEKSAuth(url string, workers int) (*eksauthclient.Client, error) {
@@ -299,41 +342,14 @@ func (r *run) compareEKSAuth(ctx context.Context, pod *child, cluster string, to
 // credentials, and compares its cache hits with a canned server answering
 // the same bytes.
 func (r *run) compareAgent(ctx context.Context, pod *child, cluster string, tokens []string, res *readResults) (*comparison, error) {
-	dir := r.cfg.WorkDir
-	ag, err := startChildEnv(ctx, "agent", dir, r.cfg.ServerBin,
-		[]string{"agent", "--server", pod.url, "--cluster", cluster, "--region", benchRegion,
-			"--listen", "{addr}", "--probe-listen", "", "--log-level", "warn"},
-		[]string{
-			"AWS_ACCESS_KEY_ID=" + benchKeyID, "AWS_SECRET_ACCESS_KEY=" + benchSecret, "AWS_SESSION_TOKEN=",
-			"AWS_PROFILE=", "AWS_REGION=" + benchRegion, "AWS_EC2_METADATA_DISABLED=true",
-			"AWS_CONFIG_FILE=" + filepath.Join(dir, "no-aws-config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "no-aws-credentials"),
-		},
-		"/healthz", time.Minute)
+	ag, err := r.startAgent(ctx, pod.url, cluster)
 	if err != nil {
 		return nil, err
 	}
-	r.children = append(r.children, ag)
 	defer r.stop(ag)
 	hc := newHTTPClient(r.cfg.Concurrency)
 	get := func(ctx context.Context, base, token string) ([]byte, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/credentials", nil)
-		if err != nil {
-			return nil, err
-		}
-		req.Header["Authorization"] = []string{token}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("GET %s/v1/credentials: %s: %s", base, resp.Status, b)
-		}
-		return b, nil
+		return getCredentials(ctx, hc, base, token)
 	}
 	var first []byte
 	for i, tok := range tokens { // every token's credentials cached
