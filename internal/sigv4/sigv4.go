@@ -303,19 +303,21 @@ func (a *Authenticator) authenticate(r *http.Request) (*authz.Identity, error) {
 		return nil, err
 	}
 	creds := aws.Credentials{AccessKeyID: auth.AccessKeyID, SecretAccessKey: secret, SessionToken: p.token}
-	var want []string
+	var match bool
 	if p.presigned {
+		var want []string
 		want, err = a.presignedSignatures(r, auth, body, p.signTime, creds)
+		match = err == nil && anyEqual(want, auth.Signature)
 	} else {
-		var sig string
-		sig, err = a.signature(r, auth, body, p.signTime, creds)
-		want = []string{sig}
+		var want string
+		want, err = a.signature(r, auth, body, p.signTime, creds)
+		match = err == nil && subtle.ConstantTimeCompare([]byte(want), []byte(auth.Signature)) == 1
 	}
 	if errors.Is(err, errContentSHA) {
 		f.Code, f.Message = failSignature, msgContentSHA
 		return nil, f
 	}
-	if err != nil || !anyEqual(want, auth.Signature) {
+	if !match {
 		f.Code, f.Message = failSignature, sts.MsgSignatureMismatch
 		return nil, f
 	}
@@ -351,55 +353,56 @@ const msgPresignExpired = "Request has expired"
 // request (or a presigned one without X-Amz-Expires) within MaxSkew of
 // the server's clock, a presigned one from its X-Amz-Date (less MaxSkew)
 // until X-Amz-Expires after it.
-func (a *Authenticator) present(r *http.Request) (*presentation, *failure) {
+func (a *Authenticator) present(r *http.Request) (presentation, *failure) {
 	authz := r.Header.Get("Authorization")
-	query := r.URL.Query()
 	var p presentation
 	var expires time.Duration
 	var hasExpires bool
+	var query url.Values
+	if authz == "" && r.URL.RawQuery != "" {
+		query = r.URL.Query()
+	}
 	switch {
 	case authz != "":
 		auth, err := ParseAuthorization(authz)
 		if err != nil {
-			return nil, &failure{Code: failIncomplete, Message: err.Error()}
+			return presentation{}, &failure{Code: failIncomplete, Message: err.Error()}
 		}
 		p = presentation{auth: auth, amzDate: r.Header.Get("X-Amz-Date"), token: r.Header.Get("X-Amz-Security-Token")}
 		if p.amzDate == "" {
-			return nil, &failure{Code: failIncomplete, AccessKeyID: auth.AccessKeyID,
+			return presentation{}, &failure{Code: failIncomplete, AccessKeyID: auth.AccessKeyID,
 				Message: "Authorization header requires existence of a 'X-Amz-Date' header (podid does not take a 'Date' header in its place). Authorization=" + authz}
 		}
 	case IsPresigned(query):
 		ps, err := ParsePresigned(query)
 		if err != nil {
-			return nil, &failure{Code: failIncomplete, Message: err.Error(), AccessKeyID: requestKeyID(r)}
+			return presentation{}, &failure{Code: failIncomplete, Message: err.Error(), AccessKeyID: requestKeyID(r)}
 		}
 		p = presentation{auth: &ps.Authorization, amzDate: ps.AmzDate, token: ps.SecurityToken, presigned: true}
 		expires, hasExpires = ps.Expires, ps.HasExpires
 	default:
-		return nil, &failure{Code: failMissing, Message: sts.MsgMissingAuthToken}
+		return presentation{}, &failure{Code: failMissing, Message: sts.MsgMissingAuthToken}
 	}
-	f := &failure{AccessKeyID: p.auth.AccessKeyID}
+	refuse := func(code, msg string) (presentation, *failure) {
+		return presentation{}, &failure{Code: code, Message: msg, AccessKeyID: p.auth.AccessKeyID}
+	}
 	signTime, err := time.Parse(timeFormat, p.amzDate)
 	if err != nil {
-		f.Code, f.Message = failIncomplete, fmt.Sprintf("Invalid X-Amz-Date '%s', must be in ISO 8601 format: yyyyMMddTHHmmssZ", p.amzDate)
-		return nil, f
+		return refuse(failIncomplete, fmt.Sprintf("Invalid X-Amz-Date '%s', must be in ISO 8601 format: yyyyMMddTHHmmssZ", p.amzDate))
 	}
 	p.signTime = signTime
 	now := a.now().UTC()
 	switch {
 	case signTime.After(now.Add(MaxSkew)):
-		f.Code, f.Message = failSignature, fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 5 min.)",
-			p.amzDate, now.Add(MaxSkew).Format(timeFormat), now.Format(timeFormat))
-		return nil, f
+		return refuse(failSignature, fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 5 min.)",
+			p.amzDate, now.Add(MaxSkew).Format(timeFormat), now.Format(timeFormat)))
 	case hasExpires && now.After(signTime.Add(expires)):
-		f.Code, f.Message = failPresignExpired, msgPresignExpired
-		return nil, f
+		return refuse(failPresignExpired, msgPresignExpired)
 	case !hasExpires && signTime.Before(now.Add(-MaxSkew)):
-		f.Code, f.Message = failSignature, fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 5 min.)",
-			p.amzDate, now.Add(-MaxSkew).Format(timeFormat), now.Format(timeFormat))
-		return nil, f
+		return refuse(failSignature, fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 5 min.)",
+			p.amzDate, now.Add(-MaxSkew).Format(timeFormat), now.Format(timeFormat)))
 	}
-	return &p, nil
+	return p, nil
 }
 
 // lookup finds the identity and secret of an access key ID: a *failure
