@@ -18,8 +18,9 @@ import (
 // presigned builds a request presigned with the SDK's signer
 // (Signer.PresignHTTP), as the AWS CLI's presign and EKS tokens are: the
 // signature and the other X-Amz-* parameters in the query, expires (""
-// for none) as X-Amz-Expires, hdr signed and sent as headers.
-func presigned(t *testing.T, c sts.Credentials, method, rawURL, body, service, payloadHash, expires string, at time.Time, hdr map[string]string) *http.Request {
+// for none) as X-Amz-Expires, hdr signed and sent as headers (X-Amz-*
+// ones hoisted into the query, unless opts say otherwise).
+func presigned(t *testing.T, c sts.Credentials, method, rawURL, body, service, payloadHash, expires string, at time.Time, hdr map[string]string, opts ...func(*v4.SignerOptions)) *http.Request {
 	t.Helper()
 	if expires != "" {
 		sep := "?"
@@ -37,7 +38,7 @@ func presigned(t *testing.T, c sts.Credentials, method, rawURL, body, service, p
 	}
 	uri, signedHdr, err := v4.NewSigner().PresignHTTP(context.Background(),
 		aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken},
-		req, payloadHash, service, "us-west-2", at)
+		req, payloadHash, service, "us-west-2", at, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +97,16 @@ func TestPresigned(t *testing.T) {
 		{"UNSIGNED-PAYLOAD", func() *http.Request {
 			return presigned(t, e.admin, "GET", gci, "", "sts", "UNSIGNED-PAYLOAD", "60", now, k8s)
 		}, 200, "<GetCallerIdentityResult>"},
+		{"session token as a signed header", func() *http.Request {
+			c := vended.Credentials
+			c.SessionToken = ""
+			r := presigned(t, c, "GET", gci, "", "sts", empty, "60", now, map[string]string{"X-Amz-Security-Token": vended.Credentials.SessionToken},
+				func(o *v4.SignerOptions) { o.DisableHeaderHoisting = true })
+			if r.URL.Query().Has("X-Amz-Security-Token") || r.Header.Get("X-Amz-Security-Token") == "" {
+				t.Fatalf("token not in a header alone: %s %v", r.URL, r.Header)
+			}
+			return r
+		}, 200, "<Arn>" + vended.AssumedRoleARN + "</Arn>"},
 		{"presigned EKS API call", func() *http.Request {
 			return presigned(t, e.admin, "GET", e.srv.URL+"/clusters/c1", "", "eks", empty, "300", now, nil)
 		}, 200, `"name":"c1"`},

@@ -379,6 +379,9 @@ func (a *Authenticator) present(r *http.Request) (presentation, *failure) {
 			return presentation{}, &failure{Code: failIncomplete, Message: err.Error(), AccessKeyID: requestKeyID(r)}
 		}
 		p = presentation{auth: &ps.Authorization, amzDate: ps.AmzDate, token: ps.SecurityToken, presigned: true}
+		if p.token == "" {
+			p.token = r.Header.Get("X-Amz-Security-Token") // signed as a header instead
+		}
 		expires, hasExpires = ps.Expires, ps.HasExpires
 	default:
 		return presentation{}, &failure{Code: failMissing, Message: sts.MsgMissingAuthToken}
