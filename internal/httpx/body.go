@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -177,21 +178,41 @@ func DecodeJSON(r *http.Request, v any) error {
 // WriteJSON writes v as a 200 JSON response, or returns the error of
 // encoding it (for the host to map).
 func WriteJSON(w http.ResponseWriter, v any) error {
-	var b []byte
-	var err error
 	if a, ok := v.(JSONAppender); ok {
-		b, err = a.AppendJSON(nil)
-	} else {
-		b, err = json.Marshal(v)
+		// Into a pooled buffer: the ResponseWriter copies what it is given.
+		bp := jsonBufs.Get().(*[]byte)
+		defer func() {
+			if cap(*bp) <= maxPooledJSON {
+				jsonBufs.Put(bp)
+			}
+		}()
+		b, err := a.AppendJSON((*bp)[:0])
+		if err != nil {
+			return err
+		}
+		*bp = b
+		writeJSONBody(w, b)
+		return nil
 	}
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
+	writeJSONBody(w, b)
+	return nil
+}
+
+func writeJSONBody(w http.ResponseWriter, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
-	return nil
 }
+
+// jsonBufs pools WriteJSON's buffers for JSONAppenders; one grown past
+// maxPooledJSON is left to the garbage collector.
+var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxPooledJSON = 64 << 10
 
 // JSONAppender is a response that writes its own JSON, byte for byte what
 // json.Marshal would write, for WriteJSON to skip reflection on a hot path.
