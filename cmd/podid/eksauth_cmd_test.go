@@ -48,13 +48,20 @@ func (w *bannerWriter) Write(p []byte) (int, error) {
 // URL and data directory.
 func startServe(t *testing.T, delay time.Duration) (string, string) {
 	t.Helper()
+	return startServeWith(t, func(o *serveOptions) { o.propagationDelay = delay })
+}
+
+// startServeWith is startServe with options of the test's.
+func startServeWith(t *testing.T, opt func(o *serveOptions)) (string, string) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	o := &serveOptions{
 		listen: "127.0.0.1:0", store: "sqlite:" + filepath.Join(dir, "podid.db"), region: "us-west-2",
 		accountID: "111122223333", auth: sigv4.ModeSigV4, iam: iamOff, maxBodyBytes: 1 << 20, logLevel: "error",
-		shutdownTimeout: 5 * time.Second, dataDir: dir, propagationDelay: delay,
+		shutdownTimeout: 5 * time.Second, dataDir: dir,
 		pollInterval: time.Second, resyncInterval: 5 * time.Minute,
 	}
+	opt(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	bw := &bannerWriter{url: make(chan string, 1)}
