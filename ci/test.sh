@@ -2,7 +2,8 @@
 # The test command: vet, the Go test suite (PostgreSQL tests included when a
 # server can be started or TEST_POSTGRES_DSN is set), the AWS CLI script, and
 # the boto3 and JS SDK flows (ci/xsdk), the Terraform e2e (ci/terraform) and the web console's browser tests
-# (ci/console: Debian's chromium, installed if absent) against the built binary.
+# (ci/console: Debian's chromium, installed if absent) against the built binary,
+# and the short performance regression check (ci/bench-check.sh).
 # Run from anywhere: bash ci/test.sh
 #
 # Output is results only: the setup steps' progress (package installs,
@@ -67,3 +68,4 @@ bash ci/iam-cli-test.sh
 echo "== boto3 and JS SDK flows"; bash ci/xsdk/run.sh
 echo "== Terraform e2e (IAM, EKS, pod identity)"; bash ci/terraform/run.sh
 echo "== web console in chromium (ci/console)"; bash ci/console/run.sh
+echo "== performance regression check (ci/bench-check.sh)"; bash ci/bench-check.sh
