@@ -147,6 +147,13 @@ func (t *table) modified(id string) (int64, bool) {
 // its ID and any other holding its (cluster, namespace, service account).
 func (t *table) put(a *store.Association, seen uint32) {
 	if n, ok := t.findID(a.ID); ok {
+		if r := &t.recs[n]; t.strs.str(r.cluster) == a.ClusterName && t.strs.str(r.namespace) == a.Namespace &&
+			string(t.serviceAccount(r)) == a.ServiceAccount {
+			// An update, or a resync seeing it again: in place, the
+			// indexes and the arena untouched.
+			t.set(r, a, seen)
+			return
+		}
 		t.remove(n)
 	}
 	c, ns := t.strs.ref(a.ClusterName), t.strs.ref(a.Namespace)
@@ -192,6 +199,18 @@ func (t *table) put(a *store.Association, seen uint32) {
 	}
 	t.byKey.insert(t.recKeyHash(n), n, t.recKeyHash)
 	t.byID.insert(t.recIDHash(n), n, t.recIDHash)
+}
+
+// set stores a's mutable fields in r, seen in generation seen.
+func (t *table) set(r *rec, a *store.Association, seen uint32) {
+	old := [...]uint32{r.role, r.targetRole, r.externalID, r.policy}
+	r.role, r.targetRole = t.strs.ref(a.RoleARN), t.strs.ref(a.TargetRoleARN)
+	r.externalID, r.policy = t.strs.ref(a.ExternalID), t.strs.ref(a.Policy)
+	for _, s := range old {
+		t.strs.unref(s)
+	}
+	r.seen, r.disableTags = seen, a.DisableSessionTags
+	r.revision, r.modified = a.Revision, a.ModifiedAt.UnixNano()
 }
 
 // deleteID removes the association with ID id if it is in cluster.

@@ -33,6 +33,19 @@ func TestTableModel(t *testing.T) {
 	var gen uint32
 	for step := range 20_000 {
 		switch op := rng.IntN(100); {
+		case op < 15 && len(model) > 0:
+			// An update: a new state of a stored association.
+			var a store.Association
+			for _, r := range model {
+				a = r.a
+				break
+			}
+			a.RoleARN = pick("arn:aws:iam::111122223333:role/r", 5)
+			a.Policy = []string{"", `{"Version":"2012-10-17"}`}[rng.IntN(2)]
+			a.DisableSessionTags = !a.DisableSessionTags
+			a.Revision, a.ModifiedAt = int64(step), time.Unix(0, int64(step))
+			tab.put(&a, gen)
+			model[a.ID] = modelRec{a, gen}
 		case op < 70:
 			a := store.Association{
 				ID:                 pick("a-", 3000),
@@ -97,7 +110,7 @@ func TestTableModel(t *testing.T) {
 					}
 					a := model[id].a
 					if got.ID != a.ID || got.RoleARN != a.RoleARN || got.TargetRoleARN != a.TargetRoleARN ||
-						got.ExternalID != a.ExternalID || got.DisableSessionTags != a.DisableSessionTags || got.Revision != a.Revision {
+						got.ExternalID != a.ExternalID || got.Policy != a.Policy || got.DisableSessionTags != a.DisableSessionTags || got.Revision != a.Revision {
 						t.Fatalf("step %d: lookup %v = %+v, model %+v", step, k, got, a)
 					}
 				}
