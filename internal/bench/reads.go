@@ -86,37 +86,66 @@ func (c *comparison) spread() (lo, hi float64) {
 	return lo, hi
 }
 
-// compare runs op against both targets for cfg.Rounds rounds, the order
-// alternating, and records throughput, server CPU and latencies.
+// slicesPerRound is how many alternating slices a round of compare cuts
+// each side's measured time into: load from other processes changes over
+// seconds, so sides taking turns every few hundred milliseconds see the
+// same machine, and a round's ratio varies far less than with one phase
+// per side.
+const slicesPerRound = 6
+
+// compare runs op against both targets for cfg.Rounds rounds. A round
+// warms both up, then measures them in slicesPerRound alternating slices
+// (the order flipping every slice) of Duration/slicesPerRound each (or
+// Requests/slicesPerRound operations), and records each side's throughput
+// over its slices, its server CPU per operation and its latencies.
 func (r *run) compare(ctx context.Context, op string, goal float64, targets [2]opTarget) (*comparison, error) {
 	cfg := r.cfg
 	c := &comparison{op: op, goal: goal, names: [2]string{targets[0].name, targets[1].name}}
-	ph := phase{Warmup: cfg.Warmup, Duration: cfg.Duration, Count: cfg.Requests, Workers: cfg.Concurrency, Latencies: true}
+	slice := phase{Duration: cfg.Duration / slicesPerRound, Workers: cfg.Concurrency, Latencies: true}
+	if cfg.Requests > 0 {
+		slice.Count = max(1, cfg.Requests/slicesPerRound)
+	}
 	for round := range cfg.Rounds {
-		order := []int{0, 1}
-		if round%2 == 1 {
-			order = []int{1, 0}
+		var ops, all [2]int
+		var elapsed, cpu [2]time.Duration
+		for _, t := range targets {
+			if _, err := drive(ctx, phase{Duration: cfg.Warmup, Workers: cfg.Concurrency}, t.do); err != nil {
+				return nil, fmt.Errorf("%s against %s (warm-up): %w", op, t.name, err)
+			}
 		}
-		for _, i := range order {
-			t := targets[i]
-			cpu0, err := cpuTime(t.pid)
-			if err != nil {
-				return nil, err
+		for sl := range slicesPerRound {
+			order := []int{0, 1}
+			if (round+sl)%2 == 1 {
+				order = []int{1, 0}
 			}
-			o, err := drive(ctx, ph, t.do)
-			if err != nil {
-				return nil, fmt.Errorf("%s against %s: %w", op, t.name, err)
+			for _, i := range order {
+				t := targets[i]
+				cpu0, err := cpuTime(t.pid)
+				if err != nil {
+					return nil, err
+				}
+				o, err := drive(ctx, slice, t.do)
+				if err != nil {
+					return nil, fmt.Errorf("%s against %s: %w", op, t.name, err)
+				}
+				cpu1, err := cpuTime(t.pid)
+				if err != nil {
+					return nil, err
+				}
+				ops[i] += o.Ops
+				all[i] += o.All
+				elapsed[i] += o.Elapsed
+				cpu[i] += cpu1 - cpu0
+				c.lats[i] = append(c.lats[i], o.Lat...)
 			}
-			cpu1, err := cpuTime(t.pid)
-			if err != nil {
-				return nil, err
-			}
-			perOp := float64((cpu1 - cpu0).Microseconds()) / float64(max(o.All, 1))
-			c.rates[i] = append(c.rates[i], o.OpsPerSec())
+		}
+		for i, t := range targets {
+			rate := float64(ops[i]) / max(elapsed[i].Seconds(), 1e-9)
+			perOp := float64(cpu[i].Microseconds()) / float64(max(all[i], 1))
+			c.rates[i] = append(c.rates[i], rate)
 			c.cpus[i] = append(c.cpus[i], perOp)
-			c.lats[i] = append(c.lats[i], o.Lat...)
-			r.logf("round %d: %-9s %-6s %8.0f ops/s (%d ops in %v), server CPU %.0f us/op",
-				round+1, op, t.name, o.OpsPerSec(), o.Ops, o.Elapsed.Round(time.Millisecond), perOp)
+			r.logf("round %d: %-15s %-6s %8.0f ops/s (%d ops in %v, %d slices), server CPU %.0f us/op",
+				round+1, op, t.name, rate, ops[i], elapsed[i].Round(time.Millisecond), slicesPerRound, perOp)
 		}
 	}
 	return c, nil
@@ -187,6 +216,9 @@ func (res *readResults) print(out io.Writer, cfg Config, extra ...*comparison) {
 	fmt.Fprintf(out, "          canned server answering podid's own response bytes (%d B)\n", res.eksAuthSize)
 	fmt.Fprintf(out, "agent:    GET /v1/credentials over HTTP (net/http client, keep-alive) to podid agent with every token cached; baseline: the\n")
 	fmt.Fprintf(out, "          canned server answering the agent's own response bytes (%d B) with the agent's headers\n", res.agentSize)
+	fmt.Fprintf(out, "rounds:   each warms both sides up, then alternates them in %d slices of the phase time / %d (the order flipping each\n", slicesPerRound, slicesPerRound)
+	fmt.Fprintf(out, "          slice), so both see the same machine; a side's rate is its operations over its slices; median of %d rounds;\n", cfg.Rounds)
+	fmt.Fprintf(out, "          ratio range: the lowest and highest round\n")
 	fmt.Fprintln(out)
 	printComparisons(out, append(extra, res.comparisons...))
 	if res.moto != nil {
@@ -430,9 +462,9 @@ func (r *run) reads(ctx context.Context) error {
 	fmt.Fprintf(out, "Describe: aws-sdk-go-v2 service/eks, %d workers sharing one client, static credentials (SigV4-signed), no retries, keep-alive;\n", cfg.Concurrency)
 	fmt.Fprintf(out, "          baseline: podid bench canned-server returning podid's own Describe bytes (%d B) with a fresh X-Amzn-RequestId\n", len(desc))
 	if cfg.Requests > 0 {
-		fmt.Fprintf(out, "phases:   %d requests each after %v warm-up; %d rounds, targets alternating; median of rounds\n", cfg.Requests, cfg.Warmup, cfg.Rounds)
+		fmt.Fprintf(out, "phases:   %d requests per side and round after %v warm-up\n", cfg.Requests, cfg.Warmup)
 	} else {
-		fmt.Fprintf(out, "phases:   %v each after %v warm-up; %d rounds, targets alternating; median of rounds\n", cfg.Duration, cfg.Warmup, cfg.Rounds)
+		fmt.Fprintf(out, "phases:   %v per side and round after %v warm-up\n", cfg.Duration, cfg.Warmup)
 	}
 	res.print(out, cfg, dc)
 	return nil
