@@ -86,7 +86,13 @@ func rawCall(ctx context.Context, method, url, body string) ([]byte, error) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	return doOK(http.DefaultClient, req)
+}
+
+// doOK sends req with hc and returns the body of a 200 response (up to
+// 1 MiB); any other status is an error with the body.
+func doOK(hc *http.Client, req *http.Request) ([]byte, error) {
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +102,7 @@ func rawCall(ctx context.Context, method, url, body string) ([]byte, error) {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, b)
+		return nil, fmt.Errorf("%s %s: %s: %s", req.Method, req.URL, resp.Status, b)
 	}
 	return b, nil
 }

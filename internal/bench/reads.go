@@ -292,19 +292,7 @@ func getCredentials(ctx context.Context, hc *http.Client, base, token string) ([
 		return nil, err
 	}
 	req.Header["Authorization"] = []string{token}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s/v1/credentials: %s: %s", base, resp.Status, b)
-	}
-	return b, nil
+	return doOK(hc, req)
 }
 
 // newEKSAuth returns the node agent's EKS Auth client for url, one attempt
