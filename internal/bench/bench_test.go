@@ -319,8 +319,10 @@ func readsWant(moto bool) []*regexp.Regexp {
 		return append(want, regexp.MustCompile(`(?m)^moto: .*skipped`))
 	}
 	return append(want,
-		regexp.MustCompile(`(?m)^\s*DescribeCluster\s+[1-9]\d*\s+\d+\.\d\s+\d+\.\d\s+>= 30\s+(PASS|MISS)\s`),
-		regexp.MustCompile(`(?m)^\s*ListClusters\s+[1-9]\d*\s+\d+\.\d\s+\d+\.\d\s+>= 30\s+(PASS|MISS)\s`))
+		// moto may answer nothing in a tiny phase on a loaded machine:
+		// the ratio is then +Inf.
+		regexp.MustCompile(`(?m)^\s*DescribeCluster\s+[1-9]\d*\s+\d+\.\d\s+(\d+\.\d|\+Inf)\s+>= 30\s+(PASS|MISS)\s`),
+		regexp.MustCompile(`(?m)^\s*ListClusters\s+[1-9]\d*\s+\d+\.\d\s+(\d+\.\d|\+Inf)\s+>= 30\s+(PASS|MISS)\s`))
 }
 
 // pgWants is want for a run on PostgreSQL: the Update goal is PostgreSQL's
