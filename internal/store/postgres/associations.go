@@ -121,15 +121,8 @@ func (s *Store) getAssociation(ctx context.Context, query string, args ...any) (
 // UpdateAssociation implements store.Store.
 func (s *Store) UpdateAssociation(ctx context.Context, cluster, id string, fn func(*store.Association) error, opts store.WriteOptions) (store.Association, error) {
 	return storecore.Do(ctx, s.write, func(t *wtx) (out store.Association, err error) {
-		if replayed, err := s.replay(t, opts.Idempotency, &out); err != nil || replayed {
-			return out, err
-		}
-		a, err := scanAssociation(t.QueryRow(ctx, "SELECT "+associationColumns+
-			" FROM associations WHERE cluster_name = $1 AND id = $2 FOR UPDATE", cluster, id))
-		if errNoRows(err) {
-			return out, store.ErrNotFound
-		}
-		if err != nil {
+		a, replayed, err := s.readForUpdate(t, cluster, id, opts.Idempotency, &out)
+		if err != nil || replayed {
 			return out, err
 		}
 		if err := storecore.EditAssociation(&a, fn); err != nil {
@@ -140,14 +133,53 @@ func (s *Store) UpdateAssociation(ctx context.Context, cluster, id string, fn fu
 		if err != nil {
 			return out, err
 		}
-		_, err = t.Exec(ctx, `UPDATE associations SET role_arn = $1, target_role_arn = $2, external_id = $3, policy = $4,
+		t.later(`UPDATE associations SET role_arn = $1, target_role_arn = $2, external_id = $3, policy = $4,
 	disable_session_tags = $5, owner_arn = $6, tags = $7, created_at = $8, modified_at = $9, revision = $10
 	WHERE cluster_name = $11 AND id = $12`, v...)
-		if err != nil {
-			return out, err
-		}
 		return a, s.remember(t, opts.Idempotency, a)
 	}, "updating association %s", id)
+}
+
+var readForUpdateQuery = "SELECT " + storecore.AssociationColumnsOf("a") + `, i.hash, i.result, i.created_at
+	FROM associations AS a LEFT JOIN idempotency AS i ON i.key = $1
+	WHERE a.cluster_name = $2 AND a.id = $3 FOR UPDATE OF a`
+
+// readForUpdate locks and reads the association, and looks its client
+// request token (if any) up in the same round trip: it returns the
+// association, or replays the token's stored result into out (replayed).
+func (s *Store) readForUpdate(t *wtx, cluster, id string, idem *store.Idempotency, out any) (a store.Association, replayed bool, err error) {
+	if idem == nil {
+		a, err = scanAssociation(t.QueryRow(t.ctx, "SELECT "+associationColumns+
+			" FROM associations WHERE cluster_name = $1 AND id = $2 FOR UPDATE", cluster, id))
+		if errNoRows(err) {
+			return a, false, store.ErrNotFound
+		}
+		return a, false, err
+	}
+	var row storecore.AssociationRow
+	var rec storecore.Record
+	var hash *string
+	var created *int64
+	err = t.QueryRow(t.ctx, readForUpdateQuery, idem.Key, cluster, id).Scan(append(row.Dest(), &hash, &rec.Result, &created)...)
+	if errNoRows(err) {
+		// No such association; a replay of an update made before it
+		// was deleted still answers with the stored result.
+		if replayed, err := s.replay(t, idem, out); err != nil || replayed {
+			return a, replayed, err
+		}
+		return a, false, store.ErrNotFound
+	}
+	if err != nil {
+		return a, false, err
+	}
+	if hash != nil && created != nil {
+		rec.Hash, rec.CreatedAt = *hash, *created
+		if replayed, err := storecore.Replay(idem, rec, s.now(), out); err != nil || replayed {
+			return a, replayed, err
+		}
+	}
+	a, err = row.Association()
+	return a, false, err
 }
 
 // DeleteAssociation implements store.Store.

@@ -101,3 +101,44 @@ func load(b *testing.B, dsn string, clusters, perCluster int) {
 	exec(`ANALYZE associations`)
 	exec(`ANALYZE clusters`)
 }
+
+// BenchmarkUpdateParallel measures UpdateAssociation with a client request
+// token (as the SDKs send it) from 16 goroutines, each on its own
+// association: the writes the group commit batches.
+//
+//	eval "$(ci/postgres.sh)"
+//	go test -run '^$' -bench UpdateParallel ./internal/store/postgres/
+func BenchmarkUpdateParallel(b *testing.B) {
+	ctx := context.Background()
+	s := pgtest.Open(b, pgtest.Schema(b, pgtest.DSN(b)))
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	const workers = 16
+	ids := make(chan string, workers)
+	for w := range workers {
+		a, err := s.CreateAssociation(ctx, store.Association{
+			ID: fmt.Sprintf("a-%017d", w), ClusterName: "c1", Namespace: "ns", ServiceAccount: fmt.Sprint("sa-", w),
+			RoleARN: "arn:aws:iam::000000000000:role/r",
+		}, store.WriteOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids <- a.ID
+	}
+	b.SetParallelism(workers / 2) // 16 goroutines on 2 CPUs
+	b.RunParallel(func(pb *testing.PB) {
+		id := <-ids
+		for i := 0; pb.Next(); i++ {
+			_, err := s.UpdateAssociation(ctx, "c1", id, func(a *store.Association) error {
+				a.RoleARN = fmt.Sprint("arn:aws:iam::000000000000:role/r", i)
+				a.ModifiedAt = time.Now()
+				return nil
+			}, store.WriteOptions{Idempotency: &store.Idempotency{Key: fmt.Sprint("UpdatePodIdentityAssociation/c1/", id, "/", i), Hash: "h"}})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -166,12 +166,13 @@ func (s *Store) replay(t *wtx, idem *store.Idempotency, out any) (bool, error) {
 }
 
 // remember stores v as the result of a client request token
-// (storecore.Remember).
+// (storecore.Remember): the write function's last statement, sent with its
+// other deferred ones (wtx.later).
 func (s *Store) remember(t *wtx, idem *store.Idempotency, v any) error {
 	return storecore.Remember(idem, v, s.now(), func(key string, rec storecore.Record) error {
-		_, err := t.Exec(t.ctx, `INSERT INTO idempotency (key, hash, result, created_at) VALUES ($1, $2, $3, $4)
+		t.later(`INSERT INTO idempotency (key, hash, result, created_at) VALUES ($1, $2, $3, $4)
 	ON CONFLICT (key) DO UPDATE SET hash = excluded.hash, result = excluded.result, created_at = excluded.created_at`,
 			key, rec.Hash, rec.Result, rec.CreatedAt)
-		return err
+		return nil
 	})
 }

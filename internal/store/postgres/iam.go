@@ -79,7 +79,7 @@ func (t iamTx) Revision() (int64, error) {
 // iamWrite runs fn in a write transaction (storecore.NewIAM's write).
 func (s *Store) iamWrite(ctx context.Context, fn func(storecore.IAMTx) error) error {
 	return s.write(ctx, func(t *wtx) error {
-		return fn(iamTx{iamReader{ctx: t.ctx, q: t.Tx}, t})
+		return fn(iamTx{iamReader{ctx: t.ctx, q: t}, t})
 	})
 }
 

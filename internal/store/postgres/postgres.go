@@ -22,7 +22,10 @@
 //     rule is never held by the counter lock alone.
 //
 // The cost is that write transactions (and their commit fsyncs) run one at a
-// time; reads never wait. A serialization failure or deadlock (40001,
+// time; reads never wait. Within a replica, writes that arrive while a
+// transaction runs share the next one (group commit, writer.go): one
+// counter lock and one commit flush for all of them, their statements
+// pipelined. A serialization failure or deadlock (40001,
 // 40P01: impossible under the lock on PostgreSQL, routine on
 // SERIALIZABLE-only databases) is retried a bounded number of times.
 //
@@ -45,7 +48,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -103,6 +105,13 @@ type Store struct {
 
 	bg        storecore.Background // the prune loop and the listener
 	closeOnce sync.Once
+
+	// The writer (writer.go): write sends to reqs; runWriter stops when
+	// quit is closed and then closes writerDone.
+	reqs       chan *writeReq
+	quit       chan struct{}
+	writerDone chan struct{}
+	gather     storecore.Gatherer[*writeReq] // used by runWriter only
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or a
@@ -154,7 +163,12 @@ func open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		channel:       channelName(schema),
 		notifications: notifications,
 		now:           now,
+		reqs:          make(chan *writeReq),
+		quit:          make(chan struct{}),
+		writerDone:    make(chan struct{}),
+		gather:        storecore.Gatherer[*writeReq]{MaxBatch: maxBatch},
 	}
+	go s.runWriter()
 	s.IAM = storecore.NewIAM(s.iamWrite, s.iamRead)
 	if err := s.bg.StartPruning(ctx, s.prune); err != nil {
 		s.Close()
@@ -205,6 +219,8 @@ func (s *Store) Close() error {
 		s.bg.Close()
 		s.mu.Unlock()
 		s.bg.Wait()
+		close(s.quit) // after the prune loop, which writes
+		<-s.writerDone
 		s.pool.Close()
 	})
 	return nil
@@ -214,94 +230,6 @@ func (s *Store) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closed
-}
-
-// wtx is what a write function sees: the transaction, which holds the
-// revision counter lock, and the revisions reserved so far.
-type wtx struct {
-	pgx.Tx
-	ctx  context.Context
-	base int64 // the counter's value when the transaction locked it
-	used int64 // revisions reserved by this transaction
-}
-
-// revisions reserves n consecutive revisions and returns the first.
-func (t *wtx) revisions(n int) int64 {
-	first := t.base + t.used + 1
-	t.used += int64(n)
-	return first
-}
-
-// write runs fn in a write transaction (see the package comment) and
-// commits it. An error from fn rolls back and is returned as is. Retries
-// (bounded) happen only on serialization failures and deadlocks.
-func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
-	if s.isClosed() {
-		return errClosed
-	}
-	var err error
-	for attempt := range maxAttempts {
-		var wrote bool
-		wrote, err = s.writeOnce(ctx, fn)
-		if err == nil {
-			if wrote {
-				s.notifyLocal()
-			}
-			return nil
-		}
-		if code, _ := pgCode(err); code == codeDiskFull {
-			return fmt.Errorf("%w: %w", store.ErrNoSpace, err)
-		}
-		if !retryable(err) || attempt == maxAttempts-1 {
-			break
-		}
-		select {
-		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return err
-}
-
-func (s *Store) writeOnce(ctx context.Context, fn func(*wtx) error) (wrote bool, err error) {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
-	if err != nil {
-		return false, err
-	}
-	// Roll back on every way out but a commit, a panic in fn included:
-	// an open transaction would keep the counter locked, stopping every
-	// writer on every replica. (After a commit this is a no-op; on a
-	// broken connection it fails, and the server rolls back when the
-	// connection closes.)
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	t := &wtx{Tx: tx, ctx: ctx}
-	if err := tx.QueryRow(ctx, "SELECT revision FROM revision_counter WHERE id = 1 FOR UPDATE").Scan(&t.base); err != nil {
-		return false, fmt.Errorf("locking the revision counter: %w", err)
-	}
-	if err := fn(t); err != nil {
-		return false, err
-	}
-	if t.used > 0 {
-		last := t.base + t.used
-		if _, err := tx.Exec(ctx, "UPDATE revision_counter SET revision = $1 WHERE id = 1", last); err != nil {
-			return false, fmt.Errorf("advancing the revision counter: %w", err)
-		}
-		// Delivered to listeners at commit, in commit order.
-		if s.notifications {
-			if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(last, 10)); err != nil {
-				return false, fmt.Errorf("notifying: %w", err)
-			}
-		}
-	}
-	// COMMIT runs even if ctx has ended: abandoning it half-way would
-	// leave the caller unsure whether the write happened.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-	defer cancel()
-	if err := tx.Commit(cctx); err != nil {
-		return false, fmt.Errorf("committing: %w", err)
-	}
-	return t.used > 0, nil
 }
 
 // PostgreSQL error codes the store acts on.

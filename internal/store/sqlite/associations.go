@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/storecore"
@@ -14,15 +13,6 @@ import (
 )
 
 const associationColumns = storecore.AssociationColumns
-
-// associationColumnsOf is associationColumns qualified by a table alias.
-func associationColumnsOf(alias string) string {
-	cols := strings.Split(associationColumns, ",")
-	for i, c := range cols {
-		cols[i] = alias + "." + strings.TrimSpace(c)
-	}
-	return strings.Join(cols, ", ")
-}
 
 // scanAssociation scans associationColumns, then the row's further
 // columns into extra.
@@ -224,7 +214,7 @@ func (s *Store) replay(tx *wtx, idem *store.Idempotency, out any) (replayed bool
 	return storecore.Replay(idem, rec, s.now(), out)
 }
 
-var readForUpdateQuery = "SELECT " + associationColumnsOf("a") + `, i.hash, i.result, i.created_at
+var readForUpdateQuery = "SELECT " + storecore.AssociationColumnsOf("a") + `, i.hash, i.result, i.created_at
 	FROM associations AS a LEFT JOIN idempotency AS i ON i.key = ?
 	WHERE a.cluster_name = ? AND a.id = ?`
 

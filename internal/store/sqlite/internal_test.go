@@ -495,39 +495,3 @@ func TestMigrateAuditEvents(t *testing.T) {
 		t.Error(err)
 	}
 }
-
-// TestGatherWindow: a transaction takes what is queued, waits for more only
-// while it has fewer writes than the last one carried and its window is
-// open, and a lone writer (last batch 1) never waits.
-func TestGatherWindow(t *testing.T) {
-	reqs := make(chan *writeReq, 4)
-	queued := &writeReq{}
-	reqs <- queued
-	w := &writer{lastBatch: 1, commitTime: time.Hour}
-	g := w.gatherWindow(time.Now())
-	defer g.stop()
-	if got := g.next(reqs, 1); got != queued {
-		t.Errorf("a queued write did not join (got %v)", got)
-	}
-	if got := g.next(reqs, 2); got != nil {
-		t.Errorf("after the last batch's size, next = %v, want nil at once", got)
-	}
-
-	w = &writer{lastBatch: 3, commitTime: time.Hour}
-	g = w.gatherWindow(time.Now())
-	defer g.stop()
-	late := &writeReq{}
-	go func() { reqs <- late }()
-	if got := g.next(reqs, 1); got != late {
-		t.Errorf("below the last batch's size, next = %v, want the write that arrived while waiting", got)
-	}
-
-	g = w.gatherWindow(time.Now().Add(-time.Hour)) // window long closed
-	defer g.stop()
-	if got := g.next(reqs, 1); got != nil {
-		t.Errorf("after the window, next = %v, want nil", got)
-	}
-	if max := w.gatherWindow(time.Now()).deadline; time.Until(max) > maxGather {
-		t.Errorf("window %v, want at most %v", time.Until(max), maxGather)
-	}
-}

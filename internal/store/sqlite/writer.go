@@ -13,14 +13,11 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/storecore"
 )
 
 // maxBatch bounds how many writes share one transaction (one fsync).
 const maxBatch = 256
-
-// maxGather bounds how long a transaction waits for more writes before it
-// commits (see writer.gather).
-const maxGather = 2 * time.Millisecond
 
 // writer owns the one connection every write goes through. A single
 // goroutine runs the writes in order; writes that queue up while one runs
@@ -42,12 +39,9 @@ type writer struct {
 	// instead of n). Used only by the writer goroutine.
 	rev revCounter
 
-	// lastBatch is how many writes the last transaction carried, and
-	// commitTime a moving average of how long a COMMIT (its fsync) takes:
-	// together they decide how long the next transaction may wait for
-	// writes to join it (gather). Used only by the writer goroutine.
-	lastBatch  int
-	commitTime time.Duration
+	// gather decides how long a transaction waits for writes to join it.
+	// Used only by the writer goroutine.
+	gather storecore.Gatherer[*writeReq]
 
 	commits, writes atomic.Int64 // for Stats
 }
@@ -83,6 +77,7 @@ func newWriter(ctx context.Context, db *sql.DB, notify func()) (*writer, error) 
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 		notify: notify,
+		gather: storecore.Gatherer[*writeReq]{MaxBatch: maxBatch},
 	}
 	go w.run()
 	return w, nil
@@ -156,8 +151,8 @@ func (w *writer) run() {
 // transaction, then answers every request.
 func (w *writer) runBatch(batch []*writeReq, results []writeResult) []writeResult {
 	w.rev = revCounter{}
-	gather := w.gatherWindow(time.Now())
-	defer gather.stop()
+	window := w.gather.Window(time.Now())
+	defer window.Stop()
 	if _, err := w.exec("BEGIN IMMEDIATE"); err != nil {
 		w.answer(batch, results, fmt.Errorf("beginning transaction: %w", err))
 		return results
@@ -191,11 +186,8 @@ func (w *writer) runBatch(batch []*writeReq, results []writeResult) []writeResul
 		if i+1 < len(batch) {
 			continue
 		}
-		if len(batch) == maxBatch {
-			break
-		}
-		req := gather.next(w.reqs, len(batch))
-		if req == nil {
+		req, ok := window.Next(w.reqs, len(batch))
+		if !ok {
 			break
 		}
 		batch = append(batch, req)
@@ -213,62 +205,12 @@ func (w *writer) runBatch(batch []*writeReq, results []writeResult) []writeResul
 		w.answer(batch, results, fmt.Errorf("committing transaction: %w", err))
 		return results
 	}
-	w.commitTime += (time.Since(t0) - w.commitTime) / 8
-	w.lastBatch = len(batch)
+	w.gather.Committed(len(batch), time.Since(t0))
 	w.answer(batch, results, nil)
 	w.commits.Add(1)
 	w.writes.Add(int64(len(batch)))
 	w.notify() // the first write at least succeeded
 	return results
-}
-
-// gathering is a transaction's window for more writes to join it.
-type gathering struct {
-	want     int       // stop waiting once the batch has this many writes
-	deadline time.Time // and wait no later than this
-	timer    *time.Timer
-}
-
-// gatherWindow opens the window of a transaction starting at now. Writes
-// already queued always join. Beyond those, when the last transaction
-// carried more writes than are queued now, their writers are likely on
-// their way back with the next ones (each was answered by the same
-// commit): waiting for them up to half a commit's time costs less than
-// the extra commit they would otherwise need, and makes one fsync carry
-// them all. A lone writer never waits (its last batch was 1), and a wait
-// that goes unanswered shrinks the next one's expectation.
-func (w *writer) gatherWindow(now time.Time) *gathering {
-	return &gathering{want: min(w.lastBatch, maxBatch), deadline: now.Add(min(w.commitTime/2, maxGather))}
-}
-
-// next returns a request to add to a batch of n, or nil to commit now.
-func (g *gathering) next(reqs <-chan *writeReq, n int) *writeReq {
-	select {
-	case req := <-reqs:
-		return req
-	default:
-	}
-	wait := time.Until(g.deadline)
-	if n >= g.want || wait <= 0 {
-		return nil
-	}
-	if g.timer == nil {
-		g.timer = time.NewTimer(wait)
-	} else {
-		g.timer.Reset(wait)
-	}
-	select {
-	case req := <-reqs:
-		return req
-	case <-g.timer.C:
-		return nil
-	}
-}
-
-func (g *gathering) stop() {
-	if g.timer != nil {
-		g.timer.Stop()
-	}
 }
 
 // answer replies to every request in batch; fail, if not nil, replaces the

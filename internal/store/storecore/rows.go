@@ -1,6 +1,10 @@
 package storecore
 
-import "github.com/podid/podid/internal/store"
+import (
+	"strings"
+
+	"github.com/podid/podid/internal/store"
+)
 
 // The column lists both backends' tables have, in the order of the Row
 // types' Dest and of the Values functions.
@@ -13,6 +17,16 @@ const (
 	PublicClusterColumns = `name, created_at, version, role_arn, client_request_token, config, tags,
 	issuer_url, issuer_jwks_url, issuer_podid_url, api_server_endpoint, api_server_ca, revision`
 )
+
+// AssociationColumnsOf is AssociationColumns qualified by a table alias,
+// for a query that joins another table with columns of the same names.
+func AssociationColumnsOf(alias string) string {
+	cols := strings.Split(AssociationColumns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
 
 // AssociationRow receives one row of AssociationColumns.
 type AssociationRow struct {

@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentCreateLimit", testConcurrentCreateLimit},
 		{"ConcurrentIdempotentCreate", testConcurrentIdempotentCreate},
 		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"ConcurrentMixedWrites", testConcurrentMixedWrites},
 		{"DeleteWhileListing", testDeleteWhileListing},
 	}
 	tests = append(tests, iamTests...)
@@ -1272,6 +1273,73 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 	}
 	if got.Revision <= a.Revision {
 		t.Errorf("Revision = %d, want > %d", got.Revision, a.Revision)
+	}
+}
+
+// testConcurrentMixedWrites: writes that fail (a missing association, a
+// refusal of the update function, a panic in it) amid concurrent ones that
+// succeed, as a group commit batches them: each failure reaches its own
+// caller only, and every other write commits once.
+func testConcurrentMixedWrites(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateCluster(t, s, "c1")
+	const workers, each = 8, 10
+	ids := make([]string, workers)
+	for w := range workers {
+		ids[w] = mustCreate(t, s, newAssociation("c1", "ns", fmt.Sprint("sa-", w))).ID
+	}
+	errRefused := errors.New("refused")
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				var err error
+				var want error
+				switch (w + i) % 4 {
+				case 0: // a missing association
+					_, err = s.UpdateAssociation(ctx, "c1", "a-missing", func(*store.Association) error { return nil }, store.WriteOptions{})
+					want = store.ErrNotFound
+				case 1: // refused by the update function
+					_, err = s.UpdateAssociation(ctx, "c1", ids[w], func(*store.Association) error { return errRefused }, store.WriteOptions{})
+					want = errRefused
+				case 2: // a panic in it, re-raised in the caller
+					func() {
+						defer func() {
+							if v := recover(); v != "boom" {
+								t.Errorf("worker %d: recovered %v, want the update function's panic", w, v)
+							}
+						}()
+						_, _ = s.UpdateAssociation(ctx, "c1", ids[w], func(*store.Association) error { panic("boom") }, store.WriteOptions{})
+					}()
+					continue
+				default: // counted
+					_, err = s.UpdateAssociation(ctx, "c1", ids[w], func(a *store.Association) error {
+						n, _ := strconv.Atoi(a.Tags["n"])
+						a.Tags["n"] = strconv.Itoa(n + 1)
+						return nil
+					}, store.WriteOptions{})
+				}
+				if !errors.Is(err, want) || (want == nil && err != nil) {
+					t.Errorf("worker %d write %d: %v, want %v", w, i, err, want)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for w := range workers {
+		got, err := s.GetAssociation(ctx, "c1", ids[w])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for i := range each {
+			if (w+i)%4 == 3 {
+				want++
+			}
+		}
+		if got.Tags["n"] != strconv.Itoa(want) && !(want == 0 && got.Tags["n"] == "") {
+			t.Errorf("association %d counted %q, want %d: a write was lost or applied twice", w, got.Tags["n"], want)
+		}
 	}
 }
 

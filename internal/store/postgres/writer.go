@@ -1,0 +1,343 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/podid/podid/internal/store"
+)
+
+// maxBatch bounds how many writes share one transaction.
+const maxBatch = 128
+
+// batchTimeout bounds a batch's transaction, commit included: the
+// statements run on a context no caller can cancel (see wtx), so this is
+// what ends a batch stuck on an unreachable database.
+const batchTimeout = 2 * commitTimeout
+
+// Group commit (storecore.Gatherer decides how long a transaction waits
+// for the writers its last commit answered). Every write transaction holds the revision counter's row
+// lock until its COMMIT has returned, so transactions, and the WAL flushes
+// that make them durable, run one at a time across all replicas. Within a
+// replica, one goroutine (runWriter) therefore runs the writes: those that
+// queue up while a transaction runs go together into the next one, which
+// takes the counter lock once and commits (one flush) for all of them.
+//
+// A write whose function fails (its own error, a panic, or a statement the
+// database refused, which aborts the transaction) is answered with that
+// failure, and the transaction is rolled back and run again without it:
+// the others' functions are read-modify-write closures, run again on what
+// is then committed, as a serialization retry would.
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(*wtx) error
+	done chan writeResult
+}
+
+type writeResult struct {
+	err      error
+	panicked bool
+	panicVal any
+}
+
+// write runs fn in a write transaction (see the package comment and Group
+// commit above) and returns once it committed (nil) or fn's error, as is.
+// A panic in fn is re-raised in the caller's goroutine.
+func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
+	if s.isClosed() {
+		return errClosed
+	}
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.quit:
+		return errClosed
+	}
+	// Once accepted, a write is always answered (within batchTimeout):
+	// waiting for that rather than for ctx means a caller never returns
+	// an error for a write that then commits.
+	res := <-req.done
+	if res.panicked {
+		panic(res.panicVal)
+	}
+	return res.err
+}
+
+// runWriter runs the writes until quit is closed.
+func (s *Store) runWriter() {
+	defer close(s.writerDone)
+	batch := make([]*writeReq, 0, maxBatch)
+	for {
+		select {
+		case <-s.quit:
+			return
+		case req := <-s.reqs:
+			batch = append(batch[:0], req)
+			window := s.gather.Window(time.Now())
+			for {
+				req, ok := window.Next(s.reqs, len(batch))
+				if !ok {
+					break
+				}
+				batch = append(batch, req)
+			}
+			window.Stop()
+			if d, ok := s.runBatch(batch); ok {
+				s.gather.Committed(len(batch), d)
+			}
+			clear(batch)
+		}
+	}
+}
+
+// runBatch commits batch's writes in as few transactions as their
+// failures allow, and answers every one. ok reports a commit, and d how
+// long the last COMMIT took.
+func (s *Store) runBatch(batch []*writeReq) (d time.Duration, ok bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	pending := batch
+	for attempt := 0; ; {
+		// A write whose caller gave up before it started is not started.
+		pending = slices.DeleteFunc(pending, func(req *writeReq) bool {
+			if err := req.ctx.Err(); err != nil {
+				req.done <- writeResult{err: err}
+				return true
+			}
+			return false
+		})
+		if len(pending) == 0 {
+			return 0, false
+		}
+		failed, d, err := s.tryBatch(ctx, pending)
+		switch {
+		case err == nil && failed < 0:
+			for _, req := range pending {
+				req.done <- writeResult{}
+			}
+			return d, true
+		case err == nil:
+			// pending[failed] was answered; the rest run again.
+			pending = append(pending[:failed:failed], pending[failed+1:]...)
+		case retryable(err) && attempt < maxAttempts-1:
+			attempt++
+			select {
+			case <-time.After(time.Duration(attempt) * 5 * time.Millisecond):
+			case <-ctx.Done():
+			}
+		default:
+			for _, req := range pending {
+				req.done <- writeResult{err: noSpace(err)}
+			}
+			return 0, false
+		}
+	}
+}
+
+// tryBatch runs pending's writes in one transaction. It returns failed < 0
+// and err nil once they committed (d: how long the COMMIT took); failed >= 0
+// (err nil) when that write's function failed, which it answered, and the
+// transaction was rolled back; or the error that stopped the whole
+// transaction.
+func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, d time.Duration, err error) {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return -1, 0, err
+	}
+	// Roll back on every way out but a commit: an open transaction would
+	// keep the counter locked, stopping every writer on every replica.
+	// (After a commit this is a no-op; on a broken connection it fails,
+	// and the server rolls back when the connection closes.)
+	defer func() { _ = tx.Rollback(ctx) }()
+	t := &wtx{Tx: tx, ctx: ctx}
+	if err := tx.QueryRow(ctx, "SELECT revision FROM revision_counter WHERE id = 1 FOR UPDATE").Scan(&t.base); err != nil {
+		return -1, 0, fmt.Errorf("locking the revision counter: %w", err)
+	}
+	for i, req := range pending {
+		t.cur = i
+		res := call(t, req.fn)
+		if t.deferErr != nil && t.deferOwner < i {
+			// An earlier write's deferred statement failed (and so
+			// did this one's, in the aborted transaction).
+			return s.failDeferred(t, pending)
+		}
+		if res.err == nil && !res.panicked {
+			continue
+		}
+		if !res.panicked && retryable(res.err) {
+			return -1, 0, res.err // the database's conflict, not the write's
+		}
+		res.err = noSpace(res.err)
+		req.done <- res
+		return i, 0, nil
+	}
+	t.cur = len(pending) // the batch's own statements
+	if t.used > 0 {
+		last := t.base + t.used
+		t.later("UPDATE revision_counter SET revision = $1 WHERE id = 1", last)
+		// Delivered to listeners at commit, in commit order.
+		if s.notifications {
+			t.later("SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(last, 10))
+		}
+	}
+	if err := t.flush(); err != nil {
+		if t.deferErr != nil && t.deferOwner < len(pending) {
+			return s.failDeferred(t, pending)
+		}
+		return -1, 0, fmt.Errorf("advancing the revision counter: %w", err)
+	}
+	t0 := time.Now()
+	if err := tx.Commit(ctx); err != nil {
+		return -1, 0, fmt.Errorf("committing: %w", err)
+	}
+	d = time.Since(t0)
+	if t.used > 0 {
+		s.notifyLocal()
+	}
+	return -1, d, nil
+}
+
+// failDeferred answers the write whose deferred statement failed, unless
+// the failure is the database's conflict (retried as a whole).
+func (s *Store) failDeferred(t *wtx, pending []*writeReq) (failed int, d time.Duration, err error) {
+	if retryable(t.deferErr) {
+		return -1, 0, t.deferErr
+	}
+	pending[t.deferOwner].done <- writeResult{err: noSpace(t.deferErr)}
+	return t.deferOwner, 0, nil
+}
+
+// noSpace marks an error of a disk-full database with store.ErrNoSpace.
+func noSpace(err error) error {
+	if code, _ := pgCode(err); code == codeDiskFull {
+		return fmt.Errorf("%w: %w", store.ErrNoSpace, err)
+	}
+	return err
+}
+
+// call runs fn, turning a panic into a result.
+func call(t *wtx, fn func(*wtx) error) (res writeResult) {
+	defer func() {
+		if v := recover(); v != nil {
+			res = writeResult{panicked: true, panicVal: v}
+		}
+	}()
+	return writeResult{err: fn(t)}
+}
+
+// wtx is what a write function sees: the batch's transaction, which holds
+// the revision counter lock, and the revisions reserved so far.
+//
+// Statements run on the batch's context, whichever context the function
+// passes: in a transaction shared with other callers, one caller's
+// cancellation must not abort the others' statements (pgx cancels a
+// statement by interrupting the connection). A caller's context is checked
+// before its write starts instead.
+//
+// Pipelining: a write function reads, then writes, and its writes (later)
+// need no answer. They are sent with the next statement, usually the next
+// write's first read, in one round trip, or with the batch's last
+// statements before COMMIT; a failure among them is the write's that
+// queued them (deferErr, deferOwner).
+type wtx struct {
+	pgx.Tx
+	ctx  context.Context
+	base int64 // the counter's value when the transaction locked it
+	used int64 // revisions reserved by this transaction
+
+	cur        int       // the write running now (its index in the batch)
+	queued     pgx.Batch // deferred statements not sent yet
+	owners     []int     // the write that queued each of them
+	deferErr   error     // the first failure of a deferred statement
+	deferOwner int       // and the write that queued it
+}
+
+// revisions reserves n consecutive revisions and returns the first.
+func (t *wtx) revisions(n int) int64 {
+	first := t.base + t.used + 1
+	t.used += int64(n)
+	return first
+}
+
+// later queues a statement whose outcome the write function does not read
+// and that none of its later statements depends on: it is sent with the
+// transaction's next statement (see Pipelining).
+func (t *wtx) later(sql string, args ...any) {
+	t.queued.Queue(sql, args...)
+	t.owners = append(t.owners, t.cur)
+}
+
+// send sends the deferred statements, then sql (if not ""), in one round
+// trip, and reads the deferred ones' results; the caller reads sql's and
+// closes the results.
+func (t *wtx) send(sql string, args ...any) pgx.BatchResults {
+	b, owners := t.queued, t.owners
+	t.queued, t.owners = pgx.Batch{}, nil
+	if sql != "" {
+		b.Queue(sql, args...)
+	}
+	br := t.Tx.SendBatch(t.ctx, &b)
+	for _, o := range owners {
+		if _, err := br.Exec(); err != nil && t.deferErr == nil {
+			t.deferErr, t.deferOwner = err, o
+		}
+	}
+	return br
+}
+
+// flush sends the deferred statements.
+func (t *wtx) flush() error {
+	if t.queued.Len() == 0 {
+		return nil
+	}
+	if err := t.send("").Close(); err != nil && t.deferErr == nil {
+		return err
+	}
+	return t.deferErr
+}
+
+func (t *wtx) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if t.queued.Len() == 0 {
+		return t.Tx.Exec(t.ctx, sql, args...)
+	}
+	br := t.send(sql, args...)
+	ct, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return ct, err
+}
+
+func (t *wtx) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
+	if t.queued.Len() == 0 {
+		return t.Tx.QueryRow(t.ctx, sql, args...)
+	}
+	return pipelinedRow{t.send(sql, args...)}
+}
+
+func (t *wtx) Query(_ context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := t.flush(); err != nil {
+		return nil, err
+	}
+	return t.Tx.Query(t.ctx, sql, args...)
+}
+
+// pipelinedRow is a row read after deferred statements.
+type pipelinedRow struct{ br pgx.BatchResults }
+
+func (r pipelinedRow) Scan(dest ...any) error {
+	err := r.br.QueryRow().Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
