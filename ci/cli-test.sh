@@ -172,6 +172,12 @@ out=$(eks list-addons --cluster-name c1)
 check "list-addons" "$out" "d['addons']==['eks-pod-identity-agent']"
 out=$(eks describe-addon --cluster-name c1 --addon-name eks-pod-identity-agent)
 check "describe-addon" "$out" "d['addon']['status']=='ACTIVE' and d['addon']['clusterName']=='c1'"
+out=$(eks update-addon --cluster-name c1 --addon-name eks-pod-identity-agent --resolve-conflicts PRESERVE \
+  --configuration-values '{"agent":{"additionalArgs":{"-b":"169.254.170.23"}}}')
+check "update-addon applies at once" "$out" \
+  "d['update']['type']=='AddonUpdate' and d['update']['status']=='Successful' and [p['type'] for p in d['update']['params']]==['ResolveConflicts','ConfigurationValues']"
+out=$(eks describe-addon --cluster-name c1 --addon-name eks-pod-identity-agent)
+check "describe-addon shows the update" "$out" "'169.254.170.23' in d['addon']['configurationValues']"
 out=$(eks delete-addon --cluster-name c1 --addon-name eks-pod-identity-agent)
 check "delete-addon" "$out" "d['addon']['status']=='DELETING'"
 expect_error "describe-addon after delete-addon" ResourceNotFoundException \

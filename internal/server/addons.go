@@ -18,6 +18,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/store"
 )
@@ -205,6 +207,7 @@ type storedAddon struct {
 	ConfigurationValues   string            `json:"configurationValues,omitempty"`
 	Tags                  map[string]string `json:"tags,omitempty"`
 	CreatedAt             time.Time         `json:"createdAt"`
+	ModifiedAt            time.Time         `json:"modifiedAt,omitzero"` // zero until updated
 }
 
 type createAddonInput struct {
@@ -320,10 +323,14 @@ func (s *Server) addonShape(cluster, name string, a storedAddon, status string) 
 	if tags == nil {
 		tags = map[string]string{}
 	}
+	modified := a.ModifiedAt
+	if modified.IsZero() {
+		modified = a.CreatedAt
+	}
 	return addonShape{
 		AddonName: name, ClusterName: cluster, Status: status, AddonVersion: a.Version,
 		Health: addonHealth{Issues: []struct{}{}}, AddonArn: s.addonARN(cluster, name),
-		CreatedAt: eksapi.NewTime(a.CreatedAt), ModifiedAt: eksapi.NewTime(a.CreatedAt),
+		CreatedAt: eksapi.NewTime(a.CreatedAt), ModifiedAt: eksapi.NewTime(modified),
 		ServiceAccountRoleArn: a.ServiceAccountRoleArn, Tags: tags, ConfigurationValues: a.ConfigurationValues,
 		PodIdentityAssociations: []string{},
 	}
@@ -442,6 +449,97 @@ func (s *Server) deleteAddon(w http.ResponseWriter, r *http.Request, _ *noInput)
 	}
 	setRevision(w, got.Revision)
 	return &addonOutput{Addon: s.addonShape(cluster, name, gone, statusDeleting)}, nil
+}
+
+type updateAddonInput struct {
+	AddonVersion            *string           `json:"addonVersion,omitempty"`
+	ServiceAccountRoleArn   *string           `json:"serviceAccountRoleArn,omitempty"`
+	ResolveConflicts        *string           `json:"resolveConflicts,omitempty"`
+	ClientRequestToken      *string           `json:"clientRequestToken,omitempty"`
+	ConfigurationValues     *string           `json:"configurationValues,omitempty"`
+	PodIdentityAssociations []json.RawMessage `json:"podIdentityAssociations,omitempty"`
+}
+
+// updateShape is EKS's Update: what an update request changed.
+type updateShape struct {
+	ID        string        `json:"id"`
+	Status    string        `json:"status"`
+	Type      string        `json:"type"`
+	Params    []updateParam `json:"params"`
+	CreatedAt eksapi.Time   `json:"createdAt"`
+	Errors    []struct{}    `json:"errors"`
+}
+
+type updateParam struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+type updateOutput struct {
+	Update updateShape `json:"update"`
+}
+
+// updateAddon is POST /clusters/{name}/addons/{addonName}/update: a new
+// version (podid has one), service account role or configuration. EKS
+// answers InProgress and applies the change later; podid's add-on has
+// nothing to roll out, so the change is made before it answers and the
+// update says Successful [INF].
+func (s *Server) updateAddon(w http.ResponseWriter, r *http.Request, in *updateAddonInput) (*updateOutput, error) {
+	cluster, name := r.PathValue("name"), r.PathValue("addonName")
+	if err := checkClusterName("name", cluster); err != nil {
+		return nil, err
+	}
+	if v := deref(in.AddonVersion); v != "" && v != podIdentityAddonVersion {
+		return nil, invalidParam("Addon version specified is not supported").WithCluster(cluster)
+	}
+	if rc := deref(in.ResolveConflicts); rc != "" && !slices.Contains([]string{"OVERWRITE", "NONE", "PRESERVE"}, rc) {
+		return nil, invalidParam("The parameter resolveConflicts must be one of OVERWRITE, NONE, PRESERVE.").WithCluster(cluster)
+	}
+	if len(in.PodIdentityAssociations) > 0 {
+		return nil, invalidParam("Addon %s does not support pod identity associations", name).WithCluster(cluster)
+	}
+	now := s.nowMillis()
+	var params []updateParam
+	got, err := s.store.UpdateCluster(r.Context(), cluster, func(c *store.Cluster) error {
+		addons, err := addonsOf(*c)
+		if err != nil {
+			return err
+		}
+		a, ok := addons[name]
+		if !ok {
+			return addonNotFound(cluster, name)
+		}
+		params = params[:0]
+		if in.AddonVersion != nil {
+			a.Version = *in.AddonVersion
+			params = append(params, updateParam{"AddonVersion", *in.AddonVersion})
+		}
+		if in.ServiceAccountRoleArn != nil {
+			a.ServiceAccountRoleArn = *in.ServiceAccountRoleArn
+			params = append(params, updateParam{"ServiceAccountRoleArn", *in.ServiceAccountRoleArn})
+		}
+		if in.ResolveConflicts != nil {
+			params = append(params, updateParam{"ResolveConflicts", *in.ResolveConflicts})
+		}
+		if in.ConfigurationValues != nil {
+			a.ConfigurationValues = *in.ConfigurationValues
+			params = append(params, updateParam{"ConfigurationValues", *in.ConfigurationValues})
+		}
+		a.ModifiedAt = now
+		addons[name] = a
+		return setAddons(c, addons)
+	})
+	if err != nil {
+		return nil, err
+	}
+	setRevision(w, got.Revision)
+	if params == nil {
+		params = []updateParam{}
+	}
+	return &updateOutput{Update: updateShape{
+		ID: uuid.NewString(), Status: "Successful", Type: "AddonUpdate", Params: params,
+		CreatedAt: eksapi.NewTime(now), Errors: []struct{}{},
+	}}, nil
 }
 
 func sha256Hex(s string) string {

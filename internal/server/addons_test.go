@@ -111,6 +111,29 @@ func TestEksctlSurface(t *testing.T) {
 	if l, err := ek.ListAddons(ctx, &eks.ListAddonsInput{ClusterName: aws.String("c2")}); err != nil || len(l.Addons) != 0 {
 		t.Errorf("ListAddons(c2): %+v, %v", l, err)
 	}
+	// UpdateAddon (eksctl update addon) applies at once.
+	up, err := ek.UpdateAddon(ctx, &eks.UpdateAddonInput{ClusterName: aws.String("c1"), AddonName: aws.String("eks-pod-identity-agent"),
+		AddonVersion: version, ConfigurationValues: aws.String(`{"agent":{"additionalArgs":{"-b":"169.254.170.23"}}}`),
+		ResolveConflicts: types.ResolveConflictsOverwrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := up.Update; u.Type != types.UpdateTypeAddonUpdate || u.Status != types.UpdateStatusSuccessful || aws.ToString(u.Id) == "" ||
+		len(u.Params) != 3 || u.Params[0].Type != types.UpdateParamTypeAddonVersion || aws.ToString(u.Params[0].Value) != aws.ToString(version) {
+		t.Errorf("UpdateAddon: %+v", u)
+	}
+	d, err = ek.DescribeAddon(ctx, &eks.DescribeAddonInput{ClusterName: aws.String("c1"), AddonName: aws.String("eks-pod-identity-agent")})
+	if err != nil || !strings.Contains(aws.ToString(d.Addon.ConfigurationValues), "169.254.170.23") || d.Addon.Status != types.AddonStatusActive {
+		t.Errorf("DescribeAddon after UpdateAddon: %+v, %v", d, err)
+	}
+	if _, err := ek.UpdateAddon(ctx, &eks.UpdateAddonInput{ClusterName: aws.String("c1"), AddonName: aws.String("eks-pod-identity-agent"),
+		AddonVersion: aws.String("v0.0.1-eksbuild.1")}); !errors.As(err, &invalid) {
+		t.Errorf("UpdateAddon(unknown version): %v, want InvalidParameterException", err)
+	}
+	if _, err := ek.UpdateAddon(ctx, &eks.UpdateAddonInput{ClusterName: aws.String("c2"), AddonName: aws.String("eks-pod-identity-agent")}); !errors.As(err, new(*types.ResourceNotFoundException)) {
+		t.Errorf("UpdateAddon(not installed): %v, want ResourceNotFoundException", err)
+	}
+
 	// The add-ons are not a DescribeCluster member.
 	raw := getBody(t, srv.URL+"/clusters/c1")
 	if strings.Contains(raw, "podidAddons") || !strings.Contains(raw, `"certificateAuthority":{"data":"`) {

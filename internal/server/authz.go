@@ -43,7 +43,7 @@ func (s *Server) authorize(r *http.Request, op string, in any) error {
 		if c, ok := in.(*createAddonInput); ok {
 			tags = c.Tags
 		}
-	case opDescribeAddon, opDeleteAddon:
+	case opDescribeAddon, opDeleteAddon, opUpdateAddon:
 		resource = s.addonARN(r.PathValue("name"), r.PathValue("addonName"))
 	case opDescribeAssociation, opDeleteAssociation:
 		resource = s.AssociationARN(r.PathValue("name"), r.PathValue("associationId"))

@@ -38,6 +38,7 @@ const (
 	opListAddons              = "ListAddons"
 	opDescribeAddon           = "DescribeAddon"
 	opDeleteAddon             = "DeleteAddon"
+	opUpdateAddon             = "UpdateAddon"
 	opDescribeAddonVersions   = "DescribeAddonVersions"
 	opDeleteCluster           = "DeleteCluster"
 	opListClusters            = "ListClusters"
@@ -59,6 +60,7 @@ func (s *Server) Mount(host *httpx.Host) error {
 		{"GET /clusters/{name}/addons", opListAddons, handle(s, opListAddons, s.listAddons)},
 		{"GET /clusters/{name}/addons/{addonName}", opDescribeAddon, handle(s, opDescribeAddon, s.describeAddon)},
 		{"DELETE /clusters/{name}/addons/{addonName}", opDeleteAddon, handle(s, opDeleteAddon, s.deleteAddon)},
+		{"POST /clusters/{name}/addons/{addonName}/update", opUpdateAddon, handle(s, opUpdateAddon, s.updateAddon)},
 		{"GET /addons/supported-versions", opDescribeAddonVersions, handle(s, opDescribeAddonVersions, s.describeAddonVersions)},
 
 		{"POST /clusters/{name}/pod-identity-associations", opCreateAssociation, handle(s, opCreateAssociation, s.createAssociation)},
