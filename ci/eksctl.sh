@@ -9,7 +9,11 @@
 #
 # eksctl's go.mod has replace directives, so `go install pkg@version` refuses
 # it: the module is downloaded, copied to a scratch directory and built there
-# with GOFLAGS=-mod=mod. The build is heavy (hundreds of modules), so the
+# with GOFLAGS=-mod=mod. The build is heavy (about 1,500 packages): v0.215.0
+# measured 14 CPU-minutes (650 s user, 196 s system, 4 GB peak RSS; with a
+# Go build cache that an interrupted earlier build had partly filled, so a
+# cold build costs more), 63 minutes of wall time at nice 10 on 2 cores
+# under a load of ~25; on 2 idle cores, an estimated 8-12 minutes. So the
 # binary is cached outside the clone, keyed by version:
 #   ${PODID_EKSCTL_CACHE:-/var/cache/podid-eksctl}/$PODID_EKSCTL_VERSION/eksctl
 # and reused when present. Concurrent runs wait for each other (flock).
