@@ -28,7 +28,6 @@ podid_bin bench-check "$work" >&2
 run() { # run NAME ARGS...: a podid bench run, its report in $work/NAME.out
   local name=$1
   shift
-  mkdir -p "$work/$name"
   if ! nice -n 5 "$PODID_BIN" bench --work-dir "$work/$name" "$@" >"$work/$name.out" 2>&1; then
     echo "bench-check: podid bench $* failed:" >&2
     cat "$work/$name.out" >&2

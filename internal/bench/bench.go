@@ -226,6 +226,8 @@ func Run(ctx context.Context, cfg Config) error {
 		if !cfg.Keep {
 			defer os.RemoveAll(dir)
 		}
+	} else if err := os.MkdirAll(cfg.WorkDir, 0o700); err != nil {
+		return fmt.Errorf("creating the work directory: %w", err)
 	}
 	r := &run{cfg: cfg, id: runID(), loadStart: loadAverage()}
 	if cfg.Store == StartPostgres {

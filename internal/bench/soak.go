@@ -49,6 +49,7 @@ type soakSample struct {
 	at         time.Duration // since the load started
 	rss        int64
 	goroutines float64
+	heapInuse  float64 // the Go heap's spans in use, bytes
 	agentRSS   int64
 }
 
@@ -87,8 +88,8 @@ func (r *run) soak(ctx context.Context) error {
 	}
 	hc := newHTTPClient(cfg.Concurrency)
 
+	counts := make([]atomic.Int64, len(soakOps))
 	var (
-		counts  [6]atomic.Int64
 		errs    atomic.Int64
 		errMu   sync.Mutex
 		samples []string
@@ -140,7 +141,7 @@ func (r *run) soak(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		g, err := pod.metrics(ctx, "go_goroutines")
+		g, err := pod.metrics(ctx, "go_goroutines", "go_memstats_heap_inuse_bytes")
 		if err != nil {
 			return err
 		}
@@ -148,10 +149,11 @@ func (r *run) soak(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		s := soakSample{at: time.Since(start), rss: m.RSS, goroutines: g["go_goroutines"], agentRSS: am.RSS}
+		s := soakSample{at: time.Since(start), rss: m.RSS, goroutines: g["go_goroutines"],
+			heapInuse: g["go_memstats_heap_inuse_bytes"], agentRSS: am.RSS}
 		series = append(series, s)
-		r.logf("soak %v: VmRSS %s, goroutines %.0f, agent VmRSS %s, errors %d",
-			s.at.Round(time.Second), mib(s.rss), s.goroutines, mib(s.agentRSS), errs.Load())
+		r.logf("soak %v: VmRSS %s (Go heap in use %s), goroutines %.0f, agent VmRSS %s, errors %d",
+			s.at.Round(time.Second), mib(s.rss), mib(int64(s.heapInuse)), s.goroutines, mib(s.agentRSS), errs.Load())
 		return nil
 	}
 	var first soakSample
@@ -205,6 +207,7 @@ func (r *run) soak(ctx context.Context) error {
 	rssRatio := float64(last.rss) / float64(first.rss)
 	fmt.Fprintf(tw, "server VmRSS (%v, %v)\t%s\t%s (%.2fx)\t<= %.2fx\t%s\t\n", first.at.Round(time.Second), last.at.Round(time.Second),
 		mib(first.rss), mib(last.rss), rssRatio, goalSoakRSS, passMiss(rssRatio <= goalSoakRSS))
+	fmt.Fprintf(tw, "  of which the Go heap in use\t%s\t%s\t\t\t\n", mib(int64(first.heapInuse)), mib(int64(last.heapInuse)))
 	fmt.Fprintf(tw, "server goroutines\t%.0f\t%.0f\t<= +%d\t%s\t\n", first.goroutines, last.goroutines, goalSoakGoroutines,
 		passMiss(last.goroutines-first.goroutines <= goalSoakGoroutines))
 	fmt.Fprintf(tw, "errors\t\t%d\t0\t%s\t\n", errs.Load(), passMiss(errs.Load() == 0))
