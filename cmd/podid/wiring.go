@@ -83,6 +83,14 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 		NewClusterIssuer: satoken.NewIssuer,
 	}
 	names := cfg.Names()
+	// Clusters and associations stored before podid kept regions are in
+	// this server's region, once, before serving (and before the issuer
+	// URL backfill, which looks there).
+	if n, err := st.AdoptRegion(ctx, o.region); err != nil {
+		return nil, err
+	} else if n > 0 {
+		logger.Info("put clusters made before podid kept regions in --region", "clusters", n, "region", o.region)
+	}
 	// Clusters stored before podid kept their issuer URL get the one they
 	// had so far (from this replica's public URL), once, before serving.
 	if n, err := names.BackfillIssuerURLs(ctx, st); err != nil {
@@ -132,7 +140,7 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 		return nil, fmt.Errorf("setting up --auth %s: %w", o.auth, err)
 	}
 	authn := sigv4.New(sigv4.Config{
-		Mode: o.auth, Admin: adminKeys, AccountID: o.accountID, Sessions: localSTS,
+		Mode: o.auth, Admin: adminKeys, AccountID: o.accountID, Region: o.region, Sessions: localSTS,
 		Users:  &accesskey.Lookup{Store: st, Secrets: keySecrets, AccountID: o.accountID},
 		Logger: logger,
 		// Prometheus scrapes without SigV4; metrics carry no secrets.
@@ -171,6 +179,7 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 		IssuerURL:      names.IssuerURL,
 		AssociationARN: names.AssociationARN,
 		ClusterARN:     names.ClusterARN,
+		Region:         o.region,
 		Logger:         logger,
 		Authorizer:     authorizer,
 	})
@@ -182,6 +191,7 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 		IssuerURL:      names.IssuerURL,
 		ClusterARN:     names.ClusterARN,
 		AssociationARN: names.AssociationARN,
+		Region:         o.region,
 		Authorizer:     authorizer,
 		Explainer:      iam,
 		IAMMode:        o.iam,

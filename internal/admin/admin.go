@@ -66,8 +66,13 @@ type Config struct {
 	// IssuerURL gives a cluster's token issuer URL.
 	IssuerURL func(store.Cluster) string
 	// ClusterARN and AssociationARN name the resources of the actions.
-	ClusterARN     func(name string) string
-	AssociationARN func(cluster, id string) string
+	ClusterARN     func(region, name string) string
+	AssociationARN func(region, cluster, id string) string
+	// Region is the region of requests whose signing scope names none
+	// (the server's --region). A signed request's clusters are its scope
+	// region's, as for the EKS API: podid's commands select one with
+	// --region. Default "us-east-1" (server.DefaultRegion).
+	Region string
 	// Authorizer decides every request; nil: every caller may.
 	Authorizer authz.Authorizer
 	// Explainer answers the explain endpoint; nil: it refuses.
@@ -97,9 +102,15 @@ type Handler struct {
 	now func() time.Time
 }
 
+// region is the region r acts in: its signing scope's, else the server's.
+func (h *Handler) region(r *http.Request) string { return authz.Region(r.Context(), h.cfg.Region) }
+
 // New returns a Handler for cfg.
 func New(cfg Config) *Handler {
 	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if h.cfg.Region == "" {
+		h.cfg.Region = "us-east-1" // server.DefaultRegion
+	}
 	if h.log == nil {
 		h.log = slog.Default()
 	}

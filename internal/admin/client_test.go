@@ -107,7 +107,7 @@ func TestClientTokensAndIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("MintToken: %v", err)
 	}
-	cl, err := e.Store.GetCluster(ctx, "c1")
+	cl, err := e.Store.GetCluster(ctx, "us-east-1", "c1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestMintToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := e.Store.GetCluster(ctx, "c1")
+	cl, err := e.Store.GetCluster(ctx, "us-east-1", "c1")
 	if err != nil {
 		t.Fatal(err)
 	}

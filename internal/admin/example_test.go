@@ -39,7 +39,7 @@ func ExampleClient() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := st.CreateCluster(ctx, store.Cluster{Name: "dev", CreatedAt: time.Now(), Issuer: iss}, store.WriteOptions{}); err != nil {
+	if _, err := st.CreateCluster(ctx, store.Cluster{Region: "us-east-1", Name: "dev", CreatedAt: time.Now(), Issuer: iss}, store.WriteOptions{}); err != nil {
 		log.Fatal(err)
 	}
 	cache := assoccache.New(st, assoccache.Options{})

@@ -54,9 +54,10 @@ func (h *Handler) explain(r *http.Request) (any, error) {
 	if in.ClusterName == "" || (in.AssociationID == "" && (in.Namespace == "" || in.ServiceAccount == "")) {
 		return nil, invalidParameter("clusterName and either associationId or namespace and serviceAccount are required.")
 	}
-	resource := h.cfg.ClusterARN(in.ClusterName)
+	region := h.region(r)
+	resource := h.cfg.ClusterARN(region, in.ClusterName)
 	if in.AssociationID != "" {
-		resource = h.cfg.AssociationARN(in.ClusterName, in.AssociationID)
+		resource = h.cfg.AssociationARN(region, in.ClusterName, in.AssociationID)
 	}
 	if err := h.authorize(r, authz.ActionExplain, resource); err != nil {
 		return nil, err
@@ -64,7 +65,7 @@ func (h *Handler) explain(r *http.Request) (any, error) {
 	if h.cfg.Explainer == nil {
 		return nil, invalidParameter("This server does not evaluate IAM policies.")
 	}
-	a, err := h.association(r.Context(), in)
+	a, err := h.association(r.Context(), region, in)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +75,7 @@ func (h *Handler) explain(r *http.Request) (any, error) {
 	if in.PodUID == "" {
 		in.PodUID = uuid.NewString()
 	}
-	clusterARN := h.cfg.ClusterARN(in.ClusterName)
+	clusterARN := h.cfg.ClusterARN(region, in.ClusterName)
 	req := enforce.PodRequest{
 		ClusterARN: clusterARN, RoleARN: a.RoleARN, TargetRoleARN: a.TargetRoleARN, ExternalID: a.ExternalID,
 		SessionName: eksauth.SessionName(in.ClusterName, in.PodName, uuid.NewString()),
@@ -90,15 +91,15 @@ func (h *Handler) explain(r *http.Request) (any, error) {
 }
 
 // association finds the association an explain input names.
-func (h *Handler) association(ctx context.Context, in ExplainInput) (store.Association, error) {
+func (h *Handler) association(ctx context.Context, region string, in ExplainInput) (store.Association, error) {
 	if in.AssociationID != "" {
-		a, err := h.cfg.Store.GetAssociation(ctx, in.ClusterName, in.AssociationID)
+		a, err := h.cfg.Store.GetAssociation(ctx, region, in.ClusterName, in.AssociationID)
 		if err != nil {
 			return a, &httpx.ResourceError{Kind: httpx.KindAssociation, Cluster: in.ClusterName, AssociationID: in.AssociationID, Err: err}
 		}
 		return a, nil
 	}
-	items, _, err := h.cfg.Store.ListAssociations(ctx, in.ClusterName,
+	items, _, err := h.cfg.Store.ListAssociations(ctx, region, in.ClusterName,
 		store.AssociationFilter{Namespace: in.Namespace, ServiceAccount: in.ServiceAccount}, store.Page{Limit: 1})
 	if err != nil {
 		return store.Association{}, &httpx.ResourceError{Kind: httpx.KindCluster, Cluster: in.ClusterName, Err: err}

@@ -40,7 +40,7 @@ func (h *Handler) wait(r *http.Request) (any, error) {
 	q := r.URL.Query()
 	resource := "*"
 	if c, id := q.Get("cluster"), q.Get("associationId"); id != "" {
-		resource = h.cfg.AssociationARN(c, id)
+		resource = h.cfg.AssociationARN(h.region(r), c, id)
 	}
 	if err := h.authorize(r, authz.ActionWait, resource); err != nil {
 		return nil, err
@@ -53,7 +53,7 @@ func (h *Handler) wait(r *http.Request) (any, error) {
 		}
 		timeout = min(d, h.cfg.MaxWait)
 	}
-	rev, err := h.waitRevision(r.Context(), q)
+	rev, err := h.waitRevision(r.Context(), h.region(r), q)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (h *Handler) wait(r *http.Request) (any, error) {
 	return WaitOutput{Revision: h.cfg.Cache.AppliedRevision()}, nil
 }
 
-func (h *Handler) waitRevision(ctx context.Context, q url.Values) (int64, error) {
+func (h *Handler) waitRevision(ctx context.Context, region string, q url.Values) (int64, error) {
 	if s := q.Get("revision"); s != "" {
 		rev, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || rev < 0 {
@@ -78,14 +78,14 @@ func (h *Handler) waitRevision(ctx context.Context, q url.Values) (int64, error)
 	if id == "" {
 		return h.cfg.Store.Revision(ctx)
 	}
-	a, err := h.cfg.Store.GetAssociation(ctx, cluster, id)
+	a, err := h.cfg.Store.GetAssociation(ctx, region, cluster, id)
 	if err == nil {
 		return a.Revision, nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		return 0, err
 	}
-	if _, err := h.cfg.Store.GetClusterPublic(ctx, cluster); err != nil {
+	if _, err := h.cfg.Store.GetClusterPublic(ctx, region, cluster); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return 0, httpx.ClusterNotFound(cluster)
 		}
@@ -94,7 +94,7 @@ func (h *Handler) waitRevision(ctx context.Context, q url.Values) (int64, error)
 	// Deleted recently: its tombstone's revision. Never made (or deleted
 	// longer ago than the feed remembers): ResourceNotFound, so a script
 	// waiting on a mistyped ID fails instead of succeeding at once.
-	rev, found, err := h.deletion(ctx, cluster, id)
+	rev, found, err := h.deletion(ctx, region, cluster, id)
 	if err != nil || found {
 		return rev, err
 	}
@@ -109,7 +109,7 @@ const (
 
 // deletion finds the revision at which the association was deleted, in the
 // change feed's last deletionWindows*deletionWindow revisions.
-func (h *Handler) deletion(ctx context.Context, cluster, id string) (int64, bool, error) {
+func (h *Handler) deletion(ctx context.Context, region, cluster, id string) (int64, bool, error) {
 	top, err := h.cfg.Store.Revision(ctx)
 	if err != nil {
 		return 0, false, err
@@ -121,7 +121,7 @@ func (h *Handler) deletion(ctx context.Context, cluster, id string) (int64, bool
 			return 0, false, err
 		}
 		for _, ch := range changes {
-			if ch.Deleted && ch.AssociationID == id && ch.ClusterName == cluster {
+			if ch.Deleted && ch.AssociationID == id && ch.ClusterName == cluster && ch.Region == region {
 				return ch.Revision, true, nil
 			}
 		}
@@ -158,7 +158,7 @@ const (
 // a pod's identity).
 func (h *Handler) mintToken(r *http.Request) (any, error) {
 	name := r.PathValue("name")
-	if err := h.authorize(r, authz.ActionMintToken, h.cfg.ClusterARN(name)); err != nil {
+	if err := h.authorize(r, authz.ActionMintToken, h.cfg.ClusterARN(h.region(r), name)); err != nil {
 		return nil, err
 	}
 	var in MintTokenInput
@@ -181,7 +181,7 @@ func (h *Handler) mintToken(r *http.Request) (any, error) {
 	if ttl <= 0 || ttl > maxTokenTTL {
 		return nil, invalidParameter(fmt.Sprintf("expiresInSeconds must be between 1 and %d.", int64(maxTokenTTL/time.Second)))
 	}
-	c, err := h.cfg.Store.GetCluster(r.Context(), name)
+	c, err := h.cfg.Store.GetCluster(r.Context(), h.region(r), name)
 	if err != nil {
 		return nil, err
 	}
@@ -232,10 +232,10 @@ type IssuerKey struct {
 
 func (h *Handler) getIssuer(r *http.Request) (any, error) {
 	name := r.PathValue("name")
-	if err := h.authorize(r, authz.ActionGetIssuer, h.cfg.ClusterARN(name)); err != nil {
+	if err := h.authorize(r, authz.ActionGetIssuer, h.cfg.ClusterARN(h.region(r), name)); err != nil {
 		return nil, err
 	}
-	c, err := h.cfg.Store.GetCluster(r.Context(), name)
+	c, err := h.cfg.Store.GetCluster(r.Context(), h.region(r), name)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +289,7 @@ func (h *Handler) issuerKeys(c store.Cluster, podidIssued bool) []IssuerKey {
 
 func (h *Handler) putIssuer(r *http.Request) (any, error) {
 	name := r.PathValue("name")
-	if err := h.authorize(r, authz.ActionSetIssuer, h.cfg.ClusterARN(name)); err != nil {
+	if err := h.authorize(r, authz.ActionSetIssuer, h.cfg.ClusterARN(h.region(r), name)); err != nil {
 		return nil, err
 	}
 	var in IssuerDoc
@@ -308,7 +308,7 @@ func (h *Handler) putIssuer(r *http.Request) (any, error) {
 			return nil, invalidParameter("jwksUrl does not serve a JSON Web Key Set: " + err.Error() + ".")
 		}
 	}
-	cur, err := h.cfg.Store.GetCluster(r.Context(), name)
+	cur, err := h.cfg.Store.GetCluster(r.Context(), h.region(r), name)
 	if err != nil {
 		return nil, err
 	}
@@ -319,7 +319,7 @@ func (h *Handler) putIssuer(r *http.Request) (any, error) {
 			return nil, err
 		}
 	}
-	c, err := h.cfg.Store.UpdateCluster(r.Context(), name, func(c *store.Cluster) error {
+	c, err := h.cfg.Store.UpdateCluster(r.Context(), h.region(r), name, func(c *store.Cluster) error {
 		if in.PodidIssued {
 			if len(c.Issuer.SigningKeys) > 0 {
 				keys = c.Issuer.SigningKeys // keep the cluster's key: its tokens stay valid

@@ -47,27 +47,27 @@ func TestStartBackgroundReadsThroughUntilLoaded(t *testing.T) {
 		t.Fatal("Loaded before the feed was read")
 	}
 	ctx := context.Background()
-	got, ok, err := c.Find(ctx, "c1", "ns", "sa")
+	got, ok, err := c.Find(ctx, "us-east-1", "c1", "ns", "sa")
 	if err != nil || !ok {
 		t.Fatalf("Find before the load = %v, %v", ok, err)
 	}
 	want := assoccache.Association{
-		ID: a.ID, ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa", RoleARN: a.RoleARN,
+		ID: a.ID, Region: a.Region, ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa", RoleARN: a.RoleARN,
 		TargetRoleARN: a.TargetRoleARN, ExternalID: "ext", Policy: a.Policy, Revision: a.Revision,
 	}
 	if got != want {
 		t.Fatalf("Find before the load = %+v, want %+v", got, want)
 	}
 	for _, k := range [][3]string{{"c1", "ns", "other"}, {"nope", "ns", "sa"}} {
-		if _, ok, err := c.Find(ctx, k[0], k[1], k[2]); ok || err != nil {
+		if _, ok, err := c.Find(ctx, "us-east-1", k[0], k[1], k[2]); ok || err != nil {
 			t.Fatalf("Find(%v) before the load = %v, %v; want not found", k, ok, err)
 		}
 	}
 	// A write while loading is seen at once (read through).
-	if _, err := st.DeleteAssociation(ctx, "c1", a.ID); err != nil {
+	if _, err := st.DeleteAssociation(ctx, "us-east-1", "c1", a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _ := c.Find(ctx, "c1", "ns", "sa"); ok {
+	if _, ok, _ := c.Find(ctx, "us-east-1", "c1", "ns", "sa"); ok {
 		t.Fatal("Find found a deleted association before the load")
 	}
 
@@ -82,10 +82,10 @@ func TestStartBackgroundReadsThroughUntilLoaded(t *testing.T) {
 	if n := gauge(t, reg, "podid_assoccache_read_through_total"); n != 4 {
 		t.Errorf("read-through count %v, want >= 4", n)
 	}
-	if got, ok, err := c.Find(ctx, "c1", "ns", "sa2"); err != nil || !ok || got.ID != b.ID {
+	if got, ok, err := c.Find(ctx, "us-east-1", "c1", "ns", "sa2"); err != nil || !ok || got.ID != b.ID {
 		t.Fatalf("Find after the load = %+v, %v, %v", got, ok, err)
 	}
-	if _, ok, _ := c.Find(ctx, "c1", "ns", "sa"); ok {
+	if _, ok, _ := c.Find(ctx, "us-east-1", "c1", "ns", "sa"); ok {
 		t.Fatal("Find after the load found the deleted association")
 	}
 }

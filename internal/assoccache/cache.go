@@ -85,6 +85,7 @@ func (o *Options) setDefaults() {
 // Association is what the credential path needs of an association.
 type Association struct {
 	ID                 string
+	Region             string
 	ClusterName        string
 	Namespace          string
 	ServiceAccount     string
@@ -119,7 +120,7 @@ type Cache struct {
 	changed chan struct{} // closed and replaced when applied advances
 
 	clusterMu    sync.RWMutex
-	clusters     map[string]clusterEntry
+	clusters     map[string]clusterEntry // by clusterKey
 	clusterGen   atomic.Uint64
 	clusterFetch singleflight.Group
 
@@ -265,37 +266,37 @@ func (c *Cache) Stop() {
 }
 
 // Lookup returns the association for (cluster, namespace, service
-// account) as of AppliedRevision.
-func (c *Cache) Lookup(cluster, namespace, serviceAccount string) (Association, bool) {
+// account) of region's cluster as of AppliedRevision.
+func (c *Cache) Lookup(region, cluster, namespace, serviceAccount string) (Association, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.assocs.lookup(cluster, namespace, serviceAccount)
+	return c.assocs.lookup(region, cluster, namespace, serviceAccount)
 }
 
 // Find returns the association for (cluster, namespace, service
 // account): Lookup's once the cache is loaded; before, read from the
 // store (the partly loaded cache may hold an older state of it).
-func (c *Cache) Find(ctx context.Context, cluster, namespace, serviceAccount string) (Association, bool, error) {
+func (c *Cache) Find(ctx context.Context, region, cluster, namespace, serviceAccount string) (Association, bool, error) {
 	if c.loaded.Load() {
-		a, ok := c.Lookup(cluster, namespace, serviceAccount)
+		a, ok := c.Lookup(region, cluster, namespace, serviceAccount)
 		return a, ok, nil
 	}
 	c.m.readThrough.Inc()
-	items, _, err := c.st.ListAssociations(ctx, cluster,
+	items, _, err := c.st.ListAssociations(ctx, region, cluster,
 		store.AssociationFilter{Namespace: namespace, ServiceAccount: serviceAccount}, store.Page{Limit: 1})
 	if errors.Is(err, store.ErrNotFound) {
 		return Association{}, false, nil
 	}
 	if err != nil {
-		return Association{}, false, fmt.Errorf("reading the association of %s/%s in cluster %s: %w",
-			namespace, serviceAccount, cluster, err)
+		return Association{}, false, fmt.Errorf("reading the association of %s/%s in cluster %s in %s: %w",
+			namespace, serviceAccount, cluster, region, err)
 	}
 	if len(items) == 0 {
 		return Association{}, false, nil
 	}
 	a := items[0]
 	return Association{
-		ID: a.ID, ClusterName: a.ClusterName, Namespace: a.Namespace, ServiceAccount: a.ServiceAccount,
+		ID: a.ID, Region: a.Region, ClusterName: a.ClusterName, Namespace: a.Namespace, ServiceAccount: a.ServiceAccount,
 		RoleARN: a.RoleARN, TargetRoleARN: a.TargetRoleARN, ExternalID: a.ExternalID, Policy: a.Policy,
 		DisableSessionTags: a.DisableSessionTags, Revision: a.Revision,
 	}, true, nil
@@ -342,26 +343,27 @@ func (c *Cache) Kick() {
 	}
 }
 
-// Cluster returns the cluster's record, cached until the store's revision
+// Cluster returns the record of region's cluster name, cached until the store's revision
 // next moves (cluster writes are not in the change feed, so any store write
 // drops the cached clusters; they are re-read on demand). Unknown clusters
 // are store.ErrNotFound. The record's byte slices are shared: do not
 // modify them.
-func (c *Cache) Cluster(ctx context.Context, name string) (store.Cluster, error) {
+func (c *Cache) Cluster(ctx context.Context, region, name string) (store.Cluster, error) {
+	key := clusterKey(region, name)
 	gen := c.clusterGen.Load()
 	c.clusterMu.RLock()
-	e, ok := c.clusters[name]
+	e, ok := c.clusters[key]
 	c.clusterMu.RUnlock()
 	if ok && e.gen == gen {
 		return e.c, nil
 	}
-	v, err, _ := c.clusterFetch.Do(name, func() (any, error) {
+	v, err, _ := c.clusterFetch.Do(key, func() (any, error) {
 		// Shared by concurrent callers: one's cancellation must not fail
 		// the others.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), clusterReadTimeout)
 		defer cancel()
 		gen := c.clusterGen.Load()
-		cl, err := c.st.GetCluster(ctx, name)
+		cl, err := c.st.GetCluster(ctx, region, name)
 		if err != nil {
 			return nil, err
 		}
@@ -369,7 +371,7 @@ func (c *Cache) Cluster(ctx context.Context, name string) (store.Cluster, error)
 		if len(c.clusters) >= maxClusters {
 			clear(c.clusters)
 		}
-		c.clusters[name] = clusterEntry{c: cl, gen: gen}
+		c.clusters[key] = clusterEntry{c: cl, gen: gen}
 		c.clusterMu.Unlock()
 		return cl, nil
 	})
@@ -547,7 +549,7 @@ func (c *Cache) applyDue() {
 // apply applies one change; c.mu is held.
 func (c *Cache) apply(ch store.Change, now time.Time) {
 	if ch.Deleted || ch.Association == nil {
-		c.assocs.deleteID(ch.AssociationID, ch.ClusterName)
+		c.assocs.deleteID(ch.AssociationID, ch.Region, ch.ClusterName)
 		return
 	}
 	a := ch.Association

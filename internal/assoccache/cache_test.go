@@ -39,7 +39,7 @@ func startCache(t *testing.T, st store.Store, opts assoccache.Options) *assoccac
 
 func createCluster(t testing.TB, st store.Store, name string) store.Cluster {
 	t.Helper()
-	c, err := st.CreateCluster(context.Background(), store.Cluster{Name: name, CreatedAt: time.Now()}, store.WriteOptions{})
+	c, err := st.CreateCluster(context.Background(), store.Cluster{Region: "us-east-1", Name: name, CreatedAt: time.Now()}, store.WriteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func newAssoc(cluster, ns, sa, role string) store.Association {
 	idSeq++
 	now := time.Now()
 	return store.Association{
-		ID: fmt.Sprintf("a-%017d", idSeq), ClusterName: cluster, Namespace: ns, ServiceAccount: sa,
+		Region: "us-east-1", ID: fmt.Sprintf("a-%017d", idSeq), ClusterName: cluster, Namespace: ns, ServiceAccount: sa,
 		RoleARN: role, CreatedAt: now, ModifiedAt: now,
 	}
 }
@@ -86,7 +86,7 @@ func currentRevision(t *testing.T, st store.Store) int64 {
 
 func want(a store.Association) assoccache.Association {
 	return assoccache.Association{
-		ID: a.ID, ClusterName: a.ClusterName, Namespace: a.Namespace, ServiceAccount: a.ServiceAccount,
+		ID: a.ID, Region: a.Region, ClusterName: a.ClusterName, Namespace: a.Namespace, ServiceAccount: a.ServiceAccount,
 		RoleARN: a.RoleARN, TargetRoleARN: a.TargetRoleARN, ExternalID: a.ExternalID, Policy: a.Policy,
 		DisableSessionTags: a.DisableSessionTags, Revision: a.Revision,
 	}
@@ -116,7 +116,7 @@ func TestPropagation(t *testing.T) {
 			c := startCache(t, st, assoccache.Options{PollInterval: tt.poll})
 
 			// The first load has what was there before Start.
-			if got, ok := c.Lookup("c1", "ns", "before"); !ok || !cmp.Equal(got, want(pre)) {
+			if got, ok := c.Lookup("us-east-1", "c1", "ns", "before"); !ok || !cmp.Equal(got, want(pre)) {
 				t.Errorf("after load: Lookup = %+v, %v; want %+v", got, ok, want(pre))
 			}
 
@@ -126,11 +126,11 @@ func TestPropagation(t *testing.T) {
 				eventually(t, "create applied by polling", func() bool { return c.AppliedRevision() >= a.Revision })
 			}
 			waitFor(t, c, a.Revision)
-			if got, ok := c.Lookup("c1", "ns", "sa"); !ok || !cmp.Equal(got, want(a)) {
+			if got, ok := c.Lookup("us-east-1", "c1", "ns", "sa"); !ok || !cmp.Equal(got, want(a)) {
 				t.Errorf("after create: Lookup = %+v, %v; want %+v", got, ok, want(a))
 			}
 
-			u, err := st.UpdateAssociation(ctx, "c1", a.ID, func(x *store.Association) error {
+			u, err := st.UpdateAssociation(ctx, "us-east-1", "c1", a.ID, func(x *store.Association) error {
 				x.RoleARN = "arn:aws:iam::111122223333:role/r2"
 				x.TargetRoleARN = "arn:aws:iam::444455556666:role/t"
 				x.ExternalID = "us-west-2/111122223333/c1/ns/sa"
@@ -142,25 +142,25 @@ func TestPropagation(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitFor(t, c, u.Revision)
-			if got, _ := c.Lookup("c1", "ns", "sa"); !cmp.Equal(got, want(u)) {
+			if got, _ := c.Lookup("us-east-1", "c1", "ns", "sa"); !cmp.Equal(got, want(u)) {
 				t.Errorf("after update: Lookup = %+v; want %+v", got, want(u))
 			}
 
-			if _, err := st.DeleteAssociation(ctx, "c1", a.ID); err != nil {
+			if _, err := st.DeleteAssociation(ctx, "us-east-1", "c1", a.ID); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, c, currentRevision(t, st))
-			if got, ok := c.Lookup("c1", "ns", "sa"); ok {
+			if got, ok := c.Lookup("us-east-1", "c1", "ns", "sa"); ok {
 				t.Errorf("after delete: Lookup = %+v, want none", got)
 			}
 			// Re-create under the same key.
 			b := create(t, st, newAssoc("c1", "ns", "sa", "arn:aws:iam::111122223333:role/r3"))
 			waitFor(t, c, b.Revision)
-			if got, _ := c.Lookup("c1", "ns", "sa"); got.ID != b.ID {
+			if got, _ := c.Lookup("us-east-1", "c1", "ns", "sa"); got.ID != b.ID {
 				t.Errorf("after re-create: ID = %s, want %s", got.ID, b.ID)
 			}
 			// Deleting the cluster deletes its associations.
-			if _, err := st.DeleteCluster(ctx, "c1"); err != nil {
+			if _, err := st.DeleteCluster(ctx, "us-east-1", "c1"); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, c, currentRevision(t, st))
@@ -194,14 +194,14 @@ func TestDelay(t *testing.T) {
 
 	a := create(t, st, newAssoc("c1", "ns", "sa", "arn:aws:iam::111122223333:role/r1"))
 	c.Kick()
-	if _, ok := c.Lookup("c1", "ns", "sa"); ok {
+	if _, ok := c.Lookup("us-east-1", "c1", "ns", "sa"); ok {
 		t.Errorf("create in effect before the delay")
 	}
 	waitFor(t, c, a.Revision)
 	if since := time.Since(a.ModifiedAt); since < delay {
 		t.Errorf("create applied %v after commit, want >= %v", since, delay)
 	}
-	if _, ok := c.Lookup("c1", "ns", "sa"); !ok {
+	if _, ok := c.Lookup("us-east-1", "c1", "ns", "sa"); !ok {
 		t.Errorf("create not in effect after WaitFor")
 	}
 	p := c.Propagation()
@@ -264,11 +264,11 @@ func TestResyncDropsMissedDeletes(t *testing.T) {
 	createCluster(t, st, "c1")
 	a := create(t, st, newAssoc("c1", "ns", "sa", "arn:aws:iam::111122223333:role/r1"))
 	c := startCache(t, st, assoccache.Options{ResyncInterval: 100 * time.Millisecond})
-	if _, err := st.DeleteAssociation(context.Background(), "c1", a.ID); err != nil {
+	if _, err := st.DeleteAssociation(context.Background(), "us-east-1", "c1", a.ID); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "missed delete dropped by resync", func() bool {
-		_, ok := c.Lookup("c1", "ns", "sa")
+		_, ok := c.Lookup("us-east-1", "c1", "ns", "sa")
 		return !ok
 	})
 }
@@ -293,14 +293,14 @@ func TestClusterCache(t *testing.T) {
 	ctx := context.Background()
 	createCluster(t, st, "c1")
 	c := startCache(t, st, assoccache.Options{PollInterval: time.Hour})
-	if _, err := c.Cluster(ctx, "nope"); err == nil || !strings.Contains(err.Error(), "not found") {
+	if _, err := c.Cluster(ctx, "us-east-1", "nope"); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("Cluster(unknown) error = %v, want not found", err)
 	}
-	got, err := c.Cluster(ctx, "c1")
+	got, err := c.Cluster(ctx, "us-east-1", "c1")
 	if err != nil || got.Issuer.URL != "" {
 		t.Fatalf("Cluster = %+v, %v", got, err)
 	}
-	u, err := st.UpdateCluster(ctx, "c1", func(cl *store.Cluster) error {
+	u, err := st.UpdateCluster(ctx, "us-east-1", "c1", func(cl *store.Cluster) error {
 		cl.Issuer = store.Issuer{URL: "https://issuer.example", JWKS: []byte(`{"keys":[]}`)}
 		return nil
 	})
@@ -309,7 +309,7 @@ func TestClusterCache(t *testing.T) {
 	}
 	// Once the cluster write's revision is applied, the cache serves it.
 	waitFor(t, c, u.Revision)
-	if got, _ := c.Cluster(ctx, "c1"); got.Issuer.URL != "https://issuer.example" {
+	if got, _ := c.Cluster(ctx, "us-east-1", "c1"); got.Issuer.URL != "https://issuer.example" {
 		t.Errorf("after update: issuer = %q", got.Issuer.URL)
 	}
 }
@@ -338,12 +338,12 @@ func TestMemory100k(t *testing.T) {
 	now := time.Now()
 	for i := range n {
 		a := &store.Association{
-			ID: fmt.Sprintf("a-%017d", i), ClusterName: fmt.Sprintf("cluster-%d", i%10),
+			Region: "us-east-1", ID: fmt.Sprintf("a-%017d", i), ClusterName: fmt.Sprintf("cluster-%d", i%10),
 			Namespace: fmt.Sprintf("ns-%d", i%100), ServiceAccount: fmt.Sprintf("sa-%d", i),
 			RoleARN:   fmt.Sprintf("arn:aws:iam::111122223333:role/role-%d", i%1000),
 			CreatedAt: now, ModifiedAt: now, Revision: int64(i + 1),
 		}
-		f.changes = append(f.changes, store.Change{Revision: a.Revision, ClusterName: a.ClusterName, AssociationID: a.ID, Association: a})
+		f.changes = append(f.changes, store.Change{Revision: a.Revision, Region: a.Region, ClusterName: a.ClusterName, AssociationID: a.ID, Association: a})
 	}
 	// The feed's own records would be garbage in a real store read; count
 	// only what the cache keeps: measure with the feed retained in both.

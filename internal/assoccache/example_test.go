@@ -33,11 +33,11 @@ func Example() {
 	defer cache.Stop()
 
 	now := time.Now()
-	if _, err := st.CreateCluster(ctx, store.Cluster{Name: "demo", CreatedAt: now}, store.WriteOptions{}); err != nil {
+	if _, err := st.CreateCluster(ctx, store.Cluster{Region: "us-east-1", Name: "demo", CreatedAt: now}, store.WriteOptions{}); err != nil {
 		log.Fatal(err)
 	}
 	a, err := st.CreateAssociation(ctx, store.Association{
-		ID: "a-abcdefghij0123456", ClusterName: "demo", Namespace: "default", ServiceAccount: "app",
+		Region: "us-east-1", ID: "a-abcdefghij0123456", ClusterName: "demo", Namespace: "default", ServiceAccount: "app",
 		RoleARN: "arn:aws:iam::111122223333:role/app", CreatedAt: now, ModifiedAt: now,
 	}, store.WriteOptions{})
 	if err != nil {
@@ -47,7 +47,7 @@ func Example() {
 	if err := cache.WaitFor(ctx, a.Revision); err != nil {
 		log.Fatal(err)
 	}
-	got, ok := cache.Lookup("demo", "default", "app")
+	got, ok := cache.Lookup("us-east-1", "demo", "default", "app")
 	fmt.Println(ok, got.RoleARN)
 	// Output: true arn:aws:iam::111122223333:role/app
 }

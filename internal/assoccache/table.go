@@ -13,8 +13,9 @@ import (
 // work:
 //
 //   - recs: one fixed-size record per association (slots of deleted ones
-//     reused); strings that repeat across associations (cluster,
-//     namespace, roles, external ID, policy) are numbers in strs;
+//     reused); strings that repeat across associations (cluster, as
+//     clusterKey(region, name), namespace, roles, external ID, policy)
+//     are numbers in strs;
 //   - arena: each record's own strings (ID, service account), back to
 //     back in one byte slice, compacted when deletions have left half of
 //     it unused;
@@ -89,8 +90,13 @@ func (t *table) idHash(id string) uint64 { return maphash.String(t.seed, id) }
 
 func (t *table) recIDHash(n uint32) uint64 { return maphash.Bytes(t.seed, t.id(&t.recs[n])) }
 
+// clusterKey is the strs string of region's cluster name: neither a region
+// nor a cluster name holds a "/", so the pair is unambiguous, and it costs
+// a record no more than the name alone.
+func clusterKey(region, name string) string { return region + "/" + name }
+
 // findKey returns the number of the record for (cluster, namespace,
-// service account).
+// service account); cluster is a clusterKey.
 func (t *table) findKey(cluster, namespace, sa string) (uint32, bool) {
 	c, ok := t.strs.find(cluster)
 	if !ok {
@@ -112,15 +118,16 @@ func (t *table) findID(id string) (uint32, bool) {
 }
 
 // lookup returns the association for (cluster, namespace, service
-// account).
-func (t *table) lookup(cluster, namespace, sa string) (Association, bool) {
-	n, ok := t.findKey(cluster, namespace, sa)
+// account) of region's cluster.
+func (t *table) lookup(region, cluster, namespace, sa string) (Association, bool) {
+	n, ok := t.findKey(clusterKey(region, cluster), namespace, sa)
 	if !ok {
 		return Association{}, false
 	}
 	r := &t.recs[n]
 	return Association{
 		ID:                 string(t.id(r)),
+		Region:             region,
 		ClusterName:        cluster,
 		Namespace:          namespace,
 		ServiceAccount:     sa,
@@ -147,7 +154,7 @@ func (t *table) modified(id string) (int64, bool) {
 // its ID and any other holding its (cluster, namespace, service account).
 func (t *table) put(a *store.Association, seen uint32) {
 	if n, ok := t.findID(a.ID); ok {
-		if r := &t.recs[n]; t.strs.str(r.cluster) == a.ClusterName && t.strs.str(r.namespace) == a.Namespace &&
+		if r := &t.recs[n]; t.strs.str(r.cluster) == clusterKey(a.Region, a.ClusterName) && t.strs.str(r.namespace) == a.Namespace &&
 			string(t.serviceAccount(r)) == a.ServiceAccount {
 			// An update, or a resync seeing it again: in place, the
 			// indexes and the arena untouched.
@@ -156,8 +163,9 @@ func (t *table) put(a *store.Association, seen uint32) {
 		}
 		t.remove(n)
 	}
-	c, ns := t.strs.ref(a.ClusterName), t.strs.ref(a.Namespace)
-	if n, ok := t.findKey(a.ClusterName, a.Namespace, a.ServiceAccount); ok {
+	ck := clusterKey(a.Region, a.ClusterName)
+	c, ns := t.strs.ref(ck), t.strs.ref(a.Namespace)
+	if n, ok := t.findKey(ck, a.Namespace, a.ServiceAccount); ok {
 		t.remove(n) // its delete is older than this create
 	}
 	size := len(a.ID) + len(a.ServiceAccount)
@@ -213,10 +221,11 @@ func (t *table) set(r *rec, a *store.Association, seen uint32) {
 	r.revision, r.modified = a.Revision, a.ModifiedAt.UnixNano()
 }
 
-// deleteID removes the association with ID id if it is in cluster.
-func (t *table) deleteID(id, cluster string) {
+// deleteID removes the association with ID id if it is in region's
+// cluster.
+func (t *table) deleteID(id, region, cluster string) {
 	n, ok := t.findID(id)
-	if ok && t.strs.str(t.recs[n].cluster) == cluster {
+	if ok && t.strs.str(t.recs[n].cluster) == clusterKey(region, cluster) {
 		t.remove(n)
 	}
 }

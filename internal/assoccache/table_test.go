@@ -68,7 +68,7 @@ func TestTableModel(t *testing.T) {
 			model[a.ID] = modelRec{a, gen}
 		case op < 95:
 			id, cluster := pick("a-", 3000), pick("c", 3)
-			tab.deleteID(id, cluster)
+			tab.deleteID(id, "", cluster)
 			if r, ok := model[id]; ok && r.a.ClusterName == cluster {
 				delete(model, id)
 			}
@@ -100,7 +100,7 @@ func TestTableModel(t *testing.T) {
 			for ns := range 3 {
 				for sa := range 400 {
 					k := modelKey{fmt.Sprintf("c%d", c), fmt.Sprintf("ns%d", ns), fmt.Sprintf("sa-%d", sa)}
-					got, ok := tab.lookup(k.cluster, k.ns, k.sa)
+					got, ok := tab.lookup("", k.cluster, k.ns, k.sa)
 					id, want := keys[k]
 					if ok != want {
 						t.Fatalf("step %d: lookup %v found %v, model %v", step, k, ok, want)
@@ -124,7 +124,7 @@ func TestTableModel(t *testing.T) {
 	}
 	// Strings no association uses any more are dropped.
 	for id := range model {
-		tab.deleteID(id, model[id].a.ClusterName)
+		tab.deleteID(id, "", model[id].a.ClusterName)
 	}
 	if tab.len() != 0 || len(tab.strs.nums) != 0 {
 		t.Errorf("emptied table: %d associations, %d interned strings", tab.len(), len(tab.strs.nums))

@@ -41,13 +41,16 @@ const (
 
 // Config configures a Recorder. Store is required.
 type Config struct {
-	Store     store.Audit
+	Store store.Audit
+	// Region is the awsRegion of requests whose signing scope names none
+	// (the server's --region); a signed request's is its scope's, as
+	// CloudTrail records the region a call was made in.
 	Region    string
 	AccountID string
 	// ClusterARN and AssociationARN make the ARNs of the resources a
-	// request's path names.
-	ClusterARN     func(name string) string
-	AssociationARN func(cluster, id string) string
+	// request's path names (in its region).
+	ClusterARN     func(region, name string) string
+	AssociationARN func(region, cluster, id string) string
 	// Retention: events older go (default DefaultRetention); MaxEvents:
 	// only the newest stay (default DefaultMaxEvents).
 	Retention time.Duration

@@ -33,7 +33,7 @@ func BenchmarkHostWrite(b *testing.B) {
 				}
 				defer st.Close()
 				rec = audit.New(audit.Config{Store: st, Region: "us-east-1", AccountID: "000000000000",
-					ClusterARN: func(n string) string { return "arn:aws:eks:us-east-1:000000000000:cluster/" + n }})
+					ClusterARN: func(r, n string) string { return "arn:aws:eks:" + r + ":000000000000:cluster/" + n }})
 				rec.Start()
 				cfg.Observer = rec
 			}

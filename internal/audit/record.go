@@ -196,7 +196,7 @@ func (rc *Recorder) build(r *http.Request, c httpx.Completed, d *Detail) (store.
 		EventTime:          c.Start.UTC().Format(time.RFC3339),
 		EventSource:        sources[c.Family.Name],
 		EventName:          op,
-		AWSRegion:          rc.cfg.Region,
+		AWSRegion:          authz.Region(r.Context(), rc.cfg.Region),
 		SourceIPAddress:    sourceIP(r.RemoteAddr),
 		UserAgent:          clip(r.UserAgent(), 256),
 		ErrorCode:          c.ErrorCode,
@@ -326,10 +326,10 @@ func (rc *Recorder) resources(r *http.Request, form url.Values, extra []Resource
 		cluster = r.PathValue("clusterName")
 	}
 	if cluster != "" && rc.cfg.ClusterARN != nil {
-		add(TypeCluster, rc.cfg.ClusterARN(cluster))
+		add(TypeCluster, rc.cfg.ClusterARN(authz.Region(r.Context(), rc.cfg.Region), cluster))
 	}
 	if id := r.PathValue("associationId"); id != "" && cluster != "" && rc.cfg.AssociationARN != nil {
-		add(TypeAssociation, rc.cfg.AssociationARN(cluster, id))
+		add(TypeAssociation, rc.cfg.AssociationARN(authz.Region(r.Context(), rc.cfg.Region), cluster, id))
 	}
 	if arn := r.PathValue("resourceArn"); arn != "" {
 		add(typeOfARN(arn), arn)

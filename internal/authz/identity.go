@@ -73,3 +73,23 @@ func FromContext(ctx context.Context) (id *Identity, ok bool) {
 	id, ok = ctx.Value(identityKey{}).(*Identity)
 	return id, ok && id != nil
 }
+
+type regionKey struct{}
+
+// WithRegion returns ctx carrying the region of the request's SigV4
+// signing scope (the authentication middleware calls it). Regional
+// resources (clusters, associations) belong to it, as on AWS, where each
+// region's endpoint serves its own.
+func WithRegion(ctx context.Context, region string) context.Context {
+	return context.WithValue(ctx, regionKey{}, region)
+}
+
+// Region returns the region of the request's signing scope, or fallback
+// (the server's --region) when the request named none (unsigned, or a
+// public path).
+func Region(ctx context.Context, fallback string) string {
+	if r, ok := ctx.Value(regionKey{}).(string); ok && r != "" {
+		return r
+	}
+	return fallback
+}

@@ -41,7 +41,7 @@ func newTrail(t *testing.T) *trail {
 	t.Cleanup(func() { st.Close() })
 	rec := audit.New(audit.Config{
 		Store: st, Region: "us-east-1", AccountID: "000000000000",
-		ClusterARN:    func(n string) string { return "arn:aws:eks:us-east-1:000000000000:cluster/" + n },
+		ClusterARN:    func(r, n string) string { return "arn:aws:eks:" + r + ":000000000000:cluster/" + n },
 		FlushInterval: time.Millisecond,
 	})
 	rec.Start()

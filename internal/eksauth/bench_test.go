@@ -55,12 +55,12 @@ func newBenchEnvIAM(b testing.TB, enforced bool) *benchEnv {
 		b.Fatal(err)
 	}
 	now := time.Now()
-	cl, err := st.CreateCluster(ctx, store.Cluster{Name: "c1", CreatedAt: now, Issuer: iss}, store.WriteOptions{})
+	cl, err := st.CreateCluster(ctx, store.Cluster{Region: "us-east-1", Name: "c1", CreatedAt: now, Issuer: iss}, store.WriteOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	if _, err := st.CreateAssociation(ctx, store.Association{
-		ID: "a-0123456789abcdefg", ClusterName: "c1", Namespace: "ns-a", ServiceAccount: "sa1",
+		Region: "us-east-1", ID: "a-0123456789abcdefg", ClusterName: "c1", Namespace: "ns-a", ServiceAccount: "sa1",
 		RoleARN: "arn:aws:iam::" + account + ":role/r", CreatedAt: now, ModifiedAt: now,
 	}, store.WriteOptions{}); err != nil {
 		b.Fatal(err)
@@ -102,10 +102,10 @@ func newBenchEnvIAM(b testing.TB, enforced bool) *benchEnv {
 	verifier := satoken.NewVerifier(satoken.VerifierOptions{Logger: discard})
 	h := eksauth.New(eksauth.Config{
 		Cache: cache, Verifier: verifier, Assumer: stsSvc, IssuerURL: issuerURL,
-		AssociationARN: func(c, id string) string {
+		AssociationARN: func(_, c, id string) string {
 			return "arn:aws:eks:us-west-2:" + account + ":podidentityassociation/" + c + "/" + id
 		},
-		ClusterARN: func(c string) string { return "arn:aws:eks:us-west-2:" + account + ":cluster/" + c },
+		ClusterARN: func(_, c string) string { return "arn:aws:eks:us-west-2:" + account + ":cluster/" + c },
 		Logger:     discard,
 		Authorizer: authorizer,
 	})

@@ -9,9 +9,12 @@
 //	POST /clusters/{clusterName}/assume-role-for-pod-identity   EKS Auth
 //	GET  /clusters-oidc/{name}/.well-known/openid-configuration OIDC discovery
 //	GET  /clusters-oidc/{name}/keys                             public JWKS
+//	GET  /clusters-oidc/{region}/{name}/...                     the same, another region's cluster
 //
 // Both read associations and clusters from an assoccache.Cache and never
-// the store.
+// the store. EKS Auth is regional: a request's cluster is the one in its
+// signing scope's region, as on AWS, where a token of a cluster in
+// eu-west-1 is exchanged at eks-auth.eu-west-1.
 package eksauth
 
 import (
@@ -54,8 +57,12 @@ type Config struct {
 	IssuerURL func(store.Cluster) string
 	// AssociationARN and ClusterARN make ARNs (server.AssociationARN,
 	// server.ClusterARN).
-	AssociationARN func(cluster, id string) string
-	ClusterARN     func(name string) string
+	AssociationARN func(region, cluster, id string) string
+	ClusterARN     func(region, name string) string
+	// Region is the region of requests whose signing scope names none
+	// and of discovery paths that name none (the server's --region).
+	// Default "us-east-1" (server.DefaultRegion).
+	Region string
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger gets one line per credential request (never tokens or
@@ -77,6 +84,9 @@ type Handler struct {
 // New returns a Handler for cfg.
 func New(cfg Config) *Handler {
 	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if h.cfg.Region == "" {
+		h.cfg.Region = defaultRegion
+	}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -92,7 +102,7 @@ func (h *Handler) Mount(host *httpx.Host) error {
 	errs := []error{
 		host.Handle("POST /clusters/{clusterName}/assume-role-for-pod-identity", httpx.EKSAuth, "AssumeRoleForPodIdentity", h.serveAssumeRole),
 	}
-	d := &satoken.Discovery{Cluster: h.cfg.Cache.Cluster, IssuerURL: h.cfg.IssuerURL}
+	d := &satoken.Discovery{Cluster: h.cfg.Cache.Cluster, IssuerURL: h.cfg.IssuerURL, Region: h.cfg.Region}
 	for p, hd := range d.Routes() {
 		errs = append(errs, host.Handle(p, httpx.OIDC, "", hd))
 	}
@@ -101,8 +111,9 @@ func (h *Handler) Mount(host *httpx.Host) error {
 
 // Limits and fixed values of EKS Auth (spec §6, §7).
 const (
-	firstDuration     = 21600 // 6 h
-	chainedDuration   = 3600  // role chaining's limit
+	defaultRegion     = "us-east-1" // server.DefaultRegion
+	firstDuration     = 21600       // 6 h
+	chainedDuration   = 3600        // role chaining's limit
 	maxSessionName    = 64
 	maxSourceValueLen = 256
 )
@@ -189,7 +200,8 @@ func (h *Handler) noteAudit(r *http.Request, out *eksapi.AssumeRoleForPodIdentit
 		}
 	}
 	if info.associationID != "" {
-		d.Resources = append(d.Resources, audit.Resource{Type: audit.TypeAssociation, ARN: h.cfg.AssociationARN(cluster, info.associationID)})
+		d.Resources = append(d.Resources, audit.Resource{Type: audit.TypeAssociation,
+			ARN: h.cfg.AssociationARN(authz.Region(r.Context(), h.cfg.Region), cluster, info.associationID)})
 	}
 	for _, role := range []string{info.roleARN, info.targetRoleARN} {
 		if role != "" {
@@ -289,19 +301,20 @@ func (h *Handler) assumeRoleForPodIdentity(r *http.Request) (*eksapi.AssumeRoleF
 	if err := validateInput(clusterName, &in); err != nil {
 		return nil, info, err
 	}
-	if err := authz.Check(ctx, h.cfg.Authorizer, "eks-auth:AssumeRoleForPodIdentity", h.cfg.ClusterARN(clusterName), nil); err != nil {
+	region := authz.Region(ctx, h.cfg.Region)
+	if err := authz.Check(ctx, h.cfg.Authorizer, "eks-auth:AssumeRoleForPodIdentity", h.cfg.ClusterARN(region, clusterName), nil); err != nil {
 		return nil, info, err
 	}
-	cluster, err := h.cfg.Cache.Cluster(ctx, clusterName)
+	cluster, err := h.cfg.Cache.Cluster(ctx, region, clusterName)
 	if err != nil {
-		return nil, info, fmt.Errorf("reading cluster %s: %w", clusterName, err)
+		return nil, info, fmt.Errorf("reading cluster %s in %s: %w", clusterName, region, err)
 	}
 	claims, err := h.cfg.Verifier.Verify(ctx, cluster, h.cfg.IssuerURL(cluster), in.Token)
 	if err != nil {
 		return nil, info, err
 	}
 	info.namespace, info.serviceAccount, info.pod, info.podUID = claims.Namespace, claims.ServiceAccount, claims.PodName, claims.PodUID
-	a, ok, err := h.cfg.Cache.Find(ctx, clusterName, claims.Namespace, claims.ServiceAccount)
+	a, ok, err := h.cfg.Cache.Find(ctx, region, clusterName, claims.Namespace, claims.ServiceAccount)
 	if err != nil {
 		return nil, info, err
 	}
@@ -313,7 +326,7 @@ func (h *Handler) assumeRoleForPodIdentity(r *http.Request) (*eksapi.AssumeRoleF
 	info.associationID, info.roleARN, info.targetRoleARN = a.ID, a.RoleARN, a.TargetRoleARN
 	info.sessionName = SessionName(clusterName, claims.PodName, uuid.NewString())
 
-	final, err := h.assume(ctx, clusterName, info.sessionName, claims, a, sourceContext(in))
+	final, err := h.assume(ctx, h.cfg.ClusterARN(region, clusterName), clusterName, info.sessionName, claims, a, sourceContext(in))
 	if err != nil {
 		return nil, info, err
 	}
@@ -321,7 +334,7 @@ func (h *Handler) assumeRoleForPodIdentity(r *http.Request) (*eksapi.AssumeRoleF
 		Subject:  &eksapi.Subject{Namespace: claims.Namespace, ServiceAccount: claims.ServiceAccount},
 		Audience: satoken.Audience,
 		PodIdentityAssociation: &eksapi.PodIdentityAssociationRef{
-			AssociationArn: h.cfg.AssociationARN(clusterName, a.ID),
+			AssociationArn: h.cfg.AssociationARN(region, clusterName, a.ID),
 			AssociationId:  a.ID,
 		},
 		AssumedRoleUser: &eksapi.AssumedRoleUser{Arn: final.AssumedRoleARN, AssumeRoleId: final.AssumedRoleID},
@@ -336,16 +349,16 @@ func (h *Handler) assumeRoleForPodIdentity(r *http.Request) (*eksapi.AssumeRoleF
 
 // assume makes the association's role assumptions (spec §6.4 steps 3-4)
 // and returns the final one.
-func (h *Handler) assume(ctx context.Context, cluster, session string, c *satoken.Claims, a assoccache.Association, src map[string]string) (sts.AssumeRoleOutput, error) {
+func (h *Handler) assume(ctx context.Context, clusterARN, cluster, session string, c *satoken.Claims, a assoccache.Association, src map[string]string) (sts.AssumeRoleOutput, error) {
 	first := sts.AssumeRoleInput{
 		RoleARN:         a.RoleARN,
 		RoleSessionName: session,
 		DurationSeconds: firstDuration,
 		SourceContext:   src,
-		SourceARN:       h.cfg.ClusterARN(cluster),
+		SourceARN:       clusterARN,
 	}
 	if !a.DisableSessionTags {
-		first.Tags = SessionTags(h.cfg.ClusterARN(cluster), cluster, c.Namespace, c.ServiceAccount, c.PodName, c.PodUID)
+		first.Tags = SessionTags(clusterARN, cluster, c.Namespace, c.ServiceAccount, c.PodName, c.PodUID)
 		first.TransitiveTagKeys = make([]string, len(first.Tags))
 		for i, t := range first.Tags {
 			first.TransitiveTagKeys[i] = t.Key

@@ -277,7 +277,7 @@ func TestAssumeRoleErrors(t *testing.T) {
 	parts := strings.Split(good, ".")
 	other := pod
 	other.ServiceAccount = "unassociated"
-	cl, err := e.Store.GetCluster(context.Background(), "c1")
+	cl, err := e.Store.GetCluster(context.Background(), region, "c1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,8 +80,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 		assumer = stsSvc
 	}
 	issuerURL := func(c store.Cluster) string { return srv.Load().IssuerURL(c) }
-	associationARN := func(c, id string) string { return srv.Load().AssociationARN(c, id) }
-	clusterARN := func(c string) string { return srv.Load().ClusterARN(c) }
+	associationARN := func(r, c, id string) string { return srv.Load().AssociationARN(r, c, id) }
+	clusterARN := func(r, c string) string { return srv.Load().ClusterARN(r, c) }
 	h := eksauth.New(eksauth.Config{
 		Cache:          cache,
 		Verifier:       satoken.NewVerifier(satoken.VerifierOptions{Logger: discard}),
@@ -89,18 +89,19 @@ func newEnv(t *testing.T, o envOptions) *env {
 		IssuerURL:      issuerURL,
 		AssociationARN: associationARN,
 		ClusterARN:     clusterARN,
+		Region:         region,
 		Logger:         discard,
 		Authorizer:     authz.Rules{},
 	})
 	adm := admin.New(admin.Config{
 		Store: st, Cache: cache, Sessions: stsSvc, IssuerURL: issuerURL,
-		ClusterARN: clusterARN, AssociationARN: associationARN,
+		ClusterARN: clusterARN, AssociationARN: associationARN, Region: region,
 		Authorizer: authz.Rules{}, Logger: discard,
 	})
 	adminCreds := aws.Credentials{AccessKeyID: servertest.AccessKeyID, SecretAccessKey: servertest.SecretAccessKey}
 	auth := sigv4.New(sigv4.Config{
 		Admin:     sts.Credentials{AccessKeyID: adminCreds.AccessKeyID, SecretAccessKey: adminCreds.SecretAccessKey},
-		AccountID: account, Sessions: stsSvc, Logger: discard,
+		AccountID: account, Region: region, Sessions: stsSvc, Logger: discard,
 	})
 	ts := servertest.New(t, servertest.WithStore(st), servertest.WithConfig(func(cfg *server.Config) {
 		cfg.AccountID, cfg.Region = account, region

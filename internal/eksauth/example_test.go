@@ -41,12 +41,12 @@ func Example() {
 		log.Fatal(err)
 	}
 	now := time.Now()
-	cluster, err := st.CreateCluster(ctx, store.Cluster{Name: "dev", CreatedAt: now, Issuer: iss}, store.WriteOptions{})
+	cluster, err := st.CreateCluster(ctx, store.Cluster{Region: "us-east-1", Name: "dev", CreatedAt: now, Issuer: iss}, store.WriteOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	if _, err := st.CreateAssociation(ctx, store.Association{
-		ID: "a-0123456789abcdefg", ClusterName: "dev", Namespace: "default", ServiceAccount: "app",
+		Region: "us-east-1", ID: "a-0123456789abcdefg", ClusterName: "dev", Namespace: "default", ServiceAccount: "app",
 		RoleARN: "arn:aws:iam::111122223333:role/app", CreatedAt: now, ModifiedAt: now,
 	}, store.WriteOptions{}); err != nil {
 		log.Fatal(err)
@@ -66,10 +66,10 @@ func Example() {
 	h := eksauth.New(eksauth.Config{
 		Cache: cache, Verifier: satoken.NewVerifier(satoken.VerifierOptions{}), Assumer: stsSvc,
 		IssuerURL: issuerURL,
-		AssociationARN: func(c, id string) string {
+		AssociationARN: func(_, c, id string) string {
 			return "arn:aws:eks:us-west-2:111122223333:podidentityassociation/" + c + "/" + id
 		},
-		ClusterARN: func(c string) string { return "arn:aws:eks:us-west-2:111122223333:cluster/" + c },
+		ClusterARN: func(_, c string) string { return "arn:aws:eks:us-west-2:111122223333:cluster/" + c },
 		Logger:     discard,
 	})
 	mux := httpx.New(httpx.Config{Logger: discard})

@@ -18,7 +18,7 @@ import (
 // exp+leeway, and from nbf-leeway and iat-leeway on.
 func TestClockEdges(t *testing.T) {
 	keys := testKeys(t)
-	c1 := store.Cluster{Name: "c1", Issuer: store.Issuer{SigningKeys: keys[0]}}
+	c1 := store.Cluster{Region: "us-east-1", Name: "c1", Issuer: store.Issuer{SigningKeys: keys[0]}}
 	base := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	for _, leeway := range []time.Duration{0, 10 * time.Second} { // 0: the default, 60 s
 		eff := leeway

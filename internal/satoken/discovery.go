@@ -12,16 +12,20 @@ import (
 
 // DiscoveryPrefix is the path under which podid serves each podid-issued
 // cluster's OpenID discovery document and keys: the issuer URL of cluster
-// NAME is PUBLIC_URL + DiscoveryPrefix + NAME.
+// NAME is PUBLIC_URL + DiscoveryPrefix + NAME in the server's region, and
+// PUBLIC_URL + DiscoveryPrefix + REGION/NAME in another region.
 const DiscoveryPrefix = "/clusters-oidc/"
 
-// Discovery serves GET /clusters-oidc/{name}/.well-known/openid-configuration
-// and GET /clusters-oidc/{name}/keys for clusters whose tokens podid
-// issues, so that OIDC consumers (and kube-apiserver-like tooling) can find
-// the public keys. Other clusters get ErrNoIssuer (a 404).
+// Discovery serves GET /clusters-oidc/[{region}/]{name}/.well-known/openid-configuration
+// and GET /clusters-oidc/[{region}/]{name}/keys for clusters whose tokens
+// podid issues, so that OIDC consumers (and kube-apiserver-like tooling)
+// can find the public keys. Other clusters get ErrNoIssuer (a 404).
 type Discovery struct {
-	// Cluster reads a cluster record (store.ErrNotFound when unknown).
-	Cluster func(ctx context.Context, name string) (store.Cluster, error)
+	// Cluster reads region's cluster record (store.ErrNotFound when
+	// unknown).
+	Cluster func(ctx context.Context, region, name string) (store.Cluster, error)
+	// Region is the region of paths that name none (the server's).
+	Region string
 	// IssuerURL gives a cluster's issuer URL.
 	IssuerURL func(store.Cluster) string
 }
@@ -35,8 +39,10 @@ var ErrNoIssuer = errors.New("no OIDC issuer served by podid for the cluster")
 // (ErrNoIssuer for an unknown cluster).
 func (d *Discovery) Routes() map[string]func(http.ResponseWriter, *http.Request) error {
 	return map[string]func(http.ResponseWriter, *http.Request) error{
-		"GET " + DiscoveryPrefix + "{name}/.well-known/openid-configuration": d.serveConfig,
-		"GET " + DiscoveryPrefix + "{name}/keys":                             d.serveKeys,
+		"GET " + DiscoveryPrefix + "{name}/.well-known/openid-configuration":          d.serveConfig,
+		"GET " + DiscoveryPrefix + "{name}/keys":                                      d.serveKeys,
+		"GET " + DiscoveryPrefix + "{region}/{name}/.well-known/openid-configuration": d.serveConfig,
+		"GET " + DiscoveryPrefix + "{region}/{name}/keys":                             d.serveKeys,
 	}
 }
 
@@ -82,13 +88,16 @@ func (d *Discovery) serveKeys(w http.ResponseWriter, r *http.Request) error {
 
 // cluster finds the podid-issued cluster the request names.
 func (d *Discovery) cluster(r *http.Request) (store.Cluster, error) {
-	name := r.PathValue("name")
-	c, err := d.Cluster(r.Context(), name)
+	name, region := r.PathValue("name"), r.PathValue("region")
+	if region == "" {
+		region = d.Region
+	}
+	c, err := d.Cluster(r.Context(), region, name)
 	switch {
 	case errors.Is(err, store.ErrNotFound) || err == nil && !PodidIssued(c.Issuer):
 		return c, ErrNoIssuer
 	case err != nil:
-		return c, fmt.Errorf("reading cluster %s: %w", name, err)
+		return c, fmt.Errorf("reading cluster %s in %s: %w", name, region, err)
 	}
 	return c, nil
 }

@@ -16,7 +16,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	cluster := store.Cluster{Name: "c1", Issuer: iss}
+	cluster := store.Cluster{Region: "us-east-1", Name: "c1", Issuer: iss}
 	issuerURL := "https://podid.example" + satoken.DiscoveryPrefix + "c1"
 
 	token, err := satoken.Mint(iss.SigningKeys, issuerURL, satoken.Claims{

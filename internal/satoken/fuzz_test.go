@@ -28,7 +28,7 @@ func FuzzVerify(f *testing.F) {
 		f.Add(s)
 	}
 	v := satoken.NewVerifier(satoken.VerifierOptions{Now: func() time.Time { return now }})
-	c1 := store.Cluster{Name: "c1", Issuer: store.Issuer{SigningKeys: keys[0]}}
+	c1 := store.Cluster{Region: "us-east-1", Name: "c1", Issuer: store.Issuer{SigningKeys: keys[0]}}
 	f.Fuzz(func(t *testing.T, tok string) {
 		claims, err := v.Verify(context.Background(), c1, issuerURL, tok)
 		if err == nil {
@@ -46,7 +46,7 @@ func FuzzVerify(f *testing.F) {
 func BenchmarkVerify(b *testing.B) {
 	keys := testKeys(b)
 	v := satoken.NewVerifier(satoken.VerifierOptions{})
-	c1 := store.Cluster{Name: "c1", Issuer: store.Issuer{SigningKeys: keys[0]}}
+	c1 := store.Cluster{Region: "us-east-1", Name: "c1", Issuer: store.Issuer{SigningKeys: keys[0]}}
 	tok := mint(b, keys[0], issuerURL, time.Now(), time.Hour)
 	ctx := context.Background()
 	b.ReportAllocs()

@@ -104,7 +104,7 @@ func TestMintVerify(t *testing.T) {
 	keys := testKeys(t)
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	v := satoken.NewVerifier(satoken.VerifierOptions{Now: func() time.Time { return now }})
-	c1 := store.Cluster{Name: "c1", Issuer: store.Issuer{SigningKeys: keys[0]}}
+	c1 := store.Cluster{Region: "us-east-1", Name: "c1", Issuer: store.Issuer{SigningKeys: keys[0]}}
 
 	tok := mint(t, keys[0], issuerURL, now, 24*time.Hour)
 	got, err := v.Verify(context.Background(), c1, issuerURL, tok)
@@ -137,7 +137,7 @@ func TestVerifyRejects(t *testing.T) {
 	keys := testKeys(t)
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	v := satoken.NewVerifier(satoken.VerifierOptions{Now: func() time.Time { return now }})
-	c1 := store.Cluster{Name: "c1", Issuer: store.Issuer{SigningKeys: keys[0]}}
+	c1 := store.Cluster{Region: "us-east-1", Name: "c1", Issuer: store.Issuer{SigningKeys: keys[0]}}
 
 	with := func(edit func(m map[string]any)) string {
 		m := goodClaims(now)
@@ -218,7 +218,7 @@ func TestOtherClusterToken(t *testing.T) {
 	keys := testKeys(t)
 	now := time.Now()
 	v := satoken.NewVerifier(satoken.VerifierOptions{})
-	c2 := store.Cluster{Name: "c2", Issuer: store.Issuer{SigningKeys: keys[1]}}
+	c2 := store.Cluster{Region: "us-east-1", Name: "c2", Issuer: store.Issuer{SigningKeys: keys[1]}}
 	iss2 := "https://podid.example/clusters-oidc/c2"
 	// A token of c1 (its key, its issuer) presented for c2.
 	tok := mint(t, keys[0], issuerURL, now, time.Hour)
@@ -257,7 +257,7 @@ func TestExternalStaticJWKS(t *testing.T) {
 	keys := testKeys(t)
 	const extIss = "https://oidc.eks.us-west-2.amazonaws.com/id/8BA4A70AA33A68D27898EB4903D8A6E7"
 	v := satoken.NewVerifier(satoken.VerifierOptions{})
-	c := store.Cluster{Name: "real", Issuer: store.Issuer{URL: extIss, JWKS: publicJWKS(t, keys[0], keys[1])}}
+	c := store.Cluster{Region: "us-east-1", Name: "real", Issuer: store.Issuer{URL: extIss, JWKS: publicJWKS(t, keys[0], keys[1])}}
 	for i, k := range keys[:2] {
 		if _, err := v.Verify(context.Background(), c, extIss, mint(t, k, extIss, time.Now(), time.Hour)); err != nil {
 			t.Errorf("key %d: %v", i, err)
@@ -315,7 +315,7 @@ func TestJWKSRedirectToAnotherHost(t *testing.T) {
 	const extIss = "https://kubernetes.default.svc"
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	v := satoken.NewVerifier(satoken.VerifierOptions{Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)})
-	c := store.Cluster{Name: "kind", Issuer: store.Issuer{URL: extIss, JWKSURL: redirector.URL + "/openid/v1/jwks"}}
+	c := store.Cluster{Region: "us-east-1", Name: "kind", Issuer: store.Issuer{URL: extIss, JWKSURL: redirector.URL + "/openid/v1/jwks"}}
 	if _, err := v.Verify(context.Background(), c, extIss, mint(t, keys[0], extIss, now, time.Hour)); err == nil {
 		t.Errorf("a token verified with keys from the host the JWKS URL redirected to")
 	}
@@ -332,7 +332,7 @@ func TestExternalJWKSURLRotation(t *testing.T) {
 	now.Store(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC).UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()) }
 	v := satoken.NewVerifier(satoken.VerifierOptions{Now: clock, RefetchInterval: 10 * time.Second})
-	c := store.Cluster{Name: "kind", Issuer: store.Issuer{URL: extIss, JWKSURL: srv.URL + "/openid/v1/jwks"}}
+	c := store.Cluster{Region: "us-east-1", Name: "kind", Issuer: store.Issuer{URL: extIss, JWKSURL: srv.URL + "/openid/v1/jwks"}}
 	ctx := context.Background()
 
 	if _, err := v.Verify(ctx, c, extIss, mint(t, keys[0], extIss, clock(), time.Hour)); err != nil {
@@ -368,7 +368,7 @@ func TestExternalJWKSURLRotation(t *testing.T) {
 
 	// An unreachable JWKS URL is not the token's fault.
 	srv.Close()
-	c2 := store.Cluster{Name: "gone", Issuer: store.Issuer{URL: extIss, JWKSURL: srv.URL + "/other"}}
+	c2 := store.Cluster{Region: "us-east-1", Name: "gone", Issuer: store.Issuer{URL: extIss, JWKSURL: srv.URL + "/other"}}
 	if _, err := v.Verify(ctx, c2, extIss, rotated); !errors.Is(err, satoken.ErrKeysUnavailable) {
 		t.Errorf("unreachable JWKS: error = %v, want ErrKeysUnavailable", err)
 	}
@@ -382,7 +382,7 @@ func TestExternalJWKSURLRotation(t *testing.T) {
 func TestJWKSURLTooLarge(t *testing.T) {
 	srv := newJWKSServer(t, []byte(`{"keys":[`+strings.Repeat(" ", 2<<10)+`]}`))
 	v := satoken.NewVerifier(satoken.VerifierOptions{MaxJWKSBytes: 1 << 10})
-	c := store.Cluster{Name: "big", Issuer: store.Issuer{URL: "https://x", JWKSURL: srv.URL}}
+	c := store.Cluster{Region: "us-east-1", Name: "big", Issuer: store.Issuer{URL: "https://x", JWKSURL: srv.URL}}
 	tok := mint(t, testKeys(t)[0], "https://x", time.Now(), time.Hour)
 	if _, err := v.Verify(context.Background(), c, "https://x", tok); !errors.Is(err, satoken.ErrKeysUnavailable) || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("oversized JWKS: error = %v, want ErrKeysUnavailable (larger than)", err)
@@ -407,7 +407,7 @@ func TestDiscovery(t *testing.T) {
 		"real": {Name: "real", Issuer: store.Issuer{URL: "https://x", JWKS: publicJWKS(t, keys[1])}},
 	}
 	d := &satoken.Discovery{
-		Cluster: func(_ context.Context, name string) (store.Cluster, error) {
+		Cluster: func(_ context.Context, _, name string) (store.Cluster, error) {
 			c, ok := clusters[name]
 			if !ok {
 				return c, store.ErrNotFound
@@ -453,7 +453,7 @@ func TestDiscovery(t *testing.T) {
 	// The served keys verify the cluster's tokens.
 	v := satoken.NewVerifier(satoken.VerifierOptions{})
 	iss := "https://podid.example/clusters-oidc/c1"
-	ext := store.Cluster{Name: "c1", Issuer: store.Issuer{URL: iss, JWKS: b}}
+	ext := store.Cluster{Region: "us-east-1", Name: "c1", Issuer: store.Issuer{URL: iss, JWKS: b}}
 	if _, err := v.Verify(context.Background(), ext, iss, mint(t, keys[0], iss, time.Now(), time.Hour)); err != nil {
 		t.Errorf("token against served keys: %v", err)
 	}

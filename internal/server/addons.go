@@ -307,18 +307,18 @@ func publicConfig(config []byte) []byte {
 	return b
 }
 
-func (s *Server) addonARN(cluster, name string) string {
-	return s.names.arnPrefix + "addon/" + cluster + "/" + name + "/" + addonID(cluster, name)
+func (s *Server) addonARN(region, cluster, name string) string {
+	return s.names.arnPrefix(region) + "addon/" + cluster + "/" + name + "/" + addonID(cluster, name)
 }
 
 // addonID is the UUID-like suffix of an add-on's ARN, stable per cluster
-// and add-on name [INF: EKS makes a random one].
+// and add-on name [INF: EKS makes a random one]; the ARN names the region.
 func addonID(cluster, name string) string {
 	sum := sha256Hex(cluster + "/" + name)
 	return sum[:8] + "-" + sum[8:12] + "-" + sum[12:16] + "-" + sum[16:20] + "-" + sum[20:32]
 }
 
-func (s *Server) addonShape(cluster, name string, a storedAddon, status string) addonShape {
+func (s *Server) addonShape(region, cluster, name string, a storedAddon, status string) addonShape {
 	tags := a.Tags
 	if tags == nil {
 		tags = map[string]string{}
@@ -329,7 +329,7 @@ func (s *Server) addonShape(cluster, name string, a storedAddon, status string) 
 	}
 	return addonShape{
 		AddonName: name, ClusterName: cluster, Status: status, AddonVersion: a.Version,
-		Health: addonHealth{Issues: []struct{}{}}, AddonArn: s.addonARN(cluster, name),
+		Health: addonHealth{Issues: []struct{}{}}, AddonArn: s.addonARN(region, cluster, name),
 		CreatedAt: eksapi.NewTime(a.CreatedAt), ModifiedAt: eksapi.NewTime(modified),
 		ServiceAccountRoleArn: a.ServiceAccountRoleArn, Tags: tags, ConfigurationValues: a.ConfigurationValues,
 		PodIdentityAssociations: []string{},
@@ -348,7 +348,7 @@ func (s *Server) createAddon(w http.ResponseWriter, r *http.Request, in *createA
 	if name == "" {
 		return nil, invalidParam("The parameter addonName must not be empty.").WithCluster(cluster)
 	}
-	c, err := s.store.GetClusterPublic(r.Context(), cluster)
+	c, err := s.store.GetClusterPublic(r.Context(), s.region(r), cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -363,7 +363,7 @@ func (s *Server) createAddon(w http.ResponseWriter, r *http.Request, in *createA
 	}
 	a := storedAddon{Version: podIdentityAddonVersion, ServiceAccountRoleArn: deref(in.ServiceAccountRoleArn),
 		ConfigurationValues: deref(in.ConfigurationValues), Tags: copyTags(in.Tags), CreatedAt: s.nowMillis()}
-	got, err := s.store.UpdateCluster(r.Context(), cluster, func(c *store.Cluster) error {
+	got, err := s.store.UpdateCluster(r.Context(), s.region(r), cluster, func(c *store.Cluster) error {
 		addons, err := addonsOf(*c)
 		if err != nil {
 			return err
@@ -378,7 +378,7 @@ func (s *Server) createAddon(w http.ResponseWriter, r *http.Request, in *createA
 		return nil, err
 	}
 	setRevision(w, got.Revision)
-	return &addonOutput{Addon: s.addonShape(cluster, name, a, statusActive)}, nil
+	return &addonOutput{Addon: s.addonShape(s.region(r), cluster, name, a, statusActive)}, nil
 }
 
 func (s *Server) describeAddon(w http.ResponseWriter, r *http.Request, _ *noInput) (*addonOutput, error) {
@@ -386,7 +386,7 @@ func (s *Server) describeAddon(w http.ResponseWriter, r *http.Request, _ *noInpu
 	if err := checkClusterName("name", cluster); err != nil {
 		return nil, err
 	}
-	c, err := s.store.GetClusterPublic(r.Context(), cluster)
+	c, err := s.store.GetClusterPublic(r.Context(), s.region(r), cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -398,7 +398,7 @@ func (s *Server) describeAddon(w http.ResponseWriter, r *http.Request, _ *noInpu
 	if !ok {
 		return nil, addonNotFound(cluster, name)
 	}
-	return &addonOutput{Addon: s.addonShape(cluster, name, a, statusActive)}, nil
+	return &addonOutput{Addon: s.addonShape(s.region(r), cluster, name, a, statusActive)}, nil
 }
 
 func (s *Server) listAddons(w http.ResponseWriter, r *http.Request, _ *noInput) (*listAddonsOutput, error) {
@@ -409,7 +409,7 @@ func (s *Server) listAddons(w http.ResponseWriter, r *http.Request, _ *noInput) 
 	if _, err := maxResultsParam(r.URL.Query()); err != nil {
 		return nil, err
 	}
-	c, err := s.store.GetClusterPublic(r.Context(), cluster)
+	c, err := s.store.GetClusterPublic(r.Context(), s.region(r), cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -431,7 +431,7 @@ func (s *Server) deleteAddon(w http.ResponseWriter, r *http.Request, _ *noInput)
 		return nil, err
 	}
 	var gone storedAddon
-	got, err := s.store.UpdateCluster(r.Context(), cluster, func(c *store.Cluster) error {
+	got, err := s.store.UpdateCluster(r.Context(), s.region(r), cluster, func(c *store.Cluster) error {
 		addons, err := addonsOf(*c)
 		if err != nil {
 			return err
@@ -448,7 +448,7 @@ func (s *Server) deleteAddon(w http.ResponseWriter, r *http.Request, _ *noInput)
 		return nil, err
 	}
 	setRevision(w, got.Revision)
-	return &addonOutput{Addon: s.addonShape(cluster, name, gone, statusDeleting)}, nil
+	return &addonOutput{Addon: s.addonShape(s.region(r), cluster, name, gone, statusDeleting)}, nil
 }
 
 type updateAddonInput struct {
@@ -500,7 +500,7 @@ func (s *Server) updateAddon(w http.ResponseWriter, r *http.Request, in *updateA
 	}
 	now := s.nowMillis()
 	var params []updateParam
-	got, err := s.store.UpdateCluster(r.Context(), cluster, func(c *store.Cluster) error {
+	got, err := s.store.UpdateCluster(r.Context(), s.region(r), cluster, func(c *store.Cluster) error {
 		addons, err := addonsOf(*c)
 		if err != nil {
 			return err

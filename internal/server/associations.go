@@ -51,7 +51,9 @@ func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request, in *e
 	}
 
 	now := s.nowMillis()
+	region := s.region(r)
 	a := store.Association{
+		Region:             region,
 		ID:                 newAssociationID(),
 		ClusterName:        cluster,
 		Namespace:          ns,
@@ -65,7 +67,7 @@ func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request, in *e
 	}
 	if target != "" {
 		a.TargetRoleARN = target
-		a.ExternalID = s.externalID(cluster, ns, sa)
+		a.ExternalID = s.externalID(region, cluster, ns, sa)
 	}
 	opts := store.WriteOptions{MaxPerCluster: s.cfg.MaxAssociationsPerCluster}
 	if tok := deref(in.ClientRequestToken); tok != "" {
@@ -76,7 +78,7 @@ func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request, in *e
 			DisableSessionTags                                        bool
 			Tags                                                      map[string]string
 		}{ns, sa, role, target, policy, disableTags, a.Tags}
-		opts.Idempotency = idempotency(opCreateAssociation, cluster, tok, params)
+		opts.Idempotency = idempotency(opCreateAssociation, region, cluster, tok, params)
 	}
 	got, err := s.store.CreateAssociation(r.Context(), a, opts)
 	if err != nil {
@@ -91,7 +93,7 @@ func (s *Server) describeAssociation(w http.ResponseWriter, r *http.Request, _ *
 	if perr != nil {
 		return nil, perr
 	}
-	a, err := s.store.GetAssociation(r.Context(), cluster, id)
+	a, err := s.store.GetAssociation(r.Context(), s.region(r), cluster, id)
 	if err != nil {
 		return nil, err
 	}
@@ -131,10 +133,10 @@ func (s *Server) updateAssociation(w http.ResponseWriter, r *http.Request, in *e
 			eksapi.UpdatePodIdentityAssociationInput
 		}{id, *in}
 		params.ClientRequestToken = nil
-		opts.Idempotency = idempotency(opUpdateAssociation, cluster, tok, params)
+		opts.Idempotency = idempotency(opUpdateAssociation, s.region(r), cluster, tok, params)
 	}
 	now := s.nowMillis()
-	got, err := s.store.UpdateAssociation(r.Context(), cluster, id, func(a *store.Association) error {
+	got, err := s.store.UpdateAssociation(r.Context(), s.region(r), cluster, id, func(a *store.Association) error {
 		return s.applyUpdate(a, in, now)
 	}, opts)
 	if err != nil {
@@ -156,7 +158,7 @@ func (s *Server) applyUpdate(a *store.Association, in *eksapi.UpdatePodIdentityA
 		a.TargetRoleARN = *in.TargetRoleArn
 		a.ExternalID = ""
 		if a.TargetRoleARN != "" {
-			a.ExternalID = s.externalID(a.ClusterName, a.Namespace, a.ServiceAccount)
+			a.ExternalID = s.externalID(a.Region, a.ClusterName, a.Namespace, a.ServiceAccount)
 		}
 	}
 	if in.DisableSessionTags != nil {
@@ -189,7 +191,7 @@ func (s *Server) deleteAssociation(w http.ResponseWriter, r *http.Request, _ *no
 	if perr != nil {
 		return nil, perr
 	}
-	a, err := s.store.DeleteAssociation(r.Context(), cluster, id)
+	a, err := s.store.DeleteAssociation(r.Context(), s.region(r), cluster, id)
 	if err != nil {
 		return nil, err
 	}
@@ -208,12 +210,13 @@ func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request, _ *noI
 		return nil, perr.WithCluster(cluster)
 	}
 	f := store.AssociationFilter{Namespace: q.Get("namespace"), ServiceAccount: q.Get("serviceAccount")}
-	scope := pageScope(opListAssociations, cluster, f.Namespace, f.ServiceAccount)
+	region := s.region(r)
+	scope := pageScope(opListAssociations, region, cluster, f.Namespace, f.ServiceAccount)
 	after, err := s.decodePageToken(r.Context(), scope, q.Get("nextToken"))
 	if err != nil {
 		return nil, withCluster(err, cluster)
 	}
-	items, next, err := s.store.ListAssociations(r.Context(), cluster, f, store.Page{After: after, Limit: limit})
+	items, next, err := s.store.ListAssociations(r.Context(), region, cluster, f, store.Page{After: after, Limit: limit})
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +226,7 @@ func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request, _ *noI
 			ClusterName:    a.ClusterName,
 			Namespace:      a.Namespace,
 			ServiceAccount: a.ServiceAccount,
-			AssociationArn: s.AssociationARN(a.ClusterName, a.ID),
+			AssociationArn: s.AssociationARN(a.Region, a.ClusterName, a.ID),
 			AssociationId:  a.ID,
 			OwnerArn:       a.OwnerARN,
 		})
@@ -262,7 +265,7 @@ func (s *Server) associationShape(a store.Association) *eksapi.PodIdentityAssoci
 		Namespace:          a.Namespace,
 		ServiceAccount:     a.ServiceAccount,
 		RoleArn:            a.RoleARN,
-		AssociationArn:     s.AssociationARN(a.ClusterName, a.ID),
+		AssociationArn:     s.AssociationARN(a.Region, a.ClusterName, a.ID),
 		AssociationId:      a.ID,
 		Tags:               tags,
 		CreatedAt:          &created,
@@ -296,15 +299,15 @@ func newAssociationID() string {
 }
 
 // idempotency builds the store's replay key for a client request token:
-// scoped by operation, cluster and token, with a digest of the request's
-// other parameters.
-func idempotency(op, cluster, token string, params any) *store.Idempotency {
+// scoped by operation, region, cluster and token, with a digest of the
+// request's other parameters.
+func idempotency(op, region, cluster, token string, params any) *store.Idempotency {
 	b, err := json.Marshal(params)
 	if err != nil { // plain strings, bools and maps: cannot happen
 		b = fmt.Appendf(nil, "%#v", params)
 	}
 	sum := sha256.Sum256(b)
-	return &store.Idempotency{Key: op + "/" + cluster + "/" + token, Hash: hex.EncodeToString(sum[:])}
+	return &store.Idempotency{Key: op + "/" + region + "/" + cluster + "/" + token, Hash: hex.EncodeToString(sum[:])}
 }
 
 func (s *Server) nowMillis() time.Time {

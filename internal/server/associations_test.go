@@ -563,7 +563,7 @@ func TestListAssociationsPaginator(t *testing.T) {
 				}
 				lastID = id
 				got[id] = aws.ToString(s.Namespace) + "/" + aws.ToString(s.ServiceAccount)
-				if aws.ToString(s.ClusterName) != "c1" || aws.ToString(s.AssociationArn) != srv.Server.AssociationARN("c1", id) {
+				if aws.ToString(s.ClusterName) != "c1" || aws.ToString(s.AssociationArn) != srv.Server.AssociationARN("us-east-1", "c1", id) {
 					t.Errorf("summary %+v: wrong cluster or ARN", s)
 				}
 			}

@@ -23,6 +23,7 @@ func (s *Server) authorize(r *http.Request, op string, in any) error {
 	if s.cfg.Authorizer == nil {
 		return nil
 	}
+	region := s.region(r)
 	var resource string
 	var tags map[string]string
 	var roles []*string
@@ -32,23 +33,23 @@ func (s *Server) authorize(r *http.Request, op string, in any) error {
 		if c, ok := in.(*createClusterInput); ok {
 			name, tags = deref(c.Name), c.Tags
 		}
-		resource = s.ClusterARN(name)
+		resource = s.ClusterARN(region, name)
 	case opListClusters, opDescribeClusterVersions, opDescribeAddonVersions:
 		resource = "*"
 		if op == opListClusters {
-			resource = s.ClusterARN("*")
+			resource = s.ClusterARN(region, "*")
 		}
 	case opCreateAddon:
-		resource = s.ClusterARN(r.PathValue("name"))
+		resource = s.ClusterARN(region, r.PathValue("name"))
 		if c, ok := in.(*createAddonInput); ok {
 			tags = c.Tags
 		}
 	case opDescribeAddon, opDeleteAddon, opUpdateAddon:
-		resource = s.addonARN(r.PathValue("name"), r.PathValue("addonName"))
+		resource = s.addonARN(region, r.PathValue("name"), r.PathValue("addonName"))
 	case opDescribeAssociation, opDeleteAssociation:
-		resource = s.AssociationARN(r.PathValue("name"), r.PathValue("associationId"))
+		resource = s.AssociationARN(region, r.PathValue("name"), r.PathValue("associationId"))
 	case opUpdateAssociation:
-		resource = s.AssociationARN(r.PathValue("name"), r.PathValue("associationId"))
+		resource = s.AssociationARN(region, r.PathValue("name"), r.PathValue("associationId"))
 		if u, ok := in.(*eksapi.UpdatePodIdentityAssociationInput); ok {
 			roles = []*string{u.RoleArn, u.TargetRoleArn}
 		}
@@ -58,12 +59,12 @@ func (s *Server) authorize(r *http.Request, op string, in any) error {
 			tags = t.Tags
 		}
 	case opCreateAssociation:
-		resource = s.ClusterARN(r.PathValue("name"))
+		resource = s.ClusterARN(region, r.PathValue("name"))
 		if c, ok := in.(*eksapi.CreatePodIdentityAssociationInput); ok {
 			tags, roles = c.Tags, []*string{c.RoleArn, c.TargetRoleArn}
 		}
 	default:
-		resource = s.ClusterARN(r.PathValue("name"))
+		resource = s.ClusterARN(region, r.PathValue("name"))
 	}
 	// Not yet validated: bounded before a refusal echoes it.
 	ctx := r.Context()

@@ -117,7 +117,9 @@ func (s *Server) createCluster(w http.ResponseWriter, r *http.Request, in *creat
 		return nil, fmt.Errorf("encoding cluster config: %w", jerr)
 	}
 
+	region := s.region(r)
 	c := store.Cluster{
+		Region:             region,
 		Name:               name,
 		CreatedAt:          s.nowMillis(),
 		Version:            version,
@@ -130,7 +132,7 @@ func (s *Server) createCluster(w http.ResponseWriter, r *http.Request, in *creat
 	if tok := deref(in.ClientRequestToken); tok != "" {
 		params := *in
 		params.ClientRequestToken = nil
-		idem = idempotency(opCreateCluster, name, tok, params)
+		idem = idempotency(opCreateCluster, region, name, tok, params)
 	}
 	if s.cfg.NewClusterIssuer != nil {
 		iss, err := s.cfg.NewClusterIssuer(r.Context(), name)
@@ -142,7 +144,7 @@ func (s *Server) createCluster(w http.ResponseWriter, r *http.Request, in *creat
 	// The cluster's own issuer URL is fixed now, as EKS fixes a cluster's
 	// OIDC issuer: whichever replica serves its tokens later, and on
 	// whatever URL, they carry this one.
-	c.Issuer.PodidURL = s.names.PodidIssuerURL(name)
+	c.Issuer.PodidURL = s.names.PodidIssuerURL(region, name)
 	got, serr := s.store.CreateCluster(r.Context(), c, store.WriteOptions{Idempotency: idem})
 	if serr != nil {
 		return nil, &httpx.ResourceError{Kind: httpx.KindCluster, Cluster: name, Err: serr}
@@ -222,7 +224,7 @@ func (s *Server) describeCluster(w http.ResponseWriter, r *http.Request, _ *noIn
 		return nil, err
 	}
 	// The response shows no key material: skip reading it.
-	c, err := s.store.GetClusterPublic(r.Context(), name)
+	c, err := s.store.GetClusterPublic(r.Context(), s.region(r), name)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +238,7 @@ func (s *Server) deleteCluster(w http.ResponseWriter, r *http.Request, _ *noInpu
 	if err := checkClusterName("name", name); err != nil {
 		return nil, err
 	}
-	c, err := s.store.DeleteCluster(r.Context(), name)
+	c, err := s.store.DeleteCluster(r.Context(), s.region(r), name)
 	if err != nil {
 		return nil, err
 	}
@@ -255,12 +257,13 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request, _ *noInput
 			return nil, invalidParam("The parameter include accepts only \"all\" (in lowercase).")
 		}
 	}
-	scope := listClustersScope
+	region := s.region(r)
+	scope := pageScope(opListClusters, region)
 	after, err := s.decodePageToken(r.Context(), scope, q.Get("nextToken"))
 	if err != nil {
 		return nil, err
 	}
-	names, next, err := s.store.ListClusters(r.Context(), store.Page{After: after, Limit: limit})
+	names, next, err := s.store.ListClusters(r.Context(), region, store.Page{After: after, Limit: limit})
 	if err != nil {
 		return nil, err
 	}
@@ -275,9 +278,6 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request, _ *noInput
 	}
 	return out, nil
 }
-
-// listClustersScope is ListClusters' page token scope (one listing).
-var listClustersScope = pageScope(opListClusters)
 
 // clusterShape is a stored cluster on the wire (spec §3.3).
 func (s *Server) clusterShape(c store.Cluster, status string) *eksapi.Cluster {
@@ -294,7 +294,7 @@ func (s *Server) clusterShape(c store.Cluster, status string) *eksapi.Cluster {
 	}
 	out := &eksapi.Cluster{
 		Name:               c.Name,
-		Arn:                s.ClusterARN(c.Name),
+		Arn:                s.ClusterARN(c.Region, c.Name),
 		CreatedAt:          &created,
 		Version:            c.Version,
 		Endpoint:           endpoint,

@@ -16,8 +16,8 @@ import (
 // GetClusterPublic, as a backend without a cheaper read may.
 type plainStore struct{ store.Store }
 
-func (p plainStore) GetClusterPublic(ctx context.Context, name string) (store.Cluster, error) {
-	return p.GetCluster(ctx, name)
+func (p plainStore) GetClusterPublic(ctx context.Context, region, name string) (store.Cluster, error) {
+	return p.GetCluster(ctx, region, name)
 }
 
 // TestDescribeClusterWithoutPublicGetter: DescribeCluster answers the same

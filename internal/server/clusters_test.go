@@ -83,7 +83,7 @@ func TestClusterLifecycle(t *testing.T) {
 	if rev := rawResponse(t, out.ResultMetadata).Header.Get(server.HeaderRevision); rev == "" {
 		t.Errorf("no %s on CreateCluster", server.HeaderRevision)
 	}
-	stored, err := srv.Store.GetCluster(ctx, "prod-1")
+	stored, err := srv.Store.GetCluster(ctx, "eu-west-1", "prod-1")
 	if err != nil || string(stored.Issuer.SigningKeys) != `{"keys":[]}` {
 		t.Errorf("stored issuer = %+v, %v; want the NewClusterIssuer result", stored.Issuer, err)
 	}
@@ -148,7 +148,7 @@ func TestClusterLifecycle(t *testing.T) {
 	wantAPIError[*types.ResourceNotFoundException](t, err, "No cluster found for name: prod-1.")
 	_, err = c.ListTagsForResource(ctx, &eks.ListTagsForResourceInput{ResourceArn: a.AssociationArn})
 	wantAPIError[*types.NotFoundException](t, err, "Resource not found")
-	if _, err := srv.Store.GetAssociation(ctx, "prod-1", aws.ToString(a.AssociationId)); err == nil {
+	if _, err := srv.Store.GetAssociation(ctx, "eu-west-1", "prod-1", aws.ToString(a.AssociationId)); err == nil {
 		t.Error("association still stored after its cluster was deleted")
 	}
 	// A re-created cluster of the same name starts empty.
@@ -337,9 +337,9 @@ func TestTags(t *testing.T) {
 		name, arn string
 		notFound  bool
 	}{
-		{"missing association", srv.Server.AssociationARN("c1", "a-00000000000000000"), true},
-		{"missing cluster", srv.Server.ClusterARN("nope"), true},
-		{"association in missing cluster", srv.Server.AssociationARN("nope", aws.ToString(a.AssociationId)), true},
+		{"missing association", srv.Server.AssociationARN("us-east-1", "c1", "a-00000000000000000"), true},
+		{"missing cluster", srv.Server.ClusterARN("us-east-1", "nope"), true},
+		{"association in missing cluster", srv.Server.AssociationARN("us-east-1", "nope", aws.ToString(a.AssociationId)), true},
 		{"other account", "arn:aws:eks:us-east-1:999999999999:cluster/c1", true},
 		{"other region", "arn:aws:eks:eu-west-1:000000000000:cluster/c1", true},
 		{"nodegroup", "arn:aws:eks:us-east-1:000000000000:nodegroup/c1/ng/123", true},

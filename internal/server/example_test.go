@@ -75,7 +75,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	a := out.Association
-	fmt.Println(aws.ToString(a.AssociationArn) == srv.AssociationARN("demo", aws.ToString(a.AssociationId)))
+	fmt.Println(aws.ToString(a.AssociationArn) == srv.AssociationARN("eu-west-1", "demo", aws.ToString(a.AssociationId)))
 	fmt.Println(aws.ToString(a.ExternalId))
 
 	_, err = client.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{

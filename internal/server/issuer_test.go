@@ -56,7 +56,7 @@ func TestBackfillIssuerURLs(t *testing.T) {
 	b := servertest.New(t, servertest.WithStore(a.Store))
 	createCluster(t, b.EKS(t), "current")
 	for _, name := range []string{"old-1", "old-2"} {
-		if _, err := a.Store.CreateCluster(ctx, store.Cluster{Name: name, CreatedAt: time.Now()}, store.WriteOptions{}); err != nil {
+		if _, err := a.Store.CreateCluster(ctx, store.Cluster{Region: "us-east-1", Name: name, CreatedAt: time.Now()}, store.WriteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -45,8 +45,11 @@ const (
 type Config struct {
 	// Store holds clusters and associations.
 	Store store.Store
-	// Region is the AWS region the server claims to be (ARNs, externalId).
-	// Default "us-east-1".
+	// Region is the region of requests whose signing scope names none
+	// (unsigned requests under --auth none, podid's own clients' defaults)
+	// and of the issuer URLs /clusters-oidc/{name} (other regions'
+	// clusters get /clusters-oidc/{region}/{name}). A signed request's
+	// resources are its scope region's, as on AWS. Default "us-east-1".
 	Region string
 	// AccountID is the 12-digit account that owns every cluster and
 	// association. Default "000000000000".
@@ -220,15 +223,18 @@ func (cfg Config) problems() []error {
 // Handler returns the server's http.Handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// ClusterARN returns the ARN of the named cluster:
+// ClusterARN returns the ARN of region's cluster name:
 // arn:{partition}:eks:{region}:{account}:cluster/{name}.
-func (s *Server) ClusterARN(name string) string { return s.names.ClusterARN(name) }
+func (s *Server) ClusterARN(region, name string) string { return s.names.ClusterARN(region, name) }
 
 // AssociationARN returns the ARN of an association:
 // arn:{partition}:eks:{region}:{account}:podidentityassociation/{cluster}/{id}.
-func (s *Server) AssociationARN(cluster, id string) string {
-	return s.names.AssociationARN(cluster, id)
+func (s *Server) AssociationARN(region, cluster, id string) string {
+	return s.names.AssociationARN(region, cluster, id)
 }
+
+// region is the region r acts in: its signing scope's, else the server's.
+func (s *Server) region(r *http.Request) string { return authz.Region(r.Context(), s.cfg.Region) }
 
 // IssuerURL returns the service-account token issuer of cluster c: its
 // configured Issuer.URL, or PublicURL + "/clusters-oidc/" + name when podid
@@ -239,27 +245,33 @@ func (s *Server) IssuerURL(c store.Cluster) string { return s.names.IssuerURL(c)
 // that are built before the Server (they go into Config.Routes) and need
 // the same names.
 type Names struct {
-	arnPrefix string // arn:{partition}:eks:{region}:{account}:
-	publicURL string // without a trailing slash
+	partition, account string
+	region             string // the server's: its issuer URLs name no region
+	publicURL          string // without a trailing slash
 }
 
 // Names returns the naming rules of a server made from cfg (defaults
 // applied).
 func (cfg Config) Names() Names {
 	c := cfg.withDefaults()
-	return Names{
-		arnPrefix: "arn:" + c.Partition + ":eks:" + c.Region + ":" + c.AccountID + ":",
-		publicURL: c.PublicURL,
-	}
+	return Names{partition: c.Partition, account: c.AccountID, region: c.Region, publicURL: c.PublicURL}
+}
+
+// Region is the server's region (Config.Region).
+func (n Names) Region() string { return n.region }
+
+// arnPrefix is arn:{partition}:eks:{region}:{account}:.
+func (n Names) arnPrefix(region string) string {
+	return "arn:" + n.partition + ":eks:" + region + ":" + n.account + ":"
 }
 
 // ClusterARN is arn:{partition}:eks:{region}:{account}:cluster/{name}.
-func (n Names) ClusterARN(name string) string { return n.arnPrefix + "cluster/" + name }
+func (n Names) ClusterARN(region, name string) string { return n.arnPrefix(region) + "cluster/" + name }
 
 // AssociationARN is
 // arn:{partition}:eks:{region}:{account}:podidentityassociation/{cluster}/{id}.
-func (n Names) AssociationARN(cluster, id string) string {
-	return n.arnPrefix + "podidentityassociation/" + cluster + "/" + id
+func (n Names) AssociationARN(region, cluster, id string) string {
+	return n.arnPrefix(region) + "podidentityassociation/" + cluster + "/" + id
 }
 
 // IssuerURL is the issuer of cluster c's service-account tokens: an
@@ -273,13 +285,18 @@ func (n Names) IssuerURL(c store.Cluster) string {
 	case c.Issuer.PodidURL != "":
 		return c.Issuer.PodidURL
 	}
-	return n.PodidIssuerURL(c.Name)
+	return n.PodidIssuerURL(c.Region, c.Name)
 }
 
-// PodidIssuerURL is the issuer URL this configuration gives a cluster
-// created now: PublicURL + "/clusters-oidc/" + name.
-func (n Names) PodidIssuerURL(name string) string {
-	return n.publicURL + "/clusters-oidc/" + name
+// PodidIssuerURL is the issuer URL this configuration gives region's
+// cluster name created now: PublicURL + "/clusters-oidc/" + name in the
+// server's region (as before podid kept regions), PublicURL +
+// "/clusters-oidc/" + region + "/" + name in another.
+func (n Names) PodidIssuerURL(region, name string) string {
+	if region == n.region || region == "" {
+		return n.publicURL + "/clusters-oidc/" + name
+	}
+	return n.publicURL + "/clusters-oidc/" + region + "/" + name
 }
 
 // errIssuerKept aborts a backfill's update of a cluster that has its
@@ -291,28 +308,30 @@ var errIssuerKept = errors.New("issuer URL already stored")
 // its tokens carry until now), and returns how many it stored. A server
 // runs it once at start, before it serves: every replica then agrees on
 // those clusters' issuers whatever its own public URL. Replicas starting
-// at once store one URL each cluster (the first write wins).
+// at once store one URL each cluster (the first write wins). Such
+// clusters are all in the server's region: they predate regions too, and
+// AdoptRegion put them there.
 func (n Names) BackfillIssuerURLs(ctx context.Context, st store.Store) (int, error) {
 	filled := 0
 	p := store.Page{Limit: 100}
 	for {
-		names, next, err := st.ListClusters(ctx, p)
+		names, next, err := st.ListClusters(ctx, n.region, p)
 		if err != nil {
 			return filled, fmt.Errorf("backfilling cluster issuer URLs: %w", err)
 		}
 		for _, name := range names {
-			c, err := st.GetClusterPublic(ctx, name)
+			c, err := st.GetClusterPublic(ctx, n.region, name)
 			if errors.Is(err, store.ErrNotFound) || err == nil && c.Issuer.PodidURL != "" {
 				continue
 			}
 			if err != nil {
 				return filled, fmt.Errorf("backfilling cluster issuer URLs: %w", err)
 			}
-			_, err = st.UpdateCluster(ctx, name, func(c *store.Cluster) error {
+			_, err = st.UpdateCluster(ctx, n.region, name, func(c *store.Cluster) error {
 				if c.Issuer.PodidURL != "" {
 					return errIssuerKept
 				}
-				c.Issuer.PodidURL = n.PodidIssuerURL(name)
+				c.Issuer.PodidURL = n.PodidIssuerURL(n.region, name)
 				return nil
 			})
 			switch {
@@ -330,7 +349,8 @@ func (n Names) BackfillIssuerURLs(ctx context.Context, st store.Store) (int, err
 }
 
 // externalID is the sts:ExternalId of an association with a target role
-// (spec §3.4 [INF]): {region}/{account}/{cluster}/{namespace}/{serviceAccount}.
-func (s *Server) externalID(cluster, namespace, serviceAccount string) string {
-	return s.cfg.Region + "/" + s.cfg.AccountID + "/" + cluster + "/" + namespace + "/" + serviceAccount
+// (spec §3.4 [INF]): {region}/{account}/{cluster}/{namespace}/{serviceAccount},
+// the region its cluster's.
+func (s *Server) externalID(region, cluster, namespace, serviceAccount string) string {
+	return region + "/" + s.cfg.AccountID + "/" + cluster + "/" + namespace + "/" + serviceAccount
 }

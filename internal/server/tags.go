@@ -12,6 +12,7 @@ import (
 // taggable is a resource the tag APIs address: a cluster (id empty) or an
 // association.
 type taggable struct {
+	region  string
 	cluster string
 	id      string
 }
@@ -20,8 +21,9 @@ type taggable struct {
 // BadRequestException; an ARN that cannot name a resource of this server
 // (another account, region or resource type, a malformed name) is a
 // NotFoundException, as is one that could but does not exist (reported by
-// the store).
-func (s *Server) parseResourceARN(arn string) (taggable, error) {
+// the store). The resource must be region's, the request's: as on AWS,
+// each region's endpoint tags its own resources only.
+func (s *Server) parseResourceARN(region, arn string) (taggable, error) {
 	if arn == "" {
 		return taggable{}, badRequest("The parameter resourceArn must not be empty.")
 	}
@@ -33,7 +35,7 @@ func (s *Server) parseResourceARN(arn string) (taggable, error) {
 		return taggable{}, badRequest("The parameter resourceArn is not an Amazon EKS resource ARN: %q.", truncate(arn, 2048))
 	}
 	notFound := &httpx.ResourceError{Kind: httpx.KindTagged, ARN: arn, Err: store.ErrNotFound}
-	resource, ok := strings.CutPrefix(arn, s.names.arnPrefix)
+	resource, ok := strings.CutPrefix(arn, s.names.arnPrefix(region))
 	if !ok {
 		return taggable{}, notFound
 	}
@@ -41,14 +43,14 @@ func (s *Server) parseResourceARN(arn string) (taggable, error) {
 		if checkClusterName("name", name) != nil {
 			return taggable{}, notFound
 		}
-		return taggable{cluster: name}, nil
+		return taggable{region: region, cluster: name}, nil
 	}
 	if rest, ok := strings.CutPrefix(resource, "podidentityassociation/"); ok {
 		cluster, id, ok := strings.Cut(rest, "/")
 		if !ok || checkClusterName("name", cluster) != nil || checkAssociationID(cluster, id) != nil {
 			return taggable{}, notFound
 		}
-		return taggable{cluster: cluster, id: id}, nil
+		return taggable{region: region, cluster: cluster, id: id}, nil
 	}
 	return taggable{}, notFound
 }
@@ -56,7 +58,7 @@ func (s *Server) parseResourceARN(arn string) (taggable, error) {
 type emptyOutput struct{}
 
 func (s *Server) tagResource(w http.ResponseWriter, r *http.Request, in *eksapi.TagResourceInput) (*emptyOutput, error) {
-	res, err := s.parseResourceARN(r.PathValue("resourceArn"))
+	res, err := s.parseResourceARN(s.region(r), r.PathValue("resourceArn"))
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +87,7 @@ func (s *Server) tagResource(w http.ResponseWriter, r *http.Request, in *eksapi.
 }
 
 func (s *Server) untagResource(w http.ResponseWriter, r *http.Request, _ *noInput) (*emptyOutput, error) {
-	res, err := s.parseResourceARN(r.PathValue("resourceArn"))
+	res, err := s.parseResourceARN(s.region(r), r.PathValue("resourceArn"))
 	if err != nil {
 		return nil, err
 	}
@@ -125,14 +127,14 @@ func (s *Server) untagResource(w http.ResponseWriter, r *http.Request, _ *noInpu
 func (s *Server) updateTags(r *http.Request, res taggable, edit func(map[string]string) (map[string]string, error)) (int64, error) {
 	ctx := r.Context()
 	if res.id == "" {
-		c, err := s.store.UpdateCluster(ctx, res.cluster, func(c *store.Cluster) error {
+		c, err := s.store.UpdateCluster(ctx, res.region, res.cluster, func(c *store.Cluster) error {
 			tags, err := edit(c.Tags)
 			c.Tags = tags
 			return err
 		})
 		return c.Revision, err
 	}
-	a, err := s.store.UpdateAssociation(ctx, res.cluster, res.id, func(a *store.Association) error {
+	a, err := s.store.UpdateAssociation(ctx, res.region, res.cluster, res.id, func(a *store.Association) error {
 		tags, err := edit(a.Tags)
 		a.Tags = tags
 		return err
@@ -141,19 +143,19 @@ func (s *Server) updateTags(r *http.Request, res taggable, edit func(map[string]
 }
 
 func (s *Server) listTags(w http.ResponseWriter, r *http.Request, _ *noInput) (*eksapi.TagsOutput, error) {
-	res, err := s.parseResourceARN(r.PathValue("resourceArn"))
+	res, err := s.parseResourceARN(s.region(r), r.PathValue("resourceArn"))
 	if err != nil {
 		return nil, err
 	}
 	var tags map[string]string
 	if res.id == "" {
-		c, err := s.store.GetCluster(r.Context(), res.cluster)
+		c, err := s.store.GetCluster(r.Context(), res.region, res.cluster)
 		if err != nil {
 			return nil, err
 		}
 		tags = c.Tags
 	} else {
-		a, err := s.store.GetAssociation(r.Context(), res.cluster, res.id)
+		a, err := s.store.GetAssociation(r.Context(), res.region, res.cluster, res.id)
 		if err != nil {
 			return nil, err
 		}

@@ -127,7 +127,7 @@ func (s *Server) resourceError(r *http.Request, op string, err error) error {
 	case errors.Is(err, store.ErrNotFound) && (op == opTagResource || op == opUntagResource || op == opListTags):
 		return &httpx.ResourceError{Kind: httpx.KindTagged, ARN: r.PathValue("resourceArn"), Err: err}
 	case errors.Is(err, store.ErrNotFound) && r.PathValue("associationId") != "":
-		if _, cerr := s.store.GetCluster(r.Context(), re.Cluster); cerr == nil {
+		if _, cerr := s.store.GetCluster(r.Context(), s.region(r), re.Cluster); cerr == nil {
 			re.Kind, re.AssociationID = httpx.KindAssociation, r.PathValue("associationId")
 		}
 	case errors.Is(err, store.ErrLimitExceeded):

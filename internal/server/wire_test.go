@@ -122,7 +122,7 @@ func TestTagARNEncodings(t *testing.T) {
 		})
 	}
 	// The cluster ARN, unencoded.
-	res := do(t, "GET", srv.URL+"/tags/"+srv.Server.ClusterARN("c1"), nil)
+	res := do(t, "GET", srv.URL+"/tags/"+srv.Server.ClusterARN("us-east-1", "c1"), nil)
 	if res.status != 200 {
 		t.Errorf("ListTagsForResource on the raw cluster ARN: %d %s", res.status, res.body)
 	}

@@ -30,6 +30,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/awsregion"
 	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/sts"
 )
@@ -81,6 +82,12 @@ type Config struct {
 	// arn:PARTITION:iam::ACCOUNT:root.
 	AccountID string
 	Partition string
+	// Region is the server's --region. podid serves it and every region
+	// of Partition (awsregion); a request signed for another region is
+	// refused as AWS refuses it. A request's scope region is put in its
+	// context (authz.WithRegion): its regional resources are that
+	// region's.
+	Region string
 	// Sessions opens session tokens; nil means only the admin identity
 	// (and Users) can authenticate.
 	Sessions SessionDecoder
@@ -161,7 +168,21 @@ func (a *Authenticator) Authenticate(r *http.Request) (*http.Request, error) {
 		}
 		return nil, err
 	}
-	return r.WithContext(authz.WithIdentity(r.Context(), id)), nil
+	ctx := authz.WithIdentity(r.Context(), id)
+	if region := scopeRegion(r); region != "" {
+		ctx = authz.WithRegion(ctx, region)
+	}
+	return r.WithContext(ctx), nil
+}
+
+// checkRegion refuses a scope region podid does not serve, with AWS's
+// message.
+func (a *Authenticator) checkRegion(region, akid string) *failure {
+	if region == a.cfg.Region || awsregion.InPartition(a.cfg.Partition, region) {
+		return nil
+	}
+	return &failure{Code: failSignature, AccessKeyID: akid,
+		Message: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", region)}
 }
 
 // refusalReason says in a few words why a request was refused, for the log.
@@ -213,19 +234,37 @@ func isQueryProtocol(r *http.Request) bool {
 	return mt == "application/x-www-form-urlencoded" || r.Method == http.MethodPost || r.Method == http.MethodGet
 }
 
-// ScopeService is the service of the SigV4 scope r is signed for, in its
-// Authorization header or its presigned query; "" when neither parses.
-func ScopeService(r *http.Request) string {
+// scope is the SigV4 scope r is signed with, in its Authorization header
+// or its presigned query; nil when neither parses.
+func scope(r *http.Request) *Authorization {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if auth, err := ParseAuthorization(h); err == nil {
-			return auth.Service
+			return auth
 		}
-		return ""
+		return nil
 	}
 	if q := r.URL.Query(); IsPresigned(q) {
 		if p, err := ParsePresigned(q); err == nil {
-			return p.Service
+			return &p.Authorization
 		}
+	}
+	return nil
+}
+
+// ScopeService is the service of the SigV4 scope r is signed for, in its
+// Authorization header or its presigned query; "" when neither parses.
+func ScopeService(r *http.Request) string {
+	if auth := scope(r); auth != nil {
+		return auth.Service
+	}
+	return ""
+}
+
+// scopeRegion is the region of the SigV4 scope r is signed for, "" when it
+// names none.
+func scopeRegion(r *http.Request) string {
+	if auth := scope(r); auth != nil {
+		return auth.Region
 	}
 	return ""
 }
@@ -280,6 +319,9 @@ func (a *Authenticator) authenticate(r *http.Request) (*authz.Identity, error) {
 	if svc := expectedService(r, auth.Service); svc != "" && auth.Service != svc {
 		f.Code, f.Message = failSignature, fmt.Sprintf("Credential should be scoped to correct service: '%s'. ", svc)
 		return nil, f
+	}
+	if rf := a.checkRegion(auth.Region, auth.AccessKeyID); rf != nil {
+		return nil, rf
 	}
 
 	id, secret, err := a.lookup(r.Context(), auth.AccessKeyID, p.token)
@@ -449,6 +491,12 @@ func (a *Authenticator) lookup(ctx context.Context, akid, token string) (*authz.
 // session's, it is refused, never the admin.
 func (a *Authenticator) attribute(r *http.Request) (*authz.Identity, *failure) {
 	akid := requestKeyID(r)
+	// Unchecked signatures still say which region the request is for.
+	if region := scopeRegion(r); region != "" {
+		if f := a.checkRegion(region, akid); f != nil {
+			return nil, f
+		}
+	}
 	if token := requestToken(r); token != "" && a.cfg.Sessions != nil {
 		sess, err := a.cfg.Sessions.Session(token)
 		switch {

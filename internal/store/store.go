@@ -54,8 +54,11 @@ func (e *ExistsError) Error() string {
 func (e *ExistsError) Unwrap() error { return ErrAlreadyExists }
 
 // Association is a pod identity association as stored. ARNs are derived from
-// the server's region and account and are not stored.
+// its region and the server's account and are not stored.
 type Association struct {
+	// Region is the AWS region of the association's cluster: a cluster
+	// is keyed by (Region, Name), as EKS's are.
+	Region             string
 	ID                 string // "a-" + 17 of [a-z0-9]
 	ClusterName        string
 	Namespace          string
@@ -76,8 +79,11 @@ type Association struct {
 	Revision int64
 }
 
-// Cluster is a (minimal) EKS cluster as stored.
+// Cluster is a (minimal) EKS cluster as stored. Clusters are keyed by
+// (Region, Name): one name may be in use in several regions, each its own
+// cluster, as on EKS.
 type Cluster struct {
+	Region             string
 	Name               string
 	CreatedAt          time.Time
 	Version            string
@@ -177,6 +183,7 @@ type Page struct {
 // association that was written after a given revision, or its deletion.
 type Change struct {
 	Revision      int64
+	Region        string
 	ClusterName   string
 	AssociationID string
 	// Association is the association as of Revision; nil when Deleted.
@@ -194,50 +201,60 @@ type Store interface {
 	// Audit is the audit trail's events.
 	Audit
 
-	// CreateCluster stores a new cluster. A name in use is ErrAlreadyExists
-	// (an *ExistsError). With opts' token: a replay returns the stored
-	// cluster.
+	// CreateCluster stores a new cluster. A name in use in c.Region is
+	// ErrAlreadyExists (an *ExistsError). With opts' token: a replay
+	// returns the stored cluster.
 	CreateCluster(ctx context.Context, c Cluster, opts WriteOptions) (Cluster, error)
-	GetCluster(ctx context.Context, name string) (Cluster, error)
+	GetCluster(ctx context.Context, region, name string) (Cluster, error)
 	// GetClusterPublic returns what GetCluster returns, except that
 	// Issuer.JWKS and Issuer.SigningKeys are nil: a backend may skip
 	// reading the key sets (SQLite then skips their overflow pages).
 	// DescribeCluster uses it; callers that verify or sign tokens use
 	// GetCluster.
-	GetClusterPublic(ctx context.Context, name string) (Cluster, error)
+	GetClusterPublic(ctx context.Context, region, name string) (Cluster, error)
 	// UpdateCluster runs fn on the current record inside one transaction and
-	// stores what fn leaves (the name cannot change). An error from fn
-	// aborts and is returned as is.
-	UpdateCluster(ctx context.Context, name string, fn func(*Cluster) error) (Cluster, error)
+	// stores what fn leaves (the region and name cannot change). An error
+	// from fn aborts and is returned as is.
+	UpdateCluster(ctx context.Context, region, name string, fn func(*Cluster) error) (Cluster, error)
 	// DeleteCluster removes the cluster, its associations and their tags,
 	// and returns the cluster as it was, except Revision: the revision as
 	// of which the delete is in effect (the last of its associations'
 	// deletions; the store's revision at the delete when it had none).
-	DeleteCluster(ctx context.Context, name string) (Cluster, error)
-	// ListClusters returns cluster names in ascending order, and the name to
-	// pass as Page.After for the next page ("" when there is no more).
-	ListClusters(ctx context.Context, p Page) (names []string, next string, err error)
+	DeleteCluster(ctx context.Context, region, name string) (Cluster, error)
+	// ListClusters returns the names of region's clusters in ascending
+	// order, and the name to pass as Page.After for the next page (""
+	// when there is no more).
+	ListClusters(ctx context.Context, region string, p Page) (names []string, next string, err error)
 
 	// CreateAssociation stores a new association. The caller fills every
-	// field but Revision. The cluster must exist (ErrNotFound); (cluster,
-	// namespace, service account) must be free (an *ExistsError naming the
-	// existing ID).
+	// field but Revision. The cluster (a.Region, a.ClusterName) must exist
+	// (ErrNotFound); (cluster, namespace, service account) must be free
+	// (an *ExistsError naming the existing ID).
 	CreateAssociation(ctx context.Context, a Association, opts WriteOptions) (Association, error)
-	GetAssociation(ctx context.Context, cluster, id string) (Association, error)
+	GetAssociation(ctx context.Context, region, cluster, id string) (Association, error)
 	// UpdateAssociation is a read-modify-write in one transaction: fn gets
-	// the current record and edits it in place; ID, cluster, namespace and
-	// service account cannot change. An error from fn aborts and is
-	// returned as is. With a token, a replay returns the stored result
-	// without calling fn.
-	UpdateAssociation(ctx context.Context, cluster, id string, fn func(*Association) error, opts WriteOptions) (Association, error)
+	// the current record and edits it in place; ID, region, cluster,
+	// namespace and service account cannot change. An error from fn aborts
+	// and is returned as is. With a token, a replay returns the stored
+	// result without calling fn.
+	UpdateAssociation(ctx context.Context, region, cluster, id string, fn func(*Association) error, opts WriteOptions) (Association, error)
 	// DeleteAssociation removes the association and returns it as it was,
 	// except Revision: the delete's own revision (its entry in the change
 	// feed).
-	DeleteAssociation(ctx context.Context, cluster, id string) (Association, error)
+	DeleteAssociation(ctx context.Context, region, cluster, id string) (Association, error)
 	// ListAssociations returns a page of the cluster's associations ordered
 	// by ID, and the ID to pass as Page.After for the next page ("" when
 	// there is no more). An unknown cluster is ErrNotFound.
-	ListAssociations(ctx context.Context, cluster string, f AssociationFilter, p Page) (items []Association, next string, err error)
+	ListAssociations(ctx context.Context, region, cluster string, f AssociationFilter, p Page) (items []Association, next string, err error)
+
+	// AdoptRegion gives region to every cluster and association (and
+	// deletion in the change feed) stored before podid kept regions, and
+	// returns how many clusters it gave it. A server runs it at start
+	// with its --region, before it serves; records with a region already
+	// are left alone, so a second run (or another replica's) changes
+	// nothing. It takes no revision: the records are as they were, only
+	// now with the region they were always in.
+	AdoptRegion(ctx context.Context, region string) (int, error)
 
 	// ChangesSince returns up to limit changes with Revision > after, in
 	// revision order. A caller that has applied all of them is current as

@@ -36,14 +36,14 @@ func (s *Store) CreateAssociation(ctx context.Context, a store.Association, opts
 		// Lock the cluster row: the count below stays true until
 		// commit, and the cluster cannot be deleted meanwhile.
 		var count int
-		err = t.QueryRow(ctx, "SELECT association_count FROM clusters WHERE name = $1 FOR UPDATE", a.ClusterName).Scan(&count)
+		err = t.QueryRow(ctx, "SELECT association_count FROM clusters WHERE region = $1 AND name = $2 FOR UPDATE", a.Region, a.ClusterName).Scan(&count)
 		if err != nil && !errNoRows(err) {
 			return out, err
 		}
 		found := err == nil
 		var existing string
-		err = t.QueryRow(ctx, "SELECT id FROM associations WHERE cluster_name = $1 AND namespace = $2 AND service_account = $3",
-			a.ClusterName, a.Namespace, a.ServiceAccount).Scan(&existing)
+		err = t.QueryRow(ctx, "SELECT id FROM associations WHERE region = $1 AND cluster_name = $2 AND namespace = $3 AND service_account = $4",
+			a.Region, a.ClusterName, a.Namespace, a.ServiceAccount).Scan(&existing)
 		if err != nil && !errNoRows(err) {
 			return out, err
 		}
@@ -58,7 +58,7 @@ func (s *Store) CreateAssociation(ctx context.Context, a store.Association, opts
 			}
 			return out, err
 		}
-		if _, err := t.Exec(ctx, "UPDATE clusters SET association_count = association_count + 1 WHERE name = $1", a.ClusterName); err != nil {
+		if _, err := t.Exec(ctx, "UPDATE clusters SET association_count = association_count + 1 WHERE region = $1 AND name = $2", a.Region, a.ClusterName); err != nil {
 			return out, err
 		}
 		return out, s.remember(t, opts.Idempotency, out)
@@ -78,8 +78,8 @@ func (s *Store) existing(ctx context.Context, a store.Association, violation err
 		return fmt.Errorf("%w (%v)", &store.ExistsError{ID: a.ID}, violation)
 	}
 	var id string
-	err := s.pool.QueryRow(ctx, "SELECT id FROM associations WHERE cluster_name = $1 AND namespace = $2 AND service_account = $3",
-		a.ClusterName, a.Namespace, a.ServiceAccount).Scan(&id)
+	err := s.pool.QueryRow(ctx, "SELECT id FROM associations WHERE region = $1 AND cluster_name = $2 AND namespace = $3 AND service_account = $4",
+		a.Region, a.ClusterName, a.Namespace, a.ServiceAccount).Scan(&id)
 	if err != nil {
 		// The winner is gone again (deleted meanwhile): still a
 		// collision at the time of the insert.
@@ -97,13 +97,13 @@ func insertAssociation(t *wtx, a *store.Association) error {
 		return err
 	}
 	_, err = t.Exec(t.ctx, `INSERT INTO associations (`+associationColumns+`)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, v...)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, v...)
 	return err
 }
 
 // GetAssociation implements store.Store.
-func (s *Store) GetAssociation(ctx context.Context, cluster, id string) (store.Association, error) {
-	a, err := s.getAssociation(ctx, "SELECT "+associationColumns+" FROM associations WHERE cluster_name = $1 AND id = $2", cluster, id)
+func (s *Store) GetAssociation(ctx context.Context, region, cluster, id string) (store.Association, error) {
+	a, err := s.getAssociation(ctx, "SELECT "+associationColumns+" FROM associations WHERE region = $1 AND cluster_name = $2 AND id = $3", region, cluster, id)
 	if err != nil {
 		return store.Association{}, fmt.Errorf("getting association %s: %w", id, err)
 	}
@@ -119,9 +119,9 @@ func (s *Store) getAssociation(ctx context.Context, query string, args ...any) (
 }
 
 // UpdateAssociation implements store.Store.
-func (s *Store) UpdateAssociation(ctx context.Context, cluster, id string, fn func(*store.Association) error, opts store.WriteOptions) (store.Association, error) {
+func (s *Store) UpdateAssociation(ctx context.Context, region, cluster, id string, fn func(*store.Association) error, opts store.WriteOptions) (store.Association, error) {
 	return storecore.Do(ctx, s.write, func(t *wtx) (out store.Association, err error) {
-		a, replayed, err := s.readForUpdate(t, cluster, id, opts.Idempotency, &out)
+		a, replayed, err := s.readForUpdate(t, region, cluster, id, opts.Idempotency, &out)
 		if err != nil || replayed {
 			return out, err
 		}
@@ -135,22 +135,22 @@ func (s *Store) UpdateAssociation(ctx context.Context, cluster, id string, fn fu
 		}
 		t.later(`UPDATE associations SET role_arn = $1, target_role_arn = $2, external_id = $3, policy = $4,
 	disable_session_tags = $5, owner_arn = $6, tags = $7, created_at = $8, modified_at = $9, revision = $10
-	WHERE cluster_name = $11 AND id = $12`, v...)
+	WHERE region = $11 AND cluster_name = $12 AND id = $13`, v...)
 		return a, s.remember(t, opts.Idempotency, a)
 	}, "updating association %s", id)
 }
 
 var readForUpdateQuery = "SELECT " + storecore.AssociationColumnsOf("a") + `, i.hash, i.result, i.created_at
 	FROM associations AS a LEFT JOIN idempotency AS i ON i.key = $1
-	WHERE a.cluster_name = $2 AND a.id = $3 FOR UPDATE OF a`
+	WHERE a.region = $2 AND a.cluster_name = $3 AND a.id = $4 FOR UPDATE OF a`
 
 // readForUpdate locks and reads the association, and looks its client
 // request token (if any) up in the same round trip: it returns the
 // association, or replays the token's stored result into out (replayed).
-func (s *Store) readForUpdate(t *wtx, cluster, id string, idem *store.Idempotency, out any) (a store.Association, replayed bool, err error) {
+func (s *Store) readForUpdate(t *wtx, region, cluster, id string, idem *store.Idempotency, out any) (a store.Association, replayed bool, err error) {
 	if idem == nil {
 		a, err = scanAssociation(t.QueryRow(t.ctx, "SELECT "+associationColumns+
-			" FROM associations WHERE cluster_name = $1 AND id = $2 FOR UPDATE", cluster, id))
+			" FROM associations WHERE region = $1 AND cluster_name = $2 AND id = $3 FOR UPDATE", region, cluster, id))
 		if errNoRows(err) {
 			return a, false, store.ErrNotFound
 		}
@@ -160,7 +160,7 @@ func (s *Store) readForUpdate(t *wtx, cluster, id string, idem *store.Idempotenc
 	var rec storecore.Record
 	var hash *string
 	var created *int64
-	err = t.QueryRow(t.ctx, readForUpdateQuery, idem.Key, cluster, id).Scan(append(row.Dest(), &hash, &rec.Result, &created)...)
+	err = t.QueryRow(t.ctx, readForUpdateQuery, idem.Key, region, cluster, id).Scan(append(row.Dest(), &hash, &rec.Result, &created)...)
 	if errNoRows(err) {
 		// No such association; a replay of an update made before it
 		// was deleted still answers with the stored result.
@@ -183,9 +183,9 @@ func (s *Store) readForUpdate(t *wtx, cluster, id string, idem *store.Idempotenc
 }
 
 // DeleteAssociation implements store.Store.
-func (s *Store) DeleteAssociation(ctx context.Context, cluster, id string) (store.Association, error) {
+func (s *Store) DeleteAssociation(ctx context.Context, region, cluster, id string) (store.Association, error) {
 	return storecore.Do(ctx, s.write, func(t *wtx) (store.Association, error) {
-		a, err := scanAssociation(t.QueryRow(ctx, "DELETE FROM associations WHERE cluster_name = $1 AND id = $2 RETURNING "+associationColumns, cluster, id))
+		a, err := scanAssociation(t.QueryRow(ctx, "DELETE FROM associations WHERE region = $1 AND cluster_name = $2 AND id = $3 RETURNING "+associationColumns, region, cluster, id))
 		if errNoRows(err) {
 			return a, store.ErrNotFound
 		}
@@ -193,18 +193,18 @@ func (s *Store) DeleteAssociation(ctx context.Context, cluster, id string) (stor
 			return a, err
 		}
 		rev := t.revisions(1)
-		if _, err := t.Exec(ctx, "UPDATE clusters SET association_count = association_count - 1 WHERE name = $1", cluster); err != nil {
+		if _, err := t.Exec(ctx, "UPDATE clusters SET association_count = association_count - 1 WHERE region = $1 AND name = $2", region, cluster); err != nil {
 			return a, err
 		}
-		_, err = t.Exec(ctx, "INSERT INTO tombstones (revision, cluster_name, id, deleted_at) VALUES ($1, $2, $3, $4)",
-			rev, cluster, id, storecore.Micros(s.now()))
+		_, err = t.Exec(ctx, "INSERT INTO tombstones (revision, region, cluster_name, id, deleted_at) VALUES ($1, $2, $3, $4, $5)",
+			rev, region, cluster, id, storecore.Micros(s.now()))
 		return storecore.Deleted(a, rev), err
 	}, "deleting association %s", id)
 }
 
 // ListAssociations implements store.Store (storecore.ListAssociations).
-func (s *Store) ListAssociations(ctx context.Context, cluster string, f store.AssociationFilter, p store.Page) ([]store.Association, string, error) {
-	return storecore.ListAssociations(ctx, cluster, f, p, storecore.Dollar, s.queryAssociations, s.clusterExists)
+func (s *Store) ListAssociations(ctx context.Context, region, cluster string, f store.AssociationFilter, p store.Page) ([]store.Association, string, error) {
+	return storecore.ListAssociations(ctx, region, cluster, f, p, storecore.Dollar, s.queryAssociations, s.clusterExists)
 }
 
 // queryAssociations runs a query of associationColumns.
@@ -218,16 +218,16 @@ func (s *Store) queryAssociations(ctx context.Context, size int, query string, a
 	})
 }
 
-func (s *Store) clusterExists(ctx context.Context, cluster string) error {
-	_, err := s.associationCount(ctx, cluster)
+func (s *Store) clusterExists(ctx context.Context, region, cluster string) error {
+	_, err := s.associationCount(ctx, region, cluster)
 	return err
 }
 
 // associationCount reads the cluster's association count, which writers
 // keep in its row in the same transaction.
-func (s *Store) associationCount(ctx context.Context, cluster string) (int, error) {
+func (s *Store) associationCount(ctx context.Context, region, cluster string) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, "SELECT association_count FROM clusters WHERE name = $1", cluster).Scan(&n)
+	err := s.pool.QueryRow(ctx, "SELECT association_count FROM clusters WHERE region = $1 AND name = $2", region, cluster).Scan(&n)
 	if errNoRows(err) {
 		return 0, store.ErrNotFound
 	}

@@ -55,7 +55,7 @@ func BenchmarkListPage(b *testing.B) {
 			c := fmt.Sprintf("c%03d", rng.IntN(tg.clusters))
 			after := fmt.Sprintf("a-%017d", rng.IntN(tg.perCluster-101))
 			start := time.Now()
-			items, next, err := tg.store.ListAssociations(ctx, c, store.AssociationFilter{}, store.Page{After: after, Limit: 100})
+			items, next, err := tg.store.ListAssociations(ctx, "", c, store.AssociationFilter{}, store.Page{After: after, Limit: 100})
 			tg.elapsed += time.Since(start)
 			if err != nil || len(items) != 100 || next == "" {
 				b.Fatalf("%s: ListAssociations(%s after %s) = %d items, next %q, %v", tg.name, c, after, len(items), next, err)
@@ -130,7 +130,7 @@ func BenchmarkUpdateParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		id := <-ids
 		for i := 0; pb.Next(); i++ {
-			_, err := s.UpdateAssociation(ctx, "c1", id, func(a *store.Association) error {
+			_, err := s.UpdateAssociation(ctx, "", "c1", id, func(a *store.Association) error {
 				a.RoleARN = fmt.Sprint("arn:aws:iam::000000000000:role/r", i)
 				a.ModifiedAt = time.Now()
 				return nil

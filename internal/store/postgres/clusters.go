@@ -26,7 +26,7 @@ func (s *Store) CreateCluster(ctx context.Context, c store.Cluster, opts store.W
 			return out, err
 		}
 		var exists bool
-		if err := t.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM clusters WHERE name = $1)", c.Name).Scan(&exists); err != nil {
+		if err := t.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM clusters WHERE region = $1 AND name = $2)", c.Region, c.Name).Scan(&exists); err != nil {
 			return out, err
 		}
 		if exists {
@@ -39,7 +39,7 @@ func (s *Store) CreateCluster(ctx context.Context, c store.Cluster, opts store.W
 		if err != nil {
 			return out, err
 		}
-		_, err = t.Exec(ctx, `INSERT INTO clusters (`+clusterColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, v...)
+		_, err = t.Exec(ctx, `INSERT INTO clusters (`+clusterColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, v...)
 		if code, _ := pgCode(err); code == codeUniqueViolation {
 			return out, &store.ExistsError{}
 		}
@@ -47,33 +47,33 @@ func (s *Store) CreateCluster(ctx context.Context, c store.Cluster, opts store.W
 			return out, err
 		}
 		return out, s.remember(t, opts.Idempotency, out)
-	}, "creating cluster %q", c.Name)
+	}, "creating cluster %q in %s", c.Name, c.Region)
 }
 
 // GetCluster implements store.Store.
-func (s *Store) GetCluster(ctx context.Context, name string) (store.Cluster, error) {
-	return s.getCluster(ctx, name, "SELECT "+clusterColumns+" FROM clusters WHERE name = $1", false)
+func (s *Store) GetCluster(ctx context.Context, region, name string) (store.Cluster, error) {
+	return s.getCluster(ctx, region, name, "SELECT "+clusterColumns+" FROM clusters WHERE region = $1 AND name = $2", false)
 }
 
 // GetClusterPublic implements store.Store.
-func (s *Store) GetClusterPublic(ctx context.Context, name string) (store.Cluster, error) {
-	return s.getCluster(ctx, name, "SELECT "+storecore.PublicClusterColumns+" FROM clusters WHERE name = $1", true)
+func (s *Store) GetClusterPublic(ctx context.Context, region, name string) (store.Cluster, error) {
+	return s.getCluster(ctx, region, name, "SELECT "+storecore.PublicClusterColumns+" FROM clusters WHERE region = $1 AND name = $2", true)
 }
 
-func (s *Store) getCluster(ctx context.Context, name, query string, public bool) (store.Cluster, error) {
-	c, err := scanCluster(s.pool.QueryRow(ctx, query, name), public)
+func (s *Store) getCluster(ctx context.Context, region, name, query string, public bool) (store.Cluster, error) {
+	c, err := scanCluster(s.pool.QueryRow(ctx, query, region, name), public)
 	if errNoRows(err) {
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return store.Cluster{}, fmt.Errorf("getting cluster %q: %w", name, err)
+		return store.Cluster{}, fmt.Errorf("getting cluster %q in %s: %w", name, region, err)
 	}
 	return c, nil
 }
 
 // lockCluster reads a cluster and locks its row until the transaction ends.
-func lockCluster(t *wtx, name string) (store.Cluster, error) {
-	c, err := scanCluster(t.QueryRow(t.ctx, "SELECT "+clusterColumns+" FROM clusters WHERE name = $1 FOR UPDATE", name), false)
+func lockCluster(t *wtx, region, name string) (store.Cluster, error) {
+	c, err := scanCluster(t.QueryRow(t.ctx, "SELECT "+clusterColumns+" FROM clusters WHERE region = $1 AND name = $2 FOR UPDATE", region, name), false)
 	if errNoRows(err) {
 		return store.Cluster{}, store.ErrNotFound
 	}
@@ -81,9 +81,9 @@ func lockCluster(t *wtx, name string) (store.Cluster, error) {
 }
 
 // UpdateCluster implements store.Store.
-func (s *Store) UpdateCluster(ctx context.Context, name string, fn func(*store.Cluster) error) (store.Cluster, error) {
+func (s *Store) UpdateCluster(ctx context.Context, region, name string, fn func(*store.Cluster) error) (store.Cluster, error) {
 	return storecore.Do(ctx, s.write, func(t *wtx) (store.Cluster, error) {
-		c, err := lockCluster(t, name)
+		c, err := lockCluster(t, region, name)
 		if err != nil {
 			return c, err
 		}
@@ -99,22 +99,22 @@ func (s *Store) UpdateCluster(ctx context.Context, name string, fn func(*store.C
 	config = $5, tags = $6, issuer_url = $7, issuer_jwks_url = $8, issuer_podid_url = $9,
 	api_server_endpoint = $10, api_server_ca = $11, issuer_jwks = $12,
 	issuer_signing_keys = $13, revision = $14
-	WHERE name = $15`, v...)
+	WHERE region = $15 AND name = $16`, v...)
 		return c, err
-	}, "updating cluster %q", name)
+	}, "updating cluster %q in %s", name, region)
 }
 
 // DeleteCluster implements store.Store. The cluster's associations are
 // deleted with it, each leaving a tombstone (with its own revision) in the
 // change feed.
-func (s *Store) DeleteCluster(ctx context.Context, name string) (store.Cluster, error) {
+func (s *Store) DeleteCluster(ctx context.Context, region, name string) (store.Cluster, error) {
 	return storecore.Do(ctx, s.write, func(t *wtx) (store.Cluster, error) {
-		c, err := lockCluster(t, name)
+		c, err := lockCluster(t, region, name)
 		if err != nil {
 			return c, err
 		}
 		var n int
-		if err := t.QueryRow(ctx, "SELECT count(*) FROM associations WHERE cluster_name = $1", name).Scan(&n); err != nil {
+		if err := t.QueryRow(ctx, "SELECT count(*) FROM associations WHERE region = $1 AND cluster_name = $2", region, name).Scan(&n); err != nil {
 			return c, err
 		}
 		// n revisions, one a tombstone; none when n is 0, but the
@@ -122,30 +122,47 @@ func (s *Store) DeleteCluster(ctx context.Context, name string) (store.Cluster, 
 		first := t.revisions(n)
 		c.Revision = first + int64(n) - 1
 		if n > 0 {
-			_, err = t.Exec(ctx, `INSERT INTO tombstones (revision, cluster_name, id, deleted_at)
-	SELECT $1 + row_number() OVER (ORDER BY id) - 1, cluster_name, id, $2
-	FROM associations WHERE cluster_name = $3`, first, storecore.Micros(s.now()), name)
+			_, err = t.Exec(ctx, `INSERT INTO tombstones (revision, region, cluster_name, id, deleted_at)
+	SELECT $1 + row_number() OVER (ORDER BY id) - 1, region, cluster_name, id, $2
+	FROM associations WHERE region = $3 AND cluster_name = $4`, first, storecore.Micros(s.now()), region, name)
 			if err != nil {
 				return c, err
 			}
-			if _, err := t.Exec(ctx, "DELETE FROM associations WHERE cluster_name = $1", name); err != nil {
+			if _, err := t.Exec(ctx, "DELETE FROM associations WHERE region = $1 AND cluster_name = $2", region, name); err != nil {
 				return c, err
 			}
 		}
-		_, err = t.Exec(ctx, "DELETE FROM clusters WHERE name = $1", name)
+		_, err = t.Exec(ctx, "DELETE FROM clusters WHERE region = $1 AND name = $2", region, name)
 		return c, err
-	}, "deleting cluster %q", name)
+	}, "deleting cluster %q in %s", name, region)
 }
 
 // ListClusters implements store.Store.
-func (s *Store) ListClusters(ctx context.Context, p store.Page) ([]string, string, error) {
-	return storecore.ListClusters(ctx, p, func(ctx context.Context, p store.Page) ([]string, error) {
-		rows, err := s.pool.Query(ctx, "SELECT name FROM clusters WHERE name > $1 ORDER BY name LIMIT $2", p.After, p.Limit+1)
+func (s *Store) ListClusters(ctx context.Context, region string, p store.Page) ([]string, string, error) {
+	return storecore.ListClusters(ctx, region, p, func(ctx context.Context, region string, p store.Page) ([]string, error) {
+		rows, err := s.pool.Query(ctx, "SELECT name FROM clusters WHERE region = $1 AND name > $2 ORDER BY name LIMIT $3", region, p.After, p.Limit+1)
 		if err != nil {
 			return nil, err
 		}
 		return pgx.CollectRows(rows, pgx.RowTo[string])
 	})
+}
+
+// AdoptRegion implements store.Store. Associations follow their clusters'
+// new key (ON UPDATE CASCADE); the update takes the clusters' rows, so
+// replicas adopting at once adopt each row once.
+func (s *Store) AdoptRegion(ctx context.Context, region string) (int, error) {
+	return storecore.Do(ctx, s.write, func(t *wtx) (int, error) {
+		tag, err := t.Exec(ctx, "UPDATE clusters SET region = $1 WHERE region = ''", region)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := t.Exec(ctx, "UPDATE associations SET region = $1 WHERE region = ''", region); err != nil {
+			return 0, err
+		}
+		_, err = t.Exec(ctx, "UPDATE tombstones SET region = $1 WHERE region = ''", region)
+		return int(tag.RowsAffected()), err
+	}, "adopting the records stored without a region into %s", region)
 }
 
 // replay looks up a client request token (if any) and decides on its

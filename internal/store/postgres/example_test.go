@@ -36,7 +36,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	<-changed
-	c, err := b.GetCluster(ctx, "demo")
+	c, err := b.GetCluster(ctx, "", "demo")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func TestPruneRemovesExpiredRecords(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.DeleteAssociation(ctx, "c1", a.ID); err != nil {
+		if _, err := s.DeleteAssociation(ctx, "", "c1", a.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -105,4 +105,29 @@ func TestMigrationAddsPodidIssuerURL(t *testing.T) {
 	VALUES ('old', 0, '1.31', 'arn:aws:iam::000000000000:role/eks', '', NULL, '{}', '', '', NULL, '{"keys":[]}', 1)`)
 	s := pgtest.Open(t, dsn)
 	storetest.CheckMigratedCluster(t, s, "old")
+}
+
+// TestMigrationAddsRegions: a database written by a podid from before
+// clusters had regions (schema version 5) opens with its clusters,
+// associations and tombstones intact and region-less, for the server to
+// adopt into its --region.
+func TestMigrationAddsRegions(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	if err := postgres.MigrateTo(ctx, dsn, 5); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Exec(t, dsn, `INSERT INTO clusters (name, created_at, version, role_arn, client_request_token, config, tags,
+	issuer_url, issuer_jwks_url, issuer_jwks, issuer_signing_keys, revision, issuer_podid_url, association_count)
+	VALUES ('old', 0, '1.31', 'arn:aws:iam::000000000000:role/eks', '', NULL, '{}', '', '', NULL, '{"keys":[]}', 1, 'http://127.0.0.1:8080/clusters-oidc/old', 1)`)
+	pgtest.Exec(t, dsn, `INSERT INTO associations (cluster_name, id, namespace, service_account, role_arn, target_role_arn, external_id,
+	policy, disable_session_tags, owner_arn, tags, created_at, modified_at, revision)
+	VALUES ('old', 'a-old00000000000001', 'ns', 'sa', 'arn:aws:iam::000000000000:role/r', '', '', '', false, '', '{}', 0, 0, 2)`)
+	pgtest.Exec(t, dsn, `INSERT INTO tombstones (revision, cluster_name, id, deleted_at) VALUES (3, 'old', 'a-old00000000000002', 0)`)
+	pgtest.Exec(t, dsn, `UPDATE revision_counter SET revision = 3`)
+	s := pgtest.Open(t, dsn)
+	storetest.CheckMigratedRegions(t, s, "old", "a-old00000000000001")
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
 }

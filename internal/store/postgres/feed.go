@@ -16,9 +16,9 @@ import (
 const changesQuery = `
 (SELECT false, ` + associationColumns + ` FROM associations WHERE revision > $1 ORDER BY revision LIMIT $2)
 UNION ALL
-(SELECT true, id, cluster_name, '', '', '', '', '', '', false, '', '{}'::jsonb, 0, 0, revision
+(SELECT true, region, id, cluster_name, '', '', '', '', '', '', false, '', '{}'::jsonb, 0, 0, revision
 	FROM tombstones WHERE revision > $1 ORDER BY revision LIMIT $2)
-ORDER BY 15 LIMIT $2`
+ORDER BY 16 LIMIT $2`
 
 // ChangesSince implements store.Store.
 func (s *Store) ChangesSince(ctx context.Context, after int64, limit int) ([]store.Change, error) {
@@ -42,7 +42,7 @@ func (s *Store) changesSince(ctx context.Context, after int64, limit int) ([]sto
 		if err != nil {
 			return nil, err
 		}
-		c := store.Change{Revision: a.Revision, ClusterName: a.ClusterName, AssociationID: a.ID, Deleted: deleted}
+		c := store.Change{Revision: a.Revision, Region: a.Region, ClusterName: a.ClusterName, AssociationID: a.ID, Deleted: deleted}
 		if !deleted {
 			c.Association = &a
 		}
@@ -82,14 +82,14 @@ func (s *Store) Secret(ctx context.Context, name string, gen func() ([]byte, err
 // text.
 var integrityChecks = []string{
 	// Foreign keys hold this; a check that they were not dropped.
-	`SELECT 'association ' || a.id || ' belongs to missing cluster ' || a.cluster_name
-	FROM associations a LEFT JOIN clusters c ON c.name = a.cluster_name WHERE c.name IS NULL`,
-	`SELECT 'associations ' || string_agg(id, ', ') || ' share cluster ' || cluster_name ||
+	`SELECT 'association ' || a.id || ' belongs to missing cluster ' || a.cluster_name || ' in ' || a.region
+	FROM associations a LEFT JOIN clusters c ON c.region = a.region AND c.name = a.cluster_name WHERE c.name IS NULL`,
+	`SELECT 'associations ' || string_agg(id, ', ') || ' share cluster ' || cluster_name || ' in ' || region ||
 	', namespace ' || namespace || ', service account ' || service_account
-	FROM associations GROUP BY cluster_name, namespace, service_account HAVING count(*) > 1`,
-	`SELECT 'cluster ' || c.name || ' counts ' || c.association_count || ' associations but has ' || count(a.id)
-	FROM clusters c LEFT JOIN associations a ON a.cluster_name = c.name
-	GROUP BY c.name, c.association_count HAVING c.association_count <> count(a.id)`,
+	FROM associations GROUP BY region, cluster_name, namespace, service_account HAVING count(*) > 1`,
+	`SELECT 'cluster ' || c.name || ' in ' || c.region || ' counts ' || c.association_count || ' associations but has ' || count(a.id)
+	FROM clusters c LEFT JOIN associations a ON a.region = c.region AND a.cluster_name = c.name
+	GROUP BY c.region, c.name, c.association_count HAVING c.association_count <> count(a.id)`,
 	`SELECT 'revision counter ' || r.revision || ' is behind revision ' || m.revision
 	FROM revision_counter r, (SELECT max(revision) AS revision FROM (
 		SELECT max(revision) AS revision FROM associations
@@ -101,7 +101,7 @@ var integrityChecks = []string{
 		UNION ALL SELECT revision FROM clusters) x
 	GROUP BY revision HAVING count(*) > 1`,
 	`SELECT 'association ' || a.id || ' at revision ' || a.revision || ' has a later tombstone at ' || t.revision
-	FROM associations a JOIN tombstones t ON t.cluster_name = a.cluster_name AND t.id = a.id
+	FROM associations a JOIN tombstones t ON t.region = a.region AND t.cluster_name = a.cluster_name AND t.id = a.id
 	WHERE t.revision > a.revision`,
 	`SELECT 'revision counter has ' || count(*) || ' rows' FROM revision_counter HAVING count(*) <> 1`,
 }

@@ -117,7 +117,7 @@ func TestKillDuringWrites(t *testing.T) {
 	stored := map[string]bool{}
 	p := store.Page{Limit: 100}
 	for range 1000 {
-		items, next, err := s2.ListAssociations(ctx, "c1", store.AssociationFilter{Namespace: "load"}, p)
+		items, next, err := s2.ListAssociations(ctx, "", "c1", store.AssociationFilter{Namespace: "load"}, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +137,7 @@ func TestKillDuringWrites(t *testing.T) {
 	if extra := len(stored) - len(created); extra < 0 || extra > killWriters {
 		t.Errorf("%d associations stored for %d acknowledged creates: want at most %d more (the writes in flight)", len(stored), len(created), killWriters)
 	}
-	got, err := s2.GetAssociation(ctx, "c1", counter.ID)
+	got, err := s2.GetAssociation(ctx, "", "c1", counter.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func killChild(dsn string) {
 	}
 	wg.Go(func() {
 		for {
-			a, err := s.UpdateAssociation(ctx, "c1", "a-counter000000000", func(a *store.Association) error {
+			a, err := s.UpdateAssociation(ctx, "", "c1", "a-counter000000000", func(a *store.Association) error {
 				n, _ := strconv.Atoi(a.Tags["n"])
 				a.Tags["n"] = strconv.Itoa(n + 1)
 				return nil

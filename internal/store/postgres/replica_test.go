@@ -86,7 +86,7 @@ func TestReplicasShareWritesAndSignals(t *testing.T) {
 		}
 		waitSignal(t, watchB, "association created on replica a")
 		latencies = append(latencies, time.Since(start))
-		got, err := b.GetAssociation(ctx, "c1", want.ID)
+		got, err := b.GetAssociation(ctx, "", "c1", want.ID)
 		if err != nil {
 			t.Fatalf("replica b: GetAssociation(%s): %v", want.ID, err)
 		}
@@ -117,11 +117,11 @@ func TestReplicasShareWritesAndSignals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.DeleteAssociation(ctx, "c1", changes[0].AssociationID); err != nil {
+	if _, err := b.DeleteAssociation(ctx, "", "c1", changes[0].AssociationID); err != nil {
 		t.Fatal(err)
 	}
 	waitSignal(t, watchA, "association deleted on replica b")
-	if _, err := a.GetAssociation(ctx, "c1", changes[0].AssociationID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := a.GetAssociation(ctx, "", "c1", changes[0].AssociationID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("replica a: GetAssociation of a deleted association: error = %v, want ErrNotFound", err)
 	}
 }
@@ -205,7 +205,7 @@ func TestConcurrentMigration(t *testing.T) {
 			t.Errorf("store %d: %v", i, err)
 		}
 	}
-	names, _, err := stores[0].ListClusters(ctx, store.Page{Limit: 100})
+	names, _, err := stores[0].ListClusters(ctx, "", store.Page{Limit: 100})
 	if err != nil || len(names) != n {
 		t.Errorf("ListClusters = %v, %v; want %d clusters", names, err, n)
 	}
@@ -309,7 +309,7 @@ func TestPanicInUpdateReleasesWriters(t *testing.T) {
 				t.Errorf("recovered %v, want the panic from fn", r)
 			}
 		}()
-		s.UpdateAssociation(ctx, "c1", a.ID, func(a *store.Association) error {
+		s.UpdateAssociation(ctx, "", "c1", a.ID, func(a *store.Association) error {
 			a.RoleARN = "changed"
 			panic("boom")
 		}, store.WriteOptions{})
@@ -319,7 +319,7 @@ func TestPanicInUpdateReleasesWriters(t *testing.T) {
 	if _, err := other.CreateCluster(ctx, cluster("c2"), store.WriteOptions{}); err != nil {
 		t.Fatalf("write after a panicking update: %v", err)
 	}
-	got, err := other.GetAssociation(ctx, "c1", a.ID)
+	got, err := other.GetAssociation(ctx, "", "c1", a.ID)
 	if err != nil || got.RoleARN != a.RoleARN {
 		t.Errorf("after the panic: RoleARN = %q, %v; want %q (rolled back)", got.RoleARN, err, a.RoleARN)
 	}
@@ -350,7 +350,7 @@ func TestWatchWithoutNotifications(t *testing.T) {
 			t.Fatal(err)
 		}
 		d := waitSignal(t, watch, "write on replica a, polled by b")
-		if _, err := b.GetCluster(ctx, fmt.Sprint("c", i)); err != nil {
+		if _, err := b.GetCluster(ctx, "", fmt.Sprint("c", i)); err != nil {
 			t.Errorf("replica b after the signal: %v", err)
 		}
 		t.Logf("signal after %v", d)

@@ -144,6 +144,25 @@ CREATE INDEX audit_resources_type ON audit_resources (type, time_us);
 ALTER TABLE clusters ADD COLUMN api_server_endpoint text NOT NULL DEFAULT '';
 ALTER TABLE clusters ADD COLUMN api_server_ca bytea;
 `,
+	// 6: clusters keyed by (region, name), as EKS's are; associations and
+	// tombstones carry their cluster's region. Rows stored before get
+	// region '' until the server adopts them (store.Store's AdoptRegion)
+	// with its --region at start; the foreign key follows a cluster's
+	// region to its associations (ON UPDATE CASCADE).
+	`
+ALTER TABLE associations DROP CONSTRAINT associations_cluster_name_fkey;
+ALTER TABLE clusters ADD COLUMN region text COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE clusters DROP CONSTRAINT clusters_pkey;
+ALTER TABLE clusters ADD CONSTRAINT clusters_pkey PRIMARY KEY (region, name);
+ALTER TABLE associations ADD COLUMN region text COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE associations DROP CONSTRAINT associations_pkey;
+ALTER TABLE associations ADD CONSTRAINT associations_pkey PRIMARY KEY (region, cluster_name, id);
+DROP INDEX associations_key;
+CREATE UNIQUE INDEX associations_key ON associations (region, cluster_name, namespace, service_account);
+ALTER TABLE associations ADD CONSTRAINT associations_cluster_fkey FOREIGN KEY (region, cluster_name)
+	REFERENCES clusters (region, name) ON UPDATE CASCADE;
+ALTER TABLE tombstones ADD COLUMN region text NOT NULL DEFAULT '';
+`,
 }
 
 // migrate applies the migrations the database has not applied yet. A

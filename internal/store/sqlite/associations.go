@@ -31,14 +31,14 @@ func (s *Store) CreateAssociation(ctx context.Context, a store.Association, opts
 			return out, err
 		}
 		var count int
-		err = tx.queryRow("SELECT association_count FROM clusters WHERE name = ?", a.ClusterName).Scan(&count)
+		err = tx.queryRow("SELECT association_count FROM clusters WHERE region = ? AND name = ?", a.Region, a.ClusterName).Scan(&count)
 		if err != nil && !errNoRows(err) {
 			return out, err
 		}
 		found := err == nil
 		var existing string
-		err = tx.queryRow("SELECT id FROM associations WHERE cluster_name = ? AND namespace = ? AND service_account = ?",
-			a.ClusterName, a.Namespace, a.ServiceAccount).Scan(&existing)
+		err = tx.queryRow("SELECT id FROM associations WHERE region = ? AND cluster_name = ? AND namespace = ? AND service_account = ?",
+			a.Region, a.ClusterName, a.Namespace, a.ServiceAccount).Scan(&existing)
 		if err != nil && !errNoRows(err) {
 			return out, err
 		}
@@ -65,14 +65,14 @@ func insertAssociation(tx *wtx, a *store.Association) error {
 		return err
 	}
 	_, err = tx.exec(`INSERT INTO associations (`+associationColumns+`)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, v...)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, v...)
 	return err
 }
 
 // readAssociation reads an association inside the write transaction.
-func readAssociation(tx *wtx, cluster, id string) (store.Association, error) {
+func readAssociation(tx *wtx, region, cluster, id string) (store.Association, error) {
 	a, err := scanAssociation(tx.queryRow("SELECT "+associationColumns+
-		" FROM associations WHERE cluster_name = ? AND id = ?", cluster, id))
+		" FROM associations WHERE region = ? AND cluster_name = ? AND id = ?", region, cluster, id))
 	if errNoRows(err) {
 		return store.Association{}, store.ErrNotFound
 	}
@@ -80,8 +80,8 @@ func readAssociation(tx *wtx, cluster, id string) (store.Association, error) {
 }
 
 // GetAssociation implements store.Store.
-func (s *Store) GetAssociation(ctx context.Context, cluster, id string) (store.Association, error) {
-	a, err := s.getAssociation(ctx, "SELECT "+associationColumns+" FROM associations WHERE cluster_name = ? AND id = ?", cluster, id)
+func (s *Store) GetAssociation(ctx context.Context, region, cluster, id string) (store.Association, error) {
+	a, err := s.getAssociation(ctx, "SELECT "+associationColumns+" FROM associations WHERE region = ? AND cluster_name = ? AND id = ?", region, cluster, id)
 	if err != nil {
 		return store.Association{}, fmt.Errorf("getting association %s: %w", id, err)
 	}
@@ -101,17 +101,17 @@ func (s *Store) getAssociation(ctx context.Context, query string, args ...any) (
 }
 
 // UpdateAssociation implements store.Store.
-func (s *Store) UpdateAssociation(ctx context.Context, cluster, id string, fn func(*store.Association) error, opts store.WriteOptions) (store.Association, error) {
+func (s *Store) UpdateAssociation(ctx context.Context, region, cluster, id string, fn func(*store.Association) error, opts store.WriteOptions) (store.Association, error) {
 	return storecore.Do(ctx, s.w.do, func(tx *wtx) (out store.Association, err error) {
 		var a store.Association
 		if opts.Idempotency != nil {
 			// The token's record and the association in one read.
 			var replayed bool
-			a, replayed, err = s.readForUpdate(tx, cluster, id, opts.Idempotency, &out)
+			a, replayed, err = s.readForUpdate(tx, region, cluster, id, opts.Idempotency, &out)
 			if err != nil || replayed {
 				return out, err
 			}
-		} else if a, err = readAssociation(tx, cluster, id); err != nil {
+		} else if a, err = readAssociation(tx, region, cluster, id); err != nil {
 			return out, err
 		}
 		if err := storecore.EditAssociation(&a, fn); err != nil {
@@ -126,7 +126,7 @@ func (s *Store) UpdateAssociation(ctx context.Context, cluster, id string, fn fu
 		}
 		_, err = tx.exec(`UPDATE associations SET role_arn = ?, target_role_arn = ?, external_id = ?, policy = ?,
 	disable_session_tags = ?, owner_arn = ?, tags = ?, created_at = ?, modified_at = ?, revision = ?
-	WHERE cluster_name = ? AND id = ?`, v...)
+	WHERE region = ? AND cluster_name = ? AND id = ?`, v...)
 		if err != nil {
 			return out, err
 		}
@@ -135,9 +135,9 @@ func (s *Store) UpdateAssociation(ctx context.Context, cluster, id string, fn fu
 }
 
 // DeleteAssociation implements store.Store.
-func (s *Store) DeleteAssociation(ctx context.Context, cluster, id string) (store.Association, error) {
+func (s *Store) DeleteAssociation(ctx context.Context, region, cluster, id string) (store.Association, error) {
 	return storecore.Do(ctx, s.w.do, func(tx *wtx) (store.Association, error) {
-		a, err := readAssociation(tx, cluster, id)
+		a, err := readAssociation(tx, region, cluster, id)
 		if err != nil {
 			return a, err
 		}
@@ -145,18 +145,18 @@ func (s *Store) DeleteAssociation(ctx context.Context, cluster, id string) (stor
 		if err != nil {
 			return a, err
 		}
-		if _, err := tx.exec("DELETE FROM associations WHERE cluster_name = ? AND id = ?", cluster, id); err != nil {
+		if _, err := tx.exec("DELETE FROM associations WHERE region = ? AND cluster_name = ? AND id = ?", region, cluster, id); err != nil {
 			return a, err
 		}
-		_, err = tx.exec("INSERT INTO tombstones (revision, cluster_name, id, deleted_at) VALUES (?, ?, ?, ?)",
-			rev, cluster, id, storecore.Micros(s.now()))
+		_, err = tx.exec("INSERT INTO tombstones (revision, region, cluster_name, id, deleted_at) VALUES (?, ?, ?, ?, ?)",
+			rev, region, cluster, id, storecore.Micros(s.now()))
 		return storecore.Deleted(a, rev), err
 	}, "deleting association %s", id)
 }
 
 // ListAssociations implements store.Store (storecore.ListAssociations).
-func (s *Store) ListAssociations(ctx context.Context, cluster string, f store.AssociationFilter, p store.Page) ([]store.Association, string, error) {
-	return storecore.ListAssociations(ctx, cluster, f, p, storecore.Question, s.queryAssociations, s.clusterExists)
+func (s *Store) ListAssociations(ctx context.Context, region, cluster string, f store.AssociationFilter, p store.Page) ([]store.Association, string, error) {
+	return storecore.ListAssociations(ctx, region, cluster, f, p, storecore.Question, s.queryAssociations, s.clusterExists)
 }
 
 // queryAssociations runs a query of associationColumns on the read pool.
@@ -179,8 +179,8 @@ func (s *Store) queryAssociations(ctx context.Context, size int, query string, a
 
 // associationCount reads the cluster's association count, which triggers
 // keep in its row.
-func (s *Store) associationCount(ctx context.Context, cluster string) (int, error) {
-	row, err := s.queryRow(ctx, "SELECT association_count FROM clusters WHERE name = ?", cluster)
+func (s *Store) associationCount(ctx context.Context, region, cluster string) (int, error) {
+	row, err := s.queryRow(ctx, "SELECT association_count FROM clusters WHERE region = ? AND name = ?", region, cluster)
 	if err != nil {
 		return 0, err
 	}
@@ -192,8 +192,8 @@ func (s *Store) associationCount(ctx context.Context, cluster string) (int, erro
 	return n, err
 }
 
-func (s *Store) clusterExists(ctx context.Context, cluster string) error {
-	_, err := s.associationCount(ctx, cluster)
+func (s *Store) clusterExists(ctx context.Context, region, cluster string) error {
+	_, err := s.associationCount(ctx, region, cluster)
 	return err
 }
 
@@ -216,16 +216,16 @@ func (s *Store) replay(tx *wtx, idem *store.Idempotency, out any) (replayed bool
 
 var readForUpdateQuery = "SELECT " + storecore.AssociationColumnsOf("a") + `, i.hash, i.result, i.created_at
 	FROM associations AS a LEFT JOIN idempotency AS i ON i.key = ?
-	WHERE a.cluster_name = ? AND a.id = ?`
+	WHERE a.region = ? AND a.cluster_name = ? AND a.id = ?`
 
 // readForUpdate is replay followed by readAssociation in one statement
 // (the writer's hot path): it returns the association, or replays the
 // token's stored result into out (replayed = true).
-func (s *Store) readForUpdate(tx *wtx, cluster, id string, idem *store.Idempotency, out any) (a store.Association, replayed bool, err error) {
+func (s *Store) readForUpdate(tx *wtx, region, cluster, id string, idem *store.Idempotency, out any) (a store.Association, replayed bool, err error) {
 	var hash sql.NullString
 	var result []byte
 	var created sql.NullInt64
-	a, err = scanAssociation(tx.queryRow(readForUpdateQuery, idem.Key, cluster, id), &hash, &result, &created)
+	a, err = scanAssociation(tx.queryRow(readForUpdateQuery, idem.Key, region, cluster, id), &hash, &result, &created)
 	if errNoRows(err) {
 		// No such association; a replay of an update made before it
 		// was deleted still answers with the stored result.

@@ -49,7 +49,7 @@ func BenchmarkStore100k(b *testing.B) {
 	runCPU(b, s, "Get", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			c, id := pick(i)
-			if _, err := s.GetAssociation(ctx, c, id); err != nil {
+			if _, err := s.GetAssociation(ctx, "", c, id); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -59,7 +59,7 @@ func BenchmarkStore100k(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				c, id := pick(int(n.Add(1)))
-				if _, err := s.GetAssociation(ctx, c, id); err != nil {
+				if _, err := s.GetAssociation(ctx, "", c, id); err != nil {
 					b.Error(err)
 					return
 				}
@@ -70,7 +70,7 @@ func BenchmarkStore100k(b *testing.B) {
 		runCPU(b, s, fmt.Sprint("ListPage", limit), func(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				c, id := pick(i)
-				if _, _, err := s.ListAssociations(ctx, c, store.AssociationFilter{}, store.Page{After: id, Limit: limit}); err != nil {
+				if _, _, err := s.ListAssociations(ctx, "", c, store.AssociationFilter{}, store.Page{After: id, Limit: limit}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -78,7 +78,7 @@ func BenchmarkStore100k(b *testing.B) {
 	}
 	update := func(i int) error {
 		c, id := pick(i)
-		_, err := s.UpdateAssociation(ctx, c, id, func(a *store.Association) error {
+		_, err := s.UpdateAssociation(ctx, "", c, id, func(a *store.Association) error {
 			a.RoleARN = "arn:aws:iam::000000000000:role/r" + strconv.Itoa(i)
 			a.ModifiedAt = time.Now()
 			return nil

@@ -29,7 +29,7 @@ func (s *Store) CreateCluster(ctx context.Context, c store.Cluster, opts store.W
 			return out, err
 		}
 		var n int
-		if err := tx.queryRow("SELECT count(*) FROM clusters WHERE name = ?", c.Name).Scan(&n); err != nil {
+		if err := tx.queryRow("SELECT count(*) FROM clusters WHERE region = ? AND name = ?", c.Region, c.Name).Scan(&n); err != nil {
 			return out, err
 		}
 		if n > 0 {
@@ -44,16 +44,16 @@ func (s *Store) CreateCluster(ctx context.Context, c store.Cluster, opts store.W
 		if err != nil {
 			return out, err
 		}
-		if _, err := tx.exec(`INSERT INTO clusters (`+clusterColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, v...); err != nil {
+		if _, err := tx.exec(`INSERT INTO clusters (`+clusterColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, v...); err != nil {
 			return out, mapConstraint(err, "")
 		}
 		return out, s.remember(tx, opts.Idempotency, out)
-	}, "creating cluster %q", c.Name)
+	}, "creating cluster %q in %s", c.Name, c.Region)
 }
 
 // readCluster reads a cluster inside the write transaction.
-func readCluster(tx *wtx, name string) (store.Cluster, error) {
-	c, err := scanCluster(tx.queryRow("SELECT "+clusterColumns+" FROM clusters WHERE name = ?", name), false)
+func readCluster(tx *wtx, region, name string) (store.Cluster, error) {
+	c, err := scanCluster(tx.queryRow("SELECT "+clusterColumns+" FROM clusters WHERE region = ? AND name = ?", region, name), false)
 	if errNoRows(err) {
 		return store.Cluster{}, store.ErrNotFound
 	}
@@ -61,26 +61,26 @@ func readCluster(tx *wtx, name string) (store.Cluster, error) {
 }
 
 // GetCluster implements store.Store.
-func (s *Store) GetCluster(ctx context.Context, name string) (store.Cluster, error) {
-	return s.getCluster(ctx, name, false)
+func (s *Store) GetCluster(ctx context.Context, region, name string) (store.Cluster, error) {
+	return s.getCluster(ctx, region, name, false)
 }
 
 // GetClusterPublic implements store.Store.
-func (s *Store) GetClusterPublic(ctx context.Context, name string) (store.Cluster, error) {
-	return s.getCluster(ctx, name, true)
+func (s *Store) GetClusterPublic(ctx context.Context, region, name string) (store.Cluster, error) {
+	return s.getCluster(ctx, region, name, true)
 }
 
 var getClusterQuery = [2]string{
-	"SELECT " + clusterColumns + " FROM clusters WHERE name = ?",
-	"SELECT " + storecore.PublicClusterColumns + " FROM clusters WHERE name = ?",
+	"SELECT " + clusterColumns + " FROM clusters WHERE region = ? AND name = ?",
+	"SELECT " + storecore.PublicClusterColumns + " FROM clusters WHERE region = ? AND name = ?",
 }
 
-func (s *Store) getCluster(ctx context.Context, name string, public bool) (store.Cluster, error) {
+func (s *Store) getCluster(ctx context.Context, region, name string, public bool) (store.Cluster, error) {
 	q := getClusterQuery[0]
 	if public {
 		q = getClusterQuery[1]
 	}
-	row, err := s.queryRow(ctx, q, name)
+	row, err := s.queryRow(ctx, q, region, name)
 	if err == nil {
 		var c store.Cluster
 		if c, err = scanCluster(row, public); err == nil {
@@ -90,13 +90,13 @@ func (s *Store) getCluster(ctx context.Context, name string, public bool) (store
 	if errNoRows(err) {
 		err = store.ErrNotFound
 	}
-	return store.Cluster{}, fmt.Errorf("getting cluster %q: %w", name, err)
+	return store.Cluster{}, fmt.Errorf("getting cluster %q in %s: %w", name, region, err)
 }
 
 // UpdateCluster implements store.Store.
-func (s *Store) UpdateCluster(ctx context.Context, name string, fn func(*store.Cluster) error) (store.Cluster, error) {
+func (s *Store) UpdateCluster(ctx context.Context, region, name string, fn func(*store.Cluster) error) (store.Cluster, error) {
 	return storecore.Do(ctx, s.w.do, func(tx *wtx) (store.Cluster, error) {
-		c, err := readCluster(tx, name)
+		c, err := readCluster(tx, region, name)
 		if err != nil {
 			return c, err
 		}
@@ -114,21 +114,21 @@ func (s *Store) UpdateCluster(ctx context.Context, name string, fn func(*store.C
 	config = ?, tags = ?, issuer_url = ?, issuer_jwks_url = ?, issuer_podid_url = ?,
 	api_server_endpoint = ?, api_server_ca = ?, issuer_jwks = ?,
 	issuer_signing_keys = ?, revision = ?
-	WHERE name = ?`, v...)
+	WHERE region = ? AND name = ?`, v...)
 		return c, err
-	}, "updating cluster %q", name)
+	}, "updating cluster %q in %s", name, region)
 }
 
 // DeleteCluster implements store.Store. The cluster's associations are
 // deleted with it, each leaving a tombstone in the change feed.
-func (s *Store) DeleteCluster(ctx context.Context, name string) (store.Cluster, error) {
+func (s *Store) DeleteCluster(ctx context.Context, region, name string) (store.Cluster, error) {
 	return storecore.Do(ctx, s.w.do, func(tx *wtx) (store.Cluster, error) {
-		c, err := readCluster(tx, name)
+		c, err := readCluster(tx, region, name)
 		if err != nil {
 			return c, err
 		}
 		var n int
-		if err := tx.queryRow("SELECT association_count FROM clusters WHERE name = ?", name).Scan(&n); err != nil {
+		if err := tx.queryRow("SELECT association_count FROM clusters WHERE region = ? AND name = ?", region, name).Scan(&n); err != nil {
 			return c, err
 		}
 		// n revisions, one a tombstone; none when n is 0, but the
@@ -139,33 +139,34 @@ func (s *Store) DeleteCluster(ctx context.Context, name string) (store.Cluster, 
 		}
 		c.Revision = first + int64(n) - 1
 		if n > 0 {
-			_, err = tx.exec(`INSERT INTO tombstones (revision, cluster_name, id, deleted_at)
-	SELECT ? + row_number() OVER (ORDER BY id) - 1, cluster_name, id, ?
-	FROM associations WHERE cluster_name = ?`, first, storecore.Micros(s.now()), name)
+			_, err = tx.exec(`INSERT INTO tombstones (revision, region, cluster_name, id, deleted_at)
+	SELECT ? + row_number() OVER (ORDER BY id) - 1, region, cluster_name, id, ?
+	FROM associations WHERE region = ? AND cluster_name = ?`, first, storecore.Micros(s.now()), region, name)
 			if err != nil {
 				return c, err
 			}
-			if _, err := tx.exec("DELETE FROM associations WHERE cluster_name = ?", name); err != nil {
+			if _, err := tx.exec("DELETE FROM associations WHERE region = ? AND cluster_name = ?", region, name); err != nil {
 				return c, err
 			}
 		}
-		_, err = tx.exec("DELETE FROM clusters WHERE name = ?", name)
+		_, err = tx.exec("DELETE FROM clusters WHERE region = ? AND name = ?", region, name)
 		return c, err
-	}, "deleting cluster %q", name)
+	}, "deleting cluster %q in %s", name, region)
 }
 
 // ListClusters implements store.Store. The page comes back as one row, its
 // names joined by newlines: stepping through a hundred rows costs about
 // twice as much CPU as the aggregate. Cluster names never hold a newline;
 // should one, the row count tells, and the page is read row by row.
-func (s *Store) ListClusters(ctx context.Context, p store.Page) ([]string, string, error) {
-	return storecore.ListClusters(ctx, p, s.readClusterNames)
+func (s *Store) ListClusters(ctx context.Context, region string, p store.Page) ([]string, string, error) {
+	return storecore.ListClusters(ctx, region, p, s.readClusterNames)
 }
 
-// readClusterNames reads up to p.Limit+1 names after p.After as one row.
-func (s *Store) readClusterNames(ctx context.Context, p store.Page) ([]string, error) {
+// readClusterNames reads up to p.Limit+1 of region's names after p.After
+// as one row.
+func (s *Store) readClusterNames(ctx context.Context, region string, p store.Page) ([]string, error) {
 	row, err := s.queryRow(ctx, `SELECT count(*), coalesce(group_concat(name, char(10)), '')
-	FROM (SELECT name FROM clusters WHERE name > ? ORDER BY name LIMIT ?)`, p.After, p.Limit+1)
+	FROM (SELECT name FROM clusters WHERE region = ? AND name > ? ORDER BY name LIMIT ?)`, region, p.After, p.Limit+1)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +180,7 @@ func (s *Store) readClusterNames(ctx context.Context, p store.Page) ([]string, e
 		names = strings.SplitN(joined, "\n", n+1)
 	}
 	if len(names) != n {
-		return s.listClusterRows(ctx, p)
+		return s.listClusterRows(ctx, region, p)
 	}
 	if !slices.IsSorted(names) {
 		// The aggregate takes the subquery's rows in order in practice;
@@ -190,8 +191,8 @@ func (s *Store) readClusterNames(ctx context.Context, p store.Page) ([]string, e
 }
 
 // listClusterRows reads a page of names (and the one after it) row by row.
-func (s *Store) listClusterRows(ctx context.Context, p store.Page) ([]string, error) {
-	rows, err := s.query(ctx, "SELECT name FROM clusters WHERE name > ? ORDER BY name LIMIT ?", p.After, p.Limit+1)
+func (s *Store) listClusterRows(ctx context.Context, region string, p store.Page) ([]string, error) {
+	rows, err := s.query(ctx, "SELECT name FROM clusters WHERE region = ? AND name > ? ORDER BY name LIMIT ?", region, p.After, p.Limit+1)
 	if err != nil {
 		return nil, err
 	}
@@ -208,4 +209,24 @@ func (s *Store) listClusterRows(ctx context.Context, p store.Page) ([]string, er
 		return nil, err
 	}
 	return names, nil
+}
+
+// AdoptRegion implements store.Store. Associations follow their clusters'
+// new key (ON UPDATE CASCADE).
+func (s *Store) AdoptRegion(ctx context.Context, region string) (int, error) {
+	return storecore.Do(ctx, s.w.do, func(tx *wtx) (int, error) {
+		res, err := tx.exec("UPDATE clusters SET region = ? WHERE region = ''", region)
+		if err != nil {
+			return 0, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		if _, err := tx.exec("UPDATE associations SET region = ? WHERE region = ''", region); err != nil {
+			return 0, err
+		}
+		_, err = tx.exec("UPDATE tombstones SET region = ? WHERE region = ''", region)
+		return int(n), err
+	}, "adopting the records stored without a region into %s", region)
 }

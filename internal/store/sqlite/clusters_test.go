@@ -37,7 +37,7 @@ func TestListClustersOddNames(t *testing.T) {
 			}
 			t.Cleanup(func() {
 				for _, n := range tt.names {
-					if _, err := s.DeleteCluster(ctx, n); err != nil {
+					if _, err := s.DeleteCluster(ctx, "", n); err != nil {
 						t.Errorf("DeleteCluster(%q): %v", n, err)
 					}
 				}
@@ -47,7 +47,7 @@ func TestListClustersOddNames(t *testing.T) {
 				var got []string
 				p := store.Page{Limit: limit}
 				for range len(want) + 1 {
-					names, next, err := s.ListClusters(ctx, p)
+					names, next, err := s.ListClusters(ctx, "", p)
 					if err != nil {
 						t.Fatalf("ListClusters(%+v): %v", p, err)
 					}

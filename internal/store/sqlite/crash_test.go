@@ -55,7 +55,7 @@ func crashChild(path string) {
 				if err == nil && i%2 == 1 {
 					// Every other write is followed by an update, so
 					// the crash also lands between and during updates.
-					a, err = s.UpdateAssociation(ctx, "crash", a.ID, func(a *store.Association) error {
+					a, err = s.UpdateAssociation(ctx, "", "crash", a.ID, func(a *store.Association) error {
 						a.Tags["updated"] = "yes"
 						return nil
 					}, store.WriteOptions{})
@@ -166,7 +166,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, a := range got {
-		stored, err := s.GetAssociation(ctx, "crash", a.id)
+		stored, err := s.GetAssociation(ctx, "", "crash", a.id)
 		if err != nil {
 			t.Errorf("acknowledged association %s lost: %v", a.id, err)
 			continue
@@ -182,13 +182,13 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		}
 	}
 	// The kept count agrees with the rows.
-	n, err := sqlite.AssociationCount(s, ctx, "crash")
+	n, err := sqlite.AssociationCount(s, ctx, "", "crash")
 	if err != nil {
 		t.Fatal(err)
 	}
 	listed, p := 0, store.Page{Limit: 100}
 	for calls := 0; calls < 10000; calls++ {
-		items, next, err := s.ListAssociations(ctx, "crash", store.AssociationFilter{}, p)
+		items, next, err := s.ListAssociations(ctx, "", "crash", store.AssociationFilter{}, p)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -51,7 +51,7 @@ func Example() {
 	fmt.Println(err)
 
 	// Read-modify-write in one transaction.
-	a, err = s.UpdateAssociation(ctx, "demo", a.ID, func(a *store.Association) error {
+	a, err = s.UpdateAssociation(ctx, "", "demo", a.ID, func(a *store.Association) error {
 		a.RoleARN = "arn:aws:iam::000000000000:role/app-v2"
 		a.ModifiedAt = time.Now()
 		return nil
@@ -61,7 +61,7 @@ func Example() {
 	}
 	fmt.Println(a.ID, a.RoleARN)
 
-	items, next, err := s.ListAssociations(ctx, "demo", store.AssociationFilter{Namespace: "default"}, store.Page{Limit: 100})
+	items, next, err := s.ListAssociations(ctx, "", "demo", store.AssociationFilter{Namespace: "default"}, store.Page{Limit: 100})
 	if err != nil {
 		log.Fatal(err)
 	}

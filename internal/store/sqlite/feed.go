@@ -34,7 +34,7 @@ func (s *Store) changesSince(ctx context.Context, after int64, limit int) ([]sto
 	if err != nil {
 		return nil, err
 	}
-	dead, err := s.scanChanges(ctx, tx, "SELECT revision, cluster_name, id FROM tombstones WHERE revision > ? ORDER BY revision LIMIT ?",
+	dead, err := s.scanChanges(ctx, tx, "SELECT revision, region, cluster_name, id FROM tombstones WHERE revision > ? ORDER BY revision LIMIT ?",
 		after, limit, scanDead)
 	if err != nil {
 		return nil, err
@@ -79,12 +79,12 @@ func scanLive(r scanner) (store.Change, error) {
 	if err != nil {
 		return store.Change{}, err
 	}
-	return store.Change{Revision: a.Revision, ClusterName: a.ClusterName, AssociationID: a.ID, Association: &a}, nil
+	return store.Change{Revision: a.Revision, Region: a.Region, ClusterName: a.ClusterName, AssociationID: a.ID, Association: &a}, nil
 }
 
 func scanDead(r scanner) (store.Change, error) {
 	c := store.Change{Deleted: true}
-	err := r.Scan(&c.Revision, &c.ClusterName, &c.AssociationID)
+	err := r.Scan(&c.Revision, &c.Region, &c.ClusterName, &c.AssociationID)
 	return c, err
 }
 

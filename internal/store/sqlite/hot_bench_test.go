@@ -29,7 +29,7 @@ func BenchmarkHot(b *testing.B) {
 
 	runCPU(b, s, "Get", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
-			if _, err := s.GetAssociation(ctx, "bench-0", ids[i%len(ids)]); err != nil {
+			if _, err := s.GetAssociation(ctx, "", "bench-0", ids[i%len(ids)]); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -44,7 +44,7 @@ func BenchmarkHot(b *testing.B) {
 				Hash: fmt.Sprintf("%064d", i),
 			}
 		}
-		_, err := s.UpdateAssociation(ctx, "bench-0", ids[i%len(ids)], func(a *store.Association) error {
+		_, err := s.UpdateAssociation(ctx, "", "bench-0", ids[i%len(ids)], func(a *store.Association) error {
 			a.RoleARN = "arn:aws:iam::000000000000:role/r" + strconv.Itoa(i)
 			a.ModifiedAt = time.Now()
 			return nil

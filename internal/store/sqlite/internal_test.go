@@ -60,7 +60,7 @@ func TestPruneRemovesExpiredRecords(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.DeleteAssociation(ctx, "c1", a.ID); err != nil {
+		if _, err := s.DeleteAssociation(ctx, "", "c1", a.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -95,7 +95,7 @@ func TestCancelledWriteIsNotApplied(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("CreateCluster with a cancelled context: error = %v, want context.Canceled", err)
 	}
-	if _, err := s.GetCluster(t.Context(), "c1"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetCluster(t.Context(), "", "c1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetCluster after a cancelled create: error = %v, want ErrNotFound", err)
 	}
 }
@@ -112,13 +112,13 @@ func TestPanicInUpdateReachesTheCaller(t *testing.T) {
 				t.Errorf("recovered %v, want the fn's panic value", v)
 			}
 		}()
-		s.UpdateCluster(ctx, "c1", func(c *store.Cluster) error {
+		s.UpdateCluster(ctx, "", "c1", func(c *store.Cluster) error {
 			c.Version = "2"
 			panic("boom")
 		})
 	}()
 	// The panicking write was rolled back and the writer still works.
-	c, err := s.UpdateCluster(ctx, "c1", func(c *store.Cluster) error { c.RoleARN = "r"; return nil })
+	c, err := s.UpdateCluster(ctx, "", "c1", func(c *store.Cluster) error { c.RoleARN = "r"; return nil })
 	if err != nil || c.Version != "1" {
 		t.Errorf("UpdateCluster after a panic = version %q, %v; want 1, nil", c.Version, err)
 	}
@@ -177,7 +177,7 @@ func TestCloseDuringWrites(t *testing.T) {
 		ids = append(ids, id)
 	}
 	for _, id := range ids {
-		if _, err := s.GetAssociation(ctx, "c1", id); err != nil {
+		if _, err := s.GetAssociation(ctx, "", "c1", id); err != nil {
 			t.Errorf("write %s acknowledged before Close is missing: %v", id, err)
 		}
 	}
@@ -491,6 +491,44 @@ func TestMigrateAuditEvents(t *testing.T) {
 	if n := countRows(t, s, "audit_resources"); n != 5 {
 		t.Errorf("%d resource rows, want 5 (one per event)", n)
 	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestMigrationAddsRegions: a database written by a podid from before
+// clusters had regions (schema version 7) opens with its clusters,
+// associations and tombstones intact and region-less, for the server to
+// adopt into its --region; the rebuilt tables keep their keys, foreign
+// key and association counts.
+func TestMigrationAddsRegions(t *testing.T) {
+	ctx := t.Context()
+	path, db := atVersion(t, 7)
+	for _, q := range []string{
+		`INSERT INTO clusters (name, created_at, version, role_arn, client_request_token, config, tags,
+	issuer_url, issuer_jwks_url, issuer_jwks, issuer_signing_keys, revision, issuer_podid_url)
+	VALUES ('old', 0, '1.31', 'arn:aws:iam::000000000000:role/eks', '', NULL, '{}', '', '', NULL, '{"keys":[]}', 1, 'http://127.0.0.1:8080/clusters-oidc/old')`,
+		`INSERT INTO associations (cluster_name, id, namespace, service_account, role_arn, target_role_arn, external_id,
+	policy, disable_session_tags, owner_arn, tags, created_at, modified_at, revision)
+	VALUES ('old', 'a-old00000000000001', 'ns', 'sa', 'arn:aws:iam::000000000000:role/r', '', '', '', 0, '', '{}', 0, 0, 2)`,
+		`INSERT INTO tombstones (revision, cluster_name, id, deleted_at) VALUES (3, 'old', 'a-old00000000000002', 0)`,
+		`UPDATE meta SET revision = 3`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := open(ctx, path, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, err := s.associationCount(ctx, "", "old"); err != nil || n != 1 {
+		t.Errorf("association count after the migration = %d, %v; want 1", n, err)
+	}
+	storetest.CheckMigratedRegions(t, s, "old", "a-old00000000000001")
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Error(err)
 	}

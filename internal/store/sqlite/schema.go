@@ -191,6 +191,88 @@ CREATE INDEX audit_events_source ON audit_events (source, time_us);
 CREATE INDEX audit_events_username ON audit_events (username, time_us);
 CREATE INDEX audit_events_key ON audit_events (access_key_id, time_us);
 `,
+	// 8: clusters keyed by (region, name), as EKS's are; associations and
+	// tombstones carry their cluster's region. SQLite cannot change a
+	// table's keys in place: the two tables are rebuilt (associations
+	// first kept aside, so dropping clusters cascades to nothing). Rows
+	// stored before get region '' until the server adopts them
+	// (store.Store's AdoptRegion) with its --region at start.
+	`
+CREATE TABLE associations_old AS SELECT * FROM associations;
+DROP TABLE associations;
+
+CREATE TABLE clusters_new (
+	region               TEXT NOT NULL,
+	name                 TEXT NOT NULL,
+	created_at           INTEGER NOT NULL, -- Unix microseconds
+	version              TEXT NOT NULL,
+	role_arn             TEXT NOT NULL,
+	client_request_token TEXT NOT NULL,
+	config               BLOB,
+	tags                 TEXT NOT NULL, -- JSON object
+	issuer_url           TEXT NOT NULL,
+	issuer_jwks_url      TEXT NOT NULL,
+	issuer_jwks          BLOB,
+	issuer_signing_keys  BLOB,
+	association_count    INTEGER NOT NULL DEFAULT 0,
+	revision             INTEGER NOT NULL,
+	issuer_podid_url     TEXT NOT NULL DEFAULT '',
+	api_server_endpoint  TEXT NOT NULL DEFAULT '',
+	api_server_ca        BLOB,
+	UNIQUE (region, name)
+);
+INSERT INTO clusters_new (region, name, created_at, version, role_arn, client_request_token, config, tags,
+	issuer_url, issuer_jwks_url, issuer_jwks, issuer_signing_keys, association_count, revision,
+	issuer_podid_url, api_server_endpoint, api_server_ca)
+	SELECT '', name, created_at, version, role_arn, client_request_token, config, tags,
+	issuer_url, issuer_jwks_url, issuer_jwks, issuer_signing_keys, association_count, revision,
+	issuer_podid_url, api_server_endpoint, api_server_ca FROM clusters ORDER BY rowid;
+DROP TABLE clusters;
+ALTER TABLE clusters_new RENAME TO clusters;
+
+-- Clustered by (region, cluster, id): a page of a cluster's associations
+-- is one range of the primary b-tree.
+CREATE TABLE associations (
+	region               TEXT NOT NULL,
+	cluster_name         TEXT NOT NULL,
+	id                   TEXT NOT NULL,
+	namespace            TEXT NOT NULL,
+	service_account      TEXT NOT NULL,
+	role_arn             TEXT NOT NULL,
+	target_role_arn      TEXT NOT NULL,
+	external_id          TEXT NOT NULL,
+	policy               TEXT NOT NULL,
+	disable_session_tags INTEGER NOT NULL,
+	owner_arn            TEXT NOT NULL,
+	tags                 TEXT NOT NULL, -- JSON object
+	created_at           INTEGER NOT NULL,
+	modified_at          INTEGER NOT NULL,
+	revision             INTEGER NOT NULL,
+	PRIMARY KEY (region, cluster_name, id),
+	FOREIGN KEY (region, cluster_name) REFERENCES clusters (region, name) ON DELETE CASCADE ON UPDATE CASCADE
+) WITHOUT ROWID;
+INSERT INTO associations (region, cluster_name, id, namespace, service_account, role_arn, target_role_arn,
+	external_id, policy, disable_session_tags, owner_arn, tags, created_at, modified_at, revision)
+	SELECT '', cluster_name, id, namespace, service_account, role_arn, target_role_arn,
+	external_id, policy, disable_session_tags, owner_arn, tags, created_at, modified_at, revision
+	FROM associations_old;
+DROP TABLE associations_old;
+CREATE UNIQUE INDEX associations_key ON associations (region, cluster_name, namespace, service_account);
+CREATE INDEX associations_revision ON associations (revision);
+
+-- clusters.association_count follows the rows, in the same transaction, so
+-- the per-cluster limit and CountAssociations read one row.
+CREATE TRIGGER associations_count_insert AFTER INSERT ON associations BEGIN
+	UPDATE clusters SET association_count = association_count + 1
+	WHERE region = NEW.region AND name = NEW.cluster_name;
+END;
+CREATE TRIGGER associations_count_delete AFTER DELETE ON associations BEGIN
+	UPDATE clusters SET association_count = association_count - 1
+	WHERE region = OLD.region AND name = OLD.cluster_name;
+END;
+
+ALTER TABLE tombstones ADD COLUMN region TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate applies the migrations db has not applied yet. Each runs in its

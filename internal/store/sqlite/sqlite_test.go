@@ -63,7 +63,7 @@ func TestPersistsAcrossReopen(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if _, err := s.GetCluster(ctx, "c1"); err == nil {
+	if _, err := s.GetCluster(ctx, "", "c1"); err == nil {
 		t.Error("GetCluster on a closed store succeeded")
 	}
 
@@ -71,14 +71,14 @@ func TestPersistsAcrossReopen(t *testing.T) {
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Errorf("IntegrityCheck: %v", err)
 	}
-	gotC, err := s.GetCluster(ctx, "c1")
+	gotC, err := s.GetCluster(ctx, "", "c1")
 	if err != nil {
 		t.Fatalf("GetCluster after reopen: %v", err)
 	}
 	if diff := cmp.Diff(gotC, c); diff != "" {
 		t.Errorf("cluster after reopen (-got +want):\n%s", diff)
 	}
-	gotA, err := s.GetAssociation(ctx, "c1", a.ID)
+	gotA, err := s.GetAssociation(ctx, "", "c1", a.ID)
 	if err != nil {
 		t.Fatalf("GetAssociation after reopen: %v", err)
 	}
@@ -124,7 +124,7 @@ func TestTwoHandlesOnOneFile(t *testing.T) {
 	for _, s := range []*sqlite.Store{a, b, a, b} {
 		wg.Go(func() {
 			for range each {
-				_, err := s.UpdateAssociation(ctx, "c1", created.ID, func(x *store.Association) error {
+				_, err := s.UpdateAssociation(ctx, "", "c1", created.ID, func(x *store.Association) error {
 					n, _ := strconv.Atoi(x.Tags["n"])
 					x.Tags["n"] = strconv.Itoa(n + 1)
 					return nil
@@ -141,7 +141,7 @@ func TestTwoHandlesOnOneFile(t *testing.T) {
 		t.Errorf("UpdateAssociation: %v", err)
 	}
 	for name, s := range map[string]*sqlite.Store{"a": a, "b": b} {
-		got, err := s.GetAssociation(ctx, "c1", created.ID)
+		got, err := s.GetAssociation(ctx, "", "c1", created.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

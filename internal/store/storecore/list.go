@@ -24,24 +24,24 @@ func Dollar(n int) string { return "$" + strconv.Itoa(n) }
 // (cluster, id) primary key, Limit+1 rows, the extra one only telling
 // whether there is a next page; an empty page tells an empty cluster from
 // a missing one.
-func ListAssociations(ctx context.Context, cluster string, f store.AssociationFilter, p store.Page, ph Placeholder,
+func ListAssociations(ctx context.Context, region, cluster string, f store.AssociationFilter, p store.Page, ph Placeholder,
 	query func(ctx context.Context, size int, q string, args ...any) ([]store.Association, error),
-	clusterExists func(ctx context.Context, cluster string) error) ([]store.Association, string, error) {
-	items, next, err := listAssociations(ctx, cluster, f, p, ph, query, clusterExists)
+	clusterExists func(ctx context.Context, region, cluster string) error) ([]store.Association, string, error) {
+	items, next, err := listAssociations(ctx, region, cluster, f, p, ph, query, clusterExists)
 	if err != nil {
-		return nil, "", fmt.Errorf("listing associations of cluster %q: %w", cluster, err)
+		return nil, "", fmt.Errorf("listing associations of cluster %q in %s: %w", cluster, region, err)
 	}
 	return items, next, nil
 }
 
-func listAssociations(ctx context.Context, cluster string, f store.AssociationFilter, p store.Page, ph Placeholder,
+func listAssociations(ctx context.Context, region, cluster string, f store.AssociationFilter, p store.Page, ph Placeholder,
 	query func(ctx context.Context, size int, q string, args ...any) ([]store.Association, error),
-	clusterExists func(ctx context.Context, cluster string) error) ([]store.Association, string, error) {
+	clusterExists func(ctx context.Context, region, cluster string) error) ([]store.Association, string, error) {
 	if err := CheckPage(p); err != nil {
 		return nil, "", err
 	}
-	q := "SELECT " + AssociationColumns + " FROM associations WHERE cluster_name = " + ph(1) + " AND id > " + ph(2)
-	args := []any{cluster, p.After}
+	q := "SELECT " + AssociationColumns + " FROM associations WHERE region = " + ph(1) + " AND cluster_name = " + ph(2) + " AND id > " + ph(3)
+	args := []any{region, cluster, p.After}
 	if f.Namespace != "" {
 		args = append(args, f.Namespace)
 		q += " AND namespace = " + ph(len(args))
@@ -57,7 +57,7 @@ func listAssociations(ctx context.Context, cluster string, f store.AssociationFi
 		return nil, "", err
 	}
 	if len(items) == 0 {
-		if err := clusterExists(ctx, cluster); err != nil {
+		if err := clusterExists(ctx, region, cluster); err != nil {
 			return nil, "", err
 		}
 	}
@@ -66,14 +66,14 @@ func listAssociations(ctx context.Context, cluster string, f store.AssociationFi
 }
 
 // ListClusters is store.Store's ListClusters over a backend's read of up
-// to p.Limit+1 names after p.After, in order.
-func ListClusters(ctx context.Context, p store.Page, read func(ctx context.Context, p store.Page) ([]string, error)) ([]string, string, error) {
+// to p.Limit+1 of region's names after p.After, in order.
+func ListClusters(ctx context.Context, region string, p store.Page, read func(ctx context.Context, region string, p store.Page) ([]string, error)) ([]string, string, error) {
 	if err := CheckPage(p); err != nil {
 		return nil, "", fmt.Errorf("listing clusters: %w", err)
 	}
-	names, err := read(ctx, p)
+	names, err := read(ctx, region, p)
 	if err != nil {
-		return nil, "", fmt.Errorf("listing clusters: %w", err)
+		return nil, "", fmt.Errorf("listing clusters in %s: %w", region, err)
 	}
 	names, next := CutPage(names, p, ClusterName)
 	return names, next, nil

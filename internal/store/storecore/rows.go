@@ -9,12 +9,12 @@ import (
 // The column lists both backends' tables have, in the order of the Row
 // types' Dest and of the Values functions.
 const (
-	AssociationColumns = `id, cluster_name, namespace, service_account, role_arn, target_role_arn,
+	AssociationColumns = `region, id, cluster_name, namespace, service_account, role_arn, target_role_arn,
 	external_id, policy, disable_session_tags, owner_arn, tags, created_at, modified_at, revision`
-	ClusterColumns = `name, created_at, version, role_arn, client_request_token, config, tags,
+	ClusterColumns = `region, name, created_at, version, role_arn, client_request_token, config, tags,
 	issuer_url, issuer_jwks_url, issuer_podid_url, api_server_endpoint, api_server_ca, issuer_jwks, issuer_signing_keys, revision`
 	// PublicClusterColumns are ClusterColumns without the key sets.
-	PublicClusterColumns = `name, created_at, version, role_arn, client_request_token, config, tags,
+	PublicClusterColumns = `region, name, created_at, version, role_arn, client_request_token, config, tags,
 	issuer_url, issuer_jwks_url, issuer_podid_url, api_server_endpoint, api_server_ca, revision`
 )
 
@@ -38,7 +38,7 @@ type AssociationRow struct {
 // Dest are the scan destinations, in AssociationColumns order.
 func (r *AssociationRow) Dest() []any {
 	a := &r.a
-	return []any{&a.ID, &a.ClusterName, &a.Namespace, &a.ServiceAccount, &a.RoleARN, &a.TargetRoleARN,
+	return []any{&a.Region, &a.ID, &a.ClusterName, &a.Namespace, &a.ServiceAccount, &a.RoleARN, &a.TargetRoleARN,
 		&a.ExternalID, &a.Policy, &a.DisableSessionTags, &a.OwnerARN, &r.tags, &r.created, &r.modified, &a.Revision}
 }
 
@@ -60,7 +60,7 @@ func AssociationValues(a store.Association) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{a.ID, a.ClusterName, a.Namespace, a.ServiceAccount, a.RoleARN, a.TargetRoleARN,
+	return []any{a.Region, a.ID, a.ClusterName, a.Namespace, a.ServiceAccount, a.RoleARN, a.TargetRoleARN,
 		a.ExternalID, a.Policy, a.DisableSessionTags, a.OwnerARN, string(tags),
 		Micros(a.CreatedAt), Micros(a.ModifiedAt), a.Revision}, nil
 }
@@ -77,7 +77,7 @@ type ClusterRow struct {
 // PublicClusterColumns order when public.
 func (r *ClusterRow) Dest(public bool) []any {
 	c := &r.c
-	d := []any{&c.Name, &r.created, &c.Version, &c.RoleARN, &c.ClientRequestToken, &c.Config, &r.tags,
+	d := []any{&c.Region, &c.Name, &r.created, &c.Version, &c.RoleARN, &c.ClientRequestToken, &c.Config, &r.tags,
 		&c.Issuer.URL, &c.Issuer.JWKSURL, &c.Issuer.PodidURL, &c.APIServer.Endpoint, &c.APIServer.CAData}
 	if !public {
 		d = append(d, &c.Issuer.JWKS, &c.Issuer.SigningKeys)
@@ -102,7 +102,7 @@ func ClusterValues(c store.Cluster) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{c.Name, Micros(c.CreatedAt), c.Version, c.RoleARN, c.ClientRequestToken, c.Config, string(tags),
+	return []any{c.Region, c.Name, Micros(c.CreatedAt), c.Version, c.RoleARN, c.ClientRequestToken, c.Config, string(tags),
 		c.Issuer.URL, c.Issuer.JWKSURL, c.Issuer.PodidURL, c.APIServer.Endpoint, c.APIServer.CAData,
 		c.Issuer.JWKS, c.Issuer.SigningKeys, c.Revision}, nil
 }
@@ -110,21 +110,21 @@ func ClusterValues(c store.Cluster) ([]any, error) {
 // AssociationUpdateValues are the values of an association update:
 // role_arn, target_role_arn, external_id, policy, disable_session_tags,
 // owner_arn, tags, created_at, modified_at, revision, then the key
-// (cluster_name, id) for the WHERE clause.
+// (region, cluster_name, id) for the WHERE clause.
 func AssociationUpdateValues(a store.Association) ([]any, error) {
 	v, err := AssociationValues(a)
 	if err != nil {
 		return nil, err
 	}
-	return append(v[4:], a.ClusterName, a.ID), nil
+	return append(v[5:], a.Region, a.ClusterName, a.ID), nil
 }
 
 // ClusterUpdateValues are the values of a cluster update: ClusterColumns
-// but the name, then the name for the WHERE clause.
+// but the key, then the key (region, name) for the WHERE clause.
 func ClusterUpdateValues(c store.Cluster) ([]any, error) {
 	v, err := ClusterValues(c)
 	if err != nil {
 		return nil, err
 	}
-	return append(v[1:], c.Name), nil
+	return append(v[2:], c.Region, c.Name), nil
 }

@@ -91,20 +91,20 @@ func EditAssociation(a *store.Association, fn func(*store.Association) error) er
 	if err := fn(a); err != nil {
 		return &fnError{err}
 	}
-	a.ID, a.ClusterName, a.Namespace, a.ServiceAccount = key.ID, key.ClusterName, key.Namespace, key.ServiceAccount
+	a.Region, a.ID, a.ClusterName, a.Namespace, a.ServiceAccount = key.Region, key.ID, key.ClusterName, key.Namespace, key.ServiceAccount
 	NormalizeAssociation(a)
 	return nil
 }
 
 // EditCluster runs an UpdateCluster function on c (the current record)
-// and normalises the result; the name cannot change. fn's error comes back
-// marked, as with EditAssociation.
+// and normalises the result; the region and name cannot change. fn's
+// error comes back marked, as with EditAssociation.
 func EditCluster(c *store.Cluster, fn func(*store.Cluster) error) error {
-	name := c.Name
+	region, name := c.Region, c.Name
 	if err := fn(c); err != nil {
 		return &fnError{err}
 	}
-	c.Name = name
+	c.Region, c.Name = region, name
 	NormalizeCluster(c)
 	return nil
 }
@@ -266,7 +266,7 @@ func Do[T, Tx any](ctx context.Context, run func(context.Context, func(Tx) error
 func CheckNewAssociation(a store.Association, opts store.WriteOptions, count int, clusterFound bool, existing string) error {
 	switch {
 	case !clusterFound:
-		return fmt.Errorf("cluster %q: %w", a.ClusterName, store.ErrNotFound)
+		return fmt.Errorf("cluster %q in %s: %w", a.ClusterName, a.Region, store.ErrNotFound)
 	case existing != "":
 		return &store.ExistsError{ID: existing}
 	case opts.MaxPerCluster > 0 && count >= opts.MaxPerCluster:

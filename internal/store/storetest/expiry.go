@@ -72,7 +72,10 @@ func testIdempotencyExpires(t *testing.T, s store.Store, c *Clock) {
 func CheckMigratedCluster(t *testing.T, s store.Store, name string) {
 	t.Helper()
 	ctx := t.Context()
-	c, err := s.GetCluster(ctx, name)
+	if _, err := s.AdoptRegion(ctx, region); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.GetCluster(ctx, region, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +83,7 @@ func CheckMigratedCluster(t *testing.T, s store.Store, name string) {
 		t.Errorf("cluster after the migration: %+v; want it as stored, PodidURL empty", c)
 	}
 	url := "http://127.0.0.1:1/clusters-oidc/" + name
-	c, err = s.UpdateCluster(ctx, name, func(c *store.Cluster) error { c.Issuer.PodidURL = url; return nil })
+	c, err = s.UpdateCluster(ctx, region, name, func(c *store.Cluster) error { c.Issuer.PodidURL = url; return nil })
 	if err != nil || c.Issuer.PodidURL != url {
 		t.Errorf("storing the issuer URL: %+v, %v", c.Issuer, err)
 	}

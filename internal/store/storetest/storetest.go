@@ -55,6 +55,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"ConcurrentMixedWrites", testConcurrentMixedWrites},
 		{"DeleteWhileListing", testDeleteWhileListing},
+		{"Regions", testRegions},
+		{"AdoptRegion", testAdoptRegion},
 	}
 	tests = append(tests, iamTests...)
 	tests = append(tests, auditTests...)
@@ -82,8 +84,13 @@ func newID() string {
 	return "a-" + strings.ReplaceAll(idPrefix, " ", "0") + strings.Repeat("0", 12-len(n)) + n
 }
 
+// region is the region the suite's records are in (testRegions adds
+// another).
+const region = "us-east-1"
+
 func newCluster(name string) store.Cluster {
 	return store.Cluster{
+		Region:             region,
 		Name:               name,
 		CreatedAt:          base,
 		Version:            "1.31",
@@ -109,6 +116,7 @@ var apiServer = store.APIServer{
 
 func newAssociation(cluster, namespace, sa string) store.Association {
 	return store.Association{
+		Region:         region,
 		ID:             newID(),
 		ClusterName:    cluster,
 		Namespace:      namespace,
@@ -145,7 +153,7 @@ func countAssociations(ctx context.Context, s store.Store, cluster string) (int,
 	n := 0
 	p := store.Page{Limit: 100}
 	for range 10_000 {
-		items, next, err := s.ListAssociations(ctx, cluster, store.AssociationFilter{}, p)
+		items, next, err := s.ListAssociations(ctx, region, cluster, store.AssociationFilter{}, p)
 		if err != nil {
 			return 0, err
 		}
@@ -161,7 +169,7 @@ func countAssociations(ctx context.Context, s store.Store, cluster string) (int,
 // findAssociation returns the association of (cluster, namespace, service
 // account), through a filtered listing (ErrNotFound when there is none).
 func findAssociation(ctx context.Context, s store.Store, cluster, namespace, serviceAccount string) (store.Association, error) {
-	items, _, err := s.ListAssociations(ctx, cluster, store.AssociationFilter{Namespace: namespace, ServiceAccount: serviceAccount}, store.Page{Limit: 2})
+	items, _, err := s.ListAssociations(ctx, region, cluster, store.AssociationFilter{Namespace: namespace, ServiceAccount: serviceAccount}, store.Page{Limit: 2})
 	switch {
 	case err != nil:
 		return store.Association{}, err
@@ -193,7 +201,7 @@ func testClusters(t *testing.T, s store.Store) {
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("CreateCluster (-got +want):\n%s", diff)
 	}
-	got, err = s.GetCluster(ctx, "c1")
+	got, err = s.GetCluster(ctx, region, "c1")
 	if err != nil {
 		t.Fatalf("GetCluster: %v", err)
 	}
@@ -207,10 +215,10 @@ func testClusters(t *testing.T, s store.Store) {
 		t.Errorf("CreateCluster duplicate: error = %v, want an *ExistsError", err)
 	}
 
-	_, err = s.GetCluster(ctx, "nope")
+	_, err = s.GetCluster(ctx, region, "nope")
 	wantErr(t, "GetCluster missing", err, store.ErrNotFound)
 
-	updated, err := s.UpdateCluster(ctx, "c1", func(c *store.Cluster) error {
+	updated, err := s.UpdateCluster(ctx, region, "c1", func(c *store.Cluster) error {
 		c.Name = "renamed"
 		c.Version = "1.32"
 		c.Tags["env"] = "prod"
@@ -232,32 +240,32 @@ func testClusters(t *testing.T, s store.Store) {
 	if diff := cmp.Diff(updated, want); diff != "" {
 		t.Errorf("UpdateCluster (-got +want):\n%s", diff)
 	}
-	got, err = s.GetCluster(ctx, "c1")
+	got, err = s.GetCluster(ctx, region, "c1")
 	if err != nil {
 		t.Fatalf("GetCluster after update: %v", err)
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("GetCluster after update (-got +want):\n%s", diff)
 	}
-	if _, err := s.GetCluster(ctx, "renamed"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetCluster(ctx, region, "renamed"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetCluster(renamed): error = %v, want ErrNotFound (the name cannot change)", err)
 	}
 
 	errFn := errors.New("fn says no")
-	_, err = s.UpdateCluster(ctx, "c1", func(c *store.Cluster) error {
+	_, err = s.UpdateCluster(ctx, region, "c1", func(c *store.Cluster) error {
 		c.Version = "9.99"
 		return errFn
 	})
 	if err != errFn {
 		t.Errorf("UpdateCluster with failing fn: error = %v, want fn's error as is", err)
 	}
-	if got, _ := s.GetCluster(ctx, "c1"); got.Version != "1.32" {
+	if got, _ := s.GetCluster(ctx, region, "c1"); got.Version != "1.32" {
 		t.Errorf("after failing UpdateCluster: Version = %q, want unchanged 1.32", got.Version)
 	}
-	_, err = s.UpdateCluster(ctx, "nope", func(*store.Cluster) error { return nil })
+	_, err = s.UpdateCluster(ctx, region, "nope", func(*store.Cluster) error { return nil })
 	wantErr(t, "UpdateCluster missing", err, store.ErrNotFound)
 
-	deleted, err := s.DeleteCluster(ctx, "c1")
+	deleted, err := s.DeleteCluster(ctx, region, "c1")
 	if err != nil {
 		t.Fatalf("DeleteCluster: %v", err)
 	}
@@ -270,9 +278,9 @@ func testClusters(t *testing.T, s store.Store) {
 	if diff := cmp.Diff(deleted, want); diff != "" {
 		t.Errorf("DeleteCluster returned (-got +want):\n%s", diff)
 	}
-	_, err = s.GetCluster(ctx, "c1")
+	_, err = s.GetCluster(ctx, region, "c1")
 	wantErr(t, "GetCluster after delete", err, store.ErrNotFound)
-	_, err = s.DeleteCluster(ctx, "c1")
+	_, err = s.DeleteCluster(ctx, region, "c1")
 	wantErr(t, "DeleteCluster again", err, store.ErrNotFound)
 
 	// Nil tags come back as an empty map, and the name is free again.
@@ -286,7 +294,7 @@ func testClusters(t *testing.T, s store.Store) {
 	if got.Tags == nil {
 		t.Error("CreateCluster: Tags = nil, want an empty map")
 	}
-	if got, _ := s.GetCluster(ctx, "c1"); got.Tags == nil || len(got.Tags) != 0 {
+	if got, _ := s.GetCluster(ctx, region, "c1"); got.Tags == nil || len(got.Tags) != 0 {
 		t.Errorf("GetCluster: Tags = %#v, want an empty map", got.Tags)
 	}
 }
@@ -298,7 +306,7 @@ func testClusterIdempotency(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("CreateCluster: %v", err)
 	}
-	if _, err := s.UpdateCluster(ctx, "c1", func(c *store.Cluster) error { c.Version = "1.40"; return nil }); err != nil {
+	if _, err := s.UpdateCluster(ctx, region, "c1", func(c *store.Cluster) error { c.Version = "1.40"; return nil }); err != nil {
 		t.Fatalf("UpdateCluster: %v", err)
 	}
 	again, err := s.CreateCluster(ctx, newCluster("c1"), store.WriteOptions{Idempotency: idem})
@@ -357,11 +365,11 @@ func testPublicCluster(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	check := func(what string) {
 		t.Helper()
-		full, err := s.GetCluster(ctx, "c1")
+		full, err := s.GetCluster(ctx, region, "c1")
 		if err != nil {
 			t.Fatalf("%s: GetCluster: %v", what, err)
 		}
-		got, err := s.GetClusterPublic(ctx, "c1")
+		got, err := s.GetClusterPublic(ctx, region, "c1")
 		if err != nil {
 			t.Fatalf("%s: GetClusterPublic: %v", what, err)
 		}
@@ -373,7 +381,7 @@ func testPublicCluster(t *testing.T, s store.Store) {
 	}
 	mustCreateCluster(t, s, "c1")
 	check("after create")
-	if _, err := s.UpdateCluster(ctx, "c1", func(c *store.Cluster) error {
+	if _, err := s.UpdateCluster(ctx, region, "c1", func(c *store.Cluster) error {
 		c.Version = "1.32"
 		c.Config = []byte(`{"logging":{}}`)
 		c.APIServer = apiServer
@@ -384,16 +392,16 @@ func testPublicCluster(t *testing.T, s store.Store) {
 		t.Fatalf("UpdateCluster: %v", err)
 	}
 	check("after update")
-	if _, err := s.DeleteCluster(ctx, "c1"); err != nil {
+	if _, err := s.DeleteCluster(ctx, region, "c1"); err != nil {
 		t.Fatalf("DeleteCluster: %v", err)
 	}
-	_, err := s.GetClusterPublic(ctx, "c1")
+	_, err := s.GetClusterPublic(ctx, region, "c1")
 	wantErr(t, "GetClusterPublic after delete", err, store.ErrNotFound)
 }
 
 func testListClusters(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	names, next, err := s.ListClusters(ctx, store.Page{Limit: 10})
+	names, next, err := s.ListClusters(ctx, region, store.Page{Limit: 10})
 	if err != nil || len(names) != 0 || next != "" {
 		t.Errorf("ListClusters on an empty store = %v, %q, %v; want none", names, next, err)
 	}
@@ -407,7 +415,7 @@ func testListClusters(t *testing.T, s store.Store) {
 	for _, limit := range []int{1, 5, 22, 23, 24, 100} {
 		t.Run(fmt.Sprintf("limit=%d", limit), func(t *testing.T) {
 			got := pageAll(t, limit, len(want), func(p store.Page) ([]string, string, error) {
-				return s.ListClusters(ctx, p)
+				return s.ListClusters(ctx, region, p)
 			}, func(n string) string { return n })
 			if diff := cmp.Diff(got, want); diff != "" {
 				t.Errorf("names (-got +want):\n%s", diff)
@@ -439,7 +447,7 @@ func testAssociations(t *testing.T, s store.Store) {
 		t.Errorf("CreateAssociation (-got +want):\n%s", diff)
 	}
 	for name, get := range map[string]func() (store.Association, error){
-		"GetAssociation":  func() (store.Association, error) { return s.GetAssociation(ctx, "c1", want.ID) },
+		"GetAssociation":  func() (store.Association, error) { return s.GetAssociation(ctx, region, "c1", want.ID) },
 		"findAssociation": func() (store.Association, error) { return findAssociation(ctx, s, "c1", "default", "app") },
 	} {
 		got, err := get()
@@ -455,21 +463,21 @@ func testAssociations(t *testing.T, s store.Store) {
 		name string
 		err  func() error
 	}{
-		{"GetAssociation in another cluster", func() error { _, err := s.GetAssociation(ctx, "c2", want.ID); return err }},
-		{"GetAssociation unknown id", func() error { _, err := s.GetAssociation(ctx, "c1", "a-00000000000000000"); return err }},
+		{"GetAssociation in another cluster", func() error { _, err := s.GetAssociation(ctx, region, "c2", want.ID); return err }},
+		{"GetAssociation unknown id", func() error { _, err := s.GetAssociation(ctx, region, "c1", "a-00000000000000000"); return err }},
 		{"CreateAssociation in unknown cluster", func() error {
 			_, err := s.CreateAssociation(ctx, newAssociation("nope", "default", "app"), store.WriteOptions{})
 			return err
 		}},
 		{"UpdateAssociation unknown id", func() error {
-			_, err := s.UpdateAssociation(ctx, "c1", "a-00000000000000000", func(*store.Association) error { return nil }, store.WriteOptions{})
+			_, err := s.UpdateAssociation(ctx, region, "c1", "a-00000000000000000", func(*store.Association) error { return nil }, store.WriteOptions{})
 			return err
 		}},
 		{"UpdateAssociation in another cluster", func() error {
-			_, err := s.UpdateAssociation(ctx, "c2", want.ID, func(*store.Association) error { return nil }, store.WriteOptions{})
+			_, err := s.UpdateAssociation(ctx, region, "c2", want.ID, func(*store.Association) error { return nil }, store.WriteOptions{})
 			return err
 		}},
-		{"DeleteAssociation in another cluster", func() error { _, err := s.DeleteAssociation(ctx, "c2", want.ID); return err }},
+		{"DeleteAssociation in another cluster", func() error { _, err := s.DeleteAssociation(ctx, region, "c2", want.ID); return err }},
 	}
 	for _, tt := range notFound {
 		wantErr(t, tt.name, tt.err(), store.ErrNotFound)
@@ -497,7 +505,7 @@ func testAssociations(t *testing.T, s store.Store) {
 
 	// Update: fn edits in place; the key fields cannot move.
 	modified := base.Add(time.Hour)
-	updated, err := s.UpdateAssociation(ctx, "c1", want.ID, func(a *store.Association) error {
+	updated, err := s.UpdateAssociation(ctx, region, "c1", want.ID, func(a *store.Association) error {
 		if diff := cmp.Diff(*a, want); diff != "" {
 			t.Errorf("UpdateAssociation fn got (-got +want):\n%s", diff)
 		}
@@ -524,25 +532,25 @@ func testAssociations(t *testing.T, s store.Store) {
 	if diff := cmp.Diff(updated, want); diff != "" {
 		t.Errorf("UpdateAssociation (-got +want):\n%s", diff)
 	}
-	if got, err := s.GetAssociation(ctx, "c1", want.ID); err != nil {
+	if got, err := s.GetAssociation(ctx, region, "c1", want.ID); err != nil {
 		t.Errorf("GetAssociation after update: %v", err)
 	} else if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("GetAssociation after update (-got +want):\n%s", diff)
 	}
 
 	errFn := errors.New("fn says no")
-	_, err = s.UpdateAssociation(ctx, "c1", want.ID, func(a *store.Association) error {
+	_, err = s.UpdateAssociation(ctx, region, "c1", want.ID, func(a *store.Association) error {
 		a.RoleARN = "arn:aws:iam::000000000000:role/never"
 		return errFn
 	}, store.WriteOptions{})
 	if err != errFn {
 		t.Errorf("UpdateAssociation with failing fn: error = %v, want fn's error as is", err)
 	}
-	if got, _ := s.GetAssociation(ctx, "c1", want.ID); got.RoleARN != want.RoleARN || got.Revision != want.Revision {
+	if got, _ := s.GetAssociation(ctx, region, "c1", want.ID); got.RoleARN != want.RoleARN || got.Revision != want.Revision {
 		t.Errorf("after failing UpdateAssociation: RoleARN %q revision %d, want unchanged %q %d", got.RoleARN, got.Revision, want.RoleARN, want.Revision)
 	}
 
-	deleted, err := s.DeleteAssociation(ctx, "c1", want.ID)
+	deleted, err := s.DeleteAssociation(ctx, region, "c1", want.ID)
 	if err != nil {
 		t.Fatalf("DeleteAssociation: %v", err)
 	}
@@ -554,11 +562,11 @@ func testAssociations(t *testing.T, s store.Store) {
 	if diff := cmp.Diff(deleted, want); diff != "" {
 		t.Errorf("DeleteAssociation returned (-got +want):\n%s", diff)
 	}
-	_, err = s.GetAssociation(ctx, "c1", want.ID)
+	_, err = s.GetAssociation(ctx, region, "c1", want.ID)
 	wantErr(t, "GetAssociation after delete", err, store.ErrNotFound)
 	_, err = findAssociation(ctx, s, "c1", "default", "app")
 	wantErr(t, "findAssociation after delete", err, store.ErrNotFound)
-	_, err = s.DeleteAssociation(ctx, "c1", want.ID)
+	_, err = s.DeleteAssociation(ctx, region, "c1", want.ID)
 	wantErr(t, "DeleteAssociation again", err, store.ErrNotFound)
 	if n, err := countAssociations(ctx, s, "c1"); err != nil || n != 1 {
 		t.Errorf("countAssociations(c1) after delete = %d, %v; want 1", n, err)
@@ -581,11 +589,11 @@ func testTimesAndTags(t *testing.T, s store.Store) {
 	b.Tags = map[string]string{"": "", "aws-like:key": "värde with spaces", "k=v&x": `"quoted"`}
 	mustCreate(t, s, b)
 
-	got, err := s.GetAssociation(ctx, "c1", a.ID)
+	got, err := s.GetAssociation(ctx, region, "c1", a.ID)
 	if err != nil {
 		t.Fatalf("GetAssociation: %v", err)
 	}
-	listed, _, err := s.ListAssociations(ctx, "c1", store.AssociationFilter{ServiceAccount: "sa"}, store.Page{Limit: 10})
+	listed, _, err := s.ListAssociations(ctx, region, "c1", store.AssociationFilter{ServiceAccount: "sa"}, store.Page{Limit: 10})
 	if err != nil || len(listed) != 1 {
 		t.Fatalf("ListAssociations = %d items, %v; want 1", len(listed), err)
 	}
@@ -602,7 +610,7 @@ func testTimesAndTags(t *testing.T, s store.Store) {
 			t.Errorf("%s: times %v, %v; want %v, %v (millisecond precision kept)", name, got.CreatedAt, got.ModifiedAt, a.CreatedAt, a.ModifiedAt)
 		}
 	}
-	gotB, err := s.GetAssociation(ctx, "c1", b.ID)
+	gotB, err := s.GetAssociation(ctx, region, "c1", b.ID)
 	if err != nil {
 		t.Fatalf("GetAssociation: %v", err)
 	}
@@ -615,7 +623,7 @@ func testTimesAndTags(t *testing.T, s store.Store) {
 	fine.CreatedAt = time.Date(2026, 1, 2, 3, 4, 5, 123_456_789, zone)
 	fine.ModifiedAt = fine.CreatedAt.Add(time.Nanosecond)
 	fineCreated := mustCreate(t, s, fine)
-	fineGot, err := s.GetAssociation(ctx, "c1", fine.ID)
+	fineGot, err := s.GetAssociation(ctx, region, "c1", fine.ID)
 	if err != nil {
 		t.Fatalf("GetAssociation: %v", err)
 	}
@@ -625,14 +633,14 @@ func testTimesAndTags(t *testing.T, s store.Store) {
 	if d := fine.CreatedAt.Sub(fineGot.CreatedAt); d < 0 || d >= time.Millisecond {
 		t.Errorf("CreatedAt stored as %v for %v: off by %v, want less than a millisecond", fineGot.CreatedAt, fine.CreatedAt, d)
 	}
-	fineUpdated, err := s.UpdateAssociation(ctx, "c1", fine.ID, func(a *store.Association) error {
+	fineUpdated, err := s.UpdateAssociation(ctx, region, "c1", fine.ID, func(a *store.Association) error {
 		a.ModifiedAt = a.ModifiedAt.Add(time.Second + time.Nanosecond)
 		return nil
 	}, store.WriteOptions{})
 	if err != nil {
 		t.Fatalf("UpdateAssociation: %v", err)
 	}
-	if fineGot, err = s.GetAssociation(ctx, "c1", fine.ID); err != nil {
+	if fineGot, err = s.GetAssociation(ctx, region, "c1", fine.ID); err != nil {
 		t.Fatalf("GetAssociation: %v", err)
 	}
 	if diff := cmp.Diff(fineUpdated, fineGot); diff != "" {
@@ -644,21 +652,21 @@ func testTimesAndTags(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("CreateCluster: %v", err)
 	}
-	if gotCluster, err := s.GetCluster(ctx, "fine"); err != nil {
+	if gotCluster, err := s.GetCluster(ctx, region, "fine"); err != nil {
 		t.Errorf("GetCluster: %v", err)
 	} else if diff := cmp.Diff(createdCluster, gotCluster); diff != "" {
 		t.Errorf("CreateCluster result vs GetCluster (-create +get):\n%s", diff)
 	}
 
 	// Removing every tag leaves an empty map, not nil.
-	cleared, err := s.UpdateAssociation(ctx, "c1", b.ID, func(a *store.Association) error { a.Tags = nil; return nil }, store.WriteOptions{})
+	cleared, err := s.UpdateAssociation(ctx, region, "c1", b.ID, func(a *store.Association) error { a.Tags = nil; return nil }, store.WriteOptions{})
 	if err != nil {
 		t.Fatalf("UpdateAssociation: %v", err)
 	}
 	if cleared.Tags == nil || len(cleared.Tags) != 0 {
 		t.Errorf("UpdateAssociation clearing tags: Tags = %#v, want an empty map", cleared.Tags)
 	}
-	if gotB, _ := s.GetAssociation(ctx, "c1", b.ID); gotB.Tags == nil || len(gotB.Tags) != 0 {
+	if gotB, _ := s.GetAssociation(ctx, region, "c1", b.ID); gotB.Tags == nil || len(gotB.Tags) != 0 {
 		t.Errorf("GetAssociation after clearing tags: Tags = %#v, want an empty map", gotB.Tags)
 	}
 }
@@ -687,32 +695,32 @@ func testListAssociations(t *testing.T, s store.Store) {
 	for _, limit := range []int{1, 7, 24, 25, 26, 100} {
 		t.Run(fmt.Sprintf("limit=%d", limit), func(t *testing.T) {
 			got := pageAll(t, limit, len(want), func(p store.Page) ([]store.Association, string, error) {
-				return s.ListAssociations(ctx, "c1", store.AssociationFilter{}, p)
+				return s.ListAssociations(ctx, region, "c1", store.AssociationFilter{}, p)
 			}, func(a store.Association) string { return a.ID })
 			if diff := cmp.Diff(got, want); diff != "" {
 				t.Errorf("IDs (-got +want):\n%s", diff)
 			}
 		})
 	}
-	items, next, err := s.ListAssociations(ctx, "empty", store.AssociationFilter{}, store.Page{Limit: 10})
+	items, next, err := s.ListAssociations(ctx, region, "empty", store.AssociationFilter{}, store.Page{Limit: 10})
 	if err != nil || len(items) != 0 || next != "" {
 		t.Errorf("ListAssociations(empty) = %d items, %q, %v; want none", len(items), next, err)
 	}
 	// Past the last item: no items, no error.
-	items, next, err = s.ListAssociations(ctx, "c1", store.AssociationFilter{}, store.Page{After: want[len(want)-1], Limit: 10})
+	items, next, err = s.ListAssociations(ctx, region, "c1", store.AssociationFilter{}, store.Page{After: want[len(want)-1], Limit: 10})
 	if err != nil || len(items) != 0 || next != "" {
 		t.Errorf("ListAssociations after the last ID = %d items, %q, %v; want none", len(items), next, err)
 	}
-	_, _, err = s.ListAssociations(ctx, "nope", store.AssociationFilter{}, store.Page{Limit: 10})
+	_, _, err = s.ListAssociations(ctx, region, "nope", store.AssociationFilter{}, store.Page{Limit: 10})
 	wantErr(t, "ListAssociations unknown cluster", err, store.ErrNotFound)
 
 	// Items are full records, equal to what Get returns.
-	items, _, err = s.ListAssociations(ctx, "c1", store.AssociationFilter{}, store.Page{Limit: 3})
+	items, _, err = s.ListAssociations(ctx, region, "c1", store.AssociationFilter{}, store.Page{Limit: 3})
 	if err != nil {
 		t.Fatalf("ListAssociations: %v", err)
 	}
 	for _, it := range items {
-		got, err := s.GetAssociation(ctx, "c1", it.ID)
+		got, err := s.GetAssociation(ctx, region, "c1", it.ID)
 		if err != nil {
 			t.Fatalf("GetAssociation: %v", err)
 		}
@@ -728,7 +736,7 @@ func testListFilters(t *testing.T, s store.Store) {
 	mustCreateCluster(t, s, "c2")
 	populate(t, s, "c1", 12)
 	populate(t, s, "c2", 12)
-	all, _, err := s.ListAssociations(ctx, "c1", store.AssociationFilter{}, store.Page{Limit: 100})
+	all, _, err := s.ListAssociations(ctx, region, "c1", store.AssociationFilter{}, store.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -757,7 +765,7 @@ func testListFilters(t *testing.T, s store.Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, limit := range []int{1, 3, 100} {
 				got := pageAll(t, limit, tt.wantLen, func(p store.Page) ([]store.Association, string, error) {
-					return s.ListAssociations(ctx, "c1", tt.f, p)
+					return s.ListAssociations(ctx, region, "c1", tt.f, p)
 				}, func(a store.Association) string { return a.ID })
 				if len(got) != tt.wantLen {
 					t.Errorf("limit %d: %d items, want %d", limit, len(got), tt.wantLen)
@@ -792,10 +800,10 @@ func testLimit(t *testing.T, s store.Store) {
 	if _, err := s.CreateAssociation(ctx, newAssociation("c1", "ns", "unlimited"), store.WriteOptions{}); err != nil {
 		t.Errorf("CreateAssociation without a limit: %v", err)
 	}
-	if _, err := s.DeleteAssociation(ctx, "c1", ids[0]); err != nil {
+	if _, err := s.DeleteAssociation(ctx, region, "c1", ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DeleteAssociation(ctx, "c1", ids[1]); err != nil {
+	if _, err := s.DeleteAssociation(ctx, region, "c1", ids[1]); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CreateAssociation(ctx, newAssociation("c1", "ns", "sa-3"), opts); err != nil {
@@ -814,7 +822,7 @@ func testCreateIdempotency(t *testing.T, s store.Store) {
 	}
 	// A retry carries a newly generated ID; the replay returns the stored
 	// record, even after the association changed.
-	if _, err := s.UpdateAssociation(ctx, "c1", first.ID, func(a *store.Association) error {
+	if _, err := s.UpdateAssociation(ctx, region, "c1", first.ID, func(a *store.Association) error {
 		a.RoleARN = "arn:aws:iam::000000000000:role/changed"
 		return nil
 	}, store.WriteOptions{}); err != nil {
@@ -856,15 +864,15 @@ func testUpdateIdempotency(t *testing.T, s store.Store) {
 			return nil
 		}
 	}
-	first, err := s.UpdateAssociation(ctx, "c1", a.ID, set("arn:aws:iam::000000000000:role/one"), store.WriteOptions{Idempotency: idem})
+	first, err := s.UpdateAssociation(ctx, region, "c1", a.ID, set("arn:aws:iam::000000000000:role/one"), store.WriteOptions{Idempotency: idem})
 	if err != nil {
 		t.Fatalf("UpdateAssociation: %v", err)
 	}
-	if _, err := s.UpdateAssociation(ctx, "c1", a.ID, set("arn:aws:iam::000000000000:role/two"), store.WriteOptions{}); err != nil {
+	if _, err := s.UpdateAssociation(ctx, region, "c1", a.ID, set("arn:aws:iam::000000000000:role/two"), store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	calls = 0
-	again, err := s.UpdateAssociation(ctx, "c1", a.ID, set("arn:aws:iam::000000000000:role/one"), store.WriteOptions{Idempotency: idem})
+	again, err := s.UpdateAssociation(ctx, region, "c1", a.ID, set("arn:aws:iam::000000000000:role/one"), store.WriteOptions{Idempotency: idem})
 	if err != nil {
 		t.Fatalf("UpdateAssociation replay: %v", err)
 	}
@@ -874,10 +882,10 @@ func testUpdateIdempotency(t *testing.T, s store.Store) {
 	if diff := cmp.Diff(again, first); diff != "" {
 		t.Errorf("UpdateAssociation replay (-got +want the stored result):\n%s", diff)
 	}
-	if got, _ := s.GetAssociation(ctx, "c1", a.ID); got.RoleARN != "arn:aws:iam::000000000000:role/two" {
+	if got, _ := s.GetAssociation(ctx, region, "c1", a.ID); got.RoleARN != "arn:aws:iam::000000000000:role/two" {
 		t.Errorf("after replay: RoleARN = %q, want role/two (a replay writes nothing)", got.RoleARN)
 	}
-	_, err = s.UpdateAssociation(ctx, "c1", a.ID, set("arn:aws:iam::000000000000:role/three"),
+	_, err = s.UpdateAssociation(ctx, region, "c1", a.ID, set("arn:aws:iam::000000000000:role/three"),
 		store.WriteOptions{Idempotency: &store.Idempotency{Key: idem.Key, Hash: "h2"}})
 	wantErr(t, "UpdateAssociation with reused token", err, store.ErrIdempotencyMismatch)
 
@@ -885,41 +893,41 @@ func testUpdateIdempotency(t *testing.T, s store.Store) {
 	// come with tokens of their own: a late retry of the older one
 	// replays its result, not writes it again over the newer update.
 	idem2 := &store.Idempotency{Key: "UpdatePodIdentityAssociation/c1/tok-2", Hash: "h3"}
-	second, err := s.UpdateAssociation(ctx, "c1", a.ID, set("arn:aws:iam::000000000000:role/four"), store.WriteOptions{Idempotency: idem2})
+	second, err := s.UpdateAssociation(ctx, region, "c1", a.ID, set("arn:aws:iam::000000000000:role/four"), store.WriteOptions{Idempotency: idem2})
 	if err != nil {
 		t.Fatalf("UpdateAssociation with a second token: %v", err)
 	}
 	calls = 0
-	again, err = s.UpdateAssociation(ctx, "c1", a.ID, set("arn:aws:iam::000000000000:role/one"), store.WriteOptions{Idempotency: idem})
+	again, err = s.UpdateAssociation(ctx, region, "c1", a.ID, set("arn:aws:iam::000000000000:role/one"), store.WriteOptions{Idempotency: idem})
 	if err != nil || calls != 0 {
 		t.Fatalf("UpdateAssociation replay of the older token: %v, fn called %d times; want a replay", err, calls)
 	}
 	if diff := cmp.Diff(again, first); diff != "" {
 		t.Errorf("replay of the older token (-got +want its stored result):\n%s", diff)
 	}
-	if got, _ := s.GetAssociation(ctx, "c1", a.ID); got.RoleARN != second.RoleARN || got.Revision != second.Revision {
+	if got, _ := s.GetAssociation(ctx, region, "c1", a.ID); got.RoleARN != second.RoleARN || got.Revision != second.Revision {
 		t.Errorf("after replaying the older token: role %q revision %d, want the newer update's %q %d", got.RoleARN, got.Revision, second.RoleARN, second.Revision)
 	}
 	// The same token on another association is another request.
 	b := mustCreate(t, s, newAssociation("c1", "ns", "sa-b"))
-	_, err = s.UpdateAssociation(ctx, "c1", b.ID, set("arn:aws:iam::000000000000:role/one"),
+	_, err = s.UpdateAssociation(ctx, region, "c1", b.ID, set("arn:aws:iam::000000000000:role/one"),
 		store.WriteOptions{Idempotency: &store.Idempotency{Key: idem2.Key, Hash: "h4"}})
 	wantErr(t, "UpdateAssociation of another association with a used token", err, store.ErrIdempotencyMismatch)
 
 	// After a delete, a retry of an update made before it still gets
 	// that update's result.
-	if _, err := s.DeleteAssociation(ctx, "c1", a.ID); err != nil {
+	if _, err := s.DeleteAssociation(ctx, region, "c1", a.ID); err != nil {
 		t.Fatal(err)
 	}
 	calls = 0
-	again, err = s.UpdateAssociation(ctx, "c1", a.ID, set("arn:aws:iam::000000000000:role/four"), store.WriteOptions{Idempotency: idem2})
+	again, err = s.UpdateAssociation(ctx, region, "c1", a.ID, set("arn:aws:iam::000000000000:role/four"), store.WriteOptions{Idempotency: idem2})
 	if err != nil || calls != 0 {
 		t.Fatalf("UpdateAssociation replay after delete: %v, fn called %d times; want a replay", err, calls)
 	}
 	if diff := cmp.Diff(again, second); diff != "" {
 		t.Errorf("replay after delete (-got +want the stored result):\n%s", diff)
 	}
-	_, err = s.UpdateAssociation(ctx, "c1", a.ID, set("arn:aws:iam::000000000000:role/five"),
+	_, err = s.UpdateAssociation(ctx, region, "c1", a.ID, set("arn:aws:iam::000000000000:role/five"),
 		store.WriteOptions{Idempotency: &store.Idempotency{Key: "UpdatePodIdentityAssociation/c1/tok-3", Hash: "h5"}})
 	wantErr(t, "UpdateAssociation of a deleted association with a new token", err, store.ErrNotFound)
 }
@@ -934,14 +942,14 @@ func testCascadeDelete(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DeleteCluster(ctx, "c1"); err != nil {
+	if _, err := s.DeleteCluster(ctx, region, "c1"); err != nil {
 		t.Fatalf("DeleteCluster: %v", err)
 	}
 	for _, id := range ids {
-		_, err := s.GetAssociation(ctx, "c1", id)
+		_, err := s.GetAssociation(ctx, region, "c1", id)
 		wantErr(t, "GetAssociation after DeleteCluster", err, store.ErrNotFound)
 	}
-	_, _, err = s.ListAssociations(ctx, "c1", store.AssociationFilter{}, store.Page{Limit: 10})
+	_, _, err = s.ListAssociations(ctx, region, "c1", store.AssociationFilter{}, store.Page{Limit: 10})
 	wantErr(t, "ListAssociations after DeleteCluster", err, store.ErrNotFound)
 	_, err = countAssociations(ctx, s, "c1")
 	wantErr(t, "countAssociations after DeleteCluster", err, store.ErrNotFound)
@@ -991,11 +999,11 @@ func testChangeFeed(t *testing.T, s store.Store) {
 	if !(r0 < a.Revision && a.Revision < b.Revision && b.Revision < c.Revision) {
 		t.Errorf("revisions %d, %d, %d after %d; want increasing", a.Revision, b.Revision, c.Revision, r0)
 	}
-	a2, err := s.UpdateAssociation(ctx, "c1", a.ID, func(x *store.Association) error { x.Tags["x"] = "y"; return nil }, store.WriteOptions{})
+	a2, err := s.UpdateAssociation(ctx, region, "c1", a.ID, func(x *store.Association) error { x.Tags["x"] = "y"; return nil }, store.WriteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DeleteAssociation(ctx, "c1", b.ID); err != nil {
+	if _, err := s.DeleteAssociation(ctx, region, "c1", b.ID); err != nil {
 		t.Fatal(err)
 	}
 	last, err := s.Revision(ctx)
@@ -1009,9 +1017,9 @@ func testChangeFeed(t *testing.T, s store.Store) {
 	}
 	// Each association appears once, as of its latest write.
 	want := []store.Change{
-		{Revision: c.Revision, ClusterName: "c1", AssociationID: c.ID, Association: &c},
-		{Revision: a2.Revision, ClusterName: "c1", AssociationID: a.ID, Association: &a2},
-		{ClusterName: "c1", AssociationID: b.ID, Deleted: true},
+		{Revision: c.Revision, Region: region, ClusterName: "c1", AssociationID: c.ID, Association: &c},
+		{Revision: a2.Revision, Region: region, ClusterName: "c1", AssociationID: a.ID, Association: &a2},
+		{Region: region, ClusterName: "c1", AssociationID: b.ID, Deleted: true},
 	}
 	if len(changes) == 3 {
 		want[2].Revision = changes[2].Revision
@@ -1248,7 +1256,7 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 	for range workers {
 		wg.Go(func() {
 			for range each {
-				_, err := s.UpdateAssociation(ctx, "c1", a.ID, func(a *store.Association) error {
+				_, err := s.UpdateAssociation(ctx, region, "c1", a.ID, func(a *store.Association) error {
 					n, _ := strconv.Atoi(a.Tags["n"])
 					a.Tags["n"] = strconv.Itoa(n + 1)
 					return nil
@@ -1264,7 +1272,7 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 	for err := range errs {
 		t.Errorf("UpdateAssociation: %v", err)
 	}
-	got, err := s.GetAssociation(ctx, "c1", a.ID)
+	got, err := s.GetAssociation(ctx, region, "c1", a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1297,10 +1305,10 @@ func testConcurrentMixedWrites(t *testing.T, s store.Store) {
 				var want error
 				switch (w + i) % 4 {
 				case 0: // a missing association
-					_, err = s.UpdateAssociation(ctx, "c1", "a-missing", func(*store.Association) error { return nil }, store.WriteOptions{})
+					_, err = s.UpdateAssociation(ctx, region, "c1", "a-missing", func(*store.Association) error { return nil }, store.WriteOptions{})
 					want = store.ErrNotFound
 				case 1: // refused by the update function
-					_, err = s.UpdateAssociation(ctx, "c1", ids[w], func(*store.Association) error { return errRefused }, store.WriteOptions{})
+					_, err = s.UpdateAssociation(ctx, region, "c1", ids[w], func(*store.Association) error { return errRefused }, store.WriteOptions{})
 					want = errRefused
 				case 2: // a panic in it, re-raised in the caller
 					func() {
@@ -1309,11 +1317,11 @@ func testConcurrentMixedWrites(t *testing.T, s store.Store) {
 								t.Errorf("worker %d: recovered %v, want the update function's panic", w, v)
 							}
 						}()
-						_, _ = s.UpdateAssociation(ctx, "c1", ids[w], func(*store.Association) error { panic("boom") }, store.WriteOptions{})
+						_, _ = s.UpdateAssociation(ctx, region, "c1", ids[w], func(*store.Association) error { panic("boom") }, store.WriteOptions{})
 					}()
 					continue
 				default: // counted
-					_, err = s.UpdateAssociation(ctx, "c1", ids[w], func(a *store.Association) error {
+					_, err = s.UpdateAssociation(ctx, region, "c1", ids[w], func(a *store.Association) error {
 						n, _ := strconv.Atoi(a.Tags["n"])
 						a.Tags["n"] = strconv.Itoa(n + 1)
 						return nil
@@ -1327,7 +1335,7 @@ func testConcurrentMixedWrites(t *testing.T, s store.Store) {
 	}
 	wg.Wait()
 	for w := range workers {
-		got, err := s.GetAssociation(ctx, "c1", ids[w])
+		got, err := s.GetAssociation(ctx, region, "c1", ids[w])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1364,7 +1372,7 @@ func testDeleteWhileListing(t *testing.T, s store.Store) {
 	done := make(chan error, 1)
 	go func() {
 		for i, a := range doomed {
-			if _, err := s.DeleteAssociation(ctx, "c1", a.ID); err != nil {
+			if _, err := s.DeleteAssociation(ctx, region, "c1", a.ID); err != nil {
 				done <- err
 				return
 			}
@@ -1391,7 +1399,7 @@ func testDeleteWhileListing(t *testing.T, s store.Store) {
 			if calls > 2*n {
 				t.Fatalf("pass %d: still paging after %d calls", pass, calls)
 			}
-			items, next, err := s.ListAssociations(ctx, "c1", store.AssociationFilter{}, p)
+			items, next, err := s.ListAssociations(ctx, region, "c1", store.AssociationFilter{}, p)
 			if err != nil {
 				t.Fatalf("pass %d: ListAssociations: %v", pass, err)
 			}
