@@ -119,6 +119,12 @@ func newEnv(t *testing.T, o envOptions) *env {
 // returns the error shape.
 func (e *env) do(t testing.TB, creds *aws.Credentials, method, path, service string, in, out any) *apiError {
 	t.Helper()
+	return e.doIn(t, region, creds, method, path, service, in, out)
+}
+
+// doIn is do with the request signed for region reg.
+func (e *env) doIn(t testing.TB, reg string, creds *aws.Credentials, method, path, service string, in, out any) *apiError {
+	t.Helper()
 	var body []byte
 	switch in := in.(type) {
 	case nil:
@@ -139,7 +145,7 @@ func (e *env) do(t testing.TB, creds *aws.Credentials, method, path, service str
 		creds = &e.admin
 	}
 	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(context.Background(), *creds, req, hex.EncodeToString(sum[:]), service, region, time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(context.Background(), *creds, req, hex.EncodeToString(sum[:]), service, reg, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := e.HTTP.Client().Do(req)

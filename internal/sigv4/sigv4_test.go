@@ -42,9 +42,10 @@ type env struct {
 }
 
 type seen struct {
-	id   *authz.Identity
-	path string
-	body string
+	id     *authz.Identity
+	path   string
+	body   string
+	region string // the request's region in its context ("" for none)
 }
 
 func newEnv(t *testing.T, stsNow func() time.Time) *env {
@@ -69,7 +70,7 @@ func newEnvAt(t *testing.T, stsNow, authNow func() time.Time) *env {
 	record := func(w http.ResponseWriter, r *http.Request) {
 		id, _ := authz.FromContext(r.Context())
 		b, _ := io.ReadAll(r.Body)
-		e.seen <- seen{id: id, path: r.URL.Path, body: string(b)}
+		e.seen <- seen{id: id, path: r.URL.Path, body: string(b), region: authz.Region(r.Context(), "")}
 	}
 	host := httpx.New(httpx.Config{Logger: quiet, Authenticate: auth.Authenticate})
 	mount := func(pattern string, fam *httpx.Family, h http.HandlerFunc) {
