@@ -49,6 +49,8 @@ stop_server() {
 }
 
 eks() { aws eks "$@" --endpoint-url "$URL" --region us-east-1 --output json; }
+# eks_in REGION ARGS...: the same, signed for another region.
+eks_in() { local region=$1; shift; aws eks "$@" --endpoint-url "$URL" --region "$region" --output json; }
 
 ROLE=arn:aws:iam::000000000000:role/pod-role
 ROLE2=arn:aws:iam::000000000000:role/pod-role-2
@@ -141,6 +143,37 @@ expect_error "aws: tag keys are reserved" BadRequestException eks tag-resource -
 expect_error "tags of an unknown resource" NotFoundException \
   eks list-tags-for-resource --resource-arn arn:aws:eks:us-east-1:000000000000:cluster/nope
 
+# --- regions: resources are the signing scope's region's, as on AWS
+out=$(eks_in eu-west-1 create-cluster --name c1 --role-arn arn:aws:iam::000000000000:role/eks \
+  --resources-vpc-config subnetIds=subnet-1)
+check "create-cluster --region eu-west-1 (a name us-east-1 has too) returns an eu-west-1 ARN" "$out" \
+  "d['cluster']['arn']=='arn:aws:eks:eu-west-1:000000000000:cluster/c1' and d['cluster']['identity']['oidc']['issuer']=='$URL/clusters-oidc/eu-west-1/c1'"
+eks_in eu-west-1 create-cluster --name west-only --role-arn arn:aws:iam::000000000000:role/eks \
+  --resources-vpc-config subnetIds=subnet-1 >/dev/null
+out=$(eks list-clusters)
+check "list-clusters in us-east-1 does not show eu-west-1's" "$out" "d['clusters']==['c1','c2']"
+out=$(eks_in eu-west-1 list-clusters)
+check "list-clusters in eu-west-1 shows only eu-west-1's" "$out" "d['clusters']==['c1','west-only']"
+out=$(eks_in eu-west-1 create-pod-identity-association --cluster-name c1 --namespace default --service-account app \
+  --role-arn "$ROLE" --target-role-arn "$TARGET")
+check "an eu-west-1 association (the key us-east-1's c1 has too): its ARN and externalId" "$out" \
+  "d['association']['associationArn'].startswith('arn:aws:eks:eu-west-1:000000000000:podidentityassociation/c1/') and d['association']['externalId']=='eu-west-1/000000000000/c1/default/app'"
+west_id=$(get "$out" "d['association']['associationId']")
+out=$(eks_in eu-west-1 list-pod-identity-associations --cluster-name c1)
+check "list-pod-identity-associations in eu-west-1" "$out" "[a['associationId'] for a in d['associations']]==['$west_id']"
+expect_error "describe eu-west-1's association in us-east-1" ResourceNotFoundException \
+  eks describe-pod-identity-association --cluster-name c1 --association-id "$west_id"
+expect_error "tags of an eu-west-1 ARN asked in us-east-1" NotFoundException \
+  eks list-tags-for-resource --resource-arn arn:aws:eks:eu-west-1:000000000000:cluster/c1
+expect_error "describe-cluster in us-east-1 of eu-west-1's west-only" ResourceNotFoundException \
+  eks describe-cluster --name west-only
+expect_error "a region podid does not serve" InvalidSignatureException eks_in xx-fake-1 list-clusters
+if grep -q "Credential should be scoped to a valid region, not 'xx-fake-1'" "$work/err"; then
+  pass "the refusal names the region as AWS does"
+else
+  fail "the refusal names the region as AWS does" "$(cat "$work/err")"
+fi
+
 # --- delete
 out=$(eks delete-pod-identity-association --cluster-name c1 --association-id "$id3")
 check "delete returns the full association" "$out" \
@@ -195,6 +228,8 @@ check "clusters persist across a restart" "$out" "d['clusters']==['c1']"
 out=$(eks describe-pod-identity-association --cluster-name c1 --association-id "$id1")
 check "associations persist across a restart" "$out" \
   "d['association']['roleArn']=='$ROLE2' and d['association']['disableSessionTags'] is True and d['association']['tags']=={'team':'b'}"
+out=$(eks_in eu-west-1 list-clusters)
+check "eu-west-1's clusters persist across a restart" "$out" "d['clusters']==['c1','west-only']"
 out=$(eks list-pod-identity-associations --cluster-name c1)
 check "deleted association stays deleted" "$out" "sorted(a['associationId'] for a in d['associations'])==sorted(['$id1','$id2'])"
 stop_server

@@ -371,6 +371,52 @@ def signature_flows(akid):
     expect_error("sts with the wrong secret", "SignatureDoesNotMatch", 403, sts.get_caller_identity)
 
 
+def region_flows(akid, secret):
+    """Resources are the signing region's, as on AWS: CLUSTER again in
+    eu-west-1 is another cluster, with its own ARN, issuer and associations,
+    whose pods get credentials at eu-west-1's EKS Auth."""
+    west = "eu-west-1"
+    eu = client("eks", akid, secret, region=west)
+    c = eu.create_cluster(name=CLUSTER, roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks",
+                          resourcesVpcConfig={"subnetIds": ["subnet-1"]})["cluster"]
+    check("create_cluster in eu-west-1 (a name us-east-1 has too): an eu-west-1 ARN and issuer",
+          c["arn"] == f"arn:aws:eks:{west}:{ACCOUNT}:cluster/{CLUSTER}"
+          and c["identity"]["oidc"]["issuer"] == f"{URL}/clusters-oidc/{west}/{CLUSTER}", repr(c))
+    eu.create_cluster(name="py-eu-only", roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks",
+                      resourcesVpcConfig={"subnetIds": ["subnet-1"]})
+    home = client("eks", akid, secret)
+    names = [n for p in home.get_paginator("list_clusters").paginate() for n in p["clusters"]]
+    check("list_clusters in us-east-1 does not show eu-west-1's", "py-eu-only" not in names, repr(names))
+    names = [n for p in eu.get_paginator("list_clusters").paginate() for n in p["clusters"]]
+    check("list_clusters in eu-west-1", names == [CLUSTER, "py-eu-only"], repr(names))
+    a = eu.create_pod_identity_association(clusterName=CLUSTER, namespace="creds", serviceAccount="app",
+                                           roleArn=ROLE2)["association"]
+    check("an eu-west-1 association: its ARN",
+          a["associationArn"] == f"arn:aws:eks:{west}:{ACCOUNT}:podidentityassociation/{CLUSTER}/{a['associationId']}",
+          repr(a))
+
+    token = subprocess.run(
+        [PODID_BIN, "token", "--endpoint", URL, "--data-dir", DATA_DIR, "--region", west, "--cluster", CLUSTER,
+         "--namespace", "creds", "--service-account", "app", "--pod-name", "app-eu", "--pod-uid", str(uuid.uuid4())],
+        check=True, capture_output=True, text=True, timeout=30).stdout.strip()
+    out = client("eks-auth", akid, secret, region=west).assume_role_for_pod_identity(clusterName=CLUSTER, token=token)
+    check("eks-auth in eu-west-1: eu-west-1's association",
+          out["podIdentityAssociation"]["associationArn"] == a["associationArn"], repr(out))
+    cr = out["credentials"]
+    ident = client("sts", cr["accessKeyId"], cr["secretAccessKey"], cr["sessionToken"], region=west).get_caller_identity()
+    check("the eu-west-1 pod's credentials are its association's role",
+          ident["Arn"].startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/pod-role-2/eks-{CLUSTER}-app-eu-"), repr(ident))
+    expect_error("eu-west-1's token at us-east-1's EKS Auth", "InvalidTokenException", 400,
+                 client("eks-auth", akid, secret).assume_role_for_pod_identity, clusterName=CLUSTER, token=token)
+    expect_error("a region podid does not serve", "InvalidSignatureException", 403,
+                 client("eks", akid, secret, region="xx-fake-1").list_clusters,
+                 message_re=r"Credential should be scoped to a valid region, not 'xx-fake-1'\.")
+    for name in (CLUSTER, "py-eu-only"):
+        eu.delete_cluster(name=name)
+    home.describe_cluster(name=CLUSTER)
+    ok("deleting eu-west-1's clusters leaves us-east-1's")
+
+
 def main():
     akid, secret = admin_keys()
     eks = client("eks", akid, secret)
@@ -379,7 +425,8 @@ def main():
              ("eksctl's calls", lambda: eksctl_flows(eks)),
              ("EKS Auth and STS", lambda: credential_flows(eks, akid, secret)),
              ("endpoint environment", lambda: env_endpoint_flows(akid, secret)),
-             ("signatures", lambda: signature_flows(akid))]
+             ("signatures", lambda: signature_flows(akid)),
+             ("regions", lambda: region_flows(akid, secret))]
     run_steps(steps)
     try:
         out = eks.delete_cluster(name=CLUSTER2)

@@ -78,8 +78,8 @@ def admin_keys():
     return k["accessKeyId"], k["secretAccessKey"]
 
 
-def client(service, akid, secret, token=None):
-    return boto3.session.Session().client(service, endpoint_url=URL, region_name=REGION, aws_access_key_id=akid,
+def client(service, akid, secret, token=None, region=REGION):
+    return boto3.session.Session().client(service, endpoint_url=URL, region_name=region, aws_access_key_id=akid,
                                           aws_secret_access_key=secret, aws_session_token=token, config=CONFIG)
 
 

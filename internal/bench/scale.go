@@ -376,6 +376,7 @@ func (r *run) seed(ctx context.Context, l layout, from, to int) (int, time.Durat
 	_, err = drive(ctx, phase{Count: n, Workers: seedWorkers}, func(ctx context.Context, _, seq int) error {
 		k := from + seq
 		_, err := st.CreateAssociation(ctx, store.Association{
+			Region:         benchRegion, // the clusters were made through the API, signed for it
 			ID:             newAssociationID(),
 			ClusterName:    l.cluster(k),
 			Namespace:      scaleNamespace,

@@ -84,8 +84,8 @@ var integrityChecks = []string{
 	// Foreign keys hold this; a check that they were not dropped.
 	`SELECT 'association ' || a.id || ' belongs to missing cluster ' || a.cluster_name || ' in ' || a.region
 	FROM associations a LEFT JOIN clusters c ON c.region = a.region AND c.name = a.cluster_name WHERE c.name IS NULL`,
-	`SELECT 'associations ' || string_agg(id, ', ') || ' share cluster ' || cluster_name || ' in ' || region ||
-	', namespace ' || namespace || ', service account ' || service_account
+	`SELECT 'associations ' || string_agg(id, ', ') || ' share cluster ' || cluster_name ||
+	', namespace ' || namespace || ', service account ' || service_account || ' (region ' || region || ')'
 	FROM associations GROUP BY region, cluster_name, namespace, service_account HAVING count(*) > 1`,
 	`SELECT 'cluster ' || c.name || ' in ' || c.region || ' counts ' || c.association_count || ' associations but has ' || count(a.id)
 	FROM clusters c LEFT JOIN associations a ON a.region = c.region AND a.cluster_name = c.name

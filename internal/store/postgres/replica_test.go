@@ -221,7 +221,7 @@ func TestIntegrityCheck(t *testing.T) {
 		{"counter", "UPDATE revision_counter SET revision = 1", "revision counter 1 is behind revision"},
 		{"revived", "INSERT INTO tombstones (revision, cluster_name, id, deleted_at) SELECT 1000, 'c1', min(id), 0 FROM associations", "has a later tombstone at 1000"},
 		{"unique key", "DROP INDEX associations_key; UPDATE associations SET service_account = 'same'", "share cluster c1, namespace ns, service account same"},
-		{"orphan", "ALTER TABLE associations DROP CONSTRAINT associations_cluster_name_fkey; UPDATE associations SET cluster_name = 'gone'", "belongs to missing cluster gone"},
+		{"orphan", "ALTER TABLE associations DROP CONSTRAINT associations_cluster_fkey; UPDATE associations SET cluster_name = 'gone'", "belongs to missing cluster gone"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
