@@ -31,7 +31,7 @@ func (a *adminFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&a.accessKeyID, "access-key-id", "", "admin access key ID (else $PODID_ADMIN_ACCESS_KEY_ID, else $AWS_ACCESS_KEY_ID, else --data-dir's keys file)")
 	f.StringVar(&a.secretAccessKey, "secret-access-key", "", "admin secret access key (else $PODID_ADMIN_SECRET_ACCESS_KEY, else $AWS_SECRET_ACCESS_KEY, else --data-dir's keys file)")
 	f.StringVar(&a.dataDir, "data-dir", "podid-data", "podid serve's data directory, holding "+sigv4.AdminFile)
-	f.StringVar(&a.region, "region", "us-east-1", "region of the request's signing scope")
+	f.StringVar(&a.region, "region", "us-east-1", "region of the request's signing scope, and so of the cluster it names")
 }
 
 // client is the admin API client the flags describe, signing with the

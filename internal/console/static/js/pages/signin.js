@@ -28,7 +28,7 @@ export function render({ onSignIn }) {
       h("textarea", { name: "sessionToken", rows: 2, spellcheck: "false" }),
       "Only for temporary credentials (from STS or a pod).",
     ),
-    field("Region", h("input", { name: "region", value: "us-east-1", required: true, spellcheck: "false" }), "The SigV4 signing region."),
+    field("Region", h("input", { name: "region", value: "us-east-1", required: true, spellcheck: "false" }), "The SigV4 signing region: the console shows and makes this region's clusters."),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Sign in")),
     h("div", { class: "result" }),
     h("p", { class: "muted small" }, "Keys stay in this tab's session storage and are never sent: requests carry signatures only."),
