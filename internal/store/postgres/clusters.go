@@ -150,8 +150,16 @@ func (s *Store) ListClusters(ctx context.Context, region string, p store.Page) (
 
 // AdoptRegion implements store.Store. Associations follow their clusters'
 // new key (ON UPDATE CASCADE); the update takes the clusters' rows, so
-// replicas adopting at once adopt each row once.
+// replicas adopting at once adopt each row once. With nothing to adopt
+// (every start but the first after the migration) it only reads: a write
+// would wait for the revision counter, which a killed replica's
+// transaction may hold until the server notices the dead connection.
 func (s *Store) AdoptRegion(ctx context.Context, region string) (int, error) {
+	var pending bool
+	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM clusters WHERE region = '') OR EXISTS (SELECT 1 FROM tombstones WHERE region = '')").Scan(&pending)
+	if err != nil || !pending {
+		return 0, storecore.WriteError(err, "adopting the records stored without a region into %s", region)
+	}
 	return storecore.Do(ctx, s.write, func(t *wtx) (int, error) {
 		tag, err := t.Exec(ctx, "UPDATE clusters SET region = $1 WHERE region = ''", region)
 		if err != nil {

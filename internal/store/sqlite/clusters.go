@@ -212,8 +212,17 @@ func (s *Store) listClusterRows(ctx context.Context, region string, p store.Page
 }
 
 // AdoptRegion implements store.Store. Associations follow their clusters'
-// new key (ON UPDATE CASCADE).
+// new key (ON UPDATE CASCADE). With nothing to adopt (every start but the
+// first after the migration) it only reads.
 func (s *Store) AdoptRegion(ctx context.Context, region string) (int, error) {
+	row, err := s.queryRow(ctx, "SELECT EXISTS (SELECT 1 FROM clusters WHERE region = '') OR EXISTS (SELECT 1 FROM tombstones WHERE region = '')")
+	var pending bool
+	if err == nil {
+		err = row.Scan(&pending)
+	}
+	if err != nil || !pending {
+		return 0, storecore.WriteError(err, "adopting the records stored without a region into %s", region)
+	}
 	return storecore.Do(ctx, s.w.do, func(tx *wtx) (int, error) {
 		res, err := tx.exec("UPDATE clusters SET region = ? WHERE region = ''", region)
 		if err != nil {
