@@ -155,7 +155,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*http.Request, error) {
 			return r, nil
 		}
 	}
-	id, err := a.authenticate(r)
+	id, region, err := a.authenticate(r)
 	if err != nil {
 		var f *httpx.AuthError
 		if errors.As(err, &f) {
@@ -169,7 +169,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*http.Request, error) {
 		return nil, err
 	}
 	ctx := authz.WithIdentity(r.Context(), id)
-	if region := scopeRegion(r); region != "" {
+	if region != "" {
 		ctx = authz.WithRegion(ctx, region)
 	}
 	return r.WithContext(ctx), nil
@@ -297,40 +297,43 @@ var errContentSHA = errors.New("x-amz-content-sha256 is not the body's hash")
 
 const msgContentSHA = "The provided 'x-amz-content-sha256' header does not match what was computed."
 
-func (a *Authenticator) authenticate(r *http.Request) (*authz.Identity, error) {
+// authenticate returns the caller's identity and the region of the
+// request's signing scope ("" when it names none), or the refusal.
+func (a *Authenticator) authenticate(r *http.Request) (*authz.Identity, string, error) {
 	if a.cfg.Mode == ModeNone {
-		id, f := a.attribute(r)
+		region := scopeRegion(r)
+		id, f := a.attribute(r, region)
 		if f != nil {
-			return nil, f
+			return nil, "", f
 		}
-		return id, nil
+		return id, region, nil
 	}
 	p, f := a.present(r)
 	if f != nil {
-		return nil, f
+		return nil, "", f
 	}
 	auth := p.auth
 	f = &failure{AccessKeyID: auth.AccessKeyID}
 	if auth.Date != p.amzDate[:8] {
 		f.Code, f.Message = failSignature, fmt.Sprintf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
 			auth.Date, p.amzDate[:8], p.amzDate)
-		return nil, f
+		return nil, "", f
 	}
 	if svc := expectedService(r, auth.Service); svc != "" && auth.Service != svc {
 		f.Code, f.Message = failSignature, fmt.Sprintf("Credential should be scoped to correct service: '%s'. ", svc)
-		return nil, f
+		return nil, "", f
 	}
 	if rf := a.checkRegion(auth.Region, auth.AccessKeyID); rf != nil {
-		return nil, rf
+		return nil, "", rf
 	}
 
 	id, secret, err := a.lookup(r.Context(), auth.AccessKeyID, p.token)
 	if lf := (*failure)(nil); errors.As(err, &lf) {
 		lf.AccessKeyID = auth.AccessKeyID
-		return nil, lf
+		return nil, "", lf
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 
 	body, err := httpx.ReadBody(r)
@@ -338,11 +341,11 @@ func (a *Authenticator) authenticate(r *http.Request) (*authz.Identity, error) {
 	switch {
 	case errors.As(err, &de):
 		f.Code, f.Message = failIncomplete, "The request body could not be read."
-		return nil, f
+		return nil, "", f
 	case err != nil:
 		// The body's limit, the host's body budget or its read deadline,
 		// for the host to map.
-		return nil, err
+		return nil, "", err
 	}
 	creds := aws.Credentials{AccessKeyID: auth.AccessKeyID, SecretAccessKey: secret, SessionToken: p.token}
 	var match bool
@@ -357,13 +360,13 @@ func (a *Authenticator) authenticate(r *http.Request) (*authz.Identity, error) {
 	}
 	if errors.Is(err, errContentSHA) {
 		f.Code, f.Message = failSignature, msgContentSHA
-		return nil, f
+		return nil, "", f
 	}
 	if !match {
 		f.Code, f.Message = failSignature, sts.MsgSignatureMismatch
-		return nil, f
+		return nil, "", f
 	}
-	return id, nil
+	return id, auth.Region, nil
 }
 
 // anyEqual tells, in constant time per candidate, whether sig is one of
@@ -488,11 +491,12 @@ func (a *Authenticator) lookup(ctx context.Context, akid, token string) (*authz.
 // the admin identity (dummy credentials are fine); an authentic but expired
 // session is refused. A request naming a vended key ID (STS's "ASIA" form)
 // is that session or nothing: without its token, or with another
-// session's, it is refused, never the admin.
-func (a *Authenticator) attribute(r *http.Request) (*authz.Identity, *failure) {
+// session's, it is refused, never the admin. region is the request's
+// scope's ("" for none): one podid does not serve is refused.
+func (a *Authenticator) attribute(r *http.Request, region string) (*authz.Identity, *failure) {
 	akid := requestKeyID(r)
 	// Unchecked signatures still say which region the request is for.
-	if region := scopeRegion(r); region != "" {
+	if region != "" {
 		if f := a.checkRegion(region, akid); f != nil {
 			return nil, f
 		}
