@@ -7,6 +7,8 @@
 #   - podid bench --reads (no moto): Describe, EKS Auth and agent cache hit
 #     server CPU per operation as ratios to a canned server's in the same
 #     run, so a loaded machine weighs on both sides;
+#   - podid bench --ops Update (SQLite, durable): Update's server CPU per
+#     operation as a ratio to the canned server's in the same run;
 #   - BenchmarkLoadMemory: the association cache's bytes per association
 #     (live heap: the same on any machine);
 #   - podid bench --soak (60s): errors, goroutine growth, RSS growth;
@@ -36,6 +38,7 @@ run() { # run NAME ARGS...: a podid bench run, its report in $work/NAME.out
 }
 
 run reads --reads --no-moto --duration 1s --warmup 200ms --rounds 5
+run update --ops Update --duration 1s --warmup 200ms --rounds 5 --associations 200
 run soak --soak 60s
 if [ -n "${TEST_POSTGRES_DSN:-}" ]; then
   run propagation --propagation --trials 50 --store "$TEST_POSTGRES_DSN"
@@ -68,6 +71,10 @@ for name, label in [("describe_cpu_vs_canned", "Describe"), ("eksauth_cpu_vs_can
     m = re.search(r"^\s*" + re.escape(label) + r"\s+\d+\s+\d+\s+\d+\.\d+\s+>= \S+\s+\S+\s+\S+\s+(\d+)\s+(\d+)\s", reads, re.M)
     if m:
         figures[name] = round(float(m.group(1)) / float(m.group(2)), 2)
+update = read("update")
+m = re.search(r"^\s*Update\s+\d+\s+\d+\s+\d+\.\d+\s+>= \S+\s+\S+\s+(\d+)\s+(\d+)\s", update, re.M)
+if m:
+    figures["update_cpu_vs_canned"] = round(float(m.group(1)) / float(m.group(2)), 2)
 m = re.search(r"BenchmarkLoadMemory\S*\s+\d+\s+\d+ ns/op\s+([\d.]+) B/association", read("loadmemory"))
 if m:
     figures["assoccache_bytes_per_association"] = float(m.group(1))
@@ -108,7 +115,7 @@ for line in open(baseline_path):
     print(f"{name:36} {v:10g}   baseline {base:g}, noise {noise:g}: {bound:12} {'ok' if ok else 'REGRESSED'}")
     failed |= not ok
 if failed:
-    for name in ("reads", "soak", "propagation", "loadmemory"):
+    for name in ("reads", "update", "soak", "propagation", "loadmemory"):
         text = read(name)
         if text:
             print(f"\n--- {name} ---\n{text}", file=sys.stderr)
