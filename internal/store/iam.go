@@ -115,6 +115,22 @@ type IAM interface {
 	UserPrincipal(ctx context.Context, name string) (Principal, error)
 	// IAMRevision is the revision of the newest IAM write (0: none yet).
 	IAMRevision(ctx context.Context) (int64, error)
+
+	// CreateOIDCProvider stores a new OpenID Connect provider. Its ARN
+	// is its key: one in use is ErrAlreadyExists (an *ExistsError of
+	// KindOIDCProvider naming the provider's URL).
+	CreateOIDCProvider(ctx context.Context, p OIDCProvider) (OIDCProvider, error)
+	// GetOIDCProvider returns the provider with ARN arn; ErrNotFound (a
+	// *MissingError of KindOIDCProvider) when there is none.
+	GetOIDCProvider(ctx context.Context, arn string) (OIDCProvider, error)
+	// UpdateOIDCProvider runs fn on the current provider in the write
+	// transaction and stores what it leaves; ARN, URL and CreatedAt
+	// cannot change.
+	UpdateOIDCProvider(ctx context.Context, arn string, fn func(*OIDCProvider) error) (OIDCProvider, error)
+	// DeleteOIDCProvider removes a provider and returns it as it was.
+	DeleteOIDCProvider(ctx context.Context, arn string) (OIDCProvider, error)
+	// ListOIDCProviders returns a page of the providers, ordered by ARN.
+	ListOIDCProviders(ctx context.Context, p Page) (providers []OIDCProvider, next string, err error)
 }
 
 // Kind names a kind of IAM record in errors and in AttachPolicy.
@@ -127,6 +143,8 @@ const (
 	KindPolicy     Kind = "policy"
 	KindAccessKey  Kind = "access key"
 	KindAttachment Kind = "attachment" // a managed policy attached to a role or user
+	// KindOIDCProvider is an OpenID Connect identity provider.
+	KindOIDCProvider Kind = "OpenID Connect provider"
 )
 
 // MissingError is returned (wrapping ErrNotFound) by IAM methods, naming
@@ -281,6 +299,26 @@ type AccessKey struct {
 	Status    AccessKeyStatus
 	CreatedAt time.Time
 	Revision  int64
+}
+
+// OIDCProvider is an IAM OpenID Connect identity provider: an issuer
+// whose tokens roles may trust (AssumeRoleWithWebIdentity), as EKS's IAM
+// roles for service accounts use it.
+type OIDCProvider struct {
+	// ARN is arn:aws:iam::ACCOUNT:oidc-provider/HOST/PATH: the URL
+	// without its scheme (and port).
+	ARN string
+	// URL is HOST/PATH, as GetOpenIDConnectProvider returns it.
+	URL string
+	// ClientIDs are the audiences, in the order added. Never nil when
+	// returned by a store.
+	ClientIDs []string
+	// Thumbprints are the server certificates' SHA-1 thumbprints (hex).
+	// Never nil when returned by a store.
+	Thumbprints []string
+	Tags        map[string]string
+	CreatedAt   time.Time
+	Revision    int64
 }
 
 // Principal is a role or a user with every policy document the engine

@@ -55,7 +55,8 @@ const (
 	iamRole   = "role"
 	iamUser   = "user"
 	iamPolicy = "policy"
-	iamKey    = "key" // keyed by access key ID
+	iamKey    = "key"  // keyed by access key ID
+	iamOIDC   = "oidc" // keyed by ARN
 )
 
 // IAM implements store.IAM over a backend's write transactions and read
@@ -747,4 +748,81 @@ func principal(r IAMReader, p store.Principal, attached []string) (store.Princip
 // IAMRevision implements store.IAM.
 func (m IAM) IAMRevision(ctx context.Context) (int64, error) {
 	return iamView(ctx, m, func(r IAMReader) (int64, error) { return r.IAMRevision() }, "reading the IAM revision")
+}
+
+func normalizeOIDC(p *store.OIDCProvider) {
+	p.CreatedAt = StoredTime(p.CreatedAt)
+	p.Tags = nonNilMap(p.Tags)
+	if p.ClientIDs == nil {
+		p.ClientIDs = []string{}
+	}
+	if p.Thumbprints == nil {
+		p.Thumbprints = []string{}
+	}
+}
+
+func getOIDC(r IAMReader, arn string) (store.OIDCProvider, error) {
+	return getDoc[store.OIDCProvider](r, iamOIDC, arn, missing(store.KindOIDCProvider, arn))
+}
+
+// CreateOIDCProvider implements store.IAM.
+func (m IAM) CreateOIDCProvider(ctx context.Context, p store.OIDCProvider) (store.OIDCProvider, error) {
+	return iamDo(ctx, m, func(tx IAMTx) (store.OIDCProvider, error) {
+		if err := absent(tx, iamOIDC, p.ARN, store.KindOIDCProvider, p.URL); err != nil {
+			return p, err
+		}
+		normalizeOIDC(&p)
+		var err error
+		if p.Revision, err = tx.Revision(); err != nil {
+			return p, err
+		}
+		return p, putDoc(tx, iamOIDC, p.ARN, p)
+	}, "creating OpenID Connect provider %s", p.ARN)
+}
+
+// GetOIDCProvider implements store.IAM.
+func (m IAM) GetOIDCProvider(ctx context.Context, arn string) (store.OIDCProvider, error) {
+	return iamView(ctx, m, func(r IAMReader) (store.OIDCProvider, error) {
+		return getOIDC(r, arn)
+	}, "getting OpenID Connect provider %s", arn)
+}
+
+// UpdateOIDCProvider implements store.IAM.
+func (m IAM) UpdateOIDCProvider(ctx context.Context, arn string, fn func(*store.OIDCProvider) error) (store.OIDCProvider, error) {
+	return iamDo(ctx, m, func(tx IAMTx) (store.OIDCProvider, error) {
+		p, err := getOIDC(tx, arn)
+		if err != nil {
+			return p, err
+		}
+		was := p
+		if err := fn(&p); err != nil {
+			return p, &fnError{err}
+		}
+		p.ARN, p.URL, p.CreatedAt = was.ARN, was.URL, was.CreatedAt
+		normalizeOIDC(&p)
+		if p.Revision, err = tx.Revision(); err != nil {
+			return p, err
+		}
+		return p, putDoc(tx, iamOIDC, arn, p)
+	}, "updating OpenID Connect provider %s", arn)
+}
+
+// DeleteOIDCProvider implements store.IAM.
+func (m IAM) DeleteOIDCProvider(ctx context.Context, arn string) (store.OIDCProvider, error) {
+	return iamDo(ctx, m, func(tx IAMTx) (store.OIDCProvider, error) {
+		p, err := getOIDC(tx, arn)
+		if err != nil {
+			return p, err
+		}
+		if p.Revision, err = tx.Revision(); err != nil {
+			return p, err
+		}
+		return p, tx.Delete(iamOIDC, arn)
+	}, "deleting OpenID Connect provider %s", arn)
+}
+
+// ListOIDCProviders implements store.IAM.
+func (m IAM) ListOIDCProviders(ctx context.Context, p store.Page) ([]store.OIDCProvider, string, error) {
+	return listIAM(ctx, m, iamOIDC, "", p, func(store.OIDCProvider) string { return "" },
+		func(o store.OIDCProvider) string { return o.ARN })
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/podid/podid/internal/store"
@@ -25,6 +26,8 @@ var iamTests = []struct {
 	{"IAMConcurrentRoleUpdates", testIAMConcurrentUpdates},
 	{"IAMConcurrentCreate", testIAMConcurrentCreate},
 	{"IAMConcurrentAttach", testIAMConcurrentAttach},
+	{"IAMOIDCProviders", testIAMOIDCProviders},
+	{"IAMConcurrentOIDCClientIDs", testIAMConcurrentOIDCClientIDs},
 }
 
 const acct = "000000000000"
@@ -537,5 +540,144 @@ func testIAMConcurrentAttach(t *testing.T, s store.Store) {
 		if mp, err := s.GetPolicy(ctx, arn); err != nil || mp.AttachmentCount != 1 {
 			t.Errorf("GetPolicy(%s) = count %d, %v; want 1", arn, mp.AttachmentCount, err)
 		}
+	}
+}
+
+func newOIDCProvider(hostPath string) store.OIDCProvider {
+	return store.OIDCProvider{
+		ARN:         "arn:aws:iam::" + acct + ":oidc-provider/" + hostPath,
+		URL:         hostPath,
+		ClientIDs:   []string{"sts.amazonaws.com"},
+		Thumbprints: []string{"9e99a48a9960b14926bb7f3b02e22da2b0ab7280"},
+		Tags:        map[string]string{"team": "a"},
+		CreatedAt:   base,
+	}
+}
+
+func testIAMOIDCProviders(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	want := newOIDCProvider("oidc.example.com/id/ABC")
+	got, err := s.CreateOIDCProvider(ctx, want)
+	if err != nil {
+		t.Fatalf("CreateOIDCProvider: %v", err)
+	}
+	want.Revision = got.Revision
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("CreateOIDCProvider (-got +want):\n%s", diff)
+	}
+	if got.Revision == 0 {
+		t.Error("CreateOIDCProvider: Revision 0")
+	}
+	again, err := s.GetOIDCProvider(ctx, want.ARN)
+	if err != nil {
+		t.Fatalf("GetOIDCProvider: %v", err)
+	}
+	if diff := cmp.Diff(again, got); diff != "" {
+		t.Errorf("GetOIDCProvider (-got +want):\n%s", diff)
+	}
+	_, err = s.CreateOIDCProvider(ctx, newOIDCProvider("oidc.example.com/id/ABC"))
+	wantErr(t, "CreateOIDCProvider of an ARN in use", err, store.ErrAlreadyExists)
+	if ee := (*store.ExistsError)(nil); !errors.As(err, &ee) || ee.Kind != store.KindOIDCProvider || ee.ID != want.URL {
+		t.Errorf("CreateOIDCProvider of an ARN in use: %#v, want an *ExistsError naming the URL", err)
+	}
+	_, err = s.GetOIDCProvider(ctx, want.ARN+"X")
+	wantMissing(t, "GetOIDCProvider of another ARN", err, store.KindOIDCProvider)
+
+	// A bare provider comes back with empty lists and tags, not nil.
+	bare, err := s.CreateOIDCProvider(ctx, store.OIDCProvider{ARN: "arn:aws:iam::" + acct + ":oidc-provider/bare.example.com", URL: "bare.example.com", CreatedAt: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bare.ClientIDs == nil || bare.Thumbprints == nil || bare.Tags == nil {
+		t.Errorf("bare provider = %+v, want non-nil lists and tags", bare)
+	}
+
+	upd, err := s.UpdateOIDCProvider(ctx, want.ARN, func(p *store.OIDCProvider) error {
+		p.ClientIDs = append(p.ClientIDs, "app")
+		p.Thumbprints = []string{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}
+		p.Tags["env"] = "dev"
+		p.ARN, p.URL, p.CreatedAt = "arn:other", "other", base.Add(time.Hour) // ignored
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateOIDCProvider: %v", err)
+	}
+	if !slices.Equal(upd.ClientIDs, []string{"sts.amazonaws.com", "app"}) || upd.Thumbprints[0][0] != 'a' || upd.Tags["env"] != "dev" ||
+		upd.ARN != want.ARN || upd.URL != want.URL || !upd.CreatedAt.Equal(base) || upd.Revision <= got.Revision {
+		t.Errorf("UpdateOIDCProvider = %+v; want the lists and tags changed, the key fields kept, a later revision", upd)
+	}
+	fnErr := errors.New("refused")
+	if _, err := s.UpdateOIDCProvider(ctx, want.ARN, func(*store.OIDCProvider) error { return fnErr }); err != fnErr {
+		t.Errorf("UpdateOIDCProvider with a failing fn: %v, want fn's error as is", err)
+	}
+	_, err = s.UpdateOIDCProvider(ctx, "arn:aws:iam::"+acct+":oidc-provider/nope", func(*store.OIDCProvider) error { return nil })
+	wantMissing(t, "UpdateOIDCProvider of a missing provider", err, store.KindOIDCProvider)
+
+	var all []string
+	for i := range 12 {
+		p, err := s.CreateOIDCProvider(ctx, newOIDCProvider(fmt.Sprintf("issuer-%02d.example.com", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, p.ARN)
+	}
+	all = append(all, bare.ARN, want.ARN)
+	slices.Sort(all)
+	for _, limit := range []int{1, 5, 100} {
+		got := pageAll(t, limit, len(all), func(p store.Page) ([]store.OIDCProvider, string, error) { return s.ListOIDCProviders(ctx, p) },
+			func(p store.OIDCProvider) string { return p.ARN })
+		if diff := cmp.Diff(got, all); diff != "" {
+			t.Errorf("ListOIDCProviders limit %d (-got +want):\n%s", limit, diff)
+		}
+	}
+
+	gone, err := s.DeleteOIDCProvider(ctx, want.ARN)
+	if err != nil {
+		t.Fatalf("DeleteOIDCProvider: %v", err)
+	}
+	if gone.URL != want.URL {
+		t.Errorf("DeleteOIDCProvider returned %+v", gone)
+	}
+	_, err = s.GetOIDCProvider(ctx, want.ARN)
+	wantMissing(t, "GetOIDCProvider after DeleteOIDCProvider", err, store.KindOIDCProvider)
+	_, err = s.DeleteOIDCProvider(ctx, want.ARN)
+	wantMissing(t, "DeleteOIDCProvider again", err, store.KindOIDCProvider)
+}
+
+// testIAMConcurrentOIDCClientIDs: concurrent read-modify-write updates
+// of one provider lose no client ID.
+func testIAMConcurrentOIDCClientIDs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	p, err := s.CreateOIDCProvider(ctx, newOIDCProvider("concurrent.example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.UpdateOIDCProvider(ctx, p.ARN, func(p *store.OIDCProvider) error {
+				p.ClientIDs = append(p.ClientIDs, "client-"+strconv.Itoa(i))
+				return nil
+			})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.GetOIDCProvider(ctx, p.ARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.ClientIDs) != n+1 {
+		t.Errorf("%d concurrent client ID adds left %d client IDs, want %d: %v", n, len(got.ClientIDs), n+1, got.ClientIDs)
 	}
 }
