@@ -70,12 +70,13 @@ type Resource struct {
 
 // Resource types.
 const (
-	TypeCluster     = "AWS::EKS::Cluster"
-	TypeAssociation = "AWS::EKS::PodIdentityAssociation"
-	TypeRole        = "AWS::IAM::Role"
-	TypeUser        = "AWS::IAM::User"
-	TypePolicy      = "AWS::IAM::Policy"
-	TypeAccessKey   = "AWS::IAM::AccessKey"
+	TypeCluster      = "AWS::EKS::Cluster"
+	TypeAssociation  = "AWS::EKS::PodIdentityAssociation"
+	TypeRole         = "AWS::IAM::Role"
+	TypeUser         = "AWS::IAM::User"
+	TypePolicy       = "AWS::IAM::Policy"
+	TypeAccessKey    = "AWS::IAM::AccessKey"
+	TypeOIDCProvider = "AWS::IAM::OIDCProvider"
 )
 
 // Event sources, by handler family.
@@ -345,6 +346,7 @@ func (rc *Recorder) resources(r *http.Request, form url.Values, extra []Resource
 		}
 		add(TypePolicy, form.Get("PolicyArn"))
 		add(TypeAccessKey, form.Get("AccessKeyId"))
+		add(TypeOIDCProvider, form.Get("OpenIDConnectProviderArn"))
 	}
 	for _, x := range extra {
 		add(x.Type, x.ARN)

@@ -37,6 +37,8 @@ func iamError(err error) *eksapi.Error {
 			return iamwire.NoSuchAccessKey(missing.Name)
 		case store.KindAttachment:
 			return iamwire.NoSuchAttachedPolicy(missing.Name)
+		case store.KindOIDCProvider:
+			return iamwire.NoSuchOIDCProvider(missing.Name)
 		}
 	case errors.As(err, &inUse):
 		return iamwire.DeleteConflict(deleteConflicts[inUse.Conflict])
@@ -48,6 +50,8 @@ func iamError(err error) *eksapi.Error {
 			return iamwire.AlreadyExists(iamwire.EntityUser, exists.ID)
 		case store.KindPolicy:
 			return iamwire.PolicyAlreadyExists(exists.ID)
+		case store.KindOIDCProvider:
+			return iamwire.OIDCProviderAlreadyExists("https://" + exists.ID)
 		}
 	case errors.As(err, &limit):
 		switch {

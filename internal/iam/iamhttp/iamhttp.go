@@ -291,6 +291,36 @@ func (h *Handler) call(ctx context.Context, action string, in any) (any, error) 
 	case *iamwire.GetAccessKeyLastUsedInput:
 		return h.getAccessKeyLastUsed(ctx, in)
 
+	// OpenID Connect providers.
+	case *iamwire.CreateOpenIDConnectProviderInput:
+		return h.createOIDCProvider(ctx, in)
+	case *iamwire.GetOpenIDConnectProviderInput:
+		return h.getOIDCProvider(ctx, in)
+	case *iamwire.ListOpenIDConnectProvidersInput:
+		return h.listOIDCProviders(ctx)
+	case *iamwire.DeleteOpenIDConnectProviderInput:
+		return h.deleteOIDCProvider(ctx, in)
+	case *iamwire.UpdateOpenIDConnectProviderThumbprintInput:
+		return h.updateOIDCThumbprints(ctx, in)
+	case *iamwire.AddClientIDToOpenIDConnectProviderInput:
+		return h.editOIDCProvider(ctx, action, in.OpenIDConnectProviderArn, nil, func(p *store.OIDCProvider) error {
+			return addClientID(p, in.ClientID)
+		})
+	case *iamwire.RemoveClientIDFromOpenIDConnectProviderInput:
+		return h.editOIDCProvider(ctx, action, in.OpenIDConnectProviderArn, nil, func(p *store.OIDCProvider) error {
+			p.ClientIDs = slices.DeleteFunc(p.ClientIDs, func(id string) bool { return id == in.ClientID })
+			return nil
+		})
+	case *iamwire.TagOpenIDConnectProviderInput:
+		return h.tagOIDCProvider(ctx, in)
+	case *iamwire.UntagOpenIDConnectProviderInput:
+		return h.editOIDCProvider(ctx, action, in.OpenIDConnectProviderArn, tagKeys(in.TagKeys), func(p *store.OIDCProvider) error {
+			removeTags(p.Tags, in.TagKeys)
+			return nil
+		})
+	case *iamwire.ListOpenIDConnectProviderTagsInput:
+		return h.listOIDCProviderTags(ctx, in)
+
 	// What podid has none of: empty answers for an existing user.
 	case *iamwire.ListGroupsForUserInput:
 		return emptyForUser(ctx, h, action, in.UserName, iamwire.ListGroupsForUserResult{})
@@ -365,9 +395,18 @@ func tagKeys(keys []string) map[string][]string {
 	return map[string][]string{"aws:TagKeys": keys}
 }
 
-// addTags adds tags to m (IAM's tag keys ignore case: a key given in
-// another case replaces the stored one) within IAM's quota of 50.
+// addTags adds tags to m (mergeTags) within IAM's quota of 50.
 func addTags(m map[string]string, tags []iamwire.Tag, quota string) error {
+	mergeTags(m, tags)
+	if len(m) > iamwire.MaxTagsPerEntity {
+		return iamwire.LimitExceeded(quota, iamwire.MaxTagsPerEntity)
+	}
+	return nil
+}
+
+// mergeTags adds tags to m: IAM's tag keys ignore case, a key given in
+// another case replaces the stored one.
+func mergeTags(m map[string]string, tags []iamwire.Tag) {
 	for _, t := range tags {
 		for k := range m {
 			if strings.EqualFold(k, t.Key) {
@@ -376,10 +415,6 @@ func addTags(m map[string]string, tags []iamwire.Tag, quota string) error {
 		}
 		m[t.Key] = t.Value
 	}
-	if len(m) > iamwire.MaxTagsPerEntity {
-		return iamwire.LimitExceeded(quota, iamwire.MaxTagsPerEntity)
-	}
-	return nil
 }
 
 func removeTags(m map[string]string, keys []string) {

@@ -56,6 +56,9 @@ var constraints = func() map[string]constraint {
 	add("tagKey", 1, 128, `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`, `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`)
 	add("tagValue", 0, 256, `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`, `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`)
 	add("accessKeyId", 16, 128, `[\w]+`, `\w+`)
+	add("clientID", 1, 255, "", "")
+	add("thumbprint", 40, 40, "", "")
+	add("oidcURL", 1, 255, "", "")
 	add("versionId", 0, 0, `v[1-9][0-9]*(\.[A-Za-z0-9-]*)?`, `v[1-9][0-9]*(\.[A-Za-z0-9-]*)?`)
 	c["status"] = constraint{enum: []string{"Active", "Inactive", "Expired"}}
 	c["assignmentStatus"] = constraint{enum: []string{"Assigned", "Unassigned", "Any"}}
@@ -130,6 +133,10 @@ type fieldSpec struct {
 	required bool
 	c        *constraint
 	cname    string
+	// hide: messages leave the value out ("Value at 'url' ..."); whole:
+	// a list's violations are one message for the list, naming every
+	// constraint of its members.
+	hide, whole bool
 }
 
 var specCache sync.Map // reflect.Type -> []fieldSpec
@@ -150,6 +157,10 @@ func specsOf(t reflect.Type) []fieldSpec {
 			switch {
 			case p == "req":
 				fs.required = true
+			case p == "hide":
+				fs.hide = true
+			case p == "whole":
+				fs.whole = true
 			case strings.HasPrefix(p, "c="):
 				c, ok := constraints[p[2:]]
 				if !ok {
@@ -184,11 +195,11 @@ func decodeStruct(params url.Values, v reflect.Value, ve *validationErrors) {
 				}
 				continue
 			}
-			checkString(ve, fs.member, s, fs.c)
+			checkString(ve, fs.member, shown(s, fs.hide), fs.c)
 			f.SetString(s)
 		case *string:
 			if s, ok := param(params, fs.param); ok {
-				checkString(ve, fs.member, s, fs.c)
+				checkString(ve, fs.member, shown(s, fs.hide), fs.c)
 				f.Set(reflect.ValueOf(&s))
 			}
 		case *int32:
@@ -229,12 +240,14 @@ func decodeStruct(params url.Values, v reflect.Value, ve *validationErrors) {
 				}
 				continue
 			}
-			out := make([]string, 0, len(vals))
-			for _, val := range vals {
-				checkString(ve, fs.member+".member", val, fs.c)
-				out = append(out, val)
+			if fs.whole {
+				checkList(ve, fs.member, vals, fs.c)
+			} else {
+				for _, val := range vals {
+					checkString(ve, fs.member+".member", shown(val, fs.hide), fs.c)
+				}
 			}
-			f.Set(reflect.ValueOf(out))
+			f.Set(reflect.ValueOf(vals))
 		case []Tag:
 			tags, present := decodeTags(params, fs.param, ve)
 			if !present {
@@ -256,26 +269,55 @@ func param(params url.Values, name string) (string, bool) {
 	return v[0], true
 }
 
-func checkString(ve *validationErrors, member, s string, c *constraint) {
+// value is a parameter's value as validation messages quote it: hidden
+// values are left out.
+type value struct {
+	s      string
+	hidden bool
+}
+
+func shown(s string, hide bool) value { return value{s, hide} }
+
+func checkString(ve *validationErrors, member string, v value, c *constraint) {
+	if msg := violation(v.s, c); msg != "" {
+		ve.addValue(v, member, msg)
+	}
+}
+
+// violation is the first constraint of c that s fails, worded as IAM
+// words it ("" when none).
+func violation(s string, c *constraint) string {
 	if c == nil {
-		return
+		return ""
 	}
 	n := utf8.RuneCountInString(s)
 	switch {
 	case len(c.enum) > 0:
 		if !contains(c.enum, s) {
-			ve.add(&s, member, "Member must satisfy enum value set: ["+strings.Join(c.enum, ", ")+"]")
+			return "Member must satisfy enum value set: [" + strings.Join(c.enum, ", ") + "]"
 		}
-		return
+		return ""
 	case n < c.min:
-		ve.add(&s, member, fmt.Sprintf("Member must have length greater than or equal to %d", c.min))
-		return
+		return fmt.Sprintf("Member must have length greater than or equal to %d", c.min)
 	case c.max > 0 && n > c.max:
-		ve.add(&s, member, fmt.Sprintf("Member must have length less than or equal to %d", c.max))
-		return
+		return fmt.Sprintf("Member must have length less than or equal to %d", c.max)
 	}
 	if c.pattern != nil && (n > 0 || c.min > 0) && !c.pattern.MatchString(s) {
-		ve.add(&s, member, "Member must satisfy regular expression pattern: "+c.patternSrc)
+		return "Member must satisfy regular expression pattern: " + c.patternSrc
+	}
+	return ""
+}
+
+// checkList reports a list with a member violating c once, naming the
+// members' length constraints: "Member must satisfy constraint: [Member
+// must have length less than or equal to 40, Member must have length
+// greater than or equal to 40]" (the list's value is not quoted).
+func checkList(ve *validationErrors, member string, vals []string, c *constraint) {
+	for _, v := range vals {
+		if violation(v, c) != "" {
+			ve.addValue(value{hidden: true}, member, fmt.Sprintf("Member must satisfy constraint: [Member must have length less than or equal to %d, Member must have length greater than or equal to %d]", c.max, c.min))
+			return
+		}
 	}
 }
 
@@ -363,13 +405,13 @@ func decodeTags(params url.Values, prefix string, ve *validationErrors) ([]Tag, 
 		if !ok {
 			ve.add(nil, fmt.Sprintf("%s.%d.member.key", member, i+1), "Member must not be null")
 		} else {
-			checkString(ve, fmt.Sprintf("%s.%d.member.key", member, i+1), k, ptr(constraints["tagKey"]))
+			checkString(ve, fmt.Sprintf("%s.%d.member.key", member, i+1), value{s: k}, ptr(constraints["tagKey"]))
 		}
 		v, ok := values[n]
 		if !ok {
 			ve.add(nil, fmt.Sprintf("%s.%d.member.value", member, i+1), "Member must not be null")
 		} else {
-			checkString(ve, fmt.Sprintf("%s.%d.member.value", member, i+1), v, ptr(constraints["tagValue"]))
+			checkString(ve, fmt.Sprintf("%s.%d.member.value", member, i+1), value{s: v}, ptr(constraints["tagValue"]))
 		}
 		tags = append(tags, Tag{Key: k, Value: v})
 	}

@@ -86,6 +86,39 @@ func NoSuchLoginProfile(user string) *Error {
 	return newError(CodeNoSuchEntity, http.StatusNotFound, "Login Profile for User %s cannot be found.", user)
 }
 
+// NoSuchOIDCProvider: "OpenIDConnect Provider not found for arn ARN" (every
+// OpenID Connect provider action but DeleteOpenIDConnectProvider).
+func NoSuchOIDCProvider(arn string) *Error {
+	return newError(CodeNoSuchEntity, http.StatusNotFound, "OpenIDConnect Provider not found for arn %s", arn)
+}
+
+// NoSuchOIDCProviderToDelete: DeleteOpenIDConnectProvider's NoSuchEntity,
+// worded differently: "OpenId connect Provider ARN cannot be found."
+func NoSuchOIDCProviderToDelete(arn string) *Error {
+	return newError(CodeNoSuchEntity, http.StatusNotFound, "OpenId connect Provider %s cannot be found.", arn)
+}
+
+// OIDCProviderAlreadyExists: "Provider with url URL already exists."
+func OIDCProviderAlreadyExists(url string) *Error {
+	return newError(CodeEntityAlreadyExists, http.StatusConflict, "Provider with url %s already exists.", url)
+}
+
+// InvalidOIDCProviderURL: a Url that is not https://HOST[/PATH] without a
+// query (a ValidationError, unlike the other checks past the model's).
+func InvalidOIDCProviderURL() *Error {
+	return newError(CodeValidation, http.StatusBadRequest, "Invalid Open ID Connect Provider URL")
+}
+
+// TooManyThumbprints: more than MaxThumbprints (IAM's wording).
+func TooManyThumbprints() *Error {
+	return InvalidInput("Thumbprint list must contain fewer than %d entries.", MaxThumbprints)
+}
+
+// OIDCProviderTagsExceeded: tagging a provider past MaxTagsPerEntity.
+func OIDCProviderTagsExceeded() *Error {
+	return newError(CodeLimitExceeded, http.StatusConflict, "The number of tags has reached the maximum limit.")
+}
+
 // AlreadyExists: "Role with name X already exists." (EntityRole,
 // EntityUser).
 func AlreadyExists(entity, name string) *Error {
@@ -124,6 +157,8 @@ const (
 	MaxTrustPolicySize    = 2048  // a role's trust policy
 	MaxAttachedPerEntity  = 10    // managed policies attached to a role or a user
 	MaxTagsPerEntity      = 50
+	MaxThumbprints        = 5   // per OpenID Connect provider
+	MaxClientIDs          = 100 // per OpenID Connect provider
 	DefaultMaxSessionSecs = 3600
 )
 
@@ -140,6 +175,7 @@ const (
 	QuotaPolicySize        = "PolicySize"     // a managed policy version
 	QuotaPoliciesPerRole   = "PoliciesPerRole"
 	QuotaPoliciesPerUser   = "PoliciesPerUser"
+	QuotaClientIDs         = "ClientIdsPerOpenIdConnectProvider"
 )
 
 // InlinePolicySizeExceeded: "Maximum policy size of 10240 bytes exceeded
@@ -188,11 +224,21 @@ func capitalize(s string) string {
 type validationErrors []string
 
 func (v *validationErrors) add(value *string, member, constraint string) {
-	val := "null"
+	val := "null "
 	if value != nil {
-		val = "'" + *value + "'"
+		val = "'" + *value + "' "
 	}
-	*v = append(*v, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", val, member, constraint))
+	*v = append(*v, fmt.Sprintf("Value %sat '%s' failed to satisfy constraint: %s", val, member, constraint))
+}
+
+// addValue is add for a value present, which a hidden value leaves out:
+// "Value at 'url' failed to satisfy constraint: ...".
+func (v *validationErrors) addValue(val value, member, constraint string) {
+	if val.hidden {
+		*v = append(*v, fmt.Sprintf("Value at '%s' failed to satisfy constraint: %s", member, constraint))
+		return
+	}
+	v.add(&val.s, member, constraint)
 }
 
 func (v validationErrors) err() *Error {

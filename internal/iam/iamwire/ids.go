@@ -55,6 +55,11 @@ func RoleARN(account, path, name string) string   { return ARN(account, "role", 
 func UserARN(account, path, name string) string   { return ARN(account, "user", path, name) }
 func PolicyARN(account, path, name string) string { return ARN(account, "policy", path, name) }
 
+// OIDCProviderARN returns arn:aws:iam::ACCOUNT:oidc-provider/HOSTPATH.
+func OIDCProviderARN(account, hostPath string) string {
+	return "arn:aws:iam::" + account + ":oidc-provider/" + hostPath
+}
+
 // ParsedARN is an IAM entity ARN taken apart.
 type ParsedARN struct {
 	Account string

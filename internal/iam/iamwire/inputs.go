@@ -376,6 +376,58 @@ type DeleteUserPermissionsBoundaryInput struct {
 	UserName string `q:"UserName,req,c=userName"`
 }
 
+// OpenID Connect providers. Members are declared in the order IAM reports
+// their validation errors (alphabetical); IAM quotes neither the URL nor
+// the lists in those messages (hide) and words a list's violation once,
+// for the list (whole).
+
+type CreateOpenIDConnectProviderInput struct {
+	ClientIDList   []string `q:"ClientIDList,c=clientID,hide,whole"`
+	Tags           []Tag    `q:"Tags"`
+	ThumbprintList []string `q:"ThumbprintList,c=thumbprint,hide,whole"`
+	Url            string   `q:"Url,req,c=oidcURL,hide"`
+}
+
+type GetOpenIDConnectProviderInput struct {
+	OpenIDConnectProviderArn string `q:"OpenIDConnectProviderArn,req,c=arn"`
+}
+
+type ListOpenIDConnectProvidersInput struct{}
+
+type DeleteOpenIDConnectProviderInput struct {
+	OpenIDConnectProviderArn string `q:"OpenIDConnectProviderArn,req,c=arn"`
+}
+
+type UpdateOpenIDConnectProviderThumbprintInput struct {
+	OpenIDConnectProviderArn string   `q:"OpenIDConnectProviderArn,req,c=arn"`
+	ThumbprintList           []string `q:"ThumbprintList,req,c=thumbprint,hide,whole"`
+}
+
+type AddClientIDToOpenIDConnectProviderInput struct {
+	ClientID                 string `q:"ClientID,req,c=clientID"`
+	OpenIDConnectProviderArn string `q:"OpenIDConnectProviderArn,req,c=arn"`
+}
+
+type RemoveClientIDFromOpenIDConnectProviderInput struct {
+	ClientID                 string `q:"ClientID,req,c=clientID"`
+	OpenIDConnectProviderArn string `q:"OpenIDConnectProviderArn,req,c=arn"`
+}
+
+type TagOpenIDConnectProviderInput struct {
+	OpenIDConnectProviderArn string `q:"OpenIDConnectProviderArn,req,c=arn"`
+	Tags                     []Tag  `q:"Tags,req"`
+}
+
+type UntagOpenIDConnectProviderInput struct {
+	OpenIDConnectProviderArn string   `q:"OpenIDConnectProviderArn,req,c=arn"`
+	TagKeys                  []string `q:"TagKeys,req,c=tagKey"`
+}
+
+type ListOpenIDConnectProviderTagsInput struct {
+	OpenIDConnectProviderArn string `q:"OpenIDConnectProviderArn,req,c=arn"`
+	Paging
+}
+
 // inputs maps each Action to a constructor of its input.
 var inputs = map[string]func() any{
 	"CreateRole":                     func() any { return new(CreateRoleInput) },
@@ -441,6 +493,17 @@ var inputs = map[string]func() any{
 	"DeleteRolePermissionsBoundary":  func() any { return new(DeleteRolePermissionsBoundaryInput) },
 	"PutUserPermissionsBoundary":     func() any { return new(PutUserPermissionsBoundaryInput) },
 	"DeleteUserPermissionsBoundary":  func() any { return new(DeleteUserPermissionsBoundaryInput) },
+
+	"CreateOpenIDConnectProvider":             func() any { return new(CreateOpenIDConnectProviderInput) },
+	"GetOpenIDConnectProvider":                func() any { return new(GetOpenIDConnectProviderInput) },
+	"ListOpenIDConnectProviders":              func() any { return new(ListOpenIDConnectProvidersInput) },
+	"DeleteOpenIDConnectProvider":             func() any { return new(DeleteOpenIDConnectProviderInput) },
+	"UpdateOpenIDConnectProviderThumbprint":   func() any { return new(UpdateOpenIDConnectProviderThumbprintInput) },
+	"AddClientIDToOpenIDConnectProvider":      func() any { return new(AddClientIDToOpenIDConnectProviderInput) },
+	"RemoveClientIDFromOpenIDConnectProvider": func() any { return new(RemoveClientIDFromOpenIDConnectProviderInput) },
+	"TagOpenIDConnectProvider":                func() any { return new(TagOpenIDConnectProviderInput) },
+	"UntagOpenIDConnectProvider":              func() any { return new(UntagOpenIDConnectProviderInput) },
+	"ListOpenIDConnectProviderTags":           func() any { return new(ListOpenIDConnectProviderTagsInput) },
 }
 
 // Actions returns the actions ParseRequest knows, sorted.

@@ -386,3 +386,36 @@ type ListVirtualMFADevicesResult struct {
 // without output (DeleteRole, TagRole, ...: pass a nil result), its
 // <UpdateRoleResult/> element must be present, or the SDKs fail to decode.
 type UpdateRoleResult struct{}
+
+// OpenID Connect providers.
+
+type CreateOpenIDConnectProviderResult struct {
+	OpenIDConnectProviderArn string `xml:"OpenIDConnectProviderArn"`
+	Tags                     *Tags  `xml:"Tags,omitempty"`
+}
+
+// GetOpenIDConnectProviderResult: the lists and Tags are written even
+// empty, as IAM writes them.
+type GetOpenIDConnectProviderResult struct {
+	Url            string     `xml:"Url"`
+	ClientIDList   Strings    `xml:"ClientIDList"`
+	ThumbprintList Strings    `xml:"ThumbprintList"`
+	CreateDate     *Timestamp `xml:"CreateDate"`
+	Tags           Tags       `xml:"Tags"`
+}
+
+// OpenIDConnectProviderListEntry is a provider in ListOpenIDConnectProviders.
+type OpenIDConnectProviderListEntry struct {
+	Arn string `xml:"Arn"`
+}
+
+type OpenIDConnectProviderList struct {
+	Members []OpenIDConnectProviderListEntry `xml:"member"`
+}
+
+// ListOpenIDConnectProvidersResult: IAM does not page this list.
+type ListOpenIDConnectProvidersResult struct {
+	OpenIDConnectProviderList OpenIDConnectProviderList `xml:"OpenIDConnectProviderList"`
+}
+
+type ListOpenIDConnectProviderTagsResult = ListTagsResult
