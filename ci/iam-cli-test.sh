@@ -3,7 +3,8 @@
 # `podid serve --auth sigv4` (the CLI signs for service "iam" at the POST /
 # IAM shares with STS): roles and trust policies, inline and managed
 # policies with versions and attachments, users, access keys (the key then
-# authenticates; Inactive and deleted keys are refused), the errors the CLI
+# authenticates; Inactive and deleted keys are refused), OpenID Connect
+# providers, the errors the CLI
 # reports, the EKS token `aws eks get-token` makes (a presigned STS URL), and
 # the records surviving a restart.
 #
@@ -213,6 +214,30 @@ out=$(as "$key" "$secret" aws sts get-caller-identity --endpoint-url "$URL" --ou
 check "Active again, accepted" "$out" "d['Arn'].endswith(':user/nodes/node')"
 expect_error "delete-user with access keys" DeleteConflict iam delete-user --user-name node
 
+# --- OpenID Connect providers (what Terraform's EKS modules and eksctl manage)
+TP1=9e99a48a9960b14926bb7f3b02e22da2b0ab7280
+TP2=$(printf 'b%.0s' $(seq 40))
+ISSUER=https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE
+OIDC_ARN=arn:aws:iam::000000000000:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE
+out=$(iam create-open-id-connect-provider --url "$ISSUER" --client-id-list sts.amazonaws.com --thumbprint-list "$TP1" --tags Key=team,Value=a)
+check "create-open-id-connect-provider" "$out" "d['OpenIDConnectProviderArn']=='$OIDC_ARN' and d['Tags']==[{'Key':'team','Value':'a'}]"
+expect_error "create-open-id-connect-provider of a URL in use" EntityAlreadyExists iam create-open-id-connect-provider --url "$ISSUER"
+if grep -q "Provider with url $ISSUER already exists." "$work/err"; then pass "EntityAlreadyExists worded as IAM's"; else fail "EntityAlreadyExists wording" "$(cat "$work/err")"; fi
+expect_error "create-open-id-connect-provider of an http URL" ValidationError iam create-open-id-connect-provider --url http://example.com
+expect_error "six thumbprints" InvalidInput iam create-open-id-connect-provider --url https://example.com --thumbprint-list $TP1 $TP2 $TP1 $TP2 $TP1 $TP2
+iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn "$OIDC_ARN" --client-id app >/dev/null
+iam remove-client-id-from-open-id-connect-provider --open-id-connect-provider-arn "$OIDC_ARN" --client-id sts.amazonaws.com >/dev/null
+iam update-open-id-connect-provider-thumbprint --open-id-connect-provider-arn "$OIDC_ARN" --thumbprint-list "$TP2" "$TP1" >/dev/null
+iam tag-open-id-connect-provider --open-id-connect-provider-arn "$OIDC_ARN" --tags Key=env,Value=dev >/dev/null
+iam untag-open-id-connect-provider --open-id-connect-provider-arn "$OIDC_ARN" --tag-keys team >/dev/null
+out=$(iam get-open-id-connect-provider --open-id-connect-provider-arn "$OIDC_ARN")
+check "get-open-id-connect-provider after the edits" "$out" \
+  "d['Url']=='${ISSUER#https://}' and d['ClientIDList']==['app'] and d['ThumbprintList']==['$TP2','$TP1'] and d['Tags']==[{'Key':'env','Value':'dev'}] and d['CreateDate']"
+out=$(iam list-open-id-connect-provider-tags --open-id-connect-provider-arn "$OIDC_ARN")
+check "list-open-id-connect-provider-tags" "$out" "d['Tags']==[{'Key':'env','Value':'dev'}]"
+out=$(iam list-open-id-connect-providers)
+check "list-open-id-connect-providers" "$out" "d['OpenIDConnectProviderList']==[{'Arn':'$OIDC_ARN'}]"
+
 # --- a restart keeps every record, and the key still authenticates
 stop_server
 start_server 2
@@ -220,6 +245,8 @@ out=$(iam get-role --role-name app)
 check "the role survives a restart" "$out" "d['Role']['Arn']=='arn:aws:iam::000000000000:role/pods/app'"
 out=$(as "$key" "$secret" aws sts get-caller-identity --endpoint-url "$URL" --output json)
 check "the access key authenticates after a restart" "$out" "d['Arn'].endswith(':user/nodes/node')"
+out=$(iam get-open-id-connect-provider --open-id-connect-provider-arn "$OIDC_ARN")
+check "the OpenID Connect provider survives a restart" "$out" "d['ClientIDList']==['app']"
 
 # --- teardown in IAM's order
 iam delete-access-key --user-name node --access-key-id "$key" >/dev/null
@@ -234,6 +261,10 @@ iam delete-policy --policy-arn "$arn" >/dev/null
 iam delete-role-policy --role-name app --policy-name read >/dev/null
 iam delete-role --role-name app >/dev/null
 iam delete-role --role-name b >/dev/null
+iam delete-open-id-connect-provider --open-id-connect-provider-arn "$OIDC_ARN" >/dev/null
+expect_error "get-open-id-connect-provider after the delete" NoSuchEntity iam get-open-id-connect-provider --open-id-connect-provider-arn "$OIDC_ARN"
+if grep -q "OpenIDConnect Provider not found for arn $OIDC_ARN" "$work/err"; then pass "NoSuchEntity worded as IAM's"; else fail "NoSuchEntity wording" "$(cat "$work/err")"; fi
+expect_error "delete-open-id-connect-provider again" NoSuchEntity iam delete-open-id-connect-provider --open-id-connect-provider-arn "$OIDC_ARN"
 out=$(iam list-roles)
 check "every record deleted" "$out" "d['Roles']==[]"
 out=$(iam list-policies --scope Local)

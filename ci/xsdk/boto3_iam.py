@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """podid's IAM API through boto3 (botocore signs with service "iam": the
 real SigV4 path of `podid serve --auth sigv4`, at the POST / it shares with
-STS): every action podid serves, the errors IAM answers with, paginators,
+STS): every action podid serves (OpenID Connect providers too), the errors
+IAM answers with, paginators,
 and an IAM user's access key authenticating requests (Active, Inactive,
 deleted).
 
@@ -194,11 +195,53 @@ def user_flows(iam, admin_key):
     expect_error("get_user after delete_user", "NoSuchEntity", 404, iam.get_user, UserName=P + "node2")
 
 
+def oidc_flows(iam):
+    """OpenID Connect providers, as Terraform's EKS modules and eksctl use them."""
+    host = "oidc.eks.us-east-1.amazonaws.com/id/" + P.upper().replace("-", "")
+    url, arn = "https://" + host, f"arn:aws:iam::{ACCOUNT}:oidc-provider/{host}"
+    tp1, tp2 = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280", "b" * 40
+    c = iam.create_open_id_connect_provider(Url=url, ClientIDList=["sts.amazonaws.com"], ThumbprintList=[tp1],
+                                            Tags=[{"Key": "team", "Value": "a"}])
+    check("create_open_id_connect_provider", c["OpenIDConnectProviderArn"] == arn, repr(c))
+    expect_error("create_open_id_connect_provider of a URL in use", "EntityAlreadyExists", 409, iam.create_open_id_connect_provider,
+                 Url=url, message_re=rf"^Provider with url {re.escape(url)} already exists\.$")
+    expect_error("create_open_id_connect_provider without https", "ValidationError", 400, iam.create_open_id_connect_provider,
+                 Url="example.org", ThumbprintList=["a" * 40], message_re=r"^Invalid Open ID Connect Provider URL$")
+    expect_error("create_open_id_connect_provider with six thumbprints", "InvalidInput", 400, iam.create_open_id_connect_provider,
+                 Url="https://example.org", ThumbprintList=[tp1, tp2] * 3, message_re=r"^Thumbprint list must contain fewer than 5 entries\.$")
+    expect_error("create_open_id_connect_provider with 101 client IDs", "LimitExceeded", 409, iam.create_open_id_connect_provider,
+                 Url="https://example.org", ClientIDList=[str(i) for i in range(101)],
+                 message_re=r"^Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: 100$")
+    expect_error("create_open_id_connect_provider with lengths out of range", "ValidationError", 400, iam.create_open_id_connect_provider,
+                 Url="b" * 256, ThumbprintList=["b" * 41], ClientIDList=["b" * 256],
+                 message_re=r"^3 validation errors detected: Value at 'clientIDList' failed to satisfy constraint: Member must satisfy constraint: "
+                            r"\[Member must have length less than or equal to 255, Member must have length greater than or equal to 1\]; "
+                            r"Value at 'thumbprintList' .*; Value at 'url' failed to satisfy constraint: Member must have length less than or equal to 255$")
+    iam.add_client_id_to_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="app")
+    iam.add_client_id_to_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="app")
+    iam.remove_client_id_from_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="sts.amazonaws.com")
+    iam.update_open_id_connect_provider_thumbprint(OpenIDConnectProviderArn=arn, ThumbprintList=[tp2, tp1])
+    iam.tag_open_id_connect_provider(OpenIDConnectProviderArn=arn, Tags=[{"Key": "env", "Value": "dev"}])
+    iam.untag_open_id_connect_provider(OpenIDConnectProviderArn=arn, TagKeys=["team"])
+    g = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    check("get_open_id_connect_provider after the edits", g["Url"] == host and g["ClientIDList"] == ["app"] and g["ThumbprintList"] == [tp2, tp1]
+          and g["Tags"] == [{"Key": "env", "Value": "dev"}] and is_dt(g["CreateDate"]), repr(g))
+    lt = iam.list_open_id_connect_provider_tags(OpenIDConnectProviderArn=arn)
+    check("list_open_id_connect_provider_tags", lt["Tags"] == [{"Key": "env", "Value": "dev"}] and lt["IsTruncated"] is False, repr(lt))
+    ls = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    check("list_open_id_connect_providers", {"Arn": arn} in ls, repr(ls))
+    iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    expect_error("get_open_id_connect_provider after the delete", "NoSuchEntity", 404, iam.get_open_id_connect_provider,
+                 OpenIDConnectProviderArn=arn, message_re=rf"^OpenIDConnect Provider not found for arn {re.escape(arn)}$")
+    expect_error("delete_open_id_connect_provider again", "NoSuchEntity", 404, iam.delete_open_id_connect_provider,
+                 OpenIDConnectProviderArn=arn, message_re=rf"^OpenId connect Provider {re.escape(arn)} cannot be found\.$")
+
+
 def main():
     akid, secret = admin_keys()
     iam = client("iam", akid, secret)
     run_steps([("roles", lambda: role_flows(iam)), ("policies", lambda: policy_flows(iam)),
-               ("users and access keys", lambda: user_flows(iam, akid))])
+               ("users and access keys", lambda: user_flows(iam, akid)), ("OpenID Connect providers", lambda: oidc_flows(iam))])
     try:
         iam.delete_role(RoleName=P + "app")
         ok("delete_role of the last role")
