@@ -1,7 +1,8 @@
 # The Terraform e2e's module (ci/terraform/run.sh applies it against
 # `podid serve`): a pod's role with the trust policy EKS Pod Identity needs,
 # its inline and managed policies, a node user with an access key and an
-# inline policy, a cluster and the pod identity association.
+# inline policy, a cluster and the pod identity association, an IAM OpenID
+# Connect provider and a role trusting it.
 
 terraform {
   required_providers {
@@ -170,6 +171,47 @@ resource "aws_iam_user_policy" "node" {
 
 resource "aws_iam_access_key" "node" {
   user = aws_iam_user.node.name
+}
+
+# The IAM OpenID Connect provider of a cluster's issuer and a role for
+# service accounts trusting it, as the EKS modules make them (IRSA).
+# Terraform takes only https URLs, as IAM does: podid's own issuers are
+# https behind --public-url https://...; this one is EKS-shaped.
+locals {
+  oidc_issuer = "https://oidc.eks.us-east-1.amazonaws.com/id/TFDEV0000000000000000000000000000"
+  oidc_host   = replace(local.oidc_issuer, "https://", "")
+}
+
+resource "aws_iam_openid_connect_provider" "dev" {
+  url             = local.oidc_issuer
+  client_id_list  = var.generation > 1 ? ["sts.amazonaws.com", "tf-app"] : ["sts.amazonaws.com"]
+  thumbprint_list = var.generation > 1 ? ["9e99a48a9960b14926bb7f3b02e22da2b0ab7280", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"] : ["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"]
+  tags = {
+    cluster    = "tf-dev"
+    generation = tostring(var.generation)
+  }
+}
+
+resource "aws_iam_role" "irsa" {
+  name = "tf-irsa"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Federated = aws_iam_openid_connect_provider.dev.arn }
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Condition = {
+        StringEquals = {
+          "${local.oidc_host}:sub" = "system:serviceaccount:default:app"
+          "${local.oidc_host}:aud" = "sts.amazonaws.com"
+        }
+      }
+    }]
+  })
+}
+
+output "oidc_provider_arn" {
+  value = aws_iam_openid_connect_provider.dev.arn
 }
 
 output "app_role_arn" {

@@ -117,6 +117,15 @@ else
   fail "get-role" "$out"
 fi
 
+oidc_arn=$(tf output -raw oidc_provider_arn)
+out=$(admin iam get-open-id-connect-provider --open-id-connect-provider-arn "$oidc_arn")
+if [ "$oidc_arn" = "arn:aws:iam::000000000000:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/TFDEV0000000000000000000000000000" ] &&
+  python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d['ClientIDList']==['sts.amazonaws.com'] and len(d['ThumbprintList'])==1 else 1)" "$out"; then
+  pass "aws_iam_openid_connect_provider reads back through the CLI"
+else
+  fail "get-open-id-connect-provider" "$oidc_arn $out"
+fi
+
 # A pod's credentials through the node agent.
 "$PODID_BIN" token --endpoint "$URL" --access-key-id "$ADMIN_KEY" --secret-access-key "$ADMIN_SECRET" \
   --cluster tf-dev --namespace default --service-account app --pod-name app-1 \
@@ -181,6 +190,12 @@ if python3 -c "import json,sys; v=json.loads(sys.argv[1])['Versions']; sys.exit(
 else
   fail "policy versions after the change" "$out"
 fi
+out=$(admin iam get-open-id-connect-provider --open-id-connect-provider-arn "$oidc_arn")
+if python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if sorted(d['ClientIDList'])==['sts.amazonaws.com','tf-app'] and len(d['ThumbprintList'])==2 and {'Key':'generation','Value':'2'} in d['Tags'] else 1)" "$out"; then
+  pass "the OpenID Connect provider's client IDs, thumbprints and tags change in place"
+else
+  fail "the OpenID Connect provider after the change" "$out"
+fi
 rc=0
 tf plan -no-color -detailed-exitcode -var generation=2 >"$work/plan2.log" 2>&1 || rc=$?
 if [ "$rc" -eq 0 ]; then
@@ -196,8 +211,8 @@ else
   cat "$work/destroy.log" >&2
   fail "terraform destroy" "see above"
 fi
-left=$(admin iam list-roles --query 'length(Roles)')$(admin iam list-users --query 'length(Users)')$(admin iam list-policies --scope Local --query 'length(Policies)')$(admin eks list-clusters --query 'length(clusters)')
-if [ "$left" = "0000" ]; then pass "nothing is left after destroy"; else fail "after destroy" "roles, users, policies, clusters: $left"; fi
+left=$(admin iam list-roles --query 'length(Roles)')$(admin iam list-users --query 'length(Users)')$(admin iam list-policies --scope Local --query 'length(Policies)')$(admin eks list-clusters --query 'length(clusters)')$(admin iam list-open-id-connect-providers --query 'length(OpenIDConnectProviderList)')
+if [ "$left" = "00000" ]; then pass "nothing is left after destroy"; else fail "after destroy" "roles, users, policies, clusters, OpenID Connect providers: $left"; fi
 
 echo "terraform e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
