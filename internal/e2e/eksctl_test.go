@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/podid/podid/internal/proctest"
 )
@@ -172,13 +173,27 @@ func TestEksctl(t *testing.T) {
 		t.Fatalf("create podidentityassociation without the agent add-on: %v, want the add-on suggestion", err)
 	}
 
-	// The add-on, created through the SDK: eksctl create addon needs an
-	// https issuer and IAM's OIDC providers (it looks one up first).
-	created, err := client.CreateAddon(ctx, &eks.CreateAddonInput{ClusterName: aws.String(cluster), AddonName: aws.String("eks-pod-identity-agent")})
-	if err != nil {
+	// eksctl create addon refuses an issuer that is not https (podid's
+	// own, here, is http), then looks up the IAM OpenID Connect provider of
+	// the cluster's issuer. The cluster's issuer set to an EKS-shaped https
+	// one (as for a real cluster's: podid issuer set), with its provider in
+	// podid's IAM, eksctl creates the add-on.
+	_, err = e.run(t, "create", "addon", c, "--name=eks-pod-identity-agent")
+	if err == nil || !strings.Contains(err.Error(), `unsupported URL scheme "http"`) {
+		t.Errorf("create addon with podid's http issuer: %v, want eksctl's refusal of the scheme", err)
+	}
+	iss := newExternalIssuer(t, "https://oidc.eks."+region+".amazonaws.com/id/E2EEKSCTL0000000000000000000000")
+	srv.mustCLI(t, "issuer", "set", "--cluster", cluster, "--issuer-url", iss.url, "--jwks-file", iss.jwksFile(t))
+	if _, err := iamc.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
+		Url: aws.String(iss.url), ClientIDList: []string{"sts.amazonaws.com"}}); err != nil {
 		t.Fatal(err)
 	}
-	addon := created.Addon
+	e.mustRun(t, "create", "addon", c, "--name=eks-pod-identity-agent")
+	desc, err := client.DescribeAddon(ctx, &eks.DescribeAddonInput{ClusterName: aws.String(cluster), AddonName: aws.String("eks-pod-identity-agent")})
+	if err != nil {
+		t.Fatalf("DescribeAddon after eksctl create addon: %v", err)
+	}
+	addon := desc.Addon
 	var addons []struct {
 		Name, Version, Status string
 	}
