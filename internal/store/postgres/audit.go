@@ -67,3 +67,24 @@ func (t auditTx) Exec(query string, args ...any) (int64, error) {
 	ct, err := t.tx.Exec(t.ctx, query, args...)
 	return ct.RowsAffected(), err
 }
+
+// PruneKeys deletes the keys one by one, in one pipelined batch: each a
+// primary key lookup (a row-value IN over the events' JSON, estimated
+// far too large, is planned as a scan of audit_keys).
+func (t auditTx) PruneKeys(ts int64, id string) error {
+	keys, err := storecore.AuditKeysOf(storecore.Dollar, ts, id, func(query string, args ...any) (storecore.EventRows, func() error, error) {
+		rows, err := t.tx.Query(t.ctx, query, args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rows, func() error { rows.Close(); return nil }, nil
+	})
+	if err != nil || len(keys) == 0 {
+		return err
+	}
+	var b pgx.Batch
+	for _, k := range keys {
+		b.Queue(storecore.AuditKeyDelete(storecore.Dollar), k...)
+	}
+	return t.tx.SendBatch(t.ctx, &b).Close()
+}

@@ -131,3 +131,27 @@ func TestMigrationAddsRegions(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestMigrationAuditKeys: events stored with audit_resources rows (schema
+// version 6) are found by resource name and type after migration 7, and
+// a retried append of one of them stores it once; pruning takes their
+// keys along.
+func TestMigrationAuditKeys(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	if err := postgres.MigrateTo(ctx, dsn, 6); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		pgtest.Exec(t, dsn, fmt.Sprintf(`INSERT INTO audit_events (event_id, time_us, name, source, read_only, username, access_key_id, resources, record)
+	VALUES ('ev-%d', %d, 'AssumeRoleForPodIdentity', 'eks-auth.amazonaws.com', false, 'node', 'ASIANODE',
+	'[{"Type":"AWS::EKS::Cluster","Name":"c%d"},{"Type":"AWS::IAM::Role","Name":"r"}]', '{}')`, i, 1000000*(i+1), i%2))
+		pgtest.Exec(t, dsn, fmt.Sprintf(`INSERT INTO audit_resources (event_id, time_us, type, name) VALUES
+	('ev-%d', %d, 'AWS::EKS::Cluster', 'c%d'), ('ev-%d', %d, 'AWS::IAM::Role', 'r')`, i, 1000000*(i+1), i%2, i, 1000000*(i+1)))
+	}
+	s := pgtest.Open(t, dsn)
+	storetest.CheckMigratedAuditKeys(t, s, time.UnixMicro(0), "ev-")
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+}

@@ -163,6 +163,24 @@ ALTER TABLE associations ADD CONSTRAINT associations_cluster_fkey FOREIGN KEY (r
 	REFERENCES clusters (region, name) ON UPDATE CASCADE;
 ALTER TABLE tombstones ADD COLUMN region text NOT NULL DEFAULT '';
 `,
+	// 7: resource lookups from audit_keys (storecore's audit tables): a
+	// resource's name and type are each a row keyed by all its columns,
+	// where audit_resources held a row and three indexes. Pruning finds an
+	// event's keys from its resources column, so no time index is kept.
+	`
+CREATE TABLE audit_keys (
+	kind     text COLLATE "C" NOT NULL, -- 'name' or 'type'
+	value    text NOT NULL,
+	time_us  bigint NOT NULL,
+	event_id text COLLATE "C" NOT NULL,
+	PRIMARY KEY (kind, value, time_us, event_id)
+);
+INSERT INTO audit_keys (kind, value, time_us, event_id)
+	SELECT 'name', name, time_us, event_id FROM audit_resources
+	UNION SELECT 'type', type, time_us, event_id FROM audit_resources
+	ON CONFLICT DO NOTHING;
+DROP TABLE audit_resources;
+`,
 }
 
 // migrate applies the migrations the database has not applied yet. A

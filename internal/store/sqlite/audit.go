@@ -58,3 +58,23 @@ func (t auditTx) Exec(query string, args ...any) (int64, error) {
 	}
 	return res.RowsAffected()
 }
+
+// PruneKeys deletes the keys one by one, each a primary key lookup.
+func (t auditTx) PruneKeys(ts int64, id string) error {
+	keys, err := storecore.AuditKeysOf(storecore.Question, ts, id, func(query string, args ...any) (storecore.EventRows, func() error, error) {
+		rows, err := t.tx.query(query, args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rows, rows.Close, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if _, err := t.tx.exec(storecore.AuditKeyDelete(storecore.Question), k...); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -452,7 +452,7 @@ func TestMigrateAuditEvents(t *testing.T) {
 		if _, err := db.ExecContext(ctx, storecore.AuditInsert(storecore.Question, 1), args...); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.ExecContext(ctx, storecore.AuditResourceInsert(storecore.Question, 1), e.ID, storecore.Micros(e.Time), e.Resources[0].Type, e.Resources[0].Name); err != nil {
+		if _, err := db.ExecContext(ctx, "INSERT INTO audit_resources (event_id, time_us, type, name) VALUES (?, ?, ?, ?)", e.ID, storecore.Micros(e.Time), e.Resources[0].Type, e.Resources[0].Name); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -488,8 +488,11 @@ func TestMigrateAuditEvents(t *testing.T) {
 	if got, want := ids(store.EventQuery{Attribute: store.EventAttrResourceName, Value: "cluster-1"}), []string{"02-old", "04-old"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("by resource = %v, want %v", got, want)
 	}
-	if n := countRows(t, s, "audit_resources"); n != 5 {
-		t.Errorf("%d resource rows, want 5 (one per event)", n)
+	if got, want := ids(store.EventQuery{Attribute: store.EventAttrResourceType, Value: "AWS::EKS::Cluster"}), []string{"01-old", "02-old", "03-old", "04-old", "05-old"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("by resource type = %v, want %v", got, want)
+	}
+	if n := countRows(t, s, "audit_keys"); n != 10 {
+		t.Errorf("%d resource keys, want 10 (a name and a type per event)", n)
 	}
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Error(err)
@@ -529,6 +532,33 @@ func TestMigrationAddsRegions(t *testing.T) {
 		t.Errorf("association count after the migration = %d, %v; want 1", n, err)
 	}
 	storetest.CheckMigratedRegions(t, s, "old", "a-old00000000000001")
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestMigrationAuditKeys: events stored with audit_resources rows (schema
+// version 8) are found by resource name and type after migration 9, and
+// pruning takes their keys along.
+func TestMigrationAuditKeys(t *testing.T) {
+	ctx := t.Context()
+	path, db := atVersion(t, 8)
+	for i := range 4 {
+		if _, err := db.ExecContext(ctx, fmt.Sprintf(`INSERT INTO audit_events (event_id, time_us, name, source, read_only, username, access_key_id, resources, record)
+	VALUES ('ev-%d', %d, 'AssumeRoleForPodIdentity', 'eks-auth.amazonaws.com', 0, 'node', 'ASIANODE',
+	'[{"Type":"AWS::EKS::Cluster","Name":"c%d"},{"Type":"AWS::IAM::Role","Name":"r"}]', '{}');
+	INSERT INTO audit_resources (event_id, time_us, type, name) VALUES
+	('ev-%d', %d, 'AWS::EKS::Cluster', 'c%d'), ('ev-%d', %d, 'AWS::IAM::Role', 'r')`, i, 1000000*(i+1), i%2, i, 1000000*(i+1), i%2, i, 1000000*(i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.CheckMigratedAuditKeys(t, s, time.UnixMicro(0), "ev-")
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Error(err)
 	}

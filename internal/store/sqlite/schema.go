@@ -273,6 +273,25 @@ END;
 
 ALTER TABLE tombstones ADD COLUMN region TEXT NOT NULL DEFAULT '';
 `,
+	// 9: resource lookups from one WITHOUT ROWID b-tree, audit_keys
+	// (storecore's audit tables): a resource's name and type are each an
+	// entry of its primary key, where audit_resources held a row and three
+	// index entries. Pruning finds an event's keys from its resources
+	// column, so no time index is kept.
+	`
+CREATE TABLE audit_keys (
+	kind     TEXT NOT NULL, -- 'name' or 'type'
+	value    TEXT NOT NULL,
+	time_us  INTEGER NOT NULL,
+	event_id TEXT NOT NULL,
+	PRIMARY KEY (kind, value, time_us, event_id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO audit_keys (kind, value, time_us, event_id)
+	SELECT 'name', name, time_us, event_id FROM audit_resources;
+INSERT OR IGNORE INTO audit_keys (kind, value, time_us, event_id)
+	SELECT 'type', type, time_us, event_id FROM audit_resources;
+DROP TABLE audit_resources;
+`,
 }
 
 // migrate applies the migrations db has not applied yet. Each runs in its

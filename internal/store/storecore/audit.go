@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,13 +14,18 @@ import (
 
 // The audit trail's tables are the same in both backends (types aside):
 //
-//	audit_events    (event_id PK, time_us, name, source, read_only, username,
-//	                 access_key_id, resources JSON, record JSON)
-//	audit_resources (event_id, time_us, type, name): one row per resource,
-//	                 for the ResourceType and ResourceName lookups
+//	audit_events (event_id PK, time_us, name, source, read_only, username,
+//	              access_key_id, resources JSON, record JSON)
+//	audit_keys   (kind, value, time_us, event_id), all four the primary
+//	              key: one row per resource name (kind 'name') and per
+//	              resource type (kind 'type') an event names, for the
+//	              ResourceName and ResourceType lookups
 //
-// Both are ordered by (time_us, event_id): lookups page newest first
-// along it, pruning deletes its oldest end.
+// Events are ordered by (time_us, event_id): lookups page newest first
+// along it, pruning deletes its oldest end. audit_keys is one b-tree in
+// SQLite (WITHOUT ROWID) with no index besides its key: an event's keys
+// cost a few small entries, and pruning finds them from the events'
+// resources column.
 
 // AuditPruneBatch bounds the events one pruning transaction deletes.
 const AuditPruneBatch = 2000
@@ -41,10 +47,10 @@ func AuditInsert(ph Placeholder, n int) string {
 	return "INSERT INTO audit_events (" + AuditColumns + ") VALUES " + rows(ph, n, 9) + " ON CONFLICT (event_id) DO NOTHING"
 }
 
-// AuditResourceInsert is the statement inserting n resource rows, each
-// (event_id, time_us, type, name).
-func AuditResourceInsert(ph Placeholder, n int) string {
-	return "INSERT INTO audit_resources (event_id, time_us, type, name) VALUES " + rows(ph, n, 4)
+// AuditKeyInsert is the statement inserting n audit_keys rows, each
+// (kind, value, time_us, event_id); a row stored already is skipped.
+func AuditKeyInsert(ph Placeholder, n int) string {
+	return "INSERT INTO audit_keys (kind, value, time_us, event_id) VALUES " + rows(ph, n, 4) + " ON CONFLICT DO NOTHING"
 }
 
 func rows(ph Placeholder, n, cols int) string {
@@ -67,8 +73,8 @@ func rows(ph Placeholder, n, cols int) string {
 
 // AppendEvents is store.Audit's AppendEvents over a backend's statement
 // runner (in one transaction): the events in multi-row inserts, then
-// their resource rows (replacing those of events a retried batch had
-// stored already).
+// their resource keys (a retried batch's keys stored already are
+// skipped like its events).
 func AppendEvents(events []store.Event, ph Placeholder, exec func(sql string, args ...any) (int64, error)) error {
 	for len(events) > 0 {
 		chunk := events[:min(len(events), AuditInsertRows)]
@@ -81,44 +87,49 @@ func AppendEvents(events []store.Event, ph Placeholder, exec func(sql string, ar
 			}
 			args = append(args, a...)
 		}
-		n, err := exec(AuditInsert(ph, len(chunk)), args...)
-		if err != nil {
+		if _, err := exec(AuditInsert(ph, len(chunk)), args...); err != nil {
 			return err
 		}
-		if int(n) != len(chunk) {
-			// Some were stored before (a retried batch): every event of
-			// the chunk is stored now; give each its resources once.
-			for _, e := range chunk {
-				if _, err := exec("DELETE FROM audit_resources WHERE event_id = "+ph(1), e.ID); err != nil {
-					return err
-				}
-			}
-		}
-		if err := insertResources(chunk, ph, exec); err != nil {
+		if err := insertKeys(chunk, ph, exec); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func insertResources(events []store.Event, ph Placeholder, exec func(sql string, args ...any) (int64, error)) error {
+func insertKeys(events []store.Event, ph Placeholder, exec func(sql string, args ...any) (int64, error)) error {
 	var args []any
-	n := 0
 	for _, e := range events {
-		for _, r := range e.Resources {
-			args = append(args, e.ID, Micros(e.Time), r.Type, r.Name)
-			n++
-		}
+		args = eventKeys(args, e)
 	}
-	for n > 0 {
+	for n := len(args) / 4; n > 0; {
 		k := min(n, AuditInsertRows)
-		if _, err := exec(AuditResourceInsert(ph, k), args[:4*k]...); err != nil {
+		if _, err := exec(AuditKeyInsert(ph, k), args[:4*k]...); err != nil {
 			return err
 		}
 		args, n = args[4*k:], n-k
 	}
 	return nil
 }
+
+// eventKeys appends e's audit_keys rows to args, four arguments each:
+// one per resource name and one per distinct resource type.
+func eventKeys(args []any, e store.Event) []any {
+	t := Micros(e.Time)
+	for i, r := range e.Resources {
+		args = append(args, keyName, r.Name, t, e.ID)
+		if !slices.ContainsFunc(e.Resources[:i], func(o store.EventResource) bool { return o.Type == r.Type }) {
+			args = append(args, keyType, r.Type, t, e.ID)
+		}
+	}
+	return args
+}
+
+// audit_keys' kinds.
+const (
+	keyName = "name"
+	keyType = "type"
+)
 
 // AuditInsertArgs are e's arguments to AuditInsert.
 func AuditInsertArgs(e store.Event) ([]any, error) {
@@ -210,11 +221,11 @@ func lookupSQL(q store.EventQuery, ph Placeholder) (string, []any, error) {
 	case ok:
 		where = append(where, col+" = "+arg(q.Value))
 	case q.Attribute == store.EventAttrResourceName || q.Attribute == store.EventAttrResourceType:
-		rc := "name"
+		kind := keyName
 		if q.Attribute == store.EventAttrResourceType {
-			rc = "type"
+			kind = keyType
 		}
-		where = append(where, "event_id IN (SELECT event_id FROM audit_resources WHERE "+rc+" = "+arg(q.Value)+")")
+		where = append(where, "event_id IN (SELECT event_id FROM audit_keys WHERE kind = "+arg(kind)+" AND value = "+arg(q.Value)+")")
 	default:
 		return "", nil, fmt.Errorf("%w: unknown attribute %q", store.ErrBadCursor, q.Attribute)
 	}
@@ -255,12 +266,18 @@ type AuditTx interface {
 	Cutoff(sql string, args ...any) (t int64, id string, ok bool, err error)
 	// Exec runs a statement and returns the rows it affected.
 	Exec(sql string, args ...any) (int64, error)
+	// PruneKeys deletes the audit_keys rows of the events up to
+	// (time_us, event_id) = (t, id): those AuditKeysOf finds, each by
+	// AuditKeyDelete (a primary key lookup; a row-value IN over the
+	// events' JSON is planned as a scan of audit_keys by both backends).
+	PruneKeys(t int64, id string) error
 }
 
 // PruneEvents is store.Audit's PruneEvents over a backend's write
 // transactions (write runs fn in one): each transaction deletes at most
 // AuditPruneBatch of the oldest events that are older than before or
-// beyond the newest keep, and their resource rows.
+// beyond the newest keep, and their audit_keys rows (AuditTx.PruneKeys
+// first, while the events are there to name them).
 func PruneEvents(ctx context.Context, before time.Time, keep int, ph Placeholder, write func(ctx context.Context, fn func(AuditTx) error) error) (int, error) {
 	total := 0
 	// The count rule's bound: the newest event beyond the newest keep.
@@ -292,7 +309,7 @@ func PruneEvents(ctx context.Context, before time.Time, keep int, ph Placeholder
 				return err
 			}
 			upTo := "time_us < " + ph(1) + " OR (time_us = " + ph(2) + " AND event_id <= " + ph(3) + ")"
-			if _, err := tx.Exec("DELETE FROM audit_resources WHERE "+upTo, t, t, id); err != nil {
+			if err := tx.PruneKeys(t, id); err != nil {
 				return err
 			}
 			d, err := tx.Exec("DELETE FROM audit_events WHERE "+upTo, t, t, id)
@@ -308,6 +325,41 @@ func PruneEvents(ctx context.Context, before time.Time, keep int, ph Placeholder
 		}
 	}
 	return total, nil
+}
+
+// AuditKeyDelete deletes one audit_keys row: kind, value, time_us,
+// event_id.
+func AuditKeyDelete(ph Placeholder) string {
+	return "DELETE FROM audit_keys WHERE kind = " + ph(1) + " AND value = " + ph(2) + " AND time_us = " + ph(3) + " AND event_id = " + ph(4)
+}
+
+// AuditKeysOf reads the events up to (t, id) with query (rows of
+// time_us, event_id, resources) and returns their audit_keys rows, four
+// arguments each, in AuditKeyDelete's order.
+func AuditKeysOf(ph Placeholder, t int64, id string, query func(sql string, args ...any) (EventRows, func() error, error)) ([][]any, error) {
+	rows, done, err := query("SELECT time_us, event_id, resources FROM audit_events WHERE time_us < "+ph(1)+
+		" OR (time_us = "+ph(2)+" AND event_id <= "+ph(3)+")", t, t, id)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var out [][]any
+	for rows.Next() {
+		var e store.Event
+		var ts int64
+		var res string
+		if err := rows.Scan(&ts, &e.ID, &res); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(res), &e.Resources); err != nil {
+			return nil, fmt.Errorf("reading event %s's resources: %w", e.ID, err)
+		}
+		e.Time = FromMicros(ts)
+		for k := range slices.Chunk(eventKeys(nil, e), 4) {
+			out = append(out, k)
+		}
+	}
+	return out, rows.Err()
 }
 
 // EventRows is what both drivers' result sets have (database/sql's *Rows

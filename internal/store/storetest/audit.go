@@ -178,6 +178,30 @@ func testAuditPrune(t *testing.T, s store.Store) {
 	if n, err := s.PruneEvents(t.Context(), base, 6); err != nil || n != 0 {
 		t.Errorf("PruneEvents again = %d, %v; want 0", n, err)
 	}
+	// A pruned event's resource keys went too: its ID stored again with
+	// other resources is not found by the old ones.
+	again := auditEvent(1)
+	again.Time = base.Add(30 * time.Second)
+	again.Resources = []store.EventResource{{Type: "AWS::EKS::Nodegroup", Name: "ng"}}
+	if err := s.AppendEvents(t.Context(), []store.Event{again}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []store.EventQuery{
+		{Attribute: store.EventAttrResourceType, Value: "AWS::IAM::Role", Limit: 100},
+		{Attribute: store.EventAttrResourceName, Value: "arn:aws:eks:us-east-1:000000000000:cluster/c1", Limit: 100},
+	} {
+		got, _, err = s.LookupEvents(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(ids(got), []string{"ev-0019", "ev-0017", "ev-0015"}); diff != "" {
+			t.Errorf("%s lookup after pruning and storing ev-0001 again (-got +want):\n%s", q.Attribute, diff)
+		}
+	}
+	got, _, err = s.LookupEvents(t.Context(), store.EventQuery{Attribute: store.EventAttrResourceName, Value: "ng", Limit: 100})
+	if err != nil || len(got) != 1 || got[0].ID != "ev-0001" {
+		t.Errorf("lookup of ev-0001's new resource = %v, %v; want ev-0001", ids(got), err)
+	}
 	// More than a batch.
 	var many []store.Event
 	for i := range 4500 {
@@ -188,7 +212,57 @@ func testAuditPrune(t *testing.T, s store.Store) {
 	if err := s.AppendEvents(t.Context(), many); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.PruneEvents(t.Context(), base, 10); err != nil || n != 4496 {
-		t.Errorf("PruneEvents of 4506 keeping 10 = %d, %v; want 4496", n, err)
+	if n, err := s.PruneEvents(t.Context(), base, 10); err != nil || n != 4497 {
+		t.Errorf("PruneEvents of 4507 keeping 10 = %d, %v; want 4497", n, err)
+	}
+}
+
+// CheckMigratedAuditKeys checks a store migrated with four events stored
+// before audit_keys: prefix+"0".."3", one second apart from epoch+1s,
+// each naming cluster "c0" or "c1" (by parity) and role "r". They are
+// found by resource name and type, newest first; storing one again keeps
+// one copy; pruning the first two leaves the others found by resource.
+func CheckMigratedAuditKeys(t *testing.T, s store.Store, epoch time.Time, prefix string) {
+	t.Helper()
+	ctx := t.Context()
+	look := func(attr, value string) []string {
+		t.Helper()
+		got, _, err := s.LookupEvents(ctx, store.EventQuery{Attribute: attr, Value: value, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids(got)
+	}
+	p := func(n ...int) []string {
+		var out []string
+		for _, i := range n {
+			out = append(out, prefix+fmt.Sprint(i))
+		}
+		return out
+	}
+	again, _, err := s.LookupEvents(ctx, store.EventQuery{Attribute: store.EventAttrEventID, Value: prefix + "1", Limit: 1})
+	if err != nil || len(again) != 1 {
+		t.Fatalf("looking up %s1: %v, %v", prefix, ids(again), err)
+	}
+	if err := s.AppendEvents(ctx, again); err != nil {
+		t.Fatalf("appending a migrated event again: %v", err)
+	}
+	for _, c := range []struct {
+		attr, value string
+		want        []string
+	}{
+		{store.EventAttrResourceName, "c1", p(3, 1)},
+		{store.EventAttrResourceName, "r", p(3, 2, 1, 0)},
+		{store.EventAttrResourceType, "AWS::EKS::Cluster", p(3, 2, 1, 0)},
+	} {
+		if diff := cmp.Diff(look(c.attr, c.value), c.want); diff != "" {
+			t.Errorf("%s %s after migration (-got +want):\n%s", c.attr, c.value, diff)
+		}
+	}
+	if n, err := s.PruneEvents(ctx, epoch.Add(2500*time.Millisecond), 0); err != nil || n != 2 {
+		t.Fatalf("PruneEvents = %d, %v; want 2", n, err)
+	}
+	if diff := cmp.Diff(look(store.EventAttrResourceType, "AWS::IAM::Role"), p(3, 2)); diff != "" {
+		t.Errorf("by type after pruning (-got +want):\n%s", diff)
 	}
 }
