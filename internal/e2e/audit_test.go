@@ -132,12 +132,31 @@ func auditFlow(t *testing.T, opts []proctest.ServerOption, dump func(*testing.T,
 		t.Fatalf("CreateAccessKey: %v", err)
 	}
 	secrets = append(secrets, aws.ToString(key.AccessKey.SecretAccessKey))
+	// IAM: an OpenID Connect provider, named in its events' resources.
+	const oidcURL = "https://oidc.e2e.example/id/AUDIT"
+	oidcARN := "arn:aws:iam::" + account + ":oidc-provider/oidc.e2e.example/id/AUDIT"
+	if _, err := ic.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{Url: aws.String(oidcURL)}); err != nil {
+		t.Fatalf("CreateOpenIDConnectProvider: %v", err)
+	}
+	if _, err := ic.AddClientIDToOpenIDConnectProvider(ctx, &iam.AddClientIDToOpenIDConnectProviderInput{
+		OpenIDConnectProviderArn: aws.String(oidcARN), ClientID: aws.String("sts.amazonaws.com")}); err != nil {
+		t.Fatalf("AddClientIDToOpenIDConnectProvider: %v", err)
+	}
 
 	// Every decision and write is in the trail.
 	trail := cloudtrail.New(cloudtrail.Options{Region: region, BaseEndpoint: aws.String(srv.URL), Credentials: proctest.StaticCredentials(srv.Admin), RetryMaxAttempts: 3})
 	want := map[string]int{"CreateRole": 1, "CreateCluster": 1, "CreatePodIdentityAssociation": 1, "AssumeRoleForPodIdentity": 2,
-		"AssumeRole": 1, "CreateUser": 1, "CreateAccessKey": 1, "MintToken": 2}
+		"AssumeRole": 1, "CreateUser": 1, "CreateAccessKey": 1, "MintToken": 2,
+		"CreateOpenIDConnectProvider": 1, "AddClientIDToOpenIDConnectProvider": 1}
 	events := lookupUntil(t, trail, want)
+	for _, e := range events {
+		if !strings.Contains(e.EventName, "OpenIDConnectProvider") {
+			continue
+		}
+		if len(e.Resources) != 1 || e.Resources[0].Type != "AWS::IAM::OIDCProvider" || e.Resources[0].ARN != oidcARN || e.EventSource != "iam.amazonaws.com" {
+			t.Errorf("%s's event: resources %+v, source %s; want the provider %s", e.EventName, e.Resources, e.EventSource, oidcARN)
+		}
+	}
 	var granted, refused *audit.Record
 	for i, e := range events {
 		if e.EventName != "AssumeRoleForPodIdentity" {
