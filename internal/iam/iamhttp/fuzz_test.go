@@ -33,6 +33,9 @@ func FuzzServe(f *testing.F) {
 		{"Action": {"ListRoles"}, "Version": {"2010-05-08"}, "Marker": {"cg"}, "MaxItems": {"1"}},
 		{"Action": {"DeleteRole"}, "Version": {"2010-05-08"}, "RoleName": {"r"}},
 		{"Action": {"ListAccessKeys"}, "Version": {"2010-05-08"}},
+		{"Action": {"CreateOpenIDConnectProvider"}, "Version": {"2010-05-08"}, "Url": {"https://oidc.example.com:443/id/X"}, "ClientIDList.member.1": {"sts.amazonaws.com"}, "ThumbprintList.member.1": {strings.Repeat("a", 40)}},
+		{"Action": {"AddClientIDToOpenIDConnectProvider"}, "Version": {"2010-05-08"}, "OpenIDConnectProviderArn": {"arn:aws:iam::000000000000:oidc-provider/oidc.example.com/id/X"}, "ClientID": {"app"}},
+		{"Action": {"TagOpenIDConnectProvider"}, "Version": {"2010-05-08"}, "OpenIDConnectProviderArn": {"arn:aws:iam::000000000000:oidc-provider/oidc.example.com/id/X"}, "Tags.member.1.Key": {"k"}, "Tags.member.1.Value": {"v"}},
 	} {
 		f.Add(form.Encode())
 	}
