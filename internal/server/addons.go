@@ -381,16 +381,21 @@ func (s *Server) createAddon(w http.ResponseWriter, r *http.Request, in *createA
 	return &addonOutput{Addon: s.addonShape(s.region(r), cluster, name, a, statusActive)}, nil
 }
 
+// storedAddons reads the add-ons of the request's region's cluster.
+func (s *Server) storedAddons(r *http.Request, cluster string) (map[string]storedAddon, error) {
+	c, err := s.store.GetClusterPublic(r.Context(), s.region(r), cluster)
+	if err != nil {
+		return nil, err
+	}
+	return addonsOf(c)
+}
+
 func (s *Server) describeAddon(w http.ResponseWriter, r *http.Request, _ *noInput) (*addonOutput, error) {
 	cluster, name := r.PathValue("name"), r.PathValue("addonName")
 	if err := checkClusterName("name", cluster); err != nil {
 		return nil, err
 	}
-	c, err := s.store.GetClusterPublic(r.Context(), s.region(r), cluster)
-	if err != nil {
-		return nil, err
-	}
-	addons, err := addonsOf(c)
+	addons, err := s.storedAddons(r, cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -409,11 +414,7 @@ func (s *Server) listAddons(w http.ResponseWriter, r *http.Request, _ *noInput) 
 	if _, err := maxResultsParam(r.URL.Query()); err != nil {
 		return nil, err
 	}
-	c, err := s.store.GetClusterPublic(r.Context(), s.region(r), cluster)
-	if err != nil {
-		return nil, err
-	}
-	addons, err := addonsOf(c)
+	addons, err := s.storedAddons(r, cluster)
 	if err != nil {
 		return nil, err
 	}
