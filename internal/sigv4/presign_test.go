@@ -80,12 +80,7 @@ func TestPresigned(t *testing.T) {
 	token := func(c sts.Credentials, at time.Time, expires string) *http.Request {
 		return presigned(t, c, "GET", gci, "", "sts", empty, expires, at, k8s)
 	}
-	tests := []struct {
-		name   string
-		req    func() *http.Request
-		status int
-		want   string // substring of the body
-	}{
+	tests := []answerCase{
 		{"EKS token as admin", func() *http.Request { return token(e.admin, now, "60") },
 			200, "<Arn>arn:aws:iam::111122223333:root</Arn>"},
 		{"EKS token of a session", func() *http.Request { return token(vended.Credentials, now, "60") },
@@ -184,20 +179,5 @@ func TestPresigned(t *testing.T) {
 			return withQuery(token(e.admin, now, "60"), func(q url.Values) { q.Set("X-Amz-Date", "yesterday") })
 		}, 400, "<Message>Invalid X-Amz-Date &#39;yesterday&#39;"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			resp, err := e.srv.Client().Do(tt.req())
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != tt.status || !strings.Contains(string(b), tt.want) {
-				t.Errorf("got %d %s, want %d containing %s", resp.StatusCode, b, tt.status, tt.want)
-			}
-		})
-		for len(e.seen) > 0 {
-			<-e.seen
-		}
-	}
+	e.expectAnswers(t, tests)
 }

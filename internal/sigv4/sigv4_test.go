@@ -48,6 +48,36 @@ type seen struct {
 	region string // the request's region in its context ("" for none)
 }
 
+// answerCase is a request and the status and body text its answer must have.
+type answerCase struct {
+	name   string
+	req    func() *http.Request
+	status int
+	want   string // substring of the body
+}
+
+// expectAnswers sends each case's request to e's server and checks its
+// answer; what the handler saw is drained after each.
+func (e *env) expectAnswers(t *testing.T, tests []answerCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := e.srv.Client().Do(tt.req())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status || !strings.Contains(string(b), tt.want) {
+				t.Errorf("got %d %s, want %d containing %s", resp.StatusCode, b, tt.status, tt.want)
+			}
+		})
+		for len(e.seen) > 0 {
+			<-e.seen
+		}
+	}
+}
+
 func newEnv(t *testing.T, stsNow func() time.Time) *env {
 	t.Helper()
 	return newEnvAt(t, stsNow, nil)
@@ -204,12 +234,7 @@ func TestRawRequests(t *testing.T) {
 	e := newEnv(t, nil)
 	form := "Action=GetCallerIdentity&Version=2011-06-15"
 	formHdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
-	tests := []struct {
-		name   string
-		req    func() *http.Request
-		status int
-		want   string // substring of the body
-	}{
+	tests := []answerCase{
 		{"healthz is public", func() *http.Request { r, _ := http.NewRequest("GET", e.srv.URL+"/healthz", nil); return r }, 200, "ok"},
 		{"STS signed for sts", func() *http.Request {
 			return signed(t, e.admin, "POST", e.srv.URL+"/", form, "sts", time.Now(), formHdr)
@@ -263,22 +288,7 @@ func TestRawRequests(t *testing.T) {
 			return signed(t, e.admin, "POST", e.srv.URL+"/tags/x", strings.Repeat("x", sigv4.DefaultMaxBody+1), "eks", time.Now(), nil)
 		}, 413, `"__type":"RequestEntityTooLargeException"`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			resp, err := e.srv.Client().Do(tt.req())
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != tt.status || !strings.Contains(string(b), tt.want) {
-				t.Errorf("got %d %s, want %d containing %s", resp.StatusCode, b, tt.status, tt.want)
-			}
-		})
-		for len(e.seen) > 0 {
-			<-e.seen
-		}
-	}
+	e.expectAnswers(t, tests)
 }
 
 func TestInspectAPI(t *testing.T) {
