@@ -20,6 +20,7 @@
 #
 # Only the export line goes to stdout; progress goes to stderr.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/module-src.sh"
 
 version=${PODID_EKSCTL_VERSION:-v0.215.0}
 module=github.com/weaveworks/eksctl
@@ -33,20 +34,12 @@ niceness=${PODID_EKSCTL_NICE:-10}
 log() { echo "eksctl.sh: $*" >&2; }
 
 build() {
-	local start work dir
+	local start work
 	start=$(date +%s)
 	work=$cache_root/.build-$version
 	rm -rf "$work"
 	mkdir -p "$work"
-	log "downloading $module@$version"
-	dir=$(cd "$work" && GOFLAGS=-mod=mod GOWORK=off go mod download -json "$module@$version" |
-		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-	if [[ -z $dir || ! -d $dir ]]; then
-		log "go mod download $module@$version gave no directory"
-		exit 1
-	fi
-	cp -r "$dir" "$work/src"
-	chmod -R u+w "$work/src"
+	module_src "$module" "$version" "$work"
 	cd "$work/src"
 	mkdir -p "$work/out"
 	log "building eksctl (nice $niceness)"

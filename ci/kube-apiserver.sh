@@ -24,6 +24,7 @@
 #
 # Only the export line goes to stdout; progress goes to stderr.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/module-src.sh"
 
 version=${PODID_KUBE_VERSION:-v1.37.2}
 cache_root=${PODID_KUBE_CACHE:-/var/cache/podid-kube}
@@ -72,20 +73,12 @@ fi
 have_binaries() { [[ -x $cache/kube-apiserver && -x $cache/kubectl ]]; }
 
 build() {
-	local start work dir mods m ldflags
+	local start work mods m ldflags
 	start=$(date +%s)
 	work=$cache_root/.build-$version
 	rm -rf "$work"
 	mkdir -p "$work"
-	log "downloading k8s.io/kubernetes@$version"
-	dir=$(cd "$work" && GOFLAGS=-mod=mod GOWORK=off go mod download -json "k8s.io/kubernetes@$version" |
-		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-	if [[ -z $dir || ! -d $dir ]]; then
-		log "go mod download k8s.io/kubernetes@$version gave no directory"
-		exit 1
-	fi
-	cp -r "$dir" "$work/src"
-	chmod -R u+w "$work/src"
+	module_src "k8s.io/kubernetes" "$version" "$work"
 	cd "$work/src"
 	# Every module replaced by a ./staging directory gets the published
 	# version instead (the module zip does not contain ./staging).
