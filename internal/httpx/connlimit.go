@@ -3,11 +3,14 @@ package httpx
 import (
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/podid/podid/eksapi"
 )
 
 // DefaultMaxConnsPerAddress is podid serve's default cap on the open
@@ -18,16 +21,16 @@ import (
 const DefaultMaxConnsPerAddress = 64
 
 // connRefusal is what a connection beyond the cap gets before it is
-// closed: a 503 in the restJson1 throttling shape (the awsQuery SDKs,
+// closed: a 503 in the restJson1 throttling shape (eksapi's encoding) (the awsQuery SDKs,
 // which cannot read it, still retry a 503). It is written before the
 // request is read, so it cannot speak the route's protocol.
 var connRefusal = func() []byte {
-	body := `{"__type":"ThrottlingException","message":"Rate exceeded: too many open connections from your address. Try again later."}`
+	body := eksapi.ErrorToJSON(&eksapi.Error{Code: eksapi.CodeThrottling, Status: http.StatusServiceUnavailable, Message: msgConnCap})
 	return []byte("HTTP/1.1 503 Service Unavailable\r\n" +
 		"Content-Type: application/json\r\n" +
 		"X-Amzn-ErrorType: ThrottlingException\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n" +
-		"Connection: close\r\n\r\n" + body)
+		"Connection: close\r\n\r\n" + string(body))
 }()
 
 // LimitConnsPerAddress returns a listener that lets no client address

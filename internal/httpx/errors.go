@@ -118,6 +118,8 @@ const (
 	// The throttling message is AWS's ("Rate exceeded"), with the
 	// reason.
 	msgBodyBudget = "Rate exceeded: the service is receiving too many request bodies at once. Try again later."
+	// What a connection beyond --max-conns-per-address gets (connRefusal).
+	msgConnCap = "Rate exceeded: too many open connections from your address. Try again later."
 	// S3's RequestTimeout message.
 	msgRequestTimeout = "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed."
 )
