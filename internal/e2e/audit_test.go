@@ -7,7 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -248,5 +251,53 @@ func lookupUntil(t *testing.T, c *cloudtrail.Client, want map[string]int) []audi
 			t.Fatalf("the trail holds %v, want at least %v", got, want)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestAuditFollow runs podid audit --follow: it prints the events already
+// there, then each new one once as it arrives, and exits 0 on SIGINT.
+func TestAuditFollow(t *testing.T) {
+	t.Parallel()
+	srv := startServerWith(t)
+	c := srv.EKS(nil)
+	createCluster(t, c, "follow-before")
+
+	p := proctest.Start(t, "podid audit --follow", proctest.CleanEnv(t.TempDir()), bins.podid, "audit", "--follow",
+		"--poll-interval", "100ms", "--output", "json", "--event-name", "CreateCluster",
+		"--endpoint", srv.URL, "--data-dir", srv.DataDir)
+	p.WaitLine(t, regexp.MustCompile(`"follow-before"`), 20*time.Second)
+
+	createCluster(t, c, "follow-after")
+	p.WaitLine(t, regexp.MustCompile(`"follow-after"`), 20*time.Second)
+	// A later event proves at least one more poll re-read both: neither may
+	// be printed twice.
+	createCluster(t, c, "follow-last")
+	p.WaitLine(t, regexp.MustCompile(`"follow-last"`), 20*time.Second)
+
+	if err := p.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("podid audit --follow did not exit within 20s of SIGINT")
+	}
+	if st := p.State(); !st.Success() {
+		t.Fatalf("podid audit --follow exited with %v after SIGINT:\n%s", st, p.Log())
+	}
+	var names []string
+	for _, line := range strings.Split(strings.TrimSpace(p.Log()), "\n") {
+		var r audit.Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("podid audit --output json printed %q: %v", line, err)
+		}
+		if r.EventName != "CreateCluster" {
+			t.Errorf("--event-name CreateCluster printed a %s event", r.EventName)
+		}
+		name, _ := r.RequestParameters["name"].(string)
+		names = append(names, name)
+	}
+	if want := []string{"follow-before", "follow-after", "follow-last"}; !slices.Equal(names, want) {
+		t.Errorf("podid audit --follow printed clusters %q, want each once in order: %q", names, want)
 	}
 }
