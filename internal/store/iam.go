@@ -331,6 +331,11 @@ type Principal struct {
 	// attachment order. An attachment whose policy is gone (never, as
 	// DeletePolicy refuses) is left out.
 	Attached []AttachedPolicy
+	// Boundary is the permissions boundary's default version when the
+	// role or user has one that is a customer managed policy of the store;
+	// nil otherwise (no boundary, an AWS managed policy, or a policy that
+	// is gone: PermissionsBoundary says which).
+	Boundary *AttachedPolicy
 	// IAMRevision is the IAM revision read before the records.
 	IAMRevision int64
 }

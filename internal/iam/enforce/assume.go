@@ -75,8 +75,8 @@ func (e *Enforcer) DecideAssumeRole(ctx context.Context, a sts.Assumption) (Deci
 		}
 		req := &policy.Request{Principal: principal, Action: "sts:AssumeRole", Resource: a.RoleARN,
 			Context: e.assumeContext(a, c)}
-		identity := func() policy.Result {
-			r, ierr := e.identityResult(ctx, c, req)
+		identity := func(limitsOnly bool) policy.Result {
+			r, ierr := e.identityResult(ctx, c, req, limitsOnly)
 			if ierr != nil {
 				err = ierr
 			}
@@ -151,7 +151,8 @@ func (e *Enforcer) assumeContext(a sts.Assumption, c caller) policy.Context {
 }
 
 // document returns the text of the policy that decided res: the role's
-// trust policy, or one of the caller's identity or session policies.
+// trust policy, or one of the caller's identity, boundary or session
+// policies.
 func (e *Enforcer) document(ctx context.Context, role *entity, c caller, res policy.Result) string {
 	if res.Policy == "" {
 		return ""
@@ -166,6 +167,9 @@ func (e *Enforcer) document(ctx context.Context, role *entity, c caller, res pol
 	}
 	if c.kind != "" {
 		if ent, err := e.entity(ctx, c.kind, c.name); err == nil {
+			if res.Scope == policy.ScopeBoundary && ent.boundary != nil {
+				return ent.boundary.Document
+			}
 			for _, p := range ent.identity {
 				if p.Name == res.Policy {
 					return p.Document

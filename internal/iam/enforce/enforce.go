@@ -69,6 +69,7 @@ type entity struct {
 	tags     map[string]string
 	trust    *policy.Policy // roles only; nil: nothing may assume it
 	identity []*policy.Policy
+	boundary *policy.Policy // the permissions boundary; nil: none
 }
 
 // maxSessionPolicies bounds the cache of parsed session policies (a
@@ -194,12 +195,16 @@ func (e *Enforcer) entity(ctx context.Context, kind store.Kind, name string) (*e
 func (e *Enforcer) compile(p store.Principal) *entity {
 	ent := &entity{}
 	var inline map[string]string
+	var boundary string
 	switch {
 	case p.Role != nil:
-		ent.arn, ent.tags, inline = p.Role.ARN, p.Role.Tags, p.Role.Policies
+		ent.arn, ent.tags, inline, boundary = p.Role.ARN, p.Role.Tags, p.Role.Policies, p.Role.PermissionsBoundary
 		ent.trust = e.parse(TrustPolicyName(p.Role.Name), p.Role.AssumeRolePolicy, policy.Trust)
 	case p.User != nil:
-		ent.arn, ent.tags, inline = p.User.ARN, p.User.Tags, p.User.Policies
+		ent.arn, ent.tags, inline, boundary = p.User.ARN, p.User.Tags, p.User.Policies, p.User.PermissionsBoundary
+	}
+	if boundary != "" {
+		ent.boundary = e.boundary(boundary, p.Boundary)
 	}
 	for name, doc := range inline {
 		if pol := e.parse(name, doc, policy.Identity); pol != nil {
@@ -212,6 +217,28 @@ func (e *Enforcer) compile(p store.Principal) *entity {
 		}
 	}
 	return ent
+}
+
+// boundary parses the permissions boundary arn: its document from the
+// store (stored), or an AWS managed policy's (awsManaged). A boundary
+// whose document podid does not have allows nothing.
+func (e *Enforcer) boundary(arn string, stored *store.AttachedPolicy) *policy.Policy {
+	name := "permissions boundary " + arn
+	doc := allowsNothing
+	_, managed, isAWS := strings.Cut(arn, ":iam::aws:policy/")
+	switch {
+	case stored != nil:
+		doc = stored.Document
+	case isAWS && awsManaged[managed] != "":
+		doc = awsManaged[managed]
+	default:
+		e.log.Warn("iam: a permissions boundary's document is unknown; it allows nothing", "boundary", arn)
+	}
+	if pol := e.parse(name, doc, policy.Identity); pol != nil {
+		return pol
+	}
+	pol, _ := policy.Parse(name, allowsNothing, policy.Identity)
+	return pol
 }
 
 func (e *Enforcer) parse(name, doc string, kind policy.Kind) *policy.Policy {
@@ -293,8 +320,10 @@ func userName(arn string) (string, bool) {
 
 func lastSegment(s string) string { return s[strings.LastIndexByte(s, '/')+1:] }
 
-// identityResult evaluates c's identity policies for req.
-func (e *Enforcer) identityResult(ctx context.Context, c caller, req *policy.Request) (policy.Result, error) {
+// identityResult evaluates c's identity side for req: its identity
+// policies, permissions boundary and session policy; with limitsOnly, only
+// what limits a grant to its role (policy.Caller.EvaluateLimits).
+func (e *Enforcer) identityResult(ctx context.Context, c caller, req *policy.Request, limitsOnly bool) (policy.Result, error) {
 	if c.root {
 		return policy.Result{Decision: policy.Allow, Action: req.Action, Scope: policy.ScopeIdentity, Policy: "account root"}, nil
 	}
@@ -310,7 +339,11 @@ func (e *Enforcer) identityResult(ctx context.Context, c caller, req *policy.Req
 		// nothing.
 		return policy.Result{Decision: policy.ImplicitDeny, Action: req.Action, Scope: policy.ScopeIdentity}, nil
 	}
-	return policy.EvaluateIdentity(req, ent.identity, e.sessionPolicy(c.session)), nil
+	pc := policy.Caller{Identity: ent.identity, Boundary: ent.boundary, Session: e.sessionPolicy(c.session)}
+	if limitsOnly {
+		return pc.EvaluateLimits(req), nil
+	}
+	return pc.Evaluate(req), nil
 }
 
 // principalContext adds the aws:Principal* keys of c to m.
@@ -372,7 +405,7 @@ func (e *Enforcer) Authorize(ctx context.Context, id *authz.Identity, action, re
 			req.Context[k] = v
 		}
 		e.principalContext(req.Context, c)
-		return e.identityResult(ctx, c, req)
+		return e.identityResult(ctx, c, req, false)
 	})
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/httpx"
 	"github.com/podid/podid/internal/iam/accesskey"
+	"github.com/podid/podid/internal/iam/enforce"
 	"github.com/podid/podid/internal/iam/iamhttp"
 	"github.com/podid/podid/internal/server"
 	"github.com/podid/podid/internal/servertest"
@@ -40,13 +42,34 @@ const (
 // cmd/podid wires it.
 func newServer(t *testing.T) *servertest.Server {
 	t.Helper()
+	return newServerWith(t, false)
+}
+
+// newEnforcedServer is newServer with --iam enforce: the IAM engine
+// (enforce.Enforcer) authorizes every call and every role assumption.
+func newEnforcedServer(t *testing.T) *servertest.Server {
+	t.Helper()
+	return newServerWith(t, true)
+}
+
+func newServerWith(t *testing.T, enforced bool) *servertest.Server {
+	t.Helper()
 	return servertest.New(t, servertest.WithConfig(func(cfg *server.Config) {
 		ctx := context.Background()
 		key, err := podsts.KeyFromStore(ctx, cfg.Store)
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc, err := podsts.New(podsts.Config{AccountID: account, Keys: [][]byte{key}})
+		var az authz.Authorizer = authz.Rules{}
+		var roles podsts.RoleAuthorizer
+		if enforced {
+			e := enforce.New(enforce.Config{Store: cfg.Store, AccountID: account, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err := e.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			az, roles = e, e
+		}
+		svc, err := podsts.New(podsts.Config{AccountID: account, Keys: [][]byte{key}, Roles: roles})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +77,6 @@ func newServer(t *testing.T) *servertest.Server {
 		if err != nil {
 			t.Fatal(err)
 		}
-		az := authz.Rules{}
 		authn := sigv4.New(sigv4.Config{
 			Admin:     podsts.Credentials{AccessKeyID: servertest.AccessKeyID, SecretAccessKey: servertest.SecretAccessKey},
 			AccountID: account, Sessions: svc,

@@ -53,7 +53,7 @@ func BenchmarkEvaluateIdentity(b *testing.B) {
 		Context:   policy.Context{"aws:PrincipalTag/kubernetes-namespace": {"prod"}, "aws:SecureTransport": {"true"}}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if !policy.EvaluateIdentity(req, ids, sess).Allowed() {
+		if !(policy.Caller{Identity: ids, Session: sess}).Evaluate(req).Allowed() {
 			b.Fatal("denied")
 		}
 	}

@@ -49,8 +49,10 @@ func (st *statement) matchResource(resource string, ctx Context) bool {
 
 // Evaluate evaluates req against a set of policies as one: an explicit
 // Deny in any statement of any policy decides, otherwise the first Allow
-// (for resource-based policies, preferring one that names the caller
-// itself), otherwise ImplicitDeny. Nil policies are skipped. The Result's
+// (for resource-based policies, preferring the grant that leaves the
+// least to the caller's own policies: one naming the caller itself or
+// "*", then its role, then its account; see AuthorizeAssumeRole),
+// otherwise ImplicitDeny. Nil policies are skipped. The Result's
 // Scope is ScopeIdentity; the other entry points set theirs.
 func Evaluate(req *Request, policies ...*Policy) Result {
 	res := Result{Decision: ImplicitDeny, Action: req.Action, Scope: ScopeIdentity}
@@ -68,7 +70,7 @@ func Evaluate(req *Request, policies ...*Policy) Result {
 				return Result{Decision: ExplicitDeny, Action: req.Action, Policy: p.Name, Statement: i, Sid: st.sid,
 					Scope: res.Scope}
 			}
-			if res.Decision == ImplicitDeny || (pm == MatchedARN && res.Principal != MatchedARN) {
+			if res.Decision == ImplicitDeny || grantRank(pm) > grantRank(res.Principal) {
 				res = Result{Decision: Allow, Action: req.Action, Policy: p.Name, Statement: i, Sid: st.sid,
 					Scope: res.Scope, Principal: pm}
 			}
@@ -77,27 +79,86 @@ func Evaluate(req *Request, policies ...*Policy) Result {
 	return res
 }
 
-// EvaluateIdentity evaluates the identity-based policies of the caller
-// (IAM user guide, "Policy evaluation logic"). For a role session with a
-// session policy, pass it (or them) as session: the request is then
-// allowed only when both sets allow it and neither denies it ("Session
-// policies": the session's permissions are the intersection). With no
-// session policies the identity policies alone decide. Permissions
-// boundaries and SCPs are not modelled.
-func EvaluateIdentity(req *Request, identity, session []*Policy) Result {
-	id := Evaluate(req, identity...)
-	if id.Decision == ExplicitDeny || len(session) == 0 {
+// grantRank orders how a resource-based policy's Allow names the caller:
+// the higher, the less the caller's identity side must add to it.
+func grantRank(pm PrincipalMatch) int {
+	switch pm {
+	case MatchedARN, MatchedWildcard, MatchedService:
+		return 3
+	case MatchedRole:
+		return 2
+	case MatchedAccount:
+		return 1
+	}
+	return 0
+}
+
+// Caller is a caller's identity side: the policies that grant and limit
+// what its requests may do (IAM user guide, "Policy evaluation logic").
+type Caller struct {
+	// Identity are the identity-based policies: a user's or role's inline
+	// and attached policies.
+	Identity []*Policy
+	// Boundary is the user's or role's permissions boundary; nil: none.
+	// It grants nothing: it caps what Identity grants ("Permissions
+	// boundaries for IAM entities").
+	Boundary *Policy
+	// Session are a role session's session policies (inline and managed);
+	// none: no session policy. They cap the role's permissions ("Session
+	// policies").
+	Session []*Policy
+}
+
+// Evaluate evaluates req against the caller's identity side: an explicit
+// Deny in any of its policies denies; otherwise the identity policies must
+// allow, and so must the boundary (when set) and the session policies
+// (when any): the permissions are the intersection. SCPs are not
+// modelled.
+func (c Caller) Evaluate(req *Request) Result {
+	return c.evaluate(req, true)
+}
+
+// EvaluateLimits is Evaluate without the identity policies' grant: an
+// explicit Deny anywhere still denies, and the boundary and session
+// policies must allow, but an implicit deny of the identity policies does
+// not count. It decides what a resource-based policy granting to the
+// caller's role (not its session) leaves to the caller ("How AWS
+// enforcement code logic evaluates requests": such grants "are limited by
+// an implicit deny in a permissions boundary or session policy").
+func (c Caller) EvaluateLimits(req *Request) Result {
+	return c.evaluate(req, false)
+}
+
+func (c Caller) evaluate(req *Request, grant bool) Result {
+	id := Evaluate(req, c.Identity...)
+	if id.Decision == ExplicitDeny {
 		return id
 	}
-	s := Evaluate(req, session...)
-	s.Scope = ScopeSession
+	var b, s Result
+	if c.Boundary != nil {
+		b = Evaluate(req, c.Boundary)
+		b.Scope = ScopeBoundary
+		if b.Decision == ExplicitDeny {
+			return b
+		}
+	}
+	if len(c.Session) > 0 {
+		s = Evaluate(req, c.Session...)
+		s.Scope = ScopeSession
+		if s.Decision == ExplicitDeny {
+			return s
+		}
+	}
 	switch {
-	case s.Decision == ExplicitDeny:
-		return s
-	case !id.Allowed():
+	case grant && !id.Allowed():
 		return id
-	case !s.Allowed():
+	case c.Boundary != nil && !b.Allowed():
+		return b
+	case len(c.Session) > 0 && !s.Allowed():
 		return s
+	case !grant && !id.Allowed():
+		// Only the limits were asked, and they allow.
+		return Result{Decision: Allow, Action: req.Action, Scope: ScopeIdentity, Policy: "limits"}
 	}
 	return id
 }
@@ -121,21 +182,30 @@ func EvaluateTrust(req *Request, trust *Policy) Result {
 //   - a service principal (pods.eks.amazonaws.com) has no identity
 //     policies: the trust policy alone decides;
 //   - same account: the trust policy must allow the caller; when it does so
-//     by naming the caller's ARN (or its role's) or by "*", that suffices;
-//     when it names only the account, the identity policies must allow too;
+//     by naming the caller's own ARN (a user's, a session's) or by "*",
+//     that suffices (a grant to the principal itself is not limited by an
+//     implicit deny of its identity policies, boundary or session
+//     policies); when it names the caller's role, the role's boundary and
+//     the session policies must allow too, not its identity policies (a
+//     grant to the role "is limited by an implicit deny in a permissions
+//     boundary or session policy"); when it names only the account, the
+//     caller's identity side must allow in full;
 //   - cross account: both must allow.
 //
-// identity evaluates the caller's identity policies for req (typically
-// EvaluateIdentity); it is called only for principals that are not
+// identity evaluates the caller's identity side for req: in full
+// (Caller.Evaluate) when limitsOnly is false, else only its limits
+// (Caller.EvaluateLimits). It is called only for principals that are not
 // services. A nil identity allows nothing.
-func AuthorizeAssumeRole(req *Request, trust *Policy, identity func() Result) Result {
+func AuthorizeAssumeRole(req *Request, trust *Policy, identity func(limitsOnly bool) Result) Result {
 	t := EvaluateTrust(req, trust)
 	if t.Decision == ExplicitDeny || req.Principal.Service != "" {
 		return t
 	}
+	sameAccount := req.Principal.Account() != "" && req.Principal.Account() == arnAccount(req.Resource)
+	limitsOnly := sameAccount && t.Allowed() && t.Principal == MatchedRole
 	id := Result{Decision: ImplicitDeny, Action: req.Action, Scope: ScopeIdentity}
 	if identity != nil {
-		id = identity()
+		id = identity(limitsOnly)
 	}
 	if id.Decision == ExplicitDeny {
 		return id
@@ -143,8 +213,7 @@ func AuthorizeAssumeRole(req *Request, trust *Policy, identity func() Result) Re
 	if !t.Allowed() {
 		return t
 	}
-	sameAccount := req.Principal.Account() != "" && req.Principal.Account() == arnAccount(req.Resource)
-	if sameAccount && t.Principal != MatchedAccount {
+	if sameAccount && t.Principal != MatchedAccount && !limitsOnly {
 		return t
 	}
 	if !id.Allowed() {

@@ -33,7 +33,13 @@ func FuzzParse(f *testing.F) {
 		}
 		for _, req := range fuzzRequests {
 			policy.Evaluate(&req, p)
-			policy.AuthorizeAssumeRole(&req, p, func() policy.Result { return policy.EvaluateIdentity(&req, []*policy.Policy{p}, []*policy.Policy{p}) })
+			c := policy.Caller{Identity: []*policy.Policy{p}, Boundary: p, Session: []*policy.Policy{p}}
+			policy.AuthorizeAssumeRole(&req, p, func(limitsOnly bool) policy.Result {
+				if limitsOnly {
+					return c.EvaluateLimits(&req)
+				}
+				return c.Evaluate(&req)
+			})
 		}
 	})
 }

@@ -88,8 +88,11 @@ func (ps *principalSet) match(p Principal) PrincipalMatch {
 		return NoPrincipal
 	}
 	if p.ARN != "" {
-		if slices.Contains(ps.arns, p.ARN) || (p.RoleARN != "" && slices.Contains(ps.arns, p.RoleARN)) {
+		if slices.Contains(ps.arns, p.ARN) {
 			return MatchedARN
+		}
+		if p.RoleARN != "" && slices.Contains(ps.arns, p.RoleARN) {
+			return MatchedRole
 		}
 		if acct := p.Account(); acct != "" && slices.Contains(ps.accounts, acct) {
 			return MatchedAccount

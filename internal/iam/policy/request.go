@@ -117,7 +117,7 @@ type PrincipalMatch uint8
 const (
 	// NoPrincipal: the statement has no Principal (identity policies).
 	NoPrincipal PrincipalMatch = iota
-	// MatchedARN: the caller's own ARN, or the role of its session.
+	// MatchedARN: the caller's own ARN (a user's, a role session's).
 	MatchedARN
 	// MatchedAccount: the caller's account ("AWS": "ACCOUNT" or
 	// arn:aws:iam::ACCOUNT:root), delegating to its identity policies.
@@ -127,6 +127,9 @@ const (
 	// MatchedWildcard: "*" or {"AWS": "*"}, or a NotPrincipal not naming
 	// the caller.
 	MatchedWildcard
+	// MatchedRole: the role of the caller's session (its role ARN), which
+	// AWS matches to the role's sessions.
+	MatchedRole
 )
 
 // Result is an evaluation's decision and what decided it.
@@ -151,6 +154,7 @@ type Result struct {
 const (
 	ScopeIdentity = "identity"
 	ScopeSession  = "session"
+	ScopeBoundary = "boundary"
 	ScopeTrust    = "trust"
 )
 
@@ -163,6 +167,7 @@ func (r Result) Allowed() bool { return r.Decision == Allow }
 //	denied by Statement[1] of policy "deny-prod"
 //	no statement allowed sts:TagSession
 //	no statement of the session policy allowed s3:GetObject
+//	no statement of the permissions boundary allowed s3:GetObject
 func (r Result) String() string {
 	switch r.Decision {
 	case Allow:
@@ -173,6 +178,8 @@ func (r Result) String() string {
 	switch r.Scope {
 	case ScopeSession:
 		return "no statement of the session policy allowed " + r.Action
+	case ScopeBoundary:
+		return "no statement of the permissions boundary allowed " + r.Action
 	case ScopeTrust:
 		return "no statement of the trust policy allowed " + r.Action
 	}

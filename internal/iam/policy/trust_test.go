@@ -36,7 +36,7 @@ func TestEvaluateTrust(t *testing.T) {
 		{name: "a user is not the service", doc: docPrincipal, trust: podsTrust, caller: user, action: "sts:AssumeRole", want: policy.ImplicitDeny},
 		{name: "role ARN matches its session", doc: docPrincipal + " (role sessions)",
 			trust:  `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"` + callerRl + `"},"Action":"sts:AssumeRole"}}`,
-			caller: session, action: "sts:AssumeRole", want: policy.Allow, match: policy.MatchedARN},
+			caller: session, action: "sts:AssumeRole", want: policy.Allow, match: policy.MatchedRole},
 		{name: "assumed-role session ARN", doc: docPrincipal + " (assumed-role session principals)",
 			trust:  `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"` + sessARN + `"},"Action":"sts:AssumeRole"}}`,
 			caller: session, action: "sts:AssumeRole", want: policy.Allow, match: policy.MatchedARN},
@@ -68,7 +68,7 @@ func TestEvaluateTrust(t *testing.T) {
 			caller: user, action: "sts:AssumeRole", want: policy.Allow, match: policy.MatchedWildcard},
 		{name: "external ID matches", doc: "EKS API reference, CreatePodIdentityAssociation externalId; iam.md §2",
 			trust:  `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"` + callerRl + `"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"assoc-1"}}}}`,
-			caller: session, action: "sts:AssumeRole", ctx: policy.Context{"sts:ExternalId": {"assoc-1"}}, want: policy.Allow, match: policy.MatchedARN},
+			caller: session, action: "sts:AssumeRole", ctx: policy.Context{"sts:ExternalId": {"assoc-1"}}, want: policy.Allow, match: policy.MatchedRole},
 		{name: "external ID mismatch", doc: "iam.md §2",
 			trust:  `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"` + callerRl + `"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"assoc-1"}}}}`,
 			caller: session, action: "sts:AssumeRole", ctx: policy.Context{"sts:ExternalId": {"assoc-2"}}, want: policy.ImplicitDeny},
@@ -131,7 +131,12 @@ func TestAuthorizeAssumeRole(t *testing.T) {
 				ids = append(ids, mustParse(t, "id", d, policy.Identity))
 			}
 			req := &policy.Request{Principal: c.caller, Action: "sts:AssumeRole", Resource: roleARN}
-			got := policy.AuthorizeAssumeRole(req, trust, func() policy.Result { return policy.EvaluateIdentity(req, ids, nil) })
+			got := policy.AuthorizeAssumeRole(req, trust, func(limitsOnly bool) policy.Result {
+				if limitsOnly {
+					return policy.Caller{Identity: ids}.EvaluateLimits(req)
+				}
+				return policy.Caller{Identity: ids}.Evaluate(req)
+			})
 			if got.Decision != c.want || got.Scope != c.scope {
 				t.Errorf("got %v in %s (%s), want %v in %s (per %s)", got.Decision, got.Scope, got, c.want, c.scope, docCrossAcct)
 			}
@@ -155,13 +160,120 @@ func TestEvaluateIdentitySession(t *testing.T) {
 		{"s3:GetObject", "arn:aws:s3:::prod/k", policy.ExplicitDeny, policy.ScopeSession, `denied by Statement[1] (Sid "NoProd") of policy "session"`},
 	}
 	for _, c := range cases {
-		got := policy.EvaluateIdentity(&policy.Request{Action: c.action, Resource: c.resource}, []*policy.Policy{role}, []*policy.Policy{sess})
+		got := policy.Caller{Identity: []*policy.Policy{role}, Session: []*policy.Policy{sess}}.Evaluate(&policy.Request{Action: c.action, Resource: c.resource})
 		if got.Decision != c.want || got.Scope != c.scope || got.String() != c.str {
 			t.Errorf("%s on %s: got %v in %s %q, want %v in %s %q (per %s)", c.action, c.resource, got.Decision, got.Scope, got, c.want, c.scope, c.str, docSession)
 		}
 	}
 	// Without a session policy the role's policies alone decide.
-	if got := policy.EvaluateIdentity(&policy.Request{Action: "s3:PutObject", Resource: "*"}, []*policy.Policy{role}, nil); !got.Allowed() {
+	if got := (policy.Caller{Identity: []*policy.Policy{role}}).Evaluate(&policy.Request{Action: "s3:PutObject", Resource: "*"}); !got.Allowed() {
 		t.Errorf("no session policy: %s", got)
+	}
+}
+
+const (
+	docBoundary = "IAM UG, Permissions boundaries for IAM entities (effective permissions: identity ∩ boundary; a boundary grants nothing)"
+	docGrantTo  = "IAM UG, How AWS enforcement code logic evaluates requests (resource-based policies: grants to a user or role session ARN vs to a role ARN)"
+)
+
+func TestCallerBoundary(t *testing.T) {
+	allowAll := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}`
+	onlyS3 := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","sqs:SendMessage"],"Resource":"*"},
+		{"Sid":"NoDelete","Effect":"Deny","Action":"s3:DeleteBucket","Resource":"*"}]}`
+	sessSQS := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sqs:*","Resource":"*"}}`
+	cases := []struct {
+		name                     string
+		identity, boundary, sess string
+		action                   string
+		want                     policy.Decision
+		scope, str               string
+	}{
+		{name: "both allow", identity: allowAll, boundary: onlyS3, action: "s3:GetObject",
+			want: policy.Allow, scope: policy.ScopeIdentity, str: `allowed by Statement[0] of policy "identity"`},
+		{name: "identity allows, boundary does not", identity: allowAll, boundary: onlyS3, action: "eks:DeleteCluster",
+			want: policy.ImplicitDeny, scope: policy.ScopeBoundary, str: "no statement of the permissions boundary allowed eks:DeleteCluster"},
+		{name: "boundary allows, identity does not: a boundary grants nothing", identity: sessSQS, boundary: onlyS3, action: "s3:GetObject",
+			want: policy.ImplicitDeny, scope: policy.ScopeIdentity, str: "no statement allowed s3:GetObject"},
+		{name: "explicit deny in the boundary", identity: allowAll, boundary: onlyS3, action: "s3:DeleteBucket",
+			want: policy.ExplicitDeny, scope: policy.ScopeBoundary, str: `denied by Statement[1] (Sid "NoDelete") of policy "boundary"`},
+		{name: "session policy caps what boundary and identity allow", identity: allowAll, boundary: onlyS3, sess: sessSQS, action: "s3:GetObject",
+			want: policy.ImplicitDeny, scope: policy.ScopeSession, str: "no statement of the session policy allowed s3:GetObject"},
+		{name: "all three allow", identity: allowAll, boundary: onlyS3, sess: sessSQS, action: "sqs:SendMessage",
+			want: policy.Allow, scope: policy.ScopeIdentity, str: `allowed by Statement[0] of policy "identity"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			caller := policy.Caller{Identity: []*policy.Policy{mustParse(t, "identity", c.identity, policy.Identity)},
+				Boundary: mustParse(t, "boundary", c.boundary, policy.Identity)}
+			if c.sess != "" {
+				caller.Session = []*policy.Policy{mustParse(t, "session", c.sess, policy.Session)}
+			}
+			got := caller.Evaluate(&policy.Request{Action: c.action, Resource: "*"})
+			if got.Decision != c.want || got.Scope != c.scope || got.String() != c.str {
+				t.Errorf("got %v in %s %q, want %v in %s %q (per %s)", got.Decision, got.Scope, got, c.want, c.scope, c.str, docBoundary)
+			}
+		})
+	}
+}
+
+// TestAuthorizeAssumeRoleLimits: how a trust policy's grant meets the
+// caller's permissions boundary and session policy, by whom it names.
+func TestAuthorizeAssumeRoleLimits(t *testing.T) {
+	trustOf := func(p string) string {
+		return `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"` + p + `"},"Action":"sts:AssumeRole"}}`
+	}
+	allowAssume := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}}`
+	onlyS3 := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}`
+	denyAssume := `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"sts:AssumeRole","Resource":"*"}}`
+	user := policy.Principal{ARN: userARN}
+	session := policy.Principal{ARN: sessARN, RoleARN: callerRl}
+	cases := []struct {
+		name                     string
+		trust                    string
+		caller                   policy.Principal
+		identity, boundary, sess string
+		want                     policy.Decision
+		scope                    string
+	}{
+		{name: "trust names the user: its boundary's implicit deny does not limit", trust: trustOf(userARN), caller: user,
+			boundary: onlyS3, want: policy.Allow, scope: policy.ScopeTrust},
+		{name: "trust names the user: an explicit deny in its boundary does", trust: trustOf(userARN), caller: user,
+			identity: allowAssume, boundary: denyAssume, want: policy.ExplicitDeny, scope: policy.ScopeBoundary},
+		{name: "trust names the session: boundary and session policy do not limit", trust: trustOf(sessARN), caller: session,
+			boundary: onlyS3, sess: onlyS3, want: policy.Allow, scope: policy.ScopeTrust},
+		{name: "trust names the role: no identity allow needed", trust: trustOf(callerRl), caller: session,
+			boundary: allowAssume, want: policy.Allow, scope: policy.ScopeTrust},
+		{name: "trust names the role: the boundary limits", trust: trustOf(callerRl), caller: session,
+			identity: allowAssume, boundary: onlyS3, want: policy.ImplicitDeny, scope: policy.ScopeBoundary},
+		{name: "trust names the role: the session policy limits", trust: trustOf(callerRl), caller: session,
+			identity: allowAssume, sess: onlyS3, want: policy.ImplicitDeny, scope: policy.ScopeSession},
+		{name: "trust names the account: identity and boundary must both allow", trust: trustOf(acct), caller: user,
+			identity: allowAssume, boundary: onlyS3, want: policy.ImplicitDeny, scope: policy.ScopeBoundary},
+		{name: "trust names the account: all allow", trust: trustOf(acct), caller: user,
+			identity: allowAssume, boundary: allowAssume, want: policy.Allow, scope: policy.ScopeTrust},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var caller policy.Caller
+			if c.identity != "" {
+				caller.Identity = []*policy.Policy{mustParse(t, "identity", c.identity, policy.Identity)}
+			}
+			if c.boundary != "" {
+				caller.Boundary = mustParse(t, "boundary", c.boundary, policy.Identity)
+			}
+			if c.sess != "" {
+				caller.Session = []*policy.Policy{mustParse(t, "session", c.sess, policy.Session)}
+			}
+			req := &policy.Request{Principal: c.caller, Action: "sts:AssumeRole", Resource: roleARN}
+			got := policy.AuthorizeAssumeRole(req, mustParse(t, "trust", c.trust, policy.Trust), func(limitsOnly bool) policy.Result {
+				if limitsOnly {
+					return caller.EvaluateLimits(req)
+				}
+				return caller.Evaluate(req)
+			})
+			if got.Decision != c.want || got.Scope != c.scope {
+				t.Errorf("got %v in %s (%s), want %v in %s (per %s)", got.Decision, got.Scope, got, c.want, c.scope, docGrantTo)
+			}
+		})
 	}
 }

@@ -708,7 +708,7 @@ func (m IAM) RolePrincipal(ctx context.Context, name string) (store.Principal, e
 		if err != nil {
 			return store.Principal{}, err
 		}
-		return principal(r, store.Principal{Role: &role, IAMRevision: rev}, role.AttachedPolicies)
+		return principal(r, store.Principal{Role: &role, IAMRevision: rev}, role.AttachedPolicies, role.PermissionsBoundary)
 	}, "reading the policies of role %q", name)
 }
 
@@ -723,26 +723,45 @@ func (m IAM) UserPrincipal(ctx context.Context, name string) (store.Principal, e
 		if err != nil {
 			return store.Principal{}, err
 		}
-		return principal(r, store.Principal{User: &d.User, IAMRevision: rev}, d.AttachedPolicies)
+		return principal(r, store.Principal{User: &d.User, IAMRevision: rev}, d.AttachedPolicies, d.PermissionsBoundary)
 	}, "reading the policies of user %q", name)
 }
 
-// principal completes p with the attached policies' documents. The IAM
-// revision was read before any record: what was read is at least as new as
-// it, so a cache keyed by it refreshes on the next change at the latest.
-func principal(r IAMReader, p store.Principal, attached []string) (store.Principal, error) {
+// principal completes p with the attached policies' and the permissions
+// boundary's documents. The IAM revision was read before any record: what
+// was read is at least as new as it, so a cache keyed by it refreshes on
+// the next change at the latest.
+func principal(r IAMReader, p store.Principal, attached []string, boundary string) (store.Principal, error) {
 	for _, arn := range attached {
-		mp, err := getPolicy(r, arn)
+		ap, err := policyInEffect(r, arn)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return p, err
 		}
-		v, _ := mp.Version(mp.DefaultVersion)
-		p.Attached = append(p.Attached, store.AttachedPolicy{ARN: arn, Name: mp.Name, VersionID: v.ID, Document: v.Document})
+		p.Attached = append(p.Attached, ap)
+	}
+	if boundary != "" {
+		ap, err := policyInEffect(r, boundary)
+		switch {
+		case err == nil:
+			p.Boundary = &ap
+		case !errors.Is(err, store.ErrNotFound):
+			return p, err
+		}
 	}
 	return p, nil
+}
+
+// policyInEffect reads the default version of the managed policy arn.
+func policyInEffect(r IAMReader, arn string) (store.AttachedPolicy, error) {
+	mp, err := getPolicy(r, arn)
+	if err != nil {
+		return store.AttachedPolicy{}, err
+	}
+	v, _ := mp.Version(mp.DefaultVersion)
+	return store.AttachedPolicy{ARN: arn, Name: mp.Name, VersionID: v.ID, Document: v.Document}, nil
 }
 
 // IAMRevision implements store.IAM.

@@ -431,6 +431,24 @@ func testIAMPrincipal(t *testing.T, s store.Store) {
 	if err != nil || up.User == nil || up.Role != nil || len(up.Attached) != 1 || up.IAMRevision <= rev {
 		t.Errorf("UserPrincipal = %+v, %v", up, err)
 	}
+	// A permissions boundary of the store comes with its document; an AWS
+	// managed one (not in the store) only as the user's ARN.
+	if _, err := s.UpdateUser(ctx, "u", func(u *store.User) error { u.PermissionsBoundary = mp.ARN; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	up, err = s.UserPrincipal(ctx, "u")
+	if err != nil || up.Boundary == nil || *up.Boundary != want[0] {
+		t.Errorf("UserPrincipal boundary = %+v, %v; want %+v", up.Boundary, err, want[0])
+	}
+	if _, err := s.UpdateRole(ctx, "app", func(r *store.Role) error {
+		r.PermissionsBoundary = "arn:aws:iam::aws:policy/PowerUserAccess"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.RolePrincipal(ctx, "app"); err != nil || p.Boundary != nil || p.Role.PermissionsBoundary != "arn:aws:iam::aws:policy/PowerUserAccess" {
+		t.Errorf("RolePrincipal with an AWS managed boundary = %+v, %v", p, err)
+	}
 	_, err = s.RolePrincipal(ctx, "nope")
 	wantMissing(t, "RolePrincipal of a missing role", err, store.KindRole)
 }
