@@ -4,15 +4,25 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/google/uuid"
+
 	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/admin"
+	"github.com/podid/podid/internal/agent/eksauthclient"
 	"github.com/podid/podid/internal/assoccache"
 	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/eksauth"
@@ -257,4 +267,43 @@ func BenchmarkAssumeRoleForPodIdentityEnforced(b *testing.B) {
 			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
 	}
+}
+
+// BenchmarkAssumeRoleForPodIdentityClient is the cold credential path as
+// podid bench measures it: the node agent's EKS Auth client (SigV4-signed)
+// over loopback HTTP to the full server (SigV4 authentication, EKS Auth,
+// STS), 8 workers each with its own pod's token. Its cpu-ns/op counts both
+// sides, as the bench's machine does.
+func BenchmarkAssumeRoleForPodIdentityClient(b *testing.B) {
+	e := newEnv(b, envOptions{})
+	e.createCluster(b, "c1")
+	const workers = 8
+	tokens := make([]string, workers)
+	for i := range tokens {
+		sa := fmt.Sprintf("sa-%d", i)
+		e.associate(b, &eks.CreatePodIdentityAssociationInput{
+			ClusterName: aws.String("c1"), Namespace: aws.String("ns-a"), ServiceAccount: aws.String(sa),
+			RoleArn: aws.String("arn:aws:iam::" + account + ":role/app-role"),
+		})
+		tokens[i] = e.mint(b, "c1", admin.MintTokenInput{Namespace: "ns-a", ServiceAccount: sa, PodName: fmt.Sprintf("app-%d", i), PodUID: uuid.NewString()})
+	}
+	e.waitAll(b)
+	c, err := eksauthclient.New(eksauthclient.Config{Endpoint: e.URL, Region: region, HTTPClient: e.HTTP.Client(), MaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(e.admin.AccessKeyID, e.admin.SecretAccessKey, "")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	b.SetParallelism(workers / max(1, runtime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	b.RunParallel(func(pb *testing.PB) {
+		tok := tokens[int(next.Add(1))%workers]
+		for pb.Next() {
+			if _, err := c.AssumeRoleForPodIdentity(context.Background(), "c1", tok); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

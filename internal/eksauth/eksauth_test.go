@@ -32,7 +32,7 @@ var pod = admin.MintTokenInput{
 
 // associate creates an association through the EKS API and waits until it
 // is in effect.
-func (e *env) associate(t *testing.T, in *eks.CreatePodIdentityAssociationInput) string {
+func (e *env) associate(t testing.TB, in *eks.CreatePodIdentityAssociationInput) string {
 	t.Helper()
 	out, err := e.eksClient(t).CreatePodIdentityAssociation(context.Background(), in)
 	if err != nil {

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -75,6 +77,16 @@ type VerifierOptions struct {
 	JWKSMaxAge time.Duration
 	// Logger reports JWKS fetch failures. Default slog.Default().
 	Logger *slog.Logger
+	// MaxCachedTokens bounds the verified-token cache: tokens that passed
+	// a full verification, remembered by the SHA-256 of their bytes for
+	// at most VerifiedTTL, so that the same bytes presented again skip
+	// parsing and the RSA signature check (kube-apiserver caches
+	// authenticated tokens the same way). Default 16384; negative: no
+	// cache.
+	MaxCachedTokens int
+	// VerifiedTTL is how long a verified token is remembered. Default
+	// 5 min.
+	VerifiedTTL time.Duration
 }
 
 // sameHostRedirect follows at most 5 redirects, each to the same scheme
@@ -120,10 +132,17 @@ func (o *VerifierOptions) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.MaxCachedTokens == 0 {
+		o.MaxCachedTokens = 16384
+	}
+	if o.VerifiedTTL == 0 {
+		o.VerifiedTTL = 5 * time.Minute
+	}
 }
 
 // Verifier checks service-account tokens against their cluster's issuer.
-// It caches parsed keys per cluster and fetched key sets per URL; it is
+// It caches parsed keys per cluster, fetched key sets per URL and tokens
+// that passed verification (see VerifierOptions.MaxCachedTokens); it is
 // safe for concurrent use.
 type Verifier struct {
 	opts VerifierOptions
@@ -132,6 +151,18 @@ type Verifier struct {
 	static  map[string]*staticKeys // by cluster name
 	remotes map[string]*remoteKeys // by JWKS URL
 	fetches singleflight.Group
+
+	tmu      sync.Mutex
+	verified map[[sha256.Size]byte]*verifiedToken // by the token's SHA-256
+}
+
+// verifiedToken is a token whose signature key verified and whose claims
+// passed checkClaims at the time it was remembered.
+type verifiedToken struct {
+	kid string
+	key *rsa.PublicKey // the key its signature verified under
+	p   payload
+	at  time.Time // when it was verified
 }
 
 // staticKeys are keys parsed from a cluster's stored key material, valid
@@ -156,9 +187,10 @@ const maxCachedClusters = 100_000
 func NewVerifier(opts VerifierOptions) *Verifier {
 	opts.setDefaults()
 	return &Verifier{
-		opts:    opts,
-		static:  map[string]*staticKeys{},
-		remotes: map[string]*remoteKeys{},
+		opts:     opts,
+		static:   map[string]*staticKeys{},
+		remotes:  map[string]*remoteKeys{},
+		verified: map[[sha256.Size]byte]*verifiedToken{},
 	}
 }
 
@@ -167,12 +199,20 @@ func NewVerifier(opts VerifierOptions) *Verifier {
 // keys, iss, aud, exp/nbf/iat (with leeway), the kubernetes.io claims and
 // sub. A rejected token is an *Error (ErrInvalid or ErrExpired); keys that
 // cannot be read are ErrKeysUnavailable.
+//
+// The same bytes verified before skip the signature check, and only it:
+// the key that verified them must still be the cluster's, and every claim
+// is checked again.
 func (v *Verifier) Verify(ctx context.Context, cluster store.Cluster, issuerURL, token string) (*Claims, error) {
 	if len(token) > v.opts.MaxTokenBytes {
 		return nil, invalid("token is larger than %d bytes", v.opts.MaxTokenBytes)
 	}
 	if !WellFormed(token) {
 		return nil, invalid("token is not a JSON Web Token")
+	}
+	sum := sha256.Sum256([]byte(token))
+	if c, hit, err := v.cachedVerify(ctx, cluster, issuerURL, sum); hit {
+		return c, err
 	}
 	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil || len(tok.Headers) != 1 {
@@ -186,12 +226,14 @@ func (v *Verifier) Verify(ctx context.Context, cluster store.Cluster, issuerURL,
 	if len(keys) == 0 {
 		return nil, invalid("no key of the cluster's issuer has the token's key ID")
 	}
-	var p payload
-	verified := false
+	var (
+		p   payload
+		key *rsa.PublicKey
+	)
 	for _, k := range keys {
 		err := tok.Claims(k, &p)
 		if err == nil {
-			verified = true
+			key = k
 			break
 		}
 		// go-jose checks the signature, then decodes the claims: a good
@@ -200,16 +242,93 @@ func (v *Verifier) Verify(ctx context.Context, cluster store.Cluster, issuerURL,
 			return nil, claimTypeError(err)
 		}
 	}
-	if !verified {
+	if key == nil {
 		return nil, invalid("signature verification failed")
 	}
 	if err := v.checkClaims(&p, issuerURL); err != nil {
 		return nil, err
 	}
+	v.remember(sum, &verifiedToken{kid: kid, key: key, p: p, at: v.opts.Now()})
+	return claimsOf(&p), nil
+}
+
+// cachedVerify verifies a token that passed a full verification before
+// (hit is false when sum is not remembered, or its entry no longer
+// holds): the key its signature verified under must still be one of
+// the cluster's keys for its key ID, so a removed or rotated key takes
+// effect at once, and its claims are checked again now (issuer,
+// audience, exp, nbf, iat, the kubernetes.io claims).
+func (v *Verifier) cachedVerify(ctx context.Context, cluster store.Cluster, issuerURL string, sum [sha256.Size]byte) (c *Claims, hit bool, err error) {
+	if v.opts.MaxCachedTokens < 0 {
+		return nil, false, nil
+	}
+	v.tmu.Lock()
+	e := v.verified[sum]
+	v.tmu.Unlock()
+	if e == nil {
+		return nil, false, nil
+	}
+	if v.opts.Now().Sub(e.at) >= v.opts.VerifiedTTL {
+		v.forget(sum, e)
+		return nil, false, nil
+	}
+	keys, err := v.keys(ctx, cluster, e.kid)
+	if err != nil {
+		return nil, true, err
+	}
+	if !slices.Contains(keys, e.key) {
+		// Another cluster's token, or the key is gone or re-read:
+		// verify in full.
+		v.forget(sum, e)
+		return nil, false, nil
+	}
+	if err := v.checkClaims(&e.p, issuerURL); err != nil {
+		return nil, true, err
+	}
+	return claimsOf(&e.p), true, nil
+}
+
+// remember adds a verified token to the cache. A full cache first loses
+// the entries past VerifiedTTL, then arbitrary ones down to 3/4 of its
+// bound, so the scan is paid once per quarter of the bound.
+func (v *Verifier) remember(sum [sha256.Size]byte, e *verifiedToken) {
+	limit := v.opts.MaxCachedTokens
+	if limit < 0 {
+		return
+	}
+	v.tmu.Lock()
+	defer v.tmu.Unlock()
+	if len(v.verified) >= limit {
+		for k, old := range v.verified {
+			if e.at.Sub(old.at) >= v.opts.VerifiedTTL {
+				delete(v.verified, k)
+			}
+		}
+		for k := range v.verified {
+			if len(v.verified) < limit*3/4 {
+				break
+			}
+			delete(v.verified, k)
+		}
+	}
+	v.verified[sum] = e
+}
+
+// forget drops sum's entry if it is still e.
+func (v *Verifier) forget(sum [sha256.Size]byte, e *verifiedToken) {
+	v.tmu.Lock()
+	if v.verified[sum] == e {
+		delete(v.verified, sum)
+	}
+	v.tmu.Unlock()
+}
+
+// claimsOf returns the Claims of a verified payload.
+func claimsOf(p *payload) *Claims {
 	c := &Claims{
 		Issuer:            p.Issuer,
 		Subject:           p.Subject,
-		Audience:          []string(p.Audience),
+		Audience:          slices.Clone([]string(p.Audience)),
 		IssuedAt:          p.IssuedAt.Time(),
 		NotBefore:         p.NotBefore.Time(),
 		Expiry:            p.Expiry.Time(),
@@ -222,7 +341,7 @@ func (v *Verifier) Verify(ctx context.Context, cluster store.Cluster, issuerURL,
 	if p.K8s.Node != nil {
 		c.NodeName, c.NodeUID = p.K8s.Node.Name, p.K8s.Node.UID
 	}
-	return c, nil
+	return c
 }
 
 // checkClaims checks the claims of a token whose signature is good.
