@@ -77,3 +77,40 @@ func RequestTags(tags map[string]string) map[string][]string {
 	m["aws:TagKeys"] = keys
 	return m
 }
+
+// ResourceTagger is an Authorizer whose decisions may read the tags of the
+// resource acted on (aws:ResourceTag/KEY). A handler that can read them
+// asks first, so it reads them only when the caller's policies could use
+// them.
+type ResourceTagger interface {
+	// NeedsResourceTags reports whether a decision for id may depend on
+	// the resource's tags.
+	NeedsResourceTags(ctx context.Context, id *Identity) bool
+}
+
+// NeedsResourceTags reports whether a's decisions for the caller ctx
+// carries may depend on the resource's tags: false unless a is a
+// ResourceTagger that says so.
+func NeedsResourceTags(ctx context.Context, a Authorizer) bool {
+	rt, ok := a.(ResourceTagger)
+	if !ok {
+		return false
+	}
+	id, _ := FromContext(ctx)
+	return id != nil && rt.NeedsResourceTags(ctx, id)
+}
+
+// WithResourceTags adds aws:ResourceTag/KEY for each of the resource's
+// tags to reqCtx (a new map when reqCtx is nil) and returns it.
+func WithResourceTags(reqCtx map[string][]string, tags map[string]string) map[string][]string {
+	if len(tags) == 0 {
+		return reqCtx
+	}
+	if reqCtx == nil {
+		reqCtx = make(map[string][]string, len(tags))
+	}
+	for k, v := range tags {
+		reqCtx["aws:ResourceTag/"+k] = []string{v}
+	}
+	return reqCtx
+}

@@ -93,3 +93,19 @@ func Region(ctx context.Context, fallback string) string {
 	}
 	return fallback
 }
+
+type secureKey struct{}
+
+// WithSecureTransport returns ctx marking its request as received over TLS
+// (the authentication middleware calls it): aws:SecureTransport is then
+// "true". A request without the mark was received in plain HTTP.
+func WithSecureTransport(ctx context.Context) context.Context {
+	return context.WithValue(ctx, secureKey{}, true)
+}
+
+// SecureTransport reports whether the request ctx belongs to was received
+// over TLS (aws:SecureTransport).
+func SecureTransport(ctx context.Context) bool {
+	v, _ := ctx.Value(secureKey{}).(bool)
+	return v
+}

@@ -350,6 +350,10 @@ func (h *Handler) assumeRoleForPodIdentity(r *http.Request) (*eksapi.AssumeRoleF
 // assume makes the association's role assumptions (spec §6.4 steps 3-4)
 // and returns the final one.
 func (h *Handler) assume(ctx context.Context, clusterARN, cluster, session string, c *satoken.Claims, a assoccache.Association, src map[string]string) (sts.AssumeRoleOutput, error) {
+	// Both are EKS's own calls to STS, over TLS on AWS [INF]: the trust
+	// policies see aws:SecureTransport true whatever the agent's request
+	// came over.
+	ctx = authz.WithSecureTransport(ctx)
 	first := sts.AssumeRoleInput{
 		RoleARN:         a.RoleARN,
 		RoleSessionName: session,

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/authz"
+	"github.com/podid/podid/internal/store"
 )
 
 // passedToService is the iam:PassedToService of the roles an association
@@ -68,7 +70,15 @@ func (s *Server) authorize(r *http.Request, op string, in any) error {
 	}
 	// Not yet validated: bounded before a refusal echoes it.
 	ctx := r.Context()
-	if err := authz.Check(ctx, s.cfg.Authorizer, "eks:"+op, truncate(resource, 2048), authz.RequestTags(tags)); err != nil {
+	reqCtx := authz.RequestTags(tags)
+	if op != opCreateCluster && resource != "*" && authz.NeedsResourceTags(ctx, s.cfg.Authorizer) {
+		rt, err := s.resourceTags(r, op, region)
+		if err != nil {
+			return err
+		}
+		reqCtx = authz.WithResourceTags(reqCtx, rt)
+	}
+	if err := authz.Check(ctx, s.cfg.Authorizer, "eks:"+op, truncate(resource, 2048), reqCtx); err != nil {
 		return err
 	}
 	for _, role := range roles {
@@ -82,4 +92,45 @@ func (s *Server) authorize(r *http.Request, op string, in any) error {
 		}
 	}
 	return nil
+}
+
+// resourceTags returns the tags of the resource op acts on, for
+// aws:ResourceTag/KEY (the EKS service authorization reference lists it for
+// clusters and pod identity associations): the association's for the
+// association operations, the tagged resource's for the tag operations,
+// the cluster's for the cluster's operations. A resource that does not
+// exist (yet) has none (the handler reports it missing); add-ons' tags are
+// not modelled [INF]. A store failure is an error: a Deny conditioned on a
+// tag must not pass for want of it.
+func (s *Server) resourceTags(r *http.Request, op, region string) (map[string]string, error) {
+	ctx := r.Context()
+	cluster, id := r.PathValue("name"), r.PathValue("associationId")
+	switch op {
+	case opDescribeAddon, opDeleteAddon, opUpdateAddon:
+		return nil, nil
+	case opTagResource, opUntagResource, opListTags:
+		res, err := s.parseResourceARN(region, r.PathValue("resourceArn"))
+		if err != nil {
+			return nil, nil
+		}
+		region, cluster, id = res.region, res.cluster, res.id
+	case opDescribeAssociation, opDeleteAssociation, opUpdateAssociation:
+	default:
+		id = ""
+	}
+	var tags map[string]string
+	var err error
+	if id != "" {
+		var a store.Association
+		a, err = s.store.GetAssociation(ctx, region, cluster, id)
+		tags = a.Tags
+	} else {
+		var c store.Cluster
+		c, err = s.store.GetCluster(ctx, region, cluster)
+		tags = c.Tags
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return tags, err
 }

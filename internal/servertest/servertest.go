@@ -29,8 +29,8 @@ const (
 
 // Server is a running podid server.
 type Server struct {
-	// URL is the base URL, e.g. http://127.0.0.1:40123 (also the
-	// Config.PublicURL).
+	// URL is the base URL, e.g. http://127.0.0.1:40123 (https with
+	// WithTLS; also the Config.PublicURL).
 	URL string
 	// Store is the server's store.
 	Store store.Store
@@ -48,6 +48,14 @@ type Option func(*options)
 type options struct {
 	store     store.Store
 	configure []func(*server.Config)
+	tls       bool
+}
+
+// WithTLS serves over TLS (httptest's certificate, which the HTTP field's
+// client trusts): URL is https://..., and requests carry
+// aws:SecureTransport true.
+func WithTLS() Option {
+	return func(o *options) { o.tls = true }
 }
 
 // WithConfig lets the test edit the server config (region, limits, Routes,
@@ -87,6 +95,9 @@ func New(t testing.TB, opts ...Option) *Server {
 
 	ts := httptest.NewUnstartedServer(nil)
 	url := "http://" + ts.Listener.Addr().String()
+	if o.tls {
+		url = "https://" + ts.Listener.Addr().String()
+	}
 	cfg := server.Config{
 		Store:     st,
 		PublicURL: url,
@@ -104,7 +115,11 @@ func New(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("building the server: %v", err)
 	}
 	ts.Config.Handler = srv.Handler()
-	ts.Start()
+	if o.tls {
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
 	t.Cleanup(ts.Close) // runs before the store closes (cleanups are LIFO)
 	return &Server{URL: url, Store: st, Server: srv, HTTP: ts, Config: cfg}
 }

@@ -172,6 +172,9 @@ func (a *Authenticator) Authenticate(r *http.Request) (*http.Request, error) {
 	if region != "" {
 		ctx = authz.WithRegion(ctx, region)
 	}
+	if r.TLS != nil {
+		ctx = authz.WithSecureTransport(ctx)
+	}
 	return r.WithContext(ctx), nil
 }
 

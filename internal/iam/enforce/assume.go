@@ -74,7 +74,10 @@ func (e *Enforcer) DecideAssumeRole(ctx context.Context, a sts.Assumption) (Deci
 			return policy.Result{Action: "sts:AssumeRole", Scope: policy.ScopeTrust}, nil
 		}
 		req := &policy.Request{Principal: principal, Action: "sts:AssumeRole", Resource: a.RoleARN,
-			Context: e.assumeContext(a, c)}
+			Context: e.assumeContext(ctx, a, c)}
+		if role.resourceTags || e.callerNeedsResourceTags(ctx, c) {
+			addResourceTags(req.Context, role.tags)
+		}
 		identity := func(limitsOnly bool) policy.Result {
 			r, ierr := e.identityResult(ctx, c, req, limitsOnly)
 			if ierr != nil {
@@ -126,8 +129,8 @@ func (e *Enforcer) roleName(arn string) (string, bool) {
 }
 
 // assumeContext is the trust policy's context of an assumption.
-func (e *Enforcer) assumeContext(a sts.Assumption, c caller) policy.Context {
-	m := e.baseContext(len(a.Tags) + len(c.tags) + 8)
+func (e *Enforcer) assumeContext(ctx context.Context, a sts.Assumption, c caller) policy.Context {
+	m := e.baseContext(ctx, len(a.Tags)+len(c.tags)+8)
 	if c.arn != "" {
 		e.principalContext(m, c)
 	}

@@ -70,6 +70,17 @@ type entity struct {
 	trust    *policy.Policy // roles only; nil: nothing may assume it
 	identity []*policy.Policy
 	boundary *policy.Policy // the permissions boundary; nil: none
+	// resourceTags: a policy of its identity side (identity, boundary)
+	// or its trust policy mentions aws:ResourceTag or iam:ResourceTag, so
+	// a decision may need the resource's tags.
+	resourceTags bool
+}
+
+// mentionsResourceTag reports whether a policy document may read
+// aws:ResourceTag/KEY or iam:ResourceTag/KEY (in a condition or a
+// variable): only then are a resource's tags looked up.
+func mentionsResourceTag(p *policy.Policy) bool {
+	return p != nil && strings.Contains(strings.ToLower(p.Document), "resourcetag/")
 }
 
 // maxSessionPolicies bounds the cache of parsed session policies (a
@@ -206,6 +217,7 @@ func (e *Enforcer) compile(p store.Principal) *entity {
 	if boundary != "" {
 		ent.boundary = e.boundary(boundary, p.Boundary)
 	}
+	ent.resourceTags = mentionsResourceTag(ent.boundary) || mentionsResourceTag(ent.trust)
 	for name, doc := range inline {
 		if pol := e.parse(name, doc, policy.Identity); pol != nil {
 			ent.identity = append(ent.identity, pol)
@@ -215,6 +227,9 @@ func (e *Enforcer) compile(p store.Principal) *entity {
 		if pol := e.parse(a.ARN, a.Document, policy.Identity); pol != nil {
 			ent.identity = append(ent.identity, pol)
 		}
+	}
+	for _, pol := range ent.identity {
+		ent.resourceTags = ent.resourceTags || mentionsResourceTag(pol)
 	}
 	return ent
 }
@@ -364,12 +379,16 @@ func (e *Enforcer) principalContext(m policy.Context, c caller) {
 	}
 }
 
-// baseContext is the keys every request has.
-func (e *Enforcer) baseContext(n int) policy.Context {
+// baseContext is the keys every request has: the time, and
+// aws:SecureTransport (whether the request came over TLS; plain HTTP is
+// "false", so AWS's usual "Deny when aws:SecureTransport is false"
+// statement refuses it, as AWS would).
+func (e *Enforcer) baseContext(ctx context.Context, n int) policy.Context {
 	now := e.now().UTC()
 	m := make(policy.Context, n+4)
 	m["aws:CurrentTime"] = []string{now.Format(time.RFC3339)}
 	m["aws:EpochTime"] = []string{strconv.FormatInt(now.Unix(), 10)}
+	m["aws:SecureTransport"] = []string{strconv.FormatBool(authz.SecureTransport(ctx))}
 	return m
 }
 
@@ -400,11 +419,16 @@ func (e *Enforcer) Authorize(ctx context.Context, id *authz.Identity, action, re
 	}
 	req := &policy.Request{Principal: policy.Principal{ARN: id.ARN}, Action: action, Resource: resource}
 	res, err := e.decide(ctx, func() (policy.Result, error) {
-		req.Context = e.baseContext(len(reqCtx) + len(c.tags) + 3)
+		req.Context = e.baseContext(ctx, len(reqCtx)+len(c.tags)+3)
 		for k, v := range reqCtx {
 			req.Context[k] = v
 		}
 		e.principalContext(req.Context, c)
+		if e.callerNeedsResourceTags(ctx, c) {
+			if err := e.iamResourceTags(ctx, req.Context, resource); err != nil {
+				return policy.Result{}, err
+			}
+		}
 		return e.identityResult(ctx, c, req, false)
 	})
 	if err != nil {
@@ -443,4 +467,60 @@ func (e *Enforcer) denied(ctx context.Context, principal, action, resource strin
 	e.log.LogAttrs(ctx, slog.LevelInfo, "iam: denied", slog.String("principal", principal),
 		slog.String("action", action), slog.String("resource", resource), slog.String("reason", reason))
 	return &authz.DeniedError{Principal: principal, Action: action, Resource: resource, Reason: reason, Decision: res}
+}
+
+// NeedsResourceTags implements authz.ResourceTagger: a decision for id may
+// read the resource's tags when one of its policies (identity, boundary,
+// session) mentions them. The account root's never does.
+func (e *Enforcer) NeedsResourceTags(ctx context.Context, id *authz.Identity) bool {
+	return e.callerNeedsResourceTags(ctx, e.callerOf(id))
+}
+
+func (e *Enforcer) callerNeedsResourceTags(ctx context.Context, c caller) bool {
+	if c.root || c.kind == "" {
+		return false
+	}
+	if strings.Contains(strings.ToLower(c.session), "resourcetag/") {
+		return true
+	}
+	ent, err := e.entity(ctx, c.kind, c.name)
+	// Unreadable: say yes, so the decision that follows reads what it can.
+	return err != nil || ent.resourceTags
+}
+
+// iamResourceTags adds the tags of resource to m when it is a role or user
+// of podid's account: aws:ResourceTag/KEY and iam:ResourceTag/KEY (IAM UG,
+// "Controlling access to and for IAM users and roles using tags" [DOC]).
+func (e *Enforcer) iamResourceTags(ctx context.Context, m policy.Context, resource string) error {
+	prefix := "arn:" + e.cfg.Partition + ":iam::" + e.cfg.AccountID + ":"
+	rest, ok := strings.CutPrefix(resource, prefix)
+	if !ok {
+		return nil
+	}
+	var kind store.Kind
+	switch {
+	case strings.HasPrefix(rest, "role/"):
+		kind = store.KindRole
+	case strings.HasPrefix(rest, "user/"):
+		kind = store.KindUser
+	default:
+		return nil
+	}
+	ent, err := e.entity(ctx, kind, lastSegment(rest))
+	if err != nil {
+		return err
+	}
+	if !ent.missing && ent.arn == resource {
+		addResourceTags(m, ent.tags)
+	}
+	return nil
+}
+
+// addResourceTags adds an IAM entity's tags to m as aws:ResourceTag/KEY and
+// iam:ResourceTag/KEY.
+func addResourceTags(m policy.Context, tags map[string]string) {
+	for k, v := range tags {
+		m["aws:ResourceTag/"+k] = []string{v}
+		m["iam:ResourceTag/"+k] = []string{v}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/sts"
 )
 
@@ -77,6 +78,7 @@ const (
 // sts:ExternalId and the transitive tags). The first refused hop decides;
 // both are evaluated and reported.
 func (e *Enforcer) ExplainPodIdentity(ctx context.Context, r PodRequest) (Explanation, error) {
+	ctx = authz.WithSecureTransport(ctx) // as EKS Auth's hops are (eksauth)
 	first := sts.Assumption{RoleARN: r.RoleARN, RoleSessionName: r.SessionName, SourceARN: r.ClusterARN, Tags: r.Tags}
 	hops := []sts.Assumption{first}
 	names := []string{HopAssociation}

@@ -47,14 +47,14 @@ func newServer(t *testing.T) *servertest.Server {
 
 // newEnforcedServer is newServer with --iam enforce: the IAM engine
 // (enforce.Enforcer) authorizes every call and every role assumption.
-func newEnforcedServer(t *testing.T) *servertest.Server {
+func newEnforcedServer(t *testing.T, opts ...servertest.Option) *servertest.Server {
 	t.Helper()
-	return newServerWith(t, true)
+	return newServerWith(t, true, opts...)
 }
 
-func newServerWith(t *testing.T, enforced bool) *servertest.Server {
+func newServerWith(t *testing.T, enforced bool, opts ...servertest.Option) *servertest.Server {
 	t.Helper()
-	return servertest.New(t, servertest.WithConfig(func(cfg *server.Config) {
+	return servertest.New(t, append(opts, servertest.WithConfig(func(cfg *server.Config) {
 		ctx := context.Background()
 		key, err := podsts.KeyFromStore(ctx, cfg.Store)
 		if err != nil {
@@ -87,7 +87,7 @@ func newServerWith(t *testing.T, enforced bool) *servertest.Server {
 		cfg.Authenticate = authn.Authenticate
 		cfg.Authorizer = az
 		cfg.Mounts = append(cfg.Mounts, func(host *httpx.Host) error { return h.Mount(host, stshttp.Handler(svc, az)) })
-	}))
+	}))...)
 }
 
 func awsConfig(s *servertest.Server, akid, secret string) aws.Config {
