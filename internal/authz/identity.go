@@ -54,6 +54,9 @@ type Session struct {
 	// Policy is the session policy passed to AssumeRole ("" for none): the
 	// session may do only what both it and the role's policies allow.
 	Policy string
+	// PolicyARNs are the managed session policies passed to AssumeRole
+	// (PolicyArns): session policies as Policy is.
+	PolicyARNs []string
 }
 
 // IsAdmin reports whether the identity is podid's admin identity.

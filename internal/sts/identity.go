@@ -10,7 +10,8 @@ func SessionIdentity(sess *Session, token string) *authz.Identity {
 		Account:     sess.Account,
 		UserID:      sess.AssumedRoleID(),
 		AccessKeyID: sess.AccessKeyID,
-		Session:     &authz.Session{RoleARN: sess.RoleARN, Tags: TagMap(sess.Tags), Token: token, Policy: sess.Policy},
+		Session: &authz.Session{RoleARN: sess.RoleARN, Tags: TagMap(sess.Tags), Token: token, Policy: sess.Policy,
+			PolicyARNs: sess.PolicyARNs},
 	}
 }
 

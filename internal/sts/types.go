@@ -33,8 +33,8 @@ type AssumeRoleInput struct {
 	DurationSeconds int32 // 0: STS's default (3600)
 	ExternalID      string
 	Policy          string
-	// PolicyARNs are managed session policies; they are recorded in the
-	// session but podid does not evaluate them.
+	// PolicyARNs are managed session policies: recorded in the session
+	// and, with --iam enforce, evaluated as session policies beside Policy.
 	PolicyARNs []string
 	Tags       []Tag
 	// TransitiveTagKeys lists the keys of Tags that pass on to sessions

@@ -164,8 +164,11 @@ func (e *Enforcer) document(ctx context.Context, role *entity, c caller, res pol
 		return role.trust.Document
 	}
 	if res.Scope == policy.ScopeSession {
-		if p := e.sessionPolicy(c.session); len(p) > 0 {
-			return p[0].Document
+		ps, _ := e.sessionPolicies(ctx, c)
+		for _, p := range ps {
+			if p.Name == res.Policy {
+				return p.Document
+			}
 		}
 	}
 	if c.kind != "" {

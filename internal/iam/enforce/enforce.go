@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -177,23 +178,26 @@ func (e *Enforcer) entity(ctx context.Context, kind store.Kind, name string) (*e
 	}
 	var p store.Principal
 	var err error
-	if kind == store.KindRole {
+	switch kind {
+	case store.KindRole:
 		p, err = e.cfg.Store.RolePrincipal(ctx, name)
-	} else {
+	case store.KindUser:
 		p, err = e.cfg.Store.UserPrincipal(ctx, name)
+	case store.KindPolicy:
+		ent, err = e.managed(ctx, name)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		ent = &entity{missing: true}
 	case err != nil:
 		return nil, err
-	default:
+	case kind != store.KindPolicy:
 		ent = e.compile(p)
 	}
 	e.mu.Lock()
 	// What was read after the cache's revision was may be cached (a newer
 	// write's signal follows and drops it); what may be older may not.
-	if e.rev == gen || (!ent.missing && p.IAMRevision >= e.rev) {
+	if e.rev == gen || (!ent.missing && kind != store.KindPolicy && p.IAMRevision >= e.rev) {
 		e.entities[key] = ent
 	}
 	e.mu.Unlock()
@@ -271,6 +275,56 @@ func (e *Enforcer) parse(name, doc string, kind policy.Kind) *policy.Policy {
 // TrustPolicyName is the name a role's trust policy has in decisions.
 func TrustPolicyName(role string) string { return "trust policy of role " + role }
 
+// managed reads a customer managed policy's default version, as an entity
+// whose identity is that one document.
+func (e *Enforcer) managed(ctx context.Context, arn string) (*entity, error) {
+	mp, err := e.cfg.Store.GetPolicy(ctx, arn)
+	if err != nil {
+		return nil, err
+	}
+	v, _ := mp.Version(mp.DefaultVersion)
+	ent := &entity{arn: arn}
+	if pol := e.parse(arn, v.Document, policy.Session); pol != nil {
+		ent.identity = []*policy.Policy{pol}
+		ent.resourceTags = mentionsResourceTag(pol)
+	}
+	return ent, nil
+}
+
+// sessionPolicies returns a session's session policies: its inline policy
+// and its managed ones (PolicyArns; IAM UG, "Session policies" [DOC]: the
+// session's permissions are the intersection of the role's policies and
+// the session policies, inline and managed alike). A managed session
+// policy podid does not have (gone, or an AWS managed policy other than
+// those in awsManaged) allows nothing [INF].
+func (e *Enforcer) sessionPolicies(ctx context.Context, c caller) ([]*policy.Policy, error) {
+	out := e.sessionPolicy(c.session)
+	if len(c.sessionARNs) == 0 {
+		return out, nil
+	}
+	out = slices.Clip(out)
+	for _, arn := range c.sessionARNs {
+		if _, name, ok := strings.Cut(arn, ":iam::aws:policy/"); ok {
+			doc := awsManaged[name]
+			if doc == "" {
+				doc = allowsNothing
+			}
+			out = append(out, e.sessionPolicy(doc)...)
+			continue
+		}
+		ent, err := e.entity(ctx, store.KindPolicy, arn)
+		if err != nil {
+			return nil, err
+		}
+		if ent.missing || len(ent.identity) == 0 {
+			out = append(out, e.sessionPolicy(allowsNothing)...)
+			continue
+		}
+		out = append(out, ent.identity...)
+	}
+	return out, nil
+}
+
 // sessionPolicy parses (once) a session policy.
 func (e *Enforcer) sessionPolicy(doc string) []*policy.Policy {
 	if doc == "" {
@@ -306,12 +360,14 @@ type caller struct {
 	roleARN string     // a session's role
 	tags    map[string]string
 	session string // a session's policy
+	// sessionARNs are a session's managed session policies (PolicyArns).
+	sessionARNs []string
 }
 
 func (e *Enforcer) callerOf(id *authz.Identity) caller {
 	if id.Session != nil {
 		return caller{arn: id.ARN, kind: store.KindRole, name: lastSegment(id.Session.RoleARN),
-			roleARN: id.Session.RoleARN, tags: id.Session.Tags, session: id.Session.Policy}
+			roleARN: id.Session.RoleARN, tags: id.Session.Tags, session: id.Session.Policy, sessionARNs: id.Session.PolicyARNs}
 	}
 	if name, ok := userName(id.ARN); ok {
 		return caller{arn: id.ARN, kind: store.KindUser, name: name}
@@ -321,7 +377,7 @@ func (e *Enforcer) callerOf(id *authz.Identity) caller {
 
 func (e *Enforcer) callerOfSession(s *sts.Session) caller {
 	return caller{arn: s.AssumedRoleARN(), kind: store.KindRole, name: lastSegment(s.RoleARN),
-		roleARN: s.RoleARN, tags: sts.TagMap(s.Tags), session: s.Policy}
+		roleARN: s.RoleARN, tags: sts.TagMap(s.Tags), session: s.Policy, sessionARNs: s.PolicyARNs}
 }
 
 // userName returns NAME of arn:PARTITION:iam::ACCOUNT:user/PATH/NAME.
@@ -354,7 +410,11 @@ func (e *Enforcer) identityResult(ctx context.Context, c caller, req *policy.Req
 		// nothing.
 		return policy.Result{Decision: policy.ImplicitDeny, Action: req.Action, Scope: policy.ScopeIdentity}, nil
 	}
-	pc := policy.Caller{Identity: ent.identity, Boundary: ent.boundary, Session: e.sessionPolicy(c.session)}
+	sess, err := e.sessionPolicies(ctx, c)
+	if err != nil {
+		return policy.Result{}, err
+	}
+	pc := policy.Caller{Identity: ent.identity, Boundary: ent.boundary, Session: sess}
 	if limitsOnly {
 		return pc.EvaluateLimits(req), nil
 	}
@@ -482,6 +542,11 @@ func (e *Enforcer) callerNeedsResourceTags(ctx context.Context, c caller) bool {
 	}
 	if strings.Contains(strings.ToLower(c.session), "resourcetag/") {
 		return true
+	}
+	for _, arn := range c.sessionARNs {
+		if ent, err := e.entity(ctx, store.KindPolicy, arn); err != nil || ent.resourceTags {
+			return true
+		}
 	}
 	ent, err := e.entity(ctx, c.kind, c.name)
 	// Unreadable: say yes, so the decision that follows reads what it can.

@@ -1,7 +1,9 @@
 package iamhttp_test
 
 import (
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -33,6 +35,19 @@ func newUser(t *testing.T, s *servertest.Server, name, doc, boundary string) aws
 		UserName: aws.String(name), PolicyName: aws.String("p"), PolicyDocument: aws.String(doc)}))
 	k := must[*iam.CreateAccessKeyOutput](t, "CreateAccessKey")(c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(name)}))
 	return awsConfig(s, aws.ToString(k.AccessKey.AccessKeyId), aws.ToString(k.AccessKey.SecretAccessKey))
+}
+
+// untilError calls fn until it fails or 10 s pass, and returns its last
+// error.
+func untilError(fn func() error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := fn()
+		if err != nil || time.Now().After(deadline) {
+			return err
+		}
+		runtime.Gosched()
+	}
 }
 
 func trustOf(principal string) string {
@@ -97,7 +112,12 @@ func TestPermissionsBoundary(t *testing.T) {
 	// An AWS managed boundary: PowerUserAccess leaves out iam:* but not eks:*.
 	must[*iam.PutUserPermissionsBoundaryOutput](t, "PutUserPermissionsBoundary")(c.PutUserPermissionsBoundary(ctx, &iam.PutUserPermissionsBoundaryInput{
 		UserName: aws.String("dev"), PermissionsBoundary: aws.String("arn:aws:iam::aws:policy/PowerUserAccess")}))
-	_, err = ui.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("x")})
+	// Taking permissions away is eventually consistent, as in IAM: the
+	// Enforcer drops its cache on the store's change signal.
+	err = untilError(func() error {
+		_, err := ui.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("x")})
+		return err
+	})
 	wantError(t, "GetRole under PowerUserAccess", err, "AccessDenied", denied(userARN, "iam:GetRole", roleARN("x")))
 	must[*iam.ListRolesOutput](t, "ListRoles under PowerUserAccess (its exception)")(ui.ListRoles(ctx, &iam.ListRolesInput{}))
 	must[*eks.ListClustersOutput](t, "ListClusters under PowerUserAccess")(eks.NewFromConfig(userCfg).ListClusters(ctx, &eks.ListClustersInput{}))
