@@ -50,6 +50,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -100,8 +101,9 @@ type Store struct {
 	closed  bool
 	changed store.Signal // Watch subscribers
 
-	listenMu  sync.Mutex // serializes starting the listener
-	listening bool       // the listener runs (started by the first Watch)
+	localRev  atomic.Int64 // the last revision this replica committed and signalled
+	listenMu  sync.Mutex   // serializes starting the listener
+	listening bool         // the listener runs (started by the first Watch)
 
 	bg        storecore.Background // the prune loop and the listener
 	closeOnce sync.Once

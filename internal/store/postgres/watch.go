@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,6 +50,14 @@ func (s *Store) Watch(ctx context.Context) (<-chan struct{}, error) {
 // after commit (the notification through the database follows, and
 // coalesces).
 func (s *Store) notifyLocal() { s.changed.Notify() }
+
+// signalled signals every watcher after this replica committed revisions
+// up to rev, and records rev: the listener then drops notifications of
+// revisions up to it (see listenLoop).
+func (s *Store) signalled(rev int64) {
+	s.localRev.Store(rev) // one writer, committing in revision order
+	s.notifyLocal()
+}
 
 // startListener starts the listener if it is not running. The first
 // connection attempt happens here, so a database that cannot be reached is
@@ -105,11 +114,20 @@ func (s *Store) listenLoop(conn *pgx.Conn) {
 	backoff := listenBackoffMin
 	for {
 		for {
-			_, err := conn.WaitForNotification(ctx)
+			n, err := conn.WaitForNotification(ctx)
 			if err != nil {
 				break
 			}
 			backoff = listenBackoffMin
+			// A commit of this replica's was signalled at once
+			// (signalled), and so, in effect, was every revision
+			// below it: the counter lock orders commits by
+			// revision, so a watcher reading after that signal
+			// sees them all. Waking the watchers again for one of
+			// those would only have them reread the feed.
+			if rev, err := strconv.ParseInt(n.Payload, 10, 64); err == nil && rev <= s.localRev.Load() {
+				continue
+			}
 			s.notifyLocal()
 		}
 		conn.Close(context.Background())

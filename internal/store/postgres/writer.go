@@ -148,26 +148,43 @@ func (s *Store) runBatch(batch []*writeReq) (d time.Duration, ok bool) {
 // (err nil) when that write's function failed, which it answered, and the
 // transaction was rolled back; or the error that stopped the whole
 // transaction.
+//
+// Round trips: BEGIN and the counter lock go with the first write's first
+// statement, and the batch's own statements (the counter, NOTIFY) with
+// the last write's deferred ones and COMMIT, so a batch of n writes that
+// each read once costs n+1 round trips.
 func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, d time.Duration, err error) {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return -1, 0, err
 	}
+	t := &wtx{conn: conn.Conn(), ctx: ctx, cur: batchOwn}
 	// Roll back on every way out but a commit: an open transaction would
 	// keep the counter locked, stopping every writer on every replica.
-	// (After a commit this is a no-op; on a broken connection it fails,
-	// and the server rolls back when the connection closes.)
-	defer func() { _ = tx.Rollback(ctx) }()
-	t := &wtx{Tx: tx, ctx: ctx}
-	if err := tx.QueryRow(ctx, "SELECT revision FROM revision_counter WHERE id = 1 FOR UPDATE").Scan(&t.base); err != nil {
-		return -1, 0, fmt.Errorf("locking the revision counter: %w", err)
-	}
+	// A connection left in a transaction (the ROLLBACK failed: the
+	// connection is broken, and the server rolls back when it closes) is
+	// destroyed by Release rather than returned to the pool.
+	defer func() {
+		if !t.committed {
+			_, _ = t.conn.Exec(ctx, "ROLLBACK")
+		}
+		conn.Release()
+	}()
+	t.later("BEGIN ISOLATION LEVEL READ COMMITTED")
+	t.laterRead(func(br pgx.BatchResults) error {
+		if err := br.QueryRow().Scan(&t.base); err != nil {
+			return fmt.Errorf("locking the revision counter: %w", err)
+		}
+		t.locked = true
+		return nil
+	}, "SELECT revision FROM revision_counter WHERE id = 1 FOR UPDATE")
 	for i, req := range pending {
 		t.cur = i
 		res := call(t, req.fn)
-		if t.deferErr != nil && t.deferOwner < i {
-			// An earlier write's deferred statement failed (and so
-			// did this one's, in the aborted transaction).
+		if t.deferErr != nil && t.deferOwner != i {
+			// An earlier write's deferred statement, or the batch's
+			// own, failed (and so did this one's, in the aborted
+			// transaction).
 			return s.failDeferred(t, pending)
 		}
 		if res.err == nil && !res.panicked {
@@ -180,7 +197,9 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 		req.done <- res
 		return i, 0, nil
 	}
-	t.cur = len(pending) // the batch's own statements
+	// Reserving a revision read the counter (revisions). A batch that
+	// reserved none sends BEGIN and the lock with its COMMIT.
+	t.cur = batchOwn
 	if t.used > 0 {
 		last := t.base + t.used
 		t.later("UPDATE revision_counter SET revision = $1 WHERE id = 1", last)
@@ -189,19 +208,27 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 			t.later("SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(last, 10))
 		}
 	}
+	t.laterRead(func(br pgx.BatchResults) error {
+		ct, err := br.Exec()
+		if err == nil && ct.String() == "ROLLBACK" {
+			err = pgx.ErrTxCommitRollback
+		}
+		if err != nil {
+			return fmt.Errorf("committing: %w", err)
+		}
+		t.committed = true
+		return nil
+	}, "COMMIT")
+	t0 := time.Now()
 	if err := t.flush(); err != nil {
-		if t.deferErr != nil && t.deferOwner < len(pending) {
+		if t.deferErr != nil && t.deferOwner >= 0 {
 			return s.failDeferred(t, pending)
 		}
-		return -1, 0, fmt.Errorf("advancing the revision counter: %w", err)
-	}
-	t0 := time.Now()
-	if err := tx.Commit(ctx); err != nil {
-		return -1, 0, fmt.Errorf("committing: %w", err)
+		return -1, 0, err
 	}
 	d = time.Since(t0)
 	if t.used > 0 {
-		s.notifyLocal()
+		s.signalled(t.base + t.used)
 	}
 	return -1, d, nil
 }
@@ -209,7 +236,7 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 // failDeferred answers the write whose deferred statement failed, unless
 // the failure is the database's conflict (retried as a whole).
 func (s *Store) failDeferred(t *wtx, pending []*writeReq) (failed int, d time.Duration, err error) {
-	if retryable(t.deferErr) {
+	if t.deferOwner == batchOwn || retryable(t.deferErr) {
 		return -1, 0, t.deferErr
 	}
 	pending[t.deferOwner].done <- writeResult{err: noSpace(t.deferErr)}
@@ -246,23 +273,45 @@ func call(t *wtx, fn func(*wtx) error) (res writeResult) {
 // Pipelining: a write function reads, then writes, and its writes (later)
 // need no answer. They are sent with the next statement, usually the next
 // write's first read, in one round trip, or with the batch's last
-// statements before COMMIT; a failure among them is the write's that
-// queued them (deferErr, deferOwner).
+// statements and COMMIT; a failure among them is the write's that queued
+// them (deferErr, deferOwner), or the batch's own (batchOwn: BEGIN, the
+// counter lock, the counter's update, COMMIT). A statement the server
+// refuses aborts the transaction, and the server skips the rest of the
+// round trip, COMMIT included.
 type wtx struct {
-	pgx.Tx
+	conn *pgx.Conn // in a transaction once the first round trip went
 	ctx  context.Context
 	base int64 // the counter's value when the transaction locked it
 	used int64 // revisions reserved by this transaction
 
-	cur        int       // the write running now (its index in the batch)
-	queued     pgx.Batch // deferred statements not sent yet
-	owners     []int     // the write that queued each of them
-	deferErr   error     // the first failure of a deferred statement
-	deferOwner int       // and the write that queued it
+	locked    bool // base was read: the transaction holds the counter lock
+	committed bool // COMMIT succeeded
+
+	cur        int        // the write running now (its index in the batch), or batchOwn
+	queued     pgx.Batch  // deferred statements not sent yet
+	deferred   []deferred // what to do with each one's result
+	deferErr   error      // the first failure of a deferred statement
+	deferOwner int        // and the write that queued it
 }
 
-// revisions reserves n consecutive revisions and returns the first.
+// batchOwn owns the batch's own deferred statements.
+const batchOwn = -1
+
+// deferred is a queued statement's owner and, for a statement whose
+// result the batch reads, how (nil: its command tag is enough).
+type deferred struct {
+	owner int
+	read  func(pgx.BatchResults) error
+}
+
+// revisions reserves n consecutive revisions and returns the first. The
+// counter is read with the transaction's first statement; reserving before
+// any was sent sends BEGIN and the lock now (a failure is the batch's, in
+// deferErr).
 func (t *wtx) revisions(n int) int64 {
+	if !t.locked && t.deferErr == nil {
+		_ = t.flush()
+	}
 	first := t.base + t.used + 1
 	t.used += int64(n)
 	return first
@@ -272,23 +321,34 @@ func (t *wtx) revisions(n int) int64 {
 // and that none of its later statements depends on: it is sent with the
 // transaction's next statement (see Pipelining).
 func (t *wtx) later(sql string, args ...any) {
+	t.laterRead(nil, sql, args...)
+}
+
+// laterRead queues a statement whose result read reads when it arrives.
+func (t *wtx) laterRead(read func(pgx.BatchResults) error, sql string, args ...any) {
 	t.queued.Queue(sql, args...)
-	t.owners = append(t.owners, t.cur)
+	t.deferred = append(t.deferred, deferred{owner: t.cur, read: read})
 }
 
 // send sends the deferred statements, then sql (if not ""), in one round
 // trip, and reads the deferred ones' results; the caller reads sql's and
 // closes the results.
 func (t *wtx) send(sql string, args ...any) pgx.BatchResults {
-	b, owners := t.queued, t.owners
-	t.queued, t.owners = pgx.Batch{}, nil
+	b, ds := t.queued, t.deferred
+	t.queued, t.deferred = pgx.Batch{}, nil
 	if sql != "" {
 		b.Queue(sql, args...)
 	}
-	br := t.Tx.SendBatch(t.ctx, &b)
-	for _, o := range owners {
-		if _, err := br.Exec(); err != nil && t.deferErr == nil {
-			t.deferErr, t.deferOwner = err, o
+	br := t.conn.SendBatch(t.ctx, &b)
+	for _, d := range ds {
+		var err error
+		if d.read != nil {
+			err = d.read(br)
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil && t.deferErr == nil {
+			t.deferErr, t.deferOwner = err, d.owner
 		}
 	}
 	return br
@@ -297,7 +357,7 @@ func (t *wtx) send(sql string, args ...any) pgx.BatchResults {
 // flush sends the deferred statements.
 func (t *wtx) flush() error {
 	if t.queued.Len() == 0 {
-		return nil
+		return t.deferErr
 	}
 	if err := t.send("").Close(); err != nil && t.deferErr == nil {
 		return err
@@ -307,7 +367,7 @@ func (t *wtx) flush() error {
 
 func (t *wtx) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	if t.queued.Len() == 0 {
-		return t.Tx.Exec(t.ctx, sql, args...)
+		return t.conn.Exec(t.ctx, sql, args...)
 	}
 	br := t.send(sql, args...)
 	ct, err := br.Exec()
@@ -319,7 +379,7 @@ func (t *wtx) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTa
 
 func (t *wtx) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
 	if t.queued.Len() == 0 {
-		return t.Tx.QueryRow(t.ctx, sql, args...)
+		return t.conn.QueryRow(t.ctx, sql, args...)
 	}
 	return pipelinedRow{t.send(sql, args...)}
 }
@@ -328,7 +388,7 @@ func (t *wtx) Query(_ context.Context, sql string, args ...any) (pgx.Rows, error
 	if err := t.flush(); err != nil {
 		return nil, err
 	}
-	return t.Tx.Query(t.ctx, sql, args...)
+	return t.conn.Query(t.ctx, sql, args...)
 }
 
 // pipelinedRow is a row read after deferred statements.
