@@ -134,6 +134,36 @@ func (s *pgServer) stop() {
 	os.RemoveAll(s.dir)
 }
 
+// cpuTime returns the user+system CPU time the server has used: the
+// postmaster's own and its reaped children's (the backends of connections
+// that closed), and its live children's.
+func (s *pgServer) cpuTime() (time.Duration, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, "data", "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		return 0, fmt.Errorf("reading the postmaster's pid: %w", err)
+	}
+	total, err := procCPU(pid, true)
+	if err != nil {
+		return 0, err
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range procs {
+		child, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if ppid, err := parentPID(child); err != nil || ppid != pid {
+			continue // gone meanwhile, or not the postmaster's
+		}
+		if d, err := procCPU(child, false); err == nil {
+			total += d
+		}
+	}
+	return total, nil
+}
+
 // run runs one of the server's programs as the cluster's owner.
 func (s *pgServer) run(ctx context.Context, prog string, args ...string) ([]byte, error) {
 	path := filepath.Join(s.bin, prog)

@@ -228,24 +228,51 @@ func (c *child) memory() (memory, error) { return readMemory(c.cmd.Process.Pid) 
 const clockTicks = 100
 
 // cpuTime returns the user+system CPU time pid has used.
-func cpuTime(pid int) (time.Duration, error) {
+func cpuTime(pid int) (time.Duration, error) { return procCPU(pid, false) }
+
+// procStat returns the fields of /proc/pid/stat from field 3 (state) on.
+func procStat(pid int) ([]string, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, fmt.Errorf("reading CPU time of pid %d: %w", pid, err)
+		return nil, fmt.Errorf("reading CPU time of pid %d: %w", pid, err)
 	}
 	// The command name (field 2) is in parentheses and may hold spaces:
 	// fields are counted after its closing parenthesis.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
+		return nil, fmt.Errorf("parsing /proc/%d/stat", pid)
 	}
 	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(f) < 13 {
-		return 0, fmt.Errorf("parsing /proc/%d/stat: %d fields", pid, len(f))
+	if len(f) < 15 {
+		return nil, fmt.Errorf("parsing /proc/%d/stat: %d fields", pid, len(f))
+	}
+	return f, nil
+}
+
+// parentPID returns pid's parent's.
+func parentPID(pid int) (int, error) {
+	f, err := procStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(f[1]) // field 4
+}
+
+// procCPU returns pid's user+system CPU time, with its waited-for
+// children's when children is set.
+func procCPU(pid int, children bool) (time.Duration, error) {
+	f, err := procStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15,
+	// cutime and cstime 16 and 17.
+	fields := f[11:13]
+	if children {
+		fields = f[11:15]
 	}
 	var ticks int64
-	for _, s := range f[11:13] {
+	for _, s := range fields {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return 0, fmt.Errorf("parsing /proc/%d/stat: %w", pid, err)

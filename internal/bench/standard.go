@@ -106,6 +106,7 @@ func (r *run) standard(ctx context.Context) error {
 	lats := map[string]map[string][]time.Duration{"Describe": {}, "Update": {}}
 	rates := map[string]map[string][]float64{"Describe": {}, "Update": {}}
 	cpus := map[string]map[string][]float64{"Describe": {}, "Update": {}} // server CPU µs per op
+	var pgCPUs []float64                                                  // PostgreSQL's CPU µs per podid Update
 	for round := range cfg.Rounds {
 		for _, op := range cfg.Ops {
 			order := targets
@@ -128,6 +129,13 @@ func (r *run) standard(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
+				pgCPU := r.pg != nil && op == "Update" && t.name == "podid"
+				var pg0 time.Duration
+				if pgCPU {
+					if pg0, err = r.pg.cpuTime(); err != nil {
+						return fmt.Errorf("reading PostgreSQL's CPU time: %w", err)
+					}
+				}
 				c0, w0 := storeCounts(ctx, pod, op, t)
 				o, err := drive(ctx, ph, f)
 				if err != nil {
@@ -136,6 +144,13 @@ func (r *run) standard(ctx context.Context) error {
 				cpu1, err := cpuTime(t.pid)
 				if err != nil {
 					return err
+				}
+				if pgCPU {
+					pg1, err := r.pg.cpuTime()
+					if err != nil {
+						return fmt.Errorf("reading PostgreSQL's CPU time: %w", err)
+					}
+					pgCPUs = append(pgCPUs, float64((pg1-pg0).Microseconds())/float64(max(o.All, 1)))
 				}
 				c1, w1 := storeCounts(ctx, pod, op, t)
 				commits, writes = commits+c1-c0, writes+w1-w0
@@ -235,6 +250,10 @@ func (r *run) standard(ctx context.Context) error {
 	if cpu := median(cpus["Update"]["podid"]); len(cpus["Update"]["podid"]) > 0 && r.cfg.Store == "sqlite" {
 		fmt.Fprintf(out, "Update server CPU: %.0f us/op (podid process, user+system, median of rounds), goal <= %d us: %s\n",
 			cpu, goalUpdateCPU, passMiss(cpu <= goalUpdateCPU))
+	}
+	if len(pgCPUs) > 0 {
+		fmt.Fprintf(out, "postgres CPU: %.0f us per Update (the bench's server: postmaster and backends, user+system, median of rounds), on the same CPUs as podid and the client\n",
+			median(pgCPUs))
 	}
 	if commits > 0 {
 		fmt.Fprintf(out, "group commit: podid's Update phases committed %.0f writes (updates and audit batches) in %.0f transactions, %.1f per fsync\n",
