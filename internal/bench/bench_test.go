@@ -357,6 +357,7 @@ func TestRunStartsPostgres(t *testing.T) {
 		regexp.MustCompile(`(?m)^postgres: started by the bench from /usr/lib/postgresql/\d+/bin `),
 		regexp.MustCompile(`(?m)^\s*Update\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.3\s+(PASS|MISS)\s`),
 		regexp.MustCompile(`(?m)^fsync:    `),
+		regexp.MustCompile(`(?m)^postgres CPU: \d+ us per Update \(the bench's server`),
 	})
 	after, _ := filepath.Glob(filepath.Join(os.TempDir(), "podid-bench-pg-*"))
 	if len(after) > len(before) {
