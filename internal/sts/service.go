@@ -150,6 +150,13 @@ func checkPattern(ve *ValidationErrors, v, member string, ok func(rune) bool, pa
 	}
 }
 
+// tagOK reports whether v is a tag key or value checkLen and checkPattern
+// would pass: min to max characters, each a tagRune.
+func tagOK(v string, min, max int) bool {
+	n := length(v)
+	return n >= min && n <= max && strings.IndexFunc(v, func(r rune) bool { return !tagRune(r) }) < 0
+}
+
 // validate applies the model's member constraints (ValidationError).
 func validate(in *AssumeRoleInput) *Error {
 	var ve ValidationErrors
@@ -180,6 +187,9 @@ func validate(in *AssumeRoleInput) *Error {
 		ve.Add(&v, "tags", fmt.Sprintf("Member must have length less than or equal to %d", maxTags))
 	}
 	for i, t := range in.Tags {
+		if tagOK(t.Key, 1, 128) && tagOK(t.Value, 0, 256) {
+			continue // the member names are formatted only for an error
+		}
 		km := fmt.Sprintf("tags.%d.member.key", i+1)
 		vm := fmt.Sprintf("tags.%d.member.value", i+1)
 		checkLen(&ve, t.Key, km, 1, 128)
@@ -194,6 +204,9 @@ func validate(in *AssumeRoleInput) *Error {
 		ve.Add(&v, "transitiveTagKeys", fmt.Sprintf("Member must have length less than or equal to %d", maxTags))
 	}
 	for i, k := range in.TransitiveTagKeys {
+		if tagOK(k, 1, 128) {
+			continue
+		}
 		m := fmt.Sprintf("transitiveTagKeys.%d.member", i+1)
 		checkLen(&ve, k, m, 1, 128)
 		if k != "" {
