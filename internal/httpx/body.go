@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // ReadBody returns r's whole body, bounded by the host's limit (a
@@ -163,6 +164,9 @@ func DecodeJSON(r *http.Request, v any) error {
 		return err
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	if utf8.Valid(b) && flatStrings(b, v) {
 		return nil
 	}
 	b, err = strictJSON(b, v)

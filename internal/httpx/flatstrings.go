@@ -1,0 +1,167 @@
+package httpx
+
+import (
+	"encoding"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"sync"
+)
+
+// flatStrings decodes body into v in one pass when body is a JSON object
+// that strictJSON and encoding/json would decode to the same thing without
+// question: each member named once, exactly as one of the JSON names of v's
+// top-level string fields, its value a string with no escape and no control
+// character, nothing after the object but white space. It reports whether
+// it did; otherwise v is untouched and DecodeJSON takes its general path.
+// body's UTF-8 is checked already. EKS Auth's request (a kilobyte token and
+// three short strings) is such a body: its general path scans the body five
+// times.
+func flatStrings(body []byte, v any) bool {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	sv := rv.Elem()
+	fields := stringFieldsOf(sv.Type())
+	if len(fields) == 0 {
+		return false
+	}
+	var (
+		set [maxPlainMembers]struct {
+			field int
+			val   []byte
+		}
+		n int
+	)
+	i := skipWS(body, 0)
+	if i == len(body) || body[i] != '{' {
+		return false
+	}
+	i = skipWS(body, i+1)
+	if i < len(body) && body[i] == '}' {
+		return skipWS(body, i+1) == len(body)
+	}
+	for {
+		key, next, ok := plainString(body, i)
+		if !ok {
+			return false
+		}
+		f, known := fields[string(key)]
+		if !known || n == maxPlainMembers {
+			return false
+		}
+		for _, s := range set[:n] {
+			if s.field == f {
+				return false // named twice: the general path refuses it
+			}
+		}
+		i = skipWS(body, next)
+		if i == len(body) || body[i] != ':' {
+			return false
+		}
+		val, next, ok := plainString(body, skipWS(body, i+1))
+		if !ok {
+			return false
+		}
+		set[n].field, set[n].val = f, val
+		n++
+		i = skipWS(body, next)
+		if i == len(body) {
+			return false
+		}
+		if body[i] == '}' {
+			if skipWS(body, i+1) != len(body) {
+				return false
+			}
+			break
+		}
+		if body[i] != ',' {
+			return false
+		}
+		i = skipWS(body, i+1)
+	}
+	for _, s := range set[:n] {
+		sv.Field(s.field).SetString(string(s.val))
+	}
+	return true
+}
+
+// plainString reads the JSON string at body[i:] if it has no escape and no
+// control character: its contents and the index past its closing quote.
+func plainString(body []byte, i int) (s []byte, next int, ok bool) {
+	if i >= len(body) || body[i] != '"' {
+		return nil, 0, false
+	}
+	for j := i + 1; j < len(body); j++ {
+		switch c := body[j]; {
+		case c == '"':
+			return body[i+1 : j], j + 1, true
+		case c == '\\' || c < 0x20:
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+var (
+	stringFieldsByType sync.Map // reflect.Type -> map[string]int
+	jsonUnmarshaler    = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshaler    = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// stringFieldsOf maps the JSON names of t's exported, top-level fields of
+// kind string that encoding/json decodes as plain strings (no ",string"
+// option, no UnmarshalJSON or UnmarshalText) to their indexes. A name two
+// fields share is left out, as encoding/json leaves both out.
+func stringFieldsOf(t reflect.Type) map[string]int {
+	if f, ok := stringFieldsByType.Load(t); ok {
+		return f.(map[string]int)
+	}
+	out := map[string]int{}
+	names := map[string]int{} // how many fields have each JSON name
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous {
+			// An embedded struct's fields could share or shadow these
+			// names: such a type takes the general path.
+			clear(out)
+			break
+		}
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" && opts == "" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names[name]++
+		pt := reflect.PointerTo(f.Type)
+		if !plainName(name) || f.Type.Kind() != reflect.String || strings.Contains(","+opts+",", ",string,") ||
+			pt.Implements(jsonUnmarshaler) || pt.Implements(textUnmarshaler) {
+			continue
+		}
+		out[name] = i
+	}
+	for name := range out {
+		if names[name] > 1 {
+			delete(out, name)
+		}
+	}
+	stringFieldsByType.Store(t, out)
+	return out
+}
+
+// plainName reports whether a JSON tag name is one encoding/json takes as
+// it is (letters, digits, '_' and '-'); others take the general path.
+func plainName(name string) bool {
+	for _, c := range []byte(name) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return name != ""
+}
