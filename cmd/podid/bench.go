@@ -85,7 +85,7 @@ The exit code is 0 when the run completes, whether or not goals are met.`,
 	f.StringVar(&cfg.WorkDir, "work-dir", "", "directory for the store and server logs (default: a temporary directory, removed afterwards)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the temporary work directory")
 	f.StringSliceVar(&cfg.Ops, "ops", nil, "default mode: the operations to compare, Describe (with EKS Auth, the agent and moto) and/or Update (default both)")
-	f.StringVar(&cfg.ServeCPUProfile, "serve-cpu-profile", "", "default mode: write a Go CPU profile of the first podid serve (the throughput phases and the load) to this file, for go tool pprof")
+	f.StringVar(&cfg.ServeCPUProfile, "serve-cpu-profile", "", "write a Go CPU profile of a podid serve to this file, for go tool pprof: default mode, the first one (the throughput phases and the load); scale mode, the restarted one holding the data set (and the small one's to FILE.small)")
 
 	var listen, responses string
 	canned := &cobra.Command{

@@ -110,10 +110,12 @@ type Config struct {
 	// compare: "Describe" (with the other read comparisons), "Update" or
 	// both (the default).
 	Ops []string
-	// ServeCPUProfile, if set, is where the first podid serve of the
-	// default mode writes a Go CPU profile (the hidden --cpu-profile of
-	// every command) of its run: the throughput phases and the load, not
-	// the restart after them.
+	// ServeCPUProfile, if set, is where a podid serve writes a Go CPU
+	// profile (the hidden --cpu-profile of every command) of its run: in
+	// the default mode the first one (the throughput phases and the load,
+	// not the restart after them); in scale mode the restarted one holding
+	// the data set (its List pages among the rest), and the small one to
+	// ServeCPUProfile+".small".
 	ServeCPUProfile string
 	// CommandLine is printed in the report.
 	CommandLine string

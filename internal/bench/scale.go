@@ -89,7 +89,7 @@ func (r *run) scale(ctx context.Context) error {
 
 	// Start-up with the seeded data set: until /healthz is 200 and a
 	// Describe of a seeded association succeeds.
-	pod, err = r.startPodid(ctx, r.storeDSN())
+	pod, err = r.startPodid(ctx, r.storeDSN(), r.profileArgs("")...)
 	if err != nil {
 		return fmt.Errorf("restarting podid: %w", err)
 	}
@@ -119,7 +119,7 @@ func (r *run) scale(ctx context.Context) error {
 		return err
 	}
 	defer dropSmall()
-	small, err := r.startPodid(ctx, smallDSN)
+	small, err := r.startPodid(ctx, smallDSN, r.profileArgs(".small")...)
 	if err != nil {
 		return fmt.Errorf("starting the small podid: %w", err)
 	}
@@ -223,6 +223,18 @@ func (r *run) scale(ctx context.Context) error {
 		fmt.Fprintln(out, "\nmoto:     comparison skipped (--no-moto)")
 	}
 	return nil
+}
+
+// profileArgs are podid serve's arguments for a CPU profile written to
+// ServeCPUProfile plus suffix, if one was asked for: in scale mode the
+// restarted podid holding the data set writes it (start-up, Creates, List
+// pages, the count; go tool pprof -focus=listAssociations picks the List
+// pages out), and the small podid writes it with suffix ".small".
+func (r *run) profileArgs(suffix string) []string {
+	if r.cfg.ServeCPUProfile == "" {
+		return nil
+	}
+	return []string{"--cpu-profile", r.cfg.ServeCPUProfile + suffix}
 }
 
 func ratio(a, b time.Duration) float64 {

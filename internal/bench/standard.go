@@ -45,11 +45,7 @@ type throughputSet struct {
 // standard is the default mode (issue 2).
 func (r *run) standard(ctx context.Context) error {
 	cfg := r.cfg
-	var profile []string
-	if cfg.ServeCPUProfile != "" {
-		profile = []string{"--cpu-profile", cfg.ServeCPUProfile}
-	}
-	pod, err := r.startPodid(ctx, r.storeDSN(), profile...)
+	pod, err := r.startPodid(ctx, r.storeDSN(), r.profileArgs("")...)
 	if err != nil {
 		return err
 	}
