@@ -222,6 +222,7 @@ func (c *Cache) StartBackground(ctx context.Context) {
 		// Before markLoaded, so that "loaded" means the process's size
 		// after the load.
 		debug.FreeOSMemory()
+		c.pace()
 		c.markLoaded()
 		c.opts.Logger.Info("assoccache: associations loaded", "associations", c.Len(),
 			"took", took.Round(time.Millisecond))
@@ -300,6 +301,15 @@ func (c *Cache) Find(ctx context.Context, region, cluster, namespace, serviceAcc
 		RoleARN: a.RoleARN, TargetRoleARN: a.TargetRoleARN, ExternalID: a.ExternalID, Policy: a.Policy,
 		DisableSessionTags: a.DisableSessionTags, Revision: a.Revision,
 	}, true, nil
+}
+
+// pace sets the garbage collector's pacing for the table's size (see
+// paceGC): after the first load, then at every poll.
+func (c *Cache) pace() {
+	c.mu.RLock()
+	b := c.assocs.bytes()
+	c.mu.RUnlock()
+	paceGC(b)
 }
 
 // Len returns the number of cached associations.
@@ -418,6 +428,7 @@ func (c *Cache) run(ctx context.Context, watch <-chan struct{}) {
 			c.syncLogged(ctx)
 		case <-poll.C:
 			c.syncLogged(ctx)
+			c.pace()
 		case <-c.kick:
 			c.syncLogged(ctx)
 		case <-due.C:

@@ -1,0 +1,73 @@
+package assoccache
+
+import (
+	"os"
+	"runtime/debug"
+	runtimemetrics "runtime/metrics"
+	"sync"
+	"unsafe"
+)
+
+// The garbage collector's pacing (GOGC, 100 by default) lets the heap grow
+// to twice its live size before the next collection. A million cached
+// associations are ~150 MiB of that live heap, though none of it is ever
+// garbage nor scanned (the table holds no pointers): the default pacing
+// would leave ~150 MiB of headroom for the garbage of requests, headroom
+// that the first load's debug.FreeOSMemory has handed back to the OS. Each
+// request's garbage then lands on pages the process has never touched, one
+// page fault each 4 KiB: a List page of 100 associations (~170 KiB of
+// garbage) took twice as long at 1M associations as at 1k until ~150 MiB
+// had been allocated (issue 11). So the cache paces the collector as if
+// its table were not there: the heap may grow by the rest of the live heap
+// (what GOGC=100 would give a process without the cache), and by at least
+// minHeadroom, so that request garbage is collected and its pages reused
+// about as often as in a server holding a few associations.
+const minHeadroom = 32 << 20
+
+// gcPercent is the GOGC that gives a live heap of live bytes, cached of
+// them the table's, a headroom of max(minHeadroom, live-cached): at most
+// 100 (the cache never makes the collector run less often than the
+// default), at least 1.
+func gcPercent(live, cached uint64) int {
+	if live == 0 {
+		return 100
+	}
+	headroom := uint64(minHeadroom)
+	if cached < live && live-cached > headroom {
+		headroom = live - cached
+	}
+	return int(max(1, min(100, headroom*100/live)))
+}
+
+var pacing struct {
+	mu      sync.Mutex
+	percent int // the last percent set; 0: none set yet
+}
+
+// paceGC sets GOGC for a cache table of cached bytes, from the live heap
+// the last collection found, unless GOGC was set in the environment (the
+// operator's choice stands).
+func paceGC(cached uint64) {
+	if _, set := os.LookupEnv("GOGC"); set {
+		return
+	}
+	sample := []runtimemetrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	runtimemetrics.Read(sample)
+	if sample[0].Value.Kind() != runtimemetrics.KindUint64 {
+		return
+	}
+	p := gcPercent(sample[0].Value.Uint64(), cached)
+	pacing.mu.Lock()
+	defer pacing.mu.Unlock()
+	if p != pacing.percent {
+		debug.SetGCPercent(p)
+		pacing.percent = p
+	}
+}
+
+// bytes is the memory the table's slices hold (their capacities; the
+// interned strings, shared by many associations, are left out).
+func (t *table) bytes() uint64 {
+	return uint64(cap(t.recs))*uint64(unsafe.Sizeof(rec{})) + uint64(cap(t.arena)) +
+		4*uint64(cap(t.free)+cap(t.byKey.slots)+cap(t.byID.slots))
+}
