@@ -52,7 +52,14 @@ func startServe(t *testing.T, delay time.Duration) (string, string) {
 }
 
 // startServeWith is startServe with options of the test's.
-func startServeWith(t *testing.T, opt func(o *serveOptions)) (string, string) {
+func startServeWith(t testing.TB, opt func(o *serveOptions)) (string, string) {
+	t.Helper()
+	return startServeLog(t, io.Discard, opt)
+}
+
+// startServeLog is startServeWith with podid serve's log (its stderr)
+// going to stderr.
+func startServeLog(t testing.TB, stderr io.Writer, opt func(o *serveOptions)) (string, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	o := &serveOptions{
@@ -65,7 +72,7 @@ func startServeWith(t *testing.T, opt func(o *serveOptions)) (string, string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	bw := &bannerWriter{url: make(chan string, 1)}
-	go func() { done <- runServe(ctx, o, io.MultiWriter(bw, io.Discard), io.Discard) }()
+	go func() { done <- runServe(ctx, o, io.MultiWriter(bw, io.Discard), stderr) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 
@@ -81,23 +82,49 @@ func readAssociation(tx *wtx, region, cluster, id string) (store.Association, er
 
 // GetAssociation implements store.Store.
 func (s *Store) GetAssociation(ctx context.Context, region, cluster, id string) (store.Association, error) {
-	a, err := s.getAssociation(ctx, "SELECT "+associationColumns+" FROM associations WHERE region = ? AND cluster_name = ? AND id = ?", region, cluster, id)
+	a, err := s.lookupAssociation(ctx, region, cluster, id)
 	if err != nil {
 		return store.Association{}, fmt.Errorf("getting association %s: %w", id, err)
 	}
 	return a, nil
 }
 
-func (s *Store) getAssociation(ctx context.Context, query string, args ...any) (store.Association, error) {
-	row, err := s.queryRow(ctx, query, args...)
+// getAssociationQuery reads an association by its key: the columns of
+// associationColumns but the key's own (region, id, cluster_name), which
+// are the key's values (compared with BINARY collation), in this order.
+const getAssociationQuery = `SELECT namespace, service_account, role_arn, target_role_arn, external_id, policy,
+	disable_session_tags, owner_arn, tags, created_at, modified_at, revision
+	FROM associations WHERE region = ? AND cluster_name = ? AND id = ?`
+
+// lookupAssociation is GetAssociation's read (the hottest of the EKS API),
+// through the driver's interfaces (rawStmts).
+func (s *Store) lookupAssociation(ctx context.Context, region, cluster, id string) (store.Association, error) {
+	var v [12]driver.Value
+	found, err := s.raw.readRow(ctx, getAssociationQuery,
+		[]driver.NamedValue{{Ordinal: 1, Value: region}, {Ordinal: 2, Value: cluster}, {Ordinal: 3, Value: id}}, v[:])
 	if err != nil {
 		return store.Association{}, err
 	}
-	a, err := scanAssociation(row)
-	if errNoRows(err) {
+	if !found {
 		return store.Association{}, store.ErrNotFound
 	}
-	return a, err
+	a := store.Association{Region: region, ClusterName: cluster, ID: id}
+	var tags string
+	var disable, created, modified int64
+	d := rawDecoder{v: v[:]}
+	d.text(&a.Namespace, &a.ServiceAccount, &a.RoleARN, &a.TargetRoleARN, &a.ExternalID, &a.Policy)
+	d.integer(&disable)
+	d.text(&a.OwnerARN, &tags)
+	d.integer(&created, &modified, &a.Revision)
+	if d.err != nil {
+		return store.Association{}, d.err
+	}
+	a.DisableSessionTags = disable != 0
+	a.CreatedAt, a.ModifiedAt = storecore.FromMicros(created), storecore.FromMicros(modified)
+	if a.Tags, err = storecore.DecodeTags([]byte(tags)); err != nil {
+		return store.Association{}, err
+	}
+	return a, nil
 }
 
 // UpdateAssociation implements store.Store.

@@ -62,6 +62,7 @@ type Store struct {
 	rdb  *sql.DB // read-only pool
 	wdb  *sql.DB // the single writer connection's pool (one connection)
 	rst  stmtCache
+	raw  rawStmts // the hottest point reads, on the read pool
 
 	w *writer
 
@@ -138,6 +139,7 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 		rdb:  rdb,
 		wdb:  wdb,
 		rst:  stmtCache{db: rdb},
+		raw:  rawStmts{db: rdb},
 		now:  now,
 	}
 	if err := rdb.PingContext(ctx); err != nil {
@@ -234,6 +236,7 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	s.rst.close()
+	s.raw.close()
 	if s.w != nil {
 		s.w.closeStmts()
 	}

@@ -66,6 +66,9 @@ func TestPersistsAcrossReopen(t *testing.T) {
 	if _, err := s.GetCluster(ctx, "", "c1"); err == nil {
 		t.Error("GetCluster on a closed store succeeded")
 	}
+	if _, err := s.GetAssociation(ctx, "", "c1", a.ID); err == nil {
+		t.Error("GetAssociation on a closed store succeeded")
+	}
 
 	s = openTemp(t, path)
 	if err := s.IntegrityCheck(ctx); err != nil {

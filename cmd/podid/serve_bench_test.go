@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+
+	"github.com/podid/podid/internal/sigv4"
+)
+
+// BenchmarkServeDescribe measures DescribePodIdentityAssociation through
+// the real aws-sdk-go-v2 client against podid serve as it runs (build's
+// wiring: SQLite, --iam enforce, the audit recorder, the request log
+// written to a file), from 8 goroutines sharing one client as podid bench
+// drives it: with --auth none (what podid bench runs) and with --auth
+// sigv4 (serve's default, the admin identity's keys). Client and server
+// share the process, so cpu-ns/op counts both; profile with -cpuprofile
+// and look below net/http.(*conn).serve for the server's part.
+func BenchmarkServeDescribe(b *testing.B) {
+	for _, mode := range []string{sigv4.ModeNone, sigv4.ModeSigV4} {
+		b.Run("auth="+mode, func(b *testing.B) {
+			logFile, err := os.Create(filepath.Join(b.TempDir(), "serve.log"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { logFile.Close() })
+			url, dir := startServeLog(b, logFile, func(o *serveOptions) {
+				o.auth, o.iam, o.logLevel = mode, iamEnforce, "info"
+			})
+			keys := aws.Credentials{AccessKeyID: "AKIDPODIDBENCH", SecretAccessKey: "podid-bench-secret"}
+			if mode == sigv4.ModeSigV4 {
+				admin, err := sigv4.LoadAdmin(dir)
+				if err != nil {
+					b.Fatal(err)
+				}
+				keys = aws.Credentials{AccessKeyID: admin.AccessKeyID, SecretAccessKey: admin.SecretAccessKey}
+			}
+			// Closed before podid serve shuts down: a connection the
+			// transport dialled but never used would hold Shutdown up.
+			hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+			b.Cleanup(hc.CloseIdleConnections)
+			ek := eks.NewFromConfig(aws.Config{
+				Region:      "us-west-2",
+				HTTPClient:  hc,
+				Credentials: credentials.StaticCredentialsProvider{Value: keys},
+				Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
+			}, func(o *eks.Options) { o.BaseEndpoint = aws.String(url) })
+			ctx := context.Background()
+			if _, err := ek.CreateCluster(ctx, &eks.CreateClusterInput{
+				Name: aws.String("dev"), RoleArn: aws.String("arn:aws:iam::111122223333:role/eks"),
+				ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-1"}},
+			}); err != nil {
+				b.Fatal(err)
+			}
+			a, err := ek.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{
+				ClusterName: aws.String("dev"), Namespace: aws.String("default"), ServiceAccount: aws.String("app"),
+				RoleArn: aws.String("arn:aws:iam::111122223333:role/app"),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			in := &eks.DescribePodIdentityAssociationInput{ClusterName: aws.String("dev"), AssociationId: a.Association.AssociationId}
+			b.ReportAllocs()
+			start := processCPU()
+			b.SetParallelism(4) // 8 goroutines on 2 CPUs, as podid bench's 8 workers
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := ek.DescribePodIdentityAssociation(ctx, in); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64((processCPU()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// processCPU is the process's CPU time (user and system), meaningful on a
+// machine whose cores other work shares, unlike ns/op.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
