@@ -64,3 +64,18 @@ func BenchmarkVerifySession(b *testing.B) {
 }
 
 var _ = io.Discard
+
+// BenchmarkParseAuthorization: the Authorization header of an SDK's
+// request, parsed on every request (with --auth none too, for its region
+// and key ID).
+func BenchmarkParseAuthorization(b *testing.B) {
+	h := "AWS4-HMAC-SHA256 Credential=AKIDPODIDBENCH/20261205/us-west-2/eks/aws4_request, " +
+		"SignedHeaders=accept-encoding;amz-sdk-invocation-id;amz-sdk-request;host;x-amz-date, " +
+		"Signature=" + strings.Repeat("0123456789abcdef", 4)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := sigv4.ParseAuthorization(h); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

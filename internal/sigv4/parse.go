@@ -49,7 +49,9 @@ func ParseAuthorization(h string) (*Authorization, error) {
 	}
 	var cred, signed, sig string
 	var haveCred, haveSigned, haveSig bool
-	for _, part := range strings.Split(rest, ",") {
+	for more := true; more; {
+		var part string
+		part, rest, more = strings.Cut(rest, ",")
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
 			if strings.TrimSpace(part) == "" {
@@ -87,9 +89,13 @@ func ParseAuthorization(h string) (*Authorization, error) {
 // query parameters carry them alike.
 func parseScope(cred, signed, sig string) (*Authorization, error) {
 	a := &Authorization{Signature: sig}
-	scope := strings.Split(cred, "/")
-	if len(scope) != 5 {
+	var scope [5]string
+	if strings.Count(cred, "/") != len(scope)-1 {
 		return nil, incomplete("Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '%s'", cred)
+	}
+	rest := cred
+	for i := range scope {
+		scope[i], rest, _ = strings.Cut(rest, "/")
 	}
 	a.AccessKeyID, a.Date, a.Region, a.Service = scope[0], scope[1], scope[2], scope[3]
 	if a.AccessKeyID == "" {
@@ -116,10 +122,20 @@ func parseScope(cred, signed, sig string) (*Authorization, error) {
 			return nil, incomplete("SignedHeaders must be lower-case header names separated by ';'. Got '%s'", signed)
 		}
 	}
-	if len(sig) != 64 || strings.Trim(sig, "0123456789abcdef") != "" {
+	if len(sig) != 64 || !lowerHex(sig) {
 		return nil, incomplete("Signature must be 64 lower-case hexadecimal characters.")
 	}
 	return a, nil
+}
+
+// lowerHex tells whether s is lower-case hexadecimal digits only.
+func lowerHex(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Presigned is a request signed in its query string (SigV4 query-string

@@ -263,15 +263,6 @@ func ScopeService(r *http.Request) string {
 	return ""
 }
 
-// scopeRegion is the region of the SigV4 scope r is signed for, "" when it
-// names none.
-func scopeRegion(r *http.Request) string {
-	if auth := scope(r); auth != nil {
-		return auth.Region
-	}
-	return ""
-}
-
 // expectedService is the signing name a request's scope must carry, or ""
 // when any is accepted (podid's own admin API). STS and IAM share the
 // awsQuery endpoint: a scope of either is the request's service there.
@@ -304,8 +295,14 @@ const msgContentSHA = "The provided 'x-amz-content-sha256' header does not match
 // request's signing scope ("" when it names none), or the refusal.
 func (a *Authenticator) authenticate(r *http.Request) (*authz.Identity, string, error) {
 	if a.cfg.Mode == ModeNone {
-		region := scopeRegion(r)
-		id, f := a.attribute(r, region)
+		// The scope, parsed once, gives the region and the key ID.
+		var region, akid string
+		if auth := scope(r); auth != nil {
+			region, akid = auth.Region, auth.AccessKeyID
+		} else {
+			akid = requestKeyID(r)
+		}
+		id, f := a.attribute(r, region, akid)
 		if f != nil {
 			return nil, "", f
 		}
@@ -495,9 +492,9 @@ func (a *Authenticator) lookup(ctx context.Context, akid, token string) (*authz.
 // session is refused. A request naming a vended key ID (STS's "ASIA" form)
 // is that session or nothing: without its token, or with another
 // session's, it is refused, never the admin. region is the request's
-// scope's ("" for none): one podid does not serve is refused.
-func (a *Authenticator) attribute(r *http.Request, region string) (*authz.Identity, *failure) {
-	akid := requestKeyID(r)
+// scope's ("" for none): one podid does not serve is refused; akid the
+// access key ID it names (requestKeyID).
+func (a *Authenticator) attribute(r *http.Request, region, akid string) (*authz.Identity, *failure) {
 	// Unchecked signatures still say which region the request is for.
 	if region != "" {
 		if f := a.checkRegion(region, akid); f != nil {
