@@ -39,8 +39,9 @@ const TRUST_NO_TAGS = JSON.stringify({
   Version: "2012-10-17",
   Statement: [{ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole"] }],
 });
-// The session tests' role: the account's own identities (the admin
-// keys are its root) may assume it.
+// The session tests' role: the account's own identities whose policies
+// allow it may assume it (an IAM user, assumer(): STS refuses the root,
+// the admin keys, as AWS does).
 const TRUST_ACCOUNT = JSON.stringify({
   Version: "2012-10-17",
   Statement: [{ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: ["sts:AssumeRole", "sts:TagSession"] }],
@@ -124,6 +125,27 @@ async function ensureRole(name, trust = TRUST_NO_TAGS) {
   }
 }
 
+// assumer returns an Api for an IAM user that may assume console-session
+// (the account root may not assume roles); the admin's where IAM is off.
+let assumerApi;
+async function assumer() {
+  if (caps.iam !== true) return api;
+  if (assumerApi) return assumerApi;
+  try {
+    await api.awsQuery("iam", "2010-05-08", "CreateUser", { UserName: "console-assumer" });
+  } catch (err) {
+    if (err.code !== "EntityAlreadyExists") throw err;
+  }
+  await api.awsQuery("iam", "2010-05-08", "PutUserPolicy", {
+    UserName: "console-assumer",
+    PolicyName: "assume",
+    PolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "sts:AssumeRole", Resource: roleArn("console-session") }] }),
+  });
+  const k = xmlFields(await api.awsQuery("iam", "2010-05-08", "CreateAccessKey", { UserName: "console-assumer" }), ["AccessKeyId", "SecretAccessKey"]);
+  assumerApi = new Api({ accessKeyId: k.AccessKeyId, secretAccessKey: k.SecretAccessKey, region: "us-east-1" }, URL_);
+  return assumerApi;
+}
+
 test("podid serve --auth sigv4 accepts the console's signatures", async () => {
   const me = await api.getCallerIdentity();
   assert.equal(me.Arn, `arn:aws:iam::${ACCOUNT}:root`);
@@ -140,7 +162,7 @@ test("podid serve --auth sigv4 accepts the console's signatures", async () => {
 
   // A session's credentials (with a token).
   await ensureRole("console-session", TRUST_ACCOUNT);
-  const xml = await api.awsQuery("sts", "2011-06-15", "AssumeRole", { RoleArn: roleArn("console-session"), RoleSessionName: "console-test" });
+  const xml = await (await assumer()).awsQuery("sts", "2011-06-15", "AssumeRole", { RoleArn: roleArn("console-session"), RoleSessionName: "console-test" });
   const s = xmlFields(xml, ["AccessKeyId", "SecretAccessKey", "SessionToken"]);
   const session = new Api({ accessKeyId: s.AccessKeyId, secretAccessKey: s.SecretAccessKey, sessionToken: s.SessionToken, region: "eu-west-1" }, URL_);
   const who = await session.getCallerIdentity();
@@ -407,7 +429,7 @@ async function signInElsewhere(creds, name) {
 
 test("a session's credentials sign in and see what the session may see", async () => {
   await ensureRole("console-session", TRUST_ACCOUNT);
-  const xml = await api.awsQuery("sts", "2011-06-15", "AssumeRole", { RoleArn: roleArn("console-session"), RoleSessionName: "viewer" });
+  const xml = await (await assumer()).awsQuery("sts", "2011-06-15", "AssumeRole", { RoleArn: roleArn("console-session"), RoleSessionName: "viewer" });
   const s = xmlFields(xml, ["AccessKeyId", "SecretAccessKey", "SessionToken"]);
   const who = await signInElsewhere({ accessKeyId: s.AccessKeyId, secretAccessKey: s.SecretAccessKey, sessionToken: s.SessionToken }, "session-clusters");
   assert.match(who, /assumed-role\/console-session\/viewer$/);

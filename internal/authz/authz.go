@@ -50,9 +50,16 @@ type DeniedError struct {
 	// Statement, Sid, Scope); nil when no policy was evaluated (a missing
 	// role, Rules).
 	Decision *policy.Result
+	// Message, when set, is what the caller is told instead of the usual
+	// "User: ... is not authorized ..." (STS's "Roles may not be assumed
+	// by root accounts.").
+	Message string
 }
 
 func (e *DeniedError) Error() string {
+	if e.Message != "" {
+		return e.Message
+	}
 	if e.Principal == "" {
 		return fmt.Sprintf("The request is not authenticated: it is not authorized to perform: %s on resource: %s", e.Action, e.Resource)
 	}

@@ -20,6 +20,8 @@ type Decision struct {
 	Action string
 	// RoleMissing: the role does not exist (in podid's account).
 	RoleMissing bool
+	// Root: the caller is the account root, which may not assume roles.
+	Root bool
 	// Result is the policy engine's; zero when RoleMissing.
 	Result policy.Result
 	// Document is the deciding policy's text (the trust policy, an
@@ -38,14 +40,24 @@ func (e *Enforcer) AuthorizeAssumeRole(ctx context.Context, a sts.Assumption) er
 		return err
 	}
 	var res *policy.Result
-	if !d.RoleMissing {
+	if !d.RoleMissing && !d.Root {
 		res = &d.Result
 	}
-	return e.denied(ctx, d.Principal, d.Action, a.RoleARN, res, d.Reason)
+	denied := e.denied(ctx, d.Principal, d.Action, a.RoleARN, res, d.Reason)
+	if d.Root {
+		denied.Message = rootMayNotAssume
+	}
+	return denied
 }
 
-// DecideAssumeRole decides a role assumption as STS would: the role must
-// exist in podid's account; policy.AuthorizeAssumeRole must allow
+// rootMayNotAssume is STS's refusal of AssumeRole with the account root's
+// credentials (AccessDenied, 403) [OBS: AWS's answer as clients quote it;
+// IAM UG, "Switch to an IAM role (AWS CLI)": "You cannot assume a role
+// when you are signed in as the AWS account root user." DOC].
+const rootMayNotAssume = "Roles may not be assumed by root accounts."
+
+// DecideAssumeRole decides a role assumption as STS would: the account
+// root may not assume roles; the role must exist in podid's account; policy.AuthorizeAssumeRole must allow
 // sts:AssumeRole on it (the trust policy, and the caller's identity
 // policies unless the caller is a service or the trust policy names it),
 // and sts:TagSession too when the new session has tags. The trust
@@ -58,6 +70,11 @@ func (e *Enforcer) DecideAssumeRole(ctx context.Context, a sts.Assumption) (Deci
 	c, principal := e.assumer(a)
 	d.Principal = principal.String()
 	d.Action = "sts:AssumeRole"
+	if c.root {
+		// Whatever the trust policy says: AWS refuses before it.
+		d.Root, d.Reason = true, "roles may not be assumed by root accounts"
+		return d, nil
+	}
 	var role *entity
 	var err error
 	res, err := e.decide(ctx, func() (policy.Result, error) {

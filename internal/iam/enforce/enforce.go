@@ -7,7 +7,8 @@
 // hop (the service principal pods.eks.amazonaws.com), its target hop (the
 // association role's session) and STS AssumeRole by any caller.
 //
-// The admin identity is the account root and may do everything. Policies
+// The admin identity is the account root and may do everything but
+// assume a role (STS refuses the root, as AWS does). Policies
 // are read from the IAM store (store.IAM's RolePrincipal/UserPrincipal),
 // parsed once and cached until the store's IAM revision moves: Start
 // follows the store's change signals, and a refusal re-reads the revision
@@ -523,7 +524,7 @@ func (e *Enforcer) decide(ctx context.Context, eval func() (policy.Result, error
 	return eval()
 }
 
-func (e *Enforcer) denied(ctx context.Context, principal, action, resource string, res *policy.Result, reason string) error {
+func (e *Enforcer) denied(ctx context.Context, principal, action, resource string, res *policy.Result, reason string) *authz.DeniedError {
 	e.log.LogAttrs(ctx, slog.LevelInfo, "iam: denied", slog.String("principal", principal),
 		slog.String("action", action), slog.String("resource", resource), slog.String("reason", reason))
 	return &authz.DeniedError{Principal: principal, Action: action, Resource: resource, Reason: reason, Decision: res}

@@ -74,3 +74,32 @@ func TestManagedSessionPolicies(t *testing.T) {
 	full, _ := assumeAs(t, s, userCfg, "app")
 	must[*iam.GetRoleOutput](t, "GetRole without session policies")(iam.NewFromConfig(full).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("next")}))
 }
+
+// TestRootMayNotAssumeRoles: STS refuses AssumeRole with the account
+// root's credentials, whatever the trust policy says (AccessDenied, "Roles
+// may not be assumed by root accounts."; IAM UG, "Switch to an IAM role
+// (AWS CLI)": the root user cannot assume a role). --iam off keeps
+// letting podid's admin identity assume roles.
+func TestRootMayNotAssumeRoles(t *testing.T) {
+	rootARN := "arn:aws:iam::" + account + ":root"
+	for _, enforced := range []bool{true, false} {
+		s := newServerWith(t, enforced)
+		ctx := t.Context()
+		c := adminIAM(s)
+		for _, p := range []string{account, rootARN} {
+			name := "by-account"
+			if p == rootARN {
+				name = "by-root"
+			}
+			must[*iam.CreateRoleOutput](t, "CreateRole")(c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trustOf(p))}))
+			admin := sts.NewFromConfig(awsConfig(s, servertest.AccessKeyID, servertest.SecretAccessKey))
+			_, err := admin.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + account + ":role/" + name), RoleSessionName: aws.String("root")})
+			switch {
+			case enforced:
+				wantError(t, "AssumeRole by the root of a role trusting "+p, err, "AccessDenied", "Roles may not be assumed by root accounts.")
+			case err != nil:
+				t.Errorf("--iam off: AssumeRole by the admin identity: %v", err)
+			}
+		}
+	}
+}
