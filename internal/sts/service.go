@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -53,6 +54,42 @@ type Service struct {
 	log    *slog.Logger
 	nowFn  func() time.Time
 	region string
+
+	rmu   sync.Mutex
+	roles map[string]roleInfo // by role ARN, at most maxCachedRoles
+}
+
+// roleInfo is what AssumeRole derives from a role ARN: whether it is a
+// role ARN of this partition, its account, its role ID. It depends on the
+// ARN's text alone, so it never goes stale.
+type roleInfo struct {
+	ok          bool
+	account, id string
+}
+
+// maxCachedRoles bounds Service.roles; past it the map restarts.
+const maxCachedRoles = 4096
+
+// role returns arn's roleInfo, derived once per valid role ARN.
+func (s *Service) role(arn string) roleInfo {
+	s.rmu.Lock()
+	r, ok := s.roles[arn]
+	s.rmu.Unlock()
+	if ok {
+		return r
+	}
+	m := roleARNRE.FindStringSubmatch(arn)
+	if m == nil || m[1] != s.cfg.Partition {
+		return roleInfo{} // not remembered: refusals cost what they did
+	}
+	r = roleInfo{ok: true, account: m[2], id: RoleID(arn)}
+	s.rmu.Lock()
+	if len(s.roles) >= maxCachedRoles {
+		clear(s.roles)
+	}
+	s.roles[arn] = r
+	s.rmu.Unlock()
+	return r
 }
 
 // New returns a Service.
@@ -66,7 +103,8 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.Keys) == 0 {
 		return nil, errors.New("sts: no session key")
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, nowFn: cfg.Now, region: cfg.Region, cache: newSessionCache(sessionCacheSize)}
+	s := &Service{cfg: cfg, log: cfg.Logger, nowFn: cfg.Now, region: cfg.Region, cache: newSessionCache(sessionCacheSize),
+		roles: map[string]roleInfo{}}
 	for i, k := range cfg.Keys {
 		ks, err := deriveKeys(k)
 		if err != nil {
@@ -333,11 +371,11 @@ func (s *Service) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumeRol
 	if e := validate(&in); e != nil {
 		return AssumeRoleOutput{}, e
 	}
-	m := roleARNRE.FindStringSubmatch(in.RoleARN)
-	if m == nil || m[1] != s.cfg.Partition {
+	role := s.role(in.RoleARN)
+	if !role.ok {
 		return AssumeRoleOutput{}, validationError("Request ARN is invalid")
 	}
-	account := m[2]
+	account := role.account
 	duration := int(in.DurationSeconds)
 	if duration == 0 {
 		duration = DefaultDuration
@@ -376,7 +414,7 @@ func (s *Service) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumeRol
 	sess := &Session{
 		AccessKeyID:       akid,
 		RoleARN:           in.RoleARN,
-		RoleID:            RoleID(in.RoleARN),
+		RoleID:            role.id,
 		RoleSessionName:   in.RoleSessionName,
 		Partition:         s.cfg.Partition,
 		Account:           account,

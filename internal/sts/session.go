@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 	"sync"
 	"time"
@@ -95,6 +96,9 @@ type keySet struct {
 	id     [keyIDLen]byte
 	aead   cipher.AEAD
 	secret []byte
+	// macs holds HMAC-SHA256 states keyed with secret (hash.Hash), so
+	// that secretFor pays for the key's pads once, not per call.
+	macs sync.Pool
 }
 
 func deriveKeys(master []byte) (*keySet, error) {
@@ -116,13 +120,18 @@ func deriveKeys(master []byte) (*keySet, error) {
 	}
 	ks := &keySet{aead: aead, secret: label("podid/sts/secret/v1")}
 	copy(ks.id[:], label("podid/sts/key-id/v1"))
+	ks.macs.New = func() any { return hmac.New(sha256.New, ks.secret) }
 	return ks, nil
 }
 
 func (k *keySet) secretFor(akid string) string {
-	m := hmac.New(sha256.New, k.secret)
+	m := k.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write([]byte(akid))
-	return base64.RawStdEncoding.EncodeToString(m.Sum(nil))[:40]
+	var sum [sha256.Size]byte
+	out := base64.RawStdEncoding.EncodeToString(m.Sum(sum[:0]))[:40]
+	k.macs.Put(m)
+	return out
 }
 
 func (k *keySet) seal(sess *Session) (string, error) {
