@@ -182,21 +182,21 @@ func (h *Handler) noteAudit(r *http.Request, out *eksapi.AssumeRoleForPodIdentit
 	d := audit.Note(r.Context())
 	cluster := clip(r.PathValue("clusterName"))
 	params := map[string]any{"clusterName": cluster}
-	for k, v := range map[string]string{
-		"namespace": info.namespace, "serviceAccount": info.serviceAccount, "podName": info.pod, "podUid": info.podUID,
-		"eksNodeName": clip(info.in.EksNodeName), "instanceId": clip(info.in.InstanceId), "zone": clip(info.in.Zone),
+	for _, kv := range [...]member{
+		{"namespace", info.namespace}, {"serviceAccount", info.serviceAccount}, {"podName", info.pod}, {"podUid", info.podUID},
+		{"eksNodeName", clip(info.in.EksNodeName)}, {"instanceId", clip(info.in.InstanceId)}, {"zone", clip(info.in.Zone)},
 	} {
-		if v != "" {
-			params[k] = v
+		if kv.value != "" {
+			params[kv.name] = kv.value
 		}
 	}
 	d.RequestParameters = params
 	extra := map[string]any{"outcome": OutcomeSuccess}
-	for k, v := range map[string]string{
-		"associationId": info.associationID, "roleArn": info.roleARN, "targetRoleArn": info.targetRoleARN, "sessionName": info.sessionName,
+	for _, kv := range [...]member{
+		{"associationId", info.associationID}, {"roleArn", info.roleARN}, {"targetRoleArn", info.targetRoleARN}, {"sessionName", info.sessionName},
 	} {
-		if v != "" {
-			extra[k] = v
+		if kv.value != "" {
+			extra[kv.name] = kv.value
 		}
 	}
 	if info.associationID != "" {
@@ -437,13 +437,22 @@ func sourceContext(in eksapi.AssumeRoleForPodIdentityInput) map[string]string {
 	if in.EksNodeName == "" && in.InstanceId == "" && in.Zone == "" {
 		return nil
 	}
-	m := map[string]string{}
-	for k, v := range map[string]string{"eksNodeName": in.EksNodeName, "instanceId": in.InstanceId, "zone": in.Zone} {
-		if v != "" {
-			m[k] = v
+	m := make(map[string]string, 3)
+	for _, kv := range sourceMembers(in) {
+		if kv.value != "" {
+			m[kv.name] = kv.value
 		}
 	}
 	return m
+}
+
+// member is a named value of a request, in a fixed order (ranging over a
+// map literal would build the map on every request).
+type member struct{ name, value string }
+
+// sourceMembers are what the agent says about the node.
+func sourceMembers(in eksapi.AssumeRoleForPodIdentityInput) [3]member {
+	return [3]member{{"eksNodeName", in.EksNodeName}, {"instanceId", in.InstanceId}, {"zone", in.Zone}}
 }
 
 // validationError is a one-member InvalidParameterException worded as AWS's
@@ -465,9 +474,9 @@ func validateInput(cluster string, in *eksapi.AssumeRoleForPodIdentityInput) err
 		// The token is sensitive: never echoed.
 		return validationError("'***'", "token", `Member must satisfy regular expression pattern: [A-Za-z0-9-_=]+\.[A-Za-z0-9-_=]+\.[A-Za-z0-9-_=]+`)
 	}
-	for member, v := range map[string]string{"eksNodeName": in.EksNodeName, "instanceId": in.InstanceId, "zone": in.Zone} {
-		if len(v) > maxSourceValueLen {
-			return validationError("'"+v[:16]+"...'", member, fmt.Sprintf("Member must have length less than or equal to %d", maxSourceValueLen))
+	for _, kv := range sourceMembers(*in) {
+		if len(kv.value) > maxSourceValueLen {
+			return validationError("'"+kv.value[:16]+"...'", kv.name, fmt.Sprintf("Member must have length less than or equal to %d", maxSourceValueLen))
 		}
 	}
 	return nil
