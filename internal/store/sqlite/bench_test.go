@@ -220,10 +220,12 @@ func fileSize(path string) string {
 func runCPU(b *testing.B, s *sqlite.Store, name string, f func(b *testing.B)) {
 	b.Helper()
 	b.Run(name, func(b *testing.B) {
-		before, stats := cpuTime(), s.Stats()
+		before, stats, written := cpuTime(), s.Stats(), bytesWritten()
 		f(b)
 		if b.N > 0 {
 			b.ReportMetric(float64((cpuTime()-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			// Nearly all of it WAL frames (4 KiB pages and their headers).
+			b.ReportMetric(float64(bytesWritten()-written)/float64(b.N), "written-B/op")
 		}
 		if after := s.Stats(); after.Commits > stats.Commits {
 			b.ReportMetric(float64(after.Writes-stats.Writes)/float64(after.Commits-stats.Commits), "writes/commit")
@@ -237,4 +239,20 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// bytesWritten is what the process has written through write system calls
+// (wchar in /proc/self/io), or 0 where that is not known.
+func bytesWritten() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
 }

@@ -235,8 +235,16 @@ func TestBatchRevisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &writer{conn: conn, stmts: map[string]*sql.Stmt{}, notify: func() {}}
+	w := &writer{
+		conn: conn, stmts: map[string]*sql.Stmt{}, notify: func() {},
+		gather: storecore.Gatherer[*writeReq]{MaxBatch: maxBatch},
+		reqs:   make(chan *writeReq, 8),
+		syncs:  make(chan *syncJob, 1), syncsDone: make(chan struct{}),
+	}
+	go w.syncLoop()
 	defer func() {
+		close(w.syncs)
+		<-w.syncsDone
 		for _, st := range w.stmts {
 			st.Close()
 		}
@@ -282,7 +290,16 @@ func TestBatchRevisions(t *testing.T) {
 					return nil
 				}})
 			}
-			w.runBatch(batch, nil)
+			// Queued before the writer looks, they all join one
+			// transaction, but for a failing first write, which is
+			// rolled back alone (the rest start the next one).
+			for _, req := range batch {
+				w.reqs <- req
+			}
+			for len(w.reqs) > 0 {
+				w.runBatch(<-w.reqs)
+			}
+			w.awaitSync()
 			want := base
 			for i, st := range tc.steps {
 				res := <-batch[i].done

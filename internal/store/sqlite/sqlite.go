@@ -2,9 +2,12 @@
 // store.Watcher on one SQLite database file, through the pure-Go
 // modernc.org/sqlite driver (no cgo).
 //
-// Durability: the database runs in WAL mode with synchronous=FULL, so the WAL
-// is fsynced before every commit returns and an acknowledged write survives a
-// crash of the process (kill -9) or of the machine.
+// Durability: the database runs in WAL mode, and a write is acknowledged only
+// once the WAL holding its commit is on disk, so an acknowledged write
+// survives a crash of the process (kill -9) or of the machine. The writer
+// commits with synchronous=NORMAL and syncs the -wal file itself, in a
+// pipeline with the next transaction (see walSync); every other connection
+// keeps synchronous=FULL.
 //
 // Concurrency: every write runs on one dedicated writer connection, one at a
 // time, inside BEGIN IMMEDIATE transactions, so writers serialize and no
@@ -12,7 +15,9 @@
 // the last committed state (WAL readers never block the writer). Writes that
 // arrive while a commit is in flight are grouped into the next transaction,
 // each but the first in a savepoint of its own (group commit): one fsync
-// acknowledges many writes, and a failing write rolls back alone.
+// acknowledges many writes, and a failing write rolls back alone. A read
+// through the pool can see a committed write up to one sync before it is
+// durable and acknowledged; Watch signals only durable ones.
 //
 // The schema is created and upgraded by an ordered list of migrations, each
 // applied in its own transaction and recorded in schema_migrations.
@@ -146,7 +151,7 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 		s.closeDBs()
 		return nil, err
 	}
-	w, err := newWriter(ctx, wdb, s.notify)
+	w, err := newWriter(ctx, wdb, abs, s.notify)
 	if err != nil {
 		s.closeDBs()
 		return nil, err
@@ -173,7 +178,10 @@ const (
 //     commit appends to one file (one fsync) instead of rewriting pages.
 //   - synchronous=FULL: the WAL is fsynced at every commit, so a
 //     committed (acknowledged) write survives power loss, not only a
-//     process crash (NORMAL would only promise the latter).
+//     process crash (NORMAL would only promise the latter). The writer's
+//     connection switches to NORMAL once open and syncs the WAL itself
+//     before it acknowledges (walSync); FULL stays for migrations, and for
+//     the writer should the database not be in WAL mode.
 //   - busy_timeout: wait for a lock held by another process instead of
 //     failing at once with SQLITE_BUSY.
 //   - foreign_keys=ON: associations cannot outlive their cluster.
@@ -245,7 +253,7 @@ func (s *Store) closeDBs() error {
 
 // WriteStats counts the writer's work since Open.
 type WriteStats struct {
-	Commits int64 // transactions committed (each one fsync of the WAL)
+	Commits int64 // transactions committed and synced (one fsync of the WAL each)
 	Writes  int64 // write operations they carried (group commit: >= Commits)
 }
 

@@ -23,14 +23,23 @@ const maxBatch = 256
 // goroutine runs the writes in order; writes that queue up while one runs
 // join the same transaction (group commit), each after the first in its own
 // savepoint so that one failing write rolls back alone, and all of them are
-// acknowledged after the one COMMIT that makes them durable.
+// acknowledged once the WAL holding their COMMIT is on disk.
+//
+// The sync is pipelined: the writer connection runs with
+// synchronous=NORMAL, so COMMIT writes the transaction's WAL frames without
+// waiting for the disk, and a second goroutine (syncLoop) fdatasyncs the
+// -wal file and only then answers the transaction's writes and signals
+// watchers. Meanwhile the writer runs the next writes in the next
+// transaction, which commits once that sync is done (one sync in flight at
+// a time, each after the COMMIT it covers). See walSync for why this keeps
+// every acknowledged write durable.
 type writer struct {
 	conn   *sql.Conn
 	stmts  map[string]*sql.Stmt // used only by the writer goroutine
 	reqs   chan *writeReq
 	quit   chan struct{}
 	done   chan struct{}
-	notify func() // called after a commit that wrote something
+	notify func() // called after a commit that wrote something is durable
 
 	// The store-wide revision counter within the current transaction:
 	// the first reservation reads and bumps meta.revision, later ones
@@ -39,11 +48,32 @@ type writer struct {
 	// instead of n). Used only by the writer goroutine.
 	rev revCounter
 
-	// gather decides how long a transaction waits for writes to join it.
-	// Used only by the writer goroutine.
+	// gather decides how long a transaction waits for writes to join it
+	// once no sync is in flight. Used only by the writer goroutine.
 	gather storecore.Gatherer[*writeReq]
 
+	// wal syncs the -wal file; nil when SQLite syncs at COMMIT itself
+	// (the database is not in WAL mode).
+	wal *walSync
+	// syncs carries committed transactions to syncLoop; syncing is the
+	// one in flight (nil when none), and failed, once a sync has failed,
+	// the error every later write gets. Used only by the writer goroutine.
+	syncs     chan *syncJob
+	syncing   *syncJob
+	failed    error
+	syncsDone chan struct{}
+
 	commits, writes atomic.Int64 // for Stats
+}
+
+// syncJob is a committed transaction waiting for its WAL sync.
+type syncJob struct {
+	batch   []*writeReq
+	results []writeResult
+	start   time.Time     // when its COMMIT started
+	took    time.Duration // COMMIT to durable; set before done closes
+	err     error         // the sync's error; set before done closes
+	done    chan struct{} // closed once the batch is answered
 }
 
 // revCounter is the transaction's view of meta.revision.
@@ -65,26 +95,37 @@ type writeResult struct {
 	panicVal any
 }
 
-func newWriter(ctx context.Context, db *sql.DB, notify func()) (*writer, error) {
+// newWriter starts the writer on db's one connection. path is the
+// database file's: its -wal file is synced after each commit.
+func newWriter(ctx context.Context, db *sql.DB, path string, notify func()) (*writer, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	w := &writer{
-		conn:   conn,
-		stmts:  make(map[string]*sql.Stmt),
-		reqs:   make(chan *writeReq),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
-		notify: notify,
-		gather: storecore.Gatherer[*writeReq]{MaxBatch: maxBatch},
+	wal, err := openWALSync(ctx, conn, path)
+	if err != nil {
+		conn.Close()
+		return nil, err
 	}
+	w := &writer{
+		conn:      conn,
+		stmts:     make(map[string]*sql.Stmt),
+		reqs:      make(chan *writeReq),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+		notify:    notify,
+		gather:    storecore.Gatherer[*writeReq]{MaxBatch: maxBatch},
+		wal:       wal,
+		syncs:     make(chan *syncJob, 1),
+		syncsDone: make(chan struct{}),
+	}
+	go w.syncLoop()
 	go w.run()
 	return w, nil
 }
 
-// do runs fn in a write transaction and returns once that transaction has
-// committed (nil) or fn's write was rolled back (fn's error, as is). A panic
+// do runs fn in a write transaction and returns once that transaction is
+// durable (nil) or fn's write was rolled back (fn's error, as is). A panic
 // in fn is re-raised in the caller's goroutine.
 func (w *writer) do(ctx context.Context, fn func(*wtx) error) error {
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
@@ -116,7 +157,7 @@ func noSpace(err error) error {
 	return err
 }
 
-// close stops the writer after the batch in progress.
+// close stops the writer after the batch in progress and its sync.
 func (w *writer) close() {
 	close(w.quit)
 	<-w.done
@@ -129,88 +170,157 @@ func (w *writer) closeStmts() {
 	}
 	w.stmts = nil
 	w.conn.Close()
+	if w.wal != nil {
+		w.wal.close()
+	}
 }
 
 func (w *writer) run() {
 	defer close(w.done)
-	batch := make([]*writeReq, 0, maxBatch)
-	results := make([]writeResult, 0, maxBatch)
+	defer func() {
+		w.awaitSync()
+		close(w.syncs)
+		<-w.syncsDone
+	}()
 	for {
 		select {
 		case <-w.quit:
 			return
 		case req := <-w.reqs:
-			batch = append(batch[:0], req)
-			results = w.runBatch(batch, results[:0])
-			clear(batch)
+			w.runBatch(req)
 		}
 	}
 }
 
-// runBatch runs batch[0] and whatever else queues up meanwhile in one
-// transaction, then answers every request.
-func (w *writer) runBatch(batch []*writeReq, results []writeResult) []writeResult {
+// runBatch runs first and whatever else queues up meanwhile in one
+// transaction, commits it and hands it to syncLoop, which answers it.
+func (w *writer) runBatch(first *writeReq) {
 	w.rev = revCounter{}
 	window := w.gather.Window(time.Now())
-	defer window.Stop()
-	if _, err := w.exec("BEGIN IMMEDIATE"); err != nil {
-		w.answer(batch, results, fmt.Errorf("beginning transaction: %w", err))
-		return results
+	defer func() { window.Stop() }()
+	if w.failed != nil {
+		first.done <- writeResult{err: w.failed}
+		return
 	}
-	for i := 0; ; i++ {
-		if i == 0 {
-			// The first write needs no savepoint of its own: if it
-			// fails, rolling the whole transaction back undoes it
-			// alone. The rest of the batch, if any, starts afresh.
-			res := w.runFirst(batch[0])
-			if res.err != nil || res.panicked {
-				_, _ = w.exec("ROLLBACK")
-				batch[0].done <- res
-				if len(batch) == 1 {
-					return results
-				}
-				return w.runBatch(batch[1:], results)
-			}
-			results = append(results, res)
-		} else {
-			res, broken := w.runOne(batch[i])
-			results = append(results, res)
-			if broken != nil {
-				// The transaction can no longer be trusted: undo all
-				// of it. Writes that had succeeded are reported failed.
-				_, _ = w.exec("ROLLBACK")
-				w.answer(batch, results, broken)
-				return results
-			}
-		}
-		if i+1 < len(batch) {
-			continue
-		}
-		req, ok := window.Next(w.reqs, len(batch))
+	if _, err := w.exec("BEGIN IMMEDIATE"); err != nil {
+		w.answerNow([]*writeReq{first}, nil, fmt.Errorf("beginning transaction: %w", err))
+		return
+	}
+	// The first write needs no savepoint of its own: if it fails,
+	// rolling the whole transaction back undoes it alone.
+	res := w.runFirst(first)
+	if res.err != nil || res.panicked {
+		_, _ = w.exec("ROLLBACK")
+		w.answerNow([]*writeReq{first}, []writeResult{res}, nil)
+		return
+	}
+	batch := []*writeReq{first}
+	results := []writeResult{res}
+	for len(batch) < maxBatch {
+		req, ok := w.next(&window, len(batch))
 		if !ok {
 			break
 		}
+		res, broken := w.runOne(req)
 		batch = append(batch, req)
+		results = append(results, res)
+		if broken != nil {
+			// The transaction can no longer be trusted: undo all
+			// of it. Writes that had succeeded are reported failed.
+			_, _ = w.exec("ROLLBACK")
+			w.answerNow(batch, results, broken)
+			return
+		}
+	}
+	w.awaitSync() // one sync in flight at a time, each after its COMMIT
+	if w.failed != nil {
+		_, _ = w.exec("ROLLBACK")
+		w.answerNow(batch, results, w.failed)
+		return
 	}
 	if w.rev.loaded && w.rev.last != w.rev.stored {
 		if _, err := w.exec("UPDATE meta SET revision = ? WHERE id = 1", w.rev.last); err != nil {
 			_, _ = w.exec("ROLLBACK")
-			w.answer(batch, results, fmt.Errorf("storing revision: %w", err))
-			return results
+			w.answerNow(batch, results, fmt.Errorf("storing revision: %w", err))
+			return
 		}
 	}
-	t0 := time.Now()
+	start := time.Now()
 	if _, err := w.exec("COMMIT"); err != nil {
 		_, _ = w.exec("ROLLBACK")
-		w.answer(batch, results, fmt.Errorf("committing transaction: %w", err))
-		return results
+		w.answerNow(batch, results, fmt.Errorf("committing transaction: %w", err))
+		return
 	}
-	w.gather.Committed(len(batch), time.Since(t0))
-	w.answer(batch, results, nil)
-	w.commits.Add(1)
-	w.writes.Add(int64(len(batch)))
-	w.notify() // the first write at least succeeded
-	return results
+	w.syncing = &syncJob{batch: batch, results: results, start: start, done: make(chan struct{})}
+	w.syncs <- w.syncing
+}
+
+// next returns a request to add to a batch of n, or ok false to commit
+// now. While the last commit's sync is in flight, the transaction takes
+// every write that arrives until that sync is done (it could not commit
+// sooner). Then, as after any commit, the gatherer's window waits a little
+// for the writers that sync answered, who are likely on their way back:
+// committing at once would split the writers into two groups that
+// alternate, each paying a commit's fixed cost (its WAL frames of shared
+// pages, its sync) for fewer writes.
+func (w *writer) next(window **storecore.Window[*writeReq], n int) (req *writeReq, ok bool) {
+	if w.syncing != nil {
+		select {
+		case req := <-w.reqs:
+			return req, true
+		case <-w.syncing.done:
+			w.awaitSync()
+			(*window).Stop()
+			*window = w.gather.Window(time.Now())
+		}
+	}
+	return (*window).Next(w.reqs, n)
+}
+
+// awaitSync waits for the sync in flight, if any, to answer its batch.
+func (w *writer) awaitSync() {
+	if w.syncing == nil {
+		return
+	}
+	<-w.syncing.done
+	if w.syncing.err != nil && w.failed == nil {
+		w.failed = w.syncing.err
+	}
+	w.gather.Committed(len(w.syncing.batch), w.syncing.took)
+	w.syncing = nil
+}
+
+// syncLoop makes each committed transaction durable, then answers its
+// writes and signals watchers.
+func (w *writer) syncLoop() {
+	defer close(w.syncsDone)
+	var failed error
+	for job := range w.syncs {
+		if failed == nil && w.wal != nil {
+			if err := w.wal.sync(); err != nil {
+				// The kernel may have dropped the pages it could not
+				// write: nothing after this can be promised durable.
+				failed = fmt.Errorf("syncing the write-ahead log (writes refused until restart): %w", err)
+			}
+		}
+		job.err = failed
+		job.took = time.Since(job.start)
+		w.answer(job.batch, job.results, job.err)
+		if job.err == nil {
+			w.commits.Add(1)
+			w.writes.Add(int64(len(job.batch)))
+			w.notify() // the first write at least succeeded
+		}
+		close(job.done)
+	}
+}
+
+// answerNow answers a batch that did not commit, after the sync in flight:
+// its writes may have read that sync's transaction (an answer can tell of
+// it, a not-found for instance), which must be durable first.
+func (w *writer) answerNow(batch []*writeReq, results []writeResult, fail error) {
+	w.awaitSync()
+	w.answer(batch, results, fail)
 }
 
 // answer replies to every request in batch; fail, if not nil, replaces the
