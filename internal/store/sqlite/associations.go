@@ -194,8 +194,15 @@ func (s *Store) queryAssociations(ctx context.Context, size int, query string, a
 	}
 	defer rows.Close()
 	items := make([]store.Association, 0, size)
+	// One row and one set of destinations for the whole page: each Scan
+	// stores fresh values in them, and Association copies them out.
+	var row storecore.AssociationRow
+	dest := row.Dest()
 	for rows.Next() {
-		a, err := scanAssociation(rows)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		a, err := row.Association()
 		if err != nil {
 			return nil, err
 		}
