@@ -120,8 +120,12 @@ func (s *Store) getAssociation(ctx context.Context, query string, args ...any) (
 
 // UpdateAssociation implements store.Store.
 func (s *Store) UpdateAssociation(ctx context.Context, region, cluster, id string, fn func(*store.Association) error, opts store.WriteOptions) (store.Association, error) {
-	return storecore.Do(ctx, s.write, func(t *wtx) (out store.Association, err error) {
-		a, replayed, err := s.readForUpdate(t, region, cluster, id, opts.Idempotency, &out)
+	r := newUpdateRead(region, cluster, id, opts.Idempotency)
+	write := func(ctx context.Context, fn func(*wtx) error) error {
+		return s.run(ctx, &writeReq{fn: fn, pre: &r.pre})
+	}
+	return storecore.Do(ctx, write, func(t *wtx) (out store.Association, err error) {
+		a, replayed, err := s.readForUpdate(t, r, opts.Idempotency, &out)
 		if err != nil || replayed {
 			return out, err
 		}
@@ -140,28 +144,52 @@ func (s *Store) UpdateAssociation(ctx context.Context, region, cluster, id strin
 	}, "updating association %s", id)
 }
 
+// readForUpdateQuery locks and reads an association and looks its update's
+// client request token up ($1, NULL for none) in the same statement.
 var readForUpdateQuery = "SELECT " + storecore.AssociationColumnsOf("a") + `, i.hash, i.result, i.created_at
 	FROM associations AS a LEFT JOIN idempotency AS i ON i.key = $1
 	WHERE a.region = $2 AND a.cluster_name = $3 AND a.id = $4 FOR UPDATE OF a`
 
-// readForUpdate locks and reads the association, and looks its client
-// request token (if any) up in the same round trip: it returns the
-// association, or replays the token's stored result into out (replayed).
-func (s *Store) readForUpdate(t *wtx, region, cluster, id string, idem *store.Idempotency, out any) (a store.Association, replayed bool, err error) {
-	if idem == nil {
-		a, err = scanAssociation(t.QueryRow(t.ctx, "SELECT "+associationColumns+
-			" FROM associations WHERE region = $1 AND cluster_name = $2 AND id = $3 FOR UPDATE", region, cluster, id))
-		if errNoRows(err) {
-			return a, false, store.ErrNotFound
-		}
-		return a, false, err
+// updateRead is an update's read (readForUpdateQuery), which the writer
+// may send ahead (prefetch).
+type updateRead struct {
+	pre     prefetch
+	row     storecore.AssociationRow
+	rec     storecore.Record
+	hash    *string
+	created *int64
+}
+
+func newUpdateRead(region, cluster, id string, idem *store.Idempotency) *updateRead {
+	r := &updateRead{}
+	var key *string
+	r.pre.keys = []string{"association\x00" + region + "\x00" + cluster + "\x00" + id}
+	if idem != nil {
+		key = &idem.Key
+		r.pre.keys = append(r.pre.keys, "token\x00"+idem.Key)
 	}
-	var row storecore.AssociationRow
-	var rec storecore.Record
-	var hash *string
-	var created *int64
-	err = t.QueryRow(t.ctx, readForUpdateQuery, idem.Key, region, cluster, id).Scan(append(row.Dest(), &hash, &rec.Result, &created)...)
-	if errNoRows(err) {
+	r.pre.sql = readForUpdateQuery
+	r.pre.args = []any{key, region, cluster, id}
+	r.pre.dest = append(r.row.Dest(), &r.hash, &r.rec.Result, &r.created)
+	return r
+}
+
+// readForUpdate locks and reads the association, and its client request
+// token's record (if any), in one statement (sent ahead with the batch's
+// first round trip if the writer could): it returns the association, or
+// replays the token's stored result into out (replayed).
+func (s *Store) readForUpdate(t *wtx, r *updateRead, idem *store.Idempotency, out any) (a store.Association, replayed bool, err error) {
+	found := false
+	if r.pre.sent {
+		found = !r.pre.noRows
+	} else {
+		err = t.QueryRow(t.ctx, r.pre.sql, r.pre.args...).Scan(r.pre.dest...)
+		if err != nil && !errNoRows(err) {
+			return a, false, err
+		}
+		found = err == nil
+	}
+	if !found {
 		// No such association; a replay of an update made before it
 		// was deleted still answers with the stored result.
 		if replayed, err := s.replay(t, idem, out); err != nil || replayed {
@@ -169,16 +197,13 @@ func (s *Store) readForUpdate(t *wtx, region, cluster, id string, idem *store.Id
 		}
 		return a, false, store.ErrNotFound
 	}
-	if err != nil {
-		return a, false, err
-	}
-	if hash != nil && created != nil {
-		rec.Hash, rec.CreatedAt = *hash, *created
-		if replayed, err := storecore.Replay(idem, rec, s.now(), out); err != nil || replayed {
+	if idem != nil && r.hash != nil && r.created != nil {
+		r.rec.Hash, r.rec.CreatedAt = *r.hash, *r.created
+		if replayed, err := storecore.Replay(idem, r.rec, s.now(), out); err != nil || replayed {
 			return a, replayed, err
 		}
 	}
-	a, err = row.Association()
+	a, err = r.row.Association()
 	return a, false, err
 }
 

@@ -20,12 +20,12 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	return s.write(ctx, func(t *wtx) error {
+	return s.run(ctx, &writeReq{inert: true, fn: func(t *wtx) error {
 		return storecore.AppendEvents(events, storecore.Dollar, func(sql string, args ...any) (int64, error) {
 			t.later(sql, args...)
 			return 0, nil
 		})
-	})
+	}})
 }
 
 // LookupEvents reads one page.

@@ -34,11 +34,36 @@ const batchTimeout = 2 * commitTimeout
 // failure, and the transaction is rolled back and run again without it:
 // the others' functions are read-modify-write closures, run again on what
 // is then committed, as a serialization retry would.
+//
+// Prefetching: a write may declare its first read (prefetch), which then
+// goes with the batch's first round trip, after BEGIN and the counter
+// lock, instead of in a round trip of its own. A prefetched read is only
+// used if nothing earlier in the batch can have changed what it read:
+// every earlier write is inert (an audit append) or itself a prefetching
+// write of other keys (prefetch.keys). The first write that breaks this
+// ends prefetching for the batch; it and those after read as usual. A
+// batch of n such updates costs two round trips.
 
 type writeReq struct {
 	ctx  context.Context
 	fn   func(*wtx) error
 	done chan writeResult
+	pre  *prefetch // the write's first read, or nil
+	// inert: the write changes nothing a prefetch reads.
+	inert bool
+}
+
+// prefetch is a write's first read: one row, scanned into dest.
+type prefetch struct {
+	// keys name what the read reads and the write then changes; two
+	// prefetches of one batch that share a key are not both sent ahead.
+	keys []string
+	sql  string
+	args []any
+	dest []any
+	// Set by tryBatch: sent, the read went ahead and dest (or noRows:
+	// it found no row) holds its result in the running transaction.
+	sent, noRows bool
 }
 
 type writeResult struct {
@@ -51,10 +76,15 @@ type writeResult struct {
 // commit above) and returns once it committed (nil) or fn's error, as is.
 // A panic in fn is re-raised in the caller's goroutine.
 func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
+	return s.run(ctx, &writeReq{fn: fn})
+}
+
+// run runs req's write, as write does.
+func (s *Store) run(ctx context.Context, req *writeReq) error {
 	if s.isClosed() {
 		return errClosed
 	}
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
+	req.ctx, req.done = ctx, make(chan writeResult, 1)
 	select {
 	case s.reqs <- req:
 	case <-ctx.Done():
@@ -178,6 +208,14 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 		t.locked = true
 		return nil
 	}, "SELECT revision FROM revision_counter WHERE id = 1 FOR UPDATE")
+	if t.prefetch(pending) {
+		if err := t.flush(); err != nil {
+			if t.deferOwner >= 0 {
+				return s.failDeferred(t, pending)
+			}
+			return -1, 0, err
+		}
+	}
 	for i, req := range pending {
 		t.cur = i
 		res := call(t, req.fn)
@@ -231,6 +269,44 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 		s.signalled(t.base + t.used)
 	}
 	return -1, d, nil
+}
+
+// prefetch queues the reads of pending's first writes that can go ahead
+// (see Prefetching) and reports whether there were any.
+func (t *wtx) prefetch(pending []*writeReq) bool {
+	for _, req := range pending {
+		if req.pre != nil {
+			req.pre.sent, req.pre.noRows = false, false
+		}
+	}
+	var read map[string]bool
+	sent := false
+	for i, req := range pending {
+		if req.inert {
+			continue
+		}
+		p := req.pre
+		if p == nil || slices.ContainsFunc(p.keys, func(k string) bool { return read[k] }) {
+			break
+		}
+		if read == nil {
+			read = make(map[string]bool)
+		}
+		for _, k := range p.keys {
+			read[k] = true
+		}
+		t.cur = i
+		t.laterRead(func(br pgx.BatchResults) error {
+			err := br.QueryRow().Scan(p.dest...)
+			if errNoRows(err) {
+				p.noRows, err = true, nil
+			}
+			return err
+		}, p.sql, p.args...)
+		p.sent, sent = true, true
+	}
+	t.cur = batchOwn
+	return sent
 }
 
 // failDeferred answers the write whose deferred statement failed, unless
