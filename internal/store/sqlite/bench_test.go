@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -220,39 +219,16 @@ func fileSize(path string) string {
 func runCPU(b *testing.B, s *sqlite.Store, name string, f func(b *testing.B)) {
 	b.Helper()
 	b.Run(name, func(b *testing.B) {
-		before, stats, written := cpuTime(), s.Stats(), bytesWritten()
+		before, stats, written := sqlite.ProcessCPU(), s.Stats(), sqlite.ProcIO("wchar")
 		f(b)
 		if b.N > 0 {
-			b.ReportMetric(float64((cpuTime()-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
-			// Nearly all of it WAL frames (4 KiB pages and their headers).
-			b.ReportMetric(float64(bytesWritten()-written)/float64(b.N), "written-B/op")
+			b.ReportMetric(float64((sqlite.ProcessCPU()-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			// Bytes through write system calls: nearly all of it WAL
+			// frames (4 KiB pages and their headers).
+			b.ReportMetric(float64(sqlite.ProcIO("wchar")-written)/float64(b.N), "written-B/op")
 		}
 		if after := s.Stats(); after.Commits > stats.Commits {
 			b.ReportMetric(float64(after.Writes-stats.Writes)/float64(after.Commits-stats.Commits), "writes/commit")
 		}
 	})
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// bytesWritten is what the process has written through write system calls
-// (wchar in /proc/self/io), or 0 where that is not known.
-func bytesWritten() int64 {
-	b, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			return n
-		}
-	}
-	return 0
 }

@@ -66,14 +66,18 @@ func processCPU() time.Duration {
 }
 
 // readSyscalls is the process's read system calls so far (syscr of
-// /proc/self/io; 0 where there is none): SQLite's page cache misses.
-func readSyscalls() int64 {
+// /proc/self/io): SQLite's page cache misses.
+func readSyscalls() int64 { return procIO("syscr") }
+
+// procIO is the process's count named field in /proc/self/io so far (0
+// where there is none).
+func procIO(field string) int64 {
 	b, err := os.ReadFile("/proc/self/io")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "syscr: "); ok {
+		if v, ok := strings.CutPrefix(line, field+": "); ok {
 			n, _ := strconv.ParseInt(v, 10, 64)
 			return n
 		}
