@@ -103,6 +103,14 @@ func TestIAMEnforced(t *testing.T) {
 	createRole(t, ic, "trusts-pod", trustRole("pods-ok", bothActions, ""))
 	createRole(t, ic, "trusts-pod-notag", trustRole("pods-notag", `"sts:AssumeRole"`, ""))
 	createRole(t, ic, "unrelated", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"`+account+`"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`)
+	// AWS's usual "TLS only" statement: EKS's own hops are TLS, so it
+	// holds for the association role whatever the agent used; a pod
+	// chaining over plain HTTP is refused by it.
+	tlsOnly := func(trust string) string {
+		return strings.TrimSuffix(trust, `]}`) + `,{"Sid":"TLSOnly","Effect":"Deny","Principal":"*","Action":"sts:*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}`
+	}
+	createRole(t, ic, "pods-tls", tlsOnly(podsTrust(bothActions, dev)))
+	createRole(t, ic, "trusts-pod-tls", tlsOnly(trustRole("pods-ok", bothActions, "")))
 
 	assoc := func(cluster, sa, role string, mod func(*eks.CreatePodIdentityAssociationInput)) string {
 		in := &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster), Namespace: aws.String("default"),
@@ -121,6 +129,7 @@ func TestIAMEnforced(t *testing.T) {
 		}
 	}
 	assoc(dev, "ok", "pods-ok", nil)
+	assoc(dev, "tls", "pods-tls", nil)
 	assoc(dev, "notag", "pods-notag", nil)
 	notagDisabled := assoc(dev, "notag-disabled", "pods-notag", target("", true))
 	assoc(dev, "ec2", "ec2-role", nil)
@@ -157,7 +166,7 @@ func TestIAMEnforced(t *testing.T) {
 			}
 		})
 	}
-	for _, sa := range []string{"ok"} {
+	for _, sa := range []string{"ok", "tls"} {
 		t.Run("allowed/"+sa, func(t *testing.T) {
 			if r := credentials(dev, sa); r.status != 200 {
 				t.Errorf("credentials: %d %s", r.status, r.body)
@@ -215,6 +224,7 @@ func TestIAMEnforced(t *testing.T) {
 		{"an unrelated role", roleARN(account, "unrelated")},
 		{"another cluster's role", roleARN(account, "pods-ok")},
 		{"a role in another account", roleARN(targetAccount, "trusts-pod")},
+		{"a TLS-only role, in plain HTTP", roleARN(account, "trusts-pod-tls")},
 	} {
 		t.Run("chain/denied/"+tt.name, func(t *testing.T) {
 			err := assume(okPod, tt.role)

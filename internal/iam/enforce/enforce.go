@@ -82,7 +82,19 @@ type entity struct {
 // aws:ResourceTag/KEY or iam:ResourceTag/KEY (in a condition or a
 // variable): only then are a resource's tags looked up.
 func mentionsResourceTag(p *policy.Policy) bool {
-	return p != nil && strings.Contains(strings.ToLower(p.Document), "resourcetag/")
+	return p != nil && docMentionsResourceTag(p.Document)
+}
+
+// docMentionsResourceTag is mentionsResourceTag of a document's text,
+// without allocating (it runs on every call of a session with a policy).
+func docMentionsResourceTag(doc string) bool {
+	const key = "resourcetag/"
+	for i := 0; i+len(key) <= len(doc); i++ {
+		if c := doc[i]; (c == 'r' || c == 'R') && strings.EqualFold(doc[i:i+len(key)], key) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxSessionPolicies bounds the cache of parsed session policies (a
@@ -449,9 +461,19 @@ func (e *Enforcer) baseContext(ctx context.Context, n int) policy.Context {
 	m := make(policy.Context, n+4)
 	m["aws:CurrentTime"] = []string{now.Format(time.RFC3339)}
 	m["aws:EpochTime"] = []string{strconv.FormatInt(now.Unix(), 10)}
-	m["aws:SecureTransport"] = []string{strconv.FormatBool(authz.SecureTransport(ctx))}
+	m["aws:SecureTransport"] = plainHTTP
+	if authz.SecureTransport(ctx) {
+		m["aws:SecureTransport"] = overTLS
+	}
 	return m
 }
+
+// The values of aws:SecureTransport, shared (the engine never writes a
+// request's context).
+var (
+	overTLS   = []string{"true"}
+	plainHTTP = []string{"false"}
+)
 
 // accountOf returns the account field of an ARN, or "".
 func accountOf(arn string) string {
@@ -541,7 +563,7 @@ func (e *Enforcer) callerNeedsResourceTags(ctx context.Context, c caller) bool {
 	if c.root || c.kind == "" {
 		return false
 	}
-	if strings.Contains(strings.ToLower(c.session), "resourcetag/") {
+	if docMentionsResourceTag(c.session) {
 		return true
 	}
 	for _, arn := range c.sessionARNs {
