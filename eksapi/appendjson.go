@@ -118,7 +118,7 @@ func (o *object) str(k, v string, omitEmpty bool) {
 		return
 	}
 	o.key(k)
-	o.b = appendString(o.b, v)
+	o.b = AppendJSONString(o.b, v)
 }
 
 // time appends a *Time member with omitempty (nil is left out).
@@ -130,10 +130,10 @@ func (o *object) time(k string, t *Time) {
 	o.b = appendEpochMillis(o.b, t.UnixMilli())
 }
 
-// appendString appends s as json.Marshal quotes it: printable ASCII other
-// than the characters it escapes goes as it is, anything else through
-// json.Marshal.
-func appendString(b []byte, s string) []byte {
+// AppendJSONString appends s as json.Marshal quotes it: printable ASCII
+// other than the characters it escapes goes as it is, anything else through
+// json.Marshal. (STS seals sessions with it too.)
+func AppendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
 			q, _ := json.Marshal(s) // a string always marshals
@@ -161,9 +161,9 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = AppendJSONString(b, k)
 		b = append(b, ':')
-		b = appendString(b, m[k])
+		b = AppendJSONString(b, m[k])
 	}
 	return append(b, '}')
 }

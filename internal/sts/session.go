@@ -135,9 +135,14 @@ func (k *keySet) secretFor(akid string) string {
 }
 
 func (k *keySet) seal(sess *Session) (string, error) {
-	plain, err := json.Marshal(sess)
-	if err != nil {
-		return "", err
+	var plain []byte
+	if jsonTime(sess.Issued) && jsonTime(sess.Expiration) {
+		plain = sess.appendJSON(make([]byte, 0, 1024))
+	} else {
+		var err error
+		if plain, err = json.Marshal(sess); err != nil {
+			return "", err
+		}
 	}
 	buf := make([]byte, headerLen+nonceLen, headerLen+nonceLen+len(plain)+k.aead.Overhead())
 	buf[0] = tokenVersion1
