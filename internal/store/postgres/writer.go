@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -210,7 +211,7 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 	}, "SELECT revision FROM revision_counter WHERE id = 1 FOR UPDATE")
 	if t.prefetch(pending) {
 		if err := t.flush(); err != nil {
-			if t.deferOwner >= 0 {
+			if t.deferErr != nil {
 				return s.failDeferred(t, pending)
 			}
 			return -1, 0, err
@@ -259,10 +260,13 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 	}, "COMMIT")
 	t0 := time.Now()
 	if err := t.flush(); err != nil {
-		if t.deferErr != nil && t.deferOwner >= 0 {
+		if t.deferErr != nil {
 			return s.failDeferred(t, pending)
 		}
 		return -1, 0, err
+	}
+	if !t.committed { // cannot happen: flush read COMMIT's result or failed
+		return -1, 0, errors.New("committing: no answer to COMMIT")
 	}
 	d = time.Since(t0)
 	if t.used > 0 {
