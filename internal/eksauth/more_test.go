@@ -216,6 +216,11 @@ func TestIssuerAdmin(t *testing.T) {
 		RoleArn: aws.String("arn:aws:iam::" + account + ":role/r"),
 	})
 	podidToken := e.mint(t, "c1", pod)
+	// Verified (and so remembered by the verifier) before the switch
+	// below, which must still refuse it.
+	if _, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: podidToken}); ae != nil {
+		t.Fatalf("podid's token: %+v", ae)
+	}
 
 	var doc admin.IssuerDoc
 	if ae := e.do(t, nil, "GET", "/podid/v1/clusters/c1/issuer", "eks", nil, &doc); ae != nil {
