@@ -153,8 +153,11 @@ func (h *Handler) serveAssumeRole(w http.ResponseWriter, r *http.Request) error 
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "eksauth: refused", attrs...)
 		return err
 	}
+	// STS logs these sessions at debug level only (CallerLogs): this line
+	// says what its line would.
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "eksauth: credentials vended",
-		append(attrs, slog.String("role", out.AssumedRoleUser.Arn))...)
+		append(attrs, slog.String("role", out.AssumedRoleUser.Arn), slog.String("accessKeyId", out.Credentials.AccessKeyId),
+			slog.Time("expiration", out.Credentials.Expiration.Time))...)
 	return httpx.WriteJSON(w, out)
 }
 
@@ -360,6 +363,7 @@ func (h *Handler) assume(ctx context.Context, clusterARN, cluster, session strin
 		DurationSeconds: firstDuration,
 		SourceContext:   src,
 		SourceARN:       clusterARN,
+		CallerLogs:      true, // serveAssumeRole's line
 	}
 	if !a.DisableSessionTags {
 		first.Tags = SessionTags(clusterARN, cluster, c.Namespace, c.ServiceAccount, c.PodName, c.PodUID)
@@ -394,6 +398,7 @@ func (h *Handler) assume(ctx context.Context, clusterARN, cluster, session strin
 		Policy:          a.Policy,
 		Caller:          &creds,
 		SourceContext:   src,
+		CallerLogs:      true,
 	})
 	if err != nil {
 		return out, fmt.Errorf("assuming target role %s: %w", a.TargetRoleARN, err)

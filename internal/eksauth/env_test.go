@@ -54,6 +54,7 @@ type env struct {
 type envOptions struct {
 	assumer eksauth.Assumer // default: the env's STS
 	delay   time.Duration
+	logs    io.Writer // EKS Auth's and STS's log lines, all levels (default: none)
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -64,7 +65,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	stsSvc, err := sts.New(sts.Config{Region: region, AccountID: account, Keys: [][]byte{bytes.Repeat([]byte{7}, sts.KeySize)}, Logger: discard})
+	logger := discard
+	if o.logs != nil {
+		logger = slog.New(slog.NewTextHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	stsSvc, err := sts.New(sts.Config{Region: region, AccountID: account, Keys: [][]byte{bytes.Repeat([]byte{7}, sts.KeySize)}, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +95,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		AssociationARN: associationARN,
 		ClusterARN:     clusterARN,
 		Region:         region,
-		Logger:         discard,
+		Logger:         logger,
 		Authorizer:     authz.Rules{},
 	})
 	adm := admin.New(admin.Config{

@@ -1,6 +1,7 @@
 package eksauth_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -95,10 +96,10 @@ func TestAssumptionInputs(t *testing.T) {
 	session := first.RoleSessionName
 	want := []sts.AssumeRoleInput{
 		{RoleARN: "arn:aws:iam::" + account + ":role/hop", RoleSessionName: session, DurationSeconds: 21600,
-			SourceContext: map[string]string{"zone": "usw2-az1"}, SourceARN: "arn:aws:eks:us-west-2:" + account + ":cluster/c1"},
+			SourceContext: map[string]string{"zone": "usw2-az1"}, SourceARN: "arn:aws:eks:us-west-2:" + account + ":cluster/c1", CallerLogs: true},
 		{RoleARN: "arn:aws:iam::444455556666:role/target", RoleSessionName: session, DurationSeconds: 3600,
 			ExternalID: "us-west-2/" + account + "/c1/ns-a/sa1", Policy: policy, Caller: second.Caller,
-			SourceContext: map[string]string{"zone": "usw2-az1"}},
+			SourceContext: map[string]string{"zone": "usw2-az1"}, CallerLogs: true},
 	}
 	if diff := cmp.Diff(rec.calls, want); diff != "" {
 		t.Errorf("assumptions (-got +want):\n%s", diff)
@@ -377,4 +378,65 @@ func TestAdminOnly(t *testing.T) {
 	if ae := e.do(t, pc, "GET", "/podid/v1/clusters/c1/issuer", "eks", nil, nil); ae != nil {
 		t.Errorf("pod reading the issuer: %+v", ae)
 	}
+}
+
+// TestLogLine: a credential request logs one line at info level, EKS
+// Auth's, naming the pod, the role, the access key ID and the expiration;
+// STS's line for the same session goes at debug level; neither holds the
+// token, the secret key or the session token.
+func TestLogLine(t *testing.T) {
+	var logs syncBuffer
+	e := newEnv(t, envOptions{logs: &logs})
+	e.createCluster(t, "c1")
+	e.associate(t, &eks.CreatePodIdentityAssociationInput{
+		ClusterName: aws.String("c1"), Namespace: aws.String("ns-a"), ServiceAccount: aws.String("sa1"),
+		RoleArn: aws.String("arn:aws:iam::" + account + ":role/r"),
+	})
+	tok := e.mint(t, "c1", pod)
+	out, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: tok})
+	if ae != nil {
+		t.Fatal(ae)
+	}
+	var info []string
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		switch {
+		case strings.Contains(line, "level=INFO"):
+			info = append(info, line)
+		case strings.Contains(line, `msg="sts: assumed role"`) && !strings.Contains(line, "level=DEBUG"):
+			t.Errorf("STS's line not at debug level: %s", line)
+		}
+		for name, secret := range map[string]string{"token": tok, "secret key": out.Credentials.SecretAccessKey, "session token": out.Credentials.SessionToken} {
+			if strings.Contains(line, secret) {
+				t.Errorf("log line holds the %s: %s", name, line)
+			}
+		}
+	}
+	if len(info) != 1 {
+		t.Fatalf("info lines %q, want EKS Auth's one", info)
+	}
+	for _, want := range []string{`msg="eksauth: credentials vended"`, "namespace=ns-a", "serviceAccount=sa1", "pod=app1",
+		"role=" + out.AssumedRoleUser.Arn, "accessKeyId=" + out.Credentials.AccessKeyId,
+		"expiration=" + out.Credentials.Expiration.Time.Format("2006-01-02T15:04:05")} {
+		if !strings.Contains(info[0], want) {
+			t.Errorf("EKS Auth's line %s lacks %s", info[0], want)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

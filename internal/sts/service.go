@@ -38,7 +38,8 @@ type Config struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Logger receives one line per vended session (never secrets or
-	// tokens); slog.Default() when nil.
+	// tokens), at debug level when the caller logs it (CallerLogs);
+	// slog.Default() when nil.
 	Logger *slog.Logger
 	// Roles, when set, must allow every role assumption (the role's trust
 	// policy and the caller's identity policies: podid's IAM, --iam
@@ -442,7 +443,11 @@ func (s *Service) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumeRol
 	}
 	sess.secret, sess.token = k.secretFor(akid), token
 	s.cache.put(token, sess)
-	s.log.LogAttrs(ctx, slog.LevelInfo, "sts: assumed role",
+	level := slog.LevelInfo
+	if in.CallerLogs {
+		level = slog.LevelDebug
+	}
+	s.log.LogAttrs(ctx, level, "sts: assumed role",
 		slog.String("role", in.RoleARN), slog.String("session", in.RoleSessionName),
 		slog.String("accessKeyId", akid), slog.Int("chain", len(sess.Chain)),
 		slog.Time("expiration", sess.Expiration))

@@ -55,6 +55,10 @@ type AssumeRoleInput struct {
 	// resource it acts for (aws:SourceArn in the trust policy's context):
 	// the cluster's ARN for EKS Auth's first assumption.
 	SourceARN string
+	// CallerLogs says the caller logs the vended session itself (EKS
+	// Auth's one line per credential request names the role, the access
+	// key ID and the expiration): STS's own line goes at debug level.
+	CallerLogs bool
 }
 
 // Assumption is a role assumption as the RoleAuthorizer sees it: STS's
