@@ -21,11 +21,15 @@ import (
 // names the database file.
 const crashChildEnv = "PODID_SQLITE_CRASH_CHILD"
 
-// TestMain lets the test binary act as the crash test's child process.
+// TestMain lets the test binary act as the crash test's child process, or
+// as TestGetSeesOtherProcessesWrites's.
 func TestMain(m *testing.M) {
 	if path := os.Getenv(crashChildEnv); path != "" {
 		crashChild(path)
 		os.Exit(0)
+	}
+	if path := os.Getenv(writeChildEnv); path != "" {
+		os.Exit(writeChild(path, os.Getenv(writeChildOpEnv)))
 	}
 	os.Exit(m.Run())
 }

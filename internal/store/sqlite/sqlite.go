@@ -68,6 +68,9 @@ type Store struct {
 	wdb  *sql.DB // the single writer connection's pool (one connection)
 	rst  stmtCache
 	raw  rawStmts // the hottest point reads, on the read pool
+	// cache answers GetAssociation while no commit has changed the
+	// database since it read the association.
+	cache readCache
 
 	w *writer
 
@@ -150,6 +153,11 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 	if err := rdb.PingContext(ctx); err != nil {
 		s.closeDBs()
 		return nil, err
+	}
+	// The migrations made the WAL-index; without a mapping of it (another
+	// platform) GetAssociation always reads the database.
+	if wal, err := mapWALIndex(abs); err == nil {
+		s.cache.wal = wal
 	}
 	w, err := newWriter(ctx, wdb, abs, s.notify)
 	if err != nil {
@@ -243,6 +251,7 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
+	s.cache.close()
 	s.rst.close()
 	s.raw.close()
 	if s.w != nil {
