@@ -230,7 +230,9 @@ func TestRunTiny(t *testing.T) {
 				regexp.MustCompile(`(?m)^\s*Describe\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.9\s+(PASS|MISS)\s`),
 				regexp.MustCompile(`(?m)^\s*EKS Auth\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.5\s+(PASS|MISS)\s`),
 				regexp.MustCompile(`(?m)^\s*agent cache hit\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.9\s+(PASS|MISS)\s`),
-				regexp.MustCompile(`(?m)^\s*Update\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.5\s+(PASS|MISS)\s`),
+				// podid may finish no Update in a 200 ms slice on a loaded
+				// machine (each waits for an fsync): only the shape is checked.
+				regexp.MustCompile(`(?m)^\s*Update\s+\d+\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.5\s+(PASS|MISS)\s`),
 				regexp.MustCompile(`(?m)^Update server CPU: \d+ us/op .*goal <= 300 us: (PASS|MISS)$`),
 				regexp.MustCompile(`(?m)^group commit: podid's Update phases committed \d+ writes .* in [1-9]\d* transactions, \d+\.\d per fsync$`),
 				regexp.MustCompile(`(?m)^\s*after loading 200 associations\s+\d+\.\d MiB\s+< 150\.0 MiB\s+(PASS|MISS)\s`),
@@ -266,7 +268,7 @@ func TestRunTiny(t *testing.T) {
 			want: []*regexp.Regexp{
 				regexp.MustCompile(`(?m)^podid bench --soak 6s: mixed load against one server$`),
 				regexp.MustCompile(`(?m)^ops:\s+[1-9]\d* in \d+s .* credentials [1-9]\d*$`),
-				regexp.MustCompile(`(?m)^\s*server VmRSS \(1s, 6s\)\s+\d+\.\d MiB\s+\d+\.\d MiB \(\d+\.\d\dx\)\s+<= 1\.10x\s+(PASS|MISS)\s*$`),
+				regexp.MustCompile(`(?m)^\s*server VmRSS \([1-9]s, 6s\)\s+\d+\.\d MiB\s+\d+\.\d MiB \(\d+\.\d\dx\)\s+<= 1\.10x\s+(PASS|MISS)\s*$`),
 				regexp.MustCompile(`(?m)^\s*server goroutines\s+[1-9]\d*\s+[1-9]\d*\s+<= \+20\s+(PASS|MISS)\s*$`),
 				// Errors are a failure of podid, not noise.
 				regexp.MustCompile(`(?m)^\s*errors\s+0\s+0\s+PASS\s*$`),
