@@ -3,6 +3,7 @@ package satoken_test
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -55,4 +56,18 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzWellFormed: WellFormed is EKS Auth's token pattern, as a regular
+// expression reads it.
+func FuzzWellFormed(f *testing.F) {
+	for _, s := range []string{"a.b.c", "a..c", ".a.b", "a.b.c.", "a.b", "A-_=.0.9", "a.b.c\n", "a.b.\xffc"} {
+		f.Add(s)
+	}
+	pattern := regexp.MustCompile(`^[A-Za-z0-9\-_=]+\.[A-Za-z0-9\-_=]+\.[A-Za-z0-9\-_=]+$`)
+	f.Fuzz(func(t *testing.T, tok string) {
+		if got, want := satoken.WellFormed(tok), pattern.MatchString(tok); got != want {
+			t.Errorf("WellFormed(%q) = %v, the pattern says %v", tok, got, want)
+		}
+	})
 }
