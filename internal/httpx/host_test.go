@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -413,5 +414,53 @@ func TestRequestIDsInTimeOrder(t *testing.T) {
 			t.Errorf("request %d: ID %s does not sort after %s", i, id, prev)
 		}
 		prev = id
+	}
+}
+
+// TestAccessLog: one line per request, with its method, path (never the
+// query), operation, status, error code, duration and request ID, at info
+// (warn for a 5xx); none below the logger's level.
+func TestAccessLog(t *testing.T) {
+	url, logs := newHost(t, httpx.Config{}, func(h *httpx.Host) {
+		mustHandle(t, h, "GET /ok", httpx.EKS, func(w http.ResponseWriter, _ *http.Request) error {
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		})
+		mustHandle(t, h, "GET /fail", httpx.EKS, func(http.ResponseWriter, *http.Request) error {
+			return errors.New("broken")
+		})
+	})
+	ok := do(t, "GET", url+"/ok?nextToken=secret", "", nil)
+	fail := do(t, "GET", url+"/fail", "", nil)
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	var got []string
+	for _, l := range lines {
+		if strings.Contains(l, "msg=request ") {
+			got = append(got, l[strings.Index(l, " level="):])
+		}
+	}
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`^ level=INFO msg=request method=GET path=/ok op=Op status=204 code="" duration=[0-9.]+[µnm]?s request_id=` +
+			regexp.QuoteMeta(ok.header.Get(httpx.HeaderRequestID)) + `$`),
+		regexp.MustCompile(`^ level=WARN msg=request method=GET path=/fail op=Op status=500 code=ServerException duration=[0-9.]+[µnm]?s request_id=` +
+			regexp.QuoteMeta(fail.header.Get(httpx.HeaderRequestID)) + `$`),
+	}
+	if len(got) != len(want) {
+		t.Fatalf("access log lines:\n%s\nwant %d", strings.Join(got, "\n"), len(want))
+	}
+	for i, re := range want {
+		if !re.MatchString(got[i]) {
+			t.Errorf("access log line %d:\n%s\nwant %s", i, got[i], re)
+		}
+	}
+
+	quietLogs := &syncBuffer{}
+	quiet, _ := newHost(t, httpx.Config{Logger: slog.New(slog.NewTextHandler(quietLogs, &slog.HandlerOptions{Level: slog.LevelError}))},
+		func(h *httpx.Host) {
+			mustHandle(t, h, "GET /ok", httpx.EKS, func(http.ResponseWriter, *http.Request) error { return nil })
+		})
+	do(t, "GET", quiet+"/ok", "", nil)
+	if s := quietLogs.String(); s != "" {
+		t.Errorf("logged below the logger's level: %s", s)
 	}
 }
