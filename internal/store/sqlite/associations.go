@@ -82,17 +82,11 @@ func readAssociation(tx *wtx, region, cluster, id string) (store.Association, er
 
 // GetAssociation implements store.Store.
 func (s *Store) GetAssociation(ctx context.Context, region, cluster, id string) (store.Association, error) {
-	key := readCacheKey{region, cluster, id}
-	a, hit, before, trusted := s.cache.get(key)
-	if hit {
-		return a, nil
-	}
-	a, err := s.lookupAssociation(ctx, region, cluster, id)
+	a, err := s.assocs.cached(assocKey{region, cluster, id}, func() (store.Association, error) {
+		return s.lookupAssociation(ctx, region, cluster, id)
+	})
 	if err != nil {
 		return store.Association{}, fmt.Errorf("getting association %s: %w", id, err)
-	}
-	if trusted {
-		s.cache.put(before, key, a)
 	}
 	return a, nil
 }

@@ -67,7 +67,9 @@ func (s *Store) GetCluster(ctx context.Context, region, name string) (store.Clus
 
 // GetClusterPublic implements store.Store.
 func (s *Store) GetClusterPublic(ctx context.Context, region, name string) (store.Cluster, error) {
-	return s.getCluster(ctx, region, name, true)
+	return s.clusters.cached(clusterKey{region, name}, func() (store.Cluster, error) {
+		return s.getCluster(ctx, region, name, true)
+	})
 }
 
 var getClusterQuery = [2]string{

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"maps"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -26,50 +27,70 @@ func (h *walHeader) initialized() bool {
 	return (*[walHeaderBytes]byte)(unsafe.Pointer(h))[12] != 0
 }
 
-// readCache keeps associations GetAssociation read, valid while the
-// WAL-index header is the one they were read under: any commit, this
-// process's or another's on the same file, changes the header and so
-// empties the cache before the next read could see it, and a write is
-// acknowledged only once committed, so reads after it miss and see it
-// (read-your-writes, and every other process's writes as soon as
-// SQLite's own readers would). It holds at most readCacheSize
-// associations, so memory stays flat whatever the store holds.
-type readCache struct {
-	wal *walIndex // nil: caching is off
+// readCache keeps records GetAssociation and GetClusterPublic read,
+// valid while the WAL-index header is the one they were read under: any
+// commit, this process's or another's on the same file, changes the
+// header and so empties the cache before the next read could see it, and a
+// write is acknowledged only once committed, so reads after it miss and
+// see it (read-your-writes, and every other process's writes as soon as
+// SQLite's own readers would). It holds at most readCacheSize records, so
+// memory stays flat whatever the store holds. Records are copied in and
+// out (clone): callers may change what they get.
+type readCache[K comparable, V any] struct {
+	clone func(V) V
 
 	mu  sync.Mutex
+	wal *walIndex // nil: caching is off
 	hdr walHeader // the header every entry was read under
-	m   map[readCacheKey]store.Association
+	m   map[K]V
 }
 
-type readCacheKey struct{ region, cluster, id string }
-
-// readCacheSize bounds the cache: a few MiB at most.
+// readCacheSize bounds each cache: a few MiB at most.
 const readCacheSize = 4096
 
-// get returns the association cached for key, if the header is still
-// the one it was read under; else the current header for put, and false
-// for it when it cannot be trusted (no mapping, or a commit is writing it).
-func (c *readCache) get(key readCacheKey) (a store.Association, hit bool, now walHeader, trusted bool) {
+type assocKey struct{ region, cluster, id string }
+
+type clusterKey struct{ region, name string }
+
+// cloneAssociation copies a's mutable parts.
+func cloneAssociation(a store.Association) store.Association {
+	a.Tags = maps.Clone(a.Tags)
+	return a
+}
+
+// cloneCluster copies c's mutable parts.
+func cloneCluster(c store.Cluster) store.Cluster {
+	c.Tags = maps.Clone(c.Tags)
+	c.Config = slices.Clone(c.Config)
+	c.Issuer.JWKS = slices.Clone(c.Issuer.JWKS)
+	c.Issuer.SigningKeys = slices.Clone(c.Issuer.SigningKeys)
+	c.APIServer.CAData = slices.Clone(c.APIServer.CAData)
+	return c
+}
+
+// get returns the record cached for key, if the header is still the one
+// it was read under; else the current header for put, and false for it
+// when it cannot be trusted (no mapping, or a commit is writing it).
+func (c *readCache[K, V]) get(key K) (v V, hit bool, now walHeader, trusted bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.wal == nil {
-		return store.Association{}, false, walHeader{}, false
+		return v, false, walHeader{}, false
 	}
 	now, trusted = c.wal.header()
 	if !trusted || now != c.hdr {
-		return store.Association{}, false, now, trusted
+		return v, false, now, trusted
 	}
-	a, hit = c.m[key]
+	v, hit = c.m[key]
 	if hit {
-		a.Tags = maps.Clone(a.Tags) // the caller's to change
+		v = c.clone(v)
 	}
-	return a, hit, now, trusted
+	return v, hit, now, trusted
 }
 
-// put caches a, read after get returned header before: if the header is
-// still that (no commit since, so a is what the database holds).
-func (c *readCache) put(before walHeader, key readCacheKey, a store.Association) {
+// put caches v, read after get returned header before: if the header is
+// still that (no commit since, so v is what the database holds).
+func (c *readCache[K, V]) put(before walHeader, key K, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.wal == nil {
@@ -79,7 +100,7 @@ func (c *readCache) put(before walHeader, key readCacheKey, a store.Association)
 		return
 	}
 	if c.m == nil {
-		c.m = make(map[readCacheKey]store.Association, 64)
+		c.m = make(map[K]V, 64)
 	}
 	if c.hdr != before {
 		// Read under a newer header: what was cached before it is stale.
@@ -92,18 +113,25 @@ func (c *readCache) put(before walHeader, key readCacheKey, a store.Association)
 			break
 		}
 	}
-	a.Tags = maps.Clone(a.Tags)
-	c.m[key] = a
+	c.m[key] = c.clone(v)
 }
 
-// close stops caching and unmaps the header.
-func (c *readCache) close() error {
+// stop turns caching off (before the header is unmapped).
+func (c *readCache[K, V]) stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	wal := c.wal
 	c.wal, c.m = nil, nil
-	if wal == nil {
-		return nil
+}
+
+// cached is get, then on a miss read and put.
+func (c *readCache[K, V]) cached(key K, read func() (V, error)) (V, error) {
+	v, hit, before, trusted := c.get(key)
+	if hit {
+		return v, nil
 	}
-	return wal.close()
+	v, err := read()
+	if err == nil && trusted {
+		c.put(before, key, v)
+	}
+	return v, err
 }

@@ -22,9 +22,10 @@ const (
 	writeChildOpEnv = "PODID_SQLITE_WRITE_CHILD_OP"
 )
 
-// TestGetSeesOtherProcessesWrites: GetAssociation answers repeated reads
-// from memory, yet sees at once what another process wrote to the same
-// file (an update, then a delete), and what this store wrote.
+// TestGetSeesOtherProcessesWrites: GetAssociation and GetClusterPublic
+// answer repeated reads from memory, yet see at once what another process
+// wrote to the same file (updates, then a delete), and what this store
+// wrote; a caller changing what it got does not change the store's.
 func TestGetSeesOtherProcessesWrites(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "podid.db")
@@ -41,6 +42,30 @@ func TestGetSeesOtherProcessesWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	get := func() (store.Association, error) { return s.GetAssociation(ctx, "", "c1", created.ID) }
+	getCluster := func() store.Cluster {
+		t.Helper()
+		c, err := s.GetClusterPublic(ctx, "", "c1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for range 3 {
+		c := getCluster()
+		if c.Tags["by"] != "" {
+			t.Fatalf("GetClusterPublic = %+v, want no tag by", c)
+		}
+		c.Tags["by"] = "the caller" // not the store's
+	}
+	if _, err := s.UpdateCluster(ctx, "", "c1", func(c *store.Cluster) error {
+		c.Tags = map[string]string{"by": "parent"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if c := getCluster(); c.Tags["by"] != "parent" {
+		t.Fatalf("GetClusterPublic after this store's update = %+v, want tag by=parent", c)
+	}
 	for range 3 { // the first read fills the cache, the others hit it
 		a, err := get()
 		if err != nil || a.RoleARN != created.RoleARN || a.Tags["team"] != "a" || a.Revision != created.Revision {
@@ -66,6 +91,9 @@ func TestGetSeesOtherProcessesWrites(t *testing.T) {
 	a, err := get()
 	if err != nil || a.RoleARN != "arn:aws:iam::000000000000:role/child" || a.Revision <= updated.Revision {
 		t.Fatalf("GetAssociation after another process's update = %+v, %v; want its role, a revision after %d", a, err, updated.Revision)
+	}
+	if c := getCluster(); c.Tags["by"] != "child" {
+		t.Fatalf("GetClusterPublic after another process's update = %+v, want tag by=child", c)
 	}
 	runChild(t, path, "delete")
 	if a, err := get(); !errors.Is(err, store.ErrNotFound) {
@@ -106,6 +134,12 @@ func writeChild(path, op string) int {
 			a.RoleARN = "arn:aws:iam::000000000000:role/child"
 			return nil
 		}, store.WriteOptions{})
+		if err == nil {
+			_, err = s.UpdateCluster(ctx, "", "c1", func(c *store.Cluster) error {
+				c.Tags = map[string]string{"by": "child"}
+				return nil
+			})
+		}
 	case "delete":
 		_, err = s.DeleteAssociation(ctx, "", "c1", a[0].ID)
 	default:

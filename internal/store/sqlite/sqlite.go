@@ -68,9 +68,12 @@ type Store struct {
 	wdb  *sql.DB // the single writer connection's pool (one connection)
 	rst  stmtCache
 	raw  rawStmts // the hottest point reads, on the read pool
-	// cache answers GetAssociation while no commit has changed the
-	// database since it read the association.
-	cache readCache
+	// assocs and clusters answer GetAssociation and GetClusterPublic
+	// while no commit has changed the database since they read the record
+	// (DescribePodIdentityAssociation's and DescribeCluster's reads).
+	wal      *walIndex
+	assocs   readCache[assocKey, store.Association]
+	clusters readCache[clusterKey, store.Cluster]
 
 	w *writer
 
@@ -148,7 +151,10 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 		wdb:  wdb,
 		rst:  stmtCache{db: rdb},
 		raw:  rawStmts{db: rdb},
-		now:  now,
+
+		assocs:   readCache[assocKey, store.Association]{clone: cloneAssociation},
+		clusters: readCache[clusterKey, store.Cluster]{clone: cloneCluster},
+		now:      now,
 	}
 	if err := rdb.PingContext(ctx); err != nil {
 		s.closeDBs()
@@ -157,7 +163,7 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 	// The migrations made the WAL-index; without a mapping of it (another
 	// platform) GetAssociation always reads the database.
 	if wal, err := mapWALIndex(abs); err == nil {
-		s.cache.wal = wal
+		s.wal, s.assocs.wal, s.clusters.wal = wal, wal, wal
 	}
 	w, err := newWriter(ctx, wdb, abs, s.notify)
 	if err != nil {
@@ -251,7 +257,12 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
-	s.cache.close()
+	s.assocs.stop()
+	s.clusters.stop()
+	if s.wal != nil {
+		s.wal.close()
+		s.wal = nil
+	}
 	s.rst.close()
 	s.raw.close()
 	if s.w != nil {
