@@ -252,6 +252,7 @@ func TestRunTiny(t *testing.T) {
 				regexp.MustCompile(`(?m)^podid bench --scale: 2 clusters x 50 associations = 100$`),
 				regexp.MustCompile(`(?m)^\s*List page median \(25 vs 100 associations\)\s+\S+\s+\S+\s+\d+\.\d\d\s+<= 1\.2\s+(PASS|MISS)\s`),
 				regexp.MustCompile(`(?m)^\s*Create ops/s \(first 25 vs last 25\), median of chunks\s+[1-9]\d*\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.8\s+(PASS|MISS)\s`),
+				regexp.MustCompile(`(?m)^\s*podid process CPU per Create \(all chunks; .*\)\s+[1-9]\d* µs\s+[1-9]\d* µs\s+\d+\.\d\d\s*$`),
 				regexp.MustCompile(`(?m)^\s*start-up with 75 associations: exec to healthz 200\s+\d+(\.\d+)?m?s\s+<= 3s\s+(PASS|MISS)\s*$`),
 				regexp.MustCompile(`(?m)^\s*start-up with 75 associations: exec to a Describe answered\s+\d+(\.\d+)?m?s\s+<= 3s\s+(PASS|MISS)\s*$`),
 				regexp.MustCompile(`(?m)^\s*start-up: exec to the association cache loaded .*\s+\d+(\.\d+)?m?s\s*$`),
