@@ -3,10 +3,12 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 	"github.com/podid/podid/internal/store"
 )
 
@@ -265,4 +267,30 @@ func CheckMigratedAuditKeys(t *testing.T, s store.Store, epoch time.Time, prefix
 	if diff := cmp.Diff(look(store.EventAttrResourceType, "AWS::IAM::Role"), p(3, 2)); diff != "" {
 		t.Errorf("by type after pruning (-got +want):\n%s", diff)
 	}
+}
+
+// EventRecord is a CloudTrail record of an update's size (about 1 KB),
+// for benchmarks.
+func EventRecord() []byte {
+	return []byte(`{"eventVersion":"1.09",` + strings.Repeat(`"x":"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyy",`, 30) + `"z":1}`)
+}
+
+// UpdateEvents is a batch of n events of the Update path's shape, for
+// benchmarks: the (from+i)-th names its own association (a resource name
+// no other event has) and one of 200 clusters, with one of 7 callers.
+func UpdateEvents(n, from int, record []byte) []store.Event {
+	events := make([]store.Event, n)
+	for i := range events {
+		k := from + i
+		events[i] = store.Event{
+			ID: uuid.Must(uuid.NewV7()).String(), Time: time.Now(), Name: "UpdatePodIdentityAssociation", Source: "eks.amazonaws.com",
+			Username: fmt.Sprintf("user-%d", k%7), AccessKeyID: fmt.Sprintf("AKIA%016d", k%7),
+			Resources: []store.EventResource{
+				{Type: "AWS::EKS::Cluster", Name: fmt.Sprintf("arn:aws:eks:us-east-1:000000000000:cluster/c%03d", k%200)},
+				{Type: "AWS::EKS::PodIdentityAssociation", Name: fmt.Sprintf("arn:aws:eks:us-east-1:000000000000:podidentityassociation/c%03d/a-%017d", k%200, k)},
+			},
+			Record: record,
+		}
+	}
+	return events
 }

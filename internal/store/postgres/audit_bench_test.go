@@ -1,0 +1,118 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/podid/podid/internal/store/postgres/pgtest"
+	"github.com/podid/podid/internal/store/storetest"
+)
+
+// BenchmarkAppendEventsAt appends batches of 50 Update-shaped events to a
+// trail holding none and (with PODID_AUDIT_SCALE=1) a million events
+// already, reporting per event the PostgreSQL server's CPU (its
+// processes': the server must run on this machine) and the WAL it wrote:
+//
+//	eval "$(ci/postgres.sh)"
+//	PODID_AUDIT_SCALE=1 go test -run '^$' -bench AppendEventsAt -benchtime 2000x ./internal/store/postgres/
+func BenchmarkAppendEventsAt(b *testing.B) {
+	record := storetest.EventRecord()
+	for _, existing := range []int{0, 1_000_000} {
+		b.Run(fmt.Sprint(existing), func(b *testing.B) {
+			if existing > 0 && os.Getenv("PODID_AUDIT_SCALE") == "" {
+				b.Skip("set PODID_AUDIT_SCALE=1 to store a million events first")
+			}
+			ctx := context.Background()
+			dsn := pgtest.Schema(b, pgtest.DSN(b))
+			st := pgtest.Open(b, dsn)
+			for i := 0; i < existing; i += 1000 {
+				if err := st.AppendEvents(ctx, storetest.UpdateEvents(1000, i, record)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			conn, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close(context.Background())
+			var pid int
+			var lsn0 string
+			if err := conn.QueryRow(ctx, "SELECT pg_backend_pid(), pg_current_wal_lsn()::text").Scan(&pid, &lsn0); err != nil {
+				b.Fatal(err)
+			}
+			postmaster := procStat(b, pid).ppid
+			cpu0 := serverTicks(b, postmaster)
+			const batch = 50
+			n := 0
+			b.ResetTimer()
+			for b.Loop() {
+				if err := st.AppendEvents(ctx, storetest.UpdateEvents(batch, existing+n, record)); err != nil {
+					b.Fatal(err)
+				}
+				n += batch
+			}
+			b.StopTimer()
+			cpu := serverTicks(b, postmaster) - cpu0
+			var wal int64
+			if err := conn.QueryRow(ctx, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint", lsn0).Scan(&wal); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(cpu)*1e4/float64(n), "server-cpu-us/event") // 100 ticks a second
+			b.ReportMetric(float64(wal)/float64(n), "wal-bytes/event")
+		})
+	}
+}
+
+type stat struct {
+	ppid  int
+	ticks int64 // utime + stime
+}
+
+// procStat reads PID's parent and CPU ticks.
+func procStat(b *testing.B, pid int) stat {
+	b.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("reading the server's CPU time (is PostgreSQL on this machine?): %v", err)
+	}
+	return parseStat(raw)
+}
+
+// parseStat reads a /proc/PID/stat line's parent and CPU ticks.
+func parseStat(raw []byte) stat {
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	ppid, _ := strconv.Atoi(f[1])
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return stat{ppid, ut + st}
+}
+
+// serverTicks is the CPU ticks of postmaster's children (the backends, WAL
+// writer, checkpointer) alive now.
+func serverTicks(b *testing.B, postmaster int) int64 {
+	b.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total int64
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		raw, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if s := parseStat(raw); s.ppid == postmaster {
+			total += s.ticks
+		}
+	}
+	return total
+}
