@@ -21,12 +21,7 @@ import (
 // issuer.
 func TestSessionCannotAssumeForPods(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	e.createCluster(t, "c1")
-	e.associate(t, &eks.CreatePodIdentityAssociationInput{
-		ClusterName: aws.String("c1"), Namespace: aws.String("ns-a"), ServiceAccount: aws.String("sa1"),
-		RoleArn: aws.String("arn:aws:iam::" + account + ":role/r"),
-	})
-	token := e.mint(t, "c1", pod)
+	token := e.podToken(t)
 	out, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: token})
 	if ae != nil {
 		t.Fatalf("the admin identity (node agent): %+v", ae)

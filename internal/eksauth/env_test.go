@@ -223,6 +223,18 @@ func (e *env) mint(t testing.TB, cluster string, in admin.MintTokenInput) string
 	return out.Token
 }
 
+// podToken creates cluster c1 with the association of ns-a/sa1 to role r
+// and returns the token of pod (app1 in ns-a as sa1).
+func (e *env) podToken(t testing.TB) string {
+	t.Helper()
+	e.createCluster(t, "c1")
+	e.associate(t, &eks.CreatePodIdentityAssociationInput{
+		ClusterName: aws.String("c1"), Namespace: aws.String("ns-a"), ServiceAccount: aws.String("sa1"),
+		RoleArn: aws.String("arn:aws:iam::" + account + ":role/r"),
+	})
+	return e.mint(t, "c1", pod)
+}
+
 // waitAll waits until every write so far is in effect for credentials.
 func (e *env) waitAll(t testing.TB) int64 {
 	t.Helper()

@@ -213,12 +213,7 @@ func TestEventualConsistency(t *testing.T) {
 
 func TestIssuerAdmin(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	e.createCluster(t, "c1")
-	e.associate(t, &eks.CreatePodIdentityAssociationInput{
-		ClusterName: aws.String("c1"), Namespace: aws.String("ns-a"), ServiceAccount: aws.String("sa1"),
-		RoleArn: aws.String("arn:aws:iam::" + account + ":role/r"),
-	})
-	podidToken := e.mint(t, "c1", pod)
+	podidToken := e.podToken(t)
 	// Verified (and so remembered by the verifier) before the switch
 	// below, which must still refuse it.
 	if _, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: podidToken}); ae != nil {
@@ -389,12 +384,7 @@ func TestAdminOnly(t *testing.T) {
 func TestLogLine(t *testing.T) {
 	var logs syncBuffer
 	e := newEnv(t, envOptions{logs: &logs})
-	e.createCluster(t, "c1")
-	e.associate(t, &eks.CreatePodIdentityAssociationInput{
-		ClusterName: aws.String("c1"), Namespace: aws.String("ns-a"), ServiceAccount: aws.String("sa1"),
-		RoleArn: aws.String("arn:aws:iam::" + account + ":role/r"),
-	})
-	tok := e.mint(t, "c1", pod)
+	tok := e.podToken(t)
 	out, ae := e.assumeRole(t, "c1", eksapi.AssumeRoleForPodIdentityInput{Token: tok})
 	if ae != nil {
 		t.Fatal(ae)
