@@ -21,7 +21,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
 		return nil
 	}
 	return s.run(ctx, &writeReq{inert: true, fn: func(t *wtx) error {
-		return storecore.AppendEvents(events, storecore.Dollar, func(sql string, args ...any) (int64, error) {
+		return storecore.AppendEventsWithKeys(events, storecore.Dollar, func(sql string, args ...any) (int64, error) {
 			t.later(sql, args...)
 			return 0, nil
 		})

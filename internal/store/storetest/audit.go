@@ -20,6 +20,7 @@ var auditTests = []struct {
 	{"AuditLookup", testAuditLookup},
 	{"AuditPaging", testAuditPaging},
 	{"AuditPrune", testAuditPrune},
+	{"AuditDuplicates", testAuditDuplicates},
 }
 
 // auditEvent is the i-th event of a test trail: one second apart from
@@ -146,6 +147,37 @@ func testAuditPaging(t *testing.T, s store.Store) {
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("pages (-got +want):\n%s", diff)
+	}
+}
+
+// testAuditDuplicates stores an event twice in one batch, and one that
+// names the same resource twice: each is found once, by each attribute.
+func testAuditDuplicates(t *testing.T, s store.Store) {
+	e := auditEvent(1)
+	twice := auditEvent(2)
+	twice.Resources = append(twice.Resources, twice.Resources...)
+	if err := s.AppendEvents(t.Context(), []store.Event{e, e, twice}); err != nil {
+		t.Fatalf("AppendEvents: %v", err)
+	}
+	if err := s.AppendEvents(t.Context(), []store.Event{twice, e}); err != nil {
+		t.Fatalf("AppendEvents again: %v", err)
+	}
+	for _, c := range []struct {
+		attr, value string
+		want        []string
+	}{
+		{"", "", []string{"ev-0002", "ev-0001"}},
+		{store.EventAttrResourceName, "arn:aws:eks:us-east-1:000000000000:cluster/c0", []string{"ev-0002"}},
+		{store.EventAttrResourceType, "AWS::EKS::Cluster", []string{"ev-0002", "ev-0001"}},
+		{store.EventAttrEventID, "ev-0001", []string{"ev-0001"}},
+	} {
+		got, _, err := s.LookupEvents(t.Context(), store.EventQuery{Attribute: c.attr, Value: c.value, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(ids(got), c.want); diff != "" {
+			t.Errorf("%s %s (-got +want):\n%s", c.attr, c.value, diff)
+		}
 	}
 }
 
