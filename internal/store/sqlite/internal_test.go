@@ -215,9 +215,11 @@ func TestMigrationsRecorded(t *testing.T) {
 }
 
 // TestBatchRevisions runs batches of writes in one transaction, some of
-// which reserve a revision and then fail or panic: the writes that commit
-// get consecutive revisions after the store's last one, and meta.revision
-// ends at the last of them.
+// which reserve a revision (and some write a row) and then fail or panic:
+// the writes that commit get consecutive revisions after the store's last
+// one, meta.revision ends at the last of them, and the rows of the writes
+// that failed are not stored while the others' are (a failure after a
+// write makes the writer run the batch again without it).
 func TestBatchRevisions(t *testing.T) {
 	ctx := t.Context()
 	s := openWithClock(t, time.Now)
@@ -254,7 +256,8 @@ func TestBatchRevisions(t *testing.T) {
 	errFail := errors.New("fails after reserving a revision")
 	type step struct {
 		fail, panics bool
-		n            int // revisions reserved
+		n            int  // revisions reserved
+		writes       bool // inserts a row before failing or succeeding
 	}
 	for _, tc := range []struct {
 		name  string
@@ -266,6 +269,9 @@ func TestBatchRevisions(t *testing.T) {
 		{"only one fails", []step{{n: 1, fail: true}}},
 		{"first panics", []step{{n: 1, panics: true}, {n: 2}}},
 		{"last fails", []step{{n: 1}, {n: 1, fail: true}}},
+		{"written then fails", []step{{n: 1, writes: true}, {n: 1, writes: true, fail: true}, {n: 2, writes: true},
+			{n: 1, writes: true, panics: true}, {n: 1}, {n: 1, writes: true, fail: true}, {n: 1, writes: true}}},
+		{"reserved first then fails", []step{{n: 0, writes: true}, {n: 1, fail: true}, {n: 1, writes: true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base, err := s.Revision(ctx)
@@ -276,11 +282,18 @@ func TestBatchRevisions(t *testing.T) {
 			var batch []*writeReq
 			for i, st := range tc.steps {
 				batch = append(batch, &writeReq{ctx: ctx, done: make(chan writeResult, 1), fn: func(tx *wtx) error {
-					first, err := tx.revisions(st.n)
-					if err != nil {
-						return err
+					if st.n > 0 {
+						first, err := tx.revisions(st.n)
+						if err != nil {
+							return err
+						}
+						got[i] = first
 					}
-					got[i] = first
+					if st.writes {
+						if _, err := tx.exec("INSERT INTO secrets (name, value, created_at) VALUES (?, x'00', 0)", fmt.Sprintf("%s/%d", tc.name, i)); err != nil {
+							return err
+						}
+					}
 					switch {
 					case st.fail:
 						return errFail
@@ -316,6 +329,9 @@ func TestBatchRevisions(t *testing.T) {
 					if res.err != nil || res.panicked {
 						t.Fatalf("write %d: %+v", i, res)
 					}
+					if st.n == 0 {
+						break
+					}
 					if got[i] != want+1 {
 						t.Errorf("write %d: first revision %d, want %d", i, got[i], want+1)
 					}
@@ -324,6 +340,15 @@ func TestBatchRevisions(t *testing.T) {
 			}
 			if rev, err := s.Revision(ctx); err != nil || rev != want {
 				t.Errorf("Revision() after the batch = %d, %v; want %d", rev, err, want)
+			}
+			for i, st := range tc.steps {
+				var n int
+				if err := db.QueryRowContext(ctx, "SELECT count(*) FROM secrets WHERE name = ?", fmt.Sprintf("%s/%d", tc.name, i)).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				if want := st.writes && !st.fail && !st.panics; (n == 1) != want {
+					t.Errorf("write %d: %d rows stored, want stored = %t", i, n, want)
+				}
 			}
 		})
 	}

@@ -13,9 +13,10 @@
 // time, inside BEGIN IMMEDIATE transactions, so writers serialize and no
 // update is lost; reads go through a pool of read-only connections that see
 // the last committed state (WAL readers never block the writer). Writes that
-// arrive while a commit is in flight are grouped into the next transaction,
-// each but the first in a savepoint of its own (group commit): one fsync
-// acknowledges many writes, and a failing write rolls back alone. A read
+// arrive while a commit is in flight are grouped into the next transaction
+// (group commit): one fsync acknowledges many writes, and a failing write
+// rolls back alone (one that failed before changing anything is left out;
+// otherwise the others run again without it, each in a savepoint). A read
 // through the pool can see a committed write up to one sync before it is
 // durable and acknowledged; Watch signals only durable ones.
 //

@@ -21,9 +21,12 @@ const maxBatch = 256
 
 // writer owns the one connection every write goes through. A single
 // goroutine runs the writes in order; writes that queue up while one runs
-// join the same transaction (group commit), each after the first in its own
-// savepoint so that one failing write rolls back alone, and all of them are
-// acknowledged once the WAL holding their COMMIT is on disk.
+// join the same transaction (group commit), and all of them are
+// acknowledged once the WAL holding their COMMIT is on disk. One failing
+// write must not take the others down: a write that fails before it
+// changed anything (the usual failure) is simply left out; one that may
+// have changed something makes the writer roll the transaction back and
+// run the others again, each in its own savepoint (runBare, rerun).
 //
 // The sync is pipelined: the writer connection runs with
 // synchronous=NORMAL, so COMMIT writes the transaction's WAL frames without
@@ -221,16 +224,21 @@ func (w *writer) runBatch(first *writeReq) {
 		if !ok {
 			break
 		}
-		res, broken := w.runOne(req)
+		res, undo := w.runBare(req)
+		if undo {
+			// The failed write may have changed the transaction:
+			// answer it, and run the batch again without it.
+			_, _ = w.exec("ROLLBACK")
+			w.answerNow([]*writeReq{req}, []writeResult{res}, nil)
+			var broken error
+			if results, broken = w.rerun(batch); broken != nil {
+				w.answerNow(batch, results, broken)
+				return
+			}
+			continue
+		}
 		batch = append(batch, req)
 		results = append(results, res)
-		if broken != nil {
-			// The transaction can no longer be trusted: undo all
-			// of it. Writes that had succeeded are reported failed.
-			_, _ = w.exec("ROLLBACK")
-			w.answerNow(batch, results, broken)
-			return
-		}
 	}
 	w.awaitSync() // one sync in flight at a time, each after its COMMIT
 	if w.failed != nil {
@@ -348,6 +356,51 @@ func (w *writer) runFirst(req *writeReq) writeResult {
 	return w.call(req)
 }
 
+// runBare runs a request after the first of a transaction without a
+// savepoint of its own (a savepoint costs two statements and a copy of
+// every page the write touches). Most failed writes fail before they
+// change anything (not found, a replayed token, a refused edit) and need
+// no undoing; undo reports a failure that may have changed the
+// transaction: one after a statement that writes, a panic, or an error of
+// SQLite's own (some, such as a full disk, roll the whole transaction
+// back). The batch is then run again without that write (rerun).
+func (w *writer) runBare(req *writeReq) (res writeResult, undo bool) {
+	if err := req.ctx.Err(); err != nil {
+		return writeResult{err: err}, false
+	}
+	rev := w.rev
+	tx := &wtx{w: w}
+	res = w.callTx(req, tx)
+	if res.err == nil && !res.panicked {
+		return res, false
+	}
+	w.rev = rev // unchanged unless the write reserved one, which undo covers
+	var se *sqlite.Error
+	return res, tx.wrote || res.panicked || errors.As(res.err, &se)
+}
+
+// rerun runs batch (writes that had succeeded in a transaction just rolled
+// back) again in a new transaction, each inside a savepoint as runOne
+// does, so that a write failing now rolls back alone. broken is non-nil
+// when the transaction could not be begun or a savepoint undone; results
+// then hold what ran.
+func (w *writer) rerun(batch []*writeReq) (results []writeResult, broken error) {
+	w.rev = revCounter{}
+	if _, err := w.exec("BEGIN IMMEDIATE"); err != nil {
+		return nil, fmt.Errorf("beginning transaction: %w", err)
+	}
+	results = make([]writeResult, 0, len(batch))
+	for _, req := range batch {
+		res, err := w.runOne(req)
+		results = append(results, res)
+		if err != nil {
+			_, _ = w.exec("ROLLBACK")
+			return results, err
+		}
+	}
+	return results, nil
+}
+
 // runOne runs one request inside a savepoint. broken is non-nil when the
 // savepoint could not be opened or undone, and so the whole transaction must
 // be abandoned.
@@ -376,13 +429,15 @@ func (w *writer) runOne(req *writeReq) (res writeResult, broken error) {
 	return res, nil
 }
 
-func (w *writer) call(req *writeReq) (res writeResult) {
+func (w *writer) call(req *writeReq) writeResult { return w.callTx(req, &wtx{w: w}) }
+
+func (w *writer) callTx(req *writeReq, tx *wtx) (res writeResult) {
 	defer func() {
 		if v := recover(); v != nil {
 			res = writeResult{panicked: true, panicVal: v}
 		}
 	}()
-	return writeResult{err: req.fn(&wtx{w: w})}
+	return writeResult{err: req.fn(tx)}
 }
 
 // stmt returns the writer connection's prepared statement for query.
@@ -414,9 +469,13 @@ func (w *writer) exec(query string, args ...any) (sql.Result, error) {
 // transaction.
 type wtx struct {
 	w *writer
+	// wrote is set once the write ran a statement that may change the
+	// database (runBare).
+	wrote bool
 }
 
 func (t *wtx) exec(query string, args ...any) (sql.Result, error) {
+	t.wrote = true
 	return t.w.exec(query, args...)
 }
 
@@ -452,6 +511,7 @@ func (t *wtx) revisions(n int) (int64, error) {
 		return first, nil
 	}
 	var last int64
+	t.wrote = true
 	err := t.queryRow("UPDATE meta SET revision = revision + ? WHERE id = 1 RETURNING revision", n).Scan(&last)
 	if err != nil {
 		return 0, fmt.Errorf("assigning revision: %w", err)
