@@ -30,7 +30,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
 
 // LookupEvents reads one page.
 func (s *Store) LookupEvents(ctx context.Context, q store.EventQuery) ([]store.Event, string, error) {
-	return storecore.LookupEvents(ctx, q, storecore.Dollar, func(ctx context.Context, query string, args ...any) ([]store.Event, error) {
+	return storecore.LookupEvents(ctx, q, storecore.Dollar, nil, func(ctx context.Context, query string, args ...any) ([]store.Event, error) {
 		rows, err := s.pool.Query(ctx, query, args...)
 		if err != nil {
 			return nil, err

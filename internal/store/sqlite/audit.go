@@ -3,26 +3,79 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strconv"
 	"time"
 
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/storecore"
 )
 
+// keyBucketShift groups events into buckets of 256 by their seq (insertion
+// order): audit_keys is keyed by (bucket, kind, value, time_us, event_id),
+// so an event's keys go to the rightmost pages of the b-tree, among its
+// bucket's some thousand entries, instead of each to the leaf of its value
+// somewhere in the whole trail (one WAL page per key). A lookup probes
+// each bucket of the trail for (kind, value): 4,000 probes at a million
+// events.
+const keyBucketShift = 8
+
 // AppendEvents stores events in one write of the writer (group commit
-// with whatever else is waiting).
+// with whatever else is waiting): each chunk of events, then their keys in
+// their events' buckets (a retried event stored already keeps its keys).
 func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
 	return s.w.do(ctx, func(tx *wtx) error {
-		return storecore.AppendEvents(events, storecore.Question, auditTx{tx}.Exec)
+		for len(events) > 0 {
+			chunk := events[:min(len(events), storecore.AuditInsertRows)]
+			events = events[len(chunk):]
+			args := make([]any, 0, 9*len(chunk))
+			var keys []any
+			for _, e := range chunk {
+				a, err := storecore.AuditInsertArgs(e)
+				if err != nil {
+					return err
+				}
+				args = append(args, a...)
+				keys = append(keys, storecore.EventKeys(e)...)
+			}
+			if _, err := tx.exec(storecore.AuditInsert(storecore.Question, len(chunk)), args...); err != nil {
+				return err
+			}
+			for n := len(keys) / 4; n > 0; {
+				k := min(n, storecore.AuditInsertRows)
+				if _, err := tx.exec(keyInsert(k), keys[:4*k]...); err != nil {
+					return err
+				}
+				keys, n = keys[4*k:], n-k
+			}
+		}
+		return nil
 	})
+}
+
+// keyInsert inserts n audit_keys rows, (kind, value, time_us, event_id)
+// each, in their events' buckets. (WHERE true: SQLite's grammar would
+// read ON CONFLICT as the join's ON.)
+func keyInsert(n int) string {
+	return "INSERT INTO audit_keys (bucket, kind, value, time_us, event_id) SELECT e.seq >> " + strconv.Itoa(keyBucketShift) +
+		", k.column1, k.column2, k.column3, k.column4 FROM (VALUES " + storecore.Rows(storecore.Question, n, 4) +
+		") AS k JOIN audit_events e ON e.event_id = k.column4 WHERE true ON CONFLICT DO NOTHING"
+}
+
+// keyLookup is the event IDs of (kind, value)'s keys: a probe of each
+// bucket from the newest event's to the oldest's.
+func keyLookup(kind, value string) string {
+	shift := strconv.Itoa(keyBucketShift)
+	return "WITH RECURSIVE b(n) AS (SELECT (SELECT max(seq) FROM audit_events) >> " + shift +
+		" UNION ALL SELECT n - 1 FROM b WHERE n > (SELECT min(seq) FROM audit_events) >> " + shift + ")" +
+		" SELECT k.event_id FROM b JOIN audit_keys k ON k.bucket = b.n AND k.kind = " + kind + " AND k.value = " + value
 }
 
 // LookupEvents reads one page from the read pool.
 func (s *Store) LookupEvents(ctx context.Context, q store.EventQuery) ([]store.Event, string, error) {
-	return storecore.LookupEvents(ctx, q, storecore.Question, func(ctx context.Context, query string, args ...any) ([]store.Event, error) {
+	return storecore.LookupEvents(ctx, q, storecore.Question, keyLookup, func(ctx context.Context, query string, args ...any) ([]store.Event, error) {
 		rows, err := s.query(ctx, query, args...)
 		if err != nil {
 			return nil, err
@@ -59,22 +112,13 @@ func (t auditTx) Exec(query string, args ...any) (int64, error) {
 	return res.RowsAffected()
 }
 
-// PruneKeys deletes the keys one by one, each a primary key lookup.
+// PruneKeys deletes the keys of the events up to (ts, id) from the buckets
+// those events are in: the oldest ones, holding little besides.
 func (t auditTx) PruneKeys(ts int64, id string) error {
-	keys, err := storecore.AuditKeysOf(storecore.Question, ts, id, func(query string, args ...any) (storecore.EventRows, func() error, error) {
-		rows, err := t.tx.query(query, args...)
-		if err != nil {
-			return nil, nil, err
-		}
-		return rows, rows.Close, nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if _, err := t.tx.exec(storecore.AuditKeyDelete(storecore.Question), k...); err != nil {
-			return err
-		}
-	}
-	return nil
+	upTo := "time_us < ? OR (time_us = ? AND event_id <= ?)"
+	shift := strconv.Itoa(keyBucketShift)
+	_, err := t.tx.exec("DELETE FROM audit_keys WHERE bucket BETWEEN (SELECT min(seq) FROM audit_events WHERE "+upTo+") >> "+shift+
+		" AND (SELECT max(seq) FROM audit_events WHERE "+upTo+") >> "+shift+
+		" AND event_id IN (SELECT event_id FROM audit_events WHERE "+upTo+")", ts, ts, id, ts, ts, id, ts, ts, id)
+	return err
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/podid/podid/internal/privfs"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/storecore"
@@ -601,6 +603,79 @@ func TestMigrationAuditKeys(t *testing.T) {
 	}
 	defer s.Close()
 	storetest.CheckMigratedAuditKeys(t, s, time.UnixMicro(0), "ev-")
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestMigrationAuditKeyBuckets: 600 events stored with audit_keys of
+// schema version 9 (by kind and value) are found after migration 10 (keys
+// by bucket first) by resource name across the buckets, page by page, and
+// so are events appended after it; pruning takes the pruned events' keys.
+func TestMigrationAuditKeyBuckets(t *testing.T) {
+	ctx := t.Context()
+	path, db := atVersion(t, 9)
+	const n = 600
+	for i := range n {
+		rare := fmt.Sprintf("a%d", i)
+		if i%100 == 7 {
+			rare = "rare"
+		}
+		if _, err := db.ExecContext(ctx, fmt.Sprintf(`INSERT INTO audit_events (event_id, time_us, name, source, read_only, username, access_key_id, resources, record)
+	VALUES ('ev-%04d', %d, 'UpdatePodIdentityAssociation', 'eks.amazonaws.com', 0, 'root', 'AKIA', '[{"Type":"T","Name":"%s"}]', '{}');
+	INSERT INTO audit_keys (kind, value, time_us, event_id) VALUES ('name', '%s', %d, 'ev-%04d'), ('type', 'T', %d, 'ev-%04d')`,
+			i, i+1, rare, rare, i+1, i, i+1, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	later := store.Event{ID: "ev-9999", Time: time.UnixMicro(n + 1), Name: "x", Source: "y",
+		Resources: []store.EventResource{{Type: "T", Name: "rare"}}, Record: []byte("{}")}
+	if err := s.AppendEvents(ctx, []store.Event{later}); err != nil {
+		t.Fatal(err)
+	}
+	all := func(attr, value string) []string {
+		t.Helper()
+		var ids []string
+		after := ""
+		for range 1000 {
+			page, next, err := s.LookupEvents(ctx, store.EventQuery{Attribute: attr, Value: value, Limit: 4, After: after})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page {
+				ids = append(ids, e.ID)
+			}
+			if next == "" {
+				return ids
+			}
+			after = next
+		}
+		t.Fatal("paging did not end")
+		return nil
+	}
+	want := []string{"ev-9999", "ev-0507", "ev-0407", "ev-0307", "ev-0207", "ev-0107", "ev-0007"}
+	if diff := cmp.Diff(all(store.EventAttrResourceName, "rare"), want); diff != "" {
+		t.Errorf("by name after migration (-got +want):\n%s", diff)
+	}
+	if got := all(store.EventAttrResourceType, "T"); len(got) != n+1 {
+		t.Errorf("by type: %d events, want %d", len(got), n+1)
+	}
+	if got, err := s.PruneEvents(ctx, time.UnixMicro(300), 0); err != nil || got != 299 {
+		t.Fatalf("PruneEvents = %d, %v; want 299", got, err)
+	}
+	if diff := cmp.Diff(all(store.EventAttrResourceName, "rare"), want[:4]); diff != "" {
+		t.Errorf("by name after pruning (-got +want):\n%s", diff)
+	}
+	var keys int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM audit_keys").Scan(&keys); err != nil || keys != 2*(n+1-299) {
+		t.Errorf("audit_keys holds %d rows (%v), want %d", keys, err, 2*(n+1-299))
+	}
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Error(err)
 	}

@@ -292,6 +292,25 @@ INSERT OR IGNORE INTO audit_keys (kind, value, time_us, event_id)
 	SELECT 'type', type, time_us, event_id FROM audit_resources;
 DROP TABLE audit_resources;
 `,
+	// 10: audit_keys by (bucket, ...) first, bucket = the event's seq >> 8
+	// (keyBucketShift): an event's keys append to the b-tree's rightmost
+	// pages instead of each landing on its value's leaf somewhere in the
+	// trail. Keys of events no longer stored are not carried over.
+	`
+CREATE TABLE audit_keys_by_bucket (
+	bucket   INTEGER NOT NULL, -- audit_events.seq >> 8
+	kind     TEXT NOT NULL,    -- 'name' or 'type'
+	value    TEXT NOT NULL,
+	time_us  INTEGER NOT NULL,
+	event_id TEXT NOT NULL,
+	PRIMARY KEY (bucket, kind, value, time_us, event_id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO audit_keys_by_bucket (bucket, kind, value, time_us, event_id)
+	SELECT e.seq >> 8, k.kind, k.value, k.time_us, k.event_id
+	FROM audit_keys k JOIN audit_events e ON e.event_id = k.event_id;
+DROP TABLE audit_keys;
+ALTER TABLE audit_keys_by_bucket RENAME TO audit_keys;
+`,
 }
 
 // migrate applies the migrations db has not applied yet. Each runs in its

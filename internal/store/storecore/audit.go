@@ -22,10 +22,10 @@ import (
 //	              ResourceName and ResourceType lookups
 //
 // Events are ordered by (time_us, event_id): lookups page newest first
-// along it, pruning deletes its oldest end. audit_keys is one b-tree in
-// SQLite (WITHOUT ROWID) with no index besides its key: an event's keys
-// cost a few small entries, and pruning finds them from the events'
-// resources column.
+// along it, pruning deletes its oldest end. In SQLite audit_keys is one
+// WITHOUT ROWID b-tree whose key starts with a bucket of 256 events (the
+// event's seq >> 8), so keys append (see the sqlite package); in
+// PostgreSQL pruning finds an event's keys from its resources column.
 
 // AuditPruneBatch bounds the events one pruning transaction deletes.
 const AuditPruneBatch = 2000
@@ -127,6 +127,13 @@ func eventKeys(args []any, e store.Event) []any {
 	}
 	return args
 }
+
+// EventKeys are e's audit_keys rows, four arguments each: (kind, value,
+// time_us, event_id).
+func EventKeys(e store.Event) []any { return eventKeys(nil, e) }
+
+// Rows are n rows of cols placeholders each, "(?, ?), (?, ?)".
+func Rows(ph Placeholder, n, cols int) string { return rows(ph, n, cols) }
 
 // AppendEventsWithKeys is AppendEvents for PostgreSQL: each chunk of
 // events and their audit_keys rows is one statement, the keys inserted
@@ -246,9 +253,18 @@ var eventColumn = map[string]string{
 // LookupEvents is store.Audit's LookupEvents over a backend's query (rows
 // of AuditColumns): one keyset page along (time_us, event_id), newest
 // first, Limit+1 rows (the extra one only says there is a next page).
-func LookupEvents(ctx context.Context, q store.EventQuery, ph Placeholder,
+//
+// keys, when not nil, is the backend's query of the event IDs whose
+// audit_keys rows have kind and value (two placeholders already bound);
+// nil reads audit_keys by (kind, value).
+func LookupEvents(ctx context.Context, q store.EventQuery, ph Placeholder, keys func(kind, value string) string,
 	query func(ctx context.Context, sql string, args ...any) ([]store.Event, error)) ([]store.Event, string, error) {
-	sql, args, err := lookupSQL(q, ph)
+	if keys == nil {
+		keys = func(kind, value string) string {
+			return "SELECT event_id FROM audit_keys WHERE kind = " + kind + " AND value = " + value
+		}
+	}
+	sql, args, err := lookupSQL(q, ph, keys)
 	if err != nil {
 		return nil, "", err
 	}
@@ -264,7 +280,7 @@ func LookupEvents(ctx context.Context, q store.EventQuery, ph Placeholder,
 	return events, strconv.FormatInt(Micros(last.Time), 10) + "/" + last.ID, nil
 }
 
-func lookupSQL(q store.EventQuery, ph Placeholder) (string, []any, error) {
+func lookupSQL(q store.EventQuery, ph Placeholder, keys func(kind, value string) string) (string, []any, error) {
 	if q.Limit < 1 || q.Limit > maxEventPage {
 		return "", nil, fmt.Errorf("%w: limit %d outside 1..%d", store.ErrBadCursor, q.Limit, maxEventPage)
 	}
@@ -285,7 +301,7 @@ func lookupSQL(q store.EventQuery, ph Placeholder) (string, []any, error) {
 		if q.Attribute == store.EventAttrResourceType {
 			kind = keyType
 		}
-		where = append(where, "event_id IN (SELECT event_id FROM audit_keys WHERE kind = "+arg(kind)+" AND value = "+arg(q.Value)+")")
+		where = append(where, "event_id IN ("+keys(arg(kind), arg(q.Value))+")")
 	default:
 		return "", nil, fmt.Errorf("%w: unknown attribute %q", store.ErrBadCursor, q.Attribute)
 	}
