@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/sqlite"
 	"github.com/podid/podid/internal/store/storetest"
 )
@@ -54,6 +55,44 @@ func BenchmarkAppendEventsAt(b *testing.B) {
 			cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
 			b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-us/event")
 			b.ReportMetric(float64(sqlite.ProcIO("wchar")-w0)/float64(n), "wbytes/event")
+		})
+	}
+}
+
+// BenchmarkLookupEventsAt reads the newest page of 50 by a resource name
+// one event in 10,000 has (rare), by a resource type every event has, and
+// with no attribute, from a trail of 100,000 events (a million with
+// PODID_AUDIT_SCALE=1).
+func BenchmarkLookupEventsAt(b *testing.B) {
+	total := 100_000
+	if os.Getenv("PODID_AUDIT_SCALE") != "" {
+		total = 1_000_000
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "podid.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	record := storetest.EventRecord()
+	for i := 0; i < total; i += 1000 {
+		events := storetest.UpdateEvents(1000, i, record)
+		events[0].Resources = append(events[0].Resources, store.EventResource{Type: "T", Name: fmt.Sprint("rare-", i/10_000)})
+		if err := st.AppendEvents(ctx, events); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, q := range []struct{ name, attr, value string }{
+		{"rare-name", store.EventAttrResourceName, "rare-3"},
+		{"every-type", store.EventAttrResourceType, "AWS::EKS::Cluster"},
+		{"all", "", ""},
+	} {
+		b.Run(q.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := st.LookupEvents(ctx, store.EventQuery{Attribute: q.attr, Value: q.value, Limit: 50}); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }
