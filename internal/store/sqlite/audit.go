@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -73,9 +74,38 @@ func keyLookup(kind, value string) string {
 		" SELECT k.event_id FROM b JOIN audit_keys k ON k.bucket = b.n AND k.kind = " + kind + " AND k.value = " + value
 }
 
-// LookupEvents reads one page from the read pool.
+// keyProbe is the event ID of (kind, value)'s key of the audit_events row
+// at hand, if it has one: a primary-key lookup.
+func keyProbe(kind, value string) string {
+	return "SELECT k.event_id FROM audit_keys k WHERE k.bucket = audit_events.seq >> " + strconv.Itoa(keyBucketShift) +
+		" AND k.kind = " + kind + " AND k.value = " + value +
+		" AND k.time_us = audit_events.time_us AND k.event_id = audit_events.event_id"
+}
+
+// recentBuckets are how many of the newest buckets tell whether a value is
+// frequent.
+const recentBuckets = 4
+
+// LookupEvents reads one page from the read pool. A resource lookup whose
+// value has a page's worth of keys in the newest buckets walks the events
+// newest first, probing each one's key (the page fills within about those
+// buckets' events); any other probes each bucket for the value's keys. The
+// answer is the same either way.
 func (s *Store) LookupEvents(ctx context.Context, q store.EventQuery) ([]store.Event, string, error) {
-	return storecore.LookupEvents(ctx, q, storecore.Question, keyLookup, func(ctx context.Context, query string, args ...any) ([]store.Event, error) {
+	keys := keyLookup
+	if kind, ok := map[string]string{store.EventAttrResourceName: "name", store.EventAttrResourceType: "type"}[q.Attribute]; ok {
+		var recent int
+		err := s.rdb.QueryRowContext(ctx, "WITH RECURSIVE b(n, i) AS (SELECT (SELECT max(seq) FROM audit_events) >> "+strconv.Itoa(keyBucketShift)+
+			", 1 UNION ALL SELECT n - 1, i + 1 FROM b WHERE i < ?) SELECT count(*) FROM (SELECT 1 FROM b JOIN audit_keys k ON k.bucket = b.n"+
+			" AND k.kind = ? AND k.value = ? LIMIT ?)", recentBuckets, kind, q.Value, q.Limit+1).Scan(&recent)
+		if err != nil {
+			return nil, "", fmt.Errorf("looking up events: %w", err)
+		}
+		if recent > q.Limit {
+			keys = keyProbe
+		}
+	}
+	return storecore.LookupEvents(ctx, q, storecore.Question, keys, func(ctx context.Context, query string, args ...any) ([]store.Event, error) {
 		rows, err := s.query(ctx, query, args...)
 		if err != nil {
 			return nil, err
