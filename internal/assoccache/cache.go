@@ -425,12 +425,14 @@ func (c *Cache) run(ctx context.Context, watch <-chan struct{}) {
 				}
 			}
 			lastSignalSync = time.Now()
-			c.syncLogged(ctx)
+			c.syncLogged(ctx, true)
 		case <-poll.C:
-			c.syncLogged(ctx)
+			c.syncLogged(ctx, false)
 			c.pace()
 		case <-c.kick:
-			c.syncLogged(ctx)
+			// WaitFor's revision may be another replica's, not yet
+			// notified: read it.
+			c.syncLogged(ctx, false)
 		case <-due.C:
 			c.applyDue()
 		case <-resync.C:
@@ -457,8 +459,8 @@ func (c *Cache) armDue(t *time.Timer) {
 	t.Reset(max(0, c.pending[0].due.Sub(c.opts.Now())))
 }
 
-func (c *Cache) syncLogged(ctx context.Context) {
-	if err := c.sync(ctx); err != nil && ctx.Err() == nil {
+func (c *Cache) syncLogged(ctx context.Context, signalled bool) {
+	if err := c.sync(ctx, signalled); err != nil && ctx.Err() == nil {
 		c.m.syncErrors.Inc()
 		c.opts.Logger.Warn("assoccache: reading the change feed failed", "err", err)
 	}
@@ -468,8 +470,11 @@ func (c *Cache) syncLogged(ctx context.Context) {
 const maxPages = 10_000
 
 // sync reads the feed past what was read before and applies what is due.
-func (c *Cache) sync(ctx context.Context) error {
-	rev, err := c.st.Revision(ctx)
+// signalled: a Watch signal woke it, so a
+// store that knows the revisions it signals (store.KnownRevisions) saves
+// the read of the revision; the poll reads it from the database.
+func (c *Cache) sync(ctx context.Context, signalled bool) error {
+	rev, err := c.revision(ctx, signalled)
 	if err != nil {
 		return err
 	}
@@ -501,6 +506,17 @@ func (c *Cache) sync(ctx context.Context) error {
 	}
 	c.applyDue()
 	return nil
+}
+
+// revision returns the store's revision: the one the store knows it
+// signalled, when signalled and it knows one, else read from the store.
+func (c *Cache) revision(ctx context.Context, signalled bool) (int64, error) {
+	if k, ok := c.st.(store.KnownRevisions); ok && signalled {
+		if rev, _, ok := k.KnownRevisions(); ok {
+			return rev, nil
+		}
+	}
+	return c.st.Revision(ctx)
 }
 
 // dueTime is when a change may be applied: Delay after its commit. The

@@ -280,3 +280,19 @@ type Watcher interface {
 	// changes are committed (signals may be coalesced), until ctx ends.
 	Watch(ctx context.Context) (<-chan struct{}, error)
 }
+
+// KnownRevisions is implemented by Watchers that know, without reading
+// the database, what their signals announce: a replica knows the revisions
+// it committed itself, and the PostgreSQL store's notifications carry the
+// revisions other replicas committed. A reader woken by Watch may take the
+// revisions from here instead of reading Revision and IAMRevision (one
+// round trip each per commit on a networked database).
+type KnownRevisions interface {
+	// KnownRevisions returns the newest revision and IAM revision known
+	// to be committed. Both are set before the Watch signal that
+	// announces them, and a read that starts after that signal sees
+	// everything up to them. ok is false when the store does not know
+	// (no listener yet, or notifications may have been missed): read
+	// Revision and IAMRevision then.
+	KnownRevisions() (rev, iamRev int64, ok bool)
+}

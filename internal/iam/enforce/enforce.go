@@ -125,7 +125,7 @@ func New(cfg Config) *Enforcer {
 // ends: each change signal (and every ResyncInterval) re-reads the
 // revision and drops the cache when it moved.
 func (e *Enforcer) Start(ctx context.Context) error {
-	if _, err := e.refresh(ctx); err != nil {
+	if _, err := e.refresh(ctx, false); err != nil {
 		return err
 	}
 	var signals <-chan struct{}
@@ -140,6 +140,7 @@ func (e *Enforcer) Start(ctx context.Context) error {
 		t := time.NewTicker(e.cfg.ResyncInterval)
 		defer t.Stop()
 		for {
+			signalled := false
 			select {
 			case <-ctx.Done():
 				return
@@ -148,9 +149,10 @@ func (e *Enforcer) Start(ctx context.Context) error {
 					signals = nil
 					continue
 				}
+				signalled = true
 			case <-t.C:
 			}
-			if _, err := e.refresh(ctx); err != nil && ctx.Err() == nil {
+			if _, err := e.refresh(ctx, signalled); err != nil && ctx.Err() == nil {
 				e.log.Warn("iam: reading the IAM revision", "err", err)
 			}
 		}
@@ -159,9 +161,11 @@ func (e *Enforcer) Start(ctx context.Context) error {
 }
 
 // refresh reads the IAM revision and drops the cache when it moved; it
-// reports whether it did (here).
-func (e *Enforcer) refresh(ctx context.Context) (bool, error) {
-	rev, err := e.cfg.Store.IAMRevision(ctx)
+// reports whether it did (here). signalled: a Watch signal woke it, so a
+// store that knows the revisions it signals (store.KnownRevisions) saves
+// the read.
+func (e *Enforcer) refresh(ctx context.Context, signalled bool) (bool, error) {
+	rev, err := e.iamRevision(ctx, signalled)
 	if err != nil {
 		return false, err
 	}
@@ -173,6 +177,15 @@ func (e *Enforcer) refresh(ctx context.Context) (bool, error) {
 	e.rev = rev
 	clear(e.entities)
 	return true, nil
+}
+
+func (e *Enforcer) iamRevision(ctx context.Context, signalled bool) (int64, error) {
+	if k, ok := e.cfg.Store.(store.KnownRevisions); ok && signalled {
+		if _, rev, ok := k.KnownRevisions(); ok {
+			return rev, nil
+		}
+	}
+	return e.cfg.Store.IAMRevision(ctx)
 }
 
 // role returns the role named name, from the cache or the store.
@@ -534,7 +547,7 @@ func (e *Enforcer) decide(ctx context.Context, eval func() (policy.Result, error
 	if err != nil || res.Allowed() {
 		return res, err
 	}
-	if _, err := e.refresh(ctx); err != nil {
+	if _, err := e.refresh(ctx, false); err != nil {
 		return res, err
 	}
 	e.mu.RLock()

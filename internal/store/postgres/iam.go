@@ -73,6 +73,9 @@ func (t iamTx) Delete(kind, key string) error {
 func (t iamTx) Revision() (int64, error) {
 	rev := t.t.revisions(1)
 	_, err := t.t.Exec(t.ctx, "UPDATE revision_counter SET iam_revision = $1 WHERE id = 1", rev)
+	if err == nil {
+		t.t.iam = rev
+	}
 	return rev, err
 }
 

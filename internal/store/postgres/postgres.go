@@ -102,6 +102,7 @@ type Store struct {
 	changed store.Signal // Watch subscribers
 
 	localRev  atomic.Int64 // the last revision this replica committed and signalled
+	known     known        // the revisions Watch signals announce (KnownRevisions)
 	listenMu  sync.Mutex   // serializes starting the listener
 	listening bool         // the listener runs (started by the first Watch)
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -59,6 +61,76 @@ func (s *Store) signalled(rev int64) {
 	s.notifyLocal()
 }
 
+// KnownRevisions implements store.KnownRevisions: the revisions of this
+// replica's own commits and of the notifications the listener received
+// (their payload carries them, see notification), so that a reader woken
+// by Watch need not read the counter back. It knows nothing before the
+// listener started, nor after a notification of an older podid's (whose
+// payload has no IAM revision) until this replica next commits.
+func (s *Store) KnownRevisions() (rev, iamRev int64, ok bool) {
+	return s.known.get()
+}
+
+// known holds the newest revision and IAM revision known to be committed.
+type known struct {
+	mu       sync.Mutex
+	rev, iam int64
+	ok       bool
+}
+
+func (k *known) get() (rev, iam int64, ok bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.rev, k.iam, k.ok
+}
+
+// learn records that revisions up to rev are committed and that iam was
+// the IAM revision as of rev (read under the counter lock, or after it);
+// both only ever grow. Learning the newest revision makes what is known
+// whole again (see forget).
+func (k *known) learn(rev, iam int64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if rev >= k.rev {
+		k.ok = true
+	}
+	k.rev, k.iam = max(k.rev, rev), max(k.iam, iam)
+}
+
+// forget records that revision rev is committed with an unknown IAM
+// revision: until a learn of rev or a later one, readers read the
+// counter.
+func (k *known) forget(rev int64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if rev > k.rev {
+		k.rev, k.ok = rev, false
+	}
+}
+
+// notification is a commit's NOTIFY payload: its last revision and the IAM
+// revision, "rev,iam" in decimal. (Before, it was the revision alone.)
+func notification(rev, iam int64) string {
+	b := strconv.AppendInt(make([]byte, 0, 40), rev, 10)
+	b = append(b, ',')
+	return string(strconv.AppendInt(b, iam, 10))
+}
+
+// parseNotification reads a notification's payload; iamOK is false for
+// an older podid's (the revision alone), ok false for one that is neither.
+func parseNotification(p string) (rev, iam int64, iamOK, ok bool) {
+	r, i, hasIAM := strings.Cut(p, ",")
+	rev, err := strconv.ParseInt(r, 10, 64)
+	if err != nil {
+		return 0, 0, false, false
+	}
+	if !hasIAM {
+		return rev, 0, false, true
+	}
+	iam, err = strconv.ParseInt(i, 10, 64)
+	return rev, iam, err == nil, err == nil
+}
+
 // startListener starts the listener if it is not running. The first
 // connection attempt happens here, so a database that cannot be reached is
 // reported to the first Watch caller rather than retried silently, and a
@@ -103,6 +175,13 @@ func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
 		conn.Close(context.Background())
 		return nil, fmt.Errorf("listening on %s: %w", s.channel, err)
 	}
+	// Listening: every later commit is notified, so from here on the
+	// notifications keep what this read knows current. (On the pool:
+	// the listener's session shows its LISTEN in pg_stat_activity.)
+	if _, err := s.pollRevisions(ctx); err != nil {
+		conn.Close(context.Background())
+		return nil, err
+	}
 	return conn, nil
 }
 
@@ -125,7 +204,14 @@ func (s *Store) listenLoop(conn *pgx.Conn) {
 			// revision, so a watcher reading after that signal
 			// sees them all. Waking the watchers again for one of
 			// those would only have them reread the feed.
-			if rev, err := strconv.ParseInt(n.Payload, 10, 64); err == nil && rev <= s.localRev.Load() {
+			rev, iam, iamOK, ok := parseNotification(n.Payload)
+			switch {
+			case ok && iamOK:
+				s.known.learn(rev, iam)
+			case ok:
+				s.known.forget(rev)
+			}
+			if ok && rev <= s.localRev.Load() {
 				continue
 			}
 			s.notifyLocal()
@@ -163,7 +249,7 @@ const pollInterval = 100 * time.Millisecond
 // revision counter every pollInterval and signals watchers when it moved.
 // The first read happens here, so later writes are seen as changes.
 func (s *Store) startPolling(ctx context.Context) error {
-	rev, err := s.Revision(ctx)
+	rev, err := s.pollRevisions(ctx)
 	if err != nil {
 		return err
 	}
@@ -189,9 +275,20 @@ func (s *Store) pollLoop(last int64) {
 		case <-t.C:
 		}
 		// An error (the database away) is retried at the next tick.
-		if rev, err := s.Revision(ctx); err == nil && rev != last {
+		if rev, err := s.pollRevisions(ctx); err == nil && rev != last {
 			last = rev
 			s.notifyLocal()
 		}
 	}
+}
+
+// pollRevisions reads the revision and the IAM revision into what the
+// store knows (KnownRevisions) and returns the revision.
+func (s *Store) pollRevisions(ctx context.Context) (int64, error) {
+	var rev, iam int64
+	if err := s.pool.QueryRow(ctx, "SELECT revision, iam_revision FROM revision_counter WHERE id = 1").Scan(&rev, &iam); err != nil {
+		return 0, fmt.Errorf("reading revision: %w", err)
+	}
+	s.known.learn(rev, iam)
+	return rev, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -203,12 +202,12 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 	}()
 	t.later("BEGIN ISOLATION LEVEL READ COMMITTED")
 	t.laterRead(func(br pgx.BatchResults) error {
-		if err := br.QueryRow().Scan(&t.base); err != nil {
+		if err := br.QueryRow().Scan(&t.base, &t.iam); err != nil {
 			return fmt.Errorf("locking the revision counter: %w", err)
 		}
 		t.locked = true
 		return nil
-	}, "SELECT revision FROM revision_counter WHERE id = 1 FOR UPDATE")
+	}, "SELECT revision, iam_revision FROM revision_counter WHERE id = 1 FOR UPDATE")
 	if t.prefetch(pending) {
 		if err := t.flush(); err != nil {
 			if t.deferErr != nil {
@@ -242,9 +241,10 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 	if t.used > 0 {
 		last := t.base + t.used
 		t.later("UPDATE revision_counter SET revision = $1 WHERE id = 1", last)
-		// Delivered to listeners at commit, in commit order.
+		// Delivered to listeners at commit, in commit order, with
+		// the revisions it brings (see notification).
 		if s.notifications {
-			t.later("SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(last, 10))
+			t.later("SELECT pg_notify($1, $2)", s.channel, notification(last, t.iam))
 		}
 	}
 	t.laterRead(func(br pgx.BatchResults) error {
@@ -270,6 +270,9 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 	}
 	d = time.Since(t0)
 	if t.used > 0 {
+		// Under the counter lock, this transaction's revisions and
+		// IAM revision were the newest committed.
+		s.known.learn(t.base+t.used, t.iam)
 		s.signalled(t.base + t.used)
 	}
 	return -1, d, nil
@@ -362,6 +365,7 @@ type wtx struct {
 	conn *pgx.Conn // in a transaction once the first round trip went
 	ctx  context.Context
 	base int64 // the counter's value when the transaction locked it
+	iam  int64 // the IAM revision: as locked, or as this transaction set it
 	used int64 // revisions reserved by this transaction
 
 	locked    bool // base was read: the transaction holds the counter lock
