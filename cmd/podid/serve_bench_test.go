@@ -65,20 +65,8 @@ func BenchmarkServeDescribe(b *testing.B) {
 				Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
 			}, func(o *eks.Options) { o.BaseEndpoint = aws.String(url) })
 			ctx := context.Background()
-			if _, err := ek.CreateCluster(ctx, &eks.CreateClusterInput{
-				Name: aws.String("dev"), RoleArn: aws.String("arn:aws:iam::111122223333:role/eks"),
-				ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-1"}},
-			}); err != nil {
-				b.Fatal(err)
-			}
-			a, err := ek.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{
-				ClusterName: aws.String("dev"), Namespace: aws.String("default"), ServiceAccount: aws.String("app"),
-				RoleArn: aws.String("arn:aws:iam::111122223333:role/app"),
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			in := &eks.DescribePodIdentityAssociationInput{ClusterName: aws.String("dev"), AssociationId: a.Association.AssociationId}
+			id := createDevAssociation(ctx, b, ek)
+			in := &eks.DescribePodIdentityAssociationInput{ClusterName: aws.String("dev"), AssociationId: aws.String(id)}
 			b.ReportAllocs()
 			start := processCPU()
 			b.SetParallelism(4) // 8 goroutines on 2 CPUs, as podid bench's 8 workers
@@ -170,6 +158,13 @@ func benchHandlerServer(b *testing.B) (*served, *eks.Client, string, *sentReques
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDPODIDBENCH", "podid-bench-secret", ""),
 		HTTPClient:  ts.Client(),
 	}, func(o *eks.Options) { o.BaseEndpoint = aws.String(ts.URL) })
+	return p, ek, createDevAssociation(ctx, b, ek), sent
+}
+
+// createDevAssociation creates cluster dev and its association of
+// default/app with role app through ek, returning the association's ID.
+func createDevAssociation(ctx context.Context, b *testing.B, ek *eks.Client) string {
+	b.Helper()
 	if _, err := ek.CreateCluster(ctx, &eks.CreateClusterInput{
 		Name: aws.String("dev"), RoleArn: aws.String("arn:aws:iam::111122223333:role/eks"),
 		ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-1"}},
@@ -183,7 +178,7 @@ func benchHandlerServer(b *testing.B) (*served, *eks.Client, string, *sentReques
 	if err != nil {
 		b.Fatal(err)
 	}
-	return p, ek, aws.ToString(a.Association.AssociationId), sent
+	return aws.ToString(a.Association.AssociationId)
 }
 
 // sentRequest is the last request the SDK sent in benchHandlerServer.
