@@ -25,17 +25,10 @@ func BenchmarkAppendEventsAt(b *testing.B) {
 	record := storetest.EventRecord()
 	for _, existing := range []int{0, 1_000_000} {
 		b.Run(fmt.Sprint(existing), func(b *testing.B) {
-			if existing > 0 && os.Getenv("PODID_AUDIT_SCALE") == "" {
-				b.Skip("set PODID_AUDIT_SCALE=1 to store a million events first")
-			}
 			ctx := context.Background()
 			dsn := pgtest.Schema(b, pgtest.DSN(b))
 			st := pgtest.Open(b, dsn)
-			for i := 0; i < existing; i += 1000 {
-				if err := st.AppendEvents(ctx, storetest.UpdateEvents(1000, i, record)); err != nil {
-					b.Fatal(err)
-				}
-			}
+			storetest.SeedEvents(ctx, b, st, existing, record)
 			conn, err := pgx.Connect(ctx, dsn)
 			if err != nil {
 				b.Fatal(err)

@@ -24,20 +24,13 @@ func BenchmarkAppendEventsAt(b *testing.B) {
 	record := storetest.EventRecord()
 	for _, existing := range []int{0, 1_000_000} {
 		b.Run(fmt.Sprint(existing), func(b *testing.B) {
-			if existing > 0 && os.Getenv("PODID_AUDIT_SCALE") == "" {
-				b.Skip("set PODID_AUDIT_SCALE=1 to store a million events first")
-			}
 			ctx := context.Background()
 			st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "podid.db"))
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer st.Close()
-			for i := 0; i < existing; i += 1000 {
-				if err := st.AppendEvents(ctx, storetest.UpdateEvents(1000, i, record)); err != nil {
-					b.Fatal(err)
-				}
-			}
+			storetest.SeedEvents(ctx, b, st, existing, record)
 			const batch = 50
 			var ru0 syscall.Rusage
 			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)

@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -325,4 +327,22 @@ func UpdateEvents(n, from int, record []byte) []store.Event {
 		}
 	}
 	return events
+}
+
+// SeedEvents stores existing UpdateEvents in st, 1,000 at a time, before
+// an AppendEventsAt benchmark. A trail of events already there takes
+// minutes to store, so it is stored only with PODID_AUDIT_SCALE=1;
+// otherwise the benchmark skips.
+func SeedEvents(ctx context.Context, b *testing.B, st interface {
+	AppendEvents(context.Context, []store.Event) error
+}, existing int, record []byte) {
+	b.Helper()
+	if existing > 0 && os.Getenv("PODID_AUDIT_SCALE") == "" {
+		b.Skipf("set PODID_AUDIT_SCALE=1 to store %d events first", existing)
+	}
+	for i := 0; i < existing; i += 1000 {
+		if err := st.AppendEvents(ctx, UpdateEvents(1000, i, record)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
