@@ -68,7 +68,13 @@ func pageMAC(key []byte, scope, after string) []byte {
 	return m.Sum(nil)[:pageTokenMACLen]
 }
 
+// encodedPageToken is a page token with what it was encoded from.
+type encodedPageToken struct{ scope, after, token string }
+
 func (s *Server) encodePageToken(ctx context.Context, scope, after string) (string, error) {
+	if last := s.lastToken.Load(); last != nil && last.scope == scope && last.after == after {
+		return last.token, nil // the key never changes once loaded
+	}
 	key, err := s.pageTokenKey(ctx)
 	if err != nil {
 		return "", err
@@ -77,7 +83,9 @@ func (s *Server) encodePageToken(ctx context.Context, scope, after string) (stri
 	if err != nil {
 		return "", fmt.Errorf("encoding page token: %w", err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	s.lastToken.Store(&encodedPageToken{scope, after, tok})
+	return tok, nil
 }
 
 // decodePageToken returns the key to list after; "" for no token.

@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/podid/podid/eksapi"
@@ -115,6 +116,10 @@ type Server struct {
 	// tokenKey is the MAC key for page tokens, loaded from the store once.
 	tokenKeyMu sync.Mutex
 	tokenKey   []byte
+	// lastToken is the page token encoded last: clients walking the same
+	// listing (the first page of ListClusters, most often) get the same
+	// token, and its MAC costs more than the rest of the page's answer.
+	lastToken atomic.Pointer[encodedPageToken]
 
 	// cas memoizes certificateAuthorityOf by cluster config.
 	caMu sync.Mutex

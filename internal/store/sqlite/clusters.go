@@ -164,9 +164,29 @@ func (s *Store) ListClusters(ctx context.Context, region string, p store.Page) (
 	return storecore.ListClusters(ctx, region, p, s.readClusterNames)
 }
 
-// readClusterNames reads up to p.Limit+1 of region's names after p.After
-// as one row.
+// clusterPageKey is a page of ListClusters: region's names after after, at
+// most limit of them (and the one after).
+type clusterPageKey struct {
+	region, after string
+	limit         int
+}
+
+// clusterPages bounds the cached ListClusters pages: each holds up to 101
+// names of up to 100 bytes, so 256 pages stay under about 3 MiB.
+const clusterPages = 256
+
+// readClusterNames reads up to p.Limit+1 of region's names after p.After,
+// from clusterNames while no commit has changed the database since it read
+// them (ListClusters asks for the same first page again and again).
 func (s *Store) readClusterNames(ctx context.Context, region string, p store.Page) ([]string, error) {
+	return s.clusterNames.cached(clusterPageKey{region, p.After, p.Limit}, func() ([]string, error) {
+		return s.queryClusterNames(ctx, region, p)
+	})
+}
+
+// queryClusterNames reads up to p.Limit+1 of region's names after p.After
+// as one row.
+func (s *Store) queryClusterNames(ctx context.Context, region string, p store.Page) ([]string, error) {
 	row, err := s.queryRow(ctx, `SELECT count(*), coalesce(group_concat(name, char(10)), '')
 	FROM (SELECT name FROM clusters WHERE region = ? AND name > ? ORDER BY name LIMIT ?)`, region, p.After, p.Limit+1)
 	if err != nil {

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"sync"
@@ -27,17 +28,19 @@ func (h *walHeader) initialized() bool {
 	return (*[walHeaderBytes]byte)(unsafe.Pointer(h))[12] != 0
 }
 
-// readCache keeps records GetAssociation and GetClusterPublic read,
+// readCache keeps records GetAssociation and GetClusterPublic read (and
+// the pages of names ListClusters read),
 // valid while the WAL-index header is the one they were read under: any
 // commit, this process's or another's on the same file, changes the
 // header and so empties the cache before the next read could see it, and a
 // write is acknowledged only once committed, so reads after it miss and
 // see it (read-your-writes, and every other process's writes as soon as
 // SQLite's own readers would). It holds at most readCacheSize records, so
-// memory stays flat whatever the store holds. Records are copied in and
-// out (clone): callers may change what they get.
+// memory stays flat whatever the store holds (fewer when size says so).
+// Records are copied in and out (clone): callers may change what they get.
 type readCache[K comparable, V any] struct {
 	clone func(V) V
+	size  int // the most records it holds; 0 for readCacheSize
 
 	mu  sync.Mutex
 	wal *walIndex // nil: caching is off
@@ -107,7 +110,7 @@ func (c *readCache[K, V]) put(before walHeader, key K, v V) {
 		c.hdr = before
 		clear(c.m)
 	}
-	if len(c.m) >= readCacheSize {
+	if size := cmp.Or(c.size, readCacheSize); len(c.m) >= size {
 		for k := range c.m { // any one
 			delete(c.m, k)
 			break

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +18,8 @@ import (
 
 // writeChildEnv, when set, makes the test binary a process that makes one
 // write (writeChildOpEnv: "update" or "delete") to the association of
-// cluster c1 in the database it names, then exits (TestMain).
+// cluster c1 in the database it names, or ("create-cluster c0" or
+// "delete-cluster c0") creates or deletes a cluster, then exits (TestMain).
 const (
 	writeChildEnv   = "PODID_SQLITE_WRITE_CHILD"
 	writeChildOpEnv = "PODID_SQLITE_WRITE_CHILD_OP"
@@ -101,6 +104,66 @@ func TestGetSeesOtherProcessesWrites(t *testing.T) {
 	}
 }
 
+// TestListClustersSeesOtherProcessesWrites: ListClusters answers a page
+// asked for again from memory, yet every page (the first and one after a
+// page token) shows at once the clusters another process created or
+// deleted on the same file, and this store's own; a caller changing the
+// names it got does not change the store's.
+func TestListClustersSeesOtherProcessesWrites(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "podid.db")
+	s := openTemp(t, path)
+	for _, name := range []string{"c1", "c3"} {
+		if _, err := s.CreateCluster(ctx, store.Cluster{Name: name, CreatedAt: time.Now()}, store.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// list reads every page of one name, by page tokens.
+	list := func() []string {
+		t.Helper()
+		var all []string
+		p := store.Page{Limit: 1}
+		for range 10 {
+			names, next, err := s.ListClusters(ctx, "", p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, names...)
+			if len(names) > 0 {
+				names[0] = "changed by the caller" // not the store's
+			}
+			if next == "" {
+				return all
+			}
+			p.After = next
+		}
+		t.Fatalf("ListClusters: more than 10 pages of %v", all)
+		return nil
+	}
+	want := func(step string, names ...string) {
+		t.Helper()
+		for range 2 { // the first read fills the cache, the second hits it
+			if got := list(); !slices.Equal(got, names) {
+				t.Fatalf("ListClusters after %s = %q, want %q", step, got, names)
+			}
+		}
+	}
+	want("creating c1 and c3", "c1", "c3")
+	runChild(t, path, "create-cluster c0")
+	want("another process created c0", "c0", "c1", "c3")
+	runChild(t, path, "create-cluster c2")
+	want("another process created c2", "c0", "c1", "c2", "c3")
+	if _, err := s.DeleteCluster(ctx, "", "c3"); err != nil {
+		t.Fatal(err)
+	}
+	want("this store deleted c3", "c0", "c1", "c2")
+	runChild(t, path, "delete-cluster c1")
+	want("another process deleted c1", "c0", "c2")
+	if names, _, err := s.ListClusters(ctx, "other-region", store.Page{Limit: 100}); err != nil || len(names) != 0 {
+		t.Fatalf("ListClusters in another region = %q, %v; want none", names, err)
+	}
+}
+
 // runChild runs the test binary as a process that makes write op on the
 // database at path (writeChild).
 func runChild(t *testing.T, path, op string) {
@@ -123,6 +186,21 @@ func writeChild(path, op string) int {
 		return 1
 	}
 	defer s.Close()
+	if verb, name, ok := strings.Cut(op, " "); ok {
+		switch verb {
+		case "create-cluster":
+			_, err = s.CreateCluster(ctx, store.Cluster{Name: name, CreatedAt: time.Now()}, store.WriteOptions{})
+		case "delete-cluster":
+			_, err = s.DeleteCluster(ctx, "", name)
+		default:
+			err = fmt.Errorf("unknown op %q", op)
+		}
+		if err != nil {
+			fmt.Println(op+":", err)
+			return 1
+		}
+		return 0
+	}
 	a, _, err := s.ListAssociations(ctx, "", "c1", store.AssociationFilter{}, store.Page{Limit: 1})
 	if err != nil || len(a) != 1 {
 		fmt.Println("listing:", a, err)

@@ -41,6 +41,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -72,9 +73,11 @@ type Store struct {
 	// assocs and clusters answer GetAssociation and GetClusterPublic
 	// while no commit has changed the database since they read the record
 	// (DescribePodIdentityAssociation's and DescribeCluster's reads).
-	wal      *walIndex
-	assocs   readCache[assocKey, store.Association]
-	clusters readCache[clusterKey, store.Cluster]
+	// clusterNames answers ListClusters' pages the same way.
+	wal          *walIndex
+	assocs       readCache[assocKey, store.Association]
+	clusters     readCache[clusterKey, store.Cluster]
+	clusterNames readCache[clusterPageKey, []string]
 
 	w *writer
 
@@ -153,9 +156,10 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 		rst:  stmtCache{db: rdb},
 		raw:  rawStmts{db: rdb},
 
-		assocs:   readCache[assocKey, store.Association]{clone: cloneAssociation},
-		clusters: readCache[clusterKey, store.Cluster]{clone: cloneCluster},
-		now:      now,
+		assocs:       readCache[assocKey, store.Association]{clone: cloneAssociation},
+		clusters:     readCache[clusterKey, store.Cluster]{clone: cloneCluster},
+		clusterNames: readCache[clusterPageKey, []string]{clone: slices.Clone[[]string], size: clusterPages},
+		now:          now,
 	}
 	if err := rdb.PingContext(ctx); err != nil {
 		s.closeDBs()
@@ -164,7 +168,7 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 	// The migrations made the WAL-index; without a mapping of it (another
 	// platform) GetAssociation always reads the database.
 	if wal, err := mapWALIndex(abs); err == nil {
-		s.wal, s.assocs.wal, s.clusters.wal = wal, wal, wal
+		s.wal, s.assocs.wal, s.clusters.wal, s.clusterNames.wal = wal, wal, wal, wal
 	}
 	w, err := newWriter(ctx, wdb, abs, s.notify)
 	if err != nil {
@@ -260,6 +264,7 @@ func (s *Store) Close() error {
 func (s *Store) closeDBs() error {
 	s.assocs.stop()
 	s.clusters.stop()
+	s.clusterNames.stop()
 	if s.wal != nil {
 		s.wal.close()
 		s.wal = nil
