@@ -1,13 +1,18 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/podid/podid/internal/authz"
 	"github.com/podid/podid/internal/httpx"
@@ -38,6 +43,11 @@ type Record struct {
 	ManagementEvent     bool           `json:"managementEvent"`
 	RecipientAccountID  string         `json:"recipientAccountId"`
 	EventCategory       string         `json:"eventCategory"`
+
+	// requestJSON, when not nil, is written as requestParameters (scrubbed
+	// already) in place of RequestParameters: build reads a request's
+	// parameters into it without a map (appendJSON).
+	requestJSON []byte
 }
 
 // UserIdentity is CloudTrail's userIdentity: who made the request.
@@ -95,18 +105,68 @@ const Hidden = "HIDDEN_DUE_TO_SECURITY_REASONS"
 // secret: tokens (but a client request token or a page token), secret
 // keys, passwords, signatures, SAML assertions, MFA codes.
 func secretKey(k string) bool {
-	l := strings.ToLower(k)
+	var buf [64]byte
+	if len(k) > len(buf) || !lowerASCII(buf[:len(k)], k) {
+		return secretLower(strings.ToLower(k))
+	}
+	return secretLower(string(buf[:len(k)])) // the compiler copies nothing
+}
+
+// lowerASCII writes k in lower case to dst (as long as k) if k is ASCII.
+func lowerASCII(dst []byte, k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c >= utf8.RuneSelf {
+			return false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst[i] = c
+	}
+	return true
+}
+
+// secretLower is secretKey of a lower-case name: whether it holds one of
+// the words token (tokencode with it), secret, password, signature,
+// assertion, privatekey, credentials, authorization, in one pass.
+func secretLower(l string) bool {
 	switch l {
 	case "clientrequesttoken", "nexttoken", "marker":
 		return false
 	}
-	for _, s := range []string{"token", "secret", "password", "signature", "assertion", "tokencode", "privatekey", "credentials", "authorization"} {
-		if strings.Contains(l, s) {
-			return true
+	for i := 0; i < len(l); i++ {
+		var words []string
+		switch l[i] {
+		case 't':
+			words = wordsT
+		case 's':
+			words = wordsS
+		case 'p':
+			words = wordsP
+		case 'a':
+			words = wordsA
+		case 'c':
+			words = wordsC
+		default:
+			continue
+		}
+		for _, w := range words {
+			if strings.HasPrefix(l[i:], w) {
+				return true
+			}
 		}
 	}
 	return false
 }
+
+var (
+	wordsT = []string{"token"}
+	wordsS = []string{"secret", "signature"}
+	wordsP = []string{"password", "privatekey"}
+	wordsA = []string{"assertion", "authorization"}
+	wordsC = []string{"credentials"}
+)
 
 // Scrub returns v with the value of every member secretKey names
 // replaced by Hidden, at any depth.
@@ -191,53 +251,68 @@ func (rc *Recorder) build(r *http.Request, c httpx.Completed, d *Detail) (store.
 	if !ok {
 		return store.Event{}, false
 	}
+	region := authz.Region(r.Context(), rc.cfg.Region)
 	rec := Record{
-		EventVersion:       "1.08",
-		UserIdentity:       identityOf(r),
-		EventTime:          c.Start.UTC().Format(time.RFC3339),
-		EventSource:        sources[c.Family.Name],
-		EventName:          op,
-		AWSRegion:          authz.Region(r.Context(), rc.cfg.Region),
-		SourceIPAddress:    sourceIP(r.RemoteAddr),
-		UserAgent:          clip(r.UserAgent(), 256),
-		ErrorCode:          c.ErrorCode,
-		ErrorMessage:       c.ErrorMessage,
-		RequestID:          c.RequestID,
-		EventID:            c.RequestID, // one event per request
-		ReadOnly:           readOnly,
-		EventType:          "AwsApiCall",
-		ManagementEvent:    true,
-		RecipientAccountID: rc.cfg.AccountID,
-		EventCategory:      "Management",
+		EventVersion:        "1.08",
+		UserIdentity:        identityOf(r),
+		EventTime:           c.Start.UTC().Format(time.RFC3339),
+		EventSource:         sources[c.Family.Name],
+		EventName:           op,
+		AWSRegion:           region,
+		SourceIPAddress:     sourceIP(r.RemoteAddr),
+		UserAgent:           clip(r.UserAgent(), 256),
+		ErrorCode:           c.ErrorCode,
+		ErrorMessage:        c.ErrorMessage,
+		RequestParameters:   d.RequestParameters,
+		ResponseElements:    d.ResponseElements,
+		AdditionalEventData: d.AdditionalEventData,
+		RequestID:           c.RequestID,
+		EventID:             c.RequestID, // one event per request
+		ReadOnly:            readOnly,
+		EventType:           "AwsApiCall",
+		ManagementEvent:     true,
+		RecipientAccountID:  rc.cfg.AccountID,
+		EventCategory:       "Management",
 	}
 	if rec.UserIdentity.AccountID == "" && rec.UserIdentity.Type != "Unknown" {
 		rec.UserIdentity.AccountID = rc.cfg.AccountID
 	}
-	params := d.RequestParameters
-	if params == nil {
-		params = requestParameters(r, c, form)
+	rec.Resources = rc.resources(r, region, form, d.Resources)
+	// The parameters, then the record after them in the same buffer; the
+	// record is copied out at its size (the event waits in the queue).
+	buf := bufs.Get().(*[]byte)
+	defer bufs.Put(buf)
+	scratch := (*buf)[:0]
+	var err error
+	if d.RequestParameters == nil {
+		if scratch, err = appendRequestParameters(scratch, r, c, form); err != nil {
+			return store.Event{}, false
+		}
+		rec.requestJSON = scratch
 	}
-	rec.RequestParameters, _ = Scrub(params).(map[string]any)
-	if d.ResponseElements != nil {
-		rec.ResponseElements, _ = Scrub(d.ResponseElements).(map[string]any)
-	}
-	if d.AdditionalEventData != nil {
-		rec.AdditionalEventData, _ = Scrub(d.AdditionalEventData).(map[string]any)
-	}
-	rec.Resources = rc.resources(r, form, d.Resources)
-	body, err := json.Marshal(rec)
+	b, err := rec.appendJSON(scratch[len(scratch):])
 	if err != nil {
 		return store.Event{}, false
 	}
+	if cap(b) > cap(*buf) && cap(b) <= maxPooledBuf {
+		*buf = b[:0] // grown: keep the larger one
+	}
 	ev := store.Event{
 		ID: rec.EventID, Time: c.Start, Name: op, Source: rec.EventSource, ReadOnly: readOnly,
-		Username: username(rec.UserIdentity), AccessKeyID: rec.UserIdentity.AccessKeyID, Record: body,
+		Username: username(rec.UserIdentity), AccessKeyID: rec.UserIdentity.AccessKeyID, Record: bytes.Clone(b),
+		Resources: make([]store.EventResource, len(rec.Resources)),
 	}
-	for _, res := range rec.Resources {
-		ev.Resources = append(ev.Resources, store.EventResource{Type: res.Type, Name: res.ARN})
+	for i, res := range rec.Resources {
+		ev.Resources[i] = store.EventResource{Type: res.Type, Name: res.ARN}
 	}
 	return ev, true
 }
+
+// bufs are build's buffers, each grown to the largest record it wrote
+// (up to maxPooledBuf).
+const maxPooledBuf = 64 << 10
+
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // formOf parses an awsQuery request's body (STS, IAM).
 func formOf(r *http.Request, c httpx.Completed) url.Values {
@@ -264,13 +339,16 @@ func formOf(r *http.Request, c httpx.Completed) url.Values {
 	return v
 }
 
-// requestParameters reads the parameters of a request: its path values,
-// then its form (awsQuery) or its JSON object body.
-func requestParameters(r *http.Request, c httpx.Completed, form url.Values) map[string]any {
-	p := map[string]any{}
+// appendRequestParameters appends the parameters of a request as
+// requestParameters records them (scrubbed): its path values, then its
+// form (awsQuery) or its JSON object body's members, a later one of a
+// name replacing an earlier one.
+func appendRequestParameters(b []byte, r *http.Request, c httpx.Completed, form url.Values) ([]byte, error) {
+	var small [8]param
+	ps := small[:0]
 	for _, name := range pathNames(r.Pattern) {
 		if v := r.PathValue(name); v != "" {
-			p[name] = v
+			ps = append(ps, param{key: name, str: v})
 		}
 	}
 	switch {
@@ -279,24 +357,36 @@ func requestParameters(r *http.Request, c httpx.Completed, form url.Values) map[
 			if k == "Action" || k == "Version" || len(vs) == 0 {
 				continue
 			}
-			p[lowerFirst(k)] = clip(vs[0], 4096)
+			ps = append(ps, param{key: lowerFirst(k), str: clip(vs[0], 4096)})
 		}
 	case len(c.Body) > 0:
+		more, plain := bodyParams(ps, c.Body)
+		if plain {
+			ps = more
+			break
+		}
+		// Escapes, floats, non-ASCII: decoded, and written from the map.
 		var body map[string]any
-		if json.Unmarshal(c.Body, &body) == nil {
-			for k, v := range body {
-				p[k] = v
+		if json.Unmarshal(c.Body, &body) == nil && len(body) > 0 {
+			p := make(map[string]any, len(ps)+len(body))
+			for _, x := range ps {
+				p[x.key] = x.str
 			}
+			maps.Copy(p, body)
+			return appendScrubbedMap(b, p)
 		}
 	}
-	if len(p) == 0 {
-		return nil
-	}
-	return p
+	return appendParams(b, ps), nil
 }
+
+// patternNames caches pathNames' answers by pattern (the host's routes).
+var patternNames sync.Map // string -> []string
 
 // pathNames are the wildcard names of a ServeMux pattern.
 func pathNames(pattern string) []string {
+	if names, ok := patternNames.Load(pattern); ok {
+		return names.([]string)
+	}
 	var out []string
 	for _, seg := range strings.Split(pattern, "/") {
 		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
@@ -306,20 +396,19 @@ func pathNames(pattern string) []string {
 			}
 		}
 	}
+	patternNames.Store(pattern, out)
 	return out
 }
 
 // resources are the resources a request names: the cluster and
 // association of its path, a tagged ARN, the role, user or policy of an
-// awsQuery form, and what the handler added.
-func (rc *Recorder) resources(r *http.Request, form url.Values, extra []Resource) []Resource {
-	var out []Resource
-	seen := map[string]bool{}
+// awsQuery form, and what the handler added; each once.
+func (rc *Recorder) resources(r *http.Request, region string, form url.Values, extra []Resource) []Resource {
+	out := make([]Resource, 0, 2+len(extra))
 	add := func(typ, arn string) {
-		if arn == "" || seen[typ+" "+arn] {
+		if arn == "" || slices.ContainsFunc(out, func(x Resource) bool { return x.ARN == arn && x.Type == typ }) {
 			return
 		}
-		seen[typ+" "+arn] = true
 		out = append(out, Resource{AccountID: rc.cfg.AccountID, Type: typ, ARN: arn})
 	}
 	cluster := r.PathValue("name")
@@ -327,10 +416,10 @@ func (rc *Recorder) resources(r *http.Request, form url.Values, extra []Resource
 		cluster = r.PathValue("clusterName")
 	}
 	if cluster != "" && rc.cfg.ClusterARN != nil {
-		add(TypeCluster, rc.cfg.ClusterARN(authz.Region(r.Context(), rc.cfg.Region), cluster))
+		add(TypeCluster, rc.cfg.ClusterARN(region, cluster))
 	}
 	if id := r.PathValue("associationId"); id != "" && cluster != "" && rc.cfg.AssociationARN != nil {
-		add(TypeAssociation, rc.cfg.AssociationARN(authz.Region(r.Context(), rc.cfg.Region), cluster, id))
+		add(TypeAssociation, rc.cfg.AssociationARN(region, cluster, id))
 	}
 	if arn := r.PathValue("resourceArn"); arn != "" {
 		add(typeOfARN(arn), arn)
