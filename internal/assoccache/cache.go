@@ -474,15 +474,14 @@ const maxPages = 10_000
 // store that knows the revisions it signals (store.KnownRevisions) saves
 // the read of the revision; the poll reads it from the database.
 func (c *Cache) sync(ctx context.Context, signalled bool) error {
+	if signalled && c.syncRecent() {
+		return nil
+	}
 	rev, err := c.revision(ctx, signalled)
 	if err != nil {
 		return err
 	}
-	if rev != c.storeRev {
-		// Something was written, perhaps a cluster (not in the feed).
-		c.InvalidateClusters()
-		c.storeRev = rev
-	}
+	c.storeMoved(rev)
 	from := c.fetchedThrough
 	after := from
 	complete := false
@@ -506,6 +505,37 @@ func (c *Cache) sync(ctx context.Context, signalled bool) error {
 	}
 	c.applyDue()
 	return nil
+}
+
+// syncRecent is sync from the store's memory of its own recent commits
+// (store.RecentChanges), when it has every change since what was read
+// before; false: read the feed.
+func (c *Cache) syncRecent() bool {
+	rc, ok := c.st.(store.RecentChanges)
+	if !ok {
+		return false
+	}
+	from := c.fetchedThrough
+	changes, through, ok := rc.RecentChanges(from)
+	if !ok {
+		return false
+	}
+	c.storeMoved(through)
+	for _, ch := range changes {
+		c.pending = append(c.pending, pendingChange{Change: ch, due: c.dueTime(ch), after: from})
+	}
+	c.fetchedThrough = max(from, through)
+	c.applyDue()
+	return true
+}
+
+// storeMoved notes the store's revision rev: when it moved, something was
+// written, perhaps a cluster (not in the feed), so the cached clusters go.
+func (c *Cache) storeMoved(rev int64) {
+	if rev != c.storeRev {
+		c.InvalidateClusters()
+		c.storeRev = rev
+	}
 }
 
 // revision returns the store's revision: the one the store knows it

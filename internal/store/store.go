@@ -296,3 +296,24 @@ type KnownRevisions interface {
 	// Revision and IAMRevision then.
 	KnownRevisions() (rev, iamRev int64, ok bool)
 }
+
+// RecentChanges is implemented by Watchers that keep the change feed of
+// their own recent commits in memory (storecore.ChangeLog): a reader woken
+// by Watch takes what the commits it was signalled for changed from here,
+// without reading the database (the read of the feed cost a local store
+// about as much as the write it follows). It answers only while it knows
+// every change after the reader's revision: no other process committed
+// since (its commits are not in this memory), and the reader is not
+// further behind than the memory reaches.
+type RecentChanges interface {
+	// RecentChanges returns the changes with Revision > after, in
+	// revision order, and through, the newest revision committed as far
+	// as this process knows (a reader that applied them is current as of
+	// through, as after ChangesSince and Revision). Every change it
+	// returns is durable, and every write of this process that returned
+	// is among them. ok is false when it cannot tell (after is
+	// outside its memory, or another process wrote since): read
+	// ChangesSince then. The changes and their associations are shared:
+	// do not modify them.
+	RecentChanges(after int64) (changes []Change, through int64, ok bool)
+}

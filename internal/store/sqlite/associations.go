@@ -53,6 +53,7 @@ func (s *Store) CreateAssociation(ctx context.Context, a store.Association, opts
 		if err := insertAssociation(tx, &out); err != nil {
 			return out, mapConstraint(err, out.ID)
 		}
+		tx.changed(out.Revision, out.Region, out.ClusterName, out.ID, &out)
 		return out, s.remember(tx, opts.Idempotency, out)
 	}, "creating association")
 }
@@ -159,6 +160,7 @@ func (s *Store) UpdateAssociation(ctx context.Context, region, cluster, id strin
 		if err != nil {
 			return out, err
 		}
+		tx.changed(a.Revision, region, cluster, id, &a)
 		return a, s.remember(tx, opts.Idempotency, a)
 	}, "updating association %s", id)
 }
@@ -179,6 +181,7 @@ func (s *Store) DeleteAssociation(ctx context.Context, region, cluster, id strin
 		}
 		_, err = tx.exec("INSERT INTO tombstones (revision, region, cluster_name, id, deleted_at) VALUES (?, ?, ?, ?, ?)",
 			rev, region, cluster, id, storecore.Micros(s.now()))
+		tx.changed(rev, region, cluster, id, nil)
 		return storecore.Deleted(a, rev), err
 	}, "deleting association %s", id)
 }

@@ -150,6 +150,7 @@ func (s *Store) DeleteCluster(ctx context.Context, region, name string) (store.C
 			if _, err := tx.exec("DELETE FROM associations WHERE region = ? AND cluster_name = ?", region, name); err != nil {
 				return c, err
 			}
+			tx.changedUnlisted() // n tombstones, numbered by SQL
 		}
 		_, err = tx.exec("DELETE FROM clusters WHERE region = ? AND name = ?", region, name)
 		return c, err

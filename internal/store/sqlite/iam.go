@@ -48,8 +48,11 @@ func (t iamTx) Revision() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	_, err = t.tx.exec("UPDATE meta SET iam_revision = ? WHERE id = 1", rev)
-	return rev, err
+	if _, err = t.tx.exec("UPDATE meta SET iam_revision = ? WHERE id = 1", rev); err != nil {
+		return 0, err
+	}
+	t.tx.w.rev.iam = rev
+	return rev, nil
 }
 
 // iamRead reads the IAM table's latest committed state on the read pool,

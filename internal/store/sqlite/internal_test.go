@@ -240,7 +240,7 @@ func TestBatchRevisions(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := &writer{
-		conn: conn, stmts: map[string]*sql.Stmt{}, notify: func() {},
+		conn: conn, stmts: map[string]*sql.Stmt{}, notify: func() {}, log: &storecore.ChangeLog{},
 		gather: storecore.Gatherer[*writeReq]{MaxBatch: maxBatch},
 		reqs:   make(chan *writeReq, 8),
 		syncs:  make(chan *syncJob, 1), syncsDone: make(chan struct{}),

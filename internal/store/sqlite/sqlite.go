@@ -80,6 +80,9 @@ type Store struct {
 	clusterNames readCache[clusterPageKey, []string]
 
 	w *writer
+	// log is the writer's record of its recent commits (RecentChanges,
+	// KnownRevisions).
+	log storecore.ChangeLog
 
 	now func() time.Time // the clock, for expiry of stored records
 
@@ -170,7 +173,7 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 	if wal, err := mapWALIndex(abs); err == nil {
 		s.wal, s.assocs.wal, s.clusters.wal, s.clusterNames.wal = wal, wal, wal, wal
 	}
-	w, err := newWriter(ctx, wdb, abs, s.notify)
+	w, err := newWriter(ctx, wdb, abs, &s.log, s.notify)
 	if err != nil {
 		s.closeDBs()
 		return nil, err
@@ -344,6 +347,21 @@ func (s *Store) Watch(ctx context.Context) (<-chan struct{}, error) {
 
 // notify signals every watcher that a write committed.
 func (s *Store) notify() { s.changed.Notify() }
+
+// RecentChanges implements store.RecentChanges: what this process's recent
+// commits changed, known to the writer (storecore.ChangeLog). Another
+// process writing the same file takes revisions in between, which the log
+// sees and then answers nothing until this process commits again.
+func (s *Store) RecentChanges(after int64) ([]store.Change, int64, bool) {
+	return s.log.RecentChanges(after)
+}
+
+// KnownRevisions implements store.KnownRevisions: the revisions of this
+// process's last commit that took one (another process's later commits
+// are seen by reading Revision and IAMRevision, as readers' polls do).
+func (s *Store) KnownRevisions() (rev, iamRev int64, ok bool) {
+	return s.log.KnownRevisions()
+}
 
 func (s *Store) prune(ctx context.Context) error {
 	now := s.now()

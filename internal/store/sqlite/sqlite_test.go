@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -156,5 +157,53 @@ func TestTwoHandlesOnOneFile(t *testing.T) {
 	revB, _ := b.Revision(ctx)
 	if revA != revB || revA != created.Revision+4*each {
 		t.Errorf("revisions %d and %d, want both %d (one counter in the file)", revA, revB, created.Revision+4*each)
+	}
+}
+
+// TestRecentChangesAcrossHandles: a Store's memory of its own commits
+// (RecentChanges, KnownRevisions) does not answer across another process's
+// writes to the same file, which take revisions in between: a reader then
+// reads the feed, which has them. From the first commit after them it
+// answers again, and knows the IAM revision the other process left.
+func TestRecentChangesAcrossHandles(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "podid.db")
+	a, b := openTemp(t, path), openTemp(t, path)
+	if _, err := a.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	create := func(s *sqlite.Store, n int) store.Association {
+		t.Helper()
+		as, err := s.CreateAssociation(ctx, store.Association{ID: fmt.Sprintf("a-%017d", n), ClusterName: "c1", Namespace: "ns", ServiceAccount: fmt.Sprint("sa", n)}, store.WriteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return as
+	}
+	x1 := create(a, 1)
+	if changes, through, ok := a.RecentChanges(x1.Revision - 1); !ok || through != x1.Revision || len(changes) != 1 || changes[0].AssociationID != x1.ID {
+		t.Fatalf("RecentChanges(%d) = %v through %d, %v; want %s's creation", x1.Revision-1, changes, through, ok, x1.ID)
+	}
+	y := create(b, 2)
+	role, err := b.CreateRole(ctx, store.Role{Name: "r", Path: "/", ID: "AROA00000000000000001", ARN: "arn:aws:iam::000000000000:role/r", MaxSessionDuration: 3600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iamRev, err := b.IAMRevision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := a.RecentChanges(x1.Revision); !ok {
+		t.Error("RecentChanges before this handle learned of the other's writes: not answered")
+	}
+	x2 := create(a, 3)
+	if changes, through, ok := a.RecentChanges(x1.Revision); ok {
+		t.Errorf("RecentChanges(%d) across the other handle's writes (%s, role %s) = %v through %d; want no answer", x1.Revision, y.ID, role.Name, changes, through)
+	}
+	if changes, through, ok := a.RecentChanges(x2.Revision - 1); !ok || through != x2.Revision || len(changes) != 1 || changes[0].AssociationID != x2.ID {
+		t.Errorf("RecentChanges(%d) = %v through %d, %v; want %s's creation", x2.Revision-1, changes, through, ok, x2.ID)
+	}
+	if rev, gotIAM, ok := a.KnownRevisions(); !ok || rev != x2.Revision || gotIAM != iamRev {
+		t.Errorf("KnownRevisions = %d, %d, %v; want %d, %d (the other handle's IAM write), true", rev, gotIAM, ok, x2.Revision, iamRev)
 	}
 }

@@ -43,6 +43,9 @@ type writer struct {
 	quit   chan struct{}
 	done   chan struct{}
 	notify func() // called after a commit that wrote something is durable
+	// log learns each durable commit's revisions and association changes
+	// (before notify), for the store's RecentChanges and KnownRevisions.
+	log *storecore.ChangeLog
 
 	// The store-wide revision counter within the current transaction:
 	// the first reservation reads and bumps meta.revision, later ones
@@ -73,23 +76,30 @@ type writer struct {
 type syncJob struct {
 	batch   []*writeReq
 	results []writeResult
-	start   time.Time     // when its COMMIT started
-	took    time.Duration // COMMIT to durable; set before done closes
-	err     error         // the sync's error; set before done closes
-	done    chan struct{} // closed once the batch is answered
+	commit  *storecore.Commit // for the log; nil when it took no revision
+	start   time.Time         // when its COMMIT started
+	took    time.Duration     // COMMIT to durable; set before done closes
+	err     error             // the sync's error; set before done closes
+	done    chan struct{}     // closed once the batch is answered
 }
 
 // revCounter is the transaction's view of meta.revision.
 type revCounter struct {
 	loaded bool  // reserved from meta in this transaction
+	base   int64 // meta.revision before the first reservation
 	last   int64 // last revision handed out
 	stored int64 // meta.revision as this transaction has written it
+	iam    int64 // meta.iam_revision as this transaction left it
 }
 
 type writeReq struct {
 	ctx  context.Context
 	fn   func(*wtx) error
 	done chan writeResult
+	// What fn's last successful run changed in the change feed
+	// (wtx.changed), and whether it changed more than that lists.
+	changes []store.Change
+	partial bool
 }
 
 type writeResult struct {
@@ -100,7 +110,7 @@ type writeResult struct {
 
 // newWriter starts the writer on db's one connection. path is the
 // database file's: its -wal file is synced after each commit.
-func newWriter(ctx context.Context, db *sql.DB, path string, notify func()) (*writer, error) {
+func newWriter(ctx context.Context, db *sql.DB, path string, log *storecore.ChangeLog, notify func()) (*writer, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
@@ -117,6 +127,7 @@ func newWriter(ctx context.Context, db *sql.DB, path string, notify func()) (*wr
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 		notify:    notify,
+		log:       log,
 		gather:    storecore.Gatherer[*writeReq]{MaxBatch: maxBatch},
 		wal:       wal,
 		syncs:     make(chan *syncJob, 1),
@@ -259,8 +270,24 @@ func (w *writer) runBatch(first *writeReq) {
 		w.answerNow(batch, results, fmt.Errorf("committing transaction: %w", err))
 		return
 	}
-	w.syncing = &syncJob{batch: batch, results: results, start: start, done: make(chan struct{})}
+	w.syncing = &syncJob{batch: batch, results: results, commit: w.commitRecord(batch, results), start: start, done: make(chan struct{})}
 	w.syncs <- w.syncing
+}
+
+// commitRecord is what the log learns of the transaction that committed
+// batch, nil when it took no revision (it changed nothing in the feed).
+func (w *writer) commitRecord(batch []*writeReq, results []writeResult) *storecore.Commit {
+	if !w.rev.loaded {
+		return nil
+	}
+	c := &storecore.Commit{After: w.rev.base, Through: w.rev.last, IAMRevision: w.rev.iam}
+	for i, req := range batch {
+		if i < len(results) && results[i].err == nil && !results[i].panicked {
+			c.Changes = append(c.Changes, req.changes...)
+			c.Partial = c.Partial || req.partial
+		}
+	}
+	return c
 }
 
 // next returns a request to add to a batch of n, or ok false to commit
@@ -313,6 +340,9 @@ func (w *writer) syncLoop() {
 		}
 		job.err = failed
 		job.took = time.Since(job.start)
+		if job.err == nil && job.commit != nil {
+			w.log.Committed(*job.commit) // before the writes return
+		}
 		w.answer(job.batch, job.results, job.err)
 		if job.err == nil {
 			w.commits.Add(1)
@@ -432,12 +462,17 @@ func (w *writer) runOne(req *writeReq) (res writeResult, broken error) {
 func (w *writer) call(req *writeReq) writeResult { return w.callTx(req, &wtx{w: w}) }
 
 func (w *writer) callTx(req *writeReq, tx *wtx) (res writeResult) {
+	req.changes, req.partial = nil, false
 	defer func() {
 		if v := recover(); v != nil {
 			res = writeResult{panicked: true, panicVal: v}
 		}
 	}()
-	return writeResult{err: req.fn(tx)}
+	err := req.fn(tx)
+	if err == nil {
+		req.changes, req.partial = tx.changes, tx.partial
+	}
+	return writeResult{err: err}
 }
 
 // stmt returns the writer connection's prepared statement for query.
@@ -472,7 +507,27 @@ type wtx struct {
 	// wrote is set once the write ran a statement that may change the
 	// database (runBare).
 	wrote bool
+	// changes are the write's entries in the change feed (changed), for
+	// the log; partial is set when it made more (changedUnlisted).
+	changes []store.Change
+	partial bool
 }
+
+// changed notes the write's change to an association (a, or a deletion
+// when a is nil), at revision rev, for the log: the change feed's entry
+// for it, as ChangesSince reads it.
+func (t *wtx) changed(rev int64, region, cluster, id string, a *store.Association) {
+	c := store.Change{Revision: rev, Region: region, ClusterName: cluster, AssociationID: id, Deleted: a == nil}
+	if a != nil {
+		cp := cloneAssociation(*a) // the caller keeps a
+		c.Association = &cp
+	}
+	t.changes = append(t.changes, c)
+}
+
+// changedUnlisted notes that the write changed associations without
+// listing the changes (changed): readers of the log read the feed.
+func (t *wtx) changedUnlisted() { t.partial = true }
 
 func (t *wtx) exec(query string, args ...any) (sql.Result, error) {
 	t.wrote = true
@@ -510,13 +565,13 @@ func (t *wtx) revisions(n int) (int64, error) {
 		w.rev.last += int64(n)
 		return first, nil
 	}
-	var last int64
+	var last, iam int64
 	t.wrote = true
-	err := t.queryRow("UPDATE meta SET revision = revision + ? WHERE id = 1 RETURNING revision", n).Scan(&last)
+	err := t.queryRow("UPDATE meta SET revision = revision + ? WHERE id = 1 RETURNING revision, iam_revision", n).Scan(&last, &iam)
 	if err != nil {
 		return 0, fmt.Errorf("assigning revision: %w", err)
 	}
-	w.rev = revCounter{loaded: true, last: last, stored: last}
+	w.rev = revCounter{loaded: true, base: last - int64(n), last: last, stored: last, iam: iam}
 	return last - int64(n) + 1, nil
 }
 

@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"ConcurrentMixedWrites", testConcurrentMixedWrites},
 		{"DeleteWhileListing", testDeleteWhileListing},
+		{"RecentChanges", testRecentChanges},
 		{"Regions", testRegions},
 		{"AdoptRegion", testAdoptRegion},
 	}
