@@ -23,47 +23,93 @@ const keyBucketShift = 8
 // AppendEvents stores events in one write of the writer (group commit
 // with whatever else is waiting): each chunk of events, then their keys in
 // their events' buckets (a retried event stored already keeps its keys).
+// The statements are INSERT OR IGNORE, so a statement cannot stop halfway
+// and SQLite keeps no statement journal for it (ON CONFLICT DO NOTHING
+// leaves a NOT NULL violation to abort, so it copied every page the
+// statement touched first); the values are never NULL.
 func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
 	return s.w.do(ctx, func(tx *wtx) error {
+		args := make([]any, 0, 9*min(len(events), storecore.AuditInsertRows))
+		var keys []any
 		for len(events) > 0 {
 			chunk := events[:min(len(events), storecore.AuditInsertRows)]
 			events = events[len(chunk):]
-			args := make([]any, 0, 9*len(chunk))
-			var keys []any
+			args = args[:0]
 			for _, e := range chunk {
-				a, err := storecore.AuditInsertArgs(e)
-				if err != nil {
+				var err error
+				if args, err = storecore.AppendAuditInsertArgs(args, e); err != nil {
 					return err
 				}
-				args = append(args, a...)
-				keys = append(keys, storecore.EventKeys(e)...)
 			}
-			if _, err := tx.exec(storecore.AuditInsert(storecore.Question, len(chunk)), args...); err != nil {
+			res, err := tx.exec(eventInserts[len(chunk)], args...)
+			if err != nil {
 				return err
 			}
-			for n := len(keys) / 4; n > 0; {
+			seq, all := firstSeq(res, len(chunk))
+			keys = keys[:0]
+			cols := 5
+			for i, e := range chunk {
+				t, id := any(storecore.Micros(e.Time)), any(e.ID)
+				bucket := any((seq + int64(i)) >> keyBucketShift)
+				storecore.EachEventKey(e, func(kind, value string) {
+					if all {
+						keys = append(keys, bucket, kind, value, t, id)
+					} else {
+						keys = append(keys, kind, value, t, id)
+					}
+				})
+			}
+			insert := keyInserts
+			if !all {
+				// Some were stored already: each key takes its event's
+				// bucket from the table.
+				cols, insert = 4, keyInsertsJoined
+			}
+			for n := len(keys) / cols; n > 0; {
 				k := min(n, storecore.AuditInsertRows)
-				if _, err := tx.exec(keyInsert(k), keys[:4*k]...); err != nil {
+				if _, err := tx.exec(insert[k], keys[:cols*k]...); err != nil {
 					return err
 				}
-				keys, n = keys[4*k:], n-k
+				keys, n = keys[cols*k:], n-k
 			}
 		}
 		return nil
 	})
 }
 
-// keyInsert inserts n audit_keys rows, (kind, value, time_us, event_id)
-// each, in their events' buckets. (WHERE true: SQLite's grammar would
-// read ON CONFLICT as the join's ON.)
-func keyInsert(n int) string {
-	return "INSERT INTO audit_keys (bucket, kind, value, time_us, event_id) SELECT e.seq >> " + strconv.Itoa(keyBucketShift) +
-		", k.column1, k.column2, k.column3, k.column4 FROM (VALUES " + storecore.Rows(storecore.Question, n, 4) +
-		") AS k JOIN audit_events e ON e.event_id = k.column4 WHERE true ON CONFLICT DO NOTHING"
+// firstSeq is the seq of the first of the n events an insert stored, if
+// it stored all n: SQLite gives a new row the rowid one past the largest
+// (short of the largest int64, which seq never nears), so they are
+// consecutive and end at the last insert rowid.
+func firstSeq(res sql.Result, n int) (seq int64, ok bool) {
+	stored, err := res.RowsAffected()
+	if err != nil || stored != int64(n) {
+		return 0, false
+	}
+	last, err := res.LastInsertId()
+	if err != nil || last < int64(n) || last > 1<<62 {
+		return 0, false
+	}
+	return last - int64(n) + 1, true
 }
+
+// The insert statements of 1 to AuditInsertRows rows: events (AuditColumns);
+// keys (bucket, kind, value, time_us, event_id); keys (kind, value,
+// time_us, event_id) each in its event's bucket, read from audit_events.
+var eventInserts, keyInserts, keyInsertsJoined = func() (ev, keys, joined [storecore.AuditInsertRows + 1]string) {
+	shift := strconv.Itoa(keyBucketShift)
+	for n := 1; n <= storecore.AuditInsertRows; n++ {
+		ev[n] = "INSERT OR IGNORE INTO audit_events (" + storecore.AuditColumns + ") VALUES " + storecore.Rows(storecore.Question, n, 9)
+		keys[n] = "INSERT OR IGNORE INTO audit_keys (bucket, kind, value, time_us, event_id) VALUES " + storecore.Rows(storecore.Question, n, 5)
+		joined[n] = "INSERT OR IGNORE INTO audit_keys (bucket, kind, value, time_us, event_id) SELECT e.seq >> " + shift +
+			", k.column1, k.column2, k.column3, k.column4 FROM (VALUES " + storecore.Rows(storecore.Question, n, 4) +
+			") AS k JOIN audit_events e ON e.event_id = k.column4"
+	}
+	return
+}()
 
 // keyLookup is the event IDs of (kind, value)'s keys: a probe of each
 // bucket from the newest event's to the oldest's.

@@ -489,7 +489,7 @@ func TestMigrateAuditEvents(t *testing.T) {
 			Record:    []byte(fmt.Sprintf(`{"n":%d}`, i)),
 		}
 		old = append(old, e)
-		args, err := storecore.AuditInsertArgs(e)
+		args, err := storecore.AppendAuditInsertArgs(nil, e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -675,6 +675,73 @@ func TestMigrationAuditKeyBuckets(t *testing.T) {
 	var keys int
 	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM audit_keys").Scan(&keys); err != nil || keys != 2*(n+1-299) {
 		t.Errorf("audit_keys holds %d rows (%v), want %d", keys, err, 2*(n+1-299))
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestAppendEventsKeyBuckets: every key AppendEvents stores is in its
+// event's bucket and every event has its keys, whether the bucket came
+// from the insert's rowids (all of a chunk stored) or from the table
+// (some stored already), across chunk and bucket boundaries, after
+// pruning, with the largest seq's row pruned first.
+func TestAppendEventsKeyBuckets(t *testing.T) {
+	ctx := t.Context()
+	s := openWithClock(t, time.Now)
+	event := func(i int) store.Event {
+		return store.Event{ID: fmt.Sprintf("ev-%05d", i), Time: time.UnixMicro(int64(1000 + i)), Name: "n", Source: "s",
+			Resources: []store.EventResource{{Type: "T", Name: fmt.Sprint("r", i%3)}, {Type: "U", Name: fmt.Sprint("u", i)}, {Type: "T", Name: "dup"}, {Type: "T", Name: "dup"}},
+			Record:    []byte("{}")}
+	}
+	var batch []store.Event
+	for i := range 700 {
+		batch = append(batch, event(i))
+		if len(batch) == 97 || i == 699 {
+			if err := s.AppendEvents(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = nil
+		}
+	}
+	// A retried batch (all stored), one half stored, one with a repeat.
+	for _, b := range [][]store.Event{{event(5), event(6)}, {event(7), event(700), event(8), event(701)}, {event(702), event(702), event(703)}} {
+		if err := s.AppendEvents(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.PruneEvents(ctx, time.UnixMicro(1000+300), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.w.do(ctx, func(tx *wtx) error {
+		_, err := tx.exec("DELETE FROM audit_keys WHERE event_id = 'ev-00703'; DELETE FROM audit_events WHERE event_id = 'ev-00703'")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var more []store.Event
+	for i := 704; i < 800; i++ {
+		more = append(more, event(i))
+	}
+	if err := s.AppendEvents(ctx, more); err != nil {
+		t.Fatal(err)
+	}
+	var wrong, missing, keys int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM audit_keys k JOIN audit_events e ON e.event_id = k.event_id WHERE k.bucket != e.seq >> 8 OR k.time_us != e.time_us").Scan(&wrong); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM audit_events e WHERE (SELECT count(*) FROM audit_keys k WHERE k.event_id = e.event_id) != 5").Scan(&missing); err != nil {
+		t.Fatal(err)
+	}
+	if wrong != 0 || missing != 0 {
+		t.Errorf("%d keys outside their event's bucket, %d events without their 5 keys", wrong, missing)
+	}
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM audit_keys").Scan(&keys); err != nil || keys != 5*countRows(t, s, "audit_events") {
+		t.Errorf("audit_keys holds %d rows (%v), want 5 per event", keys, err)
+	}
+	got, _, err := s.LookupEvents(ctx, store.EventQuery{Attribute: store.EventAttrResourceName, Value: "u799", Limit: 5})
+	if err != nil || len(got) != 1 || got[0].ID != "ev-00799" {
+		t.Errorf("lookup u799 = %v, %v; want ev-00799", got, err)
 	}
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Error(err)

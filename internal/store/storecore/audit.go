@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/store"
 )
 
@@ -47,12 +48,6 @@ func AuditInsert(ph Placeholder, n int) string {
 	return "INSERT INTO audit_events (" + AuditColumns + ") VALUES " + rows(ph, n, 9) + " ON CONFLICT (event_id) DO NOTHING"
 }
 
-// AuditKeyInsert is the statement inserting n audit_keys rows, each
-// (kind, value, time_us, event_id); a row stored already is skipped.
-func AuditKeyInsert(ph Placeholder, n int) string {
-	return "INSERT INTO audit_keys (kind, value, time_us, event_id) VALUES " + rows(ph, n, 4) + " ON CONFLICT DO NOTHING"
-}
-
 func rows(ph Placeholder, n, cols int) string {
 	var b strings.Builder
 	for r := range n {
@@ -71,66 +66,27 @@ func rows(ph Placeholder, n, cols int) string {
 	return b.String()
 }
 
-// AppendEvents is store.Audit's AppendEvents over a backend's statement
-// runner (in one transaction): the events in multi-row inserts, then
-// their resource keys (a retried batch's keys stored already are
-// skipped like its events).
-func AppendEvents(events []store.Event, ph Placeholder, exec func(sql string, args ...any) (int64, error)) error {
-	for len(events) > 0 {
-		chunk := events[:min(len(events), AuditInsertRows)]
-		events = events[len(chunk):]
-		args := make([]any, 0, 9*len(chunk))
-		for _, e := range chunk {
-			a, err := AuditInsertArgs(e)
-			if err != nil {
-				return err
-			}
-			args = append(args, a...)
-		}
-		if _, err := exec(AuditInsert(ph, len(chunk)), args...); err != nil {
-			return err
-		}
-		if err := insertKeys(chunk, ph, exec); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func insertKeys(events []store.Event, ph Placeholder, exec func(sql string, args ...any) (int64, error)) error {
-	var args []any
-	for _, e := range events {
-		args = eventKeys(args, e)
-	}
-	for n := len(args) / 4; n > 0; {
-		k := min(n, AuditInsertRows)
-		if _, err := exec(AuditKeyInsert(ph, k), args[:4*k]...); err != nil {
-			return err
-		}
-		args, n = args[4*k:], n-k
-	}
-	return nil
-}
-
 // eventKeys appends e's audit_keys rows to args, four arguments each:
-// one per distinct resource name and one per distinct resource type.
+// (kind, value, time_us, event_id).
 func eventKeys(args []any, e store.Event) []any {
-	t := Micros(e.Time)
-	for i, r := range e.Resources {
-		earlier := e.Resources[:i]
-		if !slices.ContainsFunc(earlier, func(o store.EventResource) bool { return o.Name == r.Name }) {
-			args = append(args, keyName, r.Name, t, e.ID)
-		}
-		if !slices.ContainsFunc(earlier, func(o store.EventResource) bool { return o.Type == r.Type }) {
-			args = append(args, keyType, r.Type, t, e.ID)
-		}
-	}
+	t, id := any(Micros(e.Time)), any(e.ID)
+	EachEventKey(e, func(kind, value string) { args = append(args, kind, value, t, id) })
 	return args
 }
 
-// EventKeys are e's audit_keys rows, four arguments each: (kind, value,
-// time_us, event_id).
-func EventKeys(e store.Event) []any { return eventKeys(nil, e) }
+// EachEventKey calls fn with each of e's audit_keys (kind, value): one
+// per distinct resource name and one per distinct resource type.
+func EachEventKey(e store.Event, fn func(kind, value string)) {
+	for i, r := range e.Resources {
+		earlier := e.Resources[:i]
+		if !slices.ContainsFunc(earlier, func(o store.EventResource) bool { return o.Name == r.Name }) {
+			fn(keyName, r.Name)
+		}
+		if !slices.ContainsFunc(earlier, func(o store.EventResource) bool { return o.Type == r.Type }) {
+			fn(keyType, r.Type)
+		}
+	}
+}
 
 // Rows are n rows of cols placeholders each, "(?, ?), (?, ?)".
 func Rows(ph Placeholder, n, cols int) string { return rows(ph, n, cols) }
@@ -153,11 +109,10 @@ func AppendEventsWithKeys(events []store.Event, ph Placeholder, exec func(sql st
 				continue
 			}
 			seen[e.ID] = true
-			a, err := AuditInsertArgs(e)
-			if err != nil {
+			var err error
+			if args, err = AppendAuditInsertArgs(args, e); err != nil {
 				return err
 			}
-			args = append(args, a...)
 			keys = eventKeys(keys, e)
 			n++
 		}
@@ -198,20 +153,31 @@ const (
 	keyType = "type"
 )
 
-// AuditInsertArgs are e's arguments to AuditInsert.
-func AuditInsertArgs(e store.Event) ([]any, error) {
+// AppendAuditInsertArgs appends e's arguments to AuditInsert to args.
+func AppendAuditInsertArgs(args []any, e store.Event) ([]any, error) {
 	if e.ID == "" {
 		return nil, fmt.Errorf("storing event: no event ID")
 	}
-	res := e.Resources
-	if res == nil {
-		res = []store.EventResource{}
+	return append(args, e.ID, Micros(e.Time), e.Name, e.Source, e.ReadOnly, e.Username, e.AccessKeyID,
+		resourcesJSON(e.Resources), string(e.Record)), nil
+}
+
+// resourcesJSON is json.Marshal's encoding of rs (a nil rs as []): the
+// resources column.
+func resourcesJSON(rs []store.EventResource) string {
+	var buf [512]byte
+	b := append(buf[:0], '[')
+	for i, r := range rs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"Type":`...)
+		b = eksapi.AppendJSONString(b, r.Type)
+		b = append(b, `,"Name":`...)
+		b = eksapi.AppendJSONString(b, r.Name)
+		b = append(b, '}')
 	}
-	rj, err := json.Marshal(res)
-	if err != nil {
-		return nil, err
-	}
-	return []any{e.ID, Micros(e.Time), e.Name, e.Source, e.ReadOnly, e.Username, e.AccessKeyID, string(rj), string(e.Record)}, nil
+	return string(append(b, ']'))
 }
 
 // EventRow is where a backend scans a row of AuditColumns.

@@ -1,6 +1,7 @@
 package storecore_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -99,5 +100,29 @@ func TestEditAndWriteError(t *testing.T) {
 	}
 	if storecore.WriteError(nil, "x") != nil {
 		t.Error("WriteError(nil) != nil")
+	}
+}
+
+// TestAuditInsertArgs: the resources column is json.Marshal's encoding of
+// the event's resources (a nil list as []), the record as given.
+func TestAuditInsertArgs(t *testing.T) {
+	for _, rs := range [][]store.EventResource{nil, {}, {{Type: "AWS::EKS::Cluster", Name: "arn:aws:eks:us-east-1:1:cluster/dev"}},
+		{{Type: "T<&>", Name: "é\x00\xff\"\\"}, {Type: "", Name: strings.Repeat("n", 600)}}} {
+		e := store.Event{ID: "ev", Time: time.UnixMicro(42), Name: "n", Source: "s", ReadOnly: true, Username: "u", AccessKeyID: "k", Resources: rs, Record: []byte(`{"a":1}`)}
+		args, err := storecore.AppendAuditInsertArgs([]any{"before"}, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := rs
+		if want == nil {
+			want = []store.EventResource{}
+		}
+		wantJSON, _ := json.Marshal(want)
+		if diff := cmp.Diff(args, []any{"before", "ev", int64(42), "n", "s", true, "u", "k", string(wantJSON), `{"a":1}`}); diff != "" {
+			t.Errorf("args (-got +want):\n%s", diff)
+		}
+	}
+	if _, err := storecore.AppendAuditInsertArgs(nil, store.Event{}); err == nil {
+		t.Error("an event without an ID: no error")
 	}
 }
