@@ -259,6 +259,7 @@ func BenchmarkAssumeRoleForPodIdentityEnforced(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		req := httptest.NewRequest("POST", "/clusters/c1/assume-role-for-pod-identity", bytes.NewReader(body))
 		rec := httptest.NewRecorder()
