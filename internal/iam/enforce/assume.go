@@ -35,7 +35,7 @@ type Decision struct {
 // *authz.DeniedError naming the caller, the action that was refused and
 // the role, with the decision as its Reason.
 func (e *Enforcer) AuthorizeAssumeRole(ctx context.Context, a sts.Assumption) error {
-	d, err := e.DecideAssumeRole(ctx, a)
+	d, err := e.decideAssumeRole(ctx, a, false)
 	if err != nil || d.Allowed {
 		return err
 	}
@@ -66,6 +66,13 @@ const rootMayNotAssume = "Roles may not be assumed by root accounts."
 // resource), sts:RoleSessionName, sts:ExternalId, aws:RequestTag/KEY and
 // aws:TagKeys.
 func (e *Enforcer) DecideAssumeRole(ctx context.Context, a sts.Assumption) (Decision, error) {
+	return e.decideAssumeRole(ctx, a, true)
+}
+
+// decideAssumeRole is DecideAssumeRole; an allowed Decision has its Reason
+// and Document only when explain is set: an allowed assumption's caller
+// (AuthorizeAssumeRole) never reads them, and Reason is formatted with fmt.
+func (e *Enforcer) decideAssumeRole(ctx context.Context, a sts.Assumption, explain bool) (Decision, error) {
 	var d Decision
 	c, principal := e.assumer(a)
 	d.Principal = principal.String()
@@ -90,10 +97,10 @@ func (e *Enforcer) DecideAssumeRole(ctx context.Context, a sts.Assumption) (Deci
 			d.RoleMissing = true
 			return policy.Result{Action: "sts:AssumeRole", Scope: policy.ScopeTrust}, nil
 		}
-		req := &policy.Request{Principal: principal, Action: "sts:AssumeRole", Resource: a.RoleARN,
-			Context: e.assumeContext(ctx, a, c)}
+		keys := e.assumeKeys(ctx, a, c)
+		req := &policy.Request{Principal: principal, Action: "sts:AssumeRole", Resource: a.RoleARN, Context: keys}
 		if role.resourceTags || e.callerNeedsResourceTags(ctx, c) {
-			addResourceTags(req.Context, role.tags)
+			keys.resourceTags = role.tags
 		}
 		identity := func(limitsOnly bool) policy.Result {
 			r, ierr := e.identityResult(ctx, c, req, limitsOnly)
@@ -114,6 +121,7 @@ func (e *Enforcer) DecideAssumeRole(ctx context.Context, a sts.Assumption) (Deci
 	}
 	d.Allowed, d.Result, d.Action = res.Allowed(), res, res.Action
 	switch {
+	case d.Allowed && !explain:
 	case d.RoleMissing:
 		d.Reason = "role " + a.RoleARN + " does not exist"
 	default:
@@ -145,29 +153,11 @@ func (e *Enforcer) roleName(arn string) (string, bool) {
 	return lastSegment(arn), true
 }
 
-// assumeContext is the trust policy's context of an assumption.
-func (e *Enforcer) assumeContext(ctx context.Context, a sts.Assumption, c caller) policy.Context {
-	m := e.baseContext(ctx, len(a.Tags)+len(c.tags)+8)
-	if c.arn != "" {
-		e.principalContext(m, c)
-	}
-	if a.SourceARN != "" {
-		m["aws:SourceArn"] = []string{a.SourceARN}
-		m["aws:SourceAccount"] = []string{accountOf(a.SourceARN)}
-	}
-	m["sts:RoleSessionName"] = []string{a.RoleSessionName}
-	if a.ExternalID != "" {
-		m["sts:ExternalId"] = []string{a.ExternalID}
-	}
-	if len(a.Tags) > 0 {
-		keys := make([]string, len(a.Tags))
-		for i, t := range a.Tags {
-			m["aws:RequestTag/"+t.Key] = []string{t.Value}
-			keys[i] = t.Key
-		}
-		m["aws:TagKeys"] = keys
-	}
-	return m
+// assumeKeys are the trust policy's condition keys of an assumption.
+func (e *Enforcer) assumeKeys(ctx context.Context, a sts.Assumption, c caller) *requestKeys {
+	k := e.keys(ctx, c)
+	k.assume, k.sourceARN, k.sessionName, k.externalID, k.tags = true, a.SourceARN, a.RoleSessionName, a.ExternalID, a.Tags
+	return k
 }
 
 // document returns the text of the policy that decided res: the role's

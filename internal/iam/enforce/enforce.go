@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -447,38 +446,12 @@ func (e *Enforcer) identityResult(ctx context.Context, c caller, req *policy.Req
 	return pc.Evaluate(req), nil
 }
 
-// principalContext adds the aws:Principal* keys of c to m.
-func (e *Enforcer) principalContext(m policy.Context, c caller) {
-	arn := c.arn
-	if c.roleARN != "" {
-		arn = c.roleARN // a session's aws:PrincipalArn is its role's
-	}
-	m["aws:PrincipalArn"] = []string{arn}
-	if a := accountOf(c.arn); a != "" {
-		m["aws:PrincipalAccount"] = []string{a}
-	}
-	for k, v := range c.tags {
-		m["aws:PrincipalTag/"+k] = []string{v}
-	}
-	if c.kind == store.KindUser {
-		m["aws:username"] = []string{c.name}
-	}
-}
-
-// baseContext is the keys every request has: the time, and
-// aws:SecureTransport (whether the request came over TLS; plain HTTP is
-// "false", so AWS's usual "Deny when aws:SecureTransport is false"
-// statement refuses it, as AWS would).
-func (e *Enforcer) baseContext(ctx context.Context, n int) policy.Context {
-	now := e.now().UTC()
-	m := make(policy.Context, n+4)
-	m["aws:CurrentTime"] = []string{now.Format(time.RFC3339)}
-	m["aws:EpochTime"] = []string{strconv.FormatInt(now.Unix(), 10)}
-	m["aws:SecureTransport"] = plainHTTP
-	if authz.SecureTransport(ctx) {
-		m["aws:SecureTransport"] = overTLS
-	}
-	return m
+// keys returns the condition keys every request has: the time, whether it
+// came over TLS (plain HTTP is "false", so AWS's usual "Deny when
+// aws:SecureTransport is false" statement refuses it, as AWS would), and
+// the caller's (none for a service).
+func (e *Enforcer) keys(ctx context.Context, c caller) *requestKeys {
+	return &requestKeys{now: e.now(), secure: authz.SecureTransport(ctx), caller: c}
 }
 
 // The values of aws:SecureTransport, shared (the engine never writes a
@@ -515,13 +488,11 @@ func (e *Enforcer) Authorize(ctx context.Context, id *authz.Identity, action, re
 	}
 	req := &policy.Request{Principal: policy.Principal{ARN: id.ARN}, Action: action, Resource: resource}
 	res, err := e.decide(ctx, func() (policy.Result, error) {
-		req.Context = e.baseContext(ctx, len(reqCtx)+len(c.tags)+3)
-		for k, v := range reqCtx {
-			req.Context[k] = v
-		}
-		e.principalContext(req.Context, c)
+		keys := e.keys(ctx, c)
+		keys.given = reqCtx
+		req.Context = keys
 		if e.callerNeedsResourceTags(ctx, c) {
-			if err := e.iamResourceTags(ctx, req.Context, resource); err != nil {
+			if err := e.iamResourceTags(ctx, keys, resource); err != nil {
 				return policy.Result{}, err
 			}
 		}
@@ -592,7 +563,7 @@ func (e *Enforcer) callerNeedsResourceTags(ctx context.Context, c caller) bool {
 // iamResourceTags adds the tags of resource to m when it is a role or user
 // of podid's account: aws:ResourceTag/KEY and iam:ResourceTag/KEY (IAM UG,
 // "Controlling access to and for IAM users and roles using tags" [DOC]).
-func (e *Enforcer) iamResourceTags(ctx context.Context, m policy.Context, resource string) error {
+func (e *Enforcer) iamResourceTags(ctx context.Context, keys *requestKeys, resource string) error {
 	prefix := "arn:" + e.cfg.Partition + ":iam::" + e.cfg.AccountID + ":"
 	rest, ok := strings.CutPrefix(resource, prefix)
 	if !ok {
@@ -612,16 +583,7 @@ func (e *Enforcer) iamResourceTags(ctx context.Context, m policy.Context, resour
 		return err
 	}
 	if !ent.missing && ent.arn == resource {
-		addResourceTags(m, ent.tags)
+		keys.resourceTags = ent.tags
 	}
 	return nil
-}
-
-// addResourceTags adds an IAM entity's tags to m as aws:ResourceTag/KEY and
-// iam:ResourceTag/KEY.
-func addResourceTags(m policy.Context, tags map[string]string) {
-	for k, v := range tags {
-		m["aws:ResourceTag/"+k] = []string{v}
-		m["iam:ResourceTag/"+k] = []string{v}
-	}
 }

@@ -324,8 +324,8 @@ func parseIPOrPrefix(s string) (netip.Prefix, bool) {
 //   - several policy values: OR; several context values without a set
 //     operator: any may match (none for a negated operator);
 //   - ForAnyValue: some context value matches; ForAllValues: every one does.
-func (c *condition) eval(ctx Context) bool {
-	vals, present := ctx.Get(c.key)
+func (c *condition) eval(ctx Keys) bool {
+	vals, present := get(ctx, c.key)
 	present = present && len(vals) > 0
 	if c.kind == opNull {
 		for _, v := range c.values {
@@ -370,7 +370,7 @@ func (c *condition) eval(ctx Context) bool {
 
 // matchAny reports whether the context value v matches one of the policy
 // values under the (positive) operator.
-func (c *condition) matchAny(v string, ctx Context) bool {
+func (c *condition) matchAny(v string, ctx Keys) bool {
 	switch c.kind {
 	case opNumericEquals, opNumericLessThan, opNumericLessThanEquals, opNumericGreaterThan, opNumericGreaterThanEquals:
 		n, err := strconv.ParseFloat(v, 64)
@@ -414,7 +414,7 @@ func (c *condition) matchAny(v string, ctx Context) bool {
 	return false
 }
 
-func (c *condition) matchString(pv *condValue, v string, ctx Context) bool {
+func (c *condition) matchString(pv *condValue, v string, ctx Keys) bool {
 	switch c.kind {
 	case opStringLike:
 		if pv.g != nil || !pv.t.hasVars() {

@@ -38,7 +38,7 @@ func (st *statement) matchAction(action string) bool {
 	return st.notAction
 }
 
-func (st *statement) matchResource(resource string, ctx Context) bool {
+func (st *statement) matchResource(resource string, ctx Keys) bool {
 	for _, r := range st.resources {
 		if r.match(resource, ctx) {
 			return !st.notResource

@@ -138,7 +138,7 @@ type resourcePattern struct {
 	g   glob // nil when t has variables
 }
 
-func (r resourcePattern) match(resource string, ctx Context) bool {
+func (r resourcePattern) match(resource string, ctx Keys) bool {
 	if r.any {
 		return true
 	}

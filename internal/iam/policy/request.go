@@ -13,6 +13,22 @@ import (
 // written as strings.
 type Context map[string][]string
 
+// Keys gives a request's condition keys: a Context, or a type that
+// derives each key when a policy asks for it (so that a request whose
+// policies name few keys does not build them all). Get compares keys
+// case-insensitively, as Context.Get does.
+type Keys interface {
+	Get(key string) ([]string, bool)
+}
+
+// get looks key up in ks; a nil Keys has none.
+func get(ks Keys, key string) ([]string, bool) {
+	if ks == nil {
+		return nil, false
+	}
+	return ks.Get(key)
+}
+
 // Get returns the values of key, compared case-insensitively.
 func (c Context) Get(key string) ([]string, bool) {
 	if v, ok := c[key]; ok {
@@ -84,7 +100,8 @@ type Request struct {
 	Action string
 	// Resource is the ARN acted on; "*" for actions without a resource.
 	Resource string
-	Context  Context
+	// Context is the request's condition keys (nil: none).
+	Context Keys
 }
 
 // Decision is the outcome of an evaluation.

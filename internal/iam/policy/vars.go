@@ -79,8 +79,8 @@ func (t template) hasVars() bool { return t.parts != nil }
 // resolveVar returns a variable's value: the context key's single value,
 // or the default. A missing or multi-valued key without a default does not
 // resolve, and the policy value that holds it matches nothing.
-func resolveVar(p part, ctx Context) (string, bool) {
-	if v, ok := ctx.Get(p.key); ok && len(v) == 1 {
+func resolveVar(p part, ctx Keys) (string, bool) {
+	if v, ok := get(ctx, p.key); ok && len(v) == 1 {
 		return v[0], true
 	}
 	if p.hasDefault {
@@ -90,7 +90,7 @@ func resolveVar(p part, ctx Context) (string, bool) {
 }
 
 // expand returns t with its variables substituted and escapes resolved.
-func (t template) expand(ctx Context) (string, bool) {
+func (t template) expand(ctx Keys) (string, bool) {
 	if t.parts == nil {
 		return t.raw, true
 	}
@@ -126,7 +126,7 @@ func (t template) glob(fold bool) glob {
 
 // expandGlob compiles t as a wildcard pattern with its variables
 // substituted from ctx.
-func (t template) expandGlob(ctx Context, fold bool) (glob, bool) {
+func (t template) expandGlob(ctx Keys, fold bool) (glob, bool) {
 	var g glob
 	for _, p := range t.parts {
 		s := p.text
