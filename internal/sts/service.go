@@ -183,8 +183,43 @@ func tagRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.Is(unicode.Z, r) || unicode.IsNumber(r) || strings.ContainsRune("_.:/=+-@", r)
 }
 
-func checkPattern(ve *ValidationErrors, v, member string, ok func(rune) bool, pattern string) {
-	if strings.IndexFunc(v, func(r rune) bool { return !ok(r) }) >= 0 {
+// runeClass is a pattern's character class, its ASCII members in a table
+// (the six session tags of every EKS Auth assumption are ASCII, and
+// unicode's range tables cost more than the rest of validate).
+type runeClass struct {
+	ascii [utf8.RuneSelf]bool
+	ok    func(rune) bool
+}
+
+func newRuneClass(ok func(rune) bool) *runeClass {
+	c := &runeClass{ok: ok}
+	for r := range rune(utf8.RuneSelf) {
+		c.ascii[r] = ok(r)
+	}
+	return c
+}
+
+var (
+	sessionNameClass = newRuneClass(sessionNameRune)
+	externalIDClass  = newRuneClass(externalIDRune)
+	tagClass         = newRuneClass(tagRune)
+)
+
+// all reports whether every character of v is in the class.
+func (c *runeClass) all(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] >= utf8.RuneSelf {
+			return strings.IndexFunc(v[i:], func(r rune) bool { return !c.ok(r) }) < 0
+		}
+		if !c.ascii[v[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+func checkPattern(ve *ValidationErrors, v, member string, class *runeClass, pattern string) {
+	if !class.all(v) {
 		ve.Add(&v, member, "Member must satisfy regular expression pattern: "+pattern)
 	}
 }
@@ -193,7 +228,7 @@ func checkPattern(ve *ValidationErrors, v, member string, ok func(rune) bool, pa
 // would pass: min to max characters, each a tagRune.
 func tagOK(v string, min, max int) bool {
 	n := length(v)
-	return n >= min && n <= max && strings.IndexFunc(v, func(r rune) bool { return !tagRune(r) }) < 0
+	return n >= min && n <= max && tagClass.all(v)
 }
 
 // validate applies the model's member constraints (ValidationError).
@@ -201,7 +236,7 @@ func validate(in *AssumeRoleInput) *Error {
 	var ve ValidationErrors
 	checkLen(&ve, in.RoleARN, "roleArn", 20, 2048)
 	checkLen(&ve, in.RoleSessionName, "roleSessionName", 2, 64)
-	checkPattern(&ve, in.RoleSessionName, "roleSessionName", sessionNameRune, patSessionName)
+	checkPattern(&ve, in.RoleSessionName, "roleSessionName", sessionNameClass, patSessionName)
 	if d := in.DurationSeconds; d != 0 && (d < MinDuration || d > MaxDuration) {
 		v := strconv.Itoa(int(d))
 		if d < MinDuration {
@@ -212,7 +247,7 @@ func validate(in *AssumeRoleInput) *Error {
 	}
 	if in.ExternalID != "" {
 		checkLen(&ve, in.ExternalID, "externalId", 2, 1224)
-		checkPattern(&ve, in.ExternalID, "externalId", externalIDRune, patExternalID)
+		checkPattern(&ve, in.ExternalID, "externalId", externalIDClass, patExternalID)
 	}
 	if len(in.PolicyARNs) > maxPolicyARNs {
 		v := "[" + strings.Join(in.PolicyARNs, ", ") + "]"
@@ -233,10 +268,10 @@ func validate(in *AssumeRoleInput) *Error {
 		vm := fmt.Sprintf("tags.%d.member.value", i+1)
 		checkLen(&ve, t.Key, km, 1, 128)
 		if t.Key != "" {
-			checkPattern(&ve, t.Key, km, tagRune, patTagKey)
+			checkPattern(&ve, t.Key, km, tagClass, patTagKey)
 		}
 		checkLen(&ve, t.Value, vm, 0, 256)
-		checkPattern(&ve, t.Value, vm, tagRune, patTagValue)
+		checkPattern(&ve, t.Value, vm, tagClass, patTagValue)
 	}
 	if len(in.TransitiveTagKeys) > maxTags {
 		v := "[" + strings.Join(in.TransitiveTagKeys, ", ") + "]"
@@ -249,7 +284,7 @@ func validate(in *AssumeRoleInput) *Error {
 		m := fmt.Sprintf("transitiveTagKeys.%d.member", i+1)
 		checkLen(&ve, k, m, 1, 128)
 		if k != "" {
-			checkPattern(&ve, k, m, tagRune, patTagKey)
+			checkPattern(&ve, k, m, tagClass, patTagKey)
 		}
 	}
 	return ve.err()

@@ -134,24 +134,35 @@ func (k *keySet) secretFor(akid string) string {
 	return out
 }
 
+// sealBuffers holds the buffers seal works in: the header, the session's
+// JSON sealed in place, then the token's base64 (only the returned string
+// is allocated per call).
+var sealBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
 func (k *keySet) seal(sess *Session) (string, error) {
-	var plain []byte
+	bp := sealBuffers.Get().(*[]byte)
+	defer sealBuffers.Put(bp)
+	buf := append((*bp)[:0], make([]byte, headerLen+nonceLen)...)
 	if jsonTime(sess.Issued) && jsonTime(sess.Expiration) {
-		plain = sess.appendJSON(make([]byte, 0, 1024))
+		buf = sess.appendJSON(buf)
 	} else {
-		var err error
-		if plain, err = json.Marshal(sess); err != nil {
+		plain, err := json.Marshal(sess)
+		if err != nil {
 			return "", err
 		}
+		buf = append(buf, plain...)
 	}
-	buf := make([]byte, headerLen+nonceLen, headerLen+nonceLen+len(plain)+k.aead.Overhead())
 	buf[0] = tokenVersion1
 	copy(buf[1:headerLen], k.id[:])
 	if _, err := rand.Read(buf[headerLen : headerLen+nonceLen]); err != nil {
 		return "", err
 	}
-	buf = k.aead.Seal(buf, buf[headerLen:headerLen+nonceLen], plain, buf[:headerLen])
-	return base64.RawURLEncoding.EncodeToString(buf), nil
+	// Sealed in place: the ciphertext overwrites the plaintext exactly.
+	head, plain := buf[:headerLen+nonceLen], buf[headerLen+nonceLen:]
+	buf = k.aead.Seal(head, head[headerLen:], plain, head[:headerLen])
+	token := base64.RawURLEncoding.AppendEncode(buf[len(buf):], buf)
+	*bp = buf[:0] // grown, if the session did not fit
+	return string(token), nil
 }
 
 // open decodes and authenticates a token with whichever key sealed it.
