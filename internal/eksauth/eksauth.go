@@ -133,13 +133,14 @@ func clusterNameShape(name string) bool {
 func (h *Handler) serveAssumeRole(w http.ResponseWriter, r *http.Request) error {
 	start := h.now()
 	out, info, err := h.assumeRoleForPodIdentity(r)
-	attrs := []slog.Attr{
+	attrs := make([]slog.Attr, 0, 13)
+	attrs = append(attrs,
 		slog.String("op", "AssumeRoleForPodIdentity"), slog.String("cluster", clip(r.PathValue("clusterName"))),
 		slog.String("namespace", info.namespace), slog.String("serviceAccount", info.serviceAccount),
 		slog.String("pod", info.pod), slog.String("associationId", info.associationID),
 		slog.String("eksNodeName", clip(info.in.EksNodeName)), slog.String("instanceId", clip(info.in.InstanceId)),
 		slog.String("zone", clip(info.in.Zone)), slog.Duration("took", h.now().Sub(start)),
-	}
+	)
 	h.noteAudit(r, out, info, err)
 	if err != nil {
 		// The host's log line has the error's code; it logs the cause of
@@ -150,12 +151,12 @@ func (h *Handler) serveAssumeRole(w http.ResponseWriter, r *http.Request) error 
 			attrs = append(attrs, slog.String("action", denied.Action), slog.String("resource", denied.Resource),
 				slog.String("reason", denied.Reason))
 		}
-		h.log.LogAttrs(r.Context(), slog.LevelInfo, "eksauth: refused", attrs...)
+		httpx.LogAttrs(r.Context(), h.log, slog.LevelInfo, "eksauth: refused", attrs...)
 		return err
 	}
 	// STS logs these sessions at debug level only (CallerLogs): this line
 	// says what its line would.
-	h.log.LogAttrs(r.Context(), slog.LevelInfo, "eksauth: credentials vended",
+	httpx.LogAttrs(r.Context(), h.log, slog.LevelInfo, "eksauth: credentials vended",
 		append(attrs, slog.String("role", out.AssumedRoleUser.Arn), slog.String("accessKeyId", out.Credentials.AccessKeyId),
 			slog.Time("expiration", out.Credentials.Expiration.Time))...)
 	return httpx.WriteJSON(w, out)

@@ -409,16 +409,8 @@ func (h *Host) logRequest(r *http.Request, ri *reqInfo, status int, d time.Durat
 	if status >= 500 {
 		level = slog.LevelWarn
 	}
-	ctx := r.Context()
-	if !h.log.Enabled(ctx, level) {
-		return
-	}
-	// Handed to the handler with no caller PC: Logger.LogAttrs would walk
-	// the stack for one (runtime.Callers, a tenth of the line's cost) that
-	// the access log never prints.
-	rec := slog.NewRecord(time.Now(), level, "request", 0)
 	// Never the query (page tokens), body or Authorization header.
-	rec.AddAttrs(
+	LogAttrs(r.Context(), h.log, level, "request",
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.String("op", ri.op),
@@ -427,7 +419,6 @@ func (h *Host) logRequest(r *http.Request, ri *reqInfo, status int, d time.Durat
 		slog.Duration("duration", d),
 		slog.String("request_id", ri.id),
 	)
-	_ = h.log.Handler().Handle(ctx, rec) // nowhere to report a log write's failure
 }
 
 // health answers GET /healthz: 200 when Config.Health says so.

@@ -12,7 +12,20 @@ import (
 // LogBuffer (close it when done, so a graceful shutdown loses no line).
 func NewLogger(w io.Writer, level slog.Leveler) (*slog.Logger, *LogBuffer) {
 	b := &LogBuffer{w: w}
-	return slog.New(flushingHandler{slog.NewTextHandler(b, &slog.HandlerOptions{Level: level}), b}), b
+	return slog.New(flushingHandler{newTextHandler(b, &slog.HandlerOptions{Level: level}), b}), b
+}
+
+// LogAttrs is l.LogAttrs without the caller's PC, for lines on the
+// serving path: slog.Logger finds the PC for every line by walking the
+// stack (runtime.Callers, a tenth of a line's cost), and podid's handlers
+// never print it.
+func LogAttrs(ctx context.Context, l *slog.Logger, level slog.Level, msg string, attrs ...slog.Attr) {
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(attrs...)
+	_ = l.Handler().Handle(ctx, r) // nowhere to report a log write's failure
 }
 
 // Log output is batched: a request's log line is one write(2) of its own
