@@ -188,10 +188,11 @@ func (s *Store) DeleteAssociation(ctx context.Context, region, cluster, id strin
 
 // ListAssociations implements store.Store (storecore.ListAssociations).
 func (s *Store) ListAssociations(ctx context.Context, region, cluster string, f store.AssociationFilter, p store.Page) ([]store.Association, string, error) {
-	return storecore.ListAssociations(ctx, region, cluster, f, p, storecore.Question, s.queryAssociations, s.clusterExists)
+	return storecore.ListAssociations(ctx, region, cluster, f, p, storecore.Question, s.queryAssociationPage, s.clusterExists)
 }
 
-// queryAssociations runs a query of associationColumns on the read pool.
+// queryAssociations runs a query of associationColumns on the read pool,
+// row by row.
 func (s *Store) queryAssociations(ctx context.Context, size int, query string, args ...any) ([]store.Association, error) {
 	rows, err := s.query(ctx, query, args...)
 	if err != nil {

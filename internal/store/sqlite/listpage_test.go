@@ -1,0 +1,118 @@
+package sqlite
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/podid/podid/internal/store"
+)
+
+// TestListPageMatchesRows: a List page read as one row holds what the rows
+// hold, field for field, whatever the values (the format's own separators,
+// digits, printf verbs, multi-byte text, newlines, a NUL, which SQLite's
+// printf cannot carry and so sends the page row by row), filtered or not,
+// in pages of any size.
+func TestListPageMatchesRows(t *testing.T) {
+	ctx := t.Context()
+	s := openWithClock(t, time.Now)
+	if _, err := s.CreateCluster(ctx, store.Cluster{Region: "eu-west-1", Name: "c1"}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	awkward := []string{"", "12:34,56", "%s%d%%", "ünï ☃ 字", "two\nlines\r\n", "a,b:c", "9:", ","}
+	for i := range 40 {
+		odd := awkward[i%len(awkward)]
+		a := store.Association{
+			Region: "eu-west-1", ID: fmt.Sprintf("a-%017d", 40-i), ClusterName: "c1",
+			Namespace: []string{"ns", "other"}[i%2], ServiceAccount: fmt.Sprintf("sa-%d", i),
+			RoleARN: "arn:aws:iam::000000000000:role/r" + odd, TargetRoleARN: odd, ExternalID: odd,
+			Policy: `{"Statement":[{"Sid":"` + strings.ReplaceAll(odd, "\n", `\n`) + `"}]}`, DisableSessionTags: i%3 == 0,
+			OwnerARN: odd, Tags: map[string]string{"k": odd, odd: "v"},
+			CreatedAt: time.Now().Add(time.Duration(i) * time.Second), ModifiedAt: time.Now(),
+		}
+		if i == 6 { // in namespace ns
+			a.ExternalID = "nul\x00inside"
+		}
+		if _, err := s.CreateAssociation(ctx, a, store.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		f     store.AssociationFilter
+		limit int
+	}{
+		{"all", store.AssociationFilter{}, 100},
+		{"pages of 7", store.AssociationFilter{}, 7},
+		{"namespace", store.AssociationFilter{Namespace: "other"}, 5},
+		{"service account", store.AssociationFilter{Namespace: "ns", ServiceAccount: "sa-8"}, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got, want []store.Association
+			p := store.Page{Limit: tc.limit}
+			for range 50 {
+				page, next, err := s.ListAssociations(ctx, "eu-west-1", "c1", tc.f, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, page...)
+				if next == "" {
+					break
+				}
+				p.After = next
+			}
+			// The same listing row by row.
+			q := "SELECT " + associationColumns + " FROM associations WHERE region = ? AND cluster_name = ?"
+			args := []any{"eu-west-1", "c1"}
+			if tc.f.Namespace != "" {
+				q += " AND namespace = ?"
+				args = append(args, tc.f.Namespace)
+			}
+			if tc.f.ServiceAccount != "" {
+				q += " AND service_account = ?"
+				args = append(args, tc.f.ServiceAccount)
+			}
+			want, err := s.queryAssociations(ctx, 0, q+" ORDER BY id", args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(want) == 0 {
+				t.Fatal("no associations to compare")
+			}
+			if diff := cmp.Diff(got, want); diff != "" {
+				t.Errorf("ListAssociations (-got +want):\n%s", diff)
+			}
+			// Only a page holding the NUL (in namespace ns) is read row by row.
+			var n int
+			var page string
+			if err := s.rdb.QueryRowContext(ctx, pageQuery(q), args...).Scan(&n, &page); err != nil {
+				t.Fatal(err)
+			}
+			_, decoded := decodeAssociationPage(page, n, 0)
+			if wantDecoded := tc.f.Namespace == "other" || tc.f.ServiceAccount != ""; decoded != wantDecoded {
+				t.Errorf("the listing as one row decodes: %v, want %v", decoded, wantDecoded)
+			}
+		})
+	}
+}
+
+// FuzzDecodeAssociationPage: any text decodes without a panic, and what
+// decodes is exactly n records.
+func FuzzDecodeAssociationPage(f *testing.F) {
+	rec := "9:eu-west-12:a12:c12:ns2:sa0:0:0:0:0,0:2:{}1,2,3,"
+	f.Add(rec, 1)
+	f.Add(rec+rec, 2)
+	f.Add("99999999999999999999:x", 1)
+	f.Add("-1:", 1)
+	f.Add("", 0)
+	f.Fuzz(func(t *testing.T, page string, n int) {
+		n = min(max(n, 0), 1000)
+		items, ok := decodeAssociationPage(page, n, 0)
+		if ok && len(items) != n {
+			t.Fatalf("decoded %d records, want %d", len(items), n)
+		}
+	})
+}
