@@ -6,7 +6,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -60,6 +62,31 @@ func BenchmarkAppendEventsAt(b *testing.B) {
 			b.ReportMetric(float64(wal)/float64(n), "wal-bytes/event")
 		})
 	}
+}
+
+// postmasterOf returns the process ID of the PostgreSQL server at dsn
+// (which must run on this machine): the parent of a backend.
+func postmasterOf(b *testing.B, dsn string) int {
+	b.Helper()
+	conn, err := pgx.Connect(b.Context(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var pid int
+	if err := conn.QueryRow(b.Context(), "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		b.Fatal(err)
+	}
+	return procStat(b, pid).ppid
+}
+
+// processCPU is this process's CPU time (user and system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type stat struct {
