@@ -13,8 +13,8 @@ import (
 )
 
 // TestPrefetchedUpdates: updates whose reads the writer sends ahead with
-// the batch's first round trip, mixed in the same batches with audit
-// appends, updates of one shared association and updates reusing one
+// the batch's first round trip, with audit appends beside them (in
+// transactions of their own), updates of one shared association and updates reusing one
 // client request token, on two replicas: no increment is lost, and a
 // token's update is applied once however many calls carry it.
 func TestPrefetchedUpdates(t *testing.T) {

@@ -39,18 +39,16 @@ const batchTimeout = 2 * commitTimeout
 // goes with the batch's first round trip, after BEGIN and the counter
 // lock, instead of in a round trip of its own. A prefetched read is only
 // used if nothing earlier in the batch can have changed what it read:
-// every earlier write is inert (an audit append) or itself a prefetching
-// write of other keys (prefetch.keys). The first write that breaks this
-// ends prefetching for the batch; it and those after read as usual. A
-// batch of n such updates costs two round trips.
+// every earlier write is itself a prefetching write of other keys
+// (prefetch.keys). The first write that breaks this ends prefetching for
+// the batch; it and those after read as usual. A batch of n such updates
+// costs two round trips.
 
 type writeReq struct {
 	ctx  context.Context
 	fn   func(*wtx) error
 	done chan writeResult
 	pre  *prefetch // the write's first read, or nil
-	// inert: the write changes nothing a prefetch reads.
-	inert bool
 }
 
 // prefetch is a write's first read: one row, scanned into dest.
@@ -289,9 +287,6 @@ func (t *wtx) prefetch(pending []*writeReq) bool {
 	var read map[string]bool
 	sent := false
 	for i, req := range pending {
-		if req.inert {
-			continue
-		}
 		p := req.pre
 		if p == nil || slices.ContainsFunc(p.keys, func(k string) bool { return read[k] }) {
 			break
