@@ -61,6 +61,7 @@ func (s *Store) CreateAssociation(ctx context.Context, a store.Association, opts
 		if _, err := t.Exec(ctx, "UPDATE clusters SET association_count = association_count + 1 WHERE region = $1 AND name = $2", a.Region, a.ClusterName); err != nil {
 			return out, err
 		}
+		t.changed(out.Revision, out.Region, out.ClusterName, out.ID, &out)
 		return out, s.remember(t, opts.Idempotency, out)
 	}, "creating association")
 	if uv := (*uniqueViolation)(nil); errors.As(err, &uv) {
@@ -140,6 +141,7 @@ func (s *Store) UpdateAssociation(ctx context.Context, region, cluster, id strin
 		t.later(`UPDATE associations SET role_arn = $1, target_role_arn = $2, external_id = $3, policy = $4,
 	disable_session_tags = $5, owner_arn = $6, tags = $7, created_at = $8, modified_at = $9, revision = $10
 	WHERE region = $11 AND cluster_name = $12 AND id = $13`, v...)
+		t.changed(a.Revision, region, cluster, id, &a)
 		return a, s.remember(t, opts.Idempotency, a)
 	}, "updating association %s", id)
 }
@@ -223,6 +225,7 @@ func (s *Store) DeleteAssociation(ctx context.Context, region, cluster, id strin
 		}
 		_, err = t.Exec(ctx, "INSERT INTO tombstones (revision, region, cluster_name, id, deleted_at) VALUES ($1, $2, $3, $4, $5)",
 			rev, region, cluster, id, storecore.Micros(s.now()))
+		t.changed(rev, region, cluster, id, nil)
 		return storecore.Deleted(a, rev), err
 	}, "deleting association %s", id)
 }

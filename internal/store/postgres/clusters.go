@@ -131,6 +131,7 @@ func (s *Store) DeleteCluster(ctx context.Context, region, name string) (store.C
 			if _, err := t.Exec(ctx, "DELETE FROM associations WHERE region = $1 AND cluster_name = $2", region, name); err != nil {
 				return c, err
 			}
+			t.changedUnlisted() // n tombstones, numbered by SQL
 		}
 		_, err = t.Exec(ctx, "DELETE FROM clusters WHERE region = $1 AND name = $2", region, name)
 		return c, err

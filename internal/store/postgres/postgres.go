@@ -101,10 +101,13 @@ type Store struct {
 	closed  bool
 	changed store.Signal // Watch subscribers
 
-	localRev  atomic.Int64 // the last revision this replica committed and signalled
-	known     known        // the revisions Watch signals announce (KnownRevisions)
-	listenMu  sync.Mutex   // serializes starting the listener
-	listening bool         // the listener runs (started by the first Watch)
+	localRev atomic.Int64 // the last revision this replica committed and signalled
+	known    known        // the revisions Watch signals announce (KnownRevisions)
+	// log is the writer's record of its recent commits (RecentChanges);
+	// the listener tells it of other replicas' (Elsewhere).
+	log       storecore.ChangeLog
+	listenMu  sync.Mutex // serializes starting the listener
+	listening bool       // the listener runs (started by the first Watch)
 
 	bg        storecore.Background // the prune loop and the listener
 	closeOnce sync.Once

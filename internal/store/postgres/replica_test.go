@@ -406,3 +406,55 @@ func TestKnownRevisions(t *testing.T) {
 	}
 	check("association updated")
 }
+
+// TestRecentChangesAcrossReplicas: a replica's memory of its own commits
+// (RecentChanges) stops answering once another replica's notification
+// arrives, before its watchers are signalled, so that a reader woken for
+// the other's write reads the feed, which has it; and stops answering
+// across the other's revisions when this replica's next commit shows them.
+// From that commit on it answers again.
+func TestRecentChangesAcrossReplicas(t *testing.T) {
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	a, b := pgtest.Open(t, dsn), pgtest.Open(t, dsn)
+	ctx := t.Context()
+	watchA, err := a.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CreateCluster(ctx, cluster("c1"), store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	x1, err := a.CreateAssociation(ctx, association("a-1", "c1", "ns", "sa1"), store.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changes, through, ok := a.RecentChanges(x1.Revision - 1); !ok || through != x1.Revision || len(changes) != 1 || changes[0].AssociationID != x1.ID {
+		t.Fatalf("RecentChanges(%d) = %v through %d, %v; want %s's creation", x1.Revision-1, changes, through, ok, x1.ID)
+	}
+	drain(watchA)
+	y, err := b.CreateAssociation(ctx, association("a-2", "c1", "ns", "sa2"), store.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A signal may be a late one of a's own commit; b's follows.
+	deadline := time.Now().Add(signalDeadline)
+	for {
+		waitSignal(t, watchA, "b's create")
+		if _, _, ok := a.RecentChanges(x1.Revision); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("RecentChanges(%d) still answers after b's create of %s was signalled", x1.Revision, y.ID)
+		}
+	}
+	x2, err := a.CreateAssociation(ctx, association("a-3", "c1", "ns", "sa3"), store.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changes, through, ok := a.RecentChanges(x1.Revision); ok {
+		t.Errorf("RecentChanges(%d) across b's create (revision %d) = %v through %d; want no answer", x1.Revision, y.Revision, changes, through)
+	}
+	if changes, through, ok := a.RecentChanges(x2.Revision - 1); !ok || through != x2.Revision || len(changes) != 1 || changes[0].AssociationID != x2.ID {
+		t.Errorf("RecentChanges(%d) = %v through %d, %v; want %s's creation", x2.Revision-1, changes, through, ok, x2.ID)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/podid/podid/internal/store"
 )
 
 const (
@@ -59,6 +61,15 @@ func (s *Store) notifyLocal() { s.changed.Notify() }
 func (s *Store) signalled(rev int64) {
 	s.localRev.Store(rev) // one writer, committing in revision order
 	s.notifyLocal()
+}
+
+// RecentChanges implements store.RecentChanges: what this replica's
+// recent commits changed, as its writer recorded them
+// (storecore.ChangeLog). Another replica's commit, which this one learns
+// of from its own next commit's revisions or from the other's
+// notification, makes it answer nothing until this replica commits again.
+func (s *Store) RecentChanges(after int64) ([]store.Change, int64, bool) {
+	return s.log.RecentChanges(after)
 }
 
 // KnownRevisions implements store.KnownRevisions: the revisions of this
@@ -214,6 +225,10 @@ func (s *Store) listenLoop(conn *pgx.Conn) {
 			if ok && rev <= s.localRev.Load() {
 				continue
 			}
+			// Another replica's commit (or one this replica cannot
+			// read the revision of): readers woken for it read the
+			// feed, not this replica's log.
+			s.log.Elsewhere(rev)
 			s.notifyLocal()
 		}
 		conn.Close(context.Background())
@@ -237,6 +252,7 @@ func (s *Store) listenLoop(conn *pgx.Conn) {
 		}
 		// Notifications sent while we were away are lost: let every
 		// watcher reread the feed.
+		s.log.Elsewhere(0)
 		s.notifyLocal()
 	}
 }
@@ -277,6 +293,9 @@ func (s *Store) pollLoop(last int64) {
 		// An error (the database away) is retried at the next tick.
 		if rev, err := s.pollRevisions(ctx); err == nil && rev != last {
 			last = rev
+			if rev > s.localRev.Load() {
+				s.log.Elsewhere(rev)
+			}
 			s.notifyLocal()
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/storecore"
 )
 
 // maxBatch bounds how many writes share one transaction.
@@ -269,7 +271,9 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 	d = time.Since(t0)
 	if t.used > 0 {
 		// Under the counter lock, this transaction's revisions and
-		// IAM revision were the newest committed.
+		// IAM revision were the newest committed. The log learns them
+		// before the writes return and before watchers are signalled.
+		s.log.Committed(storecore.Commit{After: t.base, Through: t.base + t.used, IAMRevision: t.iam, Changes: t.changes, Partial: t.partial})
 		s.known.learn(t.base+t.used, t.iam)
 		s.signalled(t.base + t.used)
 	}
@@ -366,12 +370,36 @@ type wtx struct {
 	locked    bool // base was read: the transaction holds the counter lock
 	committed bool // COMMIT succeeded
 
+	// The batch's entries in the change feed (changed), for the log
+	// (storecore.ChangeLog); partial: it made more (changedUnlisted).
+	// A batch commits only if every write in it succeeded, so these are
+	// all the committed writes'.
+	changes []store.Change
+	partial bool
+
 	cur        int        // the write running now (its index in the batch), or batchOwn
 	queued     pgx.Batch  // deferred statements not sent yet
 	deferred   []deferred // what to do with each one's result
 	deferErr   error      // the first failure of a deferred statement
 	deferOwner int        // and the write that queued it
 }
+
+// changed notes a write's change to an association (a, or a deletion
+// when a is nil) at revision rev: the change feed's entry for it, as
+// ChangesSince reads it.
+func (t *wtx) changed(rev int64, region, cluster, id string, a *store.Association) {
+	c := store.Change{Revision: rev, Region: region, ClusterName: cluster, AssociationID: id, Deleted: a == nil}
+	if a != nil {
+		cp := *a
+		cp.Tags = maps.Clone(a.Tags) // the caller keeps a
+		c.Association = &cp
+	}
+	t.changes = append(t.changes, c)
+}
+
+// changedUnlisted notes that a write changed associations without listing
+// the changes (changed): readers of the log read the feed instead.
+func (t *wtx) changedUnlisted() { t.partial = true }
 
 // batchOwn owns the batch's own deferred statements.
 const batchOwn = -1

@@ -83,6 +83,21 @@ func (l *ChangeLog) Committed(c Commit) {
 	}
 }
 
+// Elsewhere records that another process committed revisions through rev
+// (0: revisions unknown, as after notifications were lost): unless this
+// process's recorded commits reach past rev already, the log answers no
+// reader until this process commits again. A store whose other writers'
+// commits are announced to it (PostgreSQL's notifications) calls it
+// before it signals watchers, so that a reader woken for another
+// process's commit reads the change feed, which has it.
+func (l *ChangeLog) Elsewhere(rev int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if rev == 0 || rev > l.through {
+		l.complete = false
+	}
+}
+
 // RecentChanges implements store.RecentChanges.
 func (l *ChangeLog) RecentChanges(after int64) (changes []store.Change, through int64, ok bool) {
 	l.mu.Lock()
