@@ -20,12 +20,15 @@ import (
 // not synced are those of the transaction running meanwhile). Each write
 // that concurrent writers see acknowledged must be in the copy taken
 // before its acknowledgement, opened as a restart after the crash would
-// open it. Frequent checkpoints make the WAL restart (old frames
-// overwritten) during the run.
+// open it. Frequent checkpoints, the checkpointer's (every 4 frames) and
+// the writer's own (at 8), copy frames while writes commit and make the
+// WAL restart (old frames overwritten) during the run.
 func TestPowerLossKeepsAcknowledgedWrites(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "podid.db")
+	defer func(n uint32) { checkpointFrames = n }(checkpointFrames)
+	checkpointFrames = 4
 	var taken atomic.Int64 // copies complete
 	walSynced = func() {
 		n := taken.Load() + 1
@@ -107,6 +110,9 @@ func TestPowerLossKeepsAcknowledgedWrites(t *testing.T) {
 	}
 	if c := s.Stats().Commits; c < 10 {
 		t.Errorf("%d commits; want the writes spread over many", c)
+	}
+	if s.w.ckpt == nil || s.w.ckpt.runs.Load() == 0 {
+		t.Error("no checkpoint ran on the checkpointer's connection")
 	}
 }
 

@@ -67,7 +67,7 @@ type Store struct {
 
 	path string
 	rdb  *sql.DB // read-only pool
-	wdb  *sql.DB // the single writer connection's pool (one connection)
+	wdb  *sql.DB // the writer's and the checkpointer's connections
 	rst  stmtCache
 	raw  rawStmts // the hottest point reads, on the read pool
 	// assocs and clusters answer GetAssociation and GetClusterPublic
@@ -130,9 +130,10 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 	if err != nil {
 		return nil, err
 	}
-	// One connection, never recycled: all writes are serialized on it.
-	wdb.SetMaxOpenConns(1)
-	wdb.SetMaxIdleConns(1)
+	// Two connections, never recycled: all writes are serialized on the
+	// writer's, and checkpoints run on the checkpointer's.
+	wdb.SetMaxOpenConns(2)
+	wdb.SetMaxIdleConns(2)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
 
@@ -173,7 +174,7 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 	if wal, err := mapWALIndex(abs); err == nil {
 		s.wal, s.assocs.wal, s.clusters.wal, s.clusterNames.wal = wal, wal, wal, wal
 	}
-	w, err := newWriter(ctx, wdb, abs, &s.log, s.notify)
+	w, err := newWriter(ctx, wdb, abs, s.wal, &s.log, s.notify)
 	if err != nil {
 		s.closeDBs()
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 )
 
 // walSync makes the -wal file durable after a COMMIT that the writer
@@ -25,7 +26,9 @@ import (
 //     syncs the database file before the WAL may be restarted; the new
 //     header of a restarted WAL is synced before frames are written after
 //     it. So a WAL restart, which overwrites old frames, only ever
-//     overwrites frames already durable in the database file.
+//     overwrites frames already durable in the database file. The same
+//     holds for checkpoints run on the checkpointer's connection, which
+//     keeps synchronous=FULL (see checkpoint.go).
 //   - One sync is in flight at a time and COMMIT N+1 waits for sync N
 //     (writer.awaitSync), so acknowledgements go out in commit order and
 //     a later sync covers every earlier commit.
@@ -39,19 +42,22 @@ import (
 // but never replaces it while one is open.
 type walSync struct {
 	f      *os.File
-	synced func() // walSynced as of Open
+	synced func()      // walSynced as of Open
+	ckpt   *sync.Mutex // held by checkpoints: synced runs under it
 }
 
 // walSynced, when not nil, is called after each sync of a -wal file, as
 // the sync returns: tests take the files then as a loss of power would
-// leave them.
+// leave them. No checkpoint runs meanwhile (it would change the database
+// file under the copy, which a loss of power could not do: SQLite syncs
+// what a checkpoint wrote before it lets the WAL restart).
 var walSynced func()
 
 // openWALSync switches conn, the writer's connection, to synchronous=NORMAL
 // and opens path's -wal file for syncing. It returns nil (SQLite syncs at
 // COMMIT, as the connection's synchronous=FULL asks) when the database is
 // not in WAL mode.
-func openWALSync(ctx context.Context, conn *sql.Conn, path string) (*walSync, error) {
+func openWALSync(ctx context.Context, conn *sql.Conn, path string, ckpt *sync.Mutex) (*walSync, error) {
 	var mode string
 	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		return nil, fmt.Errorf("reading journal mode: %w", err)
@@ -67,14 +73,16 @@ func openWALSync(ctx context.Context, conn *sql.Conn, path string) (*walSync, er
 		f.Close()
 		return nil, fmt.Errorf("setting synchronous=NORMAL: %w", err)
 	}
-	return &walSync{f: f, synced: walSynced}, nil
+	return &walSync{f: f, synced: walSynced, ckpt: ckpt}, nil
 }
 
 // sync makes the -wal file's content durable.
 func (s *walSync) sync() error {
 	err := dataSync(s.f)
 	if err == nil && s.synced != nil {
+		s.ckpt.Lock()
 		s.synced()
+		s.ckpt.Unlock()
 	}
 	return err
 }

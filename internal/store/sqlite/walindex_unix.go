@@ -61,6 +61,21 @@ func (w *walIndex) header() (walHeader, bool) {
 	return h0, h0 == h1 && h0.initialized()
 }
 
+// backlog returns how many frames of the WAL no checkpoint has copied
+// into the database yet: the header's last valid frame (mxFrame) less the
+// checkpoint's progress (nBackfill, the first field of the WalCkptInfo
+// that follows the header's two copies); false when the header is being
+// written.
+func (w *walIndex) backlog() (uint32, bool) {
+	h, ok := w.header()
+	if !ok {
+		return 0, false
+	}
+	base := unsafe.Pointer(unsafe.SliceData(w.mem))
+	backfilled := atomic.LoadUint32((*uint32)(unsafe.Add(base, 2*walHeaderBytes)))
+	return h[4] - min(backfilled, h[4]), true
+}
+
 // close unmaps the index.
 func (w *walIndex) close() error {
 	return syscall.Munmap(w.mem)

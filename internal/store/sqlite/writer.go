@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -61,6 +62,11 @@ type writer struct {
 	// wal syncs the -wal file; nil when SQLite syncs at COMMIT itself
 	// (the database is not in WAL mode).
 	wal *walSync
+	// ckpt runs the checkpoints off the writer's connection; nil when
+	// SQLite runs them at COMMIT (no WAL-index mapping, or no wal).
+	// ckptMu is held during each (see walSync's test hook).
+	ckpt   *checkpointer
+	ckptMu sync.Mutex
 	// syncs carries committed transactions to syncLoop; syncing is the
 	// one in flight (nil when none), and failed, once a sync has failed,
 	// the error every later write gets. Used only by the writer goroutine.
@@ -108,16 +114,12 @@ type writeResult struct {
 	panicVal any
 }
 
-// newWriter starts the writer on db's one connection. path is the
+// newWriter starts the writer on a connection of db (and the checkpointer
+// on another, when idx, the mapped WAL-index, is not nil). path is the
 // database file's: its -wal file is synced after each commit.
-func newWriter(ctx context.Context, db *sql.DB, path string, log *storecore.ChangeLog, notify func()) (*writer, error) {
+func newWriter(ctx context.Context, db *sql.DB, path string, idx *walIndex, log *storecore.ChangeLog, notify func()) (*writer, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, err
-	}
-	wal, err := openWALSync(ctx, conn, path)
-	if err != nil {
-		conn.Close()
 		return nil, err
 	}
 	w := &writer{
@@ -129,9 +131,22 @@ func newWriter(ctx context.Context, db *sql.DB, path string, log *storecore.Chan
 		notify:    notify,
 		log:       log,
 		gather:    storecore.Gatherer[*writeReq]{MaxBatch: maxBatch},
-		wal:       wal,
 		syncs:     make(chan *syncJob, 1),
 		syncsDone: make(chan struct{}),
+	}
+	if w.wal, err = openWALSync(ctx, conn, path, &w.ckptMu); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if w.wal != nil && idx != nil {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", restartFrames)); err != nil {
+			w.closeConns()
+			return nil, fmt.Errorf("setting wal_autocheckpoint: %w", err)
+		}
+		if w.ckpt, err = startCheckpointer(ctx, db, idx, &w.ckptMu); err != nil {
+			w.closeConns()
+			return nil, err
+		}
 	}
 	go w.syncLoop()
 	go w.run()
@@ -183,6 +198,15 @@ func (w *writer) closeStmts() {
 		st.Close()
 	}
 	w.stmts = nil
+	w.closeConns()
+}
+
+// closeConns stops the checkpointer and closes the connections and the
+// -wal file.
+func (w *writer) closeConns() {
+	if w.ckpt != nil {
+		w.ckpt.close()
+	}
 	w.conn.Close()
 	if w.wal != nil {
 		w.wal.close()
@@ -348,6 +372,9 @@ func (w *writer) syncLoop() {
 			w.commits.Add(1)
 			w.writes.Add(int64(len(job.batch)))
 			w.notify() // the first write at least succeeded
+			if w.ckpt != nil {
+				w.ckpt.poke()
+			}
 		}
 		close(job.done)
 	}

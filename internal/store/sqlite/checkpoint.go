@@ -1,0 +1,103 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Checkpoints copy the WAL's frames into the database file, so that the WAL
+// can start over. SQLite runs one itself (wal_autocheckpoint) at the end of
+// any COMMIT that leaves the WAL with 1,000 frames or more: on the writer's
+// connection, that held the writer for milliseconds (a thousand frames'
+// pages copied and two syncs) while its batch waited to be answered and the
+// next one to start, every hundred commits or so: in podid bench's Update
+// phases, the writer spent 13% of the time there, and every writer waited.
+//
+// The checkpointer runs them on a connection of its own instead, as a
+// PASSIVE checkpoint (it takes no lock the writer needs and waits for
+// none), once the frames no checkpoint has copied reach checkpointFrames;
+// the writer goes on committing meanwhile. A checkpoint copies only what
+// was committed when it started, so under a steady load the WAL would never
+// be fully copied at the moment a transaction begins, which is when SQLite
+// restarts it from its first frame: the writer's own autocheckpoint stays,
+// at restartFrames (the WAL's whole length, copied or not), and then finds
+// little left to copy, so the WAL restarts without the long stall.
+//
+// Durability is SQLite's own, as with its autocheckpoint: a checkpoint syncs
+// the WAL before it copies frames (so the database file never holds what the
+// WAL does not durably hold, even frames of a commit the writer has not
+// synced and acknowledged yet), and syncs the database file before it
+// records the frames as copied; the WAL restarts only once every frame is
+// copied and synced. The checkpointer's connection keeps synchronous=FULL.
+
+// checkpointFrames is how many frames the WAL holds past the last
+// checkpoint before the checkpointer runs the next; restartFrames is the
+// writer's own autocheckpoint (SQLite's wal_autocheckpoint). Variables for
+// tests.
+var (
+	checkpointFrames uint32 = 1000
+	restartFrames           = 4000
+)
+
+// checkpointer runs checkpoints on its own connection when poked.
+type checkpointer struct {
+	conn *sql.Conn
+	wal  *walIndex
+	// mu is held during each checkpoint (and by walSync's test hook, so
+	// that the files it copies do not change under it).
+	mu   *sync.Mutex
+	kick chan struct{}
+	done chan struct{}
+	runs atomic.Int64 // checkpoints run to the end, for tests
+}
+
+// startCheckpointer opens the checkpointer's connection from db (the
+// writer's pool) and starts it. wal is the mapped WAL-index, which tells
+// how far checkpoints are behind.
+func startCheckpointer(ctx context.Context, db *sql.DB, wal *walIndex, mu *sync.Mutex) (*checkpointer, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("opening the checkpointer's connection: %w", err)
+	}
+	c := &checkpointer{conn: conn, wal: wal, mu: mu, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	go c.run()
+	return c, nil
+}
+
+// poke starts a checkpoint if the WAL holds checkpointFrames or more
+// frames that none has copied and none is running. The writer pokes after
+// each commit; it never waits.
+func (c *checkpointer) poke() {
+	if n, ok := c.wal.backlog(); !ok || n < checkpointFrames {
+		return
+	}
+	select {
+	case c.kick <- struct{}{}:
+	default: // one is running or about to
+	}
+}
+
+func (c *checkpointer) run() {
+	defer close(c.done)
+	for range c.kick {
+		c.mu.Lock()
+		// A failure (SQLITE_BUSY when the writer's own checkpoint is
+		// running, say) leaves the frames for the next poke or for the
+		// writer's autocheckpoint: the WAL only grows meanwhile.
+		if _, err := c.conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
+			c.runs.Add(1)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// close stops the checkpointer after the checkpoint in progress and closes
+// its connection.
+func (c *checkpointer) close() {
+	close(c.kick)
+	<-c.done
+	c.conn.Close()
+}

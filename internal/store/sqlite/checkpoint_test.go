@@ -1,0 +1,77 @@
+package sqlite
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/podid/podid/internal/store"
+)
+
+// TestCheckpointsKeepWALShort: under writes that never pause, the
+// checkpointer copies the WAL's frames into the database while the writer
+// commits, and the WAL still restarts from its first frame (the writer's
+// own checkpoint at restartFrames finds little left to copy): its length
+// stays near restartFrames instead of growing with the load.
+func TestCheckpointsKeepWALShort(t *testing.T) {
+	defer func(c uint32, r int) { checkpointFrames, restartFrames = c, r }(checkpointFrames, restartFrames)
+	checkpointFrames, restartFrames = 16, 64
+	ctx := t.Context()
+	s, err := open(ctx, filepath.Join(t.TempDir(), "podid.db"), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.wal == nil || s.w.ckpt == nil {
+		t.Skip("no WAL-index mapping on this platform: SQLite checkpoints at COMMIT")
+	}
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const writers, updates = 4, 150
+	var mu sync.Mutex
+	longest, restarts, last := uint32(0), 0, uint32(0)
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Go(func() {
+			id := fmt.Sprintf("a-%016d%010d", g, 0)
+			if _, err := s.CreateAssociation(ctx, testAssociation(id, fmt.Sprint("sa-", g)), store.WriteOptions{}); err != nil {
+				t.Error(err)
+				return
+			}
+			for i := range updates {
+				if _, err := s.UpdateAssociation(ctx, "", "c1", id, func(a *store.Association) error {
+					a.RoleARN = fmt.Sprintf("arn:aws:iam::000000000000:role/r-%d-%d", g, i)
+					return nil
+				}, store.WriteOptions{Idempotency: &store.Idempotency{Key: fmt.Sprintf("u/%d/%d", g, i), Hash: "h"}}); err != nil {
+					t.Error(err)
+					return
+				}
+				if h, ok := s.wal.header(); ok {
+					mu.Lock()
+					if h[4] < last {
+						restarts++
+					}
+					if restarts > 0 { // the migrations' frames come before
+						longest = max(longest, h[4])
+					}
+					last = h[4]
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := s.w.ckpt.runs.Load(); n == 0 {
+		t.Error("no checkpoint ran on the checkpointer's connection")
+	}
+	if restarts < 3 {
+		t.Errorf("the WAL restarted %d times in %d updates (longest %d frames); want it to again and again", restarts, writers*updates, longest)
+	}
+	if longest > 8*uint32(restartFrames) {
+		t.Errorf("after its first restart the WAL reached %d frames; want it kept near %d", longest, restartFrames)
+	}
+	t.Logf("%d restarts, longest %d frames, %d checkpoints by the checkpointer", restarts, longest, s.w.ckpt.runs.Load())
+}
