@@ -135,7 +135,7 @@ func (o *object) time(k string, t *Time) {
 // json.Marshal. (STS seals sessions with it too.)
 func AppendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !plainJSON[s[i]] {
 			q, _ := json.Marshal(s) // a string always marshals
 			return append(b, q...)
 		}
@@ -144,6 +144,16 @@ func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// plainJSON marks the bytes json.Marshal writes in a string as they are:
+// printable ASCII but the quote, the backslash and < > & (escaped for
+// HTML).
+var plainJSON = func() (t [256]bool) {
+	for c := 0x20; c <= 0x7e; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
 
 // appendStringMap appends m as json.Marshal does: null when nil, keys
 // sorted.

@@ -71,3 +71,16 @@ func FuzzAppendJSON(f *testing.F) {
 		})
 	})
 }
+
+// TestAppendJSONStringEveryByte: AppendJSONString quotes a string holding
+// any one byte, and runs of them, as json.Marshal does.
+func TestAppendJSONStringEveryByte(t *testing.T) {
+	for c := range 256 {
+		for _, s := range []string{string([]byte{byte(c)}), "arn:" + string([]byte{byte(c), byte(c)}) + "/x"} {
+			want, _ := json.Marshal(s)
+			if got := AppendJSONString([]byte("pre"), s); string(got) != "pre"+string(want) {
+				t.Errorf("AppendJSONString(%q) = %s, want %s", s, got[3:], want)
+			}
+		}
+	}
+}
