@@ -188,14 +188,9 @@ func (s *Store) readClusterNames(ctx context.Context, region string, p store.Pag
 // queryClusterNames reads up to p.Limit+1 of region's names after p.After
 // as one row.
 func (s *Store) queryClusterNames(ctx context.Context, region string, p store.Page) ([]string, error) {
-	row, err := s.queryRow(ctx, `SELECT count(*), coalesce(group_concat(name, char(10)), '')
+	n, joined, err := s.queryJoined(ctx, `SELECT count(*), coalesce(group_concat(name, char(10)), '')
 	FROM (SELECT name FROM clusters WHERE region = ? AND name > ? ORDER BY name LIMIT ?)`, region, p.After, p.Limit+1)
 	if err != nil {
-		return nil, err
-	}
-	var n int
-	var joined string
-	if err := row.Scan(&n, &joined); err != nil {
 		return nil, err
 	}
 	var names []string

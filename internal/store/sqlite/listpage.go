@@ -37,13 +37,8 @@ const pageRecordFormat = `printf('%d:%s%d:%s%d:%s%d:%s%d:%s%d:%s%d:%s%d:%s%d:%s%
 // does not decode (a value SQLite's printf cannot carry, such as a NUL in
 // a string) is read again row by row.
 func (s *Store) queryAssociationPage(ctx context.Context, size int, query string, args ...any) ([]store.Association, error) {
-	row, err := s.queryRow(ctx, pageQuery(query), args...)
+	n, page, err := s.queryJoined(ctx, pageQuery(query), args...)
 	if err != nil {
-		return nil, err
-	}
-	var n int
-	var page string
-	if err := row.Scan(&n, &page); err != nil {
 		return nil, err
 	}
 	items, ok := decodeAssociationPage(page, n, size)
@@ -56,6 +51,16 @@ func (s *Store) queryAssociationPage(ctx context.Context, size int, query string
 		slices.SortFunc(items, byID)
 	}
 	return items, nil
+}
+
+// queryJoined runs query, whose one row is a count of rows and their
+// values joined in one text, on the read pool.
+func (s *Store) queryJoined(ctx context.Context, query string, args ...any) (n int, joined string, err error) {
+	row, err := s.queryRow(ctx, query, args...)
+	if err == nil {
+		err = row.Scan(&n, &joined)
+	}
+	return n, joined, err
 }
 
 // pageQuery is query (of associationColumns) as one row: its count and

@@ -86,9 +86,8 @@ func TestListPageMatchesRows(t *testing.T) {
 				t.Errorf("ListAssociations (-got +want):\n%s", diff)
 			}
 			// Only a page holding the NUL (in namespace ns) is read row by row.
-			var n int
-			var page string
-			if err := s.rdb.QueryRowContext(ctx, pageQuery(q), args...).Scan(&n, &page); err != nil {
+			n, page, err := s.queryJoined(ctx, pageQuery(q), args...)
+			if err != nil {
 				t.Fatal(err)
 			}
 			_, decoded := decodeAssociationPage(page, n, 0)

@@ -186,46 +186,45 @@ func writeChild(path, op string) int {
 		return 1
 	}
 	defer s.Close()
-	if verb, name, ok := strings.Cut(op, " "); ok {
-		switch verb {
-		case "create-cluster":
-			_, err = s.CreateCluster(ctx, store.Cluster{Name: name, CreatedAt: time.Now()}, store.WriteOptions{})
-		case "delete-cluster":
-			_, err = s.DeleteCluster(ctx, "", name)
-		default:
-			err = fmt.Errorf("unknown op %q", op)
-		}
-		if err != nil {
-			fmt.Println(op+":", err)
-			return 1
-		}
-		return 0
-	}
-	a, _, err := s.ListAssociations(ctx, "", "c1", store.AssociationFilter{}, store.Page{Limit: 1})
-	if err != nil || len(a) != 1 {
-		fmt.Println("listing:", a, err)
-		return 1
-	}
-	switch op {
-	case "update":
-		_, err = s.UpdateAssociation(ctx, "", "c1", a[0].ID, func(a *store.Association) error {
-			a.RoleARN = "arn:aws:iam::000000000000:role/child"
-			return nil
-		}, store.WriteOptions{})
-		if err == nil {
-			_, err = s.UpdateCluster(ctx, "", "c1", func(c *store.Cluster) error {
-				c.Tags = map[string]string{"by": "child"}
-				return nil
-			})
-		}
-	case "delete":
-		_, err = s.DeleteAssociation(ctx, "", "c1", a[0].ID)
-	default:
-		err = fmt.Errorf("unknown op %q", op)
-	}
-	if err != nil {
+	if err := childWrite(ctx, s, op); err != nil {
 		fmt.Println(op+":", err)
 		return 1
 	}
 	return 0
+}
+
+// childWrite makes writeChild's write op.
+func childWrite(ctx context.Context, s *sqlite.Store, op string) error {
+	verb, name, _ := strings.Cut(op, " ")
+	switch verb {
+	case "create-cluster":
+		_, err := s.CreateCluster(ctx, store.Cluster{Name: name, CreatedAt: time.Now()}, store.WriteOptions{})
+		return err
+	case "delete-cluster":
+		_, err := s.DeleteCluster(ctx, "", name)
+		return err
+	case "update", "delete":
+	default:
+		return fmt.Errorf("unknown op %q", op)
+	}
+	a, _, err := s.ListAssociations(ctx, "", "c1", store.AssociationFilter{}, store.Page{Limit: 1})
+	if err != nil || len(a) != 1 {
+		return fmt.Errorf("listing: %v, %v", a, err)
+	}
+	if op == "delete" {
+		_, err = s.DeleteAssociation(ctx, "", "c1", a[0].ID)
+		return err
+	}
+	_, err = s.UpdateAssociation(ctx, "", "c1", a[0].ID, func(a *store.Association) error {
+		a.RoleARN = "arn:aws:iam::000000000000:role/child"
+		return nil
+	}, store.WriteOptions{})
+	if err != nil {
+		return err
+	}
+	_, err = s.UpdateCluster(ctx, "", "c1", func(c *store.Cluster) error {
+		c.Tags = map[string]string{"by": "child"}
+		return nil
+	})
+	return err
 }
