@@ -204,8 +204,13 @@ func (h *Handler) noteAudit(r *http.Request, out *eksapi.AssumeRoleForPodIdentit
 		}
 	}
 	if info.associationID != "" {
-		d.Resources = append(d.Resources, audit.Resource{Type: audit.TypeAssociation,
-			ARN: h.cfg.AssociationARN(authz.Region(r.Context(), h.cfg.Region), cluster, info.associationID)})
+		arn := ""
+		if out != nil {
+			arn = out.PodIdentityAssociation.AssociationArn
+		} else {
+			arn = h.cfg.AssociationARN(authz.Region(r.Context(), h.cfg.Region), cluster, info.associationID)
+		}
+		d.Resources = append(d.Resources, audit.Resource{Type: audit.TypeAssociation, ARN: arn})
 	}
 	for _, role := range []string{info.roleARN, info.targetRoleARN} {
 		if role != "" {
@@ -306,7 +311,8 @@ func (h *Handler) assumeRoleForPodIdentity(r *http.Request) (*eksapi.AssumeRoleF
 		return nil, info, err
 	}
 	region := authz.Region(ctx, h.cfg.Region)
-	if err := authz.Check(ctx, h.cfg.Authorizer, "eks-auth:AssumeRoleForPodIdentity", h.cfg.ClusterARN(region, clusterName), nil); err != nil {
+	clusterARN := h.cfg.ClusterARN(region, clusterName)
+	if err := authz.Check(ctx, h.cfg.Authorizer, "eks-auth:AssumeRoleForPodIdentity", clusterARN, nil); err != nil {
 		return nil, info, err
 	}
 	cluster, err := h.cfg.Cache.Cluster(ctx, region, clusterName)
@@ -330,7 +336,7 @@ func (h *Handler) assumeRoleForPodIdentity(r *http.Request) (*eksapi.AssumeRoleF
 	info.associationID, info.roleARN, info.targetRoleARN = a.ID, a.RoleARN, a.TargetRoleARN
 	info.sessionName = SessionName(clusterName, claims.PodName, uuid.NewString())
 
-	final, err := h.assume(ctx, h.cfg.ClusterARN(region, clusterName), clusterName, info.sessionName, claims, a, sourceContext(in))
+	final, err := h.assume(ctx, clusterARN, clusterName, info.sessionName, claims, a, sourceContext(in))
 	if err != nil {
 		return nil, info, err
 	}

@@ -477,7 +477,7 @@ func (s *Service) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumeRol
 		return AssumeRoleOutput{}, fmt.Errorf("sealing the session: %w", err)
 	}
 	sess.secret, sess.token = k.secretFor(akid), token
-	s.cache.put(token, sess)
+	s.cache.keep(token, sess)
 	level := slog.LevelInfo
 	if in.CallerLogs {
 		level = slog.LevelDebug

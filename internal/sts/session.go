@@ -240,8 +240,14 @@ func (c *sessionCache) get(token string) *Session {
 	return &cp
 }
 
+// put caches a copy of sess (its caller may change it).
 func (c *sessionCache) put(token string, sess *Session) {
 	cp := *sess
+	c.keep(token, &cp)
+}
+
+// keep caches sess itself, which nobody changes afterwards.
+func (c *sessionCache) keep(token string, sess *Session) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.m[token]; ok {
@@ -252,7 +258,7 @@ func (c *sessionCache) put(token string, sess *Session) {
 	}
 	c.ring[c.next] = token
 	c.next = (c.next + 1) % len(c.ring)
-	c.m[token] = &cp
+	c.m[token] = sess
 }
 
 // Session decodes and authenticates a session token and checks that it has
