@@ -25,26 +25,26 @@ func (o *AssociationOutput) AppendJSON(b []byte) ([]byte, error) {
 }
 
 func (a *PodIdentityAssociation) appendJSON(b []byte) []byte {
-	o := object{b: append(b, '{')}
-	o.str("clusterName", a.ClusterName, true)
-	o.str("namespace", a.Namespace, true)
-	o.str("serviceAccount", a.ServiceAccount, true)
-	o.str("roleArn", a.RoleArn, true)
-	o.str("associationArn", a.AssociationArn, true)
-	o.str("associationId", a.AssociationId, true)
-	o.key("tags")
-	o.b = appendStringMap(o.b, a.Tags)
+	o := JSONObject{B: append(b, '{')}
+	o.Str("clusterName", a.ClusterName, true)
+	o.Str("namespace", a.Namespace, true)
+	o.Str("serviceAccount", a.ServiceAccount, true)
+	o.Str("roleArn", a.RoleArn, true)
+	o.Str("associationArn", a.AssociationArn, true)
+	o.Str("associationId", a.AssociationId, true)
+	o.Key("tags")
+	o.B = appendStringMap(o.B, a.Tags)
 	o.time("createdAt", a.CreatedAt)
 	o.time("modifiedAt", a.ModifiedAt)
-	o.str("ownerArn", a.OwnerArn, true)
+	o.Str("ownerArn", a.OwnerArn, true)
 	if a.DisableSessionTags != nil {
-		o.key("disableSessionTags")
-		o.b = strconv.AppendBool(o.b, *a.DisableSessionTags)
+		o.Key("disableSessionTags")
+		o.B = strconv.AppendBool(o.B, *a.DisableSessionTags)
 	}
-	o.str("targetRoleArn", a.TargetRoleArn, true)
-	o.str("externalId", a.ExternalId, true)
-	o.str("policy", a.Policy, true)
-	return append(o.b, '}')
+	o.Str("targetRoleArn", a.TargetRoleArn, true)
+	o.Str("externalId", a.ExternalId, true)
+	o.Str("policy", a.Policy, true)
+	return append(o.B, '}')
 }
 
 // AppendJSON appends json.Marshal's encoding of o to b.
@@ -52,82 +52,85 @@ func (o *AssumeRoleForPodIdentityOutput) AppendJSON(b []byte) ([]byte, error) {
 	if o == nil {
 		return append(b, "null"...), nil
 	}
-	w := object{b: append(b, '{')}
-	w.key("subject")
+	w := JSONObject{B: append(b, '{')}
+	w.Key("subject")
 	if s := o.Subject; s == nil {
-		w.b = append(w.b, "null"...)
+		w.B = append(w.B, "null"...)
 	} else {
-		v := object{b: append(w.b, '{')}
-		v.str("namespace", s.Namespace, false)
-		v.str("serviceAccount", s.ServiceAccount, false)
-		w.b = append(v.b, '}')
+		v := JSONObject{B: append(w.B, '{')}
+		v.Str("namespace", s.Namespace, false)
+		v.Str("serviceAccount", s.ServiceAccount, false)
+		w.B = append(v.B, '}')
 	}
-	w.str("audience", o.Audience, false)
-	w.key("podIdentityAssociation")
+	w.Str("audience", o.Audience, false)
+	w.Key("podIdentityAssociation")
 	if p := o.PodIdentityAssociation; p == nil {
-		w.b = append(w.b, "null"...)
+		w.B = append(w.B, "null"...)
 	} else {
-		v := object{b: append(w.b, '{')}
-		v.str("associationArn", p.AssociationArn, false)
-		v.str("associationId", p.AssociationId, false)
-		w.b = append(v.b, '}')
+		v := JSONObject{B: append(w.B, '{')}
+		v.Str("associationArn", p.AssociationArn, false)
+		v.Str("associationId", p.AssociationId, false)
+		w.B = append(v.B, '}')
 	}
-	w.key("assumedRoleUser")
+	w.Key("assumedRoleUser")
 	if u := o.AssumedRoleUser; u == nil {
-		w.b = append(w.b, "null"...)
+		w.B = append(w.B, "null"...)
 	} else {
-		v := object{b: append(w.b, '{')}
-		v.str("arn", u.Arn, false)
-		v.str("assumeRoleId", u.AssumeRoleId, false)
-		w.b = append(v.b, '}')
+		v := JSONObject{B: append(w.B, '{')}
+		v.Str("arn", u.Arn, false)
+		v.Str("assumeRoleId", u.AssumeRoleId, false)
+		w.B = append(v.B, '}')
 	}
-	w.key("credentials")
+	w.Key("credentials")
 	if c := o.Credentials; c == nil {
-		w.b = append(w.b, "null"...)
+		w.B = append(w.B, "null"...)
 	} else {
-		v := object{b: append(w.b, '{')}
-		v.str("sessionToken", c.SessionToken, false)
-		v.str("secretAccessKey", c.SecretAccessKey, false)
-		v.str("accessKeyId", c.AccessKeyId, false)
-		v.key("expiration")
-		v.b = appendEpochMillis(v.b, c.Expiration.UnixMilli())
-		w.b = append(v.b, '}')
+		v := JSONObject{B: append(w.B, '{')}
+		v.Str("sessionToken", c.SessionToken, false)
+		v.Str("secretAccessKey", c.SecretAccessKey, false)
+		v.Str("accessKeyId", c.AccessKeyId, false)
+		v.Key("expiration")
+		v.B = appendEpochMillis(v.B, c.Expiration.UnixMilli())
+		w.B = append(v.B, '}')
 	}
-	return append(w.b, '}'), nil
+	return append(w.B, '}'), nil
 }
 
-// object appends an object's members; keys are plain ASCII.
-type object struct {
-	b    []byte
+// JSONObject appends a JSON object's members to B, json.Marshal's bytes
+// without its reflection (the responses here, the audit record): open it
+// with B ending in '{', close it by appending '}'. Keys are plain ASCII.
+type JSONObject struct {
+	B    []byte
 	some bool
 }
 
-func (o *object) key(k string) {
+// Key appends a member's key (and the comma before it, but for the first).
+func (o *JSONObject) Key(k string) {
 	if o.some {
-		o.b = append(o.b, ',')
+		o.B = append(o.B, ',')
 	}
 	o.some = true
-	o.b = append(o.b, '"')
-	o.b = append(o.b, k...)
-	o.b = append(o.b, '"', ':')
+	o.B = append(o.B, '"')
+	o.B = append(o.B, k...)
+	o.B = append(o.B, '"', ':')
 }
 
-// str appends a string member, or nothing for "" when omitEmpty.
-func (o *object) str(k, v string, omitEmpty bool) {
+// Str appends a string member, or nothing for "" when omitEmpty.
+func (o *JSONObject) Str(k, v string, omitEmpty bool) {
 	if omitEmpty && v == "" {
 		return
 	}
-	o.key(k)
-	o.b = AppendJSONString(o.b, v)
+	o.Key(k)
+	o.B = AppendJSONString(o.B, v)
 }
 
 // time appends a *Time member with omitempty (nil is left out).
-func (o *object) time(k string, t *Time) {
+func (o *JSONObject) time(k string, t *Time) {
 	if t == nil {
 		return
 	}
-	o.key(k)
-	o.b = appendEpochMillis(o.b, t.UnixMilli())
+	o.Key(k)
+	o.B = appendEpochMillis(o.B, t.UnixMilli())
 }
 
 // AppendJSONString appends s as json.Marshal quotes it: printable ASCII

@@ -23,104 +23,79 @@ import (
 // refuses.
 func (rec *Record) appendJSON(b []byte) ([]byte, error) {
 	var err error
-	o := object{b: append(b, '{')}
-	o.str("eventVersion", rec.EventVersion, false)
-	o.key("userIdentity")
-	o.b = rec.UserIdentity.appendJSON(o.b)
-	o.str("eventTime", rec.EventTime, false)
-	o.str("eventSource", rec.EventSource, false)
-	o.str("eventName", rec.EventName, false)
-	o.str("awsRegion", rec.AWSRegion, false)
-	o.str("sourceIPAddress", rec.SourceIPAddress, false)
-	o.str("userAgent", rec.UserAgent, false)
-	o.str("errorCode", rec.ErrorCode, true)
-	o.str("errorMessage", rec.ErrorMessage, true)
-	o.key("requestParameters")
+	o := eksapi.JSONObject{B: append(b, '{')}
+	o.Str("eventVersion", rec.EventVersion, false)
+	o.Key("userIdentity")
+	o.B = rec.UserIdentity.appendJSON(o.B)
+	o.Str("eventTime", rec.EventTime, false)
+	o.Str("eventSource", rec.EventSource, false)
+	o.Str("eventName", rec.EventName, false)
+	o.Str("awsRegion", rec.AWSRegion, false)
+	o.Str("sourceIPAddress", rec.SourceIPAddress, false)
+	o.Str("userAgent", rec.UserAgent, false)
+	o.Str("errorCode", rec.ErrorCode, true)
+	o.Str("errorMessage", rec.ErrorMessage, true)
+	o.Key("requestParameters")
 	if rec.requestJSON != nil {
-		o.b = append(o.b, rec.requestJSON...)
-	} else if o.b, err = appendMember(o.b, rec.RequestParameters); err != nil {
+		o.B = append(o.B, rec.requestJSON...)
+	} else if o.B, err = appendMember(o.B, rec.RequestParameters); err != nil {
 		return nil, err
 	}
-	o.key("responseElements")
-	if o.b, err = appendMember(o.b, rec.ResponseElements); err != nil {
+	o.Key("responseElements")
+	if o.B, err = appendMember(o.B, rec.ResponseElements); err != nil {
 		return nil, err
 	}
 	if len(rec.AdditionalEventData) > 0 {
-		o.key("additionalEventData")
-		if o.b, err = appendScrubbedMap(o.b, rec.AdditionalEventData); err != nil {
+		o.Key("additionalEventData")
+		if o.B, err = appendScrubbedMap(o.B, rec.AdditionalEventData); err != nil {
 			return nil, err
 		}
 	}
-	o.str("requestID", rec.RequestID, false)
-	o.str("eventID", rec.EventID, false)
-	o.key("readOnly")
-	o.b = strconv.AppendBool(o.b, rec.ReadOnly)
+	o.Str("requestID", rec.RequestID, false)
+	o.Str("eventID", rec.EventID, false)
+	o.Key("readOnly")
+	o.B = strconv.AppendBool(o.B, rec.ReadOnly)
 	if len(rec.Resources) > 0 {
-		o.key("resources")
-		o.b = append(o.b, '[')
+		o.Key("resources")
+		o.B = append(o.B, '[')
 		for i, res := range rec.Resources {
 			if i > 0 {
-				o.b = append(o.b, ',')
+				o.B = append(o.B, ',')
 			}
-			r := object{b: append(o.b, '{')}
-			r.str("accountId", res.AccountID, true)
-			r.str("type", res.Type, false)
-			r.str("ARN", res.ARN, false)
-			o.b = append(r.b, '}')
+			r := eksapi.JSONObject{B: append(o.B, '{')}
+			r.Str("accountId", res.AccountID, true)
+			r.Str("type", res.Type, false)
+			r.Str("ARN", res.ARN, false)
+			o.B = append(r.B, '}')
 		}
-		o.b = append(o.b, ']')
+		o.B = append(o.B, ']')
 	}
-	o.str("eventType", rec.EventType, false)
-	o.key("managementEvent")
-	o.b = strconv.AppendBool(o.b, rec.ManagementEvent)
-	o.str("recipientAccountId", rec.RecipientAccountID, false)
-	o.str("eventCategory", rec.EventCategory, false)
-	return append(o.b, '}'), nil
+	o.Str("eventType", rec.EventType, false)
+	o.Key("managementEvent")
+	o.B = strconv.AppendBool(o.B, rec.ManagementEvent)
+	o.Str("recipientAccountId", rec.RecipientAccountID, false)
+	o.Str("eventCategory", rec.EventCategory, false)
+	return append(o.B, '}'), nil
 }
 
 func (u *UserIdentity) appendJSON(b []byte) []byte {
-	o := object{b: append(b, '{')}
-	o.str("type", u.Type, false)
-	o.str("principalId", u.PrincipalID, true)
-	o.str("arn", u.ARN, true)
-	o.str("accountId", u.AccountID, true)
-	o.str("accessKeyId", u.AccessKeyID, true)
-	o.str("userName", u.UserName, true)
+	o := eksapi.JSONObject{B: append(b, '{')}
+	o.Str("type", u.Type, false)
+	o.Str("principalId", u.PrincipalID, true)
+	o.Str("arn", u.ARN, true)
+	o.Str("accountId", u.AccountID, true)
+	o.Str("accessKeyId", u.AccessKeyID, true)
+	o.Str("userName", u.UserName, true)
 	if sc := u.SessionContext; sc != nil {
-		o.key("sessionContext")
-		o.b = append(o.b, `{"sessionIssuer":`...)
-		s := object{b: append(o.b, '{')}
-		s.str("type", sc.SessionIssuer.Type, false)
-		s.str("arn", sc.SessionIssuer.ARN, false)
-		s.str("userName", sc.SessionIssuer.UserName, false)
-		o.b = append(s.b, '}', '}')
+		o.Key("sessionContext")
+		o.B = append(o.B, `{"sessionIssuer":`...)
+		s := eksapi.JSONObject{B: append(o.B, '{')}
+		s.Str("type", sc.SessionIssuer.Type, false)
+		s.Str("arn", sc.SessionIssuer.ARN, false)
+		s.Str("userName", sc.SessionIssuer.UserName, false)
+		o.B = append(s.B, '}', '}')
 	}
-	return append(o.b, '}')
-}
-
-// object appends an object's members; keys are plain ASCII.
-type object struct {
-	b    []byte
-	some bool
-}
-
-func (o *object) key(k string) {
-	if o.some {
-		o.b = append(o.b, ',')
-	}
-	o.some = true
-	o.b = append(o.b, '"')
-	o.b = append(o.b, k...)
-	o.b = append(o.b, '"', ':')
-}
-
-// str appends a string member, or nothing for "" when omitEmpty.
-func (o *object) str(k, v string, omitEmpty bool) {
-	if omitEmpty && v == "" {
-		return
-	}
-	o.key(k)
-	o.b = eksapi.AppendJSONString(o.b, v)
+	return append(o.B, '}')
 }
 
 // hiddenJSON is Hidden as a JSON string.
