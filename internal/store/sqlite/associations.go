@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -15,11 +14,10 @@ import (
 
 const associationColumns = storecore.AssociationColumns
 
-// scanAssociation scans associationColumns, then the row's further
-// columns into extra.
-func scanAssociation(r scanner, extra ...any) (store.Association, error) {
+// scanAssociation scans associationColumns.
+func scanAssociation(r scanner) (store.Association, error) {
 	var row storecore.AssociationRow
-	if err := r.Scan(append(row.Dest(), extra...)...); err != nil {
+	if err := r.Scan(row.Dest()...); err != nil {
 		return store.Association{}, err
 	}
 	return row.Association()
@@ -73,12 +71,28 @@ func insertAssociation(tx *wtx, a *store.Association) error {
 
 // readAssociation reads an association inside the write transaction.
 func readAssociation(tx *wtx, region, cluster, id string) (store.Association, error) {
-	a, err := scanAssociation(tx.queryRow("SELECT "+associationColumns+
-		" FROM associations WHERE region = ? AND cluster_name = ? AND id = ?", region, cluster, id))
-	if errNoRows(err) {
+	var v [associationValues]driver.Value
+	found, err := tx.w.readRow(getAssociationQuery, keyArgs(region, cluster, id), v[:])
+	if err != nil {
+		return store.Association{}, err
+	}
+	if !found {
 		return store.Association{}, store.ErrNotFound
 	}
-	return a, err
+	return decodeAssociation(v[:], region, cluster, id)
+}
+
+// keyArgs are an association's key, the arguments of getAssociationQuery,
+// after any before.
+func keyArgs(region, cluster, id string, before ...any) []driver.NamedValue {
+	args := make([]driver.NamedValue, 0, len(before)+3)
+	for _, v := range before {
+		args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
+	}
+	for _, v := range [...]string{region, cluster, id} {
+		args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
+	}
+	return args
 }
 
 // GetAssociation implements store.Store.
@@ -99,22 +113,30 @@ const getAssociationQuery = `SELECT namespace, service_account, role_arn, target
 	disable_session_tags, owner_arn, tags, created_at, modified_at, revision
 	FROM associations WHERE region = ? AND cluster_name = ? AND id = ?`
 
+// associationValues is how many columns getAssociationQuery reads.
+const associationValues = 12
+
 // lookupAssociation is GetAssociation's read (the hottest of the EKS API),
 // through the driver's interfaces (rawStmts).
 func (s *Store) lookupAssociation(ctx context.Context, region, cluster, id string) (store.Association, error) {
-	var v [12]driver.Value
-	found, err := s.raw.readRow(ctx, getAssociationQuery,
-		[]driver.NamedValue{{Ordinal: 1, Value: region}, {Ordinal: 2, Value: cluster}, {Ordinal: 3, Value: id}}, v[:])
+	var v [associationValues]driver.Value
+	found, err := s.raw.readRow(ctx, getAssociationQuery, keyArgs(region, cluster, id), v[:])
 	if err != nil {
 		return store.Association{}, err
 	}
 	if !found {
 		return store.Association{}, store.ErrNotFound
 	}
+	return decodeAssociation(v[:], region, cluster, id)
+}
+
+// decodeAssociation is the association of key (region, cluster, id) from
+// the driver's values of getAssociationQuery's columns.
+func decodeAssociation(v []driver.Value, region, cluster, id string) (store.Association, error) {
 	a := store.Association{Region: region, ClusterName: cluster, ID: id}
 	var tags string
 	var disable, created, modified int64
-	d := rawDecoder{v: v[:]}
+	d := rawDecoder{v: v[:associationValues]}
 	d.text(&a.Namespace, &a.ServiceAccount, &a.RoleARN, &a.TargetRoleARN, &a.ExternalID, &a.Policy)
 	d.integer(&disable)
 	d.text(&a.OwnerARN, &tags)
@@ -124,6 +146,7 @@ func (s *Store) lookupAssociation(ctx context.Context, region, cluster, id strin
 	}
 	a.DisableSessionTags = disable != 0
 	a.CreatedAt, a.ModifiedAt = storecore.FromMicros(created), storecore.FromMicros(modified)
+	var err error
 	if a.Tags, err = storecore.DecodeTags([]byte(tags)); err != nil {
 		return store.Association{}, err
 	}
@@ -254,19 +277,24 @@ func (s *Store) replay(tx *wtx, idem *store.Idempotency, out any) (replayed bool
 	return storecore.Replay(idem, rec, s.now(), out)
 }
 
-var readForUpdateQuery = "SELECT " + storecore.AssociationColumnsOf("a") + `, i.hash, i.result, i.created_at
+// readForUpdateQuery is getAssociationQuery's columns, then the token's
+// record's (NULL without one).
+const readForUpdateQuery = `SELECT a.namespace, a.service_account, a.role_arn, a.target_role_arn, a.external_id, a.policy,
+	a.disable_session_tags, a.owner_arn, a.tags, a.created_at, a.modified_at, a.revision, i.hash, i.result, i.created_at
 	FROM associations AS a LEFT JOIN idempotency AS i ON i.key = ?
 	WHERE a.region = ? AND a.cluster_name = ? AND a.id = ?`
 
 // readForUpdate is replay followed by readAssociation in one statement
-// (the writer's hot path): it returns the association, or replays the
-// token's stored result into out (replayed = true).
+// (the writer's hot path), read through the driver's interfaces
+// (writer.readRow): it returns the association, or replays the token's
+// stored result into out (replayed = true).
 func (s *Store) readForUpdate(tx *wtx, region, cluster, id string, idem *store.Idempotency, out any) (a store.Association, replayed bool, err error) {
-	var hash sql.NullString
-	var result []byte
-	var created sql.NullInt64
-	a, err = scanAssociation(tx.queryRow(readForUpdateQuery, idem.Key, region, cluster, id), &hash, &result, &created)
-	if errNoRows(err) {
+	var v [associationValues + 3]driver.Value
+	found, err := tx.w.readRow(readForUpdateQuery, keyArgs(region, cluster, id, idem.Key), v[:])
+	if err != nil {
+		return store.Association{}, false, err
+	}
+	if !found {
 		// No such association; a replay of an update made before it
 		// was deleted still answers with the stored result.
 		if replayed, err := s.replay(tx, idem, out); err != nil || replayed {
@@ -274,11 +302,18 @@ func (s *Store) readForUpdate(tx *wtx, region, cluster, id string, idem *store.I
 		}
 		return store.Association{}, false, store.ErrNotFound
 	}
-	if err != nil {
+	if a, err = decodeAssociation(v[:], region, cluster, id); err != nil {
 		return store.Association{}, false, err
 	}
-	if hash.Valid {
-		rec := storecore.Record{Hash: hash.String, Result: result, CreatedAt: created.Int64}
+	if v[associationValues] != nil { // the token has a record
+		var rec storecore.Record
+		d := rawDecoder{v: v[associationValues:]}
+		d.text(&rec.Hash)
+		d.blob(&rec.Result)
+		d.integer(&rec.CreatedAt)
+		if d.err != nil {
+			return store.Association{}, false, fmt.Errorf("reading idempotency record: %w", d.err)
+		}
 		if replayed, err := storecore.Replay(idem, rec, s.now(), out); err != nil || replayed {
 			return store.Association{}, replayed, err
 		}

@@ -20,7 +20,7 @@ import (
 type rawStmts struct {
 	db     *sql.DB
 	mu     sync.Mutex
-	stmts  map[rawStmtKey]driver.Stmt
+	stmts  map[rawStmtKey]rawStmt
 	closed bool
 }
 
@@ -53,24 +53,56 @@ func (c *rawStmts) readRow(ctx context.Context, query string, args []driver.Name
 		if err != nil {
 			return err
 		}
-		rows, err := st.(driver.StmtQueryContext).QueryContext(ctx, args)
-		if err != nil {
-			return err
-		}
-		err = rows.Next(dest)
-		if cerr := rows.Close(); err == nil || err == io.EOF {
-			found = err == nil
-			err = cerr
-		}
+		found, err = readRawRow(ctx, st, args, dest)
 		return err
 	})
+	return found, err
+}
+
+// rawStmt is a statement of the driver's that queries with a context.
+type rawStmt interface {
+	driver.Stmt
+	driver.StmtQueryContext
+}
+
+// prepareRaw prepares query on dc, a driver connection.
+func prepareRaw(ctx context.Context, dc any, query string) (rawStmt, error) {
+	p, ok := dc.(driver.ConnPrepareContext)
+	if !ok {
+		return nil, fmt.Errorf("sqlite driver connection %T cannot prepare with a context", dc)
+	}
+	st, err := p.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	q, ok := st.(rawStmt)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("sqlite driver statement %T cannot query with a context", st)
+	}
+	return q, nil
+}
+
+// readRawRow runs st with args and fills dest with its single row's
+// values; false when it returns no row.
+func readRawRow(ctx context.Context, st rawStmt, args []driver.NamedValue, dest []driver.Value) (bool, error) {
+	rows, err := st.QueryContext(ctx, args)
+	if err != nil {
+		return false, err
+	}
+	found := false
+	err = rows.Next(dest)
+	if cerr := rows.Close(); err == nil || err == io.EOF {
+		found = err == nil
+		err = cerr
+	}
 	return found, err
 }
 
 // stmt returns query prepared on driver connection dc, preparing it the
 // first time. The caller holds dc (sql.Conn.Raw), so the statement is used
 // by one goroutine at a time.
-func (c *rawStmts) stmt(ctx context.Context, dc any, query string) (driver.Stmt, error) {
+func (c *rawStmts) stmt(ctx context.Context, dc any, query string) (rawStmt, error) {
 	key := rawStmtKey{dc, query}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -80,20 +112,12 @@ func (c *rawStmts) stmt(ctx context.Context, dc any, query string) (driver.Stmt,
 	if st, ok := c.stmts[key]; ok {
 		return st, nil
 	}
-	p, ok := dc.(driver.ConnPrepareContext)
-	if !ok {
-		return nil, fmt.Errorf("sqlite driver connection %T cannot prepare with a context", dc)
-	}
-	st, err := p.PrepareContext(ctx, query)
+	st, err := prepareRaw(ctx, dc, query)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := st.(driver.StmtQueryContext); !ok {
-		st.Close()
-		return nil, fmt.Errorf("sqlite driver statement %T cannot query with a context", st)
-	}
 	if c.stmts == nil {
-		c.stmts = map[rawStmtKey]driver.Stmt{}
+		c.stmts = map[rawStmtKey]rawStmt{}
 	}
 	c.stmts[key] = st
 	return st, nil
@@ -133,6 +157,18 @@ func (d *rawDecoder) text(dst ...*string) {
 		default:
 			d.fail(v, "text")
 		}
+	}
+}
+
+// blob reads a BLOB column (TEXT too).
+func (d *rawDecoder) blob(dst *[]byte) {
+	switch v := d.next().(type) {
+	case []byte:
+		*dst = v
+	case string:
+		*dst = []byte(v)
+	default:
+		d.fail(v, "a blob")
 	}
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sync"
@@ -38,8 +39,11 @@ const maxBatch = 256
 // a time, each after the COMMIT it covers). See walSync for why this keeps
 // every acknowledged write durable.
 type writer struct {
-	conn   *sql.Conn
-	stmts  map[string]*sql.Stmt // used only by the writer goroutine
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt // used only by the writer goroutine
+	// raw are statements prepared on conn's driver connection (readRow),
+	// used only by the writer goroutine.
+	raw    map[string]rawStmt
 	reqs   chan *writeReq
 	quit   chan struct{}
 	done   chan struct{}
@@ -198,6 +202,10 @@ func (w *writer) closeStmts() {
 		st.Close()
 	}
 	w.stmts = nil
+	for _, st := range w.raw {
+		st.Close()
+	}
+	w.raw = nil
 	w.closeConns()
 }
 
@@ -525,6 +533,30 @@ func (w *writer) exec(query string, args ...any) (sql.Result, error) {
 		return nil, err
 	}
 	return st.ExecContext(context.Background(), args...)
+}
+
+// readRow runs a single-row query on the writer's connection through the
+// driver's interfaces, as rawStmts does on the read pool (database/sql's
+// per-query work and Scan's conversions cost the hottest read of the
+// writer, UpdateAssociation's, about as much as SQLite's own work), and
+// fills dest with its row's values (see rawStmts.readRow); false when it
+// returns no row.
+func (w *writer) readRow(query string, args []driver.NamedValue, dest []driver.Value) (found bool, err error) {
+	err = w.conn.Raw(func(dc any) error {
+		st, ok := w.raw[query]
+		if !ok {
+			if st, err = prepareRaw(context.Background(), dc, query); err != nil {
+				return err
+			}
+			if w.raw == nil {
+				w.raw = map[string]rawStmt{}
+			}
+			w.raw[query] = st
+		}
+		found, err = readRawRow(context.Background(), st, args, dest)
+		return err
+	})
+	return found, err
 }
 
 // wtx is what a write function sees: statements inside the current write
