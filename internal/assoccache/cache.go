@@ -223,6 +223,7 @@ func (c *Cache) StartBackground(ctx context.Context) {
 		// after the load.
 		debug.FreeOSMemory()
 		c.pace()
+		warmHeadroom()
 		c.markLoaded()
 		c.opts.Logger.Info("assoccache: associations loaded", "associations", c.Len(),
 			"took", took.Round(time.Millisecond))
