@@ -33,7 +33,7 @@ func (a *PodIdentityAssociation) appendJSON(b []byte) []byte {
 	o.Str("associationArn", a.AssociationArn, true)
 	o.Str("associationId", a.AssociationId, true)
 	o.Key("tags")
-	o.B = appendStringMap(o.B, a.Tags)
+	o.B = AppendJSONStringMap(o.B, a.Tags)
 	o.time("createdAt", a.CreatedAt)
 	o.time("modifiedAt", a.ModifiedAt)
 	o.Str("ownerArn", a.OwnerArn, true)
@@ -158,9 +158,9 @@ var plainJSON = func() (t [256]bool) {
 	return t
 }()
 
-// appendStringMap appends m as json.Marshal does: null when nil, keys
+// AppendJSONStringMap appends m as json.Marshal does: null when nil, keys
 // sorted.
-func appendStringMap(b []byte, m map[string]string) []byte {
+func AppendJSONStringMap(b []byte, m map[string]string) []byte {
 	if m == nil {
 		return append(b, "null"...)
 	}

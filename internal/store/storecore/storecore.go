@@ -159,7 +159,13 @@ func Remember(idem *store.Idempotency, result any, now time.Time, put func(key s
 	if idem == nil {
 		return nil
 	}
-	b, err := json.Marshal(result)
+	var b []byte
+	var err error
+	if a, ok := result.(store.Association); ok {
+		b, err = AppendAssociationJSON(nil, &a)
+	} else {
+		b, err = json.Marshal(result)
+	}
 	if err != nil {
 		return fmt.Errorf("encoding idempotency record: %w", err)
 	}
