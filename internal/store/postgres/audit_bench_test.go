@@ -136,3 +136,16 @@ func serverTicks(b *testing.B, postmaster int) int64 {
 	}
 	return total
 }
+
+// BenchmarkLookupEventsAt is storetest.BenchLookupEventsAt on PostgreSQL
+// (SQLite's benchmark of the same name is too):
+//
+//	eval "$(ci/postgres.sh)"
+//	go test -run '^$' -bench LookupEventsAt ./internal/store/postgres/
+func BenchmarkLookupEventsAt(b *testing.B) {
+	dsn := pgtest.Schema(b, pgtest.DSN(b))
+	storetest.BenchLookupEventsAt(b, pgtest.Open(b, dsn), func() {
+		pgtest.Exec(b, dsn, "ANALYZE audit_events")
+		pgtest.Exec(b, dsn, "ANALYZE audit_keys")
+	})
+}

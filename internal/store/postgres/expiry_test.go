@@ -155,3 +155,37 @@ func TestMigrationAuditKeys(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestMigrationAuditKeyBuckets: 600 events stored with audit_keys of
+// schema version 7 (by kind and value) are found after migration 8 (keys
+// by bucket first) by a rare resource name across the buckets and by a
+// type every event has (the frequent value's probe), page by page, and so
+// is an event appended after it (storetest.CheckMigratedAuditKeyBuckets);
+// pruning takes the pruned events' keys.
+func TestMigrationAuditKeyBuckets(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	if err := postgres.MigrateTo(ctx, dsn, 7); err != nil {
+		t.Fatal(err)
+	}
+	// Event i (ev-0000 ...) at time i+1 names resource "rare" when
+	// i%100 == 7, else "a<i>", of type T.
+	const n = storetest.MigratedKeyBucketEvents
+	const name = `CASE WHEN i % 100 = 7 THEN 'rare' ELSE 'a' || i END`
+	const id = `'ev-' || lpad(i::text, 4, '0')`
+	pgtest.Exec(t, dsn, `INSERT INTO audit_events (event_id, time_us, name, source, read_only, username, access_key_id, resources, record)
+	SELECT `+id+`, i + 1, 'UpdatePodIdentityAssociation', 'eks.amazonaws.com', false, 'root', 'AKIA',
+		'[{"Type":"T","Name":"' || `+name+` || '"}]', '{}'
+	FROM generate_series(0, $1 - 1) AS i`, n)
+	pgtest.Exec(t, dsn, `INSERT INTO audit_keys (kind, value, time_us, event_id)
+	SELECT 'name', `+name+`, i + 1, `+id+` FROM generate_series(0, $1 - 1) AS i
+	UNION ALL SELECT 'type', 'T', i + 1, `+id+` FROM generate_series(0, $1 - 1) AS i`, n)
+	s := pgtest.Open(t, dsn)
+	storetest.CheckMigratedAuditKeyBuckets(t, s)
+	if keys := countRows(t, dsn, "audit_keys"); keys != 2*(n+1-299) {
+		t.Errorf("audit_keys holds %d rows, want %d", keys, 2*(n+1-299))
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+}

@@ -181,6 +181,38 @@ INSERT INTO audit_keys (kind, value, time_us, event_id)
 	ON CONFLICT DO NOTHING;
 DROP TABLE audit_resources;
 `,
+	// 8: audit_keys by the event's bucket first (keyBucketShift): an
+	// event's keys go to the right edge of the primary key's b-tree,
+	// beside the other recent events' keys, instead of each to its
+	// value's leaf somewhere in the trail (a page read, dirtied and, after
+	// each checkpoint, written to the WAL whole, per key). Events get a
+	// seq, in insertion order; those stored before are numbered in
+	// (time_us, event_id) order. A lookup by resource walks the buckets,
+	// or for a frequent value probes each event's key (see LookupEvents).
+	`
+ALTER TABLE audit_events ADD COLUMN seq bigint;
+UPDATE audit_events e SET seq = o.n
+	FROM (SELECT event_id, row_number() OVER (ORDER BY time_us, event_id) AS n FROM audit_events) o
+	WHERE o.event_id = e.event_id;
+CREATE SEQUENCE audit_events_seq OWNED BY audit_events.seq;
+SELECT setval('audit_events_seq', coalesce((SELECT max(seq) FROM audit_events), 0) + 1, false);
+ALTER TABLE audit_events ALTER COLUMN seq SET DEFAULT nextval('audit_events_seq'), ALTER COLUMN seq SET NOT NULL;
+CREATE UNIQUE INDEX audit_events_seq_key ON audit_events (seq);
+CREATE TABLE audit_keys_by_bucket (
+	bucket   bigint NOT NULL,              -- audit_events.seq >> 10 (keyBucketShift)
+	kind     text COLLATE "C" NOT NULL,    -- 'name' or 'type'
+	value    text NOT NULL,
+	time_us  bigint NOT NULL,
+	event_id text COLLATE "C" NOT NULL,
+	PRIMARY KEY (bucket, kind, value, time_us, event_id)
+);
+INSERT INTO audit_keys_by_bucket (bucket, kind, value, time_us, event_id)
+	SELECT e.seq >> 10, k.kind, k.value, k.time_us, k.event_id
+	FROM audit_keys k JOIN audit_events e ON e.event_id = k.event_id;
+DROP TABLE audit_keys;
+ALTER TABLE audit_keys_by_bucket RENAME TO audit_keys;
+ALTER INDEX audit_keys_by_bucket_pkey RENAME TO audit_keys_pkey;
+`,
 }
 
 // migrate applies the migrations the database has not applied yet. A

@@ -3,13 +3,11 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/sqlite"
 	"github.com/podid/podid/internal/store/storetest"
 )
@@ -52,40 +50,15 @@ func BenchmarkAppendEventsAt(b *testing.B) {
 	}
 }
 
-// BenchmarkLookupEventsAt reads the newest page of 50 by a resource name
-// one event in 10,000 has (rare), by a resource type every event has, and
-// with no attribute, from a trail of 100,000 events (a million with
-// PODID_AUDIT_SCALE=1).
+// BenchmarkLookupEventsAt is storetest.BenchLookupEventsAt on SQLite: the
+// newest page of 50 by a rare resource name, by a resource type every
+// event has, and with no attribute, from a trail of 100,000 events (a
+// million with PODID_AUDIT_SCALE=1).
 func BenchmarkLookupEventsAt(b *testing.B) {
-	total := 100_000
-	if os.Getenv("PODID_AUDIT_SCALE") != "" {
-		total = 1_000_000
-	}
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "podid.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "podid.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	record := storetest.EventRecord()
-	for i := 0; i < total; i += 1000 {
-		events := storetest.UpdateEvents(1000, i, record)
-		events[0].Resources = append(events[0].Resources, store.EventResource{Type: "T", Name: fmt.Sprint("rare-", i/10_000)})
-		if err := st.AppendEvents(ctx, events); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for _, q := range []struct{ name, attr, value string }{
-		{"rare-name", store.EventAttrResourceName, "rare-3"},
-		{"every-type", store.EventAttrResourceType, "AWS::EKS::Cluster"},
-		{"all", "", ""},
-	} {
-		b.Run(q.name, func(b *testing.B) {
-			for b.Loop() {
-				if _, _, err := st.LookupEvents(ctx, store.EventQuery{Attribute: q.attr, Value: q.value, Limit: 50}); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	storetest.BenchLookupEventsAt(b, st, nil)
 }

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/podid/podid/internal/privfs"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/storecore"
@@ -615,7 +613,7 @@ func TestMigrationAuditKeys(t *testing.T) {
 func TestMigrationAuditKeyBuckets(t *testing.T) {
 	ctx := t.Context()
 	path, db := atVersion(t, 9)
-	const n = 600
+	const n = storetest.MigratedKeyBucketEvents
 	for i := range n {
 		rare := fmt.Sprintf("a%d", i)
 		if i%100 == 7 {
@@ -634,44 +632,7 @@ func TestMigrationAuditKeyBuckets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	later := store.Event{ID: "ev-9999", Time: time.UnixMicro(n + 1), Name: "x", Source: "y",
-		Resources: []store.EventResource{{Type: "T", Name: "rare"}}, Record: []byte("{}")}
-	if err := s.AppendEvents(ctx, []store.Event{later}); err != nil {
-		t.Fatal(err)
-	}
-	all := func(attr, value string) []string {
-		t.Helper()
-		var ids []string
-		after := ""
-		for range 1000 {
-			page, next, err := s.LookupEvents(ctx, store.EventQuery{Attribute: attr, Value: value, Limit: 4, After: after})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range page {
-				ids = append(ids, e.ID)
-			}
-			if next == "" {
-				return ids
-			}
-			after = next
-		}
-		t.Fatal("paging did not end")
-		return nil
-	}
-	want := []string{"ev-9999", "ev-0507", "ev-0407", "ev-0307", "ev-0207", "ev-0107", "ev-0007"}
-	if diff := cmp.Diff(all(store.EventAttrResourceName, "rare"), want); diff != "" {
-		t.Errorf("by name after migration (-got +want):\n%s", diff)
-	}
-	if got := all(store.EventAttrResourceType, "T"); len(got) != n+1 {
-		t.Errorf("by type: %d events, want %d", len(got), n+1)
-	}
-	if got, err := s.PruneEvents(ctx, time.UnixMicro(300), 0); err != nil || got != 299 {
-		t.Fatalf("PruneEvents = %d, %v; want 299", got, err)
-	}
-	if diff := cmp.Diff(all(store.EventAttrResourceName, "rare"), want[:4]); diff != "" {
-		t.Errorf("by name after pruning (-got +want):\n%s", diff)
-	}
+	storetest.CheckMigratedAuditKeyBuckets(t, s)
 	var keys int
 	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM audit_keys").Scan(&keys); err != nil || keys != 2*(n+1-299) {
 		t.Errorf("audit_keys holds %d rows (%v), want %d", keys, err, 2*(n+1-299))

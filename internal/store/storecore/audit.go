@@ -16,17 +16,19 @@ import (
 // The audit trail's tables are the same in both backends (types aside):
 //
 //	audit_events (event_id PK, time_us, name, source, read_only, username,
-//	              access_key_id, resources JSON, record JSON)
-//	audit_keys   (kind, value, time_us, event_id), all four the primary
-//	              key: one row per resource name (kind 'name') and per
-//	              resource type (kind 'type') an event names, for the
-//	              ResourceName and ResourceType lookups
+//	              access_key_id, resources JSON, record JSON, seq: the
+//	              insertion order)
+//	audit_keys   (bucket, kind, value, time_us, event_id), all five the
+//	              primary key: one row per resource name (kind 'name') and
+//	              per resource type (kind 'type') an event names, for the
+//	              ResourceName and ResourceType lookups, in the event's
+//	              bucket (its seq shifted right: 256 events in SQLite,
+//	              1,024 in PostgreSQL)
 //
 // Events are ordered by (time_us, event_id): lookups page newest first
-// along it, pruning deletes its oldest end. In SQLite audit_keys is one
-// WITHOUT ROWID b-tree whose key starts with a bucket of 256 events (the
-// event's seq >> 8), so keys append (see the sqlite package); in
-// PostgreSQL pruning finds an event's keys from its resources column.
+// along it, pruning deletes its oldest end. The keys' bucket comes first
+// so that an event's keys append to the b-tree's right edge (see the
+// sqlite and postgres packages' lookups by resource).
 
 // AuditPruneBatch bounds the events one pruning transaction deletes.
 const AuditPruneBatch = 2000
@@ -95,8 +97,9 @@ func Rows(ph Placeholder, n, cols int) string { return rows(ph, n, cols) }
 // events and their audit_keys rows is one statement, the keys inserted
 // only for the events the statement stored (a data-modifying WITH), so
 // the keys need no ON CONFLICT: a speculative insertion per key row cost
-// some 20 us of server CPU per event.
-func AppendEventsWithKeys(events []store.Event, ph Placeholder, exec func(sql string, args ...any) (int64, error)) error {
+// some 20 us of server CPU per event. Each key goes in its event's bucket,
+// the seq the insert gave the event shifted right by bucketShift.
+func AppendEventsWithKeys(events []store.Event, ph Placeholder, bucketShift int, exec func(sql string, args ...any) (int64, error)) error {
 	seen := make(map[string]bool, len(events))
 	for len(events) > 0 {
 		chunk := events[:min(len(events), AuditInsertRows)]
@@ -121,8 +124,8 @@ func AppendEventsWithKeys(events []store.Event, ph Placeholder, exec func(sql st
 		}
 		sql := AuditInsert(ph, n)
 		if len(keys) > 0 {
-			sql = "WITH ins AS (" + sql + " RETURNING event_id) INSERT INTO audit_keys (kind, value, time_us, event_id)" +
-				" SELECT k.kind, k.value, k.time_us, k.event_id FROM (VALUES " + keyRows(ph, len(args), len(keys)/4) +
+			sql = "WITH ins AS (" + sql + " RETURNING event_id, seq) INSERT INTO audit_keys (bucket, kind, value, time_us, event_id)" +
+				" SELECT ins.seq >> " + strconv.Itoa(bucketShift) + ", k.kind, k.value, k.time_us, k.event_id FROM (VALUES " + keyRows(ph, len(args), len(keys)/4) +
 				") AS k (kind, value, time_us, event_id) JOIN ins ON ins.event_id = k.event_id"
 			args = append(args, keys...)
 		}
@@ -309,9 +312,7 @@ type AuditTx interface {
 	// Exec runs a statement and returns the rows it affected.
 	Exec(sql string, args ...any) (int64, error)
 	// PruneKeys deletes the audit_keys rows of the events up to
-	// (time_us, event_id) = (t, id): those AuditKeysOf finds, each by
-	// AuditKeyDelete (a primary key lookup; a row-value IN over the
-	// events' JSON is planned as a scan of audit_keys by both backends).
+	// (time_us, event_id) = (t, id), from the buckets those events are in.
 	PruneKeys(t int64, id string) error
 }
 
@@ -367,41 +368,6 @@ func PruneEvents(ctx context.Context, before time.Time, keep int, ph Placeholder
 		}
 	}
 	return total, nil
-}
-
-// AuditKeyDelete deletes one audit_keys row: kind, value, time_us,
-// event_id.
-func AuditKeyDelete(ph Placeholder) string {
-	return "DELETE FROM audit_keys WHERE kind = " + ph(1) + " AND value = " + ph(2) + " AND time_us = " + ph(3) + " AND event_id = " + ph(4)
-}
-
-// AuditKeysOf reads the events up to (t, id) with query (rows of
-// time_us, event_id, resources) and returns their audit_keys rows, four
-// arguments each, in AuditKeyDelete's order.
-func AuditKeysOf(ph Placeholder, t int64, id string, query func(sql string, args ...any) (EventRows, func() error, error)) ([][]any, error) {
-	rows, done, err := query("SELECT time_us, event_id, resources FROM audit_events WHERE time_us < "+ph(1)+
-		" OR (time_us = "+ph(2)+" AND event_id <= "+ph(3)+")", t, t, id)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	var out [][]any
-	for rows.Next() {
-		var e store.Event
-		var ts int64
-		var res string
-		if err := rows.Scan(&ts, &e.ID, &res); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(res), &e.Resources); err != nil {
-			return nil, fmt.Errorf("reading event %s's resources: %w", e.ID, err)
-		}
-		e.Time = FromMicros(ts)
-		for k := range slices.Chunk(eventKeys(nil, e), 4) {
-			out = append(out, k)
-		}
-	}
-	return out, rows.Err()
 }
 
 // EventRows is what both drivers' result sets have (database/sql's *Rows

@@ -346,3 +346,103 @@ func SeedEvents(ctx context.Context, b *testing.B, st interface {
 		}
 	}
 }
+
+// MigratedKeyBucketEvents is how many events CheckMigratedAuditKeyBuckets
+// expects stored before the migration to audit_keys by bucket: event i
+// (ID ev-%04d, time i+1 us, the Unix epoch's) names one resource of type T,
+// "rare" when i%100 == 7, else "a<i>", with its keys in the old layout.
+const MigratedKeyBucketEvents = 600
+
+// CheckMigratedAuditKeyBuckets checks a store migrated to audit_keys by
+// bucket with MigratedKeyBucketEvents events stored before: a later event
+// is appended, both are found by the rare name across the buckets and by
+// the type every event has, page by page, and pruning the oldest 299
+// leaves the rest findable. The caller checks that the pruned keys are
+// gone: 2*(MigratedKeyBucketEvents+1-299) rows remain.
+func CheckMigratedAuditKeyBuckets(t *testing.T, s store.Audit) {
+	t.Helper()
+	ctx := t.Context()
+	const n = MigratedKeyBucketEvents
+	later := store.Event{ID: "ev-9999", Time: time.UnixMicro(n + 1), Name: "x", Source: "y",
+		Resources: []store.EventResource{{Type: "T", Name: "rare"}}, Record: []byte("{}")}
+	if err := s.AppendEvents(ctx, []store.Event{later}); err != nil {
+		t.Fatal(err)
+	}
+	all := func(attr, value string) []string {
+		t.Helper()
+		var ids []string
+		after := ""
+		for range 1000 {
+			page, next, err := s.LookupEvents(ctx, store.EventQuery{Attribute: attr, Value: value, Limit: 4, After: after})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page {
+				ids = append(ids, e.ID)
+			}
+			if next == "" {
+				return ids
+			}
+			after = next
+		}
+		t.Fatal("paging did not end")
+		return nil
+	}
+	want := []string{"ev-9999", "ev-0507", "ev-0407", "ev-0307", "ev-0207", "ev-0107", "ev-0007"}
+	if diff := cmp.Diff(all(store.EventAttrResourceName, "rare"), want); diff != "" {
+		t.Errorf("by name after migration (-got +want):\n%s", diff)
+	}
+	if got := all(store.EventAttrResourceType, "T"); len(got) != n+1 || got[0] != "ev-9999" || got[n] != "ev-0000" {
+		t.Errorf("by type: %d events from %v, want %d from ev-9999 to ev-0000", len(got), got[:min(len(got), 2)], n+1)
+	}
+	if got, err := s.PruneEvents(ctx, time.UnixMicro(300), 0); err != nil || got != 299 {
+		t.Fatalf("PruneEvents = %d, %v; want 299", got, err)
+	}
+	if diff := cmp.Diff(all(store.EventAttrResourceName, "rare"), want[:4]); diff != "" {
+		t.Errorf("by name after pruning (-got +want):\n%s", diff)
+	}
+}
+
+// BenchLookupEventsAt stores a trail of 100,000 Update-shaped events (a
+// million with PODID_AUDIT_SCALE=1), calls stored (nil: nothing) and
+// reads the newest page of 50 by a resource name ten events have (one in
+// 10,000), by a resource type every event has, and with no attribute,
+// each a sub-benchmark: a backend's BenchmarkLookupEventsAt.
+func BenchLookupEventsAt(b *testing.B, st store.Audit, stored func()) {
+	total := 100_000
+	if os.Getenv("PODID_AUDIT_SCALE") != "" {
+		total = 1_000_000
+	}
+	ctx := context.Background()
+	record := EventRecord()
+	for i := 0; i < total; i += 1000 {
+		events := UpdateEvents(1000, i, record)
+		events[0].Resources = append(events[0].Resources, store.EventResource{Type: "T", Name: fmt.Sprint("rare-", i/10_000)})
+		if err := st.AppendEvents(ctx, events); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if stored != nil {
+		stored()
+	}
+	for _, q := range []struct {
+		name, attr, value string
+		want              int
+	}{
+		{"rare-name", store.EventAttrResourceName, "rare-3", 10},
+		{"every-type", store.EventAttrResourceType, "AWS::EKS::Cluster", 50},
+		{"all", "", "", 50},
+	} {
+		b.Run(q.name, func(b *testing.B) {
+			for b.Loop() {
+				got, _, err := st.LookupEvents(ctx, store.EventQuery{Attribute: q.attr, Value: q.value, Limit: 50})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(got) != q.want {
+					b.Fatalf("%d events, want %d", len(got), q.want)
+				}
+			}
+		})
+	}
+}
