@@ -142,6 +142,9 @@ func (s *Store) UpdateAssociation(ctx context.Context, region, cluster, id strin
 	disable_session_tags = $5, owner_arn = $6, tags = $7, created_at = $8, modified_at = $9, revision = $10
 	WHERE region = $11 AND cluster_name = $12 AND id = $13`, v...)
 		t.changed(a.Revision, region, cluster, id, &a)
+		if r.hash == nil { // the token has no record (readForUpdate)
+			return a, s.rememberNew(t, opts.Idempotency, a)
+		}
 		return a, s.remember(t, opts.Idempotency, a)
 	}, "updating association %s", id)
 }
