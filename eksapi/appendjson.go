@@ -9,7 +9,7 @@ import (
 // The responses of the hottest operations write their own JSON
 // (AppendJSON, httpx.JSONAppender), byte for byte what json.Marshal writes,
 // without its reflection: Describe, Create, Update and Delete of an
-// association, and EKS Auth's AssumeRoleForPodIdentity.
+// association, EKS Auth's AssumeRoleForPodIdentity, and ListClusters.
 
 // AppendJSON appends json.Marshal's encoding of o to b.
 func (o *AssociationOutput) AppendJSON(b []byte) ([]byte, error) {
@@ -21,6 +21,31 @@ func (o *AssociationOutput) AppendJSON(b []byte) ([]byte, error) {
 	}
 	b = append(b, `{"association":`...)
 	b = o.Association.appendJSON(b)
+	return append(b, '}'), nil
+}
+
+// AppendJSON appends json.Marshal's encoding of o to b.
+func (o *ListClustersOutput) AppendJSON(b []byte) ([]byte, error) {
+	if o == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, `{"clusters":`...)
+	if o.Clusters == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, c := range o.Clusters {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendJSONString(b, c)
+		}
+		b = append(b, ']')
+	}
+	if o.NextToken != "" {
+		b = append(b, `,"nextToken":`...)
+		b = AppendJSONString(b, o.NextToken)
+	}
 	return append(b, '}'), nil
 }
 

@@ -48,6 +48,9 @@ func TestAppendJSON(t *testing.T) {
 			AssumedRoleUser:        &AssumedRoleUser{Arn: "arn:aws:sts::0:assumed-role/r/s", AssumeRoleId: "AROA:s"},
 			Credentials:            &Credentials{SessionToken: "tok+/=", SecretAccessKey: "s/k+", AccessKeyId: "ASIA", Expiration: created},
 		},
+		(*ListClustersOutput)(nil), &ListClustersOutput{}, &ListClustersOutput{Clusters: []string{}},
+		&ListClustersOutput{Clusters: []string{"c1", "c-2_x"}, NextToken: "eyJ2IjoxfQ"},
+		&ListClustersOutput{Clusters: []string{"bad\xffutf8", "<&>", "\u2028"}, NextToken: "\x01"},
 	} {
 		checkAppend(t, v)
 	}
@@ -69,6 +72,7 @@ func FuzzAppendJSON(f *testing.F) {
 			Subject: &Subject{Namespace: s1, ServiceAccount: s2}, Audience: s3,
 			Credentials: &Credentials{SessionToken: k, SecretAccessKey: v, AccessKeyId: s1, Expiration: tm},
 		})
+		checkAppend(t, &ListClustersOutput{Clusters: []string{s1, s2, s3}, NextToken: k})
 	})
 }
 
