@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/podid/podid/eksapi"
+	"github.com/podid/podid/internal/httpx"
 )
 
 // An event's record is written here rather than by json.Marshal: the
@@ -244,39 +245,39 @@ func appendParams(b []byte, ps []param) []byte {
 // its tokens. ok is false for any other body (the caller decodes it); a
 // body that is JSON null adds nothing.
 func bodyParams(ps []param, body []byte) (_ []param, ok bool) {
-	i := skipWS(body, 0)
+	i := httpx.SkipJSONSpace(body, 0)
 	if i+4 <= len(body) && string(body[i:i+4]) == "null" {
-		return ps, skipWS(body, i+4) == len(body)
+		return ps, httpx.SkipJSONSpace(body, i+4) == len(body)
 	}
 	if i == len(body) || body[i] != '{' {
 		return ps, false
 	}
 	n := len(ps)
-	i = skipWS(body, i+1)
+	i = httpx.SkipJSONSpace(body, i+1)
 	if i < len(body) && body[i] == '}' {
-		return ps, skipWS(body, i+1) == len(body)
+		return ps, httpx.SkipJSONSpace(body, i+1) == len(body)
 	}
 	for {
 		key, next, ok := plainString(body, i)
 		if !ok {
 			return ps[:n], false
 		}
-		i = skipWS(body, next)
+		i = httpx.SkipJSONSpace(body, next)
 		if i == len(body) || body[i] != ':' {
 			return ps[:n], false
 		}
-		i = skipWS(body, i+1)
+		i = httpx.SkipJSONSpace(body, i+1)
 		end, ok := plainValue(body, i, 0)
 		if !ok {
 			return ps[:n], false
 		}
 		ps = append(ps, param{key: string(key[1 : len(key)-1]), raw: body[i:end]})
-		i = skipWS(body, end)
+		i = httpx.SkipJSONSpace(body, end)
 		if i == len(body) {
 			return ps[:n], false
 		}
 		if body[i] == '}' {
-			if skipWS(body, i+1) != len(body) {
+			if httpx.SkipJSONSpace(body, i+1) != len(body) {
 				return ps[:n], false
 			}
 			return ps, true
@@ -284,7 +285,7 @@ func bodyParams(ps []param, body []byte) (_ []param, ok bool) {
 		if body[i] != ',' {
 			return ps[:n], false
 		}
-		i = skipWS(body, i+1)
+		i = httpx.SkipJSONSpace(body, i+1)
 	}
 }
 
@@ -320,7 +321,7 @@ func plainValue(body []byte, i, depth int) (end int, ok bool) {
 		if c == '[' {
 			closer = ']'
 		}
-		i = skipWS(body, i+1)
+		i = httpx.SkipJSONSpace(body, i+1)
 		if i < len(body) && body[i] == closer {
 			return i + 1, true
 		}
@@ -330,17 +331,17 @@ func plainValue(body []byte, i, depth int) (end int, ok bool) {
 				if !ok {
 					return 0, false
 				}
-				i = skipWS(body, next)
+				i = httpx.SkipJSONSpace(body, next)
 				if i == len(body) || body[i] != ':' {
 					return 0, false
 				}
-				i = skipWS(body, i+1)
+				i = httpx.SkipJSONSpace(body, i+1)
 			}
 			end, ok := plainValue(body, i, depth+1)
 			if !ok {
 				return 0, false
 			}
-			i = skipWS(body, end)
+			i = httpx.SkipJSONSpace(body, end)
 			if i == len(body) {
 				return 0, false
 			}
@@ -350,7 +351,7 @@ func plainValue(body []byte, i, depth int) (end int, ok bool) {
 			if body[i] != ',' {
 				return 0, false
 			}
-			i = skipWS(body, i+1)
+			i = httpx.SkipJSONSpace(body, i+1)
 		}
 	}
 	return 0, false
@@ -368,31 +369,31 @@ func appendPlain(b []byte, raw []byte) []byte {
 	}
 	if raw[0] == '[' {
 		b = append(b, '[')
-		i := skipWS(raw, 1)
+		i := httpx.SkipJSONSpace(raw, 1)
 		for n := 0; raw[i] != ']'; n++ {
 			if n > 0 {
 				b = append(b, ',')
 			}
 			end, _ := plainValue(raw, i, 0)
 			b = appendPlain(b, raw[i:end])
-			i = skipWS(raw, end)
+			i = httpx.SkipJSONSpace(raw, end)
 			if raw[i] == ',' {
-				i = skipWS(raw, i+1)
+				i = httpx.SkipJSONSpace(raw, i+1)
 			}
 		}
 		return append(b, ']')
 	}
 	var small [8]param
 	ps := small[:0]
-	i := skipWS(raw, 1)
+	i := httpx.SkipJSONSpace(raw, 1)
 	for raw[i] != '}' {
 		key, next, _ := plainString(raw, i)
-		i = skipWS(raw, skipWS(raw, next)+1) // past ':'
+		i = httpx.SkipJSONSpace(raw, httpx.SkipJSONSpace(raw, next)+1) // past ':'
 		end, _ := plainValue(raw, i, 0)
 		ps = append(ps, param{key: string(key[1 : len(key)-1]), raw: raw[i:end]})
-		i = skipWS(raw, end)
+		i = httpx.SkipJSONSpace(raw, end)
 		if raw[i] == ',' {
-			i = skipWS(raw, i+1)
+			i = httpx.SkipJSONSpace(raw, i+1)
 		}
 	}
 	return appendParams(b, ps)
@@ -442,11 +443,4 @@ func literal(body []byte, i int, lit string) (end int, ok bool) {
 		return 0, false
 	}
 	return i + len(lit), true
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
 }

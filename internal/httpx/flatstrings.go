@@ -34,13 +34,13 @@ func flatStrings(body []byte, v any) bool {
 		}
 		n int
 	)
-	i := skipWS(body, 0)
+	i := SkipJSONSpace(body, 0)
 	if i == len(body) || body[i] != '{' {
 		return false
 	}
-	i = skipWS(body, i+1)
+	i = SkipJSONSpace(body, i+1)
 	if i < len(body) && body[i] == '}' {
-		return skipWS(body, i+1) == len(body)
+		return SkipJSONSpace(body, i+1) == len(body)
 	}
 	for {
 		key, next, ok := plainString(body, i)
@@ -56,22 +56,22 @@ func flatStrings(body []byte, v any) bool {
 				return false // named twice: the general path refuses it
 			}
 		}
-		i = skipWS(body, next)
+		i = SkipJSONSpace(body, next)
 		if i == len(body) || body[i] != ':' {
 			return false
 		}
-		val, next, ok := plainString(body, skipWS(body, i+1))
+		val, next, ok := plainString(body, SkipJSONSpace(body, i+1))
 		if !ok {
 			return false
 		}
 		set[n].field, set[n].val = f, val
 		n++
-		i = skipWS(body, next)
+		i = SkipJSONSpace(body, next)
 		if i == len(body) {
 			return false
 		}
 		if body[i] == '}' {
-			if skipWS(body, i+1) != len(body) {
+			if SkipJSONSpace(body, i+1) != len(body) {
 				return false
 			}
 			break
@@ -79,7 +79,7 @@ func flatStrings(body []byte, v any) bool {
 		if body[i] != ',' {
 			return false
 		}
-		i = skipWS(body, i+1)
+		i = SkipJSONSpace(body, i+1)
 	}
 	for _, s := range set[:n] {
 		sv.Field(s.field).SetString(string(s.val))

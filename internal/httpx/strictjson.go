@@ -256,13 +256,13 @@ func plainObject(body []byte, t reflect.Type) bool {
 		return false
 	}
 	fields := cachedFields(t)
-	i := skipWS(body, 0)
+	i := SkipJSONSpace(body, 0)
 	if body[i] != '{' {
 		return false
 	}
 	var seen [maxPlainMembers]string
 	n := 0
-	i = skipWS(body, i+1)
+	i = SkipJSONSpace(body, i+1)
 	if body[i] == '}' {
 		return true
 	}
@@ -286,7 +286,7 @@ func plainObject(body []byte, t reflect.Type) bool {
 		}
 		seen[n] = key
 		n++
-		i = skipWS(body, skipWS(body, end+1)+1) // past ':'
+		i = SkipJSONSpace(body, SkipJSONSpace(body, end+1)+1) // past ':'
 		// The value: no object inside it, up to the ',' or '}' that ends it.
 		depth := 0
 	value:
@@ -313,7 +313,7 @@ func plainObject(body []byte, t reflect.Type) bool {
 		if body[i] == '}' {
 			return true
 		}
-		i = skipWS(body, i+1)
+		i = SkipJSONSpace(body, i+1)
 	}
 }
 
@@ -321,7 +321,9 @@ func plainObject(body []byte, t reflect.Type) bool {
 // rewrite.
 const maxPlainMembers = 16
 
-func skipWS(b []byte, i int) int {
+// SkipJSONSpace is the index of the first byte of b at or after i that is
+// not JSON white space (len(b) if none is).
+func SkipJSONSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}

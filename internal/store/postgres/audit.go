@@ -62,12 +62,8 @@ func keyLookup(kind, value string) string {
 }
 
 // keyProbe is the event ID of (kind, value)'s key of the audit_events row
-// at hand, if it has one: a primary-key lookup.
-func keyProbe(kind, value string) string {
-	return "SELECT k.event_id FROM audit_keys k WHERE k.bucket = audit_events.seq >> " + strconv.Itoa(keyBucketShift) +
-		" AND k.kind = " + kind + " AND k.value = " + value +
-		" AND k.time_us = audit_events.time_us AND k.event_id = audit_events.event_id"
-}
+// at hand, if it has one.
+func keyProbe(kind, value string) string { return storecore.AuditKeyProbe(keyBucketShift, kind, value) }
 
 // recentBuckets are how many of the newest buckets tell whether a value is
 // frequent.

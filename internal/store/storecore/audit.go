@@ -90,6 +90,16 @@ func EachEventKey(e store.Event, fn func(kind, value string)) {
 	}
 }
 
+// AuditKeyProbe is the SQL of the event ID of (kind, value)'s key of the
+// audit_events row at hand, if it has one: a primary-key lookup in the
+// event's bucket (its seq shifted right by bucketShift). kind and value
+// are SQL expressions, placeholders or columns.
+func AuditKeyProbe(bucketShift int, kind, value string) string {
+	return "SELECT k.event_id FROM audit_keys k WHERE k.bucket = audit_events.seq >> " + strconv.Itoa(bucketShift) +
+		" AND k.kind = " + kind + " AND k.value = " + value +
+		" AND k.time_us = audit_events.time_us AND k.event_id = audit_events.event_id"
+}
+
 // Rows are n rows of cols placeholders each, "(?, ?), (?, ?)".
 func Rows(ph Placeholder, n, cols int) string { return rows(ph, n, cols) }
 
