@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -135,6 +136,44 @@ func TestReadMemoryOfSelf(t *testing.T) {
 	}
 	if m.RSS < 1<<20 || m.HWM < m.RSS {
 		t.Errorf("memory %+v: want RSS >= 1 MiB and HWM >= RSS", m)
+	}
+}
+
+// TestCPUTimeResolvesShortPhases: a phase of a few milliseconds of CPU reads
+// as that, not as 0 or a 10 ms clock tick (the scale bench's Create chunks
+// are that short in --test).
+func TestCPUTimeResolvesShortPhases(t *testing.T) {
+	if _, ok := threadsRunTime(os.Getpid()); !ok {
+		t.Skip("this kernel has no /proc/<pid>/task/*/schedstat")
+	}
+	ticks, err := procStat(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c0, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spun time.Duration
+	x := uint64(1)
+	for start := time.Now(); time.Since(start) < 3*time.Millisecond; spun = time.Since(start) {
+		for range 1000 {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	c1, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c1 - c0; d < time.Millisecond || d > time.Second {
+		t.Errorf("CPU time over %v of spinning = %v (x %d), want between 1 ms and 1 s", spun, d, x)
+	}
+	// The nanosecond sum agrees with the process's tick count.
+	utime, _ := strconv.ParseInt(ticks[11], 10, 64)
+	stime, _ := strconv.ParseInt(ticks[12], 10, 64)
+	fromTicks := time.Duration(utime+stime) * time.Second / clockTicks
+	if diff := (c0 - fromTicks).Abs(); diff > 100*time.Millisecond+c0/10 {
+		t.Errorf("schedstat sum %v vs /proc/self/stat %v", c0, fromTicks)
 	}
 }
 
