@@ -260,28 +260,11 @@ func (s *Store) clusterExists(ctx context.Context, region, cluster string) error
 	return err
 }
 
-// replay looks the idempotency token (if any) up inside the write
-// transaction and decides on its record as storecore.Replay does.
-func (s *Store) replay(tx *wtx, idem *store.Idempotency, out any) (replayed bool, err error) {
-	if idem == nil {
-		return false, nil
-	}
-	var rec storecore.Record
-	err = tx.queryRow("SELECT hash, result, created_at FROM idempotency WHERE key = ?", idem.Key).Scan(&rec.Hash, &rec.Result, &rec.CreatedAt)
-	if errNoRows(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("reading idempotency record: %w", err)
-	}
-	return storecore.Replay(idem, rec, s.now(), out)
-}
-
 // readForUpdateQuery is getAssociationQuery's columns, then the token's
 // record's (NULL without one).
 const readForUpdateQuery = `SELECT a.namespace, a.service_account, a.role_arn, a.target_role_arn, a.external_id, a.policy,
 	a.disable_session_tags, a.owner_arn, a.tags, a.created_at, a.modified_at, a.revision, i.hash, i.result, i.created_at
-	FROM associations AS a LEFT JOIN idempotency AS i ON i.key = ?
+	FROM associations AS a LEFT JOIN idempotency AS i ON i.seq = (` + idempotencySeqQuery + `)
 	WHERE a.region = ? AND a.cluster_name = ? AND a.id = ?`
 
 // readForUpdate is replay followed by readAssociation in one statement
@@ -290,7 +273,7 @@ const readForUpdateQuery = `SELECT a.namespace, a.service_account, a.role_arn, a
 // stored result into out (replayed = true).
 func (s *Store) readForUpdate(tx *wtx, region, cluster, id string, idem *store.Idempotency, out any) (a store.Association, replayed bool, err error) {
 	var v [associationValues + 3]driver.Value
-	found, err := tx.w.readRow(readForUpdateQuery, keyArgs(region, cluster, id, idem.Key), v[:])
+	found, err := tx.w.readRow(readForUpdateQuery, keyArgs(region, cluster, id, keyHash(idem.Key), idem.Key), v[:])
 	if err != nil {
 		return store.Association{}, false, err
 	}
@@ -319,20 +302,6 @@ func (s *Store) readForUpdate(tx *wtx, region, cluster, id string, idem *store.I
 		}
 	}
 	return a, false, nil
-}
-
-// remember stores the result of a write made with an idempotency token
-// (storecore.Remember).
-func (s *Store) remember(tx *wtx, idem *store.Idempotency, result any) error {
-	return storecore.Remember(idem, result, s.now(), func(key string, rec storecore.Record) error {
-		// REPLACE (a token reused after it expired) deletes the old
-		// record and appends a new one, so created_at stays ordered by
-		// seq as prune expects (up to clock steps, which only delay
-		// pruning).
-		_, err := tx.exec(`INSERT OR REPLACE INTO idempotency (key, hash, result, created_at) VALUES (?, ?, ?, ?)`,
-			key, rec.Hash, rec.Result, rec.CreatedAt)
-		return err
-	})
 }
 
 // mapConstraint turns a uniqueness violation into store.ErrAlreadyExists

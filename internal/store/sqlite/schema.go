@@ -311,6 +311,32 @@ INSERT OR IGNORE INTO audit_keys_by_bucket (bucket, kind, value, time_us, event_
 DROP TABLE audit_keys;
 ALTER TABLE audit_keys_by_bucket RENAME TO audit_keys;
 `,
+	// 11: idempotency records found through idempotency_keys, a
+	// log-structured merge of (level, key hash, seq) entries (see
+	// idempotency.go), instead of a UNIQUE index on the key, where every
+	// write with a (random) token took a leaf page at a random place. The
+	// table is rebuilt without the constraint, its records keeping their
+	// seq; their entries start in the last level.
+	`
+CREATE TABLE idempotency_by_seq (
+	seq        INTEGER PRIMARY KEY, -- rowid: insertion order
+	key        TEXT NOT NULL,
+	hash       TEXT NOT NULL,
+	result     BLOB NOT NULL, -- the stored record, JSON
+	created_at INTEGER NOT NULL
+);
+INSERT INTO idempotency_by_seq (seq, key, hash, result, created_at)
+	SELECT seq, key, hash, result, created_at FROM idempotency ORDER BY seq;
+DROP TABLE idempotency;
+ALTER TABLE idempotency_by_seq RENAME TO idempotency;
+CREATE TABLE idempotency_keys (
+	level INTEGER NOT NULL,
+	h     INTEGER NOT NULL, -- podid_key_hash(key)
+	seq   INTEGER NOT NULL, -- idempotency.seq
+	PRIMARY KEY (level, h, seq)
+) WITHOUT ROWID;
+INSERT INTO idempotency_keys (level, h, seq) SELECT 3, podid_key_hash(key), seq FROM idempotency;
+`,
 }
 
 // migrate applies the migrations db has not applied yet. Each runs in its

@@ -367,14 +367,7 @@ func (s *Store) KnownRevisions() (rev, iamRev int64, ok bool) {
 func (s *Store) prune(ctx context.Context) error {
 	now := s.now()
 	err := s.w.do(ctx, func(tx *wtx) error {
-		// Records are appended in time order: delete those before the
-		// first live one. Finding it reads only the expired records (no
-		// index on created_at to maintain on every write), and whatever
-		// a step of the clock leaves out of order is never deleted
-		// early, only late (replay ignores expired records anyway).
-		if _, err := tx.exec(`DELETE FROM idempotency WHERE seq < coalesce(
-	(SELECT seq FROM idempotency WHERE created_at >= ? ORDER BY seq LIMIT 1),
-	(SELECT max(seq) + 1 FROM idempotency))`, storecore.Micros(now.Add(-storecore.IdempotencyTTL))); err != nil {
+		if err := pruneIdempotency(tx, storecore.Micros(now.Add(-storecore.IdempotencyTTL))); err != nil {
 			return err
 		}
 		_, err := tx.exec("DELETE FROM tombstones WHERE deleted_at < ?", storecore.Micros(now.Add(-storecore.TombstoneTTL)))

@@ -1,0 +1,150 @@
+package sqlite
+
+import (
+	"crypto/sha256"
+	"database/sql/driver"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/storecore"
+	sqlite "modernc.org/sqlite"
+)
+
+// Idempotency records are appended to the idempotency table in insertion
+// order (seq) and found by key through idempotency_keys, whose entries are
+// (level, h, seq), h the key's keyHash. A client request token is random,
+// so an index on the key took one leaf page at a random place in its
+// b-tree for every write with a token, the largest share of an Update's
+// WAL pages (1.3 of 3.5 in BenchmarkUpdateWALFrames). idempotency_keys is
+// a log-structured merge instead: a new record's entry goes to level 0,
+// which never holds much more than a page's worth of entries, so a commit's
+// writes with tokens share one or two pages of it; level i moves into
+// level i+1 (in h order, so the entries land on each of its pages about
+// together) when a record's seq is a multiple of keyLevelSize[i], all in
+// the writer's transaction, so a level only ever grows past its size when
+// the transaction that would have moved it rolled back. A lookup probes
+// every level in one statement and compares the keys (h only narrows).
+//
+// keyLevelSize[i] is how many records level i gathers before it moves into
+// level i+1; the last level keeps what the others move in.
+var keyLevelSize = [...]int64{128, 4096, 131072}
+
+// keyLevels lists the levels for a lookup's probe (TestKeyLevels checks
+// it against keyLevelSize).
+const keyLevels = "0, 1, 2, 3"
+
+// keyHash is the first eight bytes of key's SHA-256: a client could not
+// make many keys that share it and so slow their lookups.
+func keyHash(key string) int64 {
+	sum := sha256.Sum256([]byte(key))
+	return int64(binary.BigEndian.Uint64(sum[:8]))
+}
+
+// keyHashFunc is keyHash as the SQL function podid_key_hash(key), for
+// the migration that builds idempotency_keys and for pruning.
+const keyHashFunc = "podid_key_hash"
+
+func init() {
+	err := sqlite.RegisterDeterministicScalarFunction(keyHashFunc, 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		switch k := args[0].(type) {
+		case string:
+			return keyHash(k), nil
+		case []byte:
+			return keyHash(string(k)), nil
+		}
+		return nil, fmt.Errorf("%s: a key is text, not %T", keyHashFunc, args[0])
+	})
+	if err != nil {
+		panic(err) // registered twice: a programming error
+	}
+}
+
+// idempotencySeqQuery is the seq of the newest record of a key, from its
+// arguments keyHash(key) and key.
+const idempotencySeqQuery = "SELECT k.seq FROM idempotency_keys AS k JOIN idempotency AS j ON j.seq = k.seq" +
+	" WHERE k.level IN (" + keyLevels + ") AND k.h = ? AND j.key = ? ORDER BY k.seq DESC LIMIT 1"
+
+// replay looks the idempotency token (if any) up inside the write
+// transaction and decides on its record as storecore.Replay does.
+func (s *Store) replay(tx *wtx, idem *store.Idempotency, out any) (replayed bool, err error) {
+	if idem == nil {
+		return false, nil
+	}
+	var rec storecore.Record
+	err = tx.queryRow("SELECT hash, result, created_at FROM idempotency WHERE seq = ("+idempotencySeqQuery+")",
+		keyHash(idem.Key), idem.Key).Scan(&rec.Hash, &rec.Result, &rec.CreatedAt)
+	if errNoRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading idempotency record: %w", err)
+	}
+	return storecore.Replay(idem, rec, s.now(), out)
+}
+
+// remember stores the result of a write made with an idempotency token
+// (storecore.Remember): the record, its key's entry in level 0, and the
+// levels' moves that its seq calls for.
+func (s *Store) remember(tx *wtx, idem *store.Idempotency, result any) error {
+	return storecore.Remember(idem, result, s.now(), func(key string, rec storecore.Record) error {
+		// A token reused after its record expired gets a new record;
+		// lookups take the newest, and pruning deletes the old one.
+		res, err := tx.exec(`INSERT INTO idempotency (key, hash, result, created_at) VALUES (?, ?, ?, ?)`,
+			key, rec.Hash, rec.Result, rec.CreatedAt)
+		if err != nil {
+			return err
+		}
+		seq, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec("INSERT INTO idempotency_keys (level, h, seq) VALUES (0, ?, ?)", keyHash(key), seq); err != nil {
+			return err
+		}
+		for level, size := range keyLevelSize {
+			if seq%size != 0 {
+				break
+			}
+			if err := moveKeys(tx, level); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// moveKeys moves level's entries into the next level.
+func moveKeys(tx *wtx, level int) error {
+	_, err := tx.exec("INSERT INTO idempotency_keys (level, h, seq) SELECT level + 1, h, seq FROM idempotency_keys WHERE level = ? ORDER BY h, seq", level)
+	if err == nil {
+		_, err = tx.exec("DELETE FROM idempotency_keys WHERE level = ?", level)
+	}
+	if err != nil {
+		return fmt.Errorf("moving idempotency keys from level %d: %w", level, err)
+	}
+	return nil
+}
+
+// pruneIdempotency deletes the records created before expired (Unix
+// microseconds) and their keys' entries. Records are appended in time
+// order: it deletes those before the first live one. Finding it reads
+// only the expired records (no index on created_at to maintain on every
+// write), and whatever a step of the clock leaves out of order is never
+// deleted early, only late (replay ignores expired records anyway).
+func pruneIdempotency(tx *wtx, expired int64) error {
+	var cutoff int64
+	err := tx.queryRow(`SELECT coalesce(
+	(SELECT seq FROM idempotency WHERE created_at >= ? ORDER BY seq LIMIT 1),
+	(SELECT max(seq) + 1 FROM idempotency), 0)`, expired).Scan(&cutoff)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec("DELETE FROM idempotency_keys WHERE level IN ("+keyLevels+") AND h IN (SELECT "+keyHashFunc+
+		"(key) FROM idempotency WHERE seq < ?) AND seq < ?", cutoff, cutoff)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec("DELETE FROM idempotency WHERE seq < ?", cutoff)
+	return err
+}
