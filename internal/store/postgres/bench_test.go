@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/postgres/pgtest"
+	"github.com/podid/podid/internal/store/storetest"
 )
 
 // BenchmarkListPage measures one 100-item page of ListAssociations from a
@@ -110,9 +112,20 @@ func load(b *testing.B, dsn string, clusters, perCluster int) {
 // the benchmark's own loop is small beside it), which other work on a
 // shared machine disturbs far less than the time.
 //
+// audit=true appends an Update-shaped audit event per update beside the
+// writes, every 50 ms as audit.Recorder does by default (in podid serve
+// every Update is audited): its appends take CPU, and their WAL, from the
+// writer's transactions, and that is in the figures.
+//
 //	eval "$(ci/postgres.sh)"
 //	go test -run '^$' -bench UpdateParallel ./internal/store/postgres/
 func BenchmarkUpdateParallel(b *testing.B) {
+	for _, audit := range []bool{false, true} {
+		b.Run(fmt.Sprint("audit=", audit), func(b *testing.B) { benchUpdateParallel(b, audit) })
+	}
+}
+
+func benchUpdateParallel(b *testing.B, audit bool) {
 	ctx := context.Background()
 	dsn := pgtest.Schema(b, pgtest.DSN(b))
 	s := pgtest.Open(b, dsn)
@@ -131,6 +144,16 @@ func BenchmarkUpdateParallel(b *testing.B) {
 		}
 		ids <- a.ID
 	}
+	var updates atomic.Int64
+	stop := make(chan struct{})
+	appended := make(chan struct{})
+	go func() {
+		defer close(appended)
+		if !audit {
+			return
+		}
+		appendAudit(b, s, &updates, stop)
+	}()
 	postmaster := postmasterOf(b, dsn)
 	cpu0, self0 := serverTicks(b, postmaster), processCPU()
 	b.ResetTimer()
@@ -147,9 +170,40 @@ func BenchmarkUpdateParallel(b *testing.B) {
 				b.Error(err)
 				return
 			}
+			updates.Add(1)
 		}
 	})
+	close(stop)
+	<-appended
 	b.StopTimer()
 	b.ReportMetric(float64(serverTicks(b, postmaster)-cpu0)*1e4/float64(b.N), "server-cpu-us/op") // 100 ticks a second
 	b.ReportMetric(float64((processCPU()-self0).Microseconds())/float64(b.N), "podid-cpu-us/op")
+}
+
+// appendAudit appends an Update-shaped event for each update counted in
+// updates, every 50 ms (audit.DefaultFlushInterval), until stop is
+// closed, then the rest.
+func appendAudit(b *testing.B, s store.Audit, updates *atomic.Int64, stop <-chan struct{}) {
+	record := storetest.EventRecord()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	done := 0
+	for {
+		stopped := false
+		select {
+		case <-tick.C:
+		case <-stop:
+			stopped = true
+		}
+		if n := int(updates.Load()); n > done {
+			if err := s.AppendEvents(context.Background(), storetest.UpdateEvents(n-done, done, record)); err != nil {
+				b.Error(err)
+				return
+			}
+			done = n
+		}
+		if stopped {
+			return
+		}
+	}
 }
