@@ -11,12 +11,14 @@ import (
 // flatStrings decodes body into v in one pass when body is a JSON object
 // that strictJSON and encoding/json would decode to the same thing without
 // question: each member named once, exactly as one of the JSON names of v's
-// top-level string fields, its value a string with no escape and no control
-// character, nothing after the object but white space. It reports whether
-// it did; otherwise v is untouched and DecodeJSON takes its general path.
-// body's UTF-8 is checked already. EKS Auth's request (a kilobyte token and
-// three short strings) is such a body: its general path scans the body five
-// times.
+// top-level string or *string fields, its value a string with no escape and
+// no control character, nothing after the object but white space. It
+// reports whether it did; otherwise v is untouched and DecodeJSON takes its
+// general path. body's UTF-8 is checked already. EKS Auth's request (a
+// kilobyte token and three short strings) and the SDKs' usual
+// UpdatePodIdentityAssociation (a client request token and a role ARN) are
+// such bodies: the general path scans EKS Auth's five times, and decodes
+// the Update's by reflection.
 func flatStrings(body []byte, v any) bool {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
@@ -29,7 +31,7 @@ func flatStrings(body []byte, v any) bool {
 	}
 	var (
 		set [maxPlainMembers]struct {
-			field int
+			field flatField
 			val   []byte
 		}
 		n int
@@ -82,7 +84,16 @@ func flatStrings(body []byte, v any) bool {
 		i = SkipJSONSpace(body, i+1)
 	}
 	for _, s := range set[:n] {
-		sv.Field(s.field).SetString(string(s.val))
+		f := sv.Field(s.field.index)
+		if !s.field.ptr {
+			f.SetString(string(s.val))
+			continue
+		}
+		// As encoding/json does: into the string f points to, if any.
+		if f.IsNil() {
+			f.Set(reflect.New(f.Type().Elem()))
+		}
+		f.Elem().SetString(string(s.val))
 	}
 	return true
 }
@@ -104,21 +115,30 @@ func plainString(body []byte, i int) (s []byte, next int, ok bool) {
 	return nil, 0, false
 }
 
+// flatField is a field flatStrings sets: its index, and whether it is a
+// *string (else a string).
+type flatField struct {
+	index int
+	ptr   bool
+}
+
 var (
-	stringFieldsByType sync.Map // reflect.Type -> map[string]int
+	stringFieldsByType sync.Map // reflect.Type -> map[string]flatField
+	plainStringType    = reflect.TypeFor[string]()
 	jsonUnmarshaler    = reflect.TypeFor[json.Unmarshaler]()
 	textUnmarshaler    = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
 // stringFieldsOf maps the JSON names of t's exported, top-level fields of
 // kind string that encoding/json decodes as plain strings (no ",string"
-// option, no UnmarshalJSON or UnmarshalText) to their indexes. A name two
-// fields share is left out, as encoding/json leaves both out.
-func stringFieldsOf(t reflect.Type) map[string]int {
+// option, no UnmarshalJSON or UnmarshalText), and of type *string, to
+// their indexes. A name two fields share is left out, as encoding/json
+// leaves both out.
+func stringFieldsOf(t reflect.Type) map[string]flatField {
 	if f, ok := stringFieldsByType.Load(t); ok {
-		return f.(map[string]int)
+		return f.(map[string]flatField)
 	}
-	out := map[string]int{}
+	out := map[string]flatField{}
 	names := map[string]int{} // how many fields have each JSON name
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -139,12 +159,18 @@ func stringFieldsOf(t reflect.Type) map[string]int {
 			name = f.Name
 		}
 		names[name]++
-		pt := reflect.PointerTo(f.Type)
-		if !plainName(name) || f.Type.Kind() != reflect.String || strings.Contains(","+opts+",", ",string,") ||
-			pt.Implements(jsonUnmarshaler) || pt.Implements(textUnmarshaler) {
+		if !plainName(name) || strings.Contains(","+opts+",", ",string,") {
 			continue
 		}
-		out[name] = i
+		if f.Type.Kind() == reflect.Pointer && f.Type.Elem() == plainStringType {
+			out[name] = flatField{index: i, ptr: true}
+			continue
+		}
+		pt := reflect.PointerTo(f.Type)
+		if f.Type.Kind() != reflect.String || pt.Implements(jsonUnmarshaler) || pt.Implements(textUnmarshaler) {
+			continue
+		}
+		out[name] = flatField{index: i}
 	}
 	for name := range out {
 		if names[name] > 1 {

@@ -14,9 +14,12 @@ type flatInput struct {
 	Token    string `json:"token"`
 	Node     string `json:"eksNodeName,omitempty"`
 	Untagged string
-	Quoted   string `json:"quoted,string"`
-	Count    int    `json:"count"`
-	Skipped  string `json:"-"`
+	Quoted   string  `json:"quoted,string"`
+	Count    int     `json:"count"`
+	Skipped  string  `json:"-"`
+	Role     *string `json:"roleArn,omitempty"`
+	PtrQuote *string `json:"ptrQuoted,string"`
+	Flag     *bool   `json:"flag,omitempty"`
 }
 
 // generalDecode is DecodeJSON's path without flatStrings.
@@ -49,6 +52,12 @@ func TestFlatStrings(t *testing.T) {
 		{`{"token":"a"`, false},
 		{"{\"token\":\"a\tb\"}", false},
 		{`[]`, false},
+		{`{"roleArn":"arn:aws:iam::111122223333:role/r","token":"t"}`, true},
+		{`{"roleArn":""}`, true},
+		{`{"roleArn":null}`, false},
+		{`{"roleArn":"a","roleArn":"b"}`, false},
+		{`{"ptrQuoted":"\"q\""}`, false},
+		{`{"flag":true}`, false},
 	} {
 		var got, want flatInput
 		flat := flatStrings([]byte(tt.body), &got)
@@ -70,7 +79,7 @@ func TestFlatStrings(t *testing.T) {
 // FuzzFlatStrings: whatever flatStrings decodes, the general path decodes
 // to the same value.
 func FuzzFlatStrings(f *testing.F) {
-	for _, s := range []string{`{"token":"a.b.c","eksNodeName":"n1"}`, `{"Untagged":"x","token":""}`, `{ }`, `{"token":"\u00e9"}`, "{\"token\":\"\xc3\xa9\"}"} {
+	for _, s := range []string{`{"token":"a.b.c","eksNodeName":"n1"}`, `{"Untagged":"x","token":""}`, `{ }`, `{"token":"\u00e9"}`, "{\"token\":\"\xc3\xa9\"}", `{"roleArn":"r","token":"t"}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
@@ -79,16 +88,16 @@ func FuzzFlatStrings(f *testing.F) {
 		}
 		var got, want flatInput
 		if !flatStrings([]byte(body), &got) {
-			if got != (flatInput{}) {
-				t.Fatalf("%q: refused, yet set %+v", body, got)
+			if diff := cmp.Diff(got, flatInput{}); diff != "" {
+				t.Fatalf("%q: refused, yet set (-got +zero):\n%s", body, diff)
 			}
 			return
 		}
 		if err := generalDecode([]byte(body), &want); err != nil {
 			t.Fatalf("%q: flat, but the general path refuses it: %v", body, err)
 		}
-		if got != want {
-			t.Fatalf("%q: flat %+v, general %+v", body, got, want)
+		if diff := cmp.Diff(got, want); diff != "" {
+			t.Fatalf("%q (-flat +general):\n%s", body, diff)
 		}
 	})
 }

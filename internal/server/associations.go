@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/podid/podid/eksapi"
@@ -128,12 +129,8 @@ func (s *Server) updateAssociation(w http.ResponseWriter, r *http.Request, in *e
 	}
 	var opts store.WriteOptions
 	if tok := deref(in.ClientRequestToken); tok != "" {
-		params := struct {
-			ID string
-			eksapi.UpdatePodIdentityAssociationInput
-		}{id, *in}
-		params.ClientRequestToken = nil
-		opts.Idempotency = idempotency(opUpdateAssociation, s.region(r), cluster, tok, params)
+		var buf [512]byte
+		opts.Idempotency = idempotencyOf(opUpdateAssociation, s.region(r), cluster, tok, appendUpdateParams(buf[:0], id, in))
 	}
 	now := s.nowMillis()
 	got, err := s.store.UpdateAssociation(r.Context(), s.region(r), cluster, id, func(a *store.Association) error {
@@ -300,14 +297,43 @@ func newAssociationID() string {
 
 // idempotency builds the store's replay key for a client request token:
 // scoped by operation, region, cluster and token, with a digest of the
-// request's other parameters.
+// request's other parameters (their json.Marshal encoding).
 func idempotency(op, region, cluster, token string, params any) *store.Idempotency {
 	b, err := json.Marshal(params)
 	if err != nil { // plain strings, bools and maps: cannot happen
 		b = fmt.Appendf(nil, "%#v", params)
 	}
-	sum := sha256.Sum256(b)
-	return &store.Idempotency{Key: op + "/" + region + "/" + cluster + "/" + token, Hash: hex.EncodeToString(sum[:])}
+	return idempotencyOf(op, region, cluster, token, b)
+}
+
+// idempotencyOf is idempotency of the parameters' encoding.
+func idempotencyOf(op, region, cluster, token string, params []byte) *store.Idempotency {
+	sum := sha256.Sum256(params)
+	var h [2 * sha256.Size]byte
+	hex.Encode(h[:], sum[:])
+	return &store.Idempotency{Key: op + "/" + region + "/" + cluster + "/" + token, Hash: string(h[:])}
+}
+
+// appendUpdateParams appends what an Update's idempotency digest covers:
+// json.Marshal of struct{ID string; eksapi.UpdatePodIdentityAssociationInput}
+// with no client request token, byte for byte (digests stored before must
+// still match a retry), without its reflection.
+func appendUpdateParams(b []byte, id string, in *eksapi.UpdatePodIdentityAssociationInput) []byte {
+	o := eksapi.JSONObject{B: append(b, '{')}
+	o.Str("ID", id, false)
+	optStr := func(k string, v *string) {
+		if v != nil {
+			o.Str(k, *v, false)
+		}
+	}
+	optStr("roleArn", in.RoleArn)
+	if in.DisableSessionTags != nil {
+		o.Key("disableSessionTags")
+		o.B = strconv.AppendBool(o.B, *in.DisableSessionTags)
+	}
+	optStr("targetRoleArn", in.TargetRoleArn)
+	optStr("policy", in.Policy)
+	return append(o.B, '}')
 }
 
 func (s *Server) nowMillis() time.Time {
