@@ -10,7 +10,8 @@ func TestGCPercent(t *testing.T) {
 		want         int
 	}{
 		{"no heap measured yet", 0, 0, 100},
-		{"small heap, no cache", 10 * mib, 0, 100},
+		{"small heap, no cache: the minimum headroom", 10 * mib, 0, 320},
+		{"tiny heap, no cache", 4 * mib, 0, 800},
 		{"large heap, no cache", 500 * mib, 0, 100},
 		{"small cache: its share left out", 40 * mib, 4 * mib, 90},
 		{"cache of 100k: the rest of the heap", 100 * mib, 15 * mib, 85},
