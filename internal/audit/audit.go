@@ -9,8 +9,9 @@
 // awsQuery form or JSON body, secrets scrubbed), the caller's identity and
 // what the handler noted (Note: EKS Auth's pod, association, roles and the
 // reason of a refusal; STS's assumed role). Events are queued and appended
-// in batches by one goroutine, so recording costs a request a channel send
-// (a bounded wait when the store falls behind);
+// in batches by one goroutine, so recording costs a request an append to
+// a slice under a lock (a bounded wait when the store falls behind), and
+// wakes that goroutine once a batch, not once an event;
 // pruning (age and count) runs in its own loop and never blocks a request.
 // Nothing secret is recorded: no tokens, secret keys, session tokens or
 // signatures.
@@ -20,6 +21,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,9 +74,21 @@ type Config struct {
 // Recorder records the host's requests as audit events. Start it, and
 // Close it after the server has stopped (Close appends what is queued).
 type Recorder struct {
-	cfg     Config
-	log     *slog.Logger
-	queue   chan store.Event
+	cfg Config
+	log *slog.Logger
+
+	mu sync.Mutex
+	// queue holds the events not yet taken by the append loop, at most
+	// QueueSize; spare is the slice of the batch appended last, for queue
+	// to take next.
+	queue, spare []store.Event
+	// room, when not nil, is closed when the append loop next takes the
+	// queue: requests waiting for room in a full queue wait on it.
+	room chan struct{}
+	// kick (buffered, 1) wakes the append loop: the queue's first event
+	// (which starts the flush interval), a batch's worth of them.
+	kick chan struct{}
+
 	dropped atomic.Int64
 	stored  atomic.Int64
 	quit    chan struct{}
@@ -115,7 +129,7 @@ func New(cfg Config) *Recorder {
 	}
 	return &Recorder{
 		cfg: cfg, log: cfg.Logger,
-		queue:  make(chan store.Event, cfg.QueueSize),
+		kick:   make(chan struct{}, 1),
 		quit:   make(chan struct{}),
 		flushc: make(chan chan struct{}),
 	}
@@ -137,22 +151,80 @@ func (rc *Recorder) Done(r *http.Request, c httpx.Completed) {
 	if !ok {
 		return
 	}
-	select {
-	case rc.queue <- ev:
-		return
-	default:
-	}
-	// The store is behind: hold this request back a little rather than
-	// lose its event (backpressure under overload only), then drop it.
-	t := time.NewTimer(rc.cfg.MaxWait)
-	defer t.Stop()
-	select {
-	case rc.queue <- ev:
-	case <-t.C:
-		if rc.dropped.Add(1)%1000 == 1 {
-			rc.log.Warn("audit: the event queue stayed full; events are dropped", "dropped", rc.dropped.Load())
+	var wait *time.Timer
+	for {
+		room, queued := rc.enqueue(ev)
+		if queued {
+			return
+		}
+		// The store is behind: hold this request back a little rather
+		// than lose its event (backpressure under overload only), then
+		// drop it.
+		if wait == nil {
+			wait = time.NewTimer(rc.cfg.MaxWait)
+			defer wait.Stop()
+		}
+		select {
+		case <-room:
+		case <-wait.C:
+			if rc.dropped.Add(1)%1000 == 1 {
+				rc.log.Warn("audit: the event queue stayed full; events are dropped", "dropped", rc.dropped.Load())
+			}
+			return
 		}
 	}
+}
+
+// enqueue queues ev, waking the append loop when ev is the queue's first
+// event or completes a batch; when the queue is full, it returns instead a
+// channel closed once the loop takes the queue.
+func (rc *Recorder) enqueue(ev store.Event) (room <-chan struct{}, queued bool) {
+	rc.mu.Lock()
+	if len(rc.queue) >= rc.cfg.QueueSize {
+		if rc.room == nil {
+			rc.room = make(chan struct{})
+		}
+		room := rc.room
+		rc.mu.Unlock()
+		return room, false
+	}
+	rc.queue = append(rc.queue, ev)
+	n := len(rc.queue)
+	rc.mu.Unlock()
+	if n == 1 || n == rc.cfg.BatchSize {
+		select {
+		case rc.kick <- struct{}{}:
+		default: // the loop has a wake-up coming already
+		}
+	}
+	return nil, true
+}
+
+// queued is the number of events in the queue.
+func (rc *Recorder) queued() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.queue)
+}
+
+// appendQueued takes the queue and stores it, in batches of at most
+// BatchSize.
+func (rc *Recorder) appendQueued() {
+	rc.mu.Lock()
+	events := rc.queue
+	rc.queue, rc.spare = rc.spare[:0], nil
+	if rc.room != nil {
+		close(rc.room)
+		rc.room = nil
+	}
+	rc.mu.Unlock()
+	for batch := range slices.Chunk(events, rc.cfg.BatchSize) {
+		rc.append(batch)
+	}
+	clear(events) // the events' bytes are the garbage collector's now
+	rc.mu.Lock()
+	rc.spare = events[:0]
+	rc.mu.Unlock()
 }
 
 // Stats is what a Recorder has done so far.
@@ -201,52 +273,41 @@ func (rc *Recorder) Close() {
 	rc.wg.Wait()
 }
 
+// appendLoop appends a batch once the queue holds BatchSize events, or
+// FlushInterval after its first event, whichever comes first.
 func (rc *Recorder) appendLoop() {
-	batch := make([]store.Event, 0, rc.cfg.BatchSize)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		rc.append(batch)
-		batch = batch[:0]
-	}
-	drain := func() {
-		for {
-			select {
-			case ev := <-rc.queue:
-				batch = append(batch, ev)
-				if len(batch) == rc.cfg.BatchSize {
-					flush()
-				}
-			default:
-				flush()
-				return
-			}
-		}
-	}
+	timing := false // the timer runs for the queue's first event
 	for {
 		select {
-		case ev := <-rc.queue:
-			if len(batch) == 0 {
-				timer.Reset(rc.cfg.FlushInterval)
-			}
-			batch = append(batch, ev)
-			if len(batch) == rc.cfg.BatchSize {
-				timer.Stop()
-				flush()
-			}
+		case <-rc.kick:
 		case <-timer.C:
-			flush()
+			timing = false
+			rc.appendQueued()
 		case done := <-rc.flushc:
-			timer.Stop()
-			drain()
+			rc.appendQueued()
 			close(done)
 		case <-rc.quit:
 			timer.Stop()
-			drain()
+			rc.appendQueued()
 			return
+		}
+		switch n := rc.queued(); {
+		case n >= rc.cfg.BatchSize:
+			timer.Stop()
+			timing = false
+			rc.appendQueued()
+			if rc.queued() > 0 {
+				timer.Reset(rc.cfg.FlushInterval)
+				timing = true
+			}
+		case n > 0 && !timing:
+			timer.Reset(rc.cfg.FlushInterval)
+			timing = true
+		case n == 0 && timing:
+			timer.Stop()
+			timing = false
 		}
 	}
 }
