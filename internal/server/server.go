@@ -271,12 +271,16 @@ func (n Names) arnPrefix(region string) string {
 }
 
 // ClusterARN is arn:{partition}:eks:{region}:{account}:cluster/{name}.
-func (n Names) ClusterARN(region, name string) string { return n.arnPrefix(region) + "cluster/" + name }
+// (It and AssociationARN are one concatenation each, one allocation, not
+// arnPrefix's and another: every association request makes three.)
+func (n Names) ClusterARN(region, name string) string {
+	return "arn:" + n.partition + ":eks:" + region + ":" + n.account + ":cluster/" + name
+}
 
 // AssociationARN is
 // arn:{partition}:eks:{region}:{account}:podidentityassociation/{cluster}/{id}.
 func (n Names) AssociationARN(region, cluster, id string) string {
-	return n.arnPrefix(region) + "podidentityassociation/" + cluster + "/" + id
+	return "arn:" + n.partition + ":eks:" + region + ":" + n.account + ":podidentityassociation/" + cluster + "/" + id
 }
 
 // IssuerURL is the issuer of cluster c's service-account tokens: an
