@@ -62,8 +62,8 @@ func init() {
 
 // idempotencySeqQuery is the seq of the newest record of a key, from its
 // arguments keyHash(key) and key.
-const idempotencySeqQuery = "SELECT k.seq FROM idempotency_keys AS k JOIN idempotency AS j ON j.seq = k.seq" +
-	" WHERE k.level IN (" + keyLevels + ") AND k.h = ? AND j.key = ? ORDER BY k.seq DESC LIMIT 1"
+const idempotencySeqQuery = "SELECT max(k.seq) FROM idempotency_keys AS k JOIN idempotency AS j ON j.seq = k.seq" +
+	" WHERE k.level IN (" + keyLevels + ") AND k.h = ? AND j.key = ?"
 
 // replay looks the idempotency token (if any) up inside the write
 // transaction and decides on its record as storecore.Replay does.
