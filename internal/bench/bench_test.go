@@ -162,6 +162,9 @@ func TestCPUTimeResolvesShortPhases(t *testing.T) {
 		for range 1000 {
 			x = x*6364136223846793005 + 1442695040888963407
 		}
+		// A running thread's run time is brought up to date when it
+		// leaves the CPU (else only at the scheduler's tick): sleep.
+		time.Sleep(100 * time.Microsecond)
 		c1, err := cpuTime(os.Getpid())
 		if err != nil {
 			t.Fatal(err)
