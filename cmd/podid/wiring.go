@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -150,7 +151,8 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if ws, ok := st.(interface{ Stats() sqlite.WriteStats }); ok {
-		// Group commit at work: writes per commit (per fsync).
+		// Group commit at work: writes per commit (per fsync), and where
+		// a write's time goes.
 		reg.MustRegister(
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "podid_store_commits_total", Help: "SQLite write transactions committed (one WAL fsync each).",
@@ -158,7 +160,26 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "podid_store_writes_total", Help: "Writes those transactions carried (several per transaction when writers are concurrent).",
 			}, func() float64 { return float64(ws.Stats().Writes) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "podid_store_timed_writes_total", Help: "Writes that committed, whose time podid_store_write_stage_seconds_total sums.",
+			}, func() float64 { return float64(ws.Stats().Stages.Writes) }),
 		)
+		for _, stage := range []struct {
+			name string
+			get  func(sqlite.WriteStages) time.Duration
+		}{
+			{"queued", func(s sqlite.WriteStages) time.Duration { return s.Queued }},
+			{"batched", func(s sqlite.WriteStages) time.Duration { return s.Batched }},
+			{"committing", func(s sqlite.WriteStages) time.Duration { return s.Committing }},
+			{"syncing", func(s sqlite.WriteStages) time.Duration { return s.Syncing }},
+			{"returning", func(s sqlite.WriteStages) time.Duration { return s.Returning }},
+		} {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "podid_store_write_stage_seconds_total",
+				Help:        "Time the writes that committed spent in each stage: queued for the writer, batched in their transaction before COMMIT, committing, syncing (COMMIT to answered), returning (answer to caller).",
+				ConstLabels: prometheus.Labels{"stage": stage.name},
+			}, func() float64 { return stage.get(ws.Stats().Stages).Seconds() }))
+		}
 	}
 	cache := assoccache.New(st, assoccache.Options{
 		PollInterval:   o.pollInterval,

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"slices"
 	"sync/atomic"
@@ -68,9 +69,10 @@ func (r *run) standard(ctx context.Context) error {
 	}
 	// fsyncs holds the fsync floor measured before each Update round.
 	var fsyncs []time.Duration
-	// commits and writes count podid's store transactions and the writes
-	// they carried over its Update phases (SQLite's group commit).
-	var commits, writes float64
+	// counts sums podid's store counters (storeCounts: transactions,
+	// writes, the time writes spent in each stage) over its Update phases
+	// (SQLite's group commit).
+	counts := map[string]float64{}
 
 	describe := func(t target) func(ctx context.Context, w, seq int) error {
 		return func(ctx context.Context, w, seq int) error {
@@ -132,7 +134,7 @@ func (r *run) standard(ctx context.Context) error {
 						return fmt.Errorf("reading PostgreSQL's CPU time: %w", err)
 					}
 				}
-				c0, w0 := storeCounts(ctx, pod, op, t)
+				counts0 := storeCounts(ctx, pod, op, t)
 				o, err := drive(ctx, ph, f)
 				if err != nil {
 					return fmt.Errorf("%s against %s: %w", op, t.name, err)
@@ -148,8 +150,9 @@ func (r *run) standard(ctx context.Context) error {
 					}
 					pgCPUs = append(pgCPUs, float64((pg1-pg0).Microseconds())/float64(max(o.All, 1)))
 				}
-				c1, w1 := storeCounts(ctx, pod, op, t)
-				commits, writes = commits+c1-c0, writes+w1-w0
+				for name, v := range storeCounts(ctx, pod, op, t) {
+					counts[name] += v - counts0[name]
+				}
 				perOp := float64((cpu1 - cpu0).Microseconds()) / float64(max(o.All, 1))
 				rates[op][t.name] = append(rates[op][t.name], o.OpsPerSec())
 				cpus[op][t.name] = append(cpus[op][t.name], perOp)
@@ -251,10 +254,7 @@ func (r *run) standard(ctx context.Context) error {
 		fmt.Fprintf(out, "postgres CPU: %.0f us per Update (the bench's server: postmaster and backends, user+system, median of rounds), on the same CPUs as podid and the client\n",
 			median(pgCPUs))
 	}
-	if commits > 0 {
-		fmt.Fprintf(out, "group commit: podid's Update phases committed %.0f writes (updates and audit batches) in %.0f transactions, %.1f per fsync\n",
-			writes, commits, writes/commits)
-	}
+	printStoreCounts(out, counts)
 	fmt.Fprintln(out)
 	if reads != nil {
 		reads.print(out, cfg)
@@ -288,15 +288,57 @@ func (r *run) updateGoal() float64 {
 	return goalUpdatePG
 }
 
-// storeCounts reads podid's store commit and write counters (SQLite only;
-// zeros otherwise) when t is podid and op writes.
-func storeCounts(ctx context.Context, pod *child, op string, t target) (commits, writes float64) {
+// writeStages are the stages of podid's SQLite write path that
+// podid_store_write_stage_seconds_total times, with how the bench names
+// them.
+var writeStages = []struct{ stage, what string }{
+	{"queued", "waiting for the writer"},
+	{"batched", "in its transaction before COMMIT"},
+	{"committing", "COMMIT"},
+	{"syncing", "COMMIT to durable and answered"},
+	{"returning", "answer to caller"},
+}
+
+func stageCounter(stage string) string {
+	return fmt.Sprintf(`podid_store_write_stage_seconds_total{stage=%q}`, stage)
+}
+
+// storeCounts reads podid's store counters (SQLite only; none otherwise)
+// when t is podid and op writes.
+func storeCounts(ctx context.Context, pod *child, op string, t target) map[string]float64 {
 	if op != "Update" || t.name != "podid" {
-		return 0, 0
+		return nil
 	}
-	commits, _ = pod.metric(ctx, "podid_store_commits_total")
-	writes, _ = pod.metric(ctx, "podid_store_writes_total")
-	return commits, writes
+	names := []string{"podid_store_commits_total", "podid_store_writes_total", "podid_store_timed_writes_total"}
+	for _, s := range writeStages {
+		names = append(names, stageCounter(s.stage))
+	}
+	m, _ := pod.metrics(ctx, names...)
+	return m
+}
+
+// printStoreCounts prints the group commit's figures and the mean time of
+// each stage of a write, from the counters summed over the Update phases.
+func printStoreCounts(out io.Writer, c map[string]float64) {
+	commits, writes := c["podid_store_commits_total"], c["podid_store_writes_total"]
+	if commits <= 0 {
+		return
+	}
+	fmt.Fprintf(out, "group commit: podid's Update phases committed %.0f writes (updates and audit batches) in %.0f transactions, %.1f per fsync\n",
+		writes, commits, writes/commits)
+	timed := c["podid_store_timed_writes_total"]
+	if timed <= 0 {
+		return
+	}
+	fmt.Fprint(out, "write path: mean per write (podid's writer)")
+	for i, s := range writeStages {
+		sep := ","
+		if i == 0 {
+			sep = ":"
+		}
+		fmt.Fprintf(out, "%s %s %.0f us", sep, s.what, c[stageCounter(s.stage)]/timed*1e6)
+	}
+	fmt.Fprintln(out)
 }
 
 // prepareThroughput creates the cluster and one association per worker.

@@ -13,14 +13,14 @@ import (
 )
 
 // TestPowerLossKeepsAcknowledgedWrites checks the pipelined WAL sync
-// (walSync): at every sync of the -wal file, the test copies the database
-// and its -wal file as they are on return, which is what a machine that
-// loses power right then could find on disk (the database file changes
-// only in checkpoints, which SQLite syncs, and the writes that SQLite has
-// not synced are those of the transaction running meanwhile). Each write
-// that concurrent writers see acknowledged must be in the copy taken
-// before its acknowledgement, opened as a restart after the crash would
-// open it. Frequent checkpoints, the checkpointer's (every 4 frames) and
+// (walSync): as each sync of the -wal file starts, the test copies the
+// database and its -wal file, which is the least that a machine losing
+// power once the sync returned could find on disk (the database file
+// changes only in checkpoints, which SQLite syncs; the sync makes what the
+// -wal file held when it started durable). Each write that concurrent
+// writers see acknowledged must be in the copy taken before its
+// acknowledgement, so in the WAL before the sync that acknowledged it
+// began, opened as a restart after the crash would open it. Frequent checkpoints, the checkpointer's (every 4 frames) and
 // the writer's own (at 8), copy frames while writes commit and make the
 // WAL restart (old frames overwritten) during the run.
 func TestPowerLossKeepsAcknowledgedWrites(t *testing.T) {
@@ -30,7 +30,7 @@ func TestPowerLossKeepsAcknowledgedWrites(t *testing.T) {
 	defer func(n uint32) { checkpointFrames = n }(checkpointFrames)
 	checkpointFrames = 4
 	var taken atomic.Int64 // copies complete
-	walSynced = func() {
+	walSyncing = func() {
 		n := taken.Load() + 1
 		for _, suffix := range []string{"", "-wal"} {
 			b, err := os.ReadFile(path + suffix)
@@ -43,7 +43,7 @@ func TestPowerLossKeepsAcknowledgedWrites(t *testing.T) {
 		}
 		taken.Store(n)
 	}
-	t.Cleanup(func() { walSynced = nil })
+	t.Cleanup(func() { walSyncing = nil })
 	s, err := open(ctx, path, time.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -108,8 +108,16 @@ func TestPowerLossKeepsAcknowledgedWrites(t *testing.T) {
 		}
 		checkCopy(t, snapshotPath(dir, n), want)
 	}
-	if c := s.Stats().Commits; c < 10 {
-		t.Errorf("%d commits; want the writes spread over many", c)
+	st := s.Stats()
+	if st.Commits < 10 {
+		t.Errorf("%d commits; want the writes spread over many", st.Commits)
+	}
+	// Every write here succeeds: each is counted once and timed once.
+	if st.Commits > st.Writes {
+		t.Errorf("stats %+v: want Commits <= Writes", st)
+	}
+	if st.Stages.Writes != st.Writes || st.Stages.Committing <= 0 || st.Stages.Syncing <= 0 {
+		t.Errorf("stage times %+v for %d writes: want every write timed, COMMIT and the sync taking time", st.Stages, st.Writes)
 	}
 	if s.w.ckpt == nil || s.w.ckpt.runs.Load() == 0 {
 		t.Error("no checkpoint ran on the checkpointer's connection")

@@ -285,11 +285,33 @@ func (s *Store) closeDBs() error {
 type WriteStats struct {
 	Commits int64 // transactions committed and synced (one fsync of the WAL each)
 	Writes  int64 // write operations they carried (group commit: >= Commits)
+	// Stages sums the time the writes that committed spent in each stage
+	// of the write path.
+	Stages WriteStages
 }
 
-// Stats reports how many writes were committed in how many transactions.
+// WriteStages sums, over Writes writes that committed, the time they spent
+// waiting for the writer to take them (Queued), in their transaction before
+// its COMMIT (Batched), in COMMIT (Committing), from COMMIT until the sync
+// that made them durable answered them (Syncing), and from that answer
+// until their callers had it (Returning).
+type WriteStages struct {
+	Writes                                          int64
+	Queued, Batched, Committing, Syncing, Returning time.Duration
+}
+
+// Stats reports how many writes were committed in how many transactions,
+// and the time they took.
 func (s *Store) Stats() WriteStats {
-	return WriteStats{Commits: s.w.commits.Load(), Writes: s.w.writes.Load()}
+	st := &s.w.stages
+	return WriteStats{
+		Commits: s.w.commits.Load(), Writes: s.w.writes.Load(),
+		Stages: WriteStages{
+			Writes: st.writes.Load(), Queued: time.Duration(st.queued.Load()), Batched: time.Duration(st.batched.Load()),
+			Committing: time.Duration(st.committing.Load()), Syncing: time.Duration(st.syncing.Load()),
+			Returning: time.Duration(st.returning.Load()),
+		},
+	}
 }
 
 // IntegrityCheck runs SQLite's integrity and foreign key checks over the

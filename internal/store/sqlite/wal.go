@@ -41,17 +41,18 @@ import (
 // last connection to the database closes, and truncates (journal_size_limit)
 // but never replaces it while one is open.
 type walSync struct {
-	f      *os.File
-	synced func()      // walSynced as of Open
-	ckpt   *sync.Mutex // held by checkpoints: synced runs under it
+	f       *os.File
+	syncing func()      // walSyncing as of Open
+	ckpt    *sync.Mutex // held by checkpoints: syncing runs under it
 }
 
-// walSynced, when not nil, is called after each sync of a -wal file, as
-// the sync returns: tests take the files then as a loss of power would
-// leave them. No checkpoint runs meanwhile (it would change the database
-// file under the copy, which a loss of power could not do: SQLite syncs
-// what a checkpoint wrote before it lets the WAL restart).
-var walSynced func()
+// walSyncing, when not nil, is called as each sync of a -wal file starts:
+// tests take the files then, the least that a loss of power after the
+// sync could leave (no COMMIT runs meanwhile: the writer's next waits for
+// this sync). No checkpoint runs meanwhile either (it would change the
+// database file under the copy, which a loss of power could not do: SQLite
+// syncs what a checkpoint wrote before it lets the WAL restart).
+var walSyncing func()
 
 // openWALSync switches conn, the writer's connection, to synchronous=NORMAL
 // and opens path's -wal file for syncing. It returns nil (SQLite syncs at
@@ -73,18 +74,17 @@ func openWALSync(ctx context.Context, conn *sql.Conn, path string, ckpt *sync.Mu
 		f.Close()
 		return nil, fmt.Errorf("setting synchronous=NORMAL: %w", err)
 	}
-	return &walSync{f: f, synced: walSynced, ckpt: ckpt}, nil
+	return &walSync{f: f, syncing: walSyncing, ckpt: ckpt}, nil
 }
 
-// sync makes the -wal file's content durable.
+// sync makes the -wal file's content, as of the call, durable.
 func (s *walSync) sync() error {
-	err := dataSync(s.f)
-	if err == nil && s.synced != nil {
+	if s.syncing != nil {
 		s.ckpt.Lock()
-		s.synced()
+		s.syncing()
 		s.ckpt.Unlock()
 	}
-	return err
+	return dataSync(s.f)
 }
 
 func (s *walSync) close() { s.f.Close() }

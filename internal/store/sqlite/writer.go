@@ -80,6 +80,29 @@ type writer struct {
 	syncsDone chan struct{}
 
 	commits, writes atomic.Int64 // for Stats
+	stages          stageTimes
+}
+
+// stageTimes sums the time that the writes which committed spent in each
+// stage of the write path, for Stats (podid bench prints the means).
+type stageTimes struct {
+	writes atomic.Int64 // the writes timed
+	// Nanoseconds: waiting for the writer to take the write; in its
+	// transaction before COMMIT (running, waiting for more writes, for
+	// the writes before it, for the sync in flight); COMMIT; from COMMIT
+	// to the answer (the sync); from the answer until the caller has it.
+	queued, batched, committing, syncing, returning atomic.Int64
+}
+
+// record adds the stages of a write that began at start.
+func (st *stageTimes) record(start time.Time, req *writeReq, now time.Time) {
+	j := req.job
+	st.queued.Add(int64(req.taken.Sub(start)))
+	st.batched.Add(int64(j.start.Sub(req.taken)))
+	st.committing.Add(int64(j.committed.Sub(j.start)))
+	st.syncing.Add(int64(j.answered.Sub(j.committed)))
+	st.returning.Add(int64(now.Sub(j.answered)))
+	st.writes.Add(1)
 }
 
 // syncJob is a committed transaction waiting for its WAL sync.
@@ -87,10 +110,13 @@ type syncJob struct {
 	batch   []*writeReq
 	results []writeResult
 	commit  *storecore.Commit // for the log; nil when it took no revision
-	start   time.Time         // when its COMMIT started
 	took    time.Duration     // COMMIT to durable; set before done closes
 	err     error             // the sync's error; set before done closes
 	done    chan struct{}     // closed once the batch is answered
+
+	// When its COMMIT started and returned, and when syncLoop answered it
+	// (set before the answers go out).
+	start, committed, answered time.Time
 }
 
 // revCounter is the transaction's view of meta.revision.
@@ -110,6 +136,10 @@ type writeReq struct {
 	// (wtx.changed), and whether it changed more than that lists.
 	changes []store.Change
 	partial bool
+	// When the writer took the request, and the transaction that
+	// committed it (nil if none did), for the writer's stageTimes.
+	taken time.Time
+	job   *syncJob
 }
 
 type writeResult struct {
@@ -161,9 +191,11 @@ func newWriter(ctx context.Context, db *sql.DB, path string, idx *walIndex, log 
 // durable (nil) or fn's write was rolled back (fn's error, as is). A panic
 // in fn is re-raised in the caller's goroutine.
 func (w *writer) do(ctx context.Context, fn func(*wtx) error) error {
+	start := time.Now()
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
 	select {
 	case w.reqs <- req:
+		req.taken = time.Now() // only this goroutine reads it
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-w.quit:
@@ -173,6 +205,9 @@ func (w *writer) do(ctx context.Context, fn func(*wtx) error) error {
 	// for it rather than for ctx means a caller never returns an error
 	// for a write that then commits.
 	res := <-req.done
+	if req.job != nil && res.err == nil && !res.panicked {
+		w.stages.record(start, req, time.Now())
+	}
 	if res.panicked {
 		panic(res.panicVal)
 	}
@@ -302,7 +337,10 @@ func (w *writer) runBatch(first *writeReq) {
 		w.answerNow(batch, results, fmt.Errorf("committing transaction: %w", err))
 		return
 	}
-	w.syncing = &syncJob{batch: batch, results: results, commit: w.commitRecord(batch, results), start: start, done: make(chan struct{})}
+	w.syncing = &syncJob{batch: batch, results: results, commit: w.commitRecord(batch, results), start: start, committed: time.Now(), done: make(chan struct{})}
+	for _, req := range batch {
+		req.job = w.syncing
+	}
 	w.syncs <- w.syncing
 }
 
@@ -370,8 +408,9 @@ func (w *writer) syncLoop() {
 				failed = fmt.Errorf("syncing the write-ahead log (writes refused until restart): %w", err)
 			}
 		}
+		job.answered = time.Now()
 		job.err = failed
-		job.took = time.Since(job.start)
+		job.took = job.answered.Sub(job.start)
 		if job.err == nil && job.commit != nil {
 			w.log.Committed(*job.commit) // before the writes return
 		}
