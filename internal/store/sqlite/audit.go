@@ -12,7 +12,9 @@ import (
 )
 
 // keyBucketShift groups events into buckets of 256 by their seq (insertion
-// order): audit_keys is keyed by (bucket, kind, value, time_us, event_id),
+// order): audit_keys is keyed by (bucket, kind, value, seq), the event's
+// seq standing for it (schema migration 12: its time and ID took 45 of an
+// entry's some 120 bytes, a third of the table's WAL pages),
 // so an event's keys go to the rightmost pages of the b-tree, among its
 // bucket's some thousand entries, instead of each to the leaf of its value
 // somewhere in the whole trail (one WAL page per key). A lookup probes
@@ -50,23 +52,22 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
 			}
 			seq, all := firstSeq(res, len(chunk))
 			keys = keys[:0]
-			cols := 5
 			for i, e := range chunk {
-				t, id := any(storecore.Micros(e.Time)), any(e.ID)
-				bucket := any((seq + int64(i)) >> keyBucketShift)
+				n := seq + int64(i)
+				id, bucket, at := any(e.ID), any(n>>keyBucketShift), any(n)
 				storecore.EachEventKey(e, func(kind, value string) {
 					if all {
-						keys = append(keys, bucket, kind, value, t, id)
+						keys = append(keys, bucket, kind, value, at)
 					} else {
-						keys = append(keys, kind, value, t, id)
+						keys = append(keys, kind, value, id)
 					}
 				})
 			}
-			insert := keyInserts
+			cols, insert := 4, keyInserts
 			if !all {
 				// Some were stored already: each key takes its event's
-				// bucket from the table.
-				cols, insert = 4, keyInsertsJoined
+				// seq from the table.
+				cols, insert = 3, keyInsertsJoined
 			}
 			for n := len(keys) / cols; n > 0; {
 				k := min(n, storecore.AuditInsertRows)
@@ -97,16 +98,16 @@ func firstSeq(res sql.Result, n int) (seq int64, ok bool) {
 }
 
 // The insert statements of 1 to AuditInsertRows rows: events (AuditColumns);
-// keys (bucket, kind, value, time_us, event_id); keys (kind, value,
-// time_us, event_id) each in its event's bucket, read from audit_events.
+// keys (bucket, kind, value, seq); keys (kind, value, event_id), each with
+// its event's seq and bucket read from audit_events.
 var eventInserts, keyInserts, keyInsertsJoined = func() (ev, keys, joined [storecore.AuditInsertRows + 1]string) {
 	shift := strconv.Itoa(keyBucketShift)
 	for n := 1; n <= storecore.AuditInsertRows; n++ {
 		ev[n] = "INSERT OR IGNORE INTO audit_events (" + storecore.AuditColumns + ") VALUES " + storecore.Rows(storecore.Question, n, 9)
-		keys[n] = "INSERT OR IGNORE INTO audit_keys (bucket, kind, value, time_us, event_id) VALUES " + storecore.Rows(storecore.Question, n, 5)
-		joined[n] = "INSERT OR IGNORE INTO audit_keys (bucket, kind, value, time_us, event_id) SELECT e.seq >> " + shift +
-			", k.column1, k.column2, k.column3, k.column4 FROM (VALUES " + storecore.Rows(storecore.Question, n, 4) +
-			") AS k JOIN audit_events e ON e.event_id = k.column4"
+		keys[n] = "INSERT OR IGNORE INTO audit_keys (bucket, kind, value, seq) VALUES " + storecore.Rows(storecore.Question, n, 4)
+		joined[n] = "INSERT OR IGNORE INTO audit_keys (bucket, kind, value, seq) SELECT e.seq >> " + shift +
+			", k.column1, k.column2, e.seq FROM (VALUES " + storecore.Rows(storecore.Question, n, 3) +
+			") AS k JOIN audit_events e ON e.event_id = k.column3"
 	}
 	return
 }()
@@ -117,12 +118,16 @@ func keyLookup(kind, value string) string {
 	shift := strconv.Itoa(keyBucketShift)
 	return "WITH RECURSIVE b(n) AS (SELECT (SELECT max(seq) FROM audit_events) >> " + shift +
 		" UNION ALL SELECT n - 1 FROM b WHERE n > (SELECT min(seq) FROM audit_events) >> " + shift + ")" +
-		" SELECT k.event_id FROM b JOIN audit_keys k ON k.bucket = b.n AND k.kind = " + kind + " AND k.value = " + value
+		" SELECT e.event_id FROM b JOIN audit_keys k ON k.bucket = b.n AND k.kind = " + kind + " AND k.value = " + value +
+		" JOIN audit_events e ON e.seq = k.seq"
 }
 
-// keyProbe is the event ID of (kind, value)'s key of the audit_events row
-// at hand, if it has one.
-func keyProbe(kind, value string) string { return storecore.AuditKeyProbe(keyBucketShift, kind, value) }
+// keyProbe is the event ID of the audit_events row at hand if it has a key
+// (kind, value): a primary-key lookup in its bucket.
+func keyProbe(kind, value string) string {
+	return "SELECT audit_events.event_id FROM audit_keys k WHERE k.bucket = audit_events.seq >> " + strconv.Itoa(keyBucketShift) +
+		" AND k.kind = " + kind + " AND k.value = " + value + " AND k.seq = audit_events.seq"
+}
 
 // recentBuckets are how many of the newest buckets tell whether a value is
 // frequent.
@@ -191,6 +196,6 @@ func (t auditTx) PruneKeys(ts int64, id string) error {
 	shift := strconv.Itoa(keyBucketShift)
 	_, err := t.tx.exec("DELETE FROM audit_keys WHERE bucket BETWEEN (SELECT min(seq) FROM audit_events WHERE "+upTo+") >> "+shift+
 		" AND (SELECT max(seq) FROM audit_events WHERE "+upTo+") >> "+shift+
-		" AND event_id IN (SELECT event_id FROM audit_events WHERE "+upTo+")", ts, ts, id, ts, ts, id, ts, ts, id)
+		" AND seq IN (SELECT seq FROM audit_events WHERE "+upTo+")", ts, ts, id, ts, ts, id, ts, ts, id)
 	return err
 }

@@ -675,7 +675,7 @@ func TestAppendEventsKeyBuckets(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.w.do(ctx, func(tx *wtx) error {
-		_, err := tx.exec("DELETE FROM audit_keys WHERE event_id = 'ev-00703'; DELETE FROM audit_events WHERE event_id = 'ev-00703'")
+		_, err := tx.exec("DELETE FROM audit_keys WHERE seq = (SELECT seq FROM audit_events WHERE event_id = 'ev-00703'); DELETE FROM audit_events WHERE event_id = 'ev-00703'")
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -688,14 +688,14 @@ func TestAppendEventsKeyBuckets(t *testing.T) {
 		t.Fatal(err)
 	}
 	var wrong, missing, keys int
-	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM audit_keys k JOIN audit_events e ON e.event_id = k.event_id WHERE k.bucket != e.seq >> 8 OR k.time_us != e.time_us").Scan(&wrong); err != nil {
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM audit_keys k LEFT JOIN audit_events e ON e.seq = k.seq WHERE e.seq IS NULL OR k.bucket != e.seq >> 8").Scan(&wrong); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM audit_events e WHERE (SELECT count(*) FROM audit_keys k WHERE k.event_id = e.event_id) != 5").Scan(&missing); err != nil {
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM audit_events e WHERE (SELECT count(*) FROM audit_keys k WHERE k.bucket = e.seq >> 8 AND k.seq = e.seq) != 5").Scan(&missing); err != nil {
 		t.Fatal(err)
 	}
 	if wrong != 0 || missing != 0 {
-		t.Errorf("%d keys outside their event's bucket, %d events without their 5 keys", wrong, missing)
+		t.Errorf("%d keys of no event or outside their event's bucket, %d events without their 5 keys", wrong, missing)
 	}
 	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM audit_keys").Scan(&keys); err != nil || keys != 5*countRows(t, s, "audit_events") {
 		t.Errorf("audit_keys holds %d rows (%v), want 5 per event", keys, err)
@@ -703,6 +703,46 @@ func TestAppendEventsKeyBuckets(t *testing.T) {
 	got, _, err := s.LookupEvents(ctx, store.EventQuery{Attribute: store.EventAttrResourceName, Value: "u799", Limit: 5})
 	if err != nil || len(got) != 1 || got[0].ID != "ev-00799" {
 		t.Errorf("lookup u799 = %v, %v; want ev-00799", got, err)
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestMigrationAuditKeySeqs: 600 events stored with audit_keys of schema
+// version 11 (naming their event by time and ID) are found after migration
+// 12 (by seq) by resource name across the buckets, page by page, and so
+// are events appended after it; pruning takes the pruned events' keys.
+func TestMigrationAuditKeySeqs(t *testing.T) {
+	ctx := t.Context()
+	path, db := atVersion(t, 11)
+	const n = storetest.MigratedKeyBucketEvents
+	for i := range n {
+		rare := fmt.Sprintf("a%d", i)
+		if i%100 == 7 {
+			rare = "rare"
+		}
+		bucket := (i + 1) >> keyBucketShift // seq i+1
+		if _, err := db.ExecContext(ctx, fmt.Sprintf(`INSERT INTO audit_events (seq, event_id, time_us, name, source, read_only, username, access_key_id, resources, record)
+	VALUES (%d, 'ev-%04d', %d, 'UpdatePodIdentityAssociation', 'eks.amazonaws.com', 0, 'root', 'AKIA', '[{"Type":"T","Name":"%s"}]', '{}');
+	INSERT INTO audit_keys (bucket, kind, value, time_us, event_id) VALUES (%d, 'name', '%s', %d, 'ev-%04d'), (%d, 'type', 'T', %d, 'ev-%04d')`,
+			i+1, i, i+1, rare, bucket, rare, i+1, i, bucket, i+1, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var keys int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM audit_keys k JOIN audit_events e ON e.seq = k.seq AND k.bucket = e.seq >> 8").Scan(&keys); err != nil || keys != 2*n {
+		t.Errorf("after migration audit_keys holds %d rows of their events (%v), want %d", keys, err, 2*n)
+	}
+	storetest.CheckMigratedAuditKeyBuckets(t, s)
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM audit_keys").Scan(&keys); err != nil || keys != 2*(n+1-299) {
+		t.Errorf("audit_keys holds %d rows (%v), want %d", keys, err, 2*(n+1-299))
 	}
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Error(err)

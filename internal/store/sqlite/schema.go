@@ -337,6 +337,21 @@ CREATE TABLE idempotency_keys (
 ) WITHOUT ROWID;
 INSERT INTO idempotency_keys (level, h, seq) SELECT 3, podid_key_hash(key), seq FROM idempotency;
 `,
+	// 12: audit_keys name their event by its seq, where its time and ID
+	// (some 45 of an entry's 120 bytes) did.
+	`
+CREATE TABLE audit_keys_by_seq (
+	bucket INTEGER NOT NULL, -- audit_events.seq >> 8
+	kind   TEXT NOT NULL,    -- 'name' or 'type'
+	value  TEXT NOT NULL,
+	seq    INTEGER NOT NULL, -- audit_events.seq
+	PRIMARY KEY (bucket, kind, value, seq)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO audit_keys_by_seq (bucket, kind, value, seq)
+	SELECT k.bucket, k.kind, k.value, e.seq FROM audit_keys k JOIN audit_events e ON e.event_id = k.event_id;
+DROP TABLE audit_keys;
+ALTER TABLE audit_keys_by_seq RENAME TO audit_keys;
+`,
 }
 
 // migrate applies the migrations db has not applied yet. Each runs in its

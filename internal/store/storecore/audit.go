@@ -23,7 +23,8 @@ import (
 //	              per resource type (kind 'type') an event names, for the
 //	              ResourceName and ResourceType lookups, in the event's
 //	              bucket (its seq shifted right: 256 events in SQLite,
-//	              1,024 in PostgreSQL)
+//	              1,024 in PostgreSQL); SQLite's name the event by its seq
+//	              instead of (time_us, event_id): (bucket, kind, value, seq)
 //
 // Events are ordered by (time_us, event_id): lookups page newest first
 // along it, pruning deletes its oldest end. The keys' bucket comes first
