@@ -28,13 +28,20 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	}
 	b, err := readBody(r, ri)
 	if err == nil {
-		r.Body = io.NopCloser(bytes.NewReader(b))
+		again := &bodyAgain{} // one allocation, not NopCloser's and the reader's
+		again.Reset(b)
+		r.Body = again
 	}
 	if ri != nil {
 		ri.body, ri.bodyErr, ri.read = b, err, true
 	}
 	return b, err
 }
+
+// bodyAgain is a body ReadBody has read, to be read again.
+type bodyAgain struct{ bytes.Reader }
+
+func (*bodyAgain) Close() error { return nil }
 
 // Errors of ReadBody.
 var (

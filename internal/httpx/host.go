@@ -291,8 +291,9 @@ type reqInfo struct {
 	family  *Family
 	limit   int64
 	host    *Host
-	w       http.ResponseWriter // for the body's read deadline
-	body    []byte              // read once by ReadBody
+	w       http.ResponseWriter // for the body's read deadline (sw)
+	sw      statusWriter
+	body    []byte // read once by ReadBody
 	read    bool
 	bodyErr error
 }
@@ -333,7 +334,8 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r = r.WithContext(ctx)
 	w.Header().Set(HeaderRequestID, ri.id)
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &ri.sw // one allocation with ri
+	sw.ResponseWriter = w
 	ri.w = sw
 	defer func() {
 		if v := recover(); v != nil {
