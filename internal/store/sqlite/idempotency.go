@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/storecore"
@@ -19,19 +20,26 @@ import (
 // WAL pages (1.3 of 3.5 in BenchmarkUpdateWALFrames). idempotency_keys is
 // a log-structured merge instead: a new record's entry goes to level 0,
 // which never holds much more than a page's worth of entries, so a commit's
-// writes with tokens share one or two pages of it; level i moves into
-// level i+1 (in h order, so the entries land on each of its pages about
-// together) when a record's seq is a multiple of keyLevelSize[i], all in
-// the writer's transaction, so a level only ever grows past its size when
-// the transaction that would have moved it rolled back. A lookup probes
-// every level in one statement and compares the keys (h only narrows).
+// writes with tokens share one or two pages of it; level i (0, 1) moves
+// into level i+1 (in h order, so the entries land on each of its pages
+// about together) when a record's seq is a multiple of keyLevelSize[i].
+// Level 2 moves into level 3 a slice of the hash space at a time (one of
+// 1<<keySliceBits, in turn), with each move of level 1, so it holds some
+// 4,096 * 32 entries and no move takes the writer long (a whole level of
+// 131,072 held it for 220 ms; a level-1 move takes some 6 ms). All in the
+// writer's transaction: a rolled-back move only leaves a level larger. A
+// lookup probes every level in one statement and compares the keys (h
+// only narrows).
 //
 // keyLevelSize[i] is how many records level i gathers before it moves into
-// level i+1; the last level keeps what the others move in.
-var keyLevelSize = [...]int64{128, 4096, 131072}
+// level i+1.
+var (
+	keyLevelSize = [...]int64{128, 4096}
+	keySliceBits = 5
+)
 
 // keyLevels lists the levels for a lookup's probe (TestKeyLevels checks
-// it against keyLevelSize).
+// it against keyLevelSize and the sliced level 2).
 const keyLevels = "0, 1, 2, 3"
 
 // keyHash is the first eight bytes of key's SHA-256: a client could not
@@ -104,21 +112,27 @@ func (s *Store) remember(tx *wtx, idem *store.Idempotency, result any) error {
 		}
 		for level, size := range keyLevelSize {
 			if seq%size != 0 {
-				break
+				return nil
 			}
-			if err := moveKeys(tx, level); err != nil {
+			if err := moveKeys(tx, level, math.MinInt64, math.MaxInt64); err != nil {
 				return err
 			}
 		}
-		return nil
+		// Level 1 moved: level 2's next slice follows.
+		slice := uint64(seq/keyLevelSize[len(keyLevelSize)-1]) % (1 << keySliceBits)
+		width := uint64(1) << (64 - keySliceBits)
+		lo := slice * width
+		return moveKeys(tx, len(keyLevelSize), int64(lo), int64(lo+width-1))
 	})
 }
 
-// moveKeys moves level's entries into the next level.
-func moveKeys(tx *wtx, level int) error {
-	_, err := tx.exec("INSERT INTO idempotency_keys (level, h, seq) SELECT level + 1, h, seq FROM idempotency_keys WHERE level = ? ORDER BY h, seq", level)
+// moveKeys moves level's entries whose h is in [lo, hi] (a range of the
+// signed int64s) into the next level.
+func moveKeys(tx *wtx, level int, lo, hi int64) error {
+	_, err := tx.exec("INSERT INTO idempotency_keys (level, h, seq) SELECT level + 1, h, seq FROM idempotency_keys"+
+		" WHERE level = ? AND h BETWEEN ? AND ? ORDER BY h, seq", level, lo, hi)
 	if err == nil {
-		_, err = tx.exec("DELETE FROM idempotency_keys WHERE level = ?", level)
+		_, err = tx.exec("DELETE FROM idempotency_keys WHERE level = ? AND h BETWEEN ? AND ?", level, lo, hi)
 	}
 	if err != nil {
 		return fmt.Errorf("moving idempotency keys from level %d: %w", level, err)

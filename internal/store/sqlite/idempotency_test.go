@@ -17,7 +17,7 @@ import (
 
 func TestKeyLevels(t *testing.T) {
 	var want []string
-	for i := 0; i <= len(keyLevelSize); i++ {
+	for i := 0; i <= len(keyLevelSize)+1; i++ { // and the sliced level and the last
 		want = append(want, strconv.Itoa(i))
 	}
 	if got := strings.Split(keyLevels, ", "); !cmp.Equal(got, want) {
@@ -29,7 +29,7 @@ func TestKeyLevels(t *testing.T) {
 // holds.
 func keyLevelCounts(t *testing.T, s *Store) []int {
 	t.Helper()
-	got := make([]int, len(keyLevelSize)+1)
+	got := make([]int, len(keyLevelSize)+2)
 	rows, err := s.rdb.QueryContext(t.Context(), "SELECT level, count(*) FROM idempotency_keys GROUP BY level")
 	if err != nil {
 		t.Fatal(err)
@@ -48,14 +48,15 @@ func keyLevelCounts(t *testing.T, s *Store) []int {
 	return got
 }
 
-// TestIdempotencyKeyLevels writes with 150 tokens through small levels:
-// every token replays its own write wherever its key's entry has moved, a
+// TestIdempotencyKeyLevels writes with 150 tokens through small levels
+// and level 2 in two slices: every token replays its own write wherever its
+// key's entry has moved, a
 // token reused with other parameters is refused, one reused after it
 // expired writes anew (and then replays that write), and pruning deletes
 // the expired records with their entries.
 func TestIdempotencyKeyLevels(t *testing.T) {
-	defer func(l [len(keyLevelSize)]int64) { keyLevelSize = l }(keyLevelSize)
-	keyLevelSize = [...]int64{4, 16, 64}
+	defer func(l [len(keyLevelSize)]int64, b int) { keyLevelSize, keySliceBits = l, b }(keyLevelSize, keySliceBits)
+	keyLevelSize, keySliceBits = [...]int64{4, 16}, 1
 	ctx := t.Context()
 	c := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := openWithClock(t, c.Now)
@@ -84,9 +85,16 @@ func TestIdempotencyKeyLevels(t *testing.T) {
 		}
 		revisions[i] = got.Revision
 	}
-	// Records 1..150: level 0 moved at 148, level 1 at 144, level 2 at 128.
-	if got, want := keyLevelCounts(t, s), []int{2, 4, 16, 128}; !cmp.Equal(got, want) {
-		t.Errorf("entries by level = %v, want %v", got, want)
+	// Records 1..150: level 0 moved at 148, level 1 at 144, and with it
+	// level 2's slice (144/16)%2 = 1, the negative h: level 2 holds only
+	// entries of slice 0 (moved at 128) that level 1 brought since.
+	got := keyLevelCounts(t, s)
+	if got[0] != 2 || got[1] != 4 || got[2]+got[3] != 144 || got[2] == 0 || got[3] == 0 {
+		t.Errorf("entries by level = %v, want [2 4 x 144-x], neither x nor 144-x 0", got)
+	}
+	var negative int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM idempotency_keys WHERE level = 2 AND h < 0").Scan(&negative); err != nil || negative != 0 {
+		t.Errorf("level 2 holds %d entries of the slice just moved (%v), want 0", negative, err)
 	}
 	for i := range writes {
 		got, err := update(i, "h")
