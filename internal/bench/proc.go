@@ -325,7 +325,9 @@ func threadsRunTime(pid int) (time.Duration, bool) {
 		total += n
 		read++
 	}
-	return time.Duration(total), read > 0
+	// A live process has run: all zeros is a kernel (or sandbox) that
+	// shows the file without keeping it.
+	return time.Duration(total), read > 0 && total > 0
 }
 
 func (c *child) cpuTime() (time.Duration, error) { return cpuTime(c.cmd.Process.Pid) }
