@@ -57,15 +57,20 @@ func readBody(r *http.Request, ri *reqInfo) (_ []byte, err error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
-	defer r.Body.Close()
-	if ri == nil || ri.host == nil {
-		return bodyResult(io.ReadAll(r.Body))
-	}
-	defer func() {
-		if err != nil {
-			ri.abandonBody()
+	if ri == nil || ri.host == nil || ri.w == nil {
+		defer r.Body.Close()
+		if ri == nil || ri.host == nil {
+			return bodyResult(io.ReadAll(r.Body))
 		}
-	}()
+	} else {
+		defer func() {
+			if err != nil {
+				ri.abandonBody() // the server closes the body after the answer
+			} else {
+				r.Body.Close()
+			}
+		}()
+	}
 	n := r.ContentLength
 	if n > ri.limit {
 		return nil, &http.MaxBytesError{Limit: ri.limit}
@@ -107,17 +112,24 @@ func readBody(r *http.Request, ri *reqInfo) (_ []byte, err error) {
 }
 
 // abandonBody gives up the rest of a body that will not be read (refused,
-// too large, too slow, broken): its connection's reads fail from now on
-// and it is closed after the answer. Without this, closing the body, and
-// the server before it answers, would wait to read up to 256 KiB of it,
-// which a stalled upload never sends.
+// too large, too slow, broken): the connection is closed after the answer,
+// and its reads fail drainWindow from now. The body is left open: net/http
+// closes it once the answer is written, and its close reads and discards
+// what is left, up to 256 KiB (beyond that it shuts the connection's
+// sending side and waits half a second before closing it). A client still
+// sending a body too large for the limit so finishes, reads the answer and
+// sees the connection end, where closing it with its bytes unread reset
+// it, and the client, mid-write, often lost the answer (TestQueryProtocol's
+// body too large, eksauth's oversized). A stalled upload holds the
+// connection for drainWindow more, not until its read deadline.
 func (ri *reqInfo) abandonBody() {
-	if ri.w == nil {
-		return
-	}
 	ri.w.Header().Set("Connection", "close")
-	_ = http.NewResponseController(ri.w).SetReadDeadline(time.Now())
+	_ = http.NewResponseController(ri.w).SetReadDeadline(time.Now().Add(drainWindow))
 }
+
+// drainWindow bounds how long a refused body's rest is read and discarded
+// after the answer.
+const drainWindow = 500 * time.Millisecond
 
 // firstAlloc is the buffer a declared body starts with: most bodies fit;
 // a larger one grows as its bytes arrive, so a stalled upload holds what

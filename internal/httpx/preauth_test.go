@@ -212,6 +212,32 @@ func TestTooLargeNotAwaited(t *testing.T) {
 	}
 }
 
+// TestTooLargeDrainedAfterAnswer: the rest of a body refused for its
+// declared size is read and discarded after the answer, so a client still
+// sending it finishes and then sees the connection end cleanly. Closed
+// with the bytes unread, the connection was reset under a client that was
+// still writing, which then often lost the answer.
+func TestTooLargeDrainedAfterAnswer(t *testing.T) {
+	url, _ := newHost(t, httpx.Config{MaxBodyBytes: 1000}, func(h *httpx.Host) {
+		mustHandle(t, h, "POST /clusters", httpx.EKS, func(w http.ResponseWriter, r *http.Request) error {
+			_, err := httpx.ReadBody(r)
+			return err
+		})
+	})
+	const length, sent = 20000, 8000 // more than the server's read buffer holds
+	c := stall(t, "127.0.0.1", url, "/clusters", length, sent)
+	if res := readResponse(t, c, 5*time.Second); res.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("upload beyond the limit: %d %s", res.status, res.body)
+	}
+	if _, err := c.Write([]byte(strings.Repeat("x", length-sent))); err != nil {
+		t.Fatalf("sending the rest of the body after the answer: %v", err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		t.Errorf("the connection after the answer: %v, want it closed cleanly", err)
+	}
+}
+
 // TestReadBodyLengths: declared bodies of every size class arrive whole
 // (they grow as their bytes arrive), and one shorter than declared is a
 // SerializationException.
