@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"time"
 )
 
 // The responses of the hottest operations write their own JSON
@@ -216,4 +217,20 @@ func appendEpochMillis(b []byte, ms int64) []byte {
 	frac := ms % 1000
 	b = append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
 	return b
+}
+
+// AppendTimeJSON appends t as time.Time's MarshalJSON does (RFC 3339 with
+// nanoseconds), for a t that TimeJSONOK accepts.
+func AppendTimeJSON(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+// TimeJSONOK reports whether AppendTimeJSON encodes t as MarshalJSON does:
+// a year from 0 to 9999 (MarshalJSON refuses others), in UTC or a
+// whole-minute zone of less than a day.
+func TimeJSONOK(t time.Time) bool {
+	_, off := t.Zone()
+	return t.Year() >= 0 && t.Year() <= 9999 && off%60 == 0 && off > -24*3600 && off < 24*3600
 }

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/podid/podid/eksapi"
 )
 
 // Session is what a vended session token carries. The token is the whole
@@ -143,7 +145,7 @@ func (k *keySet) seal(sess *Session) (string, error) {
 	bp := sealBuffers.Get().(*[]byte)
 	defer sealBuffers.Put(bp)
 	buf := append((*bp)[:0], make([]byte, headerLen+nonceLen)...)
-	if jsonTime(sess.Issued) && jsonTime(sess.Expiration) {
+	if eksapi.TimeJSONOK(sess.Issued) && eksapi.TimeJSONOK(sess.Expiration) {
 		buf = sess.appendJSON(buf)
 	} else {
 		plain, err := json.Marshal(sess)

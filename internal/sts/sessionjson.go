@@ -2,7 +2,6 @@ package sts
 
 import (
 	"slices"
-	"time"
 
 	"github.com/podid/podid/eksapi"
 )
@@ -68,9 +67,9 @@ func (s *Session) appendJSON(b []byte) []byte {
 		b = append(b, '}')
 	}
 	b = append(b, `,"iat":`...)
-	b = appendJSONTime(b, s.Issued)
+	b = eksapi.AppendTimeJSON(b, s.Issued)
 	b = append(b, `,"exp":`...)
-	b = appendJSONTime(b, s.Expiration)
+	b = eksapi.AppendTimeJSON(b, s.Expiration)
 	return append(b, '}')
 }
 
@@ -89,20 +88,4 @@ func appendJSONStrings(b []byte, member string, ss []string) []byte {
 		b = eksapi.AppendJSONString(b, s)
 	}
 	return append(b, ']')
-}
-
-// appendJSONTime appends t as time.Time's MarshalJSON does (RFC 3339
-// with nanoseconds) for a year it accepts (jsonTime).
-func appendJSONTime(b []byte, t time.Time) []byte {
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
-
-// jsonTime reports whether t is a time appendJSONTime encodes as
-// MarshalJSON does: a year from 0 to 9999 (MarshalJSON refuses others), in
-// UTC or a whole-minute zone.
-func jsonTime(t time.Time) bool {
-	_, off := t.Zone()
-	return t.Year() >= 0 && t.Year() <= 9999 && off%60 == 0 && off > -24*3600 && off < 24*3600
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/podid/podid/eksapi"
 )
 
 func checkSessionJSON(t *testing.T, s *Session) {
@@ -46,7 +48,7 @@ func FuzzSessionJSON(f *testing.F) {
 	f.Add("", "", "", "", "", "\u2028\xff", int64(-62135596800), int64(0))
 	f.Fuzz(func(t *testing.T, akid, role, key, value, ctxKey, other string, sec, nsec int64) {
 		at := time.Unix(sec, nsec).UTC()
-		if !jsonTime(at) {
+		if !eksapi.TimeJSONOK(at) {
 			return // seal takes json.Marshal for these
 		}
 		checkSessionJSON(t, &Session{

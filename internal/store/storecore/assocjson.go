@@ -3,7 +3,6 @@ package storecore
 import (
 	"encoding/json"
 	"strconv"
-	"time"
 
 	"github.com/podid/podid/eksapi"
 	"github.com/podid/podid/internal/store"
@@ -14,7 +13,7 @@ import (
 // an association with a client request token stores (Remember), encoded in
 // the store writer's turn, where writes wait for one another.
 func AppendAssociationJSON(b []byte, a *store.Association) ([]byte, error) {
-	if !jsonTime(a.CreatedAt) || !jsonTime(a.ModifiedAt) {
+	if !eksapi.TimeJSONOK(a.CreatedAt) || !eksapi.TimeJSONOK(a.ModifiedAt) {
 		// json.Marshal's refusal (or its encoding, should that change).
 		v, err := json.Marshal(a)
 		return append(b, v...), err
@@ -35,25 +34,10 @@ func AppendAssociationJSON(b []byte, a *store.Association) ([]byte, error) {
 	o.Key("Tags")
 	o.B = eksapi.AppendJSONStringMap(o.B, a.Tags)
 	o.Key("CreatedAt")
-	o.B = appendJSONTime(o.B, a.CreatedAt)
+	o.B = eksapi.AppendTimeJSON(o.B, a.CreatedAt)
 	o.Key("ModifiedAt")
-	o.B = appendJSONTime(o.B, a.ModifiedAt)
+	o.B = eksapi.AppendTimeJSON(o.B, a.ModifiedAt)
 	o.Key("Revision")
 	o.B = strconv.AppendInt(o.B, a.Revision, 10)
 	return append(o.B, '}'), nil
-}
-
-// jsonTime reports whether t is a time time.Time.MarshalJSON encodes as
-// RFC 3339 with nanoseconds (appendJSONTime): a four-digit year and a zone
-// offset in whole minutes of less than a day.
-func jsonTime(t time.Time) bool {
-	_, offset := t.Zone()
-	return t.Year() >= 0 && t.Year() <= 9999 && offset%60 == 0 && offset > -24*3600 && offset < 24*3600
-}
-
-// appendJSONTime is time.Time.MarshalJSON for a jsonTime time.
-func appendJSONTime(b []byte, t time.Time) []byte {
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
 }
