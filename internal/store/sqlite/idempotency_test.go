@@ -152,13 +152,7 @@ func TestMigrateIdempotencyKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db.Close()
-
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := migrated(t, db, path)
 	if got, want := keyLevelCounts(t, s), []int{0, 0, 0, 3}; !cmp.Equal(got, want) {
 		t.Errorf("entries by level after migration = %v, want %v", got, want)
 	}

@@ -415,6 +415,19 @@ func atVersion(t *testing.T, n int) (string, *sql.DB) {
 	return path, db
 }
 
+// migrated closes db, a database atVersion left at an older schema with
+// the rows a test put in, and opens it as podid does, migrating it.
+func migrated(t *testing.T, db *sql.DB, path string) *Store {
+	t.Helper()
+	db.Close()
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // TestMigrateIdempotencyRecords opens a database at schema version 1 with a
 // token record: migration 2 keeps the record, which still replays.
 func TestMigrateIdempotencyRecords(t *testing.T) {
@@ -429,13 +442,7 @@ func TestMigrateIdempotencyRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
-
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := migrated(t, db, path)
 	got, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{Idempotency: &store.Idempotency{Key: "CreateCluster/c1/tok", Hash: "h1"}})
 	if err != nil || got.Revision != 7 {
 		t.Errorf("replay after migration = revision %d, %v; want the stored record (revision 7)", got.Revision, err)
@@ -498,13 +505,7 @@ func TestMigrateAuditEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db.Close()
-
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := migrated(t, db, path)
 	if err := s.AppendEvents(ctx, old[:1]); err != nil {
 		t.Fatalf("appending a migrated event again: %v", err)
 	}
@@ -594,12 +595,7 @@ func TestMigrationAuditKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db.Close()
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := migrated(t, db, path)
 	storetest.CheckMigratedAuditKeys(t, s, time.UnixMicro(0), "ev-")
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Error(err)
@@ -626,12 +622,7 @@ func TestMigrationAuditKeyBuckets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db.Close()
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := migrated(t, db, path)
 	storetest.CheckMigratedAuditKeyBuckets(t, s)
 	var keys int
 	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM audit_keys").Scan(&keys); err != nil || keys != 2*(n+1-299) {
@@ -730,12 +721,7 @@ func TestMigrationAuditKeySeqs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db.Close()
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := migrated(t, db, path)
 	var keys int
 	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM audit_keys k JOIN audit_events e ON e.seq = k.seq AND k.bucket = e.seq >> 8").Scan(&keys); err != nil || keys != 2*n {
 		t.Errorf("after migration audit_keys holds %d rows of their events (%v), want %d", keys, err, 2*n)
