@@ -224,7 +224,8 @@ const (
 //
 // The writer opens its transactions with BEGIN IMMEDIATE (_txlock), taking
 // the write lock up front so a transaction never fails half-way on lock
-// upgrade.
+// upgrade, and writes its -wal file through walVFSName's VFS, a commit's
+// frames with one system call.
 func dsn(abs string, readOnly bool) string {
 	u := url.URL{Scheme: "file", Path: abs}
 	q := url.Values{}
@@ -243,6 +244,7 @@ func dsn(abs string, readOnly bool) string {
 		q.Add("_pragma", "query_only(ON)")
 	} else {
 		q.Set("_txlock", "immediate")
+		q.Set("vfs", walVFSName)
 	}
 	return u.String() + "?" + q.Encode()
 }
