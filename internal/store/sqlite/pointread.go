@@ -59,10 +59,12 @@ func (c *rawStmts) readRow(ctx context.Context, query string, args []driver.Name
 	return found, err
 }
 
-// rawStmt is a statement of the driver's that queries with a context.
+// rawStmt is a statement of the driver's that queries and executes with a
+// context.
 type rawStmt interface {
 	driver.Stmt
 	driver.StmtQueryContext
+	driver.StmtExecContext
 }
 
 // prepareRaw prepares query on dc, a driver connection.
@@ -78,7 +80,7 @@ func prepareRaw(ctx context.Context, dc any, query string) (rawStmt, error) {
 	q, ok := st.(rawStmt)
 	if !ok {
 		st.Close()
-		return nil, fmt.Errorf("sqlite driver statement %T cannot query with a context", st)
+		return nil, fmt.Errorf("sqlite driver statement %T cannot query and execute with a context", st)
 	}
 	return q, nil
 }
