@@ -261,11 +261,12 @@ func (s *Store) clusterExists(ctx context.Context, region, cluster string) error
 }
 
 // readForUpdateQuery is getAssociationQuery's columns, then the token's
-// record's (NULL without one).
-const readForUpdateQuery = `SELECT a.namespace, a.service_account, a.role_arn, a.target_role_arn, a.external_id, a.policy,
+// record's (NULL without one); its arguments are idempotencySeqQuery's,
+// then the association's key.
+var readForUpdateQuery = `SELECT a.namespace, a.service_account, a.role_arn, a.target_role_arn, a.external_id, a.policy,
 	a.disable_session_tags, a.owner_arn, a.tags, a.created_at, a.modified_at, a.revision, i.hash, i.result, i.created_at
 	FROM associations AS a LEFT JOIN idempotency AS i ON i.seq = (` + idempotencySeqQuery + `)
-	WHERE a.region = ? AND a.cluster_name = ? AND a.id = ?`
+	WHERE a.region = ?3 AND a.cluster_name = ?4 AND a.id = ?5`
 
 // readForUpdate is replay followed by readAssociation in one statement
 // (the writer's hot path), read through the driver's interfaces

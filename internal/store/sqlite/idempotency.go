@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/storecore"
@@ -68,10 +69,19 @@ func init() {
 	}
 }
 
-// idempotencySeqQuery is the seq of the newest record of a key, from its
-// arguments keyHash(key) and key.
-const idempotencySeqQuery = "SELECT max(k.seq) FROM idempotency_keys AS k JOIN idempotency AS j ON j.seq = k.seq" +
-	" WHERE k.level IN (" + keyLevels + ") AND k.h = ? AND j.key = ?"
+// idempotencySeqQuery is the seq of the newest record of a key (NULL
+// without one), from its arguments ?1 = keyHash(key) and ?2 = key: the
+// largest of one probe of each level. Written as "level IN (levels)", the
+// probe made SQLite build an ephemeral b-tree of the levels on every run
+// of the statement (the writer runs it for every Update with a token).
+var idempotencySeqQuery = func() string {
+	var probes []string
+	for _, level := range strings.Split(keyLevels, ", ") {
+		probes = append(probes, "coalesce((SELECT max(k.seq) FROM idempotency_keys AS k JOIN idempotency AS j ON j.seq = k.seq"+
+			" WHERE k.level = "+level+" AND k.h = ?1 AND j.key = ?2), 0)")
+	}
+	return "SELECT nullif(max(" + strings.Join(probes, ", ") + "), 0)" // seq starts at 1
+}()
 
 // replay looks the idempotency token (if any) up inside the write
 // transaction and decides on its record as storecore.Replay does.
