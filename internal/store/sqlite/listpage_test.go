@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql/driver"
 	"fmt"
 	"strings"
 	"testing"
@@ -114,4 +115,70 @@ func FuzzDecodeAssociationPage(f *testing.F) {
 			t.Fatalf("decoded %d records, want %d", len(items), n)
 		}
 	})
+}
+
+// TestPointReadsMatchRows: the point reads that read an association as
+// one record (GetAssociation's, and the writer's for Update, with a token
+// and without) return what its columns hold, whatever the values; one
+// holding a NUL, which SQLite's printf cannot carry, is read column by
+// column.
+func TestPointReadsMatchRows(t *testing.T) {
+	ctx := t.Context()
+	s := openWithClock(t, time.Now)
+	if _, err := s.CreateCluster(ctx, store.Cluster{Region: "eu-west-1", Name: "c1"}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	awkward := []string{"", "12:34,56", "%s%d%%", "ünï ☃ 字", "two\nlines\r\n", "a,b:c", "9:", ",", "nul\x00inside"}
+	for i, odd := range awkward {
+		a := store.Association{
+			Region: "eu-west-1", ID: fmt.Sprintf("a-%017d", i), ClusterName: "c1", Namespace: "ns", ServiceAccount: fmt.Sprintf("sa-%d", i),
+			RoleARN: "arn:aws:iam::000000000000:role/r" + odd, TargetRoleARN: odd, ExternalID: odd,
+			Policy: `{"Statement":[{"Sid":"` + strings.ReplaceAll(odd, "\n", `\n`) + `"}]}`, DisableSessionTags: i%2 == 0,
+			OwnerARN: odd, Tags: map[string]string{"k": odd, odd: "v"}, CreatedAt: time.Now(), ModifiedAt: time.Now(),
+		}
+		if _, err := s.CreateAssociation(ctx, a, store.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		read := func() store.Association {
+			t.Helper()
+			rows, err := s.queryAssociations(ctx, 1, "SELECT "+associationColumns+" FROM associations WHERE region = ? AND cluster_name = ? AND id = ?",
+				a.Region, a.ClusterName, a.ID)
+			if err != nil || len(rows) != 1 {
+				t.Fatalf("reading %q's row: %d rows, %v", odd, len(rows), err)
+			}
+			return rows[0]
+		}
+		got, err := s.lookupAssociation(ctx, a.Region, a.ClusterName, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(got, read()); diff != "" {
+			t.Errorf("lookupAssociation of %q (-got +want):\n%s", odd, diff)
+		}
+		for _, opts := range []store.WriteOptions{{}, {Idempotency: &store.Idempotency{Key: fmt.Sprint("token-", i), Hash: "h"}}} {
+			var seen store.Association
+			want := read()
+			updated, err := s.UpdateAssociation(ctx, a.Region, a.ClusterName, a.ID, func(a *store.Association) error {
+				seen = *a
+				a.RoleARN += "x"
+				return nil
+			}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(seen, want); diff != "" {
+				t.Errorf("the Update of %q (token %v) read (-got +want):\n%s", odd, opts.Idempotency != nil, diff)
+			}
+			if diff := cmp.Diff(updated, read()); diff != "" {
+				t.Errorf("the Update of %q (token %v) returned (-got +want):\n%s", odd, opts.Idempotency != nil, diff)
+			}
+		}
+		var v [1]driver.Value
+		if _, err := s.raw.readRow(ctx, getAssociationQuery, keyArgs(a.Region, a.ClusterName, a.ID), v[:]); err != nil {
+			t.Fatal(err)
+		}
+		if _, decoded := decodeAssociationRecord(v[0]); decoded != !strings.Contains(odd, "\x00") {
+			t.Errorf("the record of %q decodes: %v", odd, decoded)
+		}
+	}
 }
