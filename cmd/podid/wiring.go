@@ -158,7 +158,7 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 				Name: "podid_store_commits_total", Help: "SQLite write transactions committed (one WAL fsync each).",
 			}, func() float64 { return float64(ws.Stats().Commits) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "podid_store_writes_total", Help: "Writes those transactions carried (several per transaction when writers are concurrent).",
+				Name: "podid_store_writes_total", Help: "Writes those transactions carried (several per transaction when writers are concurrent; SQLite: the audit trail's appends not counted).",
 			}, func() float64 { return float64(ws.Stats().Writes) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "podid_store_timed_writes_total", Help: "Writes that committed, whose time podid_store_write_stage_seconds_total sums.",

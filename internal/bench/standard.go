@@ -324,7 +324,7 @@ func printStoreCounts(out io.Writer, c map[string]float64) {
 	if commits <= 0 {
 		return
 	}
-	fmt.Fprintf(out, "group commit: podid's Update phases committed %.0f writes (updates and audit batches) in %.0f transactions, %.1f per fsync\n",
+	fmt.Fprintf(out, "group commit: podid's Update phases committed %.0f writes (the audit trail's appends not counted) in %.0f transactions, %.1f per fsync\n",
 		writes, commits, writes/commits)
 	timed := c["podid_store_timed_writes_total"]
 	if timed <= 0 {

@@ -22,18 +22,34 @@ import (
 // events.
 const keyBucketShift = 8
 
-// AppendEvents stores events in one write of the writer (group commit
-// with whatever else is waiting): each chunk of events, then their keys in
-// their events' buckets (a retried event stored already keeps its keys).
+// auditChunk is how many events one background write of AppendEvents
+// stores: a few hundred microseconds of the writer's time, about what a
+// transaction waits for the sync before it (see writer.doBackground).
+const auditChunk = 16
+
+// AppendEvents stores events in background writes of the writer, of
+// auditChunk events each: a batch of a few hundred events in one write
+// held every write queued behind it for milliseconds.
+func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
+	fns := make([]func(*wtx) error, 0, (len(events)+auditChunk-1)/auditChunk)
+	for len(events) > 0 {
+		chunk := events[:min(len(events), auditChunk)]
+		events = events[len(chunk):]
+		fns = append(fns, appendEvents(chunk))
+	}
+	return s.w.doBackground(ctx, fns)
+}
+
+// appendEvents is the write that stores events: each chunk of events, then
+// their keys in their events' buckets (a retried event stored already
+// keeps its keys, so a batch whose writes partly failed can be appended
+// again whole).
 // The statements are INSERT OR IGNORE, so a statement cannot stop halfway
 // and SQLite keeps no statement journal for it (ON CONFLICT DO NOTHING
 // leaves a NOT NULL violation to abort, so it copied every page the
 // statement touched first); the values are never NULL.
-func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	return s.w.do(ctx, func(tx *wtx) error {
+func appendEvents(events []store.Event) func(*wtx) error {
+	return func(tx *wtx) error {
 		args := make([]any, 0, 9*min(len(events), storecore.AuditInsertRows))
 		var keys []any
 		for len(events) > 0 {
@@ -78,7 +94,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
 			}
 		}
 		return nil
-	})
+	}
 }
 
 // firstSeq is the seq of the first of the n events an insert stored, if

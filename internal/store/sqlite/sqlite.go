@@ -286,7 +286,9 @@ func (s *Store) closeDBs() error {
 // WriteStats counts the writer's work since Open.
 type WriteStats struct {
 	Commits int64 // transactions committed and synced (one fsync of the WAL each)
-	Writes  int64 // write operations they carried (group commit: >= Commits)
+	// Writes counts the write operations they carried (group commit:
+	// >= Commits), but for background writes (the audit trail's appends).
+	Writes int64
 	// Stages sums the time the writes that committed spent in each stage
 	// of the write path.
 	Stages WriteStages

@@ -54,7 +54,8 @@ func TestWALVFSWritesCommitBeforeReturning(t *testing.T) {
 			batch[j] = walBenchEvent("us-east-1", "c", fmt.Sprint("a-", j), record)
 			batch[j].ID = uuid.NewString()
 		}
-		if err := s.AppendEvents(ctx, batch); err != nil {
+		// One write, one transaction (AppendEvents would split it).
+		if err := s.w.do(ctx, appendEvents(batch)); err != nil {
 			t.Fatal(err)
 		}
 		n, last := commits()

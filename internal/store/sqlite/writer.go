@@ -43,9 +43,12 @@ type writer struct {
 	stmts map[string]*sql.Stmt // used only by the writer goroutine
 	// raw are statements prepared on conn's driver connection (readRow),
 	// used only by the writer goroutine.
-	raw    map[string]rawStmt
-	named  []driver.NamedValue // exec's arguments, used only by the writer goroutine
-	reqs   chan *writeReq
+	raw   map[string]rawStmt
+	named []driver.NamedValue // exec's arguments, used only by the writer goroutine
+	reqs  chan *writeReq
+	// bg carries background writes (doBackground): the writer takes one
+	// when it would otherwise wait for the sync in flight, or when idle.
+	bg     chan *writeReq
 	quit   chan struct{}
 	done   chan struct{}
 	notify func() // called after a commit that wrote something is durable
@@ -80,7 +83,9 @@ type writer struct {
 	failed    error
 	syncsDone chan struct{}
 
-	commits, writes atomic.Int64 // for Stats
+	// For Stats: commits, the foreground writes they carried and the
+	// stages of those.
+	commits, writes atomic.Int64
 	stages          stageTimes
 }
 
@@ -95,10 +100,10 @@ type stageTimes struct {
 	queued, batched, committing, syncing, returning atomic.Int64
 }
 
-// record adds the stages of a write that began at start.
-func (st *stageTimes) record(start time.Time, req *writeReq, now time.Time) {
+// record adds the stages of a write answered at now.
+func (st *stageTimes) record(req *writeReq, now time.Time) {
 	j := req.job
-	st.queued.Add(int64(req.taken.Sub(start)))
+	st.queued.Add(int64(req.taken.Sub(req.start)))
 	st.batched.Add(int64(j.start.Sub(req.taken)))
 	st.committing.Add(int64(j.committed.Sub(j.start)))
 	st.syncing.Add(int64(j.answered.Sub(j.committed)))
@@ -133,14 +138,15 @@ type writeReq struct {
 	ctx  context.Context
 	fn   func(*wtx) error
 	done chan writeResult
+	bg   bool // a background write (doBackground)
 	// What fn's last successful run changed in the change feed
 	// (wtx.changed), and whether it changed more than that lists.
 	changes []store.Change
 	partial bool
-	// When the writer took the request, and the transaction that
-	// committed it (nil if none did), for the writer's stageTimes.
-	taken time.Time
-	job   *syncJob
+	// When it was submitted and the writer took it, and the transaction
+	// that committed it (nil if none did), for the writer's stageTimes.
+	start, taken time.Time
+	job          *syncJob
 }
 
 type writeResult struct {
@@ -161,6 +167,7 @@ func newWriter(ctx context.Context, db *sql.DB, path string, idx *walIndex, log 
 		conn:      conn,
 		stmts:     make(map[string]*sql.Stmt),
 		reqs:      make(chan *writeReq),
+		bg:        make(chan *writeReq),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 		notify:    notify,
@@ -192,27 +199,81 @@ func newWriter(ctx context.Context, db *sql.DB, path string, idx *walIndex, log 
 // durable (nil) or fn's write was rolled back (fn's error, as is). A panic
 // in fn is re-raised in the caller's goroutine.
 func (w *writer) do(ctx context.Context, fn func(*wtx) error) error {
-	start := time.Now()
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
+	req, err := w.submit(ctx, fn, false)
+	if err != nil {
+		return err
+	}
+	return w.wait(req)
+}
+
+// doBackground runs each of fns as a write of its own, in order, at the
+// writer's leisure: the writer takes one when it has run what is queued
+// and waits for the sync in flight (it could not commit sooner anyway), or
+// when it is idle, so that bulk work (the audit trail's batches) fills the
+// time a transaction waits for the last one's sync instead of holding up
+// the writes queued behind it. It returns once every write that was taken
+// is durable or rolled back: the first error, or a panic, of fns.
+func (w *writer) doBackground(ctx context.Context, fns []func(*wtx) error) error {
+	reqs := make([]*writeReq, 0, len(fns))
+	var err error
+	for _, fn := range fns {
+		var req *writeReq
+		if req, err = w.submit(ctx, fn, true); err != nil {
+			break
+		}
+		reqs = append(reqs, req)
+	}
+	var panicked *writeResult
+	for _, req := range reqs {
+		res := w.result(req)
+		if res.panicked && panicked == nil {
+			panicked = &res
+		} else if res.err != nil && err == nil {
+			err = noSpace(res.err)
+		}
+	}
+	if panicked != nil {
+		panic(panicked.panicVal)
+	}
+	return err
+}
+
+// submit hands fn to the writer, as a background write if bg.
+func (w *writer) submit(ctx context.Context, fn func(*wtx) error, bg bool) (*writeReq, error) {
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1), bg: bg, start: time.Now()}
+	ch := w.reqs
+	if bg {
+		ch = w.bg
+	}
 	select {
-	case w.reqs <- req:
+	case ch <- req:
 		req.taken = time.Now() // only this goroutine reads it
+		return req, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	case <-w.quit:
-		return errClosed
+		return nil, errClosed
 	}
-	// Once accepted, the request always gets an answer, promptly: waiting
-	// for it rather than for ctx means a caller never returns an error
-	// for a write that then commits.
-	res := <-req.done
-	if req.job != nil && res.err == nil && !res.panicked {
-		w.stages.record(start, req, time.Now())
-	}
+}
+
+// wait returns req's error, or re-raises its panic.
+func (w *writer) wait(req *writeReq) error {
+	res := w.result(req)
 	if res.panicked {
 		panic(res.panicVal)
 	}
 	return noSpace(res.err)
+}
+
+// result waits for req's answer. Once accepted, a request always gets an
+// answer, promptly: waiting for it rather than for its context means a
+// caller never returns an error for a write that then commits.
+func (w *writer) result(req *writeReq) writeResult {
+	res := <-req.done
+	if req.job != nil && !req.bg && res.err == nil && !res.panicked {
+		w.stages.record(req, time.Now())
+	}
+	return res
 }
 
 // noSpace marks the error of a write that failed for want of disk space
@@ -269,6 +330,8 @@ func (w *writer) run() {
 		case <-w.quit:
 			return
 		case req := <-w.reqs:
+			w.runBatch(req)
+		case req := <-w.bg:
 			w.runBatch(req)
 		}
 	}
@@ -364,7 +427,7 @@ func (w *writer) commitRecord(batch []*writeReq, results []writeResult) *storeco
 // next returns a request to add to a batch of n, or ok false to commit
 // now. While the last commit's sync is in flight, the transaction takes
 // every write that arrives until that sync is done (it could not commit
-// sooner). Then, as after any commit, the gatherer's window waits a little
+// sooner), and background writes while none is queued. Then, as after any commit, the gatherer's window waits a little
 // for the writers that sync answered, who are likely on their way back:
 // committing at once would split the writers into two groups that
 // alternate, each paying a commit's fixed cost (its WAL frames of shared
@@ -373,6 +436,13 @@ func (w *writer) next(window **storecore.Window[*writeReq], n int) (req *writeRe
 	if w.syncing != nil {
 		select {
 		case req := <-w.reqs:
+			return req, true
+		default:
+		}
+		select {
+		case req := <-w.reqs:
+			return req, true
+		case req := <-w.bg:
 			return req, true
 		case <-w.syncing.done:
 			w.awaitSync()
@@ -418,7 +488,7 @@ func (w *writer) syncLoop() {
 		w.answer(job.batch, job.results, job.err)
 		if job.err == nil {
 			w.commits.Add(1)
-			w.writes.Add(int64(len(job.batch)))
+			w.writes.Add(int64(foreground(job.batch)))
 			w.notify() // the first write at least succeeded
 			if w.ckpt != nil {
 				w.ckpt.poke()
@@ -426,6 +496,17 @@ func (w *writer) syncLoop() {
 		}
 		close(job.done)
 	}
+}
+
+// foreground counts the writes of batch that are not background writes.
+func foreground(batch []*writeReq) int {
+	n := 0
+	for _, req := range batch {
+		if !req.bg {
+			n++
+		}
+	}
+	return n
 }
 
 // answerNow answers a batch that did not commit, after the sync in flight:
