@@ -89,6 +89,9 @@ type Recorder struct {
 	// (which starts the flush interval), a batch's worth of them.
 	kick chan struct{}
 
+	// records are the buffers of events' records.
+	records recordBuffers
+
 	dropped atomic.Int64
 	stored  atomic.Int64
 	quit    chan struct{}
@@ -137,7 +140,21 @@ func New(cfg Config) *Recorder {
 
 // Begin gives the request a Detail for its handler (httpx.Observer).
 func (rc *Recorder) Begin(ctx context.Context) context.Context {
-	return context.WithValue(ctx, detailKey{}, &Detail{})
+	return &detailContext{Context: ctx}
+}
+
+// detailContext is a request's context carrying its Detail: one
+// allocation where context.WithValue and the Detail would be two.
+type detailContext struct {
+	context.Context
+	d Detail
+}
+
+func (c *detailContext) Value(key any) any {
+	if key == (detailKey{}) {
+		return &c.d
+	}
+	return c.Context.Value(key)
 }
 
 // Done queues the request's event, if it makes one (httpx.Observer). It
@@ -219,9 +236,12 @@ func (rc *Recorder) appendQueued() {
 	}
 	rc.mu.Unlock()
 	for batch := range slices.Chunk(events, rc.cfg.BatchSize) {
-		rc.append(batch)
+		if rc.append(batch) {
+			// Stored: the store keeps copies of the records.
+			rc.records.release(batch)
+		}
 	}
-	clear(events) // the events' bytes are the garbage collector's now
+	clear(events) // the events' other bytes are the garbage collector's now
 	rc.mu.Lock()
 	rc.spare = events[:0]
 	rc.mu.Unlock()
@@ -312,8 +332,10 @@ func (rc *Recorder) appendLoop() {
 	}
 }
 
-// append stores a batch, trying a few times when the store fails.
-func (rc *Recorder) append(batch []store.Event) {
+// append stores a batch, trying a few times when the store fails, and
+// reports whether it did. (A failed append's records are left alone: a
+// write the store gave up waiting for could still read them.)
+func (rc *Recorder) append(batch []store.Event) bool {
 	var err error
 	for attempt := range 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -321,7 +343,7 @@ func (rc *Recorder) append(batch []store.Event) {
 		cancel()
 		if err == nil {
 			rc.stored.Add(int64(len(batch)))
-			return
+			return true
 		}
 		select {
 		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
@@ -330,6 +352,7 @@ func (rc *Recorder) append(batch []store.Event) {
 	}
 	rc.dropped.Add(int64(len(batch)))
 	rc.log.Error("audit: storing events failed; they are lost", "events", len(batch), "err", err)
+	return false
 }
 
 func (rc *Recorder) pruneLoop() {

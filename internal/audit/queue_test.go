@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -166,4 +167,45 @@ func fillQueue(t *testing.T, g *gatedAudit, serve func()) {
 	}
 	serve()
 	serve()
+}
+
+// TestQueueRecordsReused: the buffers of stored records are written again
+// for later events (recordBuffers), and every stored record is still its
+// own event's: requests served while an append is under way (held here)
+// do not write into its records.
+func TestQueueRecordsReused(t *testing.T) {
+	g := &gatedAudit{gate: make(chan struct{}), entered: make(chan struct{}, 1), appended: make(chan int, 64)}
+	rec, serve := recordingHost(t, g, audit.Config{BatchSize: 4, FlushInterval: time.Hour})
+	for range 4 {
+		serve()
+	}
+	select {
+	case <-g.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no append began within 10s")
+	}
+	const events = 24
+	for range events - 4 {
+		serve()
+	}
+	close(g.gate)
+	rec.Flush(t.Context())
+	got, _, err := g.LookupEvents(t.Context(), store.EventQuery{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != events {
+		t.Fatalf("%d events stored, want %d", len(got), events)
+	}
+	for _, e := range got {
+		var r struct {
+			EventID, RequestID string
+		}
+		if err := json.Unmarshal(e.Record, &r); err != nil {
+			t.Fatalf("event %s: record %q: %v", e.ID, e.Record, err)
+		}
+		if r.EventID != e.ID || r.RequestID != e.ID {
+			t.Errorf("event %s has the record of event %s (request %s)", e.ID, r.EventID, r.RequestID)
+		}
+	}
 }

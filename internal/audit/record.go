@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"maps"
@@ -278,28 +277,27 @@ func (rc *Recorder) build(r *http.Request, c httpx.Completed, d *Detail) (store.
 		rec.UserIdentity.AccountID = rc.cfg.AccountID
 	}
 	rec.Resources = rc.resources(r, region, form, d.Resources)
-	// The parameters, then the record after them in the same buffer; the
-	// record is copied out at its size (the event waits in the queue).
+	// The parameters in a pooled buffer; the record in one of the
+	// recorder's record buffers, which the event carries to the store.
 	buf := bufs.Get().(*[]byte)
 	defer bufs.Put(buf)
-	scratch := (*buf)[:0]
-	var err error
 	if d.RequestParameters == nil {
-		if scratch, err = appendRequestParameters(scratch, r, c, form); err != nil {
+		scratch, err := appendRequestParameters((*buf)[:0], r, c, form)
+		if err != nil {
 			return store.Event{}, false
+		}
+		if cap(scratch) > cap(*buf) && cap(scratch) <= maxPooledBuf {
+			*buf = scratch[:0] // grown: keep the larger one
 		}
 		rec.requestJSON = scratch
 	}
-	b, err := rec.appendJSON(scratch[len(scratch):])
+	b, err := rec.appendJSON(rc.records.get())
 	if err != nil {
 		return store.Event{}, false
 	}
-	if cap(b) > cap(*buf) && cap(b) <= maxPooledBuf {
-		*buf = b[:0] // grown: keep the larger one
-	}
 	ev := store.Event{
 		ID: rec.EventID, Time: c.Start, Name: op, Source: rec.EventSource, ReadOnly: readOnly,
-		Username: username(rec.UserIdentity), AccessKeyID: rec.UserIdentity.AccessKeyID, Record: bytes.Clone(b),
+		Username: username(rec.UserIdentity), AccessKeyID: rec.UserIdentity.AccessKeyID, Record: rc.records.fit(b),
 		Resources: make([]store.EventResource, len(rec.Resources)),
 	}
 	for i, res := range rec.Resources {
@@ -308,8 +306,8 @@ func (rc *Recorder) build(r *http.Request, c httpx.Completed, d *Detail) (store.
 	return ev, true
 }
 
-// bufs are build's buffers, each grown to the largest record it wrote
-// (up to maxPooledBuf).
+// bufs are build's buffers for request parameters, each grown to the
+// largest it wrote (up to maxPooledBuf).
 const maxPooledBuf = 64 << 10
 
 var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}

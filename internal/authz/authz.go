@@ -16,7 +16,8 @@ type Authorizer interface {
 	// (an ARN, or "*"), or an error: a *DeniedError when the policy
 	// refuses, anything else when it could not decide. reqCtx holds the
 	// request's condition keys (aws:RequestTag/KEY, aws:TagKeys); nil
-	// when the request has none.
+	// when the request has none. Authorize does not modify reqCtx
+	// (callers share one map among requests).
 	Authorize(ctx context.Context, id *Identity, action, resource string, reqCtx map[string][]string) error
 }
 

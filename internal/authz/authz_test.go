@@ -67,3 +67,41 @@ func TestRequestTags(t *testing.T) {
 		t.Errorf("aws:TagKeys = %v", v)
 	}
 }
+
+// TestWithCaller: WithCaller's context answers as WithIdentity,
+// WithRegion (unless "") and WithSecureTransport (if secure) would, over
+// a parent that carries a region and TLS of its own or none.
+func TestWithCaller(t *testing.T) {
+	id := &authz.Identity{ARN: "arn:aws:iam::111122223333:root"}
+	parents := map[string]context.Context{
+		"bare":   context.Background(),
+		"marked": authz.WithSecureTransport(authz.WithRegion(authz.WithIdentity(context.Background(), &authz.Identity{}), "eu-west-1")),
+	}
+	for name, parent := range parents {
+		for _, caller := range []*authz.Identity{nil, id} {
+			for _, region := range []string{"", "us-west-2"} {
+				for _, secure := range []bool{false, true} {
+					want := authz.WithIdentity(parent, caller)
+					if region != "" {
+						want = authz.WithRegion(want, region)
+					}
+					if secure {
+						want = authz.WithSecureTransport(want)
+					}
+					got := authz.WithCaller(parent, caller, region, secure)
+					gotID, gotOK := authz.FromContext(got)
+					wantID, wantOK := authz.FromContext(want)
+					if gotID != wantID || gotOK != wantOK {
+						t.Errorf("%s, %v, %q, %v: identity %v %v, want %v %v", name, caller, region, secure, gotID, gotOK, wantID, wantOK)
+					}
+					if g, w := authz.Region(got, "fallback"), authz.Region(want, "fallback"); g != w {
+						t.Errorf("%s, %v, %q, %v: region %q, want %q", name, caller, region, secure, g, w)
+					}
+					if g, w := authz.SecureTransport(got), authz.SecureTransport(want); g != w {
+						t.Errorf("%s, %v, %q, %v: secure transport %v, want %v", name, caller, region, secure, g, w)
+					}
+				}
+			}
+		}
+	}
+}

@@ -28,7 +28,14 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	}
 	b, err := readBody(r, ri)
 	if err == nil {
-		again := &bodyAgain{} // one allocation, not NopCloser's and the reader's
+		// One allocation (none in the host), not NopCloser's and the
+		// reader's.
+		var again *bodyAgain
+		if ri != nil {
+			again = &ri.again
+		} else {
+			again = &bodyAgain{}
+		}
 		again.Reset(b)
 		r.Body = again
 	}
@@ -160,16 +167,23 @@ func readDeclared(body io.Reader, n int64) ([]byte, error) {
 // bodyResult classifies a body read's failure: the limit, the deadline,
 // or a body that could not be read.
 func bodyResult(b []byte, err error) ([]byte, error) {
+	if err == nil {
+		return b, nil
+	}
+	return nil, bodyError(err)
+}
+
+// bodyError is bodyResult's failure (apart, so that a body read well
+// does not allocate errors.As's target).
+func bodyError(err error) error {
 	var mbe *http.MaxBytesError
 	switch {
-	case err == nil:
-		return b, nil
 	case errors.As(err, &mbe):
-		return nil, mbe
+		return mbe
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return nil, fmt.Errorf("%w: %w", ErrBodyTimeout, err)
+		return fmt.Errorf("%w: %w", ErrBodyTimeout, err)
 	}
-	return nil, &DecodeError{err}
+	return &DecodeError{err}
 }
 
 var errTrailingData = errors.New("unexpected data after the JSON object")

@@ -38,6 +38,9 @@ import (
 // HeaderRequestID is on every response the host writes.
 const HeaderRequestID = "X-Amzn-RequestId"
 
+// requestIDKey is HeaderRequestID as a key of http.Header.
+var requestIDKey = http.CanonicalHeaderKey(HeaderRequestID)
+
 // Defaults of the body bounds (Config).
 const (
 	// DefaultMaxBodyBytes bounds request bodies when Config.MaxBodyBytes
@@ -296,6 +299,10 @@ type reqInfo struct {
 	body    []byte // read once by ReadBody
 	read    bool
 	bodyErr error
+	again   bodyAgain // the body ReadBody read, to be read again
+	// idHeader is the X-Amzn-RequestId header's value, id (set without
+	// Header.Set's allocation).
+	idHeader [1]string
 }
 
 type reqInfoKey struct{}
@@ -303,6 +310,20 @@ type reqInfoKey struct{}
 func info(ctx context.Context) *reqInfo {
 	ri, _ := ctx.Value(reqInfoKey{}).(*reqInfo)
 	return ri
+}
+
+// reqContext is a request's context carrying its reqInfo: one allocation
+// where context.WithValue and the record would be two.
+type reqContext struct {
+	context.Context
+	ri reqInfo
+}
+
+func (c *reqContext) Value(key any) any {
+	if key == (reqInfoKey{}) {
+		return &c.ri
+	}
+	return c.Context.Value(key)
 }
 
 // RequestID returns the X-Amzn-RequestId of the request ctx belongs to, or
@@ -327,13 +348,16 @@ func SetOperation(ctx context.Context, op string) {
 // routes the rest.
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	ri := &reqInfo{id: newRequestID(), family: Default, limit: h.cfg.MaxBodyBytes, host: h}
-	ctx := context.WithValue(r.Context(), reqInfoKey{}, ri)
+	rc := &reqContext{Context: r.Context()}
+	ri := &rc.ri
+	ri.id, ri.family, ri.limit, ri.host = newRequestID(), Default, h.cfg.MaxBodyBytes, h
+	var ctx context.Context = rc
 	if h.cfg.Observer != nil {
 		ctx = h.cfg.Observer.Begin(ctx)
 	}
 	r = r.WithContext(ctx)
-	w.Header().Set(HeaderRequestID, ri.id)
+	ri.idHeader[0] = ri.id
+	w.Header()[requestIDKey] = ri.idHeader[:]
 	sw := &ri.sw // one allocation with ri
 	sw.ResponseWriter = w
 	ri.w = sw

@@ -86,7 +86,7 @@ func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request, in *e
 		return nil, err
 	}
 	setRevision(w, got.Revision)
-	return &eksapi.AssociationOutput{Association: s.associationShape(got)}, nil
+	return &s.associationOutput(got).out, nil
 }
 
 func (s *Server) describeAssociation(w http.ResponseWriter, r *http.Request, _ *noInput) (*eksapi.AssociationOutput, error) {
@@ -98,7 +98,7 @@ func (s *Server) describeAssociation(w http.ResponseWriter, r *http.Request, _ *
 	if err != nil {
 		return nil, err
 	}
-	return &eksapi.AssociationOutput{Association: s.associationShape(a)}, nil
+	return &s.associationOutput(a).out, nil
 }
 
 func (s *Server) updateAssociation(w http.ResponseWriter, r *http.Request, in *eksapi.UpdatePodIdentityAssociationInput) (*eksapi.AssociationOutput, error) {
@@ -140,7 +140,7 @@ func (s *Server) updateAssociation(w http.ResponseWriter, r *http.Request, in *e
 		return nil, err
 	}
 	setRevision(w, got.Revision)
-	return &eksapi.AssociationOutput{Association: s.associationShape(got)}, nil
+	return &s.associationOutput(got).out, nil
 }
 
 // applyUpdate applies an UpdatePodIdentityAssociation request to a: absent
@@ -193,7 +193,7 @@ func (s *Server) deleteAssociation(w http.ResponseWriter, r *http.Request, _ *no
 		return nil, err
 	}
 	setRevision(w, a.Revision)
-	return &eksapi.AssociationOutput{Association: s.associationShape(a)}, nil
+	return &s.associationOutput(a).out, nil
 }
 
 func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request, _ *noInput) (*eksapi.ListPodIdentityAssociationsOutput, error) {
@@ -248,16 +248,31 @@ func associationPath(r *http.Request) (cluster, id string, err *eksapi.Error) {
 	return cluster, id, nil
 }
 
-// associationShape is a stored association on the wire (spec §3.1):
-// tags always present ({}), disableSessionTags always present.
-func (s *Server) associationShape(a store.Association) *eksapi.PodIdentityAssociation {
-	created, modified := eksapi.NewTime(a.CreatedAt), eksapi.NewTime(a.ModifiedAt)
-	disable := a.DisableSessionTags
+// associationAnswer is the answer of the operations that return one
+// association (Create, Describe, Update, Delete) and what it points to,
+// allocated together: one allocation where each pointer would be one of
+// its own.
+type associationAnswer struct {
+	out               eksapi.AssociationOutput
+	shape             eksapi.PodIdentityAssociation
+	created, modified eksapi.Time
+	disable           bool
+}
+
+// associationOutput is a stored association's answer, the association on
+// the wire (spec §3.1): tags always present ({}), disableSessionTags
+// always present.
+func (s *Server) associationOutput(a store.Association) *associationAnswer {
 	tags := a.Tags
 	if tags == nil {
 		tags = map[string]string{}
 	}
-	return &eksapi.PodIdentityAssociation{
+	ans := &associationAnswer{
+		created:  eksapi.NewTime(a.CreatedAt),
+		modified: eksapi.NewTime(a.ModifiedAt),
+		disable:  a.DisableSessionTags,
+	}
+	ans.shape = eksapi.PodIdentityAssociation{
 		ClusterName:        a.ClusterName,
 		Namespace:          a.Namespace,
 		ServiceAccount:     a.ServiceAccount,
@@ -265,14 +280,16 @@ func (s *Server) associationShape(a store.Association) *eksapi.PodIdentityAssoci
 		AssociationArn:     s.AssociationARN(a.Region, a.ClusterName, a.ID),
 		AssociationId:      a.ID,
 		Tags:               tags,
-		CreatedAt:          &created,
-		ModifiedAt:         &modified,
+		CreatedAt:          &ans.created,
+		ModifiedAt:         &ans.modified,
 		OwnerArn:           a.OwnerARN,
-		DisableSessionTags: &disable,
+		DisableSessionTags: &ans.disable,
 		TargetRoleArn:      a.TargetRoleARN,
 		ExternalId:         a.ExternalID,
 		Policy:             a.Policy,
 	}
+	ans.out.Association = &ans.shape
+	return ans
 }
 
 const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"

@@ -13,15 +13,20 @@ import (
 // names: EKS Pod Identity's service principal.
 const passedToService = "pods.eks.amazonaws.com"
 
+// passRoleContext is iam:PassRole's request context (read only, as
+// Authorizers take it): made once, not for each role of each request.
+var passRoleContext = map[string][]string{"iam:PassedToService": {passedToService}}
+
 // authorize asks Config.Authorizer whether the caller may perform op on
 // the resource the request names (after the body is decoded: CreateCluster
 // names its cluster there, and the tags a request sets are condition
 // keys). The resource is what IAM would name: the cluster for cluster
 // operations and for creating or listing its associations, the
 // association for the others, the tagged ARN for the tag operations,
-// every cluster for ListClusters. An association write that names roles
-// also needs iam:PassRole on each of them, as EKS requires.
-func (s *Server) authorize(r *http.Request, op string, in any) error {
+// every cluster for ListClusters (action is "eks:" + op). An association
+// write that names roles also needs iam:PassRole on each of them, as EKS
+// requires.
+func (s *Server) authorize(r *http.Request, op, action string, in any) error {
 	if s.cfg.Authorizer == nil {
 		return nil
 	}
@@ -78,15 +83,14 @@ func (s *Server) authorize(r *http.Request, op string, in any) error {
 		}
 		reqCtx = authz.WithResourceTags(reqCtx, rt)
 	}
-	if err := authz.Check(ctx, s.cfg.Authorizer, "eks:"+op, truncate(resource, 2048), reqCtx); err != nil {
+	if err := authz.Check(ctx, s.cfg.Authorizer, action, truncate(resource, 2048), reqCtx); err != nil {
 		return err
 	}
 	for _, role := range roles {
 		if role == nil || *role == "" {
 			continue
 		}
-		err := authz.Check(ctx, s.cfg.Authorizer, "iam:PassRole", truncate(*role, 2048),
-			map[string][]string{"iam:PassedToService": {passedToService}})
+		err := authz.Check(ctx, s.cfg.Authorizer, "iam:PassRole", truncate(*role, 2048), passRoleContext)
 		if err != nil {
 			return err
 		}

@@ -95,8 +95,9 @@ type noInput = httpx.NoInput
 // (unless In is noInput), authorize, call fn, encode its result, or return
 // the error with the resource it is about.
 func handle[In, Out any](s *Server, op string, fn func(w http.ResponseWriter, r *http.Request, in *In) (*Out, error)) httpx.HandlerFunc {
+	action := "eks:" + op // once, not each request
 	return httpx.JSON(func(w http.ResponseWriter, r *http.Request, in *In) (*Out, error) {
-		if err := s.authorize(r, op, in); err != nil {
+		if err := s.authorize(r, op, action, in); err != nil {
 			return nil, err
 		}
 		out, err := fn(w, r, in)

@@ -168,14 +168,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*http.Request, error) {
 		}
 		return nil, err
 	}
-	ctx := authz.WithIdentity(r.Context(), id)
-	if region != "" {
-		ctx = authz.WithRegion(ctx, region)
-	}
-	if r.TLS != nil {
-		ctx = authz.WithSecureTransport(ctx)
-	}
-	return r.WithContext(ctx), nil
+	return r.WithContext(authz.WithCaller(r.Context(), id, region, r.TLS != nil)), nil
 }
 
 // checkRegion refuses a scope region podid does not serve, with AWS's

@@ -13,7 +13,9 @@ import (
 // every replica's events are visible to every replica once appended.
 type Audit interface {
 	// AppendEvents stores events (IDs unique; an ID already stored is
-	// skipped, so a retried batch stores each event once).
+	// skipped, so a retried batch stores each event once). It keeps no
+	// reference to the events' Record bytes once it returns: the audit
+	// recorder writes other records in them next.
 	AppendEvents(ctx context.Context, events []Event) error
 	// LookupEvents returns up to q.Limit events matching q, newest first
 	// (by Time, then ID), and the cursor to pass as q.After for the next
