@@ -18,12 +18,20 @@ func NewLogger(w io.Writer, level slog.Leveler) (*slog.Logger, *LogBuffer) {
 // LogAttrs is l.LogAttrs without the caller's PC, for lines on the
 // serving path: slog.Logger finds the PC for every line by walking the
 // stack (runtime.Callers, a tenth of a line's cost), and podid's handlers
-// never print it.
+// never print it. A logger of NewLogger's writes the line without a
+// slog.Record (textHandler.handleAttrs).
 func LogAttrs(ctx context.Context, l *slog.Logger, level slog.Level, msg string, attrs ...slog.Attr) {
 	if !l.Enabled(ctx, level) {
 		return
 	}
-	r := slog.NewRecord(time.Now(), level, msg, 0)
+	now := time.Now()
+	if h, ok := l.Handler().(flushingHandler); ok {
+		if th, ok := h.Handler.(*textHandler); ok && th.handleAttrs(now, level, msg, attrs) {
+			h.flushFor(level)
+			return
+		}
+	}
+	r := slog.NewRecord(now, level, msg, 0)
 	r.AddAttrs(attrs...)
 	_ = l.Handler().Handle(ctx, r) // nowhere to report a log write's failure
 }
@@ -102,10 +110,16 @@ type flushingHandler struct {
 
 func (h flushingHandler) Handle(ctx context.Context, r slog.Record) error {
 	err := h.Handler.Handle(ctx, r)
-	if r.Level >= slog.LevelWarn {
+	h.flushFor(r.Level)
+	return err
+}
+
+// flushFor writes the buffered lines through after a record at level,
+// if it is Warn or above.
+func (h flushingHandler) flushFor(level slog.Level) {
+	if level >= slog.LevelWarn {
 		h.logs.Flush()
 	}
-	return err
 }
 
 func (h flushingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {

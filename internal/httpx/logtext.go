@@ -50,56 +50,101 @@ func (h *textHandler) Handle(ctx context.Context, r slog.Record) error {
 	} else {
 		err = h.text.Handle(ctx, r)
 	}
+	putLine(bp, line)
+	return err
+}
+
+// handleAttrs writes the line of the record slog.NewRecord(t, level, msg,
+// 0) with attrs added, as Handle would, if it can without slog (else it
+// writes nothing and reports false): LogAttrs's lines skip the record,
+// which allocates for more than five attributes.
+func (h *textHandler) handleAttrs(t time.Time, level slog.Level, msg string, attrs []slog.Attr) bool {
+	bp := lineBuffers.Get().(*[]byte)
+	line, ok := appendTextLine((*bp)[:0], t, level, msg, attrs)
+	if ok {
+		_, _ = h.w.Write(line) // nowhere to report a log write's failure
+	}
+	putLine(bp, line)
+	return ok
+}
+
+// putLine gives a line's buffer back to lineBuffers, unless it grew past
+// maxPooledLine.
+func putLine(bp *[]byte, line []byte) {
 	if cap(line) <= maxPooledLine {
 		*bp = line[:0]
 		lineBuffers.Put(bp)
 	}
-	return err
 }
 
 // appendTextRecord appends r's line as slog.TextHandler (no options but
 // the level) writes it, or reports false for a record it leaves to it.
 func appendTextRecord(b []byte, r slog.Record) ([]byte, bool) {
-	if !r.Time.IsZero() {
-		b = append(b, "time="...)
-		b = appendRFC3339Millis(b, r.Time.Round(0))
-		b = append(b, ' ')
-	}
-	b = append(b, "level="...)
-	b = appendTextString(b, r.Level.String())
-	b = append(b, " msg="...)
-	b = appendTextString(b, r.Message)
+	b = appendTextHead(b, r.Time, r.Level, r.Message)
 	ok := true
 	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "" {
-			ok = false
-			return false
-		}
-		b = append(b, ' ')
-		b = appendTextString(b, a.Key)
-		b = append(b, '=')
-		v := a.Value
-		switch v.Kind() {
-		case slog.KindString:
-			b = appendTextString(b, v.String())
-		case slog.KindInt64:
-			b = strconv.AppendInt(b, v.Int64(), 10)
-		case slog.KindUint64:
-			b = strconv.AppendUint(b, v.Uint64(), 10)
-		case slog.KindFloat64:
-			b = strconv.AppendFloat(b, v.Float64(), 'g', -1, 64)
-		case slog.KindBool:
-			b = strconv.AppendBool(b, v.Bool())
-		case slog.KindDuration:
-			b = append(b, v.Duration().String()...)
-		case slog.KindTime:
-			b = appendRFC3339Millis(b, v.Time())
-		default:
-			ok = false
-		}
+		b, ok = appendTextAttr(b, a)
 		return ok
 	})
 	return append(b, '\n'), ok
+}
+
+// appendTextLine is appendTextRecord of the record slog.NewRecord(t,
+// level, msg, 0) with attrs added.
+func appendTextLine(b []byte, t time.Time, level slog.Level, msg string, attrs []slog.Attr) ([]byte, bool) {
+	b = appendTextHead(b, t, level, msg)
+	for _, a := range attrs {
+		var ok bool
+		if b, ok = appendTextAttr(b, a); !ok {
+			return b, false
+		}
+	}
+	return append(b, '\n'), true
+}
+
+// appendTextHead appends a line's time, level and message.
+func appendTextHead(b []byte, t time.Time, level slog.Level, msg string) []byte {
+	if !t.IsZero() {
+		b = append(b, "time="...)
+		b = appendRFC3339Millis(b, t.Round(0))
+		b = append(b, ' ')
+	}
+	b = append(b, "level="...)
+	b = appendTextString(b, level.String())
+	b = append(b, " msg="...)
+	return appendTextString(b, msg)
+}
+
+// appendTextAttr appends a's " key=value", or reports false for an
+// attribute it leaves to slog.TextHandler (an empty key, a kind it does
+// not write).
+func appendTextAttr(b []byte, a slog.Attr) ([]byte, bool) {
+	if a.Key == "" {
+		return b, false
+	}
+	b = append(b, ' ')
+	b = appendTextString(b, a.Key)
+	b = append(b, '=')
+	v := a.Value
+	switch v.Kind() {
+	case slog.KindString:
+		b = appendTextString(b, v.String())
+	case slog.KindInt64:
+		b = strconv.AppendInt(b, v.Int64(), 10)
+	case slog.KindUint64:
+		b = strconv.AppendUint(b, v.Uint64(), 10)
+	case slog.KindFloat64:
+		b = strconv.AppendFloat(b, v.Float64(), 'g', -1, 64)
+	case slog.KindBool:
+		b = strconv.AppendBool(b, v.Bool())
+	case slog.KindDuration:
+		b = append(b, v.Duration().String()...)
+	case slog.KindTime:
+		b = appendRFC3339Millis(b, v.Time())
+	default:
+		return b, false
+	}
+	return b, true
 }
 
 // appendRFC3339Millis is slog's time format: RFC 3339 with exactly three

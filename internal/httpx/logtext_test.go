@@ -39,6 +39,17 @@ func FuzzTextHandler(f *testing.F) {
 		if got.String() != want.String() {
 			t.Errorf("textHandler wrote\n%q\nslog.TextHandler\n%q", got.String(), want.String())
 		}
+		// LogAttrs's way, without the record: the same line, or none.
+		var attrs []slog.Attr
+		rec.Attrs(func(a slog.Attr) bool {
+			attrs = append(attrs, a)
+			return true
+		})
+		var line bytes.Buffer
+		wrote := newTextHandler(&line, opts).handleAttrs(when, slog.Level(level), msg, attrs)
+		if wrote && line.String() != want.String() || !wrote && line.Len() > 0 {
+			t.Errorf("textHandler.handleAttrs (%v) wrote\n%q\nslog.TextHandler\n%q", wrote, line.String(), want.String())
+		}
 	})
 }
 
@@ -63,6 +74,18 @@ func BenchmarkAccessLogLine(b *testing.B) {
 			}
 		})
 	}
+	// As the host writes it: LogAttrs through NewLogger's logger.
+	b.Run("LogAttrs", func(b *testing.B) {
+		l, logs := NewLogger(discardWriter{}, slog.LevelInfo)
+		defer logs.Close()
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			LogAttrs(ctx, l, slog.LevelInfo, "request", slog.String("method", "POST"), slog.String("path", "/clusters/dev/assume-role-for-pod-identity"),
+				slog.String("op", "AssumeRoleForPodIdentity"), slog.Int("status", 200), slog.String("code", ""),
+				slog.Duration("duration", 123456*time.Nanosecond), slog.String("request_id", "0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b"))
+		}
+	})
 }
 
 type discardWriter struct{}

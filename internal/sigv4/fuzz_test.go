@@ -25,6 +25,11 @@ func FuzzParseAuthorization(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, h string) {
 		a, err := sigv4.ParseAuthorization(h)
+		// --auth none's reading of the header agrees.
+		akid, region, ok := sigv4.AuthorizationScope(h)
+		if ok != (err == nil) || ok && (akid != a.AccessKeyID || region != a.Region) {
+			t.Fatalf("AuthorizationScope(%q) = %q, %q, %v; ParseAuthorization: %+v, %v", h, akid, region, ok, a, err)
+		}
 		if err != nil {
 			if a != nil {
 				t.Fatal("non-nil result with an error")

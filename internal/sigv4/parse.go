@@ -40,14 +40,38 @@ const maxHeaderLen = 8 << 10
 //
 // It never panics; every malformation is a *ParseError.
 func ParseAuthorization(h string) (*Authorization, error) {
+	cred, signed, sig, err := splitAuthorization(h)
+	if err != nil {
+		return nil, err
+	}
+	return parseScope(cred, signed, sig)
+}
+
+// authorizationScope is the access key ID and region of Authorization
+// header h when ParseAuthorization accepts it (ok), without allocating
+// what ParseAuthorization returns: --auth none reads only these.
+func authorizationScope(h string) (akid, region string, ok bool) {
+	cred, signed, sig, err := splitAuthorization(h)
+	if err != nil {
+		return "", "", false
+	}
+	scope, err := checkScope(cred, signed, sig)
+	if err != nil {
+		return "", "", false
+	}
+	return scope[0], scope[2], true
+}
+
+// splitAuthorization returns the Credential, SignedHeaders and Signature
+// of Authorization header h, or the *ParseError of a malformed header.
+func splitAuthorization(h string) (cred, signed, sig string, err error) {
 	if len(h) > maxHeaderLen {
-		return nil, incomplete("Authorization header is too long.")
+		return "", "", "", incomplete("Authorization header is too long.")
 	}
 	alg, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
 	if alg != Algorithm {
-		return nil, incomplete("Unsupported AWS 'algorithm': '%s'.", alg)
+		return "", "", "", incomplete("Unsupported AWS 'algorithm': '%s'.", alg)
 	}
-	var cred, signed, sig string
 	var haveCred, haveSigned, haveSig bool
 	for more := true; more; {
 		var part string
@@ -57,7 +81,7 @@ func ParseAuthorization(h string) (*Authorization, error) {
 			if strings.TrimSpace(part) == "" {
 				continue
 			}
-			return nil, incomplete("'%s' not a valid key=value pair (missing equal-sign) in Authorization header: '%s'.", strings.TrimSpace(part), h)
+			return "", "", "", incomplete("'%s' not a valid key=value pair (missing equal-sign) in Authorization header: '%s'.", strings.TrimSpace(part), h)
 		}
 		switch k {
 		case "Credential":
@@ -79,53 +103,64 @@ func ParseAuthorization(h string) (*Authorization, error) {
 		missing = append(missing, "Authorization header requires 'SignedHeaders' parameter.")
 	}
 	if len(missing) > 0 {
-		return nil, incomplete("%s Authorization=%s", strings.Join(missing, " "), h)
+		return "", "", "", incomplete("%s Authorization=%s", strings.Join(missing, " "), h)
 	}
-	return parseScope(cred, signed, sig)
+	return cred, signed, sig, nil
 }
 
 // parseScope checks and splits the credential scope, the signed header
 // names and the signature, as the Authorization header and the presigned
 // query parameters carry them alike.
 func parseScope(cred, signed, sig string) (*Authorization, error) {
-	a := &Authorization{Signature: sig}
-	var scope [5]string
+	scope, err := checkScope(cred, signed, sig)
+	if err != nil {
+		return nil, err
+	}
+	return &Authorization{AccessKeyID: scope[0], Date: scope[1], Region: scope[2], Service: scope[3],
+		SignedHeaders: strings.Split(signed, ";"), Signature: sig}, nil
+}
+
+// checkScope is parseScope's checks, without its allocations: the
+// credential scope's five elements, or the *ParseError of the first
+// problem.
+func checkScope(cred, signed, sig string) (scope [5]string, err error) {
 	if strings.Count(cred, "/") != len(scope)-1 {
-		return nil, incomplete("Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '%s'", cred)
+		return scope, incomplete("Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '%s'", cred)
 	}
 	rest := cred
 	for i := range scope {
 		scope[i], rest, _ = strings.Cut(rest, "/")
 	}
-	a.AccessKeyID, a.Date, a.Region, a.Service = scope[0], scope[1], scope[2], scope[3]
-	if a.AccessKeyID == "" {
-		return nil, incomplete("Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '%s'", cred)
+	akid, date, region, service := scope[0], scope[1], scope[2], scope[3]
+	if akid == "" {
+		return scope, incomplete("Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '%s'", cred)
 	}
-	if _, err := time.Parse("20060102", a.Date); err != nil {
-		return nil, incomplete("Date must be in YYYYMMDD format. Got '%s'", a.Date)
+	if _, err := time.Parse("20060102", date); err != nil {
+		return scope, incomplete("Date must be in YYYYMMDD format. Got '%s'", date)
 	}
-	if a.Region == "" {
-		return nil, incomplete("Credential should be scoped to a valid region. ")
+	if region == "" {
+		return scope, incomplete("Credential should be scoped to a valid region. ")
 	}
-	if a.Service == "" {
-		return nil, incomplete("Credential should be scoped to correct service. ")
+	if service == "" {
+		return scope, incomplete("Credential should be scoped to correct service. ")
 	}
 	if scope[4] != "aws4_request" {
-		return nil, incomplete("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'. ", scope[4])
+		return scope, incomplete("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'. ", scope[4])
 	}
 	if signed == "" {
-		return nil, incomplete("Authorization header requires 'SignedHeaders' parameter.")
+		return scope, incomplete("Authorization header requires 'SignedHeaders' parameter.")
 	}
-	a.SignedHeaders = strings.Split(signed, ";")
-	for _, name := range a.SignedHeaders {
+	for names, more := signed, true; more; {
+		var name string
+		name, names, more = strings.Cut(names, ";")
 		if name == "" || name != strings.ToLower(name) {
-			return nil, incomplete("SignedHeaders must be lower-case header names separated by ';'. Got '%s'", signed)
+			return scope, incomplete("SignedHeaders must be lower-case header names separated by ';'. Got '%s'", signed)
 		}
 	}
 	if len(sig) != 64 || !lowerHex(sig) {
-		return nil, incomplete("Signature must be 64 lower-case hexadecimal characters.")
+		return scope, incomplete("Signature must be 64 lower-case hexadecimal characters.")
 	}
-	return a, nil
+	return scope, nil
 }
 
 // lowerHex tells whether s is lower-case hexadecimal digits only.

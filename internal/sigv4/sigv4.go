@@ -290,7 +290,11 @@ func (a *Authenticator) authenticate(r *http.Request) (*authz.Identity, string, 
 	if a.cfg.Mode == ModeNone {
 		// The scope, parsed once, gives the region and the key ID.
 		var region, akid string
-		if auth := scope(r); auth != nil {
+		if h := r.Header.Get("Authorization"); h != "" {
+			// Both "" when it does not parse, as scope and
+			// requestKeyID would leave them.
+			akid, region, _ = authorizationScope(h)
+		} else if auth := scope(r); auth != nil {
 			region, akid = auth.Region, auth.AccessKeyID
 		} else {
 			akid = requestKeyID(r)

@@ -1,0 +1,4 @@
+package sigv4
+
+// AuthorizationScope is authorizationScope, for FuzzParseAuthorization.
+var AuthorizationScope = authorizationScope
