@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // flatStrings decodes body into v in one pass when body is a JSON object
@@ -83,17 +84,38 @@ func flatStrings(body []byte, v any) bool {
 		}
 		i = SkipJSONSpace(body, i+1)
 	}
+	// The values' bytes in one string and the strings *string fields
+	// point to in one array: two allocations, not two a member.
+	size, nils := 0, 0
 	for _, s := range set[:n] {
+		size += len(s.val)
+		if s.field.ptr && sv.Field(s.field.index).IsNil() {
+			nils++
+		}
+	}
+	all := make([]byte, 0, size)
+	for _, s := range set[:n] {
+		all = append(all, s.val...)
+	}
+	vals := unsafe.String(unsafe.SliceData(all), len(all)) // all is not written again
+	var pointees []string
+	if nils > 0 {
+		pointees = make([]string, nils)
+	}
+	for _, s := range set[:n] {
+		val := vals[:len(s.val)]
+		vals = vals[len(s.val):]
 		f := sv.Field(s.field.index)
 		if !s.field.ptr {
-			f.SetString(string(s.val))
+			f.SetString(val)
 			continue
 		}
 		// As encoding/json does: into the string f points to, if any.
 		if f.IsNil() {
-			f.Set(reflect.New(f.Type().Elem()))
+			f.Set(reflect.ValueOf(&pointees[0]))
+			pointees = pointees[1:]
 		}
-		f.Elem().SetString(string(s.val))
+		f.Elem().SetString(val)
 	}
 	return true
 }
