@@ -784,7 +784,19 @@ func (t *wtx) revisions(n int) (int64, error) {
 	}
 	var last, iam int64
 	t.wrote = true
-	err := t.queryRow("UPDATE meta SET revision = revision + ? WHERE id = 1 RETURNING revision, iam_revision", n).Scan(&last, &iam)
+	// Read through the driver (readRow): SQLite makes a statement's
+	// changes at its first step, before its RETURNING row.
+	var v [2]driver.Value
+	found, err := w.readRow("UPDATE meta SET revision = revision + ?1 WHERE id = 1 RETURNING revision, iam_revision",
+		[]driver.NamedValue{{Ordinal: 1, Value: int64(n)}}, v[:])
+	if err == nil && !found {
+		err = sql.ErrNoRows
+	}
+	if err == nil {
+		d := rawDecoder{v: v[:]}
+		d.integer(&last, &iam)
+		err = d.err
+	}
 	if err != nil {
 		return 0, fmt.Errorf("assigning revision: %w", err)
 	}
