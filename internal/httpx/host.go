@@ -379,13 +379,14 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(sw, r.Body, h.cfg.MaxBodyBytes)
 	}
+	escaped := r.URL.EscapedPath()
 	switch {
 	case r.URL.Path == "/healthz":
 		h.health(sw, r)
-	case r.Method != http.MethodConnect && cleanPath(r.URL.EscapedPath()) != r.URL.EscapedPath():
+	case r.Method != http.MethodConnect && cleanPath(escaped) != escaped:
 		// ServeMux would answer with a plain-text redirect. An empty
 		// label (an SDK call with an empty cluster name) gives "//".
-		if strings.Contains(r.URL.EscapedPath(), "//") {
+		if strings.Contains(escaped, "//") {
 			h.WriteError(sw, r, ErrEmptyPathParameter)
 			return
 		}
