@@ -42,6 +42,10 @@ var (
 	restartFrames           = 4000
 )
 
+// finishFrames is the checkpointer's threshold in the last quarter of
+// checkpointFrames before the WAL reaches restartFrames (see poke).
+const finishFrames = 64
+
 // checkpointer runs checkpoints on its own connection when poked.
 type checkpointer struct {
 	conn *sql.Conn
@@ -67,11 +71,16 @@ func startCheckpointer(ctx context.Context, db *sql.DB, wal *walIndex, mu *sync.
 	return c, nil
 }
 
-// poke starts a checkpoint if the WAL holds checkpointFrames or more
-// frames that none has copied and none is running. The writer pokes after
-// each commit; it never waits.
+// poke starts a checkpoint if none is running and the WAL holds
+// checkpointFrames or more frames that none has copied, or, once it nears
+// restartFrames, finishFrames or more: the writer's own checkpoint, which
+// the commit that takes the WAL past restartFrames runs, then copies only
+// the last few commits' frames (it had copied up to a thousand, which held
+// the writer for milliseconds each time the WAL restarted). The writer
+// pokes after each commit; it never waits.
 func (c *checkpointer) poke() {
-	if n, ok := c.wal.backlog(); !ok || n < checkpointFrames {
+	n, frames, ok := c.wal.backlog()
+	if !ok || n < checkpointFrames && (n < finishFrames || frames+uint32(checkpointFrames)/4 < uint32(restartFrames)) {
 		return
 	}
 	select {

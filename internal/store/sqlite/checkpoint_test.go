@@ -75,3 +75,56 @@ func TestCheckpointsKeepWALShort(t *testing.T) {
 	}
 	t.Logf("%d restarts, longest %d frames, %d checkpoints by the checkpointer", restarts, longest, s.w.ckpt.runs.Load())
 }
+
+// TestCheckpointerFinishesBeforeRestart: as the WAL nears restartFrames,
+// the checkpointer copies it down to a few commits' frames even though
+// checkpointFrames are not waiting, so that the writer's own checkpoint at
+// restartFrames (in the COMMIT that reaches it) has little left to copy.
+// checkpointFrames is set above restartFrames: only that rule runs it.
+func TestCheckpointerFinishesBeforeRestart(t *testing.T) {
+	defer func(c uint32, r int) { checkpointFrames, restartFrames = c, r }(checkpointFrames, restartFrames)
+	checkpointFrames, restartFrames = 1000, 600
+	ctx := t.Context()
+	s, err := open(ctx, filepath.Join(t.TempDir(), "podid.db"), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.wal == nil || s.w.ckpt == nil {
+		t.Skip("no WAL-index mapping on this platform: SQLite checkpoints at COMMIT")
+	}
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("a-%026d", 0)
+	if _, err := s.CreateAssociation(ctx, testAssociation(id, "sa"), store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	restarts, last := 0, uint32(0)
+	var before []uint32 // the backlog after the last commit before each restart
+	prev := uint32(0)
+	for i := 0; restarts < 3 && i < 5000; i++ {
+		if _, err := s.UpdateAssociation(ctx, "", "c1", id, func(a *store.Association) error {
+			a.RoleARN = fmt.Sprintf("arn:aws:iam::000000000000:role/r-%d", i)
+			return nil
+		}, store.WriteOptions{Idempotency: &store.Idempotency{Key: fmt.Sprint("u/", i), Hash: "h"}}); err != nil {
+			t.Fatal(err)
+		}
+		n, frames, ok := s.wal.backlog()
+		if !ok {
+			continue
+		}
+		if frames < last {
+			restarts++
+			before = append(before, prev)
+		}
+		last, prev = frames, n
+	}
+	if restarts < 3 {
+		t.Fatalf("the WAL restarted %d times", restarts)
+	}
+	if s.w.ckpt.runs.Load() == 0 {
+		t.Errorf("no checkpoint ran on the checkpointer's connection before the WAL's restarts (backlogs %v)", before)
+	}
+	t.Logf("%d checkpoints by the checkpointer; backlog before each restart: %v", s.w.ckpt.runs.Load(), before)
+}

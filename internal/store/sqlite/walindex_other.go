@@ -14,6 +14,6 @@ type walIndex struct{}
 
 func (*walIndex) header() (walHeader, bool) { return walHeader{}, false }
 
-func (*walIndex) backlog() (uint32, bool) { return 0, false }
+func (*walIndex) backlog() (n, frames uint32, ok bool) { return 0, 0, false }
 
 func (*walIndex) close() error { return nil }

@@ -62,18 +62,18 @@ func (w *walIndex) header() (walHeader, bool) {
 }
 
 // backlog returns how many frames of the WAL no checkpoint has copied
-// into the database yet: the header's last valid frame (mxFrame) less the
-// checkpoint's progress (nBackfill, the first field of the WalCkptInfo
-// that follows the header's two copies); false when the header is being
-// written.
-func (w *walIndex) backlog() (uint32, bool) {
+// into the database yet: the header's last valid frame (mxFrame, returned
+// as frames) less the checkpoint's progress (nBackfill, the first field of
+// the WalCkptInfo that follows the header's two copies); false when the
+// header is being written.
+func (w *walIndex) backlog() (n, frames uint32, ok bool) {
 	h, ok := w.header()
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
 	base := unsafe.Pointer(unsafe.SliceData(w.mem))
 	backfilled := atomic.LoadUint32((*uint32)(unsafe.Add(base, 2*walHeaderBytes)))
-	return h[4] - min(backfilled, h[4]), true
+	return h[4] - min(backfilled, h[4]), h[4], true
 }
 
 // close unmaps the index.
