@@ -33,17 +33,8 @@ func BenchmarkAppendEventsAt(b *testing.B) {
 			dsn := pgtest.Schema(b, pgtest.DSN(b))
 			st := pgtest.Open(b, dsn)
 			storetest.SeedEvents(ctx, b, st, existing, record)
-			conn, err := pgx.Connect(ctx, dsn)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer conn.Close(context.Background())
-			var pid int
-			var lsn0 string
-			if err := conn.QueryRow(ctx, "SELECT pg_backend_pid(), pg_current_wal_lsn()::text").Scan(&pid, &lsn0); err != nil {
-				b.Fatal(err)
-			}
-			postmaster := procStat(b, pid).ppid
+			postmaster := postmasterOf(b, dsn)
+			wal := walMeter(b, dsn)
 			cpu0, self0 := serverTicks(b, postmaster), processCPU()
 			const batch = 50
 			n := 0
@@ -56,13 +47,9 @@ func BenchmarkAppendEventsAt(b *testing.B) {
 			}
 			b.StopTimer()
 			cpu, self := serverTicks(b, postmaster)-cpu0, processCPU()-self0
-			var wal int64
-			if err := conn.QueryRow(ctx, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint", lsn0).Scan(&wal); err != nil {
-				b.Fatal(err)
-			}
 			b.ReportMetric(float64(cpu)*1e4/float64(n), "server-cpu-us/event") // 100 ticks a second
 			b.ReportMetric(float64(self.Microseconds())/float64(n), "podid-cpu-us/event")
-			b.ReportMetric(float64(wal)/float64(n), "wal-bytes/event")
+			b.ReportMetric(float64(wal())/float64(n), "wal-bytes/event")
 		})
 	}
 }
@@ -81,6 +68,28 @@ func postmasterOf(b *testing.B, dsn string) int {
 		b.Fatal(err)
 	}
 	return procStat(b, pid).ppid
+}
+
+// walMeter reads the server's WAL position at dsn now and returns a
+// function that returns how many bytes of WAL the server has written since.
+func walMeter(b *testing.B, dsn string) func() int64 {
+	b.Helper()
+	conn, err := pgx.Connect(b.Context(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close(context.Background()) })
+	var lsn0 string
+	if err := conn.QueryRow(b.Context(), "SELECT pg_current_wal_lsn()::text").Scan(&lsn0); err != nil {
+		b.Fatal(err)
+	}
+	return func() int64 {
+		var n int64
+		if err := conn.QueryRow(context.Background(), "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint", lsn0).Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+		return n
+	}
 }
 
 // processCPU is this process's CPU time (user and system).

@@ -108,9 +108,10 @@ func load(b *testing.B, dsn string, clusters, perCluster int) {
 // token (as the SDKs send it) from 16 goroutines, each on its own
 // association: the writes the group commit batches. Besides the time, it
 // reports per update the PostgreSQL server's CPU (its processes': the
-// server must run on this machine) and this process's (the store's side;
-// the benchmark's own loop is small beside it), which other work on a
-// shared machine disturbs far less than the time.
+// server must run on this machine), this process's (the store's side;
+// the benchmark's own loop is small beside it) and the WAL the server
+// wrote, which other work on a shared machine disturbs far less than the
+// time.
 //
 // audit=true appends an Update-shaped audit event per update beside the
 // writes, every 50 ms as audit.Recorder does by default (in podid serve
@@ -155,6 +156,7 @@ func benchUpdateParallel(b *testing.B, audit bool) {
 		appendAudit(b, s, &updates, stop)
 	}()
 	postmaster := postmasterOf(b, dsn)
+	wal := walMeter(b, dsn)
 	cpu0, self0 := serverTicks(b, postmaster), processCPU()
 	b.ResetTimer()
 	b.SetParallelism(workers / 2) // 16 goroutines on 2 CPUs
@@ -178,6 +180,7 @@ func benchUpdateParallel(b *testing.B, audit bool) {
 	b.StopTimer()
 	b.ReportMetric(float64(serverTicks(b, postmaster)-cpu0)*1e4/float64(b.N), "server-cpu-us/op") // 100 ticks a second
 	b.ReportMetric(float64((processCPU()-self0).Microseconds())/float64(b.N), "podid-cpu-us/op")
+	b.ReportMetric(float64(wal())/float64(b.N), "wal-bytes/op")
 }
 
 // appendAudit appends an Update-shaped event for each update counted in
