@@ -138,16 +138,43 @@ func (s *Store) UpdateAssociation(ctx context.Context, region, cluster, id strin
 		if err != nil {
 			return out, err
 		}
-		t.later(`UPDATE associations SET role_arn = $1, target_role_arn = $2, external_id = $3, policy = $4,
-	disable_session_tags = $5, owner_arn = $6, tags = $7, created_at = $8, modified_at = $9, revision = $10
-	WHERE region = $11 AND cluster_name = $12 AND id = $13`, v...)
 		t.changed(a.Revision, region, cluster, id, &a)
-		if r.hash == nil { // the token has no record (readForUpdate)
-			return a, s.rememberNew(t, opts.Idempotency, a)
+		if opts.Idempotency == nil {
+			t.later(updateAssociation, v...)
+			return a, nil
 		}
-		return a, s.remember(t, opts.Idempotency, a)
+		// One statement stores the association and its token's record.
+		insert := updateRemembering
+		if r.hash != nil { // the token has an (expired) record (readForUpdate)
+			insert = updateRememberingAgain
+		}
+		return a, storecore.Remember(opts.Idempotency, a, s.now(), func(key string, rec storecore.Record) error {
+			t.later(insert, append(v, key, rec.Hash, rec.Result, rec.CreatedAt)...)
+			return nil
+		})
 	}, "updating association %s", id)
 }
+
+// updateAssociation stores an update (storecore.AssociationUpdateValues).
+const updateAssociation = `UPDATE associations SET role_arn = $1, target_role_arn = $2, external_id = $3, policy = $4,
+	disable_session_tags = $5, owner_arn = $6, tags = $7, created_at = $8, modified_at = $9, revision = $10
+	WHERE region = $11 AND cluster_name = $12 AND id = $13`
+
+// updateRemembering stores an update and its client request token's
+// record ($14-$17: key, hash, result, created_at) in one statement, where
+// two cost the server a statement's overhead more (and this process
+// another message to encode and answer to read) per update. A token the
+// update's read found no record of gets a plain insert: every writer of
+// the table holds the counter lock, so no record of it can appear before
+// this one commits (pruning only deletes), and the speculative insertion
+// ON CONFLICT costs is not needed. updateRememberingAgain replaces an
+// expired record (as remember does).
+const (
+	updateRemembering = `WITH u AS (` + updateAssociation + `)
+	INSERT INTO idempotency (key, hash, result, created_at) VALUES ($14, $15, $16, $17)`
+	updateRememberingAgain = updateRemembering + `
+	ON CONFLICT (key) DO UPDATE SET hash = excluded.hash, result = excluded.result, created_at = excluded.created_at`
+)
 
 // readForUpdateQuery locks and reads an association and looks its update's
 // client request token up ($1, NULL for none) in the same statement.

@@ -196,21 +196,10 @@ func (s *Store) replay(t *wtx, idem *store.Idempotency, out any) (bool, error) {
 // other deferred ones (wtx.later). It replaces an expired record of the
 // token.
 func (s *Store) remember(t *wtx, idem *store.Idempotency, v any) error {
-	return s.rememberAs(t, idem, v, `INSERT INTO idempotency (key, hash, result, created_at) VALUES ($1, $2, $3, $4)
-	ON CONFLICT (key) DO UPDATE SET hash = excluded.hash, result = excluded.result, created_at = excluded.created_at`)
-}
-
-// rememberNew is remember for a token the transaction found no record of:
-// a plain insert. Every writer of the table holds the counter lock, so no
-// record of the token can appear before this one commits (pruning only
-// deletes), and the speculative insertion ON CONFLICT costs is not needed.
-func (s *Store) rememberNew(t *wtx, idem *store.Idempotency, v any) error {
-	return s.rememberAs(t, idem, v, "INSERT INTO idempotency (key, hash, result, created_at) VALUES ($1, $2, $3, $4)")
-}
-
-func (s *Store) rememberAs(t *wtx, idem *store.Idempotency, v any, insert string) error {
 	return storecore.Remember(idem, v, s.now(), func(key string, rec storecore.Record) error {
-		t.later(insert, key, rec.Hash, rec.Result, rec.CreatedAt)
+		t.later(`INSERT INTO idempotency (key, hash, result, created_at) VALUES ($1, $2, $3, $4)
+	ON CONFLICT (key) DO UPDATE SET hash = excluded.hash, result = excluded.result, created_at = excluded.created_at`,
+			key, rec.Hash, rec.Result, rec.CreatedAt)
 		return nil
 	})
 }

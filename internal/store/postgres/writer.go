@@ -240,11 +240,14 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 	t.cur = batchOwn
 	if t.used > 0 {
 		last := t.base + t.used
-		t.later("UPDATE revision_counter SET revision = $1 WHERE id = 1", last)
-		// Delivered to listeners at commit, in commit order, with
-		// the revisions it brings (see notification).
+		// The notification is delivered to listeners at commit, in
+		// commit order, with the revisions it brings (see
+		// notification); it goes in the counter's statement, one
+		// statement fewer a batch.
 		if s.notifications {
-			t.later("SELECT pg_notify($1, $2)", s.channel, notification(last, t.iam))
+			t.later(advanceNotifying, last, s.channel, notification(last, t.iam))
+		} else {
+			t.later(advance, last)
 		}
 	}
 	t.laterRead(func(br pgx.BatchResults) error {
@@ -279,6 +282,13 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 	}
 	return -1, d, nil
 }
+
+// advance moves the revision counter to the batch's last revision ($1);
+// advanceNotifying also notifies channel $2 with payload $3.
+const (
+	advance          = "UPDATE revision_counter SET revision = $1 WHERE id = 1"
+	advanceNotifying = "WITH c AS (" + advance + ") SELECT pg_notify($2, $3)"
+)
 
 // prefetch queues the reads of pending's first writes that can go ahead
 // (see Prefetching) and reports whether there were any.
