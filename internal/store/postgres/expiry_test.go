@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/postgres"
@@ -184,6 +185,82 @@ func TestMigrationAuditKeyBuckets(t *testing.T) {
 	storetest.CheckMigratedAuditKeyBuckets(t, s)
 	if keys := countRows(t, dsn, "audit_keys"); keys != 2*(n+1-299) {
 		t.Errorf("audit_keys holds %d rows, want %d", keys, 2*(n+1-299))
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestMigrationRevisionBuckets: associations stored before the feed read
+// them by revision_bucket (schema version 8), 3,000 across four buckets
+// with revisions in the reverse order of their IDs, and a tombstone come
+// back from ChangesSince after migration 9 page by page in revision order,
+// each once, from the start and from a revision inside a bucket; an
+// association updated after it moves to the feed's end.
+func TestMigrationRevisionBuckets(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	if err := postgres.MigrateTo(ctx, dsn, 8); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	pgtest.Exec(t, dsn, `INSERT INTO clusters (region, name, created_at, version, role_arn, client_request_token, tags,
+	issuer_url, issuer_jwks_url, revision, association_count)
+	VALUES ('us-east-1', 'old', 0, '1.31', 'arn:aws:iam::000000000000:role/eks', '', '{}', '', '', 1, $1)`, n)
+	pgtest.Exec(t, dsn, `INSERT INTO associations (region, cluster_name, id, namespace, service_account, role_arn, target_role_arn,
+	external_id, policy, disable_session_tags, owner_arn, tags, created_at, modified_at, revision)
+	SELECT 'us-east-1', 'old', 'a-' || lpad(i::text, 17, '0'), 'ns', 'sa-' || i, 'arn:aws:iam::000000000000:role/r', '', '', '',
+		false, '', '{}', 0, 0, $1 + 2 - i
+	FROM generate_series(1, $1) AS i`, n)
+	pgtest.Exec(t, dsn, `INSERT INTO tombstones (revision, region, cluster_name, id, deleted_at)
+	VALUES ($1, 'us-east-1', 'old', 'a-gone', (extract(epoch FROM now()) * 1e6)::bigint)`, n+2) // young: not pruned
+	pgtest.Exec(t, dsn, `UPDATE revision_counter SET revision = $1`, n+2)
+	s := pgtest.Open(t, dsn)
+
+	// feed reads every change after after, in pages of 700.
+	feed := func(after int64) []int64 {
+		t.Helper()
+		var revs []int64
+		for range n {
+			page, err := s.ChangesSince(ctx, after, 700)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range page {
+				revs = append(revs, c.Revision)
+				after = c.Revision
+			}
+			if len(page) < 700 {
+				return revs
+			}
+		}
+		t.Fatal("the feed does not end")
+		return nil
+	}
+	want := func(from, through int64) []int64 {
+		var revs []int64
+		for r := from; r <= through; r++ {
+			revs = append(revs, r)
+		}
+		return revs
+	}
+	if diff := cmp.Diff(feed(0), want(2, n+2)); diff != "" {
+		t.Errorf("ChangesSince from 0 (-got +want):\n%s", diff)
+	}
+	if diff := cmp.Diff(feed(1500), want(1501, n+2)); diff != "" {
+		t.Errorf("ChangesSince from 1500 (-got +want):\n%s", diff)
+	}
+	id := fmt.Sprintf("a-%017d", n) // revision 2, the oldest
+	for i := range 3 {
+		if _, err := s.UpdateAssociation(ctx, "us-east-1", "old", id, func(a *store.Association) error {
+			a.RoleARN = fmt.Sprint("arn:aws:iam::000000000000:role/u", i)
+			return nil
+		}, store.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff(feed(0), append(want(3, n+2), n+5)); diff != "" {
+		t.Errorf("ChangesSince from 0 after updates (-got +want):\n%s", diff)
 	}
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Error(err)

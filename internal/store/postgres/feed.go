@@ -13,12 +13,21 @@ import (
 // one statement, so both come from one snapshot (a deletion committed
 // between two reads could otherwise hide an association from both). Each
 // branch is an index range scan with its own limit; PostgreSQL merges them.
+// Associations are indexed by revision_bucket (schema migration 9), which
+// orders them as revision does, bucket by bucket: the scan sorts each
+// bucket's rows (an incremental sort) and stops once it has the page.
 const changesQuery = `
-(SELECT false, ` + associationColumns + ` FROM associations WHERE revision > $1 ORDER BY revision LIMIT $2)
+(SELECT false, ` + associationColumns + ` FROM associations
+	WHERE revision_bucket >= $1::bigint >> ` + revisionBucketShift + ` AND revision > $1
+	ORDER BY revision_bucket, revision LIMIT $2)
 UNION ALL
 (SELECT true, region, id, cluster_name, '', '', '', '', '', '', false, '', '{}'::jsonb, 0, 0, revision
 	FROM tombstones WHERE revision > $1 ORDER BY revision LIMIT $2)
 ORDER BY 16 LIMIT $2`
+
+// revisionBucketShift is associations.revision_bucket's: revision >>
+// 10, buckets of 1,024 revisions (schema migration 9, which spells it).
+const revisionBucketShift = "10"
 
 // ChangesSince implements store.Store.
 func (s *Store) ChangesSince(ctx context.Context, after int64, limit int) ([]store.Change, error) {
