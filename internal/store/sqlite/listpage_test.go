@@ -182,3 +182,56 @@ func TestPointReadsMatchRows(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateStoresEachChange: an Update that changes any one field of an
+// association (or several, or none) stores exactly the edited association
+// (updateAssociationRow sets only the columns that may have changed).
+func TestUpdateStoresEachChange(t *testing.T) {
+	ctx := t.Context()
+	s := openWithClock(t, time.Now)
+	if _, err := s.CreateCluster(ctx, store.Cluster{Region: "eu-west-1", Name: "c1"}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.CreateAssociation(ctx, store.Association{
+		Region: "eu-west-1", ID: "a-00000000000000001", ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa",
+		RoleARN: "arn:aws:iam::000000000000:role/r", OwnerARN: "arn:aws:iam::000000000000:root",
+		Tags: map[string]string{"k": "v"}, CreatedAt: time.Now(), ModifiedAt: time.Now(),
+	}, store.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edits := map[string]func(*store.Association){
+		"nothing":      func(*store.Association) {},
+		"role":         func(a *store.Association) { a.RoleARN += "2" },
+		"target role":  func(a *store.Association) { a.TargetRoleARN = "arn:aws:iam::111111111111:role/t" },
+		"external id":  func(a *store.Association) { a.ExternalID = "ext" },
+		"policy":       func(a *store.Association) { a.Policy = `{"Version":"2012-10-17"}` },
+		"session tags": func(a *store.Association) { a.DisableSessionTags = !a.DisableSessionTags },
+		"owner":        func(a *store.Association) { a.OwnerARN = "arn:aws:iam::000000000000:user/u" },
+		"tags in place": func(a *store.Association) {
+			a.Tags["k"] += "2"
+			a.Tags["new"] = "x"
+		},
+		"tags replaced": func(a *store.Association) { a.Tags = map[string]string{"only": "1"} },
+		"created":       func(a *store.Association) { a.CreatedAt = a.CreatedAt.Add(-time.Hour) },
+		"several": func(a *store.Association) {
+			a.RoleARN, a.Policy, a.ModifiedAt = a.RoleARN+"3", "", time.Now()
+		},
+	}
+	for name, edit := range edits {
+		updated, err := s.UpdateAssociation(ctx, a.Region, a.ClusterName, a.ID, func(a *store.Association) error {
+			edit(a)
+			return nil
+		}, store.WriteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := s.queryAssociations(ctx, 1, "SELECT "+associationColumns+" FROM associations WHERE id = ?", a.ID)
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("%s: reading the row: %d rows, %v", name, len(rows), err)
+		}
+		if diff := cmp.Diff(rows[0], updated); diff != "" {
+			t.Errorf("%s: the stored row (-got +want):\n%s", name, diff)
+		}
+	}
+}
