@@ -16,20 +16,8 @@ import (
 // own checkpoint at restartFrames finds little left to copy): its length
 // stays near restartFrames instead of growing with the load.
 func TestCheckpointsKeepWALShort(t *testing.T) {
-	defer func(c uint32, r int) { checkpointFrames, restartFrames = c, r }(checkpointFrames, restartFrames)
-	checkpointFrames, restartFrames = 16, 64
 	ctx := t.Context()
-	s, err := open(ctx, filepath.Join(t.TempDir(), "podid.db"), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if s.wal == nil || s.w.ckpt == nil {
-		t.Skip("no WAL-index mapping on this platform: SQLite checkpoints at COMMIT")
-	}
-	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	s := openCheckpointed(t, 16, 64)
 	const writers, updates = 4, 150
 	var mu sync.Mutex
 	longest, restarts, last := uint32(0), 0, uint32(0)
@@ -82,20 +70,8 @@ func TestCheckpointsKeepWALShort(t *testing.T) {
 // restartFrames (in the COMMIT that reaches it) has little left to copy.
 // checkpointFrames is set above restartFrames: only that rule runs it.
 func TestCheckpointerFinishesBeforeRestart(t *testing.T) {
-	defer func(c uint32, r int) { checkpointFrames, restartFrames = c, r }(checkpointFrames, restartFrames)
-	checkpointFrames, restartFrames = 1000, 600
 	ctx := t.Context()
-	s, err := open(ctx, filepath.Join(t.TempDir(), "podid.db"), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if s.wal == nil || s.w.ckpt == nil {
-		t.Skip("no WAL-index mapping on this platform: SQLite checkpoints at COMMIT")
-	}
-	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	s := openCheckpointed(t, 1000, 600)
 	id := fmt.Sprintf("a-%026d", 0)
 	if _, err := s.CreateAssociation(ctx, testAssociation(id, "sa"), store.WriteOptions{}); err != nil {
 		t.Fatal(err)
@@ -127,4 +103,26 @@ func TestCheckpointerFinishesBeforeRestart(t *testing.T) {
 		t.Errorf("no checkpoint ran on the checkpointer's connection before the WAL's restarts (backlogs %v)", before)
 	}
 	t.Logf("%d checkpoints by the checkpointer; backlog before each restart: %v", s.w.ckpt.runs.Load(), before)
+}
+
+// openCheckpointed opens a store with cluster c1 whose checkpointer runs at
+// ckpt frames and whose writer's own checkpoint at restart (both restored
+// after the test); it skips where SQLite checkpoints at COMMIT.
+func openCheckpointed(t *testing.T, ckpt uint32, restart int) *Store {
+	t.Helper()
+	c, r := checkpointFrames, restartFrames
+	t.Cleanup(func() { checkpointFrames, restartFrames = c, r })
+	checkpointFrames, restartFrames = ckpt, restart
+	s, err := open(t.Context(), filepath.Join(t.TempDir(), "podid.db"), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if s.wal == nil || s.w.ckpt == nil {
+		t.Skip("no WAL-index mapping on this platform: SQLite checkpoints at COMMIT")
+	}
+	if _, err := s.CreateCluster(t.Context(), store.Cluster{Name: "c1"}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

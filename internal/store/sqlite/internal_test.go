@@ -227,31 +227,8 @@ func TestBatchRevisions(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A second writer on the same file, driven from this goroutine so the
-	// test decides what one batch holds. The store's writer is idle.
-	db, err := sql.Open("sqlite", dsn(s.path, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &writer{
-		conn: conn, stmts: map[string]*sql.Stmt{}, notify: func() {}, log: &storecore.ChangeLog{},
-		gather: storecore.Gatherer[*writeReq]{MaxBatch: maxBatch},
-		reqs:   make(chan *writeReq, 8),
-		syncs:  make(chan *syncJob, 1), syncsDone: make(chan struct{}),
-	}
-	go w.syncLoop()
-	defer func() {
-		close(w.syncs)
-		<-w.syncsDone
-		for _, st := range w.stmts {
-			st.Close()
-		}
-		conn.Close()
-	}()
+	// test decides what one batch holds.
+	w := testWriter(t, s, false)
 
 	errFail := errors.New("fails after reserving a revision")
 	type step struct {
@@ -343,7 +320,7 @@ func TestBatchRevisions(t *testing.T) {
 			}
 			for i, st := range tc.steps {
 				var n int
-				if err := db.QueryRowContext(ctx, "SELECT count(*) FROM secrets WHERE name = ?", fmt.Sprintf("%s/%d", tc.name, i)).Scan(&n); err != nil {
+				if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM secrets WHERE name = ?", fmt.Sprintf("%s/%d", tc.name, i)).Scan(&n); err != nil {
 					t.Fatal(err)
 				}
 				if want := st.writes && !st.fail && !st.panics; (n == 1) != want {

@@ -47,34 +47,7 @@ func BenchmarkUpdateLatency(b *testing.B) {
 		ids[i] = a.ID
 	}
 	record := walBenchRecord()
-	events := make(chan store.Event, 1<<16)
-	appended := make(chan struct{})
-	go func() { // the recorder's append loop
-		defer close(appended)
-		var batch []store.Event
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for open := true; open; {
-			select {
-			case e, ok := <-events:
-				if !ok {
-					open = false
-					break
-				}
-				batch = append(batch, e)
-				if len(batch) < 256 {
-					continue
-				}
-			case <-tick.C:
-			}
-			if len(batch) > 0 {
-				if err := s.AppendEvents(ctx, batch); err != nil {
-					b.Error(err)
-				}
-				batch = nil
-			}
-		}
-	}()
+	events, appended := recorderLoop(b, s)
 
 	per := b.N/writers + 1
 	lat := make([][]time.Duration, writers)
@@ -115,4 +88,40 @@ func BenchmarkUpdateLatency(b *testing.B) {
 	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-us")
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-us")
 	b.ReportMetric(float64(after.Writes-stats.Writes)/float64(after.Commits-stats.Commits), "writes/commit")
+}
+
+// recorderLoop appends the events sent on events as the audit recorder
+// does: a batch once 256 are waiting, or at each 50 ms tick. Close events
+// and wait for appended to have the rest appended.
+func recorderLoop(b *testing.B, s *Store) (events chan<- store.Event, appended <-chan struct{}) {
+	ch, done := make(chan store.Event, 1<<16), make(chan struct{})
+	appendBatch := func(batch []store.Event) {
+		if len(batch) > 0 {
+			if err := s.AppendEvents(context.Background(), batch); err != nil {
+				b.Error(err)
+			}
+		}
+	}
+	go func() {
+		defer close(done)
+		var batch []store.Event
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case e, ok := <-ch:
+				if !ok {
+					appendBatch(batch)
+					return
+				}
+				if batch = append(batch, e); len(batch) < 256 {
+					continue
+				}
+			case <-tick.C:
+			}
+			appendBatch(batch)
+			batch = nil
+		}
+	}()
+	return ch, done
 }

@@ -95,39 +95,7 @@ func BenchmarkUpdateWALFrames(b *testing.B) {
 		b.Fatalf("checkpoint: busy %d, %v", busy, err)
 	}
 
-	events := make(chan store.Event, 1<<16)
-	appended := make(chan struct{})
-	go func() { // the recorder's append loop
-		defer close(appended)
-		var batch []store.Event
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for open := true; open; {
-			select {
-			case e, ok := <-events:
-				if !ok {
-					open = false
-					break
-				}
-				batch = append(batch, e)
-				if len(batch) < 256 {
-					continue
-				}
-			case <-tick.C:
-			}
-			if len(batch) > 0 {
-				if err := s.AppendEvents(ctx, batch); err != nil {
-					b.Error(err)
-				}
-				batch = nil
-			}
-		}
-		if len(batch) > 0 {
-			if err := s.AppendEvents(ctx, batch); err != nil {
-				b.Error(err)
-			}
-		}
-	}()
+	events, appended := recorderLoop(b, s)
 
 	var wg sync.WaitGroup
 	per := b.N/writers + 1

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,40 +48,11 @@ func TestBackgroundWrites(t *testing.T) {
 func TestBackgroundWriteFillsTheSyncWait(t *testing.T) {
 	ctx := t.Context()
 	s := openWithClock(t, time.Now)
-	// A second writer on the same file, driven from this goroutine (the
-	// store's own is idle), whose syncs wait for gate.
-	db, err := sql.Open("sqlite", dsn(s.path, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	wal, err := openWALSync(ctx, conn, s.path, &mu)
-	if err != nil || wal == nil {
-		t.Fatalf("openWALSync: %v, %v", wal, err)
-	}
+	// A second writer on the same file, driven from this goroutine, whose
+	// syncs wait for gate.
+	w := testWriter(t, s, true)
 	gate := make(chan struct{})
-	wal.syncing = func() { <-gate }
-	w := &writer{
-		conn: conn, stmts: map[string]*sql.Stmt{}, notify: func() {}, log: &storecore.ChangeLog{}, wal: wal,
-		gather: storecore.Gatherer[*writeReq]{MaxBatch: maxBatch},
-		reqs:   make(chan *writeReq, 8), bg: make(chan *writeReq, 8),
-		syncs: make(chan *syncJob, 1), syncsDone: make(chan struct{}),
-	}
-	go w.syncLoop()
-	defer func() {
-		close(w.syncs)
-		<-w.syncsDone
-		for _, st := range w.stmts {
-			st.Close()
-		}
-		conn.Close()
-		wal.close()
-	}()
+	w.wal.syncing = func() { <-gate }
 
 	var ran []string
 	write := func(name string, bg bool, then func()) *writeReq {
@@ -114,4 +84,42 @@ func TestBackgroundWriteFillsTheSyncWait(t *testing.T) {
 	if c.job == first.job || d.job != c.job || bg.job != c.job {
 		t.Errorf("transactions: first %p, c %p, d %p, bg %p; want c, d and bg in one after first's", first.job, c.job, d.job, bg.job)
 	}
+}
+
+// testWriter starts a second writer on s's database file for a test to
+// drive from its own goroutine (runBatch) while the store's writer is idle,
+// and stops it when the test ends. With wal it syncs the -wal file as the
+// store's writer does (a test may hook each sync: wal.syncing).
+func testWriter(t *testing.T, s *Store, wal bool) *writer {
+	t.Helper()
+	ctx := t.Context()
+	db, err := sql.Open("sqlite", dsn(s.path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &writer{
+		conn: conn, stmts: map[string]*sql.Stmt{}, notify: func() {}, log: &storecore.ChangeLog{},
+		gather: storecore.Gatherer[*writeReq]{MaxBatch: maxBatch},
+		reqs:   make(chan *writeReq, 8), bg: make(chan *writeReq, 8), done: make(chan struct{}),
+		syncs: make(chan *syncJob, 1), syncsDone: make(chan struct{}),
+	}
+	if wal {
+		if w.wal, err = openWALSync(ctx, conn, s.path, &w.ckptMu); err != nil || w.wal == nil {
+			conn.Close()
+			t.Fatalf("opening the -wal file for syncing: %v, %v", w.wal, err)
+		}
+	}
+	go w.syncLoop()
+	t.Cleanup(func() {
+		close(w.syncs)
+		<-w.syncsDone
+		close(w.done)
+		w.closeStmts()
+	})
+	return w
 }
