@@ -75,9 +75,9 @@ func (s *Store) copyEvents(ctx context.Context, events []store.Event) error {
 		var keys [][]any
 		for i, e := range kept {
 			rows[i] = append(rows[i], seqs[i])
-			bucket, t := seqs[i]>>keyBucketShift, storecore.Micros(e.Time)
+			seq := seqs[i]
 			storecore.EachEventKey(e, func(kind, value string) {
-				keys = append(keys, []any{bucket, kind, value, t, e.ID})
+				keys = append(keys, []any{seq >> keyBucketShift, kind, value, seq})
 			})
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_events"}, eventCopyColumns, pgx.CopyFromRows(rows)); err != nil {
@@ -92,7 +92,7 @@ func (s *Store) copyEvents(ctx context.Context, events []store.Event) error {
 // reserved; audit_keys' all.
 var (
 	eventCopyColumns = append(strings.Split(storecore.AuditColumns, ", "), "seq")
-	keyCopyColumns   = []string{"bucket", "kind", "value", "time_us", "event_id"}
+	keyCopyColumns   = []string{"bucket", "kind", "value", "seq"}
 )
 
 // reserveSeqs draws n seqs for audit_events, in increasing order.
@@ -128,8 +128,8 @@ func (s *Store) insertEvents(ctx context.Context, events []store.Event) error {
 }
 
 // keyBucketShift groups events into buckets of 1,024 by their seq
-// (insertion order): audit_keys is keyed by (bucket, kind, value, time_us,
-// event_id), so an event's keys go among the newest bucket's, a few dozen
+// (insertion order): audit_keys is keyed by (bucket, kind, value, seq),
+// so an event's keys go among the newest bucket's, a few dozen
 // pages that stay in shared buffers, instead of each to its value's page
 // somewhere in the trail. A lookup by resource probes each bucket of the
 // trail for (kind, value): about 1,000 probes at a million events. (SQLite
@@ -142,14 +142,18 @@ const keyBucketShift = 10
 // bucket from the newest event's to the oldest's.
 func keyLookup(kind, value string) string {
 	shift := strconv.Itoa(keyBucketShift)
-	return "SELECT k.event_id FROM generate_series((SELECT max(seq) FROM audit_events) >> " + shift +
+	return "SELECT e.event_id FROM generate_series((SELECT max(seq) FROM audit_events) >> " + shift +
 		", (SELECT min(seq) FROM audit_events) >> " + shift + ", -1) AS b (n)" +
-		" JOIN audit_keys k ON k.bucket = b.n AND k.kind = " + kind + " AND k.value = " + value
+		" JOIN audit_keys k ON k.bucket = b.n AND k.kind = " + kind + " AND k.value = " + value +
+		" JOIN audit_events e ON e.seq = k.seq"
 }
 
 // keyProbe is the event ID of (kind, value)'s key of the audit_events row
 // at hand, if it has one.
-func keyProbe(kind, value string) string { return storecore.AuditKeyProbe(keyBucketShift, kind, value) }
+func keyProbe(kind, value string) string {
+	return "SELECT audit_events.event_id FROM audit_keys k WHERE k.bucket = audit_events.seq >> " + strconv.Itoa(keyBucketShift) +
+		" AND k.kind = " + kind + " AND k.value = " + value + " AND k.seq = audit_events.seq"
+}
 
 // recentBuckets are how many of the newest buckets tell whether a value is
 // frequent.
@@ -225,6 +229,6 @@ func (t auditTx) PruneKeys(ts int64, id string) error {
 	shift := strconv.Itoa(keyBucketShift)
 	_, err := t.tx.Exec(t.ctx, "DELETE FROM audit_keys WHERE bucket BETWEEN (SELECT min(seq) FROM audit_events WHERE "+upTo+") >> "+shift+
 		" AND (SELECT max(seq) FROM audit_events WHERE "+upTo+") >> "+shift+
-		" AND event_id IN (SELECT event_id FROM audit_events WHERE "+upTo+")", ts, ts, id)
+		" AND seq IN (SELECT seq FROM audit_events WHERE "+upTo+")", ts, ts, id)
 	return err
 }

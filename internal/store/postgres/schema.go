@@ -231,6 +231,26 @@ DROP INDEX associations_revision;
 CREATE INDEX associations_revision_bucket ON associations (revision_bucket);
 ALTER TABLE associations SET (fillfactor = 90);
 `,
+	// 10: audit_keys name their event by its seq (8 bytes), not by
+	// (time_us, event_id) (45), as SQLite's do (its migration 12): an
+	// Update's event has four keys, each a heap row and a primary-key
+	// entry, and its WAL. Values compare bytewise (COLLATE "C"): a key
+	// insert compares a dozen or so, and only equality is asked of them.
+	`
+CREATE TABLE audit_keys_by_seq (
+	bucket bigint NOT NULL,                -- seq >> 10 (keyBucketShift)
+	kind   text COLLATE "C" NOT NULL,      -- 'name' or 'type'
+	value  text COLLATE "C" NOT NULL,
+	seq    bigint NOT NULL,                -- the event's audit_events.seq
+	PRIMARY KEY (bucket, kind, value, seq)
+);
+INSERT INTO audit_keys_by_seq (bucket, kind, value, seq)
+	SELECT k.bucket, k.kind, k.value, e.seq FROM audit_keys k JOIN audit_events e ON e.event_id = k.event_id
+	ON CONFLICT DO NOTHING;
+DROP TABLE audit_keys;
+ALTER TABLE audit_keys_by_seq RENAME TO audit_keys;
+ALTER INDEX audit_keys_by_seq_pkey RENAME TO audit_keys_pkey;
+`,
 }
 
 // migrate applies the migrations the database has not applied yet. A

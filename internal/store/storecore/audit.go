@@ -18,13 +18,12 @@ import (
 //	audit_events (event_id PK, time_us, name, source, read_only, username,
 //	              access_key_id, resources JSON, record JSON, seq: the
 //	              insertion order)
-//	audit_keys   (bucket, kind, value, time_us, event_id), all five the
-//	              primary key: one row per resource name (kind 'name') and
-//	              per resource type (kind 'type') an event names, for the
-//	              ResourceName and ResourceType lookups, in the event's
-//	              bucket (its seq shifted right: 256 events in SQLite,
-//	              1,024 in PostgreSQL); SQLite's name the event by its seq
-//	              instead of (time_us, event_id): (bucket, kind, value, seq)
+//	audit_keys   (bucket, kind, value, seq), all four the primary key:
+//	              one row per resource name (kind 'name') and per resource
+//	              type (kind 'type') an event names, for the ResourceName
+//	              and ResourceType lookups, in the event's bucket (its seq
+//	              shifted right: 256 events in SQLite, 1,024 in
+//	              PostgreSQL), naming the event by its seq
 //
 // Events are ordered by (time_us, event_id): lookups page newest first
 // along it, pruning deletes its oldest end. The keys' bucket comes first
@@ -69,11 +68,12 @@ func rows(ph Placeholder, n, cols int) string {
 	return b.String()
 }
 
-// eventKeys appends e's audit_keys rows to args, four arguments each:
-// (kind, value, time_us, event_id).
+// eventKeys appends e's audit_keys rows to args, three arguments each:
+// (kind, value, event_id), the keys AppendEventsWithKeys joins to the
+// events it stored.
 func eventKeys(args []any, e store.Event) []any {
-	t, id := any(Micros(e.Time)), any(e.ID)
-	EachEventKey(e, func(kind, value string) { args = append(args, kind, value, t, id) })
+	id := any(e.ID)
+	EachEventKey(e, func(kind, value string) { args = append(args, kind, value, id) })
 	return args
 }
 
@@ -89,16 +89,6 @@ func EachEventKey(e store.Event, fn func(kind, value string)) {
 			fn(keyType, r.Type)
 		}
 	}
-}
-
-// AuditKeyProbe is the SQL of the event ID of (kind, value)'s key of the
-// audit_events row at hand, if it has one: a primary-key lookup in the
-// event's bucket (its seq shifted right by bucketShift). kind and value
-// are SQL expressions, placeholders or columns.
-func AuditKeyProbe(bucketShift int, kind, value string) string {
-	return "SELECT k.event_id FROM audit_keys k WHERE k.bucket = audit_events.seq >> " + strconv.Itoa(bucketShift) +
-		" AND k.kind = " + kind + " AND k.value = " + value +
-		" AND k.time_us = audit_events.time_us AND k.event_id = audit_events.event_id"
 }
 
 // Rows are n rows of cols placeholders each, "(?, ?), (?, ?)".
@@ -135,9 +125,9 @@ func AppendEventsWithKeys(events []store.Event, ph Placeholder, bucketShift int,
 		}
 		sql := AuditInsert(ph, n)
 		if len(keys) > 0 {
-			sql = "WITH ins AS (" + sql + " RETURNING event_id, seq) INSERT INTO audit_keys (bucket, kind, value, time_us, event_id)" +
-				" SELECT ins.seq >> " + strconv.Itoa(bucketShift) + ", k.kind, k.value, k.time_us, k.event_id FROM (VALUES " + keyRows(ph, len(args), len(keys)/4) +
-				") AS k (kind, value, time_us, event_id) JOIN ins ON ins.event_id = k.event_id"
+			sql = "WITH ins AS (" + sql + " RETURNING event_id, seq) INSERT INTO audit_keys (bucket, kind, value, seq)" +
+				" SELECT ins.seq >> " + strconv.Itoa(bucketShift) + ", k.kind, k.value, ins.seq FROM (VALUES " + keyRows(ph, len(args), len(keys)/3) +
+				") AS k (kind, value, event_id) JOIN ins ON ins.event_id = k.event_id"
 			args = append(args, keys...)
 		}
 		if _, err := exec(sql, args...); err != nil {
@@ -147,16 +137,17 @@ func AppendEventsWithKeys(events []store.Event, ph Placeholder, bucketShift int,
 	return nil
 }
 
-// keyRows are n VALUES rows of (kind, value, time_us, event_id) whose
-// placeholders follow the first `after`, typed as audit_keys' columns.
+// keyRows are n VALUES rows of (kind, value, event_id) whose placeholders
+// follow the first `after`, typed as audit_keys' and audit_events'
+// columns.
 func keyRows(ph Placeholder, after, n int) string {
 	var b strings.Builder
 	for r := range n {
 		if r > 0 {
 			b.WriteString(", ")
 		}
-		i := after + 4*r
-		b.WriteString("(" + ph(i+1) + "::text, " + ph(i+2) + "::text, " + ph(i+3) + "::bigint, " + ph(i+4) + "::text)")
+		i := after + 3*r
+		b.WriteString("(" + ph(i+1) + "::text, " + ph(i+2) + "::text, " + ph(i+3) + "::text)")
 	}
 	return b.String()
 }
