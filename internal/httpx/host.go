@@ -371,7 +371,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				h.WriteError(sw, r, errPanic)
 			}
 		}
-		h.logRequest(r, ri, sw.status, time.Since(start))
+		h.logRequest(r, ri, sw.status, start, time.Now())
 		if h.cfg.Observer != nil {
 			h.observe(r, ri, sw.status, start)
 		}
@@ -428,7 +428,9 @@ func (h *Host) observe(r *http.Request, ri *reqInfo, status int, start time.Time
 
 var errPanic = errors.New("panic serving the request")
 
-func (h *Host) logRequest(r *http.Request, ri *reqInfo, status int, d time.Duration) {
+// logRequest logs the request's line at now, with its duration since
+// start (one read of the clock for both).
+func (h *Host) logRequest(r *http.Request, ri *reqInfo, status int, start, now time.Time) {
 	if status == 0 {
 		status = http.StatusOK
 	}
@@ -437,13 +439,13 @@ func (h *Host) logRequest(r *http.Request, ri *reqInfo, status int, d time.Durat
 		level = slog.LevelWarn
 	}
 	// Never the query (page tokens), body or Authorization header.
-	LogAttrs(r.Context(), h.log, level, "request",
+	logAttrsAt(r.Context(), h.log, level, now, "request",
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.String("op", ri.op),
 		slog.Int("status", status),
 		slog.String("code", ri.code),
-		slog.Duration("duration", d),
+		slog.Duration("duration", now.Sub(start)),
 		slog.String("request_id", ri.id),
 	)
 }

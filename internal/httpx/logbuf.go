@@ -21,10 +21,15 @@ func NewLogger(w io.Writer, level slog.Leveler) (*slog.Logger, *LogBuffer) {
 // never print it. A logger of NewLogger's writes the line without a
 // slog.Record (textHandler.handleAttrs).
 func LogAttrs(ctx context.Context, l *slog.Logger, level slog.Level, msg string, attrs ...slog.Attr) {
+	logAttrsAt(ctx, l, level, time.Now(), msg, attrs...)
+}
+
+// logAttrsAt is LogAttrs of a line logged at now (the host's access line
+// has read the clock for the request's duration already).
+func logAttrsAt(ctx context.Context, l *slog.Logger, level slog.Level, now time.Time, msg string, attrs ...slog.Attr) {
 	if !l.Enabled(ctx, level) {
 		return
 	}
-	now := time.Now()
 	if h, ok := l.Handler().(flushingHandler); ok {
 		if th, ok := h.Handler.(*textHandler); ok && th.handleAttrs(now, level, msg, attrs) {
 			h.flushFor(level)
