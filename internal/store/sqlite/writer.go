@@ -341,7 +341,8 @@ func (w *writer) run() {
 // transaction, commits it and hands it to syncLoop, which answers it.
 func (w *writer) runBatch(first *writeReq) {
 	w.rev = revCounter{}
-	window := w.gather.Window(time.Now())
+	began := time.Now()
+	window := w.gather.Window(began)
 	defer func() { window.Stop() }()
 	if w.failed != nil {
 		first.done <- writeResult{err: w.failed}
@@ -361,8 +362,9 @@ func (w *writer) runBatch(first *writeReq) {
 	}
 	batch := []*writeReq{first}
 	results := []writeResult{res}
+	fg := !first.bg // the batch holds a foreground write
 	for len(batch) < maxBatch {
-		req, ok := w.next(&window, len(batch))
+		req, ok := w.next(&window, len(batch), fg, began)
 		if !ok {
 			break
 		}
@@ -381,6 +383,7 @@ func (w *writer) runBatch(first *writeReq) {
 		}
 		batch = append(batch, req)
 		results = append(results, res)
+		fg = fg || !req.bg
 	}
 	w.awaitSync() // one sync in flight at a time, each after its COMMIT
 	if w.failed != nil {
@@ -427,12 +430,16 @@ func (w *writer) commitRecord(batch []*writeReq, results []writeResult) *storeco
 // next returns a request to add to a batch of n, or ok false to commit
 // now. While the last commit's sync is in flight, the transaction takes
 // every write that arrives until that sync is done (it could not commit
-// sooner), and background writes while none is queued. Then, as after any commit, the gatherer's window waits a little
-// for the writers that sync answered, who are likely on their way back:
-// committing at once would split the writers into two groups that
-// alternate, each paying a commit's fixed cost (its WAL frames of shared
-// pages, its sync) for fewer writes.
-func (w *writer) next(window **storecore.Window[*writeReq], n int) (req *writeReq, ok bool) {
+// sooner), and background writes while no other is queued. Then, as after
+// any commit, the gatherer's window waits a little for the writers that
+// sync answered, who are likely on their way back: committing at once
+// would split the writers into two groups that alternate, each paying a
+// commit's fixed cost (its WAL frames of shared pages, its sync) for fewer
+// writes. A batch of background writes only (fg false) waits instead for
+// a foreground write to commit with, up to bgLinger after it began (at
+// began), taking background writes meanwhile: it does not cost a sync of
+// its own while foreground writes keep coming.
+func (w *writer) next(window **storecore.Window[*writeReq], n int, fg bool, began time.Time) (req *writeReq, ok bool) {
 	if w.syncing != nil {
 		select {
 		case req := <-w.reqs:
@@ -450,7 +457,38 @@ func (w *writer) next(window **storecore.Window[*writeReq], n int) (req *writeRe
 			*window = w.gather.Window(time.Now())
 		}
 	}
+	if !fg {
+		return w.linger(began)
+	}
 	return (*window).Next(w.reqs, n)
+}
+
+// bgLinger bounds how long a batch of background writes only waits for a
+// foreground write (see next).
+const bgLinger = 20 * time.Millisecond
+
+// linger returns the next write for a batch of background writes only
+// (foreground ones first), or ok false once bgLinger has passed since began.
+func (w *writer) linger(began time.Time) (req *writeReq, ok bool) {
+	select {
+	case req := <-w.reqs:
+		return req, true
+	default:
+	}
+	wait := time.Until(began.Add(bgLinger))
+	if wait <= 0 {
+		return nil, false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case req := <-w.reqs:
+		return req, true
+	case req := <-w.bg:
+		return req, true
+	case <-t.C:
+		return nil, false
+	}
 }
 
 // awaitSync waits for the sync in flight, if any, to answer its batch.

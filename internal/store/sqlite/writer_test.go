@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"slices"
@@ -55,16 +56,7 @@ func TestBackgroundWriteFillsTheSyncWait(t *testing.T) {
 	w.wal.syncing = func() { <-gate }
 
 	var ran []string
-	write := func(name string, bg bool, then func()) *writeReq {
-		return &writeReq{ctx: ctx, bg: bg, done: make(chan writeResult, 1), fn: func(tx *wtx) error {
-			ran = append(ran, name)
-			if then != nil {
-				then()
-			}
-			_, err := tx.exec("INSERT INTO secrets (name, value, created_at) VALUES (?, x'00', 0)", name)
-			return err
-		}}
-	}
+	write := func(name string, bg bool, then func()) *writeReq { return secretWrite(ctx, name, bg, &ran, then) }
 	first := write("first", false, nil)
 	w.runBatch(first) // committed; its sync waits for gate
 	bg := write("bg", true, func() { close(gate) })
@@ -122,4 +114,49 @@ func testWriter(t *testing.T, s *Store, wal bool) *writer {
 		w.closeStmts()
 	})
 	return w
+}
+
+// TestBackgroundBatchWaitsForForeground: a transaction that holds only
+// background writes takes the next background write and then a foreground
+// one, and commits with it, rather than cost a sync of its own.
+func TestBackgroundBatchWaitsForForeground(t *testing.T) {
+	ctx := t.Context()
+	s := openWithClock(t, time.Now)
+	w := testWriter(t, s, false)
+	fg := secretWrite(ctx, "fg", false, nil, nil)
+	b1, b2 := secretWrite(ctx, "b1", true, nil, nil), secretWrite(ctx, "b2", true, nil, func() { w.reqs <- fg })
+	w.bg <- b2
+	w.runBatch(b1)
+	for len(w.bg) > 0 || len(w.reqs) > 0 { // left for a transaction of their own
+		select {
+		case req := <-w.bg:
+			w.runBatch(req)
+		case req := <-w.reqs:
+			w.runBatch(req)
+		}
+	}
+	w.awaitSync()
+	for _, req := range []*writeReq{b1, b2, fg} {
+		if res := <-req.done; res.err != nil || res.panicked {
+			t.Errorf("write %p: %+v", req, res)
+		}
+	}
+	if b2.job != b1.job || fg.job != b1.job {
+		t.Errorf("transactions: b1 %p, b2 %p, fg %p; want one", b1.job, b2.job, fg.job)
+	}
+}
+
+// secretWrite is a write request that notes name in ran (if not nil), calls
+// then (if not nil) and stores a secret named name.
+func secretWrite(ctx context.Context, name string, bg bool, ran *[]string, then func()) *writeReq {
+	return &writeReq{ctx: ctx, bg: bg, done: make(chan writeResult, 1), fn: func(tx *wtx) error {
+		if ran != nil {
+			*ran = append(*ran, name)
+		}
+		if then != nil {
+			then()
+		}
+		_, err := tx.exec("INSERT INTO secrets (name, value, created_at) VALUES (?, x'00', 0)", name)
+		return err
+	}}
 }
