@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,11 +18,33 @@ import (
 
 func TestKeyLevels(t *testing.T) {
 	var want []string
-	for i := 0; i <= len(keyLevelSize)+1; i++ { // and the sliced level and the last
+	for i := 0; i <= len(keySliceBits); i++ { // and the last, which never moves
 		want = append(want, strconv.Itoa(i))
 	}
 	if got := strings.Split(keyLevels, ", "); !cmp.Equal(got, want) {
 		t.Errorf("keyLevels = %q, want %q", keyLevels, strings.Join(want, ", "))
+	}
+	at := map[int64]int{}
+	for level := range keySliceBits {
+		m := keyMoveAt(level)
+		if prev, ok := at[m]; ok || m < 0 || m >= keyMovePeriod {
+			t.Errorf("level %d moves at %d of %d (level %d too: %v)", level, m, keyMovePeriod, prev, ok)
+		}
+		at[m] = level
+	}
+	// A level's slices, in turn, cover the hash space once.
+	for _, bits := range []uint{0, 1, 2, 7, 12} {
+		next := int64(math.MinInt64)
+		for i := range uint64(1) << bits {
+			lo, hi := keySlice(bits, i)
+			if lo != next || hi < lo {
+				t.Fatalf("keySlice(%d, %d) = [%d, %d], want it to start at %d", bits, i, lo, hi, next)
+			}
+			next = hi + 1 // wraps after the last
+		}
+		if next != math.MinInt64 {
+			t.Errorf("the %d slices of %d bits end at %d, want %d", 1<<bits, bits, next-1, int64(math.MaxInt64))
+		}
 	}
 }
 
@@ -29,7 +52,7 @@ func TestKeyLevels(t *testing.T) {
 // holds.
 func keyLevelCounts(t *testing.T, s *Store) []int {
 	t.Helper()
-	got := make([]int, len(keyLevelSize)+2)
+	got := make([]int, len(keySliceBits)+1)
 	rows, err := s.rdb.QueryContext(t.Context(), "SELECT level, count(*) FROM idempotency_keys GROUP BY level")
 	if err != nil {
 		t.Fatal(err)
@@ -48,17 +71,11 @@ func keyLevelCounts(t *testing.T, s *Store) []int {
 	return got
 }
 
-// TestIdempotencyKeyLevels writes with 150 tokens through small levels
-// and level 2 in two slices: every token replays its own write wherever its
-// key's entry has moved, a
-// token reused with other parameters is refused, one reused after it
-// expired writes anew (and then replays that write), and pruning deletes
-// the expired records with their entries.
-func TestIdempotencyKeyLevels(t *testing.T) {
-	defer func(l [len(keyLevelSize)]int64, b int) { keyLevelSize, keySliceBits = l, b }(keyLevelSize, keySliceBits)
-	keyLevelSize, keySliceBits = [...]int64{4, 16}, 1
+// keyTestStore opens a store with a cluster c1 and an association in it,
+// and returns it with the association's ID and a function that updates
+// the association with token i (and request hash).
+func keyTestStore(t *testing.T, c *storetest.Clock) (*Store, func(i int, hash string) (store.Association, error)) {
 	ctx := t.Context()
-	c := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := openWithClock(t, c.Now)
 	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1"}, store.WriteOptions{}); err != nil {
 		t.Fatal(err)
@@ -67,15 +84,26 @@ func TestIdempotencyKeyLevels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := func(i int, hash string) store.WriteOptions {
-		return store.WriteOptions{Idempotency: &store.Idempotency{Key: fmt.Sprint("UpdatePodIdentityAssociation//c1/tok-", i), Hash: hash}}
-	}
-	update := func(i int, hash string) (store.Association, error) {
+	return s, func(i int, hash string) (store.Association, error) {
 		return s.UpdateAssociation(ctx, "", "c1", a.ID, func(a *store.Association) error {
 			a.RoleARN = fmt.Sprint("arn:aws:iam::000000000000:role/r", i)
 			return nil
-		}, token(i, hash))
+		}, store.WriteOptions{Idempotency: &store.Idempotency{Key: fmt.Sprint("UpdatePodIdentityAssociation//c1/tok-", i), Hash: hash}})
 	}
+}
+
+// TestIdempotencyKeyLevels writes with 150 tokens through small levels
+// (moves every 4 records, of a half, a quarter and an eighth of the hash
+// space): every token replays its own write wherever its key's entry has
+// moved, a token reused with other parameters is refused, one reused
+// after it expired writes anew (and then replays that write), and pruning
+// deletes the expired records with their entries.
+func TestIdempotencyKeyLevels(t *testing.T) {
+	defer func(p int64, b [len(keySliceBits)]uint) { keyMovePeriod, keySliceBits = p, b }(keyMovePeriod, keySliceBits)
+	keyMovePeriod, keySliceBits = 4, [...]uint{1, 2, 3}
+	ctx := t.Context()
+	c := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s, update := keyTestStore(t, c)
 	const writes = 150
 	revisions := make([]int64, writes)
 	for i := range writes {
@@ -84,17 +112,21 @@ func TestIdempotencyKeyLevels(t *testing.T) {
 			t.Fatal(err)
 		}
 		revisions[i] = got.Revision
+		// Every entry is at one level or another at every write.
+		if got := keyLevelCounts(t, s); got[0]+got[1]+got[2]+got[3] != i+1 {
+			t.Fatalf("after record %d: entries by level = %v, want %d in all", i+1, got, i+1)
+		}
 	}
-	// Records 1..150: level 0 moved at 148, level 1 at 144, and with it
-	// level 2's slice (144/16)%2 = 1, the negative h: level 2 holds only
-	// entries of slice 0 (moved at 128) that level 1 brought since.
+	// Level i holds about 4<<keySliceBits[i] entries (8, 16, 32), the
+	// last the rest.
 	got := keyLevelCounts(t, s)
-	if got[0] != 2 || got[1] != 4 || got[2]+got[3] != 144 || got[2] == 0 || got[3] == 0 {
-		t.Errorf("entries by level = %v, want [2 4 x 144-x], neither x nor 144-x 0", got)
+	for level, bits := range keySliceBits {
+		if got[level] == 0 || got[level] > 2*int(keyMovePeriod<<bits) {
+			t.Errorf("entries by level = %v, want level %d to hold some and at most %d", got, level, 2*(keyMovePeriod<<bits))
+		}
 	}
-	var negative int
-	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM idempotency_keys WHERE level = 2 AND h < 0").Scan(&negative); err != nil || negative != 0 {
-		t.Errorf("level 2 holds %d entries of the slice just moved (%v), want 0", negative, err)
+	if got[3] < writes/2 {
+		t.Errorf("entries by level = %v, want the last to hold at least %d", got, writes/2)
 	}
 	for i := range writes {
 		got, err := update(i, "h")
@@ -128,6 +160,49 @@ func TestIdempotencyKeyLevels(t *testing.T) {
 	}
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestIdempotencyKeyMoves writes 4,200 records with tokens through the
+// levels as they are: no write moves more than twice keyMovePeriod
+// entries from one level to the next (moving whole levels, the record
+// 4,096 moved 4,096 of them, holding the writer 6 to 7.5 ms), and the
+// levels stay about their size.
+func TestIdempotencyKeyMoves(t *testing.T) {
+	if testing.Short() {
+		t.Skip("4,200 durable writes")
+	}
+	c := storetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s, update := keyTestStore(t, c)
+	const writes = 4200
+	prev, most, at := keyLevelCounts(t, s), 0, 0
+	for i := range writes {
+		if _, err := update(i, "h"); err != nil {
+			t.Fatal(err)
+		}
+		got := keyLevelCounts(t, s)
+		prev[0]++ // the write's own entry
+		moved := 0
+		for level := range keySliceBits {
+			moved += max(prev[level]-got[level], 0)
+		}
+		if moved > most {
+			most, at = moved, i+1
+		}
+		prev = got
+	}
+	t.Logf("record %d moved the most entries, %d", at, most)
+	if limit := 2 * int(keyMovePeriod); most > limit {
+		t.Errorf("record %d moved %d entries, want at most %d", at, most, limit)
+	}
+	got := keyLevelCounts(t, s)
+	for level, bits := range keySliceBits {
+		if limit := 2 * int(keyMovePeriod<<bits); got[level] > limit {
+			t.Errorf("entries by level = %v, want at most %d at level %d", got, limit, level)
+		}
+	}
+	if got[0]+got[1]+got[2]+got[3] != writes {
+		t.Errorf("entries by level = %v, want %d in all", got, writes)
 	}
 }
 
