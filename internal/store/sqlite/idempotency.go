@@ -14,12 +14,12 @@ import (
 )
 
 // Idempotency records are appended to the idempotency table in insertion
-// order (seq) and found by key through idempotency_keys, whose entries are
-// (level, h, seq), h the key's keyHash. A client request token is random,
-// so an index on the key took one leaf page at a random place in its
-// b-tree for every write with a token, the largest share of an Update's
-// WAL pages (1.3 of 3.5 in BenchmarkUpdateWALFrames). idempotency_keys is
-// a log-structured merge instead: a new record's entry goes to level 0,
+// order (seq) and found by key through idempotency_keys0 to 3, a table per
+// level of (h, seq) entries, h the key's keyHash. A client request token is
+// random, so an index on the key took one leaf page at a random place in
+// its b-tree for every write with a token, the largest share of an
+// Update's WAL pages (1.3 of 3.5 in BenchmarkUpdateWALFrames). The levels
+// are a log-structured merge instead: a new record's entry goes to level 0,
 // which never holds much more than a page's worth of entries, so a commit's
 // writes with tokens share one or two pages of it. Every keyMovePeriod
 // records, each level i but the last moves one slice of the hash space
@@ -65,7 +65,7 @@ func keyHash(key string) int64 {
 }
 
 // keyHashFunc is keyHash as the SQL function podid_key_hash(key), for
-// the migration that builds idempotency_keys and for pruning.
+// the migration that built idempotency_keys and for pruning.
 const keyHashFunc = "podid_key_hash"
 
 func init() {
@@ -91,8 +91,8 @@ func init() {
 var idempotencySeqQuery = func() string {
 	var probes []string
 	for _, level := range strings.Split(keyLevels, ", ") {
-		probes = append(probes, "coalesce((SELECT max(k.seq) FROM idempotency_keys AS k JOIN idempotency AS j ON j.seq = k.seq"+
-			" WHERE k.level = "+level+" AND k.h = ?1 AND j.key = ?2), 0)")
+		probes = append(probes, "coalesce((SELECT max(k.seq) FROM idempotency_keys"+level+" AS k JOIN idempotency AS j ON j.seq = k.seq"+
+			" WHERE k.h = ?1 AND j.key = ?2), 0)")
 	}
 	return "SELECT nullif(max(" + strings.Join(probes, ", ") + "), 0)" // seq starts at 1
 }()
@@ -131,7 +131,7 @@ func (s *Store) remember(tx *wtx, idem *store.Idempotency, result any) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.exec("INSERT INTO idempotency_keys (level, h, seq) VALUES (0, ?, ?)", keyHash(key), seq); err != nil {
+		if _, err := tx.exec("INSERT INTO idempotency_keys0 (h, seq) VALUES (?, ?)", keyHash(key), seq); err != nil {
 			return err
 		}
 		for level, bits := range keySliceBits {
@@ -144,15 +144,20 @@ func (s *Store) remember(tx *wtx, idem *store.Idempotency, result any) error {
 	})
 }
 
+// keyTable is the table of level's entries.
+func keyTable(level int) string { return fmt.Sprint("idempotency_keys", level) }
+
 // moveKeys moves level's entries whose h is in [lo, hi] (a range of the
-// signed int64s) into the next level. One UPDATE of the level (which
-// SQLite makes a delete and an insert of each entry, in h order) took
-// about two thirds of the time of an INSERT ... SELECT into the next
-// level and a DELETE (which also copied the entries to a temporary table
-// first, reading the table it writes): some 30 µs and 3 µs an entry on a
-// busy machine.
+// signed int64s) into the next level. A table per level: moving within
+// one table (an UPDATE of the level, or INSERT ... SELECT from itself)
+// made SQLite copy the rows to a temporary table first, and cost about
+// twice as much.
 func moveKeys(tx *wtx, level int, lo, hi int64) error {
-	_, err := tx.exec("UPDATE idempotency_keys SET level = level + 1 WHERE level = ? AND h BETWEEN ? AND ?", level, lo, hi)
+	_, err := tx.exec("INSERT INTO "+keyTable(level+1)+" (h, seq) SELECT h, seq FROM "+keyTable(level)+
+		" WHERE h BETWEEN ? AND ? ORDER BY h, seq", lo, hi)
+	if err == nil {
+		_, err = tx.exec("DELETE FROM "+keyTable(level)+" WHERE h BETWEEN ? AND ?", lo, hi)
+	}
 	if err != nil {
 		return fmt.Errorf("moving idempotency keys from level %d: %w", level, err)
 	}
@@ -173,10 +178,12 @@ func pruneIdempotency(tx *wtx, expired int64) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.exec("DELETE FROM idempotency_keys WHERE level IN ("+keyLevels+") AND h IN (SELECT "+keyHashFunc+
-		"(key) FROM idempotency WHERE seq < ?) AND seq < ?", cutoff, cutoff)
-	if err != nil {
-		return err
+	for level := range strings.Split(keyLevels, ", ") {
+		_, err = tx.exec("DELETE FROM "+keyTable(level)+" WHERE h IN (SELECT "+keyHashFunc+
+			"(key) FROM idempotency WHERE seq < ?) AND seq < ?", cutoff, cutoff)
+		if err != nil {
+			return err
+		}
 	}
 	_, err = tx.exec("DELETE FROM idempotency WHERE seq < ?", cutoff)
 	return err

@@ -53,20 +53,8 @@ func TestKeyLevels(t *testing.T) {
 func keyLevelCounts(t *testing.T, s *Store) []int {
 	t.Helper()
 	got := make([]int, len(keySliceBits)+1)
-	rows, err := s.rdb.QueryContext(t.Context(), "SELECT level, count(*) FROM idempotency_keys GROUP BY level")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var level, n int
-		if err := rows.Scan(&level, &n); err != nil {
-			t.Fatal(err)
-		}
-		got[level] = n
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+	for level := range got {
+		got[level] = countRows(t, s, keyTable(level))
 	}
 	return got
 }
@@ -152,7 +140,7 @@ func TestIdempotencyKeyLevels(t *testing.T) {
 	if got := countRows(t, s, "idempotency"); got != 1 {
 		t.Errorf("idempotency records after pruning = %d, want 1", got)
 	}
-	if got := countRows(t, s, "idempotency_keys"); got != 1 {
+	if got := keyLevelCounts(t, s); got[0]+got[1]+got[2]+got[3] != 1 {
 		t.Errorf("idempotency keys after pruning = %d, want 1", got)
 	}
 	if got, err := update(7, "other"); err != nil || got.Revision != again.Revision {
@@ -253,6 +241,52 @@ func TestMigrateIdempotencyKeys(t *testing.T) {
 	}
 	if got, want := keyLevelCounts(t, s), []int{1, 0, 0, 3}; !cmp.Equal(got, want) {
 		t.Errorf("entries by level after a new record = %v, want %v", got, want)
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestMigrateKeyTables opens a database at schema version 12 (the levels
+// in one idempotency_keys table) with a token record at each level: after
+// migration 13 each level's entries are in its own table and every record
+// replays.
+func TestMigrateKeyTables(t *testing.T) {
+	ctx := t.Context()
+	path, db := atVersion(t, 12)
+	for level := range 4 {
+		rec, err := json.Marshal(store.Cluster{Name: fmt.Sprint("c", level), Tags: map[string]string{}, Revision: int64(10 + level)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := fmt.Sprintf("CreateCluster//c%d/tok", level)
+		res, err := db.ExecContext(ctx, "INSERT INTO idempotency (key, hash, result, created_at) VALUES (?, ?, ?, ?)",
+			key, "h", rec, time.Now().UnixMicro())
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq, err := res.LastInsertId()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, "INSERT INTO idempotency_keys (level, h, seq) VALUES (?, ?, ?)", level, keyHash(key), seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := migrated(t, db, path)
+	if got, want := keyLevelCounts(t, s), []int{1, 1, 1, 1}; !cmp.Equal(got, want) {
+		t.Errorf("entries by level after migration = %v, want %v", got, want)
+	}
+	for level := range 4 {
+		idem := &store.Idempotency{Key: fmt.Sprintf("CreateCluster//c%d/tok", level), Hash: "h"}
+		got, err := s.CreateCluster(ctx, store.Cluster{Name: fmt.Sprint("c", level)}, store.WriteOptions{Idempotency: idem})
+		if err != nil || got.Revision != int64(10+level) {
+			t.Errorf("replay of the record at level %d after migration = revision %d, %v; want %d", level, got.Revision, err, 10+level)
+		}
+	}
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE name = 'idempotency_keys'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("idempotency_keys still there (%d, %v)", n, err)
 	}
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Error(err)

@@ -352,6 +352,21 @@ INSERT OR IGNORE INTO audit_keys_by_seq (bucket, kind, value, seq)
 DROP TABLE audit_keys;
 ALTER TABLE audit_keys_by_seq RENAME TO audit_keys;
 `,
+	// 13: idempotency_keys split into a table per level, so a level's
+	// move into the next is an INSERT ... SELECT from another table and a
+	// DELETE, where moving within one table (UPDATE of level, or INSERT
+	// ... SELECT from itself) first copied the rows to a temporary table.
+	`
+CREATE TABLE idempotency_keys0 (h INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (h, seq)) WITHOUT ROWID;
+CREATE TABLE idempotency_keys1 (h INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (h, seq)) WITHOUT ROWID;
+CREATE TABLE idempotency_keys2 (h INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (h, seq)) WITHOUT ROWID;
+CREATE TABLE idempotency_keys3 (h INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (h, seq)) WITHOUT ROWID;
+INSERT INTO idempotency_keys0 (h, seq) SELECT h, seq FROM idempotency_keys WHERE level = 0 ORDER BY h, seq;
+INSERT INTO idempotency_keys1 (h, seq) SELECT h, seq FROM idempotency_keys WHERE level = 1 ORDER BY h, seq;
+INSERT INTO idempotency_keys2 (h, seq) SELECT h, seq FROM idempotency_keys WHERE level = 2 ORDER BY h, seq;
+INSERT INTO idempotency_keys3 (h, seq) SELECT h, seq FROM idempotency_keys WHERE level >= 3 ORDER BY h, seq;
+DROP TABLE idempotency_keys;
+`,
 }
 
 // migrate applies the migrations db has not applied yet. Each runs in its
