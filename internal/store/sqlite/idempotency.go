@@ -53,9 +53,9 @@ func keySlice(bits uint, i uint64) (lo, hi int64) {
 	return lo, lo + int64(uint64(math.MaxUint64)>>bits)
 }
 
-// keyLevels lists the levels for a lookup's probe (TestKeyLevels checks
-// it against keySliceBits).
-const keyLevels = "0, 1, 2, 3"
+// keyLevelCount is how many levels there are: one for each that moves
+// (keySliceBits), and the last, which never does.
+const keyLevelCount = len(keySliceBits) + 1
 
 // keyHash is the first eight bytes of key's SHA-256: a client could not
 // make many keys that share it and so slow their lookups.
@@ -90,8 +90,8 @@ func init() {
 // of the statement (the writer runs it for every Update with a token).
 var idempotencySeqQuery = func() string {
 	var probes []string
-	for _, level := range strings.Split(keyLevels, ", ") {
-		probes = append(probes, "coalesce((SELECT max(k.seq) FROM idempotency_keys"+level+" AS k JOIN idempotency AS j ON j.seq = k.seq"+
+	for level := range keyLevelCount {
+		probes = append(probes, "coalesce((SELECT max(k.seq) FROM "+keyTable(level)+" AS k JOIN idempotency AS j ON j.seq = k.seq"+
 			" WHERE k.h = ?1 AND j.key = ?2), 0)")
 	}
 	return "SELECT nullif(max(" + strings.Join(probes, ", ") + "), 0)" // seq starts at 1
@@ -178,7 +178,7 @@ func pruneIdempotency(tx *wtx, expired int64) error {
 	if err != nil {
 		return err
 	}
-	for level := range strings.Split(keyLevels, ", ") {
+	for level := range keyLevelCount {
 		_, err = tx.exec("DELETE FROM "+keyTable(level)+" WHERE h IN (SELECT "+keyHashFunc+
 			"(key) FROM idempotency WHERE seq < ?) AND seq < ?", cutoff, cutoff)
 		if err != nil {
