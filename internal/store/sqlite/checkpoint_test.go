@@ -105,14 +105,20 @@ func TestCheckpointerFinishesBeforeRestart(t *testing.T) {
 	t.Logf("%d checkpoints by the checkpointer; backlog before each restart: %v", s.w.ckpt.runs.Load(), before)
 }
 
+// setCheckpointFrames sets checkpointFrames and restartFrames for tb,
+// restoring them once it ends.
+func setCheckpointFrames(tb testing.TB, ckpt uint32, restart int) {
+	c, r := checkpointFrames, restartFrames
+	tb.Cleanup(func() { checkpointFrames, restartFrames = c, r })
+	checkpointFrames, restartFrames = ckpt, restart
+}
+
 // openCheckpointed opens a store with cluster c1 whose checkpointer runs at
 // ckpt frames and whose writer's own checkpoint at restart (both restored
 // after the test); it skips where SQLite checkpoints at COMMIT.
 func openCheckpointed(t *testing.T, ckpt uint32, restart int) *Store {
 	t.Helper()
-	c, r := checkpointFrames, restartFrames
-	t.Cleanup(func() { checkpointFrames, restartFrames = c, r })
-	checkpointFrames, restartFrames = ckpt, restart
+	setCheckpointFrames(t, ckpt, restart)
 	s, err := open(t.Context(), filepath.Join(t.TempDir(), "podid.db"), time.Now)
 	if err != nil {
 		t.Fatal(err)

@@ -27,8 +27,7 @@ func TestPowerLossKeepsAcknowledgedWrites(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "podid.db")
-	defer func(n uint32) { checkpointFrames = n }(checkpointFrames)
-	checkpointFrames = 4
+	setCheckpointFrames(t, 4, restartFrames)
 	var taken atomic.Int64 // copies complete
 	walSyncing = func() {
 		n := taken.Load() + 1

@@ -29,8 +29,7 @@ import (
 //
 //	go test -run '^$' -bench UpdateWALFrames -benchtime 3000x ./internal/store/sqlite
 func BenchmarkUpdateWALFrames(b *testing.B) {
-	defer func(c uint32, r int) { checkpointFrames, restartFrames = c, r }(checkpointFrames, restartFrames)
-	checkpointFrames, restartFrames = 1<<31, 1<<30
+	setCheckpointFrames(b, 1<<31, 1<<30)
 
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "podid.db")

@@ -18,8 +18,7 @@ import (
 // larger than the buffer (written in pieces), and a connection of the
 // default VFS reads what it wrote.
 func TestWALVFSWritesCommitBeforeReturning(t *testing.T) {
-	defer func(c uint32, r int) { checkpointFrames, restartFrames = c, r }(checkpointFrames, restartFrames)
-	checkpointFrames, restartFrames = 1<<31, 1<<30 // keep every frame in the WAL
+	setCheckpointFrames(t, 1<<31, 1<<30) // keep every frame in the WAL
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "podid.db")
 	s, err := open(ctx, path, time.Now)
