@@ -52,6 +52,7 @@ func (s *Store) CreateAssociation(ctx context.Context, a store.Association, opts
 		if err := insertAssociation(tx, &out); err != nil {
 			return out, mapConstraint(err, out.ID)
 		}
+		tx.putAssociation(out)
 		tx.changed(out.Revision, out.Region, out.ClusterName, out.ID, &out)
 		return out, s.remember(tx, opts.Idempotency, out)
 	}, "creating association")
@@ -70,9 +71,17 @@ func insertAssociation(tx *wtx, a *store.Association) error {
 	return err
 }
 
-// readAssociation reads an association inside the write transaction.
+// readAssociation reads an association inside the write transaction, from
+// the writer's cache if it holds it.
 func readAssociation(tx *wtx, region, cluster, id string) (store.Association, error) {
-	return pointReadAssociation(tx.w.readRow, region, cluster, id)
+	if a, ok := tx.cachedAssociation(assocKey{region, cluster, id}); ok {
+		return a, nil
+	}
+	a, err := pointReadAssociation(tx.w.readRow, region, cluster, id)
+	if err == nil {
+		tx.putAssociation(a)
+	}
+	return a, err
 }
 
 // rowReader is readRow of the writer's connection or of the read pool.
@@ -199,31 +208,36 @@ func decodeAssociation(v []driver.Value, region, cluster, id string) (store.Asso
 
 // UpdateAssociation implements store.Store.
 func (s *Store) UpdateAssociation(ctx context.Context, region, cluster, id string, fn func(*store.Association) error, opts store.WriteOptions) (store.Association, error) {
-	return storecore.Do(ctx, s.w.do, func(tx *wtx) (out store.Association, err error) {
-		var a store.Association
-		if opts.Idempotency != nil {
-			// The token's record and the association in one read.
-			var replayed bool
-			a, replayed, err = s.readForUpdate(tx, region, cluster, id, opts.Idempotency, &out)
-			if err != nil || replayed {
-				return out, err
-			}
-		} else if a, err = readAssociation(tx, region, cluster, id); err != nil {
-			return out, err
-		}
-		read := a // fn may change a's Tags map in place, not read's other fields
-		if err := storecore.EditAssociation(&a, fn); err != nil {
-			return out, err
-		}
-		if a.Revision, err = tx.revisions(1); err != nil {
-			return out, err
-		}
-		if err := updateAssociationRow(tx, read, a); err != nil {
-			return out, err
-		}
-		tx.changed(a.Revision, region, cluster, id, &a)
-		return a, s.remember(tx, opts.Idempotency, a)
+	return storecore.Do(ctx, s.w.do, func(tx *wtx) (store.Association, error) {
+		return s.updateAssociation(tx, region, cluster, id, fn, opts)
 	}, "updating association %s", id)
+}
+
+// updateAssociation is UpdateAssociation's write.
+func (s *Store) updateAssociation(tx *wtx, region, cluster, id string, fn func(*store.Association) error, opts store.WriteOptions) (out store.Association, err error) {
+	var a store.Association
+	if opts.Idempotency != nil {
+		var replayed bool
+		a, replayed, err = s.readForUpdate(tx, region, cluster, id, opts.Idempotency, &out)
+		if err != nil || replayed {
+			return out, err
+		}
+	} else if a, err = readAssociation(tx, region, cluster, id); err != nil {
+		return out, err
+	}
+	read := a // fn may change a's Tags map in place, not read's other fields
+	if err := storecore.EditAssociation(&a, fn); err != nil {
+		return out, err
+	}
+	if a.Revision, err = tx.revisions(1); err != nil {
+		return out, err
+	}
+	if err := updateAssociationRow(tx, read, a); err != nil {
+		return out, err
+	}
+	tx.putAssociation(a) // as a read returns it (EditAssociation)
+	tx.changed(a.Revision, region, cluster, id, &a)
+	return a, s.remember(tx, opts.Idempotency, a)
 }
 
 // updateAssociationRow stores a, read as read: its tags, modified_at and
@@ -293,6 +307,7 @@ func (s *Store) DeleteAssociation(ctx context.Context, region, cluster, id strin
 		if _, err := tx.exec("DELETE FROM associations WHERE region = ? AND cluster_name = ? AND id = ?", region, cluster, id); err != nil {
 			return a, err
 		}
+		tx.dropAssociation(assocKey{region, cluster, id})
 		_, err = tx.exec("INSERT INTO tombstones (revision, region, cluster_name, id, deleted_at) VALUES (?, ?, ?, ?, ?)",
 			rev, region, cluster, id, storecore.Micros(s.now()))
 		tx.changed(rev, region, cluster, id, nil)
@@ -359,37 +374,39 @@ var readForUpdateQuery = `SELECT (SELECT ` + pageRecordFormat + ` FROM associati
 	i.hash, i.result, i.created_at
 	FROM (SELECT 1) LEFT JOIN idempotency AS i ON i.seq = (` + idempotencySeqQuery + `)`
 
-// readForUpdate is replay followed by readAssociation in one statement
-// (the writer's hot path), read through the driver's interfaces
-// (writer.readRow): it replays the token's stored result into out
-// (replayed = true; a replay of an update made before the association was
-// deleted answers too), or returns the association.
+// readForUpdate is replay followed by readAssociation (the writer's hot
+// path): it replays the token's stored result into out (replayed = true; a
+// replay of an update made before the association was deleted answers
+// too), or returns the association. Without the association in the
+// writer's cache, it reads both in one statement, through the driver's
+// interfaces (writer.readRow).
 func (s *Store) readForUpdate(tx *wtx, region, cluster, id string, idem *store.Idempotency, out any) (a store.Association, replayed bool, err error) {
+	if a, ok := tx.cachedAssociation(assocKey{region, cluster, id}); ok {
+		if replayed, err := s.replay(tx, idem, out); err != nil || replayed {
+			return store.Association{}, replayed, err
+		}
+		return a, false, nil
+	}
 	var v [4]driver.Value
 	if _, err := tx.w.readRow(readForUpdateQuery, keyArgs(region, cluster, id, keyHash(idem.Key), idem.Key), v[:]); err != nil {
 		return store.Association{}, false, err
 	}
 	if v[1] != nil { // the token has a record
-		var rec storecore.Record
-		d := rawDecoder{v: v[1:]}
-		d.text(&rec.Hash)
-		d.blob(&rec.Result)
-		d.integer(&rec.CreatedAt)
-		if d.err != nil {
-			return store.Association{}, false, fmt.Errorf("reading idempotency record: %w", d.err)
-		}
-		if replayed, err := storecore.Replay(idem, rec, s.now(), out); err != nil || replayed {
+		if replayed, err := s.replayRecord(idem, v[1:], out); err != nil || replayed {
 			return store.Association{}, replayed, err
 		}
 	}
 	if v[0] == nil {
 		return store.Association{}, false, store.ErrNotFound
 	}
-	if a, ok := decodeAssociationRecord(v[0]); ok {
-		return a, false, nil
+	a, ok := decodeAssociationRecord(v[0])
+	if !ok {
+		if a, err = readAssociationColumns(tx.w.readRow, region, cluster, id); err != nil {
+			return store.Association{}, false, err
+		}
 	}
-	a, err = readAssociationColumns(tx.w.readRow, region, cluster, id)
-	return a, false, err
+	tx.putAssociation(a)
+	return a, false, nil
 }
 
 // mapConstraint turns a uniqueness violation into store.ErrAlreadyExists

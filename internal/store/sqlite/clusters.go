@@ -153,6 +153,7 @@ func (s *Store) DeleteCluster(ctx context.Context, region, name string) (store.C
 			tx.changedUnlisted() // n tombstones, numbered by SQL
 		}
 		_, err = tx.exec("DELETE FROM clusters WHERE region = ? AND name = ?", region, name)
+		tx.dropAssociations() // its associations, deleted or cascaded
 		return c, err
 	}, "deleting cluster %q in %s", name, region)
 }
@@ -253,6 +254,7 @@ func (s *Store) AdoptRegion(ctx context.Context, region string) (int, error) {
 		if _, err := tx.exec("UPDATE associations SET region = ? WHERE region = ''", region); err != nil {
 			return 0, err
 		}
+		tx.dropAssociations()
 		_, err = tx.exec("UPDATE tombstones SET region = ? WHERE region = ''", region)
 		return int(n), err
 	}, "adopting the records stored without a region into %s", region)

@@ -98,19 +98,37 @@ var idempotencySeqQuery = func() string {
 }()
 
 // replay looks the idempotency token (if any) up inside the write
-// transaction and decides on its record as storecore.Replay does.
+// transaction, through the driver's interfaces (writer.readRow), and
+// decides on its record as storecore.Replay does.
 func (s *Store) replay(tx *wtx, idem *store.Idempotency, out any) (replayed bool, err error) {
 	if idem == nil {
 		return false, nil
 	}
-	var rec storecore.Record
-	err = tx.queryRow("SELECT hash, result, created_at FROM idempotency WHERE seq = ("+idempotencySeqQuery+")",
-		keyHash(idem.Key), idem.Key).Scan(&rec.Hash, &rec.Result, &rec.CreatedAt)
-	if errNoRows(err) {
-		return false, nil
-	}
+	var v [3]driver.Value
+	found, err := tx.w.readRow(replayQuery, []driver.NamedValue{{Ordinal: 1, Value: keyHash(idem.Key)}, {Ordinal: 2, Value: idem.Key}}, v[:])
 	if err != nil {
 		return false, fmt.Errorf("reading idempotency record: %w", err)
+	}
+	if !found {
+		return false, nil
+	}
+	return s.replayRecord(idem, v[:], out)
+}
+
+// replayQuery reads the columns of a key's newest record (no row without
+// one), from idempotencySeqQuery's arguments.
+var replayQuery = "SELECT hash, result, created_at FROM idempotency WHERE seq = (" + idempotencySeqQuery + ")"
+
+// replayRecord decides on a token's record, the driver's values of its
+// hash, result and created_at, as storecore.Replay does.
+func (s *Store) replayRecord(idem *store.Idempotency, v []driver.Value, out any) (replayed bool, err error) {
+	var rec storecore.Record
+	d := rawDecoder{v: v}
+	d.text(&rec.Hash)
+	d.blob(&rec.Result)
+	d.integer(&rec.CreatedAt)
+	if d.err != nil {
+		return false, fmt.Errorf("reading idempotency record: %w", d.err)
 	}
 	return storecore.Replay(idem, rec, s.now(), out)
 }

@@ -104,6 +104,51 @@ func TestGetSeesOtherProcessesWrites(t *testing.T) {
 	}
 }
 
+// TestUpdateSeesOtherProcessesWrites: the writer answers an Update of an
+// association it wrote from memory, yet an Update after another process
+// updated it on the same file edits that process's record, and one after
+// it deleted it finds none.
+func TestUpdateSeesOtherProcessesWrites(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "podid.db")
+	s := openTemp(t, path)
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1", CreatedAt: time.Now()}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.CreateAssociation(ctx, store.Association{
+		ID: "a-0123456789abcdefg", ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa",
+		RoleARN: "arn:aws:iam::000000000000:role/r0", CreatedAt: time.Now(), ModifiedAt: time.Now(),
+	}, store.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	update := func() (seen store.Association, err error) {
+		_, err = s.UpdateAssociation(ctx, "", "c1", a.ID, func(a *store.Association) error {
+			seen = *a
+			a.ExternalID = "parent"
+			return nil
+		}, store.WriteOptions{Idempotency: &store.Idempotency{Key: fmt.Sprint("token-", time.Now().UnixNano()), Hash: "h"}})
+		return seen, err
+	}
+	last := a
+	for range 2 { // the second from the writer's memory
+		seen, err := update()
+		if err != nil || seen.Revision != last.Revision {
+			t.Fatalf("update saw %+v, %v; want revision %d", seen, err, last.Revision)
+		}
+		last, _ = s.GetAssociation(ctx, "", "c1", a.ID)
+	}
+	runChild(t, path, "update")
+	seen, err := update()
+	if err != nil || seen.RoleARN != "arn:aws:iam::000000000000:role/child" || seen.Revision <= last.Revision {
+		t.Fatalf("update after another process's update saw %+v, %v; want its role, a revision after %d", seen, err, last.Revision)
+	}
+	runChild(t, path, "delete")
+	if _, err := update(); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("update after another process's delete: %v, want ErrNotFound", err)
+	}
+}
+
 // TestListClustersSeesOtherProcessesWrites: ListClusters answers a page
 // asked for again from memory, yet every page (the first and one after a
 // page token) shows at once the clusters another process created or

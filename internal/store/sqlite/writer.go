@@ -63,6 +63,9 @@ type writer struct {
 	// instead of n). Used only by the writer goroutine.
 	rev revCounter
 
+	// cache holds the associations the writer last read or wrote.
+	cache writeCache
+
 	// gather decides how long a transaction waits for writes to join it
 	// once no sync is in flight. Used only by the writer goroutine.
 	gather storecore.Gatherer[*writeReq]
@@ -352,6 +355,7 @@ func (w *writer) runBatch(first *writeReq) {
 		w.answerNow([]*writeReq{first}, nil, fmt.Errorf("beginning transaction: %w", err))
 		return
 	}
+	w.cache.begin()
 	// The first write needs no savepoint of its own: if it fails,
 	// rolling the whole transaction back undoes it alone.
 	res := w.runFirst(first)
@@ -401,9 +405,11 @@ func (w *writer) runBatch(first *writeReq) {
 	start := time.Now()
 	if _, err := w.exec("COMMIT"); err != nil {
 		_, _ = w.exec("ROLLBACK")
+		w.cache.reset()
 		w.answerNow(batch, results, fmt.Errorf("committing transaction: %w", err))
 		return
 	}
+	w.cache.commit()
 	w.syncing = &syncJob{batch: batch, results: results, commit: w.commitRecord(batch, results), start: start, committed: time.Now(), done: make(chan struct{})}
 	for _, req := range batch {
 		req.job = w.syncing
@@ -613,6 +619,7 @@ func (w *writer) rerun(batch []*writeReq) (results []writeResult, broken error) 
 	if _, err := w.exec("BEGIN IMMEDIATE"); err != nil {
 		return nil, fmt.Errorf("beginning transaction: %w", err)
 	}
+	w.cache.begin()
 	results = make([]writeResult, 0, len(batch))
 	for _, req := range batch {
 		res, err := w.runOne(req)
@@ -647,6 +654,7 @@ func (w *writer) runOne(req *writeReq) (res writeResult, broken error) {
 		return res, fmt.Errorf("rolling back savepoint: %w", err)
 	}
 	w.rev = rev // the counter as of the savepoint, as meta now is
+	w.cache.dropTx()
 	if _, err := w.exec("RELEASE w"); err != nil {
 		return res, fmt.Errorf("releasing savepoint: %w", err)
 	}
