@@ -2,6 +2,9 @@ package postgres
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -14,21 +17,17 @@ import (
 	"github.com/podid/podid/internal/store/storecore"
 )
 
-// AppendEvents stores events in a transaction of their own, beside the
-// writer's, on a pooled connection: they take no revision and need no
-// counter lock (in the writer's transaction, which holds that lock until
-// its COMMIT returns, a batch of events held every other write back for as
-// long as the inserts ran).
+// AppendEvents stores events in a statement of their own, beside the
+// writer's transactions, on a pooled connection: they take no revision and
+// need no counter lock (in the writer's transaction, which holds that lock
+// until its COMMIT returns, a batch of events held every other write back
+// for as long as the inserts ran).
 //
-// The rows go in by COPY (copyEvents): the events, then their keys, each
-// one COPY in binary, after reserving the events' seqs. The INSERTs of the
-// same rows (insertEvents: statements of up to 800 parameters, 32 events
-// and their keys, which the server parses, plans and joins, with a
-// speculative insertion per event for its ON CONFLICT) cost more on both
-// sides: per Update-shaped event (BenchmarkAppendEventsAt/0) some 15 us
-// of this process's CPU (pgx's encoding of the parameters into one
-// message) and 280 of 3,955 bytes of WAL (the heap rows go in as one
-// multi-insert record a page). COPY has no ON CONFLICT: an event stored
+// The rows go in by one COPY in binary, each with its lookup keys
+// (eventKeys) in its keys column. The INSERTs of the same rows
+// (insertEvents: statements of up to 32 events, which the server parses
+// and plans, with a speculative insertion per event for its ON CONFLICT)
+// cost more on both sides. COPY has no ON CONFLICT: an event stored
 // already (an append retried after a commit whose answer was lost, or one
 // appended twice) fails it on audit_events' primary key, and the batch
 // goes again by insertEvents, which skips the events stored.
@@ -39,9 +38,12 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
 	if s.isClosed() {
 		return errClosed
 	}
-	err := s.copyEvents(ctx, events)
-	if code, constraint := pgCode(err); code == codeUniqueViolation && constraint == "audit_events_pkey" {
-		err = s.insertEvents(ctx, events)
+	rows, err := eventRows(events)
+	if err == nil {
+		_, err = s.pool.CopyFrom(ctx, pgx.Identifier{"audit_events"}, eventColumns, pgx.CopyFromRows(rows))
+		if code, constraint := pgCode(err); code == codeUniqueViolation && constraint == "audit_events_pkey" {
+			err = s.insertEvents(ctx, rows)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("storing events: %w", noSpace(err))
@@ -49,140 +51,106 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
 	return nil
 }
 
-// copyEvents stores events by COPY in one transaction: BEGIN, the events'
-// seqs (nextval, in order: seq is insertion order), the events' COPY,
-// their keys' COPY (each in its event's bucket), COMMIT.
-func (s *Store) copyEvents(ctx context.Context, events []store.Event) error {
-	kept := make([]store.Event, 0, len(events))
+// eventRows are events' rows of eventColumns, one an event ID (the first
+// of them, as the primary key keeps one).
+func eventRows(events []store.Event) ([][]any, error) {
 	rows := make([][]any, 0, len(events))
 	seen := make(map[string]bool, len(events))
 	for _, e := range events {
-		if seen[e.ID] { // one copy, as insertEvents keeps
+		if seen[e.ID] {
 			continue
 		}
 		seen[e.ID] = true
-		row, err := storecore.AppendAuditInsertArgs(make([]any, 0, len(eventCopyColumns)), e)
+		row, err := storecore.AppendAuditInsertArgs(make([]any, 0, len(eventColumns)), e)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		kept, rows = append(kept, e), append(rows, row)
+		rows = append(rows, append(row, eventKeys(e)))
 	}
-	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		seqs, err := reserveSeqs(ctx, tx, len(rows))
-		if err != nil {
-			return err
-		}
-		var keys [][]any
-		for i, e := range kept {
-			rows[i] = append(rows[i], seqs[i])
-			seq := seqs[i]
-			storecore.EachEventKey(e, func(kind, value string) {
-				keys = append(keys, []any{seq >> keyBucketShift, kind, value, seq})
-			})
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_events"}, eventCopyColumns, pgx.CopyFromRows(rows)); err != nil {
-			return err
-		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"audit_keys"}, keyCopyColumns, pgx.CopyFromRows(keys))
-		return err
-	})
+	return rows, nil
 }
 
-// The columns copyEvents copies: storecore.AuditColumns and the seq it
-// reserved; audit_keys' all.
-var (
-	eventCopyColumns = append(strings.Split(storecore.AuditColumns, ", "), "seq")
-	keyCopyColumns   = []string{"bucket", "kind", "value", "seq"}
-)
+// The columns of an event's row: storecore.AuditColumns and its keys.
+var eventColumns = append(strings.Split(storecore.AuditColumns, ", "), "keys")
 
-// reserveSeqs draws n seqs for audit_events, in increasing order.
-func reserveSeqs(ctx context.Context, tx pgx.Tx, n int) ([]int64, error) {
-	rows, err := tx.Query(ctx, "SELECT nextval('audit_events_seq') FROM generate_series(1, $1)", n)
-	if err != nil {
-		return nil, fmt.Errorf("numbering events: %w", err)
-	}
-	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err == nil && len(seqs) != n {
-		err = fmt.Errorf("%d numbers for %d events", len(seqs), n)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("numbering events: %w", err)
-	}
-	return seqs, nil
-}
-
-// insertEvents stores events by INSERT ... ON CONFLICT DO NOTHING, their
-// keys only for the events it stored (storecore.AppendEventsWithKeys), in
-// one round trip (one pipeline, which PostgreSQL runs as one implicit
-// transaction).
-func (s *Store) insertEvents(ctx context.Context, events []store.Event) error {
+// insertEvents stores rows (eventRows) by INSERT ... ON CONFLICT DO
+// NOTHING, up to storecore.AuditInsertRows a statement, in one round trip
+// (one pipeline, which PostgreSQL runs as one implicit transaction).
+func (s *Store) insertEvents(ctx context.Context, rows [][]any) error {
 	var b pgx.Batch
-	err := storecore.AppendEventsWithKeys(events, storecore.Dollar, keyBucketShift, func(sql string, args ...any) (int64, error) {
-		b.Queue(sql, args...)
-		return 0, nil
-	})
-	if err != nil {
-		return err
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), storecore.AuditInsertRows)]
+		rows = rows[len(chunk):]
+		args := make([]any, 0, len(chunk)*len(eventColumns))
+		for _, r := range chunk {
+			args = append(args, r...)
+		}
+		b.Queue("INSERT INTO audit_events ("+strings.Join(eventColumns, ", ")+") VALUES "+
+			storecore.Rows(storecore.Dollar, len(chunk), len(eventColumns))+" ON CONFLICT (event_id) DO NOTHING", args...)
 	}
 	return s.pool.SendBatch(ctx, &b).Close()
 }
 
-// keyBucketShift groups events into buckets of 1,024 by their seq
-// (insertion order): audit_keys is keyed by (bucket, kind, value, seq),
-// so an event's keys go among the newest bucket's, a few dozen
-// pages that stay in shared buffers, instead of each to its value's page
-// somewhere in the trail. A lookup by resource probes each bucket of the
-// trail for (kind, value): about 1,000 probes at a million events. (SQLite
-// groups by 256: its inserts dirty whole pages into its WAL, so it wants
-// the keys closer together; a PostgreSQL index probe costs more than
-// SQLite's.)
-const keyBucketShift = 10
-
-// keyLookup is the event IDs of (kind, value)'s keys: a probe of each
-// bucket from the newest event's to the oldest's.
-func keyLookup(kind, value string) string {
-	shift := strconv.Itoa(keyBucketShift)
-	return "SELECT e.event_id FROM generate_series((SELECT max(seq) FROM audit_events) >> " + shift +
-		", (SELECT min(seq) FROM audit_events) >> " + shift + ", -1) AS b (n)" +
-		" JOIN audit_keys k ON k.bucket = b.n AND k.kind = " + kind + " AND k.value = " + value +
-		" JOIN audit_events e ON e.seq = k.seq"
+// auditKey is the lookup key of an event's attribute: the first 8 bytes of
+// the MD5 of "kind/value", as migration 11 computes it in SQL. Kinds:
+// 'event' (the event's name), 'source', 'user', 'key' (the access key
+// ID), 'name' and 'type' (a resource's). Distinct values may share a key:
+// a lookup also compares the values (keyCondition).
+func auditKey(kind, value string) int64 {
+	sum := md5.Sum([]byte(kind + "/" + value))
+	return int64(binary.BigEndian.Uint64(sum[:8]))
 }
 
-// keyProbe is the event ID of (kind, value)'s key of the audit_events row
-// at hand, if it has one.
-func keyProbe(kind, value string) string {
-	return "SELECT audit_events.event_id FROM audit_keys k WHERE k.bucket = audit_events.seq >> " + strconv.Itoa(keyBucketShift) +
-		" AND k.kind = " + kind + " AND k.value = " + value + " AND k.seq = audit_events.seq"
+// eventKeys are e's lookup keys: its name, source, username and access key
+// ID, and each distinct resource name and type (storecore.EachEventKey).
+func eventKeys(e store.Event) []int64 {
+	keys := make([]int64, 4, 4+2*len(e.Resources))
+	keys[0], keys[1], keys[2], keys[3] = auditKey("event", e.Name), auditKey("source", e.Source), auditKey("user", e.Username), auditKey("key", e.AccessKeyID)
+	storecore.EachEventKey(e, func(kind, value string) { keys = append(keys, auditKey(kind, value)) })
+	return keys
 }
 
-// recentBuckets are how many of the newest buckets tell whether a value is
+// keyKinds are the kinds of key (auditKey) of the lookup attributes that
+// have one, and the column each attribute's value is compared with.
+var keyKinds = map[string]struct{ kind, column string }{
+	store.EventAttrEventName:    {"event", "name"},
+	store.EventAttrEventSource:  {"source", "source"},
+	store.EventAttrUsername:     {"user", "username"},
+	store.EventAttrAccessKeyID:  {"key", "access_key_id"},
+	store.EventAttrResourceName: {"name", ""},
+	store.EventAttrResourceType: {"type", ""},
+}
+
+// recentEvents are how many of the newest events tell whether a value is
 // frequent.
-const recentBuckets = 2
+const recentEvents = 1024
 
-// recentKeysQuery counts (kind, value)'s keys ($1, $2) in the newest
-// recentBuckets buckets, up to $3.
-var recentKeysQuery = "SELECT count(*) FROM (SELECT 1 FROM generate_series((SELECT max(seq) FROM audit_events) >> " + strconv.Itoa(keyBucketShift) +
-	", ((SELECT max(seq) FROM audit_events) >> " + strconv.Itoa(keyBucketShift) + ") - " + strconv.Itoa(recentBuckets-1) + ", -1) AS b (n)" +
-	" JOIN audit_keys k ON k.bucket = b.n AND k.kind = $1 AND k.value = $2 LIMIT $3) AS x"
+// recentKeysQuery counts the newest recentEvents events with key $1, up to
+// $2.
+var recentKeysQuery = "SELECT count(*) FROM (SELECT 1 FROM (SELECT keys FROM audit_events ORDER BY time_us DESC, event_id DESC LIMIT " +
+	strconv.Itoa(recentEvents) + ") AS r WHERE $1 = ANY (r.keys) LIMIT $2) AS x"
 
-// LookupEvents reads one page. A resource lookup whose value has a page's
-// worth of keys in the newest buckets walks the events newest first,
-// probing each one's key (the page fills within about those buckets'
-// events); any other probes each bucket for the value's keys. The answer
-// is the same either way. (Before the buckets, a lookup by a type every
-// event has read every key of it: 2.7 s a page at 100,000 events.)
+// LookupEvents reads one page. A lookup by an attribute with a key
+// (keyKinds) whose value has more than a page of events among the newest
+// recentEvents walks the events newest first, comparing each one's keys
+// (the page fills within about that many events); any other reads the
+// value's events from the keys' GIN index and sorts them. Either way the
+// events found are those whose value is the one asked for, not only the
+// key. (Before the keys, a lookup by a type every event has read every
+// key of it: 2.7 s a page at 100,000 events.)
 func (s *Store) LookupEvents(ctx context.Context, q store.EventQuery) ([]store.Event, string, error) {
-	keys := keyLookup
-	if kind, ok := map[string]string{store.EventAttrResourceName: "name", store.EventAttrResourceType: "type"}[q.Attribute]; ok {
+	var cond storecore.Condition
+	if k, ok := keyKinds[q.Attribute]; ok {
+		key := auditKey(k.kind, q.Value)
 		var recent int
-		if err := s.pool.QueryRow(ctx, recentKeysQuery, kind, q.Value, q.Limit+1).Scan(&recent); err != nil {
+		if err := s.pool.QueryRow(ctx, recentKeysQuery, key, q.Limit+1).Scan(&recent); err != nil {
 			return nil, "", fmt.Errorf("looking up events: %w", err)
 		}
-		if recent > q.Limit {
-			keys = keyProbe
+		cond = func(arg func(any) string) (string, error) {
+			return keyCondition(k.kind, k.column, q.Value, key, recent > q.Limit, arg)
 		}
 	}
-	return storecore.LookupEvents(ctx, q, storecore.Dollar, keys, func(ctx context.Context, query string, args ...any) ([]store.Event, error) {
+	return storecore.LookupEvents(ctx, q, storecore.Dollar, nil, cond, func(ctx context.Context, query string, args ...any) ([]store.Event, error) {
 		rows, err := s.pool.Query(ctx, query, args...)
 		if err != nil {
 			return nil, err
@@ -190,6 +158,40 @@ func (s *Store) LookupEvents(ctx context.Context, q store.EventQuery) ([]store.E
 		defer rows.Close()
 		return storecore.ScanEvents(rows)
 	})
+}
+
+// keyCondition is the condition of a lookup by kind's value, whose key is
+// key: the key among the event's, then the value itself, in column or, for
+// a resource's name or type, in the resources column. walk: by a
+// comparison the GIN index cannot serve, so the plan walks the events
+// newest first, and in a CASE, so that it parses resources only for an
+// event with the key (the planner orders an AND's terms by its own
+// estimates); else by @>, which the index serves (the scan rechecks the
+// key before the rest).
+func keyCondition(kind, column, value string, key int64, walk bool, arg func(any) string) (string, error) {
+	k := arg(key)
+	has := "keys @> ARRAY[" + k + "::bigint]"
+	if walk {
+		has = k + "::bigint = ANY (keys)"
+	}
+	var is string
+	if column != "" {
+		is = column + " = " + arg(value)
+	} else {
+		field := "Name"
+		if kind == "type" {
+			field = "Type"
+		}
+		want, err := json.Marshal([]map[string]string{{field: value}})
+		if err != nil {
+			return "", err
+		}
+		is = "resources::jsonb @> " + arg(string(want)) + "::jsonb"
+	}
+	if walk {
+		return "CASE WHEN " + has + " THEN " + is + " END", nil
+	}
+	return has + " AND " + is, nil
 }
 
 // PruneEvents deletes in batches, each its own transaction (without the
@@ -222,13 +224,5 @@ func (t auditTx) Exec(query string, args ...any) (int64, error) {
 	return ct.RowsAffected(), err
 }
 
-// PruneKeys deletes the keys of the events up to (ts, id) from the buckets
-// those events are in: the oldest ones, holding little besides.
-func (t auditTx) PruneKeys(ts int64, id string) error {
-	upTo := "time_us < $1 OR (time_us = $2 AND event_id <= $3)"
-	shift := strconv.Itoa(keyBucketShift)
-	_, err := t.tx.Exec(t.ctx, "DELETE FROM audit_keys WHERE bucket BETWEEN (SELECT min(seq) FROM audit_events WHERE "+upTo+") >> "+shift+
-		" AND (SELECT max(seq) FROM audit_events WHERE "+upTo+") >> "+shift+
-		" AND seq IN (SELECT seq FROM audit_events WHERE "+upTo+")", ts, ts, id)
-	return err
-}
+// PruneKeys has nothing to delete: an event's keys are in its row.
+func (t auditTx) PruneKeys(int64, string) error { return nil }

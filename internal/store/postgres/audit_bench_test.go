@@ -158,6 +158,5 @@ func BenchmarkLookupEventsAt(b *testing.B) {
 	dsn := pgtest.Schema(b, pgtest.DSN(b))
 	storetest.BenchLookupEventsAt(b, pgtest.Open(b, dsn), func() {
 		pgtest.Exec(b, dsn, "ANALYZE audit_events")
-		pgtest.Exec(b, dsn, "ANALYZE audit_keys")
 	})
 }

@@ -162,7 +162,8 @@ func TestMigrationAuditKeys(t *testing.T) {
 // by bucket first) by a rare resource name across the buckets and by a
 // type every event has (the frequent value's probe), page by page, and so
 // is an event appended after it (storetest.CheckMigratedAuditKeyBuckets);
-// pruning takes the pruned events' keys.
+// pruning takes the pruned events (and, since migration 11, their keys
+// with them).
 func TestMigrationAuditKeyBuckets(t *testing.T) {
 	ctx := t.Context()
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
@@ -183,8 +184,8 @@ func TestMigrationAuditKeyBuckets(t *testing.T) {
 	UNION ALL SELECT 'type', 'T', i + 1, `+id+` FROM generate_series(0, $1 - 1) AS i`, n)
 	s := pgtest.Open(t, dsn)
 	storetest.CheckMigratedAuditKeyBuckets(t, s)
-	if keys := countRows(t, dsn, "audit_keys"); keys != 2*(n+1-299) {
-		t.Errorf("audit_keys holds %d rows, want %d", keys, 2*(n+1-299))
+	if events := countRows(t, dsn, "audit_events"); events != n+1-299 {
+		t.Errorf("audit_events holds %d rows, want %d", events, n+1-299)
 	}
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Error(err)
@@ -264,5 +265,95 @@ func TestMigrationRevisionBuckets(t *testing.T) {
 	}
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestMigrationAuditKeysInRows: events stored with audit_keys rows (schema
+// version 10), with a resource name every hundredth event has, a type
+// every event has and four users, are found after migration 11 (keys in
+// the events' rows, computed in SQL) by every attribute with a key, each
+// value page by page, newest first, as the keys Go computes for a lookup
+// find them; an event appended after it is found beside them, a name the
+// key of another value does not find, and pruning leaves the rest
+// findable.
+func TestMigrationAuditKeysInRows(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	if err := postgres.MigrateTo(ctx, dsn, 10); err != nil {
+		t.Fatal(err)
+	}
+	// Event i (ev-0000 ...) at time i+1 names resource "rare" when
+	// i%100 == 7, else "a<i>", of type T, and is user-<i%4>'s.
+	const n = 600
+	const name = `CASE WHEN i % 100 = 7 THEN 'rare' ELSE 'a' || i END`
+	pgtest.Exec(t, dsn, `INSERT INTO audit_events (event_id, time_us, name, source, read_only, username, access_key_id, resources, record, seq)
+	SELECT 'ev-' || lpad(i::text, 4, '0'), i + 1, 'UpdatePodIdentityAssociation', 'eks.amazonaws.com', false, 'user-' || (i % 4),
+		'AKIA' || (i % 4), '[{"Type":"T","Name":"' || `+name+` || '"}]', '{}', i + 1
+	FROM generate_series(0, $1 - 1) AS i`, n)
+	pgtest.Exec(t, dsn, `SELECT setval('audit_events_seq', $1 + 1, false)`, n)
+	pgtest.Exec(t, dsn, `INSERT INTO audit_keys (bucket, kind, value, seq)
+	SELECT (i + 1) >> 10, 'name', `+name+`, i + 1 FROM generate_series(0, $1 - 1) AS i
+	UNION ALL SELECT (i + 1) >> 10, 'type', 'T', i + 1 FROM generate_series(0, $1 - 1) AS i`, n)
+	s := pgtest.Open(t, dsn)
+	later := store.Event{ID: "ev-9999", Time: time.UnixMicro(n + 1), Name: "UpdatePodIdentityAssociation", Source: "eks.amazonaws.com",
+		Username: "user-3", AccessKeyID: "AKIA3", Resources: []store.EventResource{{Type: "T", Name: "rare"}}, Record: []byte("{}")}
+	if err := s.AppendEvents(ctx, []store.Event{later}); err != nil {
+		t.Fatal(err)
+	}
+	all := func(attr, value string) []string {
+		t.Helper()
+		var ids []string
+		after := ""
+		for range 1000 {
+			page, next, err := s.LookupEvents(ctx, store.EventQuery{Attribute: attr, Value: value, Limit: 40, After: after})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page {
+				ids = append(ids, e.ID)
+			}
+			if next == "" {
+				return ids
+			}
+			after = next
+		}
+		t.Fatal("paging did not end")
+		return nil
+	}
+	// want are the IDs of the events from n-1 down to 0 that keep, and
+	// the later one first.
+	want := func(keep func(i int) bool) []string {
+		ids := []string{later.ID}
+		for i := n - 1; i >= 0; i-- {
+			if keep(i) {
+				ids = append(ids, fmt.Sprintf("ev-%04d", i))
+			}
+		}
+		return ids
+	}
+	every := func(int) bool { return true }
+	for _, c := range []struct {
+		attr, value string
+		want        []string
+	}{
+		{store.EventAttrResourceName, "rare", want(func(i int) bool { return i%100 == 7 })},
+		{store.EventAttrResourceType, "T", want(every)},
+		{store.EventAttrEventName, "UpdatePodIdentityAssociation", want(every)},
+		{store.EventAttrEventSource, "eks.amazonaws.com", want(every)},
+		{store.EventAttrUsername, "user-3", want(func(i int) bool { return i%4 == 3 })},
+		{store.EventAttrAccessKeyID, "AKIA3", want(func(i int) bool { return i%4 == 3 })},
+		{store.EventAttrResourceName, "a8", want(func(i int) bool { return i == 8 })[1:]},
+		{store.EventAttrResourceName, "T", nil},
+		{store.EventAttrUsername, "user-4", nil},
+	} {
+		if diff := cmp.Diff(all(c.attr, c.value), c.want); diff != "" {
+			t.Errorf("%s %q after migration (-got +want):\n%s", c.attr, c.value, diff)
+		}
+	}
+	if got, err := s.PruneEvents(ctx, time.UnixMicro(300), 0); err != nil || got != 299 {
+		t.Fatalf("PruneEvents = %d, %v; want 299", got, err)
+	}
+	if diff := cmp.Diff(all(store.EventAttrResourceName, "rare"), want(func(i int) bool { return i%100 == 7 && i >= 299 })); diff != "" {
+		t.Errorf("by name after pruning (-got +want):\n%s", diff)
 	}
 }

@@ -251,6 +251,37 @@ DROP TABLE audit_keys;
 ALTER TABLE audit_keys_by_seq RENAME TO audit_keys;
 ALTER INDEX audit_keys_by_seq_pkey RENAME TO audit_keys_pkey;
 `,
+	// 11: an event's lookup keys are a column of its own row, keys, and
+	// one GIN index on it (audit_events_keys) serves every lookup by
+	// attribute but event ID and read-only (see auditKey and
+	// LookupEvents): each key is the first 8 bytes of the MD5 of
+	// "kind/value", for the event's name ('event'), source, username
+	// ('user'), access key ID ('key') and each distinct resource name
+	// ('name') and type ('type'). Per Update-shaped event this replaces
+	// 4 audit_keys rows and their primary-key entries, and the four
+	// b-trees on (name, time_us), (source, time_us), (username,
+	// time_us) and (access_key_id, time_us): a GIN index collects new
+	// entries in its pending list (up to 512 kB here) and merges them
+	// into its tree sorted and compressed, a few bytes an entry, where a
+	// b-tree insert writes a WAL record a key. seq served only the keys'
+	// buckets and goes with them. The rows are rewritten once, under the
+	// migration lock.
+	`
+CREATE FUNCTION pg_temp.audit_key(text) RETURNS bigint LANGUAGE sql IMMUTABLE
+	AS $$SELECT ('x' || substr(md5($1), 1, 16))::bit(64)::bigint$$;
+ALTER TABLE audit_events ADD COLUMN keys bigint[] NOT NULL DEFAULT '{}';
+UPDATE audit_events e SET keys = ARRAY[pg_temp.audit_key('event/' || e.name), pg_temp.audit_key('source/' || e.source),
+		pg_temp.audit_key('user/' || e.username), pg_temp.audit_key('key/' || e.access_key_id)] || coalesce(k.keys, '{}')
+	FROM audit_events e2 LEFT JOIN (
+		SELECT seq, array_agg(pg_temp.audit_key(kind || '/' || value)) AS keys FROM audit_keys GROUP BY seq
+	) AS k ON k.seq = e2.seq
+	WHERE e2.seq = e.seq;
+DROP FUNCTION pg_temp.audit_key(text);
+DROP TABLE audit_keys;
+DROP INDEX audit_events_name, audit_events_source, audit_events_username, audit_events_key;
+ALTER TABLE audit_events DROP COLUMN seq;
+CREATE INDEX audit_events_keys ON audit_events USING gin (keys) WITH (gin_pending_list_limit = 512);
+`,
 }
 
 // migrate applies the migrations the database has not applied yet. A

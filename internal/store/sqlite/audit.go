@@ -168,7 +168,7 @@ func (s *Store) LookupEvents(ctx context.Context, q store.EventQuery) ([]store.E
 			keys = keyProbe
 		}
 	}
-	return storecore.LookupEvents(ctx, q, storecore.Question, keys, func(ctx context.Context, query string, args ...any) ([]store.Event, error) {
+	return storecore.LookupEvents(ctx, q, storecore.Question, keys, nil, func(ctx context.Context, query string, args ...any) ([]store.Event, error) {
 		rows, err := s.query(ctx, query, args...)
 		if err != nil {
 			return nil, err

@@ -13,7 +13,9 @@ import (
 	"github.com/podid/podid/internal/store"
 )
 
-// The audit trail's tables are the same in both backends (types aside):
+// The audit trail's tables (SQLite's; PostgreSQL keeps audit_events
+// without seq and each event's lookup keys in its own row, see the
+// postgres package's auditKey):
 //
 //	audit_events (event_id PK, time_us, name, source, read_only, username,
 //	              access_key_id, resources JSON, record JSON, seq: the
@@ -22,13 +24,12 @@ import (
 //	              one row per resource name (kind 'name') and per resource
 //	              type (kind 'type') an event names, for the ResourceName
 //	              and ResourceType lookups, in the event's bucket (its seq
-//	              shifted right: 256 events in SQLite, 1,024 in
-//	              PostgreSQL), naming the event by its seq
+//	              shifted right by 8), naming the event by its seq
 //
 // Events are ordered by (time_us, event_id): lookups page newest first
 // along it, pruning deletes its oldest end. The keys' bucket comes first
 // so that an event's keys append to the b-tree's right edge (see the
-// sqlite and postgres packages' lookups by resource).
+// sqlite package's lookups by resource).
 
 // AuditPruneBatch bounds the events one pruning transaction deletes.
 const AuditPruneBatch = 2000
@@ -68,16 +69,7 @@ func rows(ph Placeholder, n, cols int) string {
 	return b.String()
 }
 
-// eventKeys appends e's audit_keys rows to args, three arguments each:
-// (kind, value, event_id), the keys AppendEventsWithKeys joins to the
-// events it stored.
-func eventKeys(args []any, e store.Event) []any {
-	id := any(e.ID)
-	EachEventKey(e, func(kind, value string) { args = append(args, kind, value, id) })
-	return args
-}
-
-// EachEventKey calls fn with each of e's audit_keys (kind, value): one
+// EachEventKey calls fn with each of e's resource keys (kind, value): one
 // per distinct resource name and one per distinct resource type.
 func EachEventKey(e store.Event, fn func(kind, value string)) {
 	for i, r := range e.Resources {
@@ -93,64 +85,6 @@ func EachEventKey(e store.Event, fn func(kind, value string)) {
 
 // Rows are n rows of cols placeholders each, "(?, ?), (?, ?)".
 func Rows(ph Placeholder, n, cols int) string { return rows(ph, n, cols) }
-
-// AppendEventsWithKeys is AppendEvents for PostgreSQL: each chunk of
-// events and their audit_keys rows is one statement, the keys inserted
-// only for the events the statement stored (a data-modifying WITH), so
-// the keys need no ON CONFLICT: a speculative insertion per key row cost
-// some 20 us of server CPU per event. Each key goes in its event's bucket,
-// the seq the insert gave the event shifted right by bucketShift.
-func AppendEventsWithKeys(events []store.Event, ph Placeholder, bucketShift int, exec func(sql string, args ...any) (int64, error)) error {
-	seen := make(map[string]bool, len(events))
-	for len(events) > 0 {
-		chunk := events[:min(len(events), AuditInsertRows)]
-		events = events[len(chunk):]
-		args := make([]any, 0, 9*len(chunk))
-		var keys []any
-		n := 0
-		for _, e := range chunk {
-			if seen[e.ID] { // one copy, as ON CONFLICT keeps
-				continue
-			}
-			seen[e.ID] = true
-			var err error
-			if args, err = AppendAuditInsertArgs(args, e); err != nil {
-				return err
-			}
-			keys = eventKeys(keys, e)
-			n++
-		}
-		if n == 0 {
-			continue
-		}
-		sql := AuditInsert(ph, n)
-		if len(keys) > 0 {
-			sql = "WITH ins AS (" + sql + " RETURNING event_id, seq) INSERT INTO audit_keys (bucket, kind, value, seq)" +
-				" SELECT ins.seq >> " + strconv.Itoa(bucketShift) + ", k.kind, k.value, ins.seq FROM (VALUES " + keyRows(ph, len(args), len(keys)/3) +
-				") AS k (kind, value, event_id) JOIN ins ON ins.event_id = k.event_id"
-			args = append(args, keys...)
-		}
-		if _, err := exec(sql, args...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// keyRows are n VALUES rows of (kind, value, event_id) whose placeholders
-// follow the first `after`, typed as audit_keys' and audit_events'
-// columns.
-func keyRows(ph Placeholder, after, n int) string {
-	var b strings.Builder
-	for r := range n {
-		if r > 0 {
-			b.WriteString(", ")
-		}
-		i := after + 3*r
-		b.WriteString("(" + ph(i+1) + "::text, " + ph(i+2) + "::text, " + ph(i+3) + "::text)")
-	}
-	return b.String()
-}
 
 // audit_keys' kinds.
 const (
@@ -227,15 +161,16 @@ var eventColumn = map[string]string{
 //
 // keys, when not nil, is the backend's query of the event IDs whose
 // audit_keys rows have kind and value (two placeholders already bound);
-// nil reads audit_keys by (kind, value).
-func LookupEvents(ctx context.Context, q store.EventQuery, ph Placeholder, keys func(kind, value string) string,
+// nil reads audit_keys by (kind, value). cond, when not nil, is the
+// backend's own condition for q's attribute and value instead.
+func LookupEvents(ctx context.Context, q store.EventQuery, ph Placeholder, keys func(kind, value string) string, cond Condition,
 	query func(ctx context.Context, sql string, args ...any) ([]store.Event, error)) ([]store.Event, string, error) {
 	if keys == nil {
 		keys = func(kind, value string) string {
 			return "SELECT event_id FROM audit_keys WHERE kind = " + kind + " AND value = " + value
 		}
 	}
-	sql, args, err := lookupSQL(q, ph, keys)
+	sql, args, err := lookupSQL(q, ph, keys, cond)
 	if err != nil {
 		return nil, "", err
 	}
@@ -251,7 +186,11 @@ func LookupEvents(ctx context.Context, q store.EventQuery, ph Placeholder, keys 
 	return events, strconv.FormatInt(Micros(last.Time), 10) + "/" + last.ID, nil
 }
 
-func lookupSQL(q store.EventQuery, ph Placeholder, keys func(kind, value string) string) (string, []any, error) {
+// Condition is a backend's WHERE condition for a lookup's attribute and
+// value, its arguments bound by arg (which returns the placeholder).
+type Condition func(arg func(any) string) (string, error)
+
+func lookupSQL(q store.EventQuery, ph Placeholder, keys func(kind, value string) string, cond Condition) (string, []any, error) {
 	if q.Limit < 1 || q.Limit > maxEventPage {
 		return "", nil, fmt.Errorf("%w: limit %d outside 1..%d", store.ErrBadCursor, q.Limit, maxEventPage)
 	}
@@ -262,6 +201,12 @@ func lookupSQL(q store.EventQuery, ph Placeholder, keys func(kind, value string)
 		return ph(len(args))
 	}
 	switch col, ok := eventColumn[q.Attribute]; {
+	case cond != nil:
+		c, err := cond(arg)
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, c)
 	case q.Attribute == "":
 	case q.Attribute == store.EventAttrReadOnly:
 		where = append(where, col+" = "+arg(q.Value == "true"))

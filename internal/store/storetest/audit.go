@@ -406,8 +406,9 @@ func CheckMigratedAuditKeyBuckets(t *testing.T, s store.Audit) {
 // BenchLookupEventsAt stores a trail of 100,000 Update-shaped events (a
 // million with PODID_AUDIT_SCALE=1), calls stored (nil: nothing) and
 // reads the newest page of 50 by a resource name ten events have (one in
-// 10,000), by a resource type every event has, and with no attribute,
-// each a sub-benchmark: a backend's BenchmarkLookupEventsAt.
+// 10,000), by a resource type every event has, by a username one in seven
+// has, by an event name ten events have, and with no attribute, each a
+// sub-benchmark: a backend's BenchmarkLookupEventsAt.
 func BenchLookupEventsAt(b *testing.B, st store.Audit, stored func()) {
 	total := 100_000
 	if os.Getenv("PODID_AUDIT_SCALE") != "" {
@@ -418,6 +419,9 @@ func BenchLookupEventsAt(b *testing.B, st store.Audit, stored func()) {
 	for i := 0; i < total; i += 1000 {
 		events := UpdateEvents(1000, i, record)
 		events[0].Resources = append(events[0].Resources, store.EventResource{Type: "T", Name: fmt.Sprint("rare-", i/10_000)})
+		if i/1000%10 == 3 {
+			events[0].Name = "rare"
+		}
 		if err := st.AppendEvents(ctx, events); err != nil {
 			b.Fatal(err)
 		}
@@ -431,6 +435,8 @@ func BenchLookupEventsAt(b *testing.B, st store.Audit, stored func()) {
 	}{
 		{"rare-name", store.EventAttrResourceName, "rare-3", 10},
 		{"every-type", store.EventAttrResourceType, "AWS::EKS::Cluster", 50},
+		{"user", store.EventAttrUsername, "user-3", 50},
+		{"rare-event-name", store.EventAttrEventName, "rare", 10},
 		{"all", "", "", 50},
 	} {
 		b.Run(q.name, func(b *testing.B) {
