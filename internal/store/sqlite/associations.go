@@ -381,14 +381,19 @@ var readForUpdateQuery = `SELECT (SELECT ` + pageRecordFormat + ` FROM associati
 // writer's cache, it reads both in one statement, through the driver's
 // interfaces (writer.readRow).
 func (s *Store) readForUpdate(tx *wtx, region, cluster, id string, idem *store.Idempotency, out any) (a store.Association, replayed bool, err error) {
+	h := keyHash(idem.Key)
+	if tx.tokenAbsent(h) {
+		a, err := readAssociation(tx, region, cluster, id)
+		return a, false, err
+	}
 	if a, ok := tx.cachedAssociation(assocKey{region, cluster, id}); ok {
-		if replayed, err := s.replay(tx, idem, out); err != nil || replayed {
+		if replayed, err := s.replayHash(tx, idem, h, out); err != nil || replayed {
 			return store.Association{}, replayed, err
 		}
 		return a, false, nil
 	}
 	var v [4]driver.Value
-	if _, err := tx.w.readRow(readForUpdateQuery, keyArgs(region, cluster, id, keyHash(idem.Key), idem.Key), v[:]); err != nil {
+	if _, err := tx.w.readRow(readForUpdateQuery, keyArgs(region, cluster, id, h, idem.Key), v[:]); err != nil {
 		return store.Association{}, false, err
 	}
 	if v[1] != nil { // the token has a record

@@ -10,3 +10,7 @@ var (
 	ProcessCPU = processCPU
 	ProcIO     = procIO
 )
+
+// TokenLookupsSkipped counts the client request tokens the writer knew to
+// have no record, without a lookup (tokenFilter).
+func TokenLookupsSkipped(s *Store) int64 { return s.w.cache.tokens.skipped }

@@ -104,8 +104,17 @@ func (s *Store) replay(tx *wtx, idem *store.Idempotency, out any) (replayed bool
 	if idem == nil {
 		return false, nil
 	}
+	h := keyHash(idem.Key)
+	if tx.tokenAbsent(h) {
+		return false, nil
+	}
+	return s.replayHash(tx, idem, h, out)
+}
+
+// replayHash is replay's lookup of idem's record, h its key's hash.
+func (s *Store) replayHash(tx *wtx, idem *store.Idempotency, h int64, out any) (replayed bool, err error) {
 	var v [3]driver.Value
-	found, err := tx.w.readRow(replayQuery, []driver.NamedValue{{Ordinal: 1, Value: keyHash(idem.Key)}, {Ordinal: 2, Value: idem.Key}}, v[:])
+	found, err := tx.w.readRow(replayQuery, []driver.NamedValue{{Ordinal: 1, Value: h}, {Ordinal: 2, Value: idem.Key}}, v[:])
 	if err != nil {
 		return false, fmt.Errorf("reading idempotency record: %w", err)
 	}
@@ -149,9 +158,11 @@ func (s *Store) remember(tx *wtx, idem *store.Idempotency, result any) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.exec("INSERT INTO idempotency_keys0 (h, seq) VALUES (?, ?)", keyHash(key), seq); err != nil {
+		h := keyHash(key)
+		if _, err := tx.exec("INSERT INTO idempotency_keys0 (h, seq) VALUES (?, ?)", h, seq); err != nil {
 			return err
 		}
+		tx.w.cache.tokens.added(h)
 		for level, bits := range keySliceBits {
 			if seq%keyMovePeriod == keyMoveAt(level) {
 				lo, hi := keySlice(bits, uint64(seq/keyMovePeriod)%(1<<bits))

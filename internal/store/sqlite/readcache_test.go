@@ -17,7 +17,8 @@ import (
 )
 
 // writeChildEnv, when set, makes the test binary a process that makes one
-// write (writeChildOpEnv: "update" or "delete") to the association of
+// write (writeChildOpEnv: "update", "update-token KEY" with that client
+// request token, or "delete") to the association of
 // cluster c1 in the database it names, or ("create-cluster c0" or
 // "delete-cluster c0") creates or deletes a cluster, then exits (TestMain).
 const (
@@ -149,6 +150,49 @@ func TestUpdateSeesOtherProcessesWrites(t *testing.T) {
 	}
 }
 
+// TestTokenReplaySeesOtherProcessesRecords: once the writer knows which
+// client request tokens have no record (and skips their lookups), a token
+// another process stored on the same file replays, with its hash, and is
+// refused with another.
+func TestTokenReplaySeesOtherProcessesRecords(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "podid.db")
+	s := openTemp(t, path)
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1", CreatedAt: time.Now()}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.CreateAssociation(ctx, store.Association{
+		ID: "a-0123456789abcdefg", ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa",
+		RoleARN: "arn:aws:iam::000000000000:role/r0", CreatedAt: time.Now(), ModifiedAt: time.Now(),
+	}, store.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	update := func(key, hash string) (store.Association, error) {
+		return s.UpdateAssociation(ctx, "", "c1", a.ID, func(a *store.Association) error {
+			a.RoleARN = "arn:aws:iam::000000000000:role/parent"
+			return nil
+		}, store.WriteOptions{Idempotency: &store.Idempotency{Key: key, Hash: hash}})
+	}
+	deadline := time.Now().Add(time.Minute)
+	for i := 0; sqlite.TokenLookupsSkipped(s) == 0; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d updates with fresh tokens, none was known to have no record", i)
+		}
+		if _, err := update(fmt.Sprint("fresh-", i), "h"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runChild(t, path, "update-token child-token")
+	got, err := update("child-token", "h")
+	if err != nil || got.RoleARN != "arn:aws:iam::000000000000:role/child" {
+		t.Fatalf("the other process's token again = %+v, %v; want the replay of its update", got, err)
+	}
+	if _, err := update("child-token", "another hash"); !errors.Is(err, store.ErrIdempotencyMismatch) {
+		t.Fatalf("the other process's token with another request = %v, want ErrIdempotencyMismatch", err)
+	}
+}
+
 // TestListClustersSeesOtherProcessesWrites: ListClusters answers a page
 // asked for again from memory, yet every page (the first and one after a
 // page token) shows at once the clusters another process created or
@@ -248,7 +292,7 @@ func childWrite(ctx context.Context, s *sqlite.Store, op string) error {
 	case "delete-cluster":
 		_, err := s.DeleteCluster(ctx, "", name)
 		return err
-	case "update", "delete":
+	case "update", "delete", "update-token":
 	default:
 		return fmt.Errorf("unknown op %q", op)
 	}
@@ -260,10 +304,14 @@ func childWrite(ctx context.Context, s *sqlite.Store, op string) error {
 		_, err = s.DeleteAssociation(ctx, "", "c1", a[0].ID)
 		return err
 	}
+	var opts store.WriteOptions
+	if verb == "update-token" {
+		opts.Idempotency = &store.Idempotency{Key: name, Hash: "h"}
+	}
 	_, err = s.UpdateAssociation(ctx, "", "c1", a[0].ID, func(a *store.Association) error {
 		a.RoleARN = "arn:aws:iam::000000000000:role/child"
 		return nil
-	}, store.WriteOptions{})
+	}, opts)
 	if err != nil {
 		return err
 	}

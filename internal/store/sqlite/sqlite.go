@@ -174,7 +174,7 @@ func open(ctx context.Context, path string, now func() time.Time) (*Store, error
 	if wal, err := mapWALIndex(abs); err == nil {
 		s.wal, s.assocs.wal, s.clusters.wal, s.clusterNames.wal = wal, wal, wal, wal
 	}
-	w, err := newWriter(ctx, wdb, abs, s.wal, &s.log, s.notify)
+	w, err := newWriter(ctx, wdb, abs, s.wal, &s.log, s.notify, s.scanKeyHashes)
 	if err != nil {
 		s.closeDBs()
 		return nil, err

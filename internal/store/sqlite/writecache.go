@@ -43,6 +43,10 @@ type writeCache struct {
 	off     bool // data_version could not be read: no caching in this transaction
 
 	hits int64 // lookups it answered, for tests
+
+	// tokens knows which client request tokens have no record; dropped
+	// with committed.
+	tokens tokenFilter
 }
 
 // writeCacheSize bounds committed.
@@ -50,6 +54,7 @@ const writeCacheSize = readCacheSize
 
 // begin starts a transaction's layer (after BEGIN IMMEDIATE).
 func (c *writeCache) begin() {
+	c.tokens.begin()
 	clear(c.tx)
 	c.cleared, c.checked, c.off = false, false, false
 }
@@ -82,6 +87,7 @@ func (c *writeCache) commit() {
 // is not certain).
 func (c *writeCache) reset() {
 	clear(c.committed)
+	c.tokens.invalidate()
 	c.known = false
 	c.begin()
 }
@@ -105,11 +111,13 @@ func (c *writeCache) check(w *writer) bool {
 	if err != nil || !found || !ok {
 		c.off = true
 		clear(c.committed)
+		c.tokens.invalidate()
 		c.known = false
 		return false
 	}
 	if !c.known || version != c.version {
 		clear(c.committed)
+		c.tokens.invalidate()
 		c.version, c.known = version, true
 	}
 	return true
@@ -166,3 +174,10 @@ func (t *wtx) dropAssociation(k assocKey) {
 // dropAssociations notes that the transaction changed records it does not
 // list.
 func (t *wtx) dropAssociations() { t.w.cache.dropTx() }
+
+// tokenAbsent reports whether the writer knows that the key of hash h has
+// no idempotency record (tokenFilter), in this transaction.
+func (t *wtx) tokenAbsent(h int64) bool {
+	c := &t.w.cache
+	return c.check(t.w) && c.tokens.absent(h)
+}

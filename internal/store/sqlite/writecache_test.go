@@ -1,7 +1,9 @@
 package sqlite
 
 import (
+	"context"
 	"errors"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -184,3 +186,117 @@ func TestWriterCache(t *testing.T) {
 
 // role is a role ARN named name.
 func role(name string) string { return "arn:aws:iam::000000000000:role/" + name }
+
+// TestTokenFilter: once its filter is built, the writer answers that a
+// fresh client request token has no record without a lookup, yet replays
+// every token stored: before the build, by the transaction in progress
+// when the build started (before it started, and after), and after it.
+func TestTokenFilter(t *testing.T) {
+	ctx := t.Context()
+	s := openWithClock(t, time.Now)
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1", CreatedAt: time.Now()}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const id = "a-0123456789abcdefg"
+	if _, err := s.CreateAssociation(ctx, store.Association{
+		ID: id, ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa", RoleARN: role("r0"),
+		CreatedAt: time.Now(), ModifiedAt: time.Now(),
+	}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w := testWriter(t, s, false)
+	f := &w.cache.tokens
+	scanned := make(chan struct{})
+	f.scan = func(ctx context.Context) (*bloom, error) {
+		defer close(scanned)
+		return s.scanKeyHashes(ctx)
+	}
+	f.started, f.wait = time.Now(), time.Hour // no build yet
+	// update is a write on w with token key, which sets the role to to.
+	update := func(key, to string, out *store.Association) *writeReq {
+		return &writeReq{ctx: ctx, done: make(chan writeResult, 1), fn: func(tx *wtx) (err error) {
+			*out, err = s.updateAssociation(tx, "", "c1", id, func(a *store.Association) error {
+				a.RoleARN = role(to)
+				return nil
+			}, store.WriteOptions{Idempotency: &store.Idempotency{Key: key, Hash: "h"}})
+			return err
+		}}
+	}
+	then := func(fn func()) *writeReq {
+		return &writeReq{ctx: ctx, done: make(chan writeResult, 1), fn: func(*wtx) error { fn(); return nil }}
+	}
+	batch := func(reqs ...*writeReq) {
+		t.Helper()
+		for _, req := range reqs[1:] {
+			w.reqs <- req
+		}
+		w.runBatch(reqs[0])
+		w.awaitSync()
+		for i, req := range reqs {
+			if res := <-req.done; res.err != nil || res.panicked {
+				t.Fatalf("write %d: %+v", i, res)
+			}
+		}
+	}
+	first := map[string]store.Association{}
+	var a store.Association
+	batch(update("before", "r1", &a))
+	first["before"] = a
+	// In one transaction: "early" is stored while no build may start;
+	// then "fresh" starts one, "late" is stored while it runs, and the
+	// transaction waits for its read of the levels, which cannot see
+	// them (not committed).
+	var early, fresh, late store.Association
+	batch(update("early", "r2", &early), then(func() { f.wait = 0 }), update("fresh", "r3", &fresh),
+		update("late", "r4", &late), then(func() { <-scanned }))
+	first["early"], first["late"] = early, late
+	batch(update("after", "r5", &a))
+	first["after"] = a
+	if f.bloom == nil {
+		t.Fatal("no filter after its build")
+	}
+	skipped := f.skipped
+	batch(update("new", "r6", &a))
+	if f.skipped == skipped {
+		t.Errorf("a fresh token was looked up with the filter built")
+	}
+	for key, want := range first {
+		var got store.Association
+		batch(update(key, "replayed", &got))
+		if got.RoleARN != want.RoleARN || got.Revision != want.Revision {
+			t.Errorf("token %q again: %s at revision %d, want the replay of %s at %d", key, got.RoleARN, got.Revision, want.RoleARN, want.Revision)
+		}
+	}
+}
+
+// TestBloom: a filter holds every hash added, up to its capacity, and
+// few others (about 1%).
+func TestBloom(t *testing.T) {
+	b := newBloom(1 << 16)
+	r := rand.New(rand.NewPCG(1, 2))
+	added := make([]int64, b.max)
+	for i := range added {
+		added[i] = int64(r.Uint64())
+		if !b.add(added[i]) {
+			t.Fatalf("full after %d of %d hashes", i, b.max)
+		}
+	}
+	if b.add(1) {
+		t.Errorf("took a hash past its capacity %d", b.max)
+	}
+	for _, h := range added {
+		if !b.has(h) {
+			t.Fatalf("lost hash %d", h)
+		}
+	}
+	const others = 100_000
+	positives := 0
+	for range others {
+		if b.has(int64(r.Uint64())) {
+			positives++
+		}
+	}
+	if rate := float64(positives) / others; rate > 0.02 {
+		t.Errorf("false positives: %.3f, want about 0.01", rate)
+	}
+}

@@ -161,7 +161,7 @@ type writeResult struct {
 // newWriter starts the writer on a connection of db (and the checkpointer
 // on another, when idx, the mapped WAL-index, is not nil). path is the
 // database file's: its -wal file is synced after each commit.
-func newWriter(ctx context.Context, db *sql.DB, path string, idx *walIndex, log *storecore.ChangeLog, notify func()) (*writer, error) {
+func newWriter(ctx context.Context, db *sql.DB, path string, idx *walIndex, log *storecore.ChangeLog, notify func(), scanTokens func(context.Context) (*bloom, error)) (*writer, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
@@ -179,6 +179,7 @@ func newWriter(ctx context.Context, db *sql.DB, path string, idx *walIndex, log 
 		syncs:     make(chan *syncJob, 1),
 		syncsDone: make(chan struct{}),
 	}
+	w.cache.tokens.scan = scanTokens
 	if w.wal, err = openWALSync(ctx, conn, path, &w.ckptMu); err != nil {
 		conn.Close()
 		return nil, err
@@ -294,6 +295,7 @@ func noSpace(err error) error {
 func (w *writer) close() {
 	close(w.quit)
 	<-w.done
+	w.cache.tokens.stop()
 }
 
 func (w *writer) closeStmts() {
