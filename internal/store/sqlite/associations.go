@@ -381,7 +381,7 @@ var readForUpdateQuery = `SELECT (SELECT ` + pageRecordFormat + ` FROM associati
 // writer's cache, it reads both in one statement, through the driver's
 // interfaces (writer.readRow).
 func (s *Store) readForUpdate(tx *wtx, region, cluster, id string, idem *store.Idempotency, out any) (a store.Association, replayed bool, err error) {
-	h := keyHash(idem.Key)
+	h := tx.keyHash(idem.Key)
 	if tx.tokenAbsent(h) {
 		a, err := readAssociation(tx, region, cluster, id)
 		return a, false, err

@@ -104,7 +104,7 @@ func (s *Store) replay(tx *wtx, idem *store.Idempotency, out any) (replayed bool
 	if idem == nil {
 		return false, nil
 	}
-	h := keyHash(idem.Key)
+	h := tx.keyHash(idem.Key)
 	if tx.tokenAbsent(h) {
 		return false, nil
 	}
@@ -158,7 +158,7 @@ func (s *Store) remember(tx *wtx, idem *store.Idempotency, result any) error {
 		if err != nil {
 			return err
 		}
-		h := keyHash(key)
+		h := tx.keyHash(key)
 		if _, err := tx.exec("INSERT INTO idempotency_keys0 (h, seq) VALUES (?, ?)", h, seq); err != nil {
 			return err
 		}

@@ -47,6 +47,11 @@ type writeCache struct {
 	// tokens knows which client request tokens have no record; dropped
 	// with committed.
 	tokens tokenFilter
+
+	// meta's revision and iam_revision as the writer's last COMMIT left
+	// them (metaKnown), for revisions; dropped with committed.
+	metaKnown        bool
+	metaRev, metaIAM int64
 }
 
 // writeCacheSize bounds committed.
@@ -87,6 +92,7 @@ func (c *writeCache) commit() {
 // is not certain).
 func (c *writeCache) reset() {
 	clear(c.committed)
+	c.metaKnown = false
 	c.tokens.invalidate()
 	c.known = false
 	c.begin()
@@ -111,12 +117,14 @@ func (c *writeCache) check(w *writer) bool {
 	if err != nil || !found || !ok {
 		c.off = true
 		clear(c.committed)
+		c.metaKnown = false
 		c.tokens.invalidate()
 		c.known = false
 		return false
 	}
 	if !c.known || version != c.version {
 		clear(c.committed)
+		c.metaKnown = false
 		c.tokens.invalidate()
 		c.version, c.known = version, true
 	}

@@ -65,8 +65,23 @@ func TestWriterCache(t *testing.T) {
 		}
 		return errs
 	}
+	// revision checks that the association's revision grew since the
+	// last check.
+	var last int64
+	revision := func(step string) {
+		t.Helper()
+		a, err := s.GetAssociation(ctx, "", "c1", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Revision <= last {
+			t.Errorf("%s: revision %d, want more than %d", step, a.Revision, last)
+		}
+		last = a.Revision
+	}
 	// want runs an update on w that sets the role to to and checks that
-	// it saw want, and how many updates the cache answered meanwhile.
+	// it saw want, how many updates the cache answered meanwhile, and
+	// that it took a new revision.
 	want := func(step, to, want string, hits int64) {
 		t.Helper()
 		var saw string
@@ -77,6 +92,7 @@ func TestWriterCache(t *testing.T) {
 		if saw != role(want) || w.cache.hits-before != hits {
 			t.Errorf("%s: the update saw role %s (%d from the cache), want %s (%d)", step, saw, w.cache.hits-before, role(want), hits)
 		}
+		revision(step)
 	}
 
 	want("first update", "r1", "r0", 0)
@@ -87,6 +103,7 @@ func TestWriterCache(t *testing.T) {
 	}, store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	revision("another connection's update")
 	want("after another connection's update", "r3", "other", 0)
 	want("update of what it wrote again", "r4", "r3", 1)
 

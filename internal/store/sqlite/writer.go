@@ -412,6 +412,9 @@ func (w *writer) runBatch(first *writeReq) {
 		return
 	}
 	w.cache.commit()
+	if w.rev.loaded {
+		w.cache.metaKnown, w.cache.metaRev, w.cache.metaIAM = true, w.rev.last, w.rev.iam
+	}
 	w.syncing = &syncJob{batch: batch, results: results, commit: w.commitRecord(batch, results), start: start, committed: time.Now(), done: make(chan struct{})}
 	for _, req := range batch {
 		req.job = w.syncing
@@ -776,6 +779,18 @@ type wtx struct {
 	// the log; partial is set when it made more (changedUnlisted).
 	changes []store.Change
 	partial bool
+	// The last key keyHash hashed, and its hash.
+	hashed string
+	hash   int64
+}
+
+// keyHash is keyHash(key), which a write with a token needs for its
+// lookup and again to store its record.
+func (t *wtx) keyHash(key string) int64 {
+	if key != t.hashed || t.hashed == "" {
+		t.hashed, t.hash = key, keyHash(key)
+	}
+	return t.hash
 }
 
 // changed notes the write's change to an association (a, or a deletion
@@ -819,12 +834,16 @@ func (t *wtx) queryRow(query string, args ...any) *sql.Row {
 
 // revisions reserves n consecutive revisions from the store-wide counter and
 // returns the first. Taken inside the write transaction, they grow in commit
-// order. The first reservation of a transaction reads and bumps
-// meta.revision (another process may have written since our last commit);
-// later ones count on in memory, and the writer stores the last revision
-// handed out before COMMIT.
+// order. The first reservation of a transaction starts from meta.revision
+// as the writer's last COMMIT left it, or, if another connection may have
+// committed since (writeCache.check), reads and bumps it; later ones count
+// on in memory, and the writer stores the last revision handed out before
+// COMMIT.
 func (t *wtx) revisions(n int) (int64, error) {
 	w := t.w
+	if c := &w.cache; !w.rev.loaded && c.check(w) && c.metaKnown {
+		w.rev = revCounter{loaded: true, base: c.metaRev, last: c.metaRev, stored: c.metaRev, iam: c.metaIAM}
+	}
 	if w.rev.loaded {
 		first := w.rev.last + 1
 		w.rev.last += int64(n)
