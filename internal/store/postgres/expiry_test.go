@@ -300,12 +300,13 @@ func TestMigrationAuditKeysInRows(t *testing.T) {
 	if err := s.AppendEvents(ctx, []store.Event{later}); err != nil {
 		t.Fatal(err)
 	}
+	limit := 40
 	all := func(attr, value string) []string {
 		t.Helper()
 		var ids []string
 		after := ""
 		for range 1000 {
-			page, next, err := s.LookupEvents(ctx, store.EventQuery{Attribute: attr, Value: value, Limit: 40, After: after})
+			page, next, err := s.LookupEvents(ctx, store.EventQuery{Attribute: attr, Value: value, Limit: limit, After: after})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -332,24 +333,34 @@ func TestMigrationAuditKeysInRows(t *testing.T) {
 		return ids
 	}
 	every := func(int) bool { return true }
-	for _, c := range []struct {
-		attr, value string
-		want        []string
-	}{
-		{store.EventAttrResourceName, "rare", want(func(i int) bool { return i%100 == 7 })},
-		{store.EventAttrResourceType, "T", want(every)},
-		{store.EventAttrEventName, "UpdatePodIdentityAssociation", want(every)},
-		{store.EventAttrEventSource, "eks.amazonaws.com", want(every)},
-		{store.EventAttrUsername, "user-3", want(func(i int) bool { return i%4 == 3 })},
-		{store.EventAttrAccessKeyID, "AKIA3", want(func(i int) bool { return i%4 == 3 })},
-		{store.EventAttrResourceName, "a8", want(func(i int) bool { return i == 8 })[1:]},
-		{store.EventAttrResourceName, "T", nil},
-		{store.EventAttrUsername, "user-4", nil},
-	} {
-		if diff := cmp.Diff(all(c.attr, c.value), c.want); diff != "" {
-			t.Errorf("%s %q after migration (-got +want):\n%s", c.attr, c.value, diff)
+	check := func(setting string) {
+		t.Helper()
+		for _, c := range []struct {
+			attr, value string
+			want        []string
+		}{
+			{store.EventAttrResourceName, "rare", want(func(i int) bool { return i%100 == 7 })},
+			{store.EventAttrResourceType, "T", want(every)},
+			{store.EventAttrEventName, "UpdatePodIdentityAssociation", want(every)},
+			{store.EventAttrEventSource, "eks.amazonaws.com", want(every)},
+			{store.EventAttrUsername, "user-3", want(func(i int) bool { return i%4 == 3 })},
+			{store.EventAttrAccessKeyID, "AKIA3", want(func(i int) bool { return i%4 == 3 })},
+			{store.EventAttrResourceName, "a8", want(func(i int) bool { return i == 8 })[1:]},
+			{store.EventAttrResourceName, "T", nil},
+			{store.EventAttrUsername, "user-4", nil},
+		} {
+			if diff := cmp.Diff(all(c.attr, c.value), c.want); diff != "" {
+				t.Errorf("%s %q after migration, %s (-got +want):\n%s", c.attr, c.value, setting, diff)
+			}
 		}
 	}
+	check("default")
+	// Pages of 3 and a sample of the newest 8: the rare name's pages
+	// (none in the sample) and user-3's (two) come from the index, page
+	// after page after a cursor; the type's walk.
+	limit = 3
+	postgres.SetRecentEvents(t, 8)
+	check("sample 8, pages of 3")
 	if got, err := s.PruneEvents(ctx, time.UnixMicro(300), 0); err != nil || got != 299 {
 		t.Fatalf("PruneEvents = %d, %v; want 299", got, err)
 	}

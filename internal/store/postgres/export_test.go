@@ -42,3 +42,11 @@ func MigrateTo(ctx context.Context, dsn string, n int) error {
 	}
 	return nil
 }
+
+// SetRecentEvents sets how many of the newest events tell how frequent a
+// value is (recentEvents) until t ends.
+func SetRecentEvents(t interface{ Cleanup(func()) }, n int) {
+	old := recentEvents
+	recentEvents = n
+	t.Cleanup(func() { recentEvents = old })
+}

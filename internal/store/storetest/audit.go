@@ -407,8 +407,8 @@ func CheckMigratedAuditKeyBuckets(t *testing.T, s store.Audit) {
 // million with PODID_AUDIT_SCALE=1), calls stored (nil: nothing) and
 // reads the newest page of 50 by a resource name ten events have (one in
 // 10,000), by a resource type every event has, by a username one in seven
-// has, by an event name ten events have, and with no attribute, each a
-// sub-benchmark: a backend's BenchmarkLookupEventsAt.
+// has and one that one in a hundred has, by an event name ten events have,
+// and with no attribute, each a sub-benchmark: a backend's BenchmarkLookupEventsAt.
 func BenchLookupEventsAt(b *testing.B, st store.Audit, stored func()) {
 	total := 100_000
 	if os.Getenv("PODID_AUDIT_SCALE") != "" {
@@ -419,8 +419,11 @@ func BenchLookupEventsAt(b *testing.B, st store.Audit, stored func()) {
 	for i := 0; i < total; i += 1000 {
 		events := UpdateEvents(1000, i, record)
 		events[0].Resources = append(events[0].Resources, store.EventResource{Type: "T", Name: fmt.Sprint("rare-", i/10_000)})
-		if i/1000%10 == 3 {
+		if i >= 30_000 && i < 40_000 {
 			events[0].Name = "rare"
+		}
+		for j := range 10 {
+			events[j*100].Username = "user-1%"
 		}
 		if err := st.AppendEvents(ctx, events); err != nil {
 			b.Fatal(err)
@@ -436,6 +439,7 @@ func BenchLookupEventsAt(b *testing.B, st store.Audit, stored func()) {
 		{"rare-name", store.EventAttrResourceName, "rare-3", 10},
 		{"every-type", store.EventAttrResourceType, "AWS::EKS::Cluster", 50},
 		{"user", store.EventAttrUsername, "user-3", 50},
+		{"user-1%", store.EventAttrUsername, "user-1%", 50},
 		{"rare-event-name", store.EventAttrEventName, "rare", 10},
 		{"all", "", "", 50},
 	} {
