@@ -368,3 +368,53 @@ func TestMigrationAuditKeysInRows(t *testing.T) {
 		t.Errorf("by name after pruning (-got +want):\n%s", diff)
 	}
 }
+
+// TestMigrationIdempotencyBRIN: client request tokens remembered before
+// pruning read idempotency by a BRIN index (schema version 11), 3,000 of
+// them over 30 hours, are pruned after migration 12 as before, the
+// expired ones and no others, beside records written after it; a kept
+// token still replays its result.
+func TestMigrationIdempotencyBRIN(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	if err := postgres.MigrateTo(ctx, dsn, 11); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 3000 // record i created at start + i*36 s: the last at 29h59m24s
+	pgtest.Exec(t, dsn, `INSERT INTO idempotency (key, hash, result, created_at)
+	SELECT 'k' || i, 'h', convert_to('{"ID":"a-' || i || '"}', 'UTF8'), $1 + i * 36000000::bigint FROM generate_series(0, $2 - 1) AS i`, start.UnixMicro(), n)
+	c := storetest.NewClock(start.Add(30 * time.Hour))
+	s := openWithClock(t, dsn, c.Now)
+	if _, err := s.CreateCluster(ctx, cluster("c1"), store.WriteOptions{Idempotency: &store.Idempotency{Key: "new", Hash: "h"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Expired: created before 6h, records 0-599 (600 is at 6h exactly).
+	if got, want := countRows(t, dsn, "idempotency"), n-600+1; got != want {
+		t.Errorf("idempotency rows after pruning = %d, want %d", got, want)
+	}
+	var kept int
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM idempotency WHERE key IN ('k599', 'k600', 'k2999', 'new')").Scan(&kept); err != nil || kept != 3 {
+		t.Errorf("kept of k599, k600, k2999, new: %d, %v; want 3 (all but k599)", kept, err)
+	}
+	a, err := s.CreateAssociation(ctx, association("a-00000000000000001", "c1", "ns", "sa"),
+		store.WriteOptions{Idempotency: &store.Idempotency{Key: "k2999", Hash: "h"}})
+	if err != nil || a.ID != "a-2999" {
+		t.Errorf("CreateAssociation with token k2999 = %s, %v; want the replayed a-2999", a.ID, err)
+	}
+	c.Advance(24 * time.Hour)
+	if err := s.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := countRows(t, dsn, "idempotency"); got != 1 {
+		t.Errorf("idempotency rows a day later = %d, want 1 (the new one)", got)
+	}
+}

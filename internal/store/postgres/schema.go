@@ -282,6 +282,19 @@ DROP INDEX audit_events_name, audit_events_source, audit_events_username, audit_
 ALTER TABLE audit_events DROP COLUMN seq;
 CREATE INDEX audit_events_keys ON audit_events USING gin (keys) WITH (gin_pending_list_limit = 512);
 `,
+	// 12: pruning finds expired idempotency records by a BRIN index on
+	// created_at (the range of created_at of each 128 pages), not a
+	// b-tree: records go in in created_at order, so a range summary
+	// stays narrow, and a new record costs no index entry (a b-tree
+	// insert and its WAL record per Update with a client request token),
+	// only, now and then, a wider summary of the range it lands in. The
+	// hourly prune reads the pages of the ranges old enough, and those
+	// not summarized yet (autosummarize: autovacuum summarizes a range
+	// once the next one starts).
+	`
+DROP INDEX idempotency_created_at;
+CREATE INDEX idempotency_created_at ON idempotency USING brin (created_at) WITH (autosummarize = on);
+`,
 }
 
 // migrate applies the migrations the database has not applied yet. A
