@@ -112,17 +112,7 @@ func TestGetSeesOtherProcessesWrites(t *testing.T) {
 func TestUpdateSeesOtherProcessesWrites(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "podid.db")
-	s := openTemp(t, path)
-	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1", CreatedAt: time.Now()}, store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := s.CreateAssociation(ctx, store.Association{
-		ID: "a-0123456789abcdefg", ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa",
-		RoleARN: "arn:aws:iam::000000000000:role/r0", CreatedAt: time.Now(), ModifiedAt: time.Now(),
-	}, store.WriteOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, a := openWithAssociation(t, path)
 	update := func() (seen store.Association, err error) {
 		_, err = s.UpdateAssociation(ctx, "", "c1", a.ID, func(a *store.Association) error {
 			seen = *a
@@ -157,17 +147,7 @@ func TestUpdateSeesOtherProcessesWrites(t *testing.T) {
 func TestTokenReplaySeesOtherProcessesRecords(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "podid.db")
-	s := openTemp(t, path)
-	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1", CreatedAt: time.Now()}, store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := s.CreateAssociation(ctx, store.Association{
-		ID: "a-0123456789abcdefg", ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa",
-		RoleARN: "arn:aws:iam::000000000000:role/r0", CreatedAt: time.Now(), ModifiedAt: time.Now(),
-	}, store.WriteOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, a := openWithAssociation(t, path)
 	update := func(key, hash string) (store.Association, error) {
 		return s.UpdateAssociation(ctx, "", "c1", a.ID, func(a *store.Association) error {
 			a.RoleARN = "arn:aws:iam::000000000000:role/parent"
@@ -251,6 +231,25 @@ func TestListClustersSeesOtherProcessesWrites(t *testing.T) {
 	if names, _, err := s.ListClusters(ctx, "other-region", store.Page{Limit: 100}); err != nil || len(names) != 0 {
 		t.Fatalf("ListClusters in another region = %q, %v; want none", names, err)
 	}
+}
+
+// openWithAssociation opens a store at path holding cluster c1 and one
+// association in it (the one childWrite writes), with role r0.
+func openWithAssociation(t *testing.T, path string) (*sqlite.Store, store.Association) {
+	t.Helper()
+	ctx := t.Context()
+	s := openTemp(t, path)
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1", CreatedAt: time.Now()}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.CreateAssociation(ctx, store.Association{
+		ID: "a-0123456789abcdefg", ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa",
+		RoleARN: "arn:aws:iam::000000000000:role/r0", CreatedAt: time.Now(), ModifiedAt: time.Now(),
+	}, store.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, a
 }
 
 // runChild runs the test binary as a process that makes write op on the

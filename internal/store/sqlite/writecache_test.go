@@ -17,17 +17,7 @@ import (
 // a deletion of the association or of its cluster, and a region adopted.
 func TestWriterCache(t *testing.T) {
 	ctx := t.Context()
-	s := openWithClock(t, time.Now)
-	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1", CreatedAt: time.Now()}, store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	const id = "a-0123456789abcdefg"
-	if _, err := s.CreateAssociation(ctx, store.Association{
-		ID: id, ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa", RoleARN: role("r0"),
-		CreatedAt: time.Now(), ModifiedAt: time.Now(),
-	}, store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithAssociation(t)
 	// A second writer on the file, driven from here: another connection
 	// to the store's writer.
 	w := testWriter(t, s, false)
@@ -36,7 +26,7 @@ func TestWriterCache(t *testing.T) {
 	// and then fails if fail says so (after its write).
 	update := func(to string, saw *string, fail func() bool) *writeReq {
 		return &writeReq{ctx: ctx, done: make(chan writeResult, 1), fn: func(tx *wtx) error {
-			_, err := s.updateAssociation(tx, "", "c1", id, func(a *store.Association) error {
+			_, err := s.updateAssociation(tx, "", "c1", assocID, func(a *store.Association) error {
 				*saw = a.RoleARN
 				a.RoleARN = role(to)
 				return nil
@@ -47,30 +37,16 @@ func TestWriterCache(t *testing.T) {
 			return err
 		}}
 	}
-	// batch runs reqs in one transaction of w and returns their errors.
 	batch := func(reqs ...*writeReq) []error {
 		t.Helper()
-		for _, req := range reqs[1:] {
-			w.reqs <- req
-		}
-		w.runBatch(reqs[0])
-		w.awaitSync()
-		errs := make([]error, len(reqs))
-		for i, req := range reqs {
-			res := <-req.done
-			if res.panicked {
-				t.Fatalf("write %d panicked: %v", i, res.panicVal)
-			}
-			errs[i] = res.err
-		}
-		return errs
+		return runBatch(t, w, reqs...)
 	}
 	// revision checks that the association's revision grew since the
 	// last check.
 	var last int64
 	revision := func(step string) {
 		t.Helper()
-		a, err := s.GetAssociation(ctx, "", "c1", id)
+		a, err := s.GetAssociation(ctx, "", "c1", assocID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +73,7 @@ func TestWriterCache(t *testing.T) {
 
 	want("first update", "r1", "r0", 0)
 	want("update of what it wrote", "r2", "r1", 1)
-	if _, err := s.UpdateAssociation(ctx, "", "c1", id, func(a *store.Association) error {
+	if _, err := s.UpdateAssociation(ctx, "", "c1", assocID, func(a *store.Association) error {
 		a.RoleARN = role("other")
 		return nil
 	}, store.WriteOptions{}); err != nil {
@@ -129,7 +105,7 @@ func TestWriterCache(t *testing.T) {
 	if sawD != role("r5") {
 		t.Errorf("after a write rolled back with its savepoint, the next update saw role %s, want %s", sawD, role("r5"))
 	}
-	got, err := s.GetAssociation(ctx, "", "c1", id)
+	got, err := s.GetAssociation(ctx, "", "c1", assocID)
 	if err != nil || got.RoleARN != role("r9") {
 		t.Fatalf("after the batch: %+v, %v; want role %s", got, err, role("r9"))
 	}
@@ -158,7 +134,7 @@ func TestWriterCache(t *testing.T) {
 	// Deletions, by the store's writer, which caches the association
 	// once it updated it.
 	up := func(region string) error {
-		_, err := s.UpdateAssociation(ctx, region, "c1", id, func(*store.Association) error { return nil }, store.WriteOptions{})
+		_, err := s.UpdateAssociation(ctx, region, "c1", assocID, func(*store.Association) error { return nil }, store.WriteOptions{})
 		return err
 	}
 	for range 2 {
@@ -178,14 +154,14 @@ func TestWriterCache(t *testing.T) {
 	if err := up("us-west-2"); err != nil {
 		t.Errorf("after adopting a region: update in the new one = %v", err)
 	}
-	if _, err := s.DeleteAssociation(ctx, "us-west-2", "c1", id); err != nil {
+	if _, err := s.DeleteAssociation(ctx, "us-west-2", "c1", assocID); err != nil {
 		t.Fatal(err)
 	}
 	if err := up("us-west-2"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("after deleting the association: update = %v, want ErrNotFound", err)
 	}
 	if _, err := s.CreateAssociation(ctx, store.Association{
-		Region: "us-west-2", ID: id, ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa", RoleARN: role("r0"),
+		Region: "us-west-2", ID: assocID, ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa", RoleARN: role("r0"),
 		CreatedAt: time.Now(), ModifiedAt: time.Now(),
 	}, store.WriteOptions{}); err != nil {
 		t.Fatal(err)
@@ -201,6 +177,47 @@ func TestWriterCache(t *testing.T) {
 	}
 }
 
+// assocID is the association of openWithAssociation.
+const assocID = "a-0123456789abcdefg"
+
+// openWithAssociation opens a store holding cluster c1 and association assocID
+// in it, with role r0.
+func openWithAssociation(t *testing.T) *Store {
+	t.Helper()
+	ctx := t.Context()
+	s := openWithClock(t, time.Now)
+	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1", CreatedAt: time.Now()}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateAssociation(ctx, store.Association{
+		ID: assocID, ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa", RoleARN: role("r0"),
+		CreatedAt: time.Now(), ModifiedAt: time.Now(),
+	}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// runBatch runs reqs in one transaction of w (a testWriter) and returns
+// their errors.
+func runBatch(t *testing.T, w *writer, reqs ...*writeReq) []error {
+	t.Helper()
+	for _, req := range reqs[1:] {
+		w.reqs <- req
+	}
+	w.runBatch(reqs[0])
+	w.awaitSync()
+	errs := make([]error, len(reqs))
+	for i, req := range reqs {
+		res := <-req.done
+		if res.panicked {
+			t.Fatalf("write %d panicked: %v", i, res.panicVal)
+		}
+		errs[i] = res.err
+	}
+	return errs
+}
+
 // role is a role ARN named name.
 func role(name string) string { return "arn:aws:iam::000000000000:role/" + name }
 
@@ -210,17 +227,7 @@ func role(name string) string { return "arn:aws:iam::000000000000:role/" + name 
 // when the build started (before it started, and after), and after it.
 func TestTokenFilter(t *testing.T) {
 	ctx := t.Context()
-	s := openWithClock(t, time.Now)
-	if _, err := s.CreateCluster(ctx, store.Cluster{Name: "c1", CreatedAt: time.Now()}, store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	const id = "a-0123456789abcdefg"
-	if _, err := s.CreateAssociation(ctx, store.Association{
-		ID: id, ClusterName: "c1", Namespace: "ns", ServiceAccount: "sa", RoleARN: role("r0"),
-		CreatedAt: time.Now(), ModifiedAt: time.Now(),
-	}, store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithAssociation(t)
 	w := testWriter(t, s, false)
 	f := &w.cache.tokens
 	scanned := make(chan struct{})
@@ -232,7 +239,7 @@ func TestTokenFilter(t *testing.T) {
 	// update is a write on w with token key, which sets the role to to.
 	update := func(key, to string, out *store.Association) *writeReq {
 		return &writeReq{ctx: ctx, done: make(chan writeResult, 1), fn: func(tx *wtx) (err error) {
-			*out, err = s.updateAssociation(tx, "", "c1", id, func(a *store.Association) error {
+			*out, err = s.updateAssociation(tx, "", "c1", assocID, func(a *store.Association) error {
 				a.RoleARN = role(to)
 				return nil
 			}, store.WriteOptions{Idempotency: &store.Idempotency{Key: key, Hash: "h"}})
@@ -244,14 +251,9 @@ func TestTokenFilter(t *testing.T) {
 	}
 	batch := func(reqs ...*writeReq) {
 		t.Helper()
-		for _, req := range reqs[1:] {
-			w.reqs <- req
-		}
-		w.runBatch(reqs[0])
-		w.awaitSync()
-		for i, req := range reqs {
-			if res := <-req.done; res.err != nil || res.panicked {
-				t.Fatalf("write %d: %+v", i, res)
+		for i, err := range runBatch(t, w, reqs...) {
+			if err != nil {
+				t.Fatalf("write %d: %v", i, err)
 			}
 		}
 	}
