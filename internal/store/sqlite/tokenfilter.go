@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/bits"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -36,6 +37,7 @@ type tokenFilter struct {
 	bloom    *bloom // nil when none is ready
 	building chan *bloom
 	cancel   context.CancelFunc // the build in flight's
+	builds   sync.WaitGroup     // every build goroutine, those dropped too
 	pending  []int64            // hashes stored since the build in flight started
 	tx       []int64            // hashes stored in the current transaction
 	started  time.Time          // when the last build started
@@ -116,7 +118,9 @@ func (f *tokenFilter) start() {
 	done := make(chan *bloom, 1)
 	f.building, f.cancel = done, cancel
 	f.pending = append(f.pending[:0], f.tx...)
+	f.builds.Add(1)
 	go func() {
+		defer f.builds.Done()
 		b, err := f.scan(ctx)
 		if err != nil {
 			b = nil // built again later
@@ -139,6 +143,13 @@ func (f *tokenFilter) invalidate() {
 // (until now, if it is not done).
 func (f *tokenFilter) waitAfter() {
 	f.wait = 10 * time.Since(f.started)
+}
+
+// close cancels the build in flight and waits for every build to end
+// (before the read pool closes).
+func (f *tokenFilter) close() {
+	f.stop()
+	f.builds.Wait()
 }
 
 // stop cancels the build in flight.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -317,5 +318,32 @@ func TestBloom(t *testing.T) {
 	}
 	if rate := float64(positives) / others; rate > 0.02 {
 		t.Errorf("false positives: %.3f, want about 0.01", rate)
+	}
+}
+
+// TestTokenFilterBuildEndsWithStore: Close cancels the filter's build in
+// flight and returns once it has ended (it reads the read pool, which
+// Close closes next).
+func TestTokenFilterBuildEndsWithStore(t *testing.T) {
+	s := openWithClock(t, time.Now)
+	var ended atomic.Bool
+	started := make(chan struct{})
+	s.w.cache.tokens.scan = func(ctx context.Context) (*bloom, error) {
+		close(started)
+		<-ctx.Done()
+		time.Sleep(10 * time.Millisecond) // a build that takes a while to notice
+		ended.Store(true)
+		return nil, ctx.Err()
+	}
+	if _, err := s.CreateCluster(t.Context(), store.Cluster{Name: "c1", CreatedAt: time.Now()},
+		store.WriteOptions{Idempotency: &store.Idempotency{Key: "k", Hash: "h"}}); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !ended.Load() {
+		t.Error("Close returned before the filter's build ended")
 	}
 }

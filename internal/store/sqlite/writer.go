@@ -295,7 +295,7 @@ func noSpace(err error) error {
 func (w *writer) close() {
 	close(w.quit)
 	<-w.done
-	w.cache.tokens.stop()
+	w.cache.tokens.close()
 }
 
 func (w *writer) closeStmts() {
