@@ -180,6 +180,20 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 				ConstLabels: prometheus.Labels{"stage": stage.name},
 			}, func() float64 { return stage.get(ws.Stats().Stages).Seconds() }))
 		}
+		for _, part := range []struct {
+			name string
+			get  func(sqlite.WriteStages) time.Duration
+		}{
+			{"sync_wait", func(s sqlite.WriteStages) time.Duration { return s.SyncWait }},
+			{"gather_wait", func(s sqlite.WriteStages) time.Duration { return s.GatherWait }},
+			{"fdatasync", func(s sqlite.WriteStages) time.Duration { return s.FDataSync }},
+		} {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "podid_store_write_stage_part_seconds_total",
+				Help:        "Parts of the stages' time: of batched, waiting for the last commit's sync (sync_wait) and for more writes to join (gather_wait); of syncing, the fdatasync of the WAL itself.",
+				ConstLabels: prometheus.Labels{"part": part.name},
+			}, func() float64 { return part.get(ws.Stats().Stages).Seconds() }))
+		}
 	}
 	cache := assoccache.New(st, assoccache.Options{
 		PollInterval:   o.pollInterval,

@@ -286,7 +286,7 @@ func TestRunTiny(t *testing.T) {
 				regexp.MustCompile(`(?m)^\s*Update\s+\d+\s+[1-9]\d*\s+\d+\.\d\d\s+>= 0\.5\s+(PASS|MISS)\s`),
 				regexp.MustCompile(`(?m)^Update server CPU: \d+ us/op .*goal <= 300 us: (PASS|MISS)$`),
 				regexp.MustCompile(`(?m)^group commit: podid's Update phases committed \d+ writes .* in [1-9]\d* transactions, \d+\.\d per fsync$`),
-				regexp.MustCompile(`(?m)^write path: mean per write \(podid's writer\): waiting for the writer \d+ us, in its transaction before COMMIT \d+ us, COMMIT \d+ us, COMMIT to durable and answered \d+ us, answer to caller \d+ us$`),
+				regexp.MustCompile(`(?m)^write path: mean per write \(podid's writer\): waiting for the writer \d+ us, in its transaction before COMMIT \d+ us \(waiting for the last commit's sync \d+ us, for more writes \d+ us\), COMMIT \d+ us, COMMIT to durable and answered \d+ us \(the fdatasync \d+ us\), answer to caller \d+ us$`),
 				regexp.MustCompile(`(?m)^\s*after loading 200 associations\s+\d+\.\d MiB\s+< 150\.0 MiB\s+(PASS|MISS)\s`),
 				regexp.MustCompile(`(?m)^\s*after restart and reading all 200\s+\d+\.\d MiB`),
 				regexp.MustCompile(`(?m)^command:  podid bench --test$`),

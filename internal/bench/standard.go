@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -303,6 +305,21 @@ func stageCounter(stage string) string {
 	return fmt.Sprintf(`podid_store_write_stage_seconds_total{stage=%q}`, stage)
 }
 
+// stageParts are podid_store_write_stage_part_seconds_total's parts, after
+// the stage (index in writeStages) each is part of.
+var stageParts = []struct {
+	stage      int
+	part, what string
+}{
+	{1, "sync_wait", "waiting for the last commit's sync"},
+	{1, "gather_wait", "for more writes"},
+	{3, "fdatasync", "the fdatasync"},
+}
+
+func partCounter(part string) string {
+	return fmt.Sprintf(`podid_store_write_stage_part_seconds_total{part=%q}`, part)
+}
+
 // storeCounts reads podid's store counters (SQLite only; none otherwise)
 // when t is podid and op writes.
 func storeCounts(ctx context.Context, pod *child, op string, t target) map[string]float64 {
@@ -314,6 +331,14 @@ func storeCounts(ctx context.Context, pod *child, op string, t target) map[strin
 		names = append(names, stageCounter(s.stage))
 	}
 	m, _ := pod.metrics(ctx, names...)
+	var parts []string
+	for _, p := range stageParts {
+		parts = append(parts, partCounter(p.part))
+	}
+	// Read apart: a podid from before the parts (--server-bin) has none.
+	if pm, err := pod.metrics(ctx, parts...); err == nil && m != nil {
+		maps.Copy(m, pm)
+	}
 	return m
 }
 
@@ -337,6 +362,15 @@ func printStoreCounts(out io.Writer, c map[string]float64) {
 			sep = ":"
 		}
 		fmt.Fprintf(out, "%s %s %.0f us", sep, s.what, c[stageCounter(s.stage)]/timed*1e6)
+		var parts []string
+		for _, p := range stageParts {
+			if v, ok := c[partCounter(p.part)]; ok && p.stage == i {
+				parts = append(parts, fmt.Sprintf("%s %.0f us", p.what, v/timed*1e6))
+			}
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(out, " (%s)", strings.Join(parts, ", "))
+		}
 	}
 	fmt.Fprintln(out)
 }

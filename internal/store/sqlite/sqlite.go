@@ -298,10 +298,15 @@ type WriteStats struct {
 // waiting for the writer to take them (Queued), in their transaction before
 // its COMMIT (Batched), in COMMIT (Committing), from COMMIT until the sync
 // that made them durable answered them (Syncing), and from that answer
-// until their callers had it (Returning).
+// until their callers had it (Returning). Of Batched, the transaction
+// waited SyncWait for the last commit's sync (it could not commit sooner)
+// and GatherWait for more writes to join it once it could (the gatherer's
+// window); of Syncing, FDataSync is the sync call itself, the rest the sync
+// goroutine's wake-up and answers.
 type WriteStages struct {
 	Writes                                          int64
 	Queued, Batched, Committing, Syncing, Returning time.Duration
+	SyncWait, GatherWait, FDataSync                 time.Duration
 }
 
 // Stats reports how many writes were committed in how many transactions,
@@ -314,6 +319,8 @@ func (s *Store) Stats() WriteStats {
 			Writes: st.writes.Load(), Queued: time.Duration(st.queued.Load()), Batched: time.Duration(st.batched.Load()),
 			Committing: time.Duration(st.committing.Load()), Syncing: time.Duration(st.syncing.Load()),
 			Returning: time.Duration(st.returning.Load()),
+			SyncWait:  time.Duration(st.syncWait.Load()), GatherWait: time.Duration(st.gatherWait.Load()),
+			FDataSync: time.Duration(st.fdatasync.Load()),
 		},
 	}
 }

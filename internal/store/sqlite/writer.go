@@ -90,7 +90,18 @@ type writer struct {
 	// stages of those.
 	commits, writes atomic.Int64
 	stages          stageTimes
+	// waited sums the time the writer's transactions waited, for the
+	// sync in flight and for more writes, since it started (a write's
+	// share is the growth while it was in its transaction). Used only by
+	// the writer goroutine.
+	waited waits
 }
+
+// waits is time a transaction spent waiting before its COMMIT: for the
+// last commit's sync (it could not commit sooner; writes that arrive
+// meanwhile join it), and for more writes once it could commit (the
+// gatherer's window, a background batch's linger).
+type waits struct{ sync, gather time.Duration }
 
 // stageTimes sums the time that the writes which committed spent in each
 // stage of the write path, for Stats (podid bench prints the means).
@@ -101,6 +112,9 @@ type stageTimes struct {
 	// the writes before it, for the sync in flight); COMMIT; from COMMIT
 	// to the answer (the sync); from the answer until the caller has it.
 	queued, batched, committing, syncing, returning atomic.Int64
+	// Parts of those: of batched, waiting for the sync in flight and for
+	// more writes (waits); of syncing, the fdatasync itself.
+	syncWait, gatherWait, fdatasync atomic.Int64
 }
 
 // record adds the stages of a write answered at now.
@@ -111,6 +125,9 @@ func (st *stageTimes) record(req *writeReq, now time.Time) {
 	st.committing.Add(int64(j.committed.Sub(j.start)))
 	st.syncing.Add(int64(j.answered.Sub(j.committed)))
 	st.returning.Add(int64(now.Sub(j.answered)))
+	st.syncWait.Add(int64(req.waited.sync))
+	st.gatherWait.Add(int64(req.waited.gather))
+	st.fdatasync.Add(int64(j.synced))
 	st.writes.Add(1)
 }
 
@@ -124,8 +141,10 @@ type syncJob struct {
 	done    chan struct{}     // closed once the batch is answered
 
 	// When its COMMIT started and returned, and when syncLoop answered it
-	// (set before the answers go out).
+	// (set before the answers go out); synced is how long the sync call
+	// itself took.
 	start, committed, answered time.Time
+	synced                     time.Duration
 }
 
 // revCounter is the transaction's view of meta.revision.
@@ -147,9 +166,12 @@ type writeReq struct {
 	changes []store.Change
 	partial bool
 	// When it was submitted and the writer took it, and the transaction
-	// that committed it (nil if none did), for the writer's stageTimes.
+	// that committed it (nil if none did), for the writer's stageTimes;
+	// waited is the writer's waits when it last ran, and then what its
+	// transaction waited from then to its COMMIT.
 	start, taken time.Time
 	job          *syncJob
+	waited       waits
 }
 
 type writeResult struct {
@@ -391,7 +413,9 @@ func (w *writer) runBatch(first *writeReq) {
 		results = append(results, res)
 		fg = fg || !req.bg
 	}
+	waiting := time.Now()
 	w.awaitSync() // one sync in flight at a time, each after its COMMIT
+	w.waited.sync += time.Since(waiting)
 	if w.failed != nil {
 		_, _ = w.exec("ROLLBACK")
 		w.answerNow(batch, results, w.failed)
@@ -418,6 +442,7 @@ func (w *writer) runBatch(first *writeReq) {
 	w.syncing = &syncJob{batch: batch, results: results, commit: w.commitRecord(batch, results), start: start, committed: time.Now(), done: make(chan struct{})}
 	for _, req := range batch {
 		req.job = w.syncing
+		req.waited = waits{sync: w.waited.sync - req.waited.sync, gather: w.waited.gather - req.waited.gather}
 	}
 	w.syncs <- w.syncing
 }
@@ -457,17 +482,22 @@ func (w *writer) next(window **storecore.Window[*writeReq], n int, fg bool, bega
 			return req, true
 		default:
 		}
+		waiting := time.Now()
 		select {
-		case req := <-w.reqs:
-			return req, true
-		case req := <-w.bg:
-			return req, true
+		case req = <-w.reqs:
+		case req = <-w.bg:
 		case <-w.syncing.done:
 			w.awaitSync()
 			(*window).Stop()
 			*window = w.gather.Window(time.Now())
 		}
+		w.waited.sync += time.Since(waiting)
+		if req != nil {
+			return req, true
+		}
 	}
+	waiting := time.Now()
+	defer func() { w.waited.gather += time.Since(waiting) }()
 	if !fg {
 		return w.linger(began)
 	}
@@ -522,7 +552,10 @@ func (w *writer) syncLoop() {
 	var failed error
 	for job := range w.syncs {
 		if failed == nil && w.wal != nil {
-			if err := w.wal.sync(); err != nil {
+			syncing := time.Now()
+			err := w.wal.sync()
+			job.synced = time.Since(syncing)
+			if err != nil {
 				// The kernel may have dropped the pages it could not
 				// write: nothing after this can be promised durable.
 				failed = fmt.Errorf("syncing the write-ahead log (writes refused until restart): %w", err)
@@ -670,6 +703,7 @@ func (w *writer) call(req *writeReq) writeResult { return w.callTx(req, &wtx{w: 
 
 func (w *writer) callTx(req *writeReq, tx *wtx) (res writeResult) {
 	req.changes, req.partial = nil, false
+	req.waited = w.waited
 	defer func() {
 		if v := recover(); v != nil {
 			res = writeResult{panicked: true, panicVal: v}

@@ -160,3 +160,42 @@ func secretWrite(ctx context.Context, name string, bg bool, ran *[]string, then 
 		return err
 	}}
 }
+
+// TestWriteStageParts: a write whose transaction waits for the last
+// commit's sync counts that wait as a part of its time before COMMIT, and
+// the sync call as a part of its time from COMMIT to the answer.
+func TestWriteStageParts(t *testing.T) {
+	ctx := t.Context()
+	s := openWithClock(t, time.Now)
+	w := testWriter(t, s, true)
+	gate := make(chan struct{})
+	w.wal.syncing = func() { <-gate }
+
+	write := func(name string, then func()) *writeReq {
+		req := secretWrite(ctx, name, false, nil, then)
+		req.start = time.Now()
+		req.taken = req.start
+		return req
+	}
+	first := write("first", nil)
+	w.runBatch(first) // committed; its sync waits for gate
+	second := write("second", func() { close(gate) })
+	w.runBatch(second) // waits for first's sync, which second let go
+	w.awaitSync()
+	if res := w.result(first); res.err != nil || res.panicked {
+		t.Errorf("first: %+v", res)
+	}
+	if res := w.result(second); res.err != nil || res.panicked {
+		t.Errorf("second: %+v", res)
+	}
+	st := &w.stages
+	batched, syncWait, gatherWait := st.batched.Load(), st.syncWait.Load(), st.gatherWait.Load()
+	syncing, fdatasync := st.syncing.Load(), st.fdatasync.Load()
+	if syncWait <= 0 || syncWait+gatherWait > batched {
+		t.Errorf("before COMMIT %v: waited %v for the last sync and %v for more writes; want a wait for the sync, within the time before COMMIT",
+			time.Duration(batched), time.Duration(syncWait), time.Duration(gatherWait))
+	}
+	if fdatasync <= 0 || fdatasync > syncing {
+		t.Errorf("COMMIT to answer %v, of which the sync call %v; want the sync call within it", time.Duration(syncing), time.Duration(fdatasync))
+	}
+}
