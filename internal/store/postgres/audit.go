@@ -50,8 +50,8 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
 	return nil
 }
 
-// eventRows are events' rows of eventColumns, one an event ID (the first
-// of them, as the primary key keeps one).
+// eventRows are events' rows of eventColumns, one per event ID (the first
+// event of an ID: the primary key keeps one).
 func eventRows(events []store.Event) ([][]any, error) {
 	rows := make([][]any, 0, len(events))
 	seen := make(map[string]bool, len(events))
@@ -176,7 +176,8 @@ func walkCheaper(recent, sample, events, limit int64) bool {
 	case recent == 0:
 		return false
 	}
-	// (limit+1) * sample/recent < recent/sample * events, in integers.
+	// (limit+1) * sample/recent < recent/sample * events, without the
+	// divisions.
 	return float64(limit+1)*float64(sample)*float64(sample) < float64(recent)*float64(recent)*float64(events)
 }
 
