@@ -215,10 +215,17 @@ func keyCondition(kind, column, value string, key int64, walk bool, arg func(any
 	return has + " AND " + is, nil
 }
 
-// PruneEvents deletes in batches, each its own transaction (without the
-// counter's lock).
+// PruneEvents reads what to delete in statements of their own and deletes
+// in batches, each its own transaction (without the counter's lock). It
+// has no cheap bound of the events' count (audit_events has no seq since
+// migration 11, and reltuples is an estimate, not a bound): the count rule
+// walks keep entries of the time index each prune, on a pooled
+// connection, holding back no write.
 func (s *Store) PruneEvents(ctx context.Context, before time.Time, keep int) (int, error) {
-	return storecore.PruneEvents(ctx, before, keep, storecore.Dollar, func(ctx context.Context, fn func(storecore.AuditTx) error) error {
+	read := storecore.AuditRead{Cutoff: func(ctx context.Context, query string, args ...any) (int64, string, bool, error) {
+		return scanCutoff(s.pool.QueryRow(ctx, query, args...))
+	}}
+	return storecore.PruneEvents(ctx, before, keep, storecore.Dollar, read, func(ctx context.Context, fn func(storecore.AuditTx) error) error {
 		return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 			return fn(auditTx{ctx, tx})
 		})
@@ -231,9 +238,13 @@ type auditTx struct {
 }
 
 func (t auditTx) Cutoff(query string, args ...any) (int64, string, bool, error) {
+	return scanCutoff(t.tx.QueryRow(t.ctx, query, args...))
+}
+
+func scanCutoff(row pgx.Row) (int64, string, bool, error) {
 	var ts int64
 	var id string
-	err := t.tx.QueryRow(t.ctx, query, args...).Scan(&ts, &id)
+	err := row.Scan(&ts, &id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, "", false, nil
 	}

@@ -178,23 +178,45 @@ func (s *Store) LookupEvents(ctx context.Context, q store.EventQuery) ([]store.E
 	})
 }
 
-// PruneEvents deletes in batches, each one write of the writer.
+// PruneEvents reads what to delete on the read pool and deletes in
+// batches, each one write of the writer. The count bound is the span of
+// the events' seqs (rowids: two b-tree edges): after pruning by count it
+// is within keep until events are added, so a trail under its cap walks
+// nothing.
 func (s *Store) PruneEvents(ctx context.Context, before time.Time, keep int) (int, error) {
-	return storecore.PruneEvents(ctx, before, keep, storecore.Question, func(ctx context.Context, fn func(storecore.AuditTx) error) error {
+	read := storecore.AuditRead{
+		Cutoff: func(ctx context.Context, query string, args ...any) (int64, string, bool, error) {
+			st, err := s.rst.get(ctx, query)
+			if err != nil {
+				return 0, "", false, err
+			}
+			return scanCutoff(st.QueryRowContext(ctx, args...))
+		},
+		MaxEvents: func(ctx context.Context) (int64, error) {
+			var n int64
+			err := s.rdb.QueryRowContext(ctx, "SELECT coalesce((SELECT max(seq) FROM audit_events) - (SELECT min(seq) FROM audit_events) + 1, 0)").Scan(&n)
+			return n, err
+		},
+	}
+	return storecore.PruneEvents(ctx, before, keep, storecore.Question, read, func(ctx context.Context, fn func(storecore.AuditTx) error) error {
 		return s.w.do(ctx, func(tx *wtx) error { return fn(auditTx{tx}) })
 	})
+}
+
+func scanCutoff(row *sql.Row) (int64, string, bool, error) {
+	var ts int64
+	var id string
+	err := row.Scan(&ts, &id)
+	if err == sql.ErrNoRows {
+		return 0, "", false, nil
+	}
+	return ts, id, err == nil, err
 }
 
 type auditTx struct{ tx *wtx }
 
 func (t auditTx) Cutoff(query string, args ...any) (int64, string, bool, error) {
-	var ts int64
-	var id string
-	err := t.tx.queryRow(query, args...).Scan(&ts, &id)
-	if err == sql.ErrNoRows {
-		return 0, "", false, nil
-	}
-	return ts, id, err == nil, err
+	return scanCutoff(t.tx.queryRow(query, args...))
 }
 
 func (t auditTx) Exec(query string, args ...any) (int64, error) {

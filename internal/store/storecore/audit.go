@@ -263,12 +263,33 @@ type AuditTx interface {
 	PruneKeys(t int64, id string) error
 }
 
-// PruneEvents is store.Audit's PruneEvents over a backend's write
-// transactions (write runs fn in one): each transaction deletes at most
-// AuditPruneBatch of the oldest events that are older than before or
+// AuditRead is what PruneEvents reads outside a backend's writes, each
+// query on a snapshot of its own (the read pool, a statement of its own):
+// events stored since are left for the next prune.
+type AuditRead struct {
+	// Cutoff runs a query of one (time_us, event_id) row, as AuditTx's.
+	Cutoff func(ctx context.Context, sql string, args ...any) (t int64, id string, ok bool, err error)
+	// MaxEvents, when not nil, is a cheap upper bound of the events stored
+	// (SQLite's: the span of their seqs); nil when the backend has none.
+	MaxEvents func(ctx context.Context) (int64, error)
+}
+
+// PruneEvents is store.Audit's PruneEvents over a backend's reads and
+// write transactions (write runs fn in one): each transaction deletes at
+// most AuditPruneBatch of the oldest events that are older than before or
 // beyond the newest keep, and their audit_keys rows (AuditTx.PruneKeys
 // first, while the events are there to name them).
-func PruneEvents(ctx context.Context, before time.Time, keep int, ph Placeholder, write func(ctx context.Context, fn func(AuditTx) error) error) (int, error) {
+//
+// The count rule's bound (the newest event beyond the newest keep: a walk
+// of keep index entries, some 60 ms at a million on SQLite) and whether
+// anything is to go are reads (read), not writes: a walk in SQLite's
+// writer held every write queued behind it. Events stored since the read
+// are newer than the bound it found or fall to the next prune, so the
+// bound only errs towards keeping. The walk is skipped when
+// read.MaxEvents is within keep, and no write is made when no event is
+// beyond either rule: a trail under its cap and retention costs the
+// writer nothing.
+func PruneEvents(ctx context.Context, before time.Time, keep int, ph Placeholder, read AuditRead, write func(ctx context.Context, fn func(AuditTx) error) error) (int, error) {
 	total := 0
 	// The count rule's bound: the newest event beyond the newest keep.
 	var bound struct {
@@ -277,18 +298,31 @@ func PruneEvents(ctx context.Context, before time.Time, keep int, ph Placeholder
 		ok bool
 	}
 	if keep > 0 {
-		err := write(ctx, func(tx AuditTx) error {
+		walk := true
+		if read.MaxEvents != nil {
+			n, err := read.MaxEvents(ctx)
+			if err != nil {
+				return 0, fmt.Errorf("pruning events: %w", err)
+			}
+			walk = n > int64(keep)
+		}
+		if walk {
 			var err error
-			bound.t, bound.id, bound.ok, err = tx.Cutoff("SELECT time_us, event_id FROM audit_events ORDER BY time_us DESC, event_id DESC LIMIT 1 OFFSET "+ph(1), keep)
-			return err
-		})
-		if err != nil {
-			return 0, fmt.Errorf("pruning events: %w", err)
+			bound.t, bound.id, bound.ok, err = read.Cutoff(ctx, "SELECT time_us, event_id FROM audit_events ORDER BY time_us DESC, event_id DESC LIMIT 1 OFFSET "+ph(1), keep)
+			if err != nil {
+				return 0, fmt.Errorf("pruning events: %w", err)
+			}
 		}
 	}
 	cond, args := "time_us < "+ph(1), []any{Micros(before)}
 	if bound.ok && bound.t >= Micros(before) {
 		cond, args = "(time_us < "+ph(1)+" OR (time_us = "+ph(2)+" AND event_id <= "+ph(3)+"))", []any{bound.t, bound.t, bound.id}
+	}
+	if _, _, ok, err := read.Cutoff(ctx, "SELECT time_us, event_id FROM audit_events WHERE "+cond+" ORDER BY time_us, event_id LIMIT 1", args...); err != nil || !ok {
+		if err != nil {
+			return 0, fmt.Errorf("pruning events: %w", err)
+		}
+		return 0, nil
 	}
 	for range 1 << 20 { // bounded: each round deletes a batch or stops
 		n := 0
