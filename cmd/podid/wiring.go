@@ -164,36 +164,22 @@ func build(ctx context.Context, o *serveOptions, publicURL string, logger *slog.
 				Name: "podid_store_timed_writes_total", Help: "Writes that committed, whose time podid_store_write_stage_seconds_total sums.",
 			}, func() float64 { return float64(ws.Stats().Stages.Writes) }),
 		)
-		for _, stage := range []struct {
-			name string
-			get  func(sqlite.WriteStages) time.Duration
-		}{
-			{"queued", func(s sqlite.WriteStages) time.Duration { return s.Queued }},
-			{"batched", func(s sqlite.WriteStages) time.Duration { return s.Batched }},
-			{"committing", func(s sqlite.WriteStages) time.Duration { return s.Committing }},
-			{"syncing", func(s sqlite.WriteStages) time.Duration { return s.Syncing }},
-			{"returning", func(s sqlite.WriteStages) time.Duration { return s.Returning }},
-		} {
-			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name:        "podid_store_write_stage_seconds_total",
-				Help:        "Time the writes that committed spent in each stage: queued for the writer, batched in their transaction before COMMIT, committing, syncing (COMMIT to answered), returning (answer to caller).",
-				ConstLabels: prometheus.Labels{"stage": stage.name},
-			}, func() float64 { return stage.get(ws.Stats().Stages).Seconds() }))
-		}
-		for _, part := range []struct {
-			name string
-			get  func(sqlite.WriteStages) time.Duration
-		}{
-			{"sync_wait", func(s sqlite.WriteStages) time.Duration { return s.SyncWait }},
-			{"gather_wait", func(s sqlite.WriteStages) time.Duration { return s.GatherWait }},
-			{"fdatasync", func(s sqlite.WriteStages) time.Duration { return s.FDataSync }},
-		} {
-			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name:        "podid_store_write_stage_part_seconds_total",
-				Help:        "Parts of the stages' time: of batched, waiting for the last commit's sync (sync_wait) and for more writes to join (gather_wait); of syncing, the fdatasync of the WAL itself.",
-				ConstLabels: prometheus.Labels{"part": part.name},
-			}, func() float64 { return part.get(ws.Stats().Stages).Seconds() }))
-		}
+		durationCounters(reg, "podid_store_write_stage_seconds_total",
+			"Time the writes that committed spent in each stage: queued for the writer, batched in their transaction before COMMIT, committing, syncing (COMMIT to answered), returning (answer to caller).",
+			ws, "stage", []writeStage{
+				{"queued", func(s sqlite.WriteStages) time.Duration { return s.Queued }},
+				{"batched", func(s sqlite.WriteStages) time.Duration { return s.Batched }},
+				{"committing", func(s sqlite.WriteStages) time.Duration { return s.Committing }},
+				{"syncing", func(s sqlite.WriteStages) time.Duration { return s.Syncing }},
+				{"returning", func(s sqlite.WriteStages) time.Duration { return s.Returning }},
+			})
+		durationCounters(reg, "podid_store_write_stage_part_seconds_total",
+			"Parts of the stages' time: of batched, waiting for the last commit's sync (sync_wait) and for more writes to join (gather_wait); of syncing, the fdatasync of the WAL itself.",
+			ws, "part", []writeStage{
+				{"sync_wait", func(s sqlite.WriteStages) time.Duration { return s.SyncWait }},
+				{"gather_wait", func(s sqlite.WriteStages) time.Duration { return s.GatherWait }},
+				{"fdatasync", func(s sqlite.WriteStages) time.Duration { return s.FDataSync }},
+			})
 	}
 	cache := assoccache.New(st, assoccache.Options{
 		PollInterval:   o.pollInterval,
@@ -290,4 +276,20 @@ func adminIdentity(o *serveOptions, stdout io.Writer) (sts.Credentials, error) {
 			keys.AccessKeyID, path, o.dataDir)
 	}
 	return keys, nil
+}
+
+// writeStage names one of the SQLite writer's stage timings and reads it.
+type writeStage struct {
+	name string
+	get  func(sqlite.WriteStages) time.Duration
+}
+
+// durationCounters registers name, a counter of seconds with a label
+// (label) per stage, read from ws's stats when scraped.
+func durationCounters(reg *prometheus.Registry, name, help string, ws interface{ Stats() sqlite.WriteStats }, label string, stages []writeStage) {
+	for _, stage := range stages {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: name, Help: help, ConstLabels: prometheus.Labels{label: stage.name},
+		}, func() float64 { return stage.get(ws.Stats().Stages).Seconds() }))
+	}
 }

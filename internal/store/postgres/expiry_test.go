@@ -303,23 +303,7 @@ func TestMigrationAuditKeysInRows(t *testing.T) {
 	limit := 40
 	all := func(attr, value string) []string {
 		t.Helper()
-		var ids []string
-		after := ""
-		for range 1000 {
-			page, next, err := s.LookupEvents(ctx, store.EventQuery{Attribute: attr, Value: value, Limit: limit, After: after})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range page {
-				ids = append(ids, e.ID)
-			}
-			if next == "" {
-				return ids
-			}
-			after = next
-		}
-		t.Fatal("paging did not end")
-		return nil
+		return storetest.LookupAll(t, s, attr, value, limit)
 	}
 	// want are the IDs of the events from n-1 down to 0 that keep, and
 	// the later one first.

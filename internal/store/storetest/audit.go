@@ -370,23 +370,7 @@ func CheckMigratedAuditKeyBuckets(t *testing.T, s store.Audit) {
 	}
 	all := func(attr, value string) []string {
 		t.Helper()
-		var ids []string
-		after := ""
-		for range 1000 {
-			page, next, err := s.LookupEvents(ctx, store.EventQuery{Attribute: attr, Value: value, Limit: 4, After: after})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range page {
-				ids = append(ids, e.ID)
-			}
-			if next == "" {
-				return ids
-			}
-			after = next
-		}
-		t.Fatal("paging did not end")
-		return nil
+		return LookupAll(t, s, attr, value, 4)
 	}
 	want := []string{"ev-9999", "ev-0507", "ev-0407", "ev-0307", "ev-0207", "ev-0107", "ev-0007"}
 	if diff := cmp.Diff(all(store.EventAttrResourceName, "rare"), want); diff != "" {
@@ -455,4 +439,27 @@ func BenchLookupEventsAt(b *testing.B, st store.Audit, stored func()) {
 			}
 		})
 	}
+}
+
+// LookupAll pages through every event of a lookup by attr's value, limit
+// a page, and returns their IDs, newest first.
+func LookupAll(t *testing.T, s store.Audit, attr, value string, limit int) []string {
+	t.Helper()
+	var ids []string
+	after := ""
+	for range 1000 {
+		page, next, err := s.LookupEvents(t.Context(), store.EventQuery{Attribute: attr, Value: value, Limit: limit, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			ids = append(ids, e.ID)
+		}
+		if next == "" {
+			return ids
+		}
+		after = next
+	}
+	t.Fatal("paging did not end")
+	return nil
 }
