@@ -202,7 +202,8 @@ func newUpdateRead(region, cluster, id string, idem *store.Idempotency) *updateR
 	}
 	r.pre.sql = readForUpdateQuery
 	r.pre.args = []any{key, region, cluster, id}
-	r.pre.dest = append(r.row.Dest(), &r.hash, &r.rec.Result, &r.created)
+	dest := r.row.Dest()
+	r.pre.dest = append(append(make([]any, 0, len(dest)+3), dest...), &r.hash, &r.rec.Result, &r.created)
 	return r
 }
 

@@ -118,6 +118,7 @@ type Store struct {
 	quit       chan struct{}
 	writerDone chan struct{}
 	gather     storecore.Gatherer[*writeReq] // used by runWriter only
+	tx         wtx                           // runWriter's, reset for each transaction (tryBatch)
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or a

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -79,23 +80,32 @@ func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
 	return s.run(ctx, &writeReq{fn: fn})
 }
 
+// doneChans holds empty answer channels (writeReq.done) for reuse: the
+// writer answers each write it accepted exactly once, so a channel whose
+// answer was received is empty and nobody else holds it.
+var doneChans = sync.Pool{New: func() any { return make(chan writeResult, 1) }}
+
 // run runs req's write, as write does.
 func (s *Store) run(ctx context.Context, req *writeReq) error {
 	if s.isClosed() {
 		return errClosed
 	}
-	req.ctx, req.done = ctx, make(chan writeResult, 1)
+	done := doneChans.Get().(chan writeResult)
+	req.ctx, req.done = ctx, done
 	select {
 	case s.reqs <- req:
 	case <-ctx.Done():
+		doneChans.Put(done)
 		return ctx.Err()
 	case <-s.quit:
+		doneChans.Put(done)
 		return errClosed
 	}
 	// Once accepted, a write is always answered (within batchTimeout):
 	// waiting for that rather than for ctx means a caller never returns
 	// an error for a write that then commits.
-	res := <-req.done
+	res := <-done
+	doneChans.Put(done)
 	if res.panicked {
 		panic(res.panicVal)
 	}
@@ -188,7 +198,7 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 	if err != nil {
 		return -1, 0, err
 	}
-	t := &wtx{conn: conn.Conn(), ctx: ctx, cur: batchOwn}
+	t := s.resetTx(ctx, conn.Conn(), pending)
 	// Roll back on every way out but a commit: an open transaction would
 	// keep the counter locked, stopping every writer on every replica.
 	// A connection left in a transaction (the ROLLBACK failed: the
@@ -283,6 +293,20 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 	return -1, d, nil
 }
 
+// resetTx readies the writer's wtx for a transaction of pending's writes
+// on conn, keeping the arrays of the last one (the log copies the changes).
+func (s *Store) resetTx(ctx context.Context, conn *pgx.Conn, pending []*writeReq) *wtx {
+	t := &s.tx
+	changes, deferred := t.changes, t.deferred
+	clear(changes) // drop the last transaction's associations
+	clear(deferred)
+	*t = wtx{conn: conn, ctx: ctx, n: len(pending), cur: batchOwn, changes: changes[:0], deferred: deferred[:0]}
+	if cap(t.changes) < len(pending) {
+		t.changes = make([]store.Change, 0, len(pending))
+	}
+	return t
+}
+
 // advance moves the revision counter to the batch's last revision ($1);
 // advanceNotifying also notifies channel $2 with payload $3.
 const (
@@ -373,6 +397,7 @@ func call(t *wtx, fn func(*wtx) error) (res writeResult) {
 type wtx struct {
 	conn *pgx.Conn // in a transaction once the first round trip went
 	ctx  context.Context
+	n    int   // the writes in the batch
 	base int64 // the counter's value when the transaction locked it
 	iam  int64 // the IAM revision: as locked, or as this transaction set it
 	used int64 // revisions reserved by this transaction
@@ -443,6 +468,11 @@ func (t *wtx) later(sql string, args ...any) {
 
 // laterRead queues a statement whose result read reads when it arrives.
 func (t *wtx) laterRead(read func(pgx.BatchResults) error, sql string, args ...any) {
+	if t.queued.QueuedQueries == nil {
+		// A round trip of a batch of n prefetching writes sends n+2
+		// statements (Round trips above): one array, not a doubling.
+		t.queued.QueuedQueries = make([]*pgx.QueuedQuery, 0, t.n+2)
+	}
 	t.queued.Queue(sql, args...)
 	t.deferred = append(t.deferred, deferred{owner: t.cur, read: read})
 }
@@ -467,6 +497,10 @@ func (t *wtx) send(sql string, args ...any) pgx.BatchResults {
 		if err != nil && t.deferErr == nil {
 			t.deferErr, t.deferOwner = err, d.owner
 		}
+	}
+	if t.deferred == nil { // no read queued more: ds is free again
+		clear(ds)
+		t.deferred = ds[:0]
 	}
 	return br
 }
