@@ -34,9 +34,16 @@ const batchTimeout = 2 * commitTimeout
 //
 // A write whose function fails (its own error, a panic, or a statement the
 // database refused, which aborts the transaction) is answered with that
-// failure, and the transaction is rolled back and run again without it:
-// the others' functions are read-modify-write closures, run again on what
-// is then committed, as a serialization retry would.
+// failure when it was the transaction's first, and the transaction is
+// rolled back and run again without it: the others' functions are
+// read-modify-write closures, run again on what is then committed, as a
+// serialization retry would. A write that fails after others of its
+// transaction is not answered yet: its failure may come from them (a
+// create refused as a duplicate of an earlier create in the batch), and
+// they may not commit once the transaction is rolled back (another
+// replica's write can come first). The writes before it run again and
+// commit on their own, and it then runs first in the next transaction,
+// where its answer rests on committed writes alone.
 //
 // Prefetching: a write may declare its first read (prefetch), which then
 // goes with the batch's first round trip, after BEGIN and the counter
@@ -145,7 +152,9 @@ func (s *Store) runWriter() {
 func (s *Store) runBatch(batch []*writeReq) (d time.Duration, ok bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	pending := batch
+	// pending run in one transaction; rest wait for them to commit (see
+	// the failures above).
+	pending, rest := batch, []*writeReq(nil)
 	for attempt := 0; ; {
 		// A write whose caller gave up before it started is not started.
 		pending = slices.DeleteFunc(pending, func(req *writeReq) bool {
@@ -156,18 +165,28 @@ func (s *Store) runBatch(batch []*writeReq) (d time.Duration, ok bool) {
 			return false
 		})
 		if len(pending) == 0 {
-			return 0, false
+			if len(rest) == 0 {
+				return d, ok
+			}
+			pending, rest = rest, nil
+			continue
 		}
-		failed, d, err := s.tryBatch(ctx, pending)
+		failed, took, err := s.tryBatch(ctx, pending)
 		switch {
 		case err == nil && failed < 0:
 			for _, req := range pending {
 				req.done <- writeResult{}
 			}
-			return d, true
+			d, ok = took, true
+			pending = nil // then rest, if any
+		case err == nil && failed == 0:
+			// pending[0] was answered; the rest run again.
+			pending = pending[1:]
 		case err == nil:
-			// pending[failed] was answered; the rest run again.
-			pending = append(pending[:failed:failed], pending[failed+1:]...)
+			// pending[failed] failed after earlier writes: they
+			// commit first, then it runs first.
+			rest = append(slices.Clone(pending[failed:]), rest...)
+			pending = pending[:failed]
 		case retryable(err) && attempt < maxAttempts-1:
 			attempt++
 			select {
@@ -175,18 +194,19 @@ func (s *Store) runBatch(batch []*writeReq) (d time.Duration, ok bool) {
 			case <-ctx.Done():
 			}
 		default:
-			for _, req := range pending {
+			for _, req := range append(pending, rest...) {
 				req.done <- writeResult{err: noSpace(err)}
 			}
-			return 0, false
+			return d, ok
 		}
 	}
 }
 
 // tryBatch runs pending's writes in one transaction. It returns failed < 0
 // and err nil once they committed (d: how long the COMMIT took); failed >= 0
-// (err nil) when that write's function failed, which it answered, and the
-// transaction was rolled back; or the error that stopped the whole
+// (err nil) when that write's function failed and the transaction was
+// rolled back, the write answered only when it was the first (failed 0:
+// see the failures above); or the error that stopped the whole
 // transaction.
 //
 // Round trips: BEGIN and the counter lock go with the first write's first
@@ -241,9 +261,12 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 		if !res.panicked && retryable(res.err) {
 			return -1, 0, res.err // the database's conflict, not the write's
 		}
+		if i > 0 {
+			return i, 0, nil // run again once the writes before it committed
+		}
 		res.err = noSpace(res.err)
 		req.done <- res
-		return i, 0, nil
+		return 0, 0, nil
 	}
 	// Reserving a revision read the counter (revisions). A batch that
 	// reserved none sends BEGIN and the lock with its COMMIT.
@@ -349,13 +372,17 @@ func (t *wtx) prefetch(pending []*writeReq) bool {
 	return sent
 }
 
-// failDeferred answers the write whose deferred statement failed, unless
-// the failure is the database's conflict (retried as a whole).
+// failDeferred reports the write whose deferred statement failed, and
+// answers it when it was the transaction's first (as tryBatch does a
+// function's failure), unless the failure is the database's conflict
+// (retried as a whole).
 func (s *Store) failDeferred(t *wtx, pending []*writeReq) (failed int, d time.Duration, err error) {
 	if t.deferOwner == batchOwn || retryable(t.deferErr) {
 		return -1, 0, t.deferErr
 	}
-	pending[t.deferOwner].done <- writeResult{err: noSpace(t.deferErr)}
+	if t.deferOwner == 0 {
+		pending[0].done <- writeResult{err: noSpace(t.deferErr)}
+	}
 	return t.deferOwner, 0, nil
 }
 
