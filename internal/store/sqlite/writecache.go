@@ -91,11 +91,17 @@ func (c *writeCache) commit() {
 // reset forgets everything (a COMMIT that failed: what the database holds
 // is not certain).
 func (c *writeCache) reset() {
+	c.forget()
+	c.known = false
+	c.begin()
+}
+
+// forget drops what the writer knows of the committed database: its
+// records, meta's revisions and the token filter.
+func (c *writeCache) forget() {
 	clear(c.committed)
 	c.metaKnown = false
 	c.tokens.invalidate()
-	c.known = false
-	c.begin()
 }
 
 // dropTx drops the transaction's layer after a savepoint was rolled back.
@@ -116,16 +122,12 @@ func (c *writeCache) check(w *writer) bool {
 	version, ok := v[0].(int64)
 	if err != nil || !found || !ok {
 		c.off = true
-		clear(c.committed)
-		c.metaKnown = false
-		c.tokens.invalidate()
+		c.forget()
 		c.known = false
 		return false
 	}
 	if !c.known || version != c.version {
-		clear(c.committed)
-		c.metaKnown = false
-		c.tokens.invalidate()
+		c.forget()
 		c.version, c.known = version, true
 	}
 	return true
