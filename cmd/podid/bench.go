@@ -48,6 +48,14 @@ lists, credential requests through podid agent) against one server: its
 VmRSS at the end within 10% of after the first minute, goroutines flat, no
 errors.
 
+--compare BIN: Update (--ops) throughput of this podid (A) against the podid
+binary BIN (B), each on a fresh store of its own, in --cycles cycles (30) of
+one --duration (1s) phase each, A and B in turn: B/A per cycle (median and
+quartiles), how often B was faster, and a sign test of that split. For a
+change of a few percent, which one run of the default mode cannot tell from
+the machine's drift. --compare-env KEY=VALUE (repeatable) sets B's
+environment (with it alone B is this binary too), --serve-env A's.
+
 The exit code is 0 when the run completes, whether or not goals are met.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -59,8 +67,8 @@ The exit code is 0 when the run completes, whether or not goals are met.`,
 		},
 	}
 	f := cmd.Flags()
-	f.DurationVar(&cfg.Duration, "duration", 0, "measured time of each throughput phase (default 3s)")
-	f.DurationVar(&cfg.Warmup, "warmup", 0, "unmeasured warm-up before each phase (default 500ms)")
+	f.DurationVar(&cfg.Duration, "duration", 0, "measured time of each throughput phase (default 3s; 1s in compare mode)")
+	f.DurationVar(&cfg.Warmup, "warmup", 0, "unmeasured warm-up before each phase (default 500ms; 200ms in compare mode)")
 	f.IntVar(&cfg.Requests, "requests", 0, "measure this many requests per phase instead of --duration")
 	f.IntVar(&cfg.Rounds, "rounds", 0, "rounds of each comparison, targets alternating; the median is reported (default 5)")
 	f.IntVar(&cfg.Concurrency, "concurrency", 0, "concurrent client workers (default 8)")
@@ -79,12 +87,16 @@ The exit code is 0 when the run completes, whether or not goals are met.`,
 	f.IntVar(&cfg.Trials, "trials", 0, "propagation mode: updates timed (default 200)")
 	f.DurationVar(&cfg.Soak, "soak", 0, "run the soak benchmark for this long instead (e.g. 10m): mixed load against one server, its memory and goroutines watched")
 	f.IntVar(&cfg.SoakRate, "soak-rate", 0, "soak mode: operations per second, all workers together (default 200)")
+	f.StringVar(&cfg.Compare, "compare", "", "run the compare mode instead: this podid (A, --server-bin) against the podid binary BIN (B), phases alternating")
+	f.StringArrayVar(&cfg.CompareEnv, "compare-env", nil, "compare mode: KEY=VALUE in B's environment, repeatable (alone, B is the same binary as A)")
+	f.StringArrayVar(&cfg.ServeEnv, "serve-env", nil, "KEY=VALUE in the environment of the podid serve under test (A in compare mode), repeatable")
+	f.IntVar(&cfg.Cycles, "cycles", 0, "compare mode: cycles of one phase against A and one against B (default 30)")
 	f.StringVar(&cfg.MotoBin, "moto-bin", "", "moto's server executable (default moto_server)")
 	f.BoolVar(&cfg.NoMoto, "no-moto", false, "skip the DescribeCluster/ListClusters comparison with moto")
 	f.DurationVar(&cfg.Timeout, "timeout", 0, "bound on the whole run (default 15m, 60m with --scale, --soak plus 5m with --soak)")
 	f.StringVar(&cfg.WorkDir, "work-dir", "", "directory for the store and server logs (default: a temporary directory, removed afterwards)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the temporary work directory")
-	f.StringSliceVar(&cfg.Ops, "ops", nil, "default mode: the operations to compare, Describe (with EKS Auth, the agent and moto) and/or Update (default both)")
+	f.StringSliceVar(&cfg.Ops, "ops", nil, "default mode: the operations to compare, Describe (with EKS Auth, the agent and moto) and/or Update (default both); compare mode: Describe and/or Update (default Update)")
 	f.StringVar(&cfg.ServeCPUProfile, "serve-cpu-profile", "", "write a Go CPU profile of a podid serve to this file, for go tool pprof: default mode, the first one (the throughput phases and the load); scale mode, the restarted one holding the data set (and the small one's to FILE.small)")
 
 	var listen, responses string

@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,6 +100,18 @@ type Config struct {
 	Soak     time.Duration
 	SoakRate int
 
+	// Compare selects the compare mode: Update (and/or Describe, Ops)
+	// throughput of ServerBin's podid (A) against Compare's (B), each on
+	// a fresh store of its own, in Cycles cycles of short phases that
+	// alternate between them, so that the machine's own drift (often
+	// 20% between runs) falls on both alike. CompareEnv is B's extra
+	// environment and ServeEnv A's (KEY=VALUE each); with CompareEnv
+	// alone, B is ServerBin too (one build under two settings).
+	Compare    string
+	CompareEnv []string
+	ServeEnv   []string
+	// Cycles is the compare mode's number of cycles. Default 30.
+	Cycles int
 	// Timeout bounds the whole run. Default 15m (default mode) or 60m
 	// (scale mode).
 	Timeout time.Duration
@@ -131,6 +144,18 @@ func (c *Config) setDefaults() error {
 		}
 		c.ServerBin = exe
 	}
+	if c.Compare == "" && len(c.CompareEnv) > 0 {
+		c.Compare = c.ServerBin
+	}
+	if c.Compare != "" {
+		// Short phases, so that each cycle's pair sees the same machine.
+		c.Duration = cmp.Or(c.Duration, time.Second)
+		c.Warmup = cmp.Or(c.Warmup, 200*time.Millisecond)
+		if len(c.Ops) == 0 {
+			c.Ops = []string{"Update"}
+		}
+	}
+	c.Cycles = cmp.Or(c.Cycles, 30)
 	c.Store = cmp.Or(c.Store, "sqlite")
 	c.Concurrency = cmp.Or(c.Concurrency, 8)
 	c.Duration = cmp.Or(c.Duration, 3*time.Second)
@@ -182,13 +207,21 @@ func (c *Config) setDefaults() error {
 		errs = append(errs, fmt.Errorf("per-cluster %d: want 1-%d (the association limit)", c.PerCluster, maxPerCluster))
 	}
 	modes := 0
-	for _, on := range []bool{c.Scale, c.Reads, c.Propagation, c.PreauthAttack, c.Soak != 0} {
+	for _, on := range []bool{c.Scale, c.Reads, c.Propagation, c.PreauthAttack, c.Soak != 0, c.Compare != ""} {
 		if on {
 			modes++
 		}
 	}
 	if modes > 1 {
-		errs = append(errs, errors.New("--scale, --reads, --propagation, --preauth-attack and --soak are different modes: pick one"))
+		errs = append(errs, errors.New("--scale, --reads, --propagation, --preauth-attack, --soak and --compare are different modes: pick one"))
+	}
+	if c.Cycles < 1 || c.Cycles > 10_000 {
+		errs = append(errs, fmt.Errorf("cycles %d: want 1-10,000", c.Cycles))
+	}
+	for _, kv := range slices.Concat(c.ServeEnv, c.CompareEnv) {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			errs = append(errs, fmt.Errorf("environment %q: want KEY=VALUE", kv))
+		}
 	}
 	if c.Soak < 0 || c.Soak > 0 && c.Soak < 5*time.Second {
 		errs = append(errs, fmt.Errorf("soak %v: want at least 5s", c.Soak))
@@ -254,6 +287,8 @@ func Run(ctx context.Context, cfg Config) error {
 		err = r.preauthAttack(ctx)
 	case cfg.Soak > 0:
 		err = r.soak(ctx)
+	case cfg.Compare != "":
+		err = r.compareBuilds(ctx)
 	default:
 		err = r.standard(ctx)
 	}
@@ -335,11 +370,17 @@ func seedMethod(storeFlag string) string {
 // in the work directory (for its admin credentials file), never
 // ./podid-data wherever the bench was started.
 func (r *run) startPodid(ctx context.Context, dsn string, extra ...string) (*child, error) {
+	return r.startPodidOf(ctx, "podid", r.cfg.ServerBin, r.cfg.ServeEnv, dsn, extra...)
+}
+
+// startPodidOf is startPodid for the podid binary bin, with env added to
+// the bench's environment and its log in name.log.
+func (r *run) startPodidOf(ctx context.Context, name, bin string, env []string, dsn string, extra ...string) (*child, error) {
 	r.serves++
 	dataDir := filepath.Join(r.cfg.WorkDir, fmt.Sprintf("serve-%d", r.serves))
 	args := append([]string{"serve", "--listen", "{addr}", "--store", dsn, "--auth", "none", "--data-dir", dataDir}, r.cfg.ServeArgs...)
 	args = append(args, extra...)
-	c, err := startChild(ctx, "podid", r.cfg.WorkDir, r.cfg.ServerBin, args, "/healthz", 10*time.Minute)
+	c, err := startChildEnv(ctx, name, r.cfg.WorkDir, bin, args, env, "/healthz", 10*time.Minute)
 	if err != nil {
 		return nil, err
 	}

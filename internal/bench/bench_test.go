@@ -246,6 +246,10 @@ func TestConfigValidation(t *testing.T) {
 		{"store", Config{ServerBin: "x", Store: "mysql://x"}, `store "mysql://x"`},
 		{"propagation on sqlite", Config{ServerBin: "x", Propagation: true}, "--propagation needs PostgreSQL"},
 		{"two modes", Config{ServerBin: "x", Scale: true, Propagation: true, Store: "postgres://x"}, "different modes"},
+		{"compare and scale", Config{ServerBin: "x", Scale: true, Compare: "y"}, "different modes"},
+		{"compare env", Config{ServerBin: "x", CompareEnv: []string{"GOGC"}}, `environment "GOGC": want KEY=VALUE`},
+		{"serve env", Config{ServerBin: "x", ServeEnv: []string{"=1"}}, `environment "=1"`},
+		{"cycles", Config{ServerBin: "x", Compare: "y", Cycles: -1}, "cycles -1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -421,7 +425,9 @@ func TestRunStartsPostgres(t *testing.T) {
 }
 
 // runTiny runs cfg with tiny phases and checks the report against want.
-func runTiny(t *testing.T, bin string, cfg Config, want []*regexp.Regexp) {
+// runTiny runs cfg at a tiny scale, checks its report against want and
+// returns the run's work directory (the servers' logs).
+func runTiny(t *testing.T, bin string, cfg Config, want []*regexp.Regexp) (workDir string) {
 	t.Helper()
 	var out bytes.Buffer
 	cfg.ServerBin = bin
@@ -437,5 +443,56 @@ func runTiny(t *testing.T, bin string, cfg Config, want []*regexp.Regexp) {
 		if !re.MatchString(out.String()) {
 			t.Errorf("output lacks %v\noutput:\n%s", re, out.String())
 		}
+	}
+	return cfg.WorkDir
+}
+
+// TestRunCompare: the compare mode drives two servers, A with --serve-env
+// and B with --compare-env (B the same binary when --compare is not
+// given), each on its own store, and reports B/A per cycle.
+func TestRunCompare(t *testing.T) {
+	bin := podidBinary(t)
+	run := func(t *testing.T, store string) {
+		cfg := Config{
+			Store: store, Cycles: 3, Ops: []string{"Update", "Describe"},
+			// inittrace makes the Go runtime print a line per package
+			// initialised to the server's stderr, its log: the mark of the
+			// environment each side got.
+			ServeEnv: []string{"PODID_BENCH_SIDE=a"}, CompareEnv: []string{"GODEBUG=inittrace=1"},
+		}
+		dir := runTiny(t, bin, cfg, []*regexp.Regexp{
+			regexp.MustCompile(`(?m)^podid bench --compare: Update and Describe throughput of two podid servers, A and B, in 3 cycles of one phase each`),
+			regexp.MustCompile(`(?m)^A:        ` + regexp.QuoteMeta(bin) + ` with PODID_BENCH_SIDE=a \(podid serve --auth none --store \S+\)$`),
+			regexp.MustCompile(`(?m)^B:        ` + regexp.QuoteMeta(bin) + ` with GODEBUG=inittrace=1 \(podid serve --auth none --store \S+\)$`),
+			// podid may finish no Update in a 200 ms phase on a loaded
+			// machine: only the shape is checked.
+			regexp.MustCompile(`(?m)^\s*Update(\s+\d+){4}(\s+(\d+\.\d{3}|NaN|\+Inf)){3}\s+[0-3] of 3\s+\S+\s*$`),
+			regexp.MustCompile(`(?m)^\s*Describe(\s+[1-9]\d*){2}(\s+\d+){2}(\s+\d+\.\d{3}){3}\s+[0-3] of 3\s+(1|0\.\d+)\s*$`),
+			regexp.MustCompile(`(?m)^# cycle 3: Update A \d+, B \d+ ops/s`),
+		})
+		a, err := os.ReadFile(filepath.Join(dir, "podid-A.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "podid-B.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if init := regexp.MustCompile(`(?m)^init \S+ @`); !init.Match(b) || init.Match(a) {
+			t.Errorf("B's log should show the runtime's init trace and A's not:\nA:\n%.2000s\nB:\n%.2000s", a, b)
+		}
+	}
+	t.Run("sqlite", func(t *testing.T) { run(t, "") })
+	if os.Getenv(pgtest.EnvDSN) != "" {
+		t.Run("postgres", func(t *testing.T) { run(t, pgtest.Schema(t, pgtest.DSN(t))) })
+	}
+}
+
+func TestRunCompareStartsB(t *testing.T) {
+	var out bytes.Buffer
+	err := Run(t.Context(), Config{ServerBin: podidBinary(t), Compare: filepath.Join(t.TempDir(), "no-such-podid"),
+		WorkDir: t.TempDir(), Out: &out, Cycles: 1, Duration: 100 * time.Millisecond, Timeout: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "starting B") {
+		t.Errorf("Run with a missing --compare binary = %v, want an error starting B", err)
 	}
 }

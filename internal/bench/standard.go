@@ -45,6 +45,38 @@ type throughputSet struct {
 	roles []string
 }
 
+// describeOp describes set's associations in turn through c.
+func describeOp(c *eks.Client, set *throughputSet) func(ctx context.Context, w, seq int) error {
+	return func(ctx context.Context, w, seq int) error {
+		_, err := c.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{
+			ClusterName:   aws.String(set.cluster),
+			AssociationId: aws.String(set.ids[seq%len(set.ids)]),
+		})
+		return err
+	}
+}
+
+// updateOp flips worker w's association's role through c, so that every
+// update changes something. stores says the server keeps what it is sent
+// (podid; the canned server does not), so set.roles follows it.
+func updateOp(c *eks.Client, set *throughputSet, stores bool) func(ctx context.Context, w, seq int) error {
+	return func(ctx context.Context, w, seq int) error {
+		next := roleA
+		if set.roles[w] == roleA {
+			next = roleB
+		}
+		_, err := c.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{
+			ClusterName:   aws.String(set.cluster),
+			AssociationId: aws.String(set.ids[w]),
+			RoleArn:       aws.String(next),
+		})
+		if err == nil && stores {
+			set.roles[w] = next
+		}
+		return err
+	}
+}
+
 // standard is the default mode (issue 2).
 func (r *run) standard(ctx context.Context) error {
 	cfg := r.cfg
@@ -76,32 +108,6 @@ func (r *run) standard(ctx context.Context) error {
 	// (SQLite's group commit).
 	counts := map[string]float64{}
 
-	describe := func(t target) func(ctx context.Context, w, seq int) error {
-		return func(ctx context.Context, w, seq int) error {
-			_, err := t.client.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{
-				ClusterName:   aws.String(set.cluster),
-				AssociationId: aws.String(set.ids[seq%len(set.ids)]),
-			})
-			return err
-		}
-	}
-	update := func(t target) func(ctx context.Context, w, seq int) error {
-		return func(ctx context.Context, w, seq int) error {
-			next := roleA
-			if set.roles[w] == roleA {
-				next = roleB
-			}
-			_, err := t.client.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{
-				ClusterName:   aws.String(set.cluster),
-				AssociationId: aws.String(set.ids[w]),
-				RoleArn:       aws.String(next),
-			})
-			if err == nil && t.name == "podid" {
-				set.roles[w] = next
-			}
-			return err
-		}
-	}
 	ph := phase{Warmup: cfg.Warmup, Duration: cfg.Duration, Count: cfg.Requests, Workers: cfg.Concurrency, Latencies: true}
 	lats := map[string]map[string][]time.Duration{"Describe": {}, "Update": {}}
 	rates := map[string]map[string][]float64{"Describe": {}, "Update": {}}
@@ -121,9 +127,9 @@ func (r *run) standard(ctx context.Context) error {
 				fsyncs = append(fsyncs, fs)
 			}
 			for _, t := range order {
-				f := describe(t)
+				f := describeOp(t.client, set)
 				if op == "Update" {
-					f = update(t)
+					f = updateOp(t.client, set, t.name == "podid")
 				}
 				cpu0, err := cpuTime(t.pid)
 				if err != nil {
