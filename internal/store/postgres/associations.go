@@ -182,6 +182,9 @@ var readForUpdateQuery = "SELECT " + storecore.AssociationColumnsOf("a") + `, i.
 	FROM associations AS a LEFT JOIN idempotency AS i ON i.key = $1
 	WHERE a.region = $2 AND a.cluster_name = $3 AND a.id = $4 FOR UPDATE OF a`
 
+// lookupToken reads a client request token's record.
+const lookupToken = "SELECT hash, result, created_at FROM idempotency WHERE key = $1"
+
 // updateRead is an update's read (readForUpdateQuery), which the writer
 // may send ahead (prefetch).
 type updateRead struct {
@@ -195,10 +198,12 @@ type updateRead struct {
 func newUpdateRead(region, cluster, id string, idem *store.Idempotency) *updateRead {
 	r := &updateRead{}
 	var key *string
-	r.pre.keys = []string{"association\x00" + region + "\x00" + cluster + "\x00" + id}
+	r.pre.keys = []string{rowKey(region, cluster, id)}
 	if idem != nil {
 		key = &idem.Key
 		r.pre.keys = append(r.pre.keys, "token\x00"+idem.Key)
+		r.pre.tokenSQL, r.pre.tokenArgs = lookupToken, []any{idem.Key}
+		r.pre.tokenDest = []any{&r.hash, &r.rec.Result, &r.created}
 	}
 	r.pre.sql = readForUpdateQuery
 	r.pre.args = []any{key, region, cluster, id}
@@ -213,9 +218,17 @@ func newUpdateRead(region, cluster, id string, idem *store.Idempotency) *updateR
 // replays the token's stored result into out (replayed).
 func (s *Store) readForUpdate(t *wtx, r *updateRead, idem *store.Idempotency, out any) (a store.Association, replayed bool, err error) {
 	found := false
-	if r.pre.sent {
+	switch {
+	case r.pre.hit:
+		// The row from the row cache, and only the token's record
+		// read (see Row cache in writer.go).
+		found = true
+		if !r.pre.tokenFound {
+			r.hash, r.created = nil, nil
+		}
+	case r.pre.sent:
 		found = !r.pre.noRows
-	} else {
+	default:
 		err = t.QueryRow(t.ctx, r.pre.sql, r.pre.args...).Scan(r.pre.dest...)
 		if err != nil && !errNoRows(err) {
 			return a, false, err
@@ -235,6 +248,9 @@ func (s *Store) readForUpdate(t *wtx, r *updateRead, idem *store.Idempotency, ou
 		if replayed, err := storecore.Replay(idem, r.rec, s.now(), out); err != nil || replayed {
 			return a, replayed, err
 		}
+	}
+	if r.pre.hit {
+		return r.pre.row, false, nil
 	}
 	a, err = r.row.Association()
 	return a, false, err

@@ -162,6 +162,11 @@ func (s *Store) AdoptRegion(ctx context.Context, region string) (int, error) {
 		return 0, storecore.WriteError(err, "adopting the records stored without a region into %s", region)
 	}
 	return storecore.Do(ctx, s.write, func(t *wtx) (int, error) {
+		// A revision, though the feed lists nothing at it: the
+		// counter moves with every write of associations, which
+		// other replicas' row caches rely on (rowCache).
+		t.revisions(1)
+		t.changedUnlisted()
 		tag, err := t.Exec(ctx, "UPDATE clusters SET region = $1 WHERE region = ''", region)
 		if err != nil {
 			return 0, err

@@ -119,6 +119,7 @@ type Store struct {
 	writerDone chan struct{}
 	gather     storecore.Gatherer[*writeReq] // used by runWriter only
 	tx         wtx                           // runWriter's, reset for each transaction (tryBatch)
+	rows       rowCache                      // runWriter's
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or a
@@ -247,6 +248,7 @@ const (
 	codeUndefinedFunction    = "42883"
 	codeFeatureNotSupported  = "0A000"
 	codeDiskFull             = "53100"
+	codeDivisionByZero       = "22012"
 )
 
 func pgCode(err error) (code, constraint string) {

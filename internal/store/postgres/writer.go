@@ -53,12 +53,32 @@ const batchTimeout = 2 * commitTimeout
 // (prefetch.keys). The first write that breaks this ends prefetching for
 // the batch; it and those after read as usual. A batch of n such updates
 // costs two round trips.
+//
+// Row cache: an update of an association this replica's writer last
+// wrote (rowCache) does not read it when the batch may rely on the cache:
+// prefetching hands it the cached row instead (prefetch.hit), and only its
+// client request token's record, if it has a token, is read ahead (by the
+// token's key alone: an index probe whatever the table's size when the
+// statement was planned, which a lookup of the batch's tokens by
+// "key = ANY ($1)" was not). Such a batch assumes the counter
+// reads what this replica's last commit left and computes its revisions
+// from that; its counter lock (lockCounter) fails the transaction in SQL
+// when the counter has moved (another replica committed since), before
+// anything commits. A batch of hits without tokens sends everything,
+// COMMIT included, in one round trip. When the check fails, or a hit
+// write fails (its function may have failed on a row the transaction had
+// not confirmed yet), nothing is answered: the batch runs again
+// (errRerun), without the cache for that write, or for the next staleSkip
+// batches.
 
 type writeReq struct {
 	ctx  context.Context
 	fn   func(*wtx) error
 	done chan writeResult
 	pre  *prefetch // the write's first read, or nil
+	// noCache: the write reads its row although the row cache may
+	// have it (a hit failed: see Row cache).
+	noCache bool
 }
 
 // prefetch is a write's first read: one row, scanned into dest.
@@ -70,8 +90,16 @@ type prefetch struct {
 	args []any
 	dest []any
 	// Set by tryBatch: sent, the read went ahead and dest (or noRows:
-	// it found no row) holds its result in the running transaction.
-	sent, noRows bool
+	// it found no row) holds its result in the running transaction;
+	// hit, the row was not read: row is the association keys[0] names,
+	// from the row cache, and only the write's token's record was
+	// (tokenSQL: tokenFound, it holds one).
+	sent, noRows, hit, tokenFound bool
+	row                           store.Association
+	// tokenSQL reads the write's client request token's record alone
+	// into tokenDest ("": the write has no token).
+	tokenSQL             string
+	tokenArgs, tokenDest []any
 }
 
 type writeResult struct {
@@ -187,6 +215,9 @@ func (s *Store) runBatch(batch []*writeReq) (d time.Duration, ok bool) {
 			// commit first, then it runs first.
 			rest = append(slices.Clone(pending[failed:]), rest...)
 			pending = pending[:failed]
+		case errors.Is(err, errRerun):
+			// Again, with less from the row cache: each rerun
+			// takes a write, or the whole batch, off it.
 		case retryable(err) && attempt < maxAttempts-1:
 			attempt++
 			select {
@@ -219,6 +250,15 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 		return -1, 0, err
 	}
 	t := s.resetTx(ctx, conn.Conn(), pending)
+	var rows *rowCache
+	var expectRev, expectIAM any // NULL: no check
+	if s.rows.use() {
+		// Revisions follow the counter as this replica left it;
+		// lockCounter checks that it still reads so.
+		rows, t.guarded, t.locked = &s.rows, true, true
+		t.base, t.iam = s.rows.rev, s.rows.iam
+		expectRev, expectIAM = s.rows.rev, s.rows.iam
+	}
 	// Roll back on every way out but a commit: an open transaction would
 	// keep the counter locked, stopping every writer on every replica.
 	// A connection left in a transaction (the ROLLBACK failed: the
@@ -233,12 +273,15 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 	t.later("BEGIN ISOLATION LEVEL READ COMMITTED")
 	t.laterRead(func(br pgx.BatchResults) error {
 		if err := br.QueryRow().Scan(&t.base, &t.iam); err != nil {
+			if code, _ := pgCode(err); code == codeDivisionByZero && t.guarded {
+				t.stale = true
+			}
 			return fmt.Errorf("locking the revision counter: %w", err)
 		}
 		t.locked = true
 		return nil
-	}, "SELECT revision, iam_revision FROM revision_counter WHERE id = 1 FOR UPDATE")
-	if t.prefetch(pending) {
+	}, lockCounter, expectRev, expectIAM)
+	if t.prefetch(pending, rows) {
 		if err := t.flush(); err != nil {
 			if t.deferErr != nil {
 				return s.failDeferred(t, pending)
@@ -257,6 +300,12 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 		}
 		if res.err == nil && !res.panicked {
 			continue
+		}
+		if req.pre != nil && req.pre.hit {
+			// Its function saw the cached row, which the
+			// transaction has not confirmed yet.
+			req.noCache = true
+			return -1, 0, errRerun
 		}
 		if !res.panicked && retryable(res.err) {
 			return -1, 0, res.err // the database's conflict, not the write's
@@ -313,6 +362,7 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 		s.known.learn(t.base+t.used, t.iam)
 		s.signalled(t.base + t.used)
 	}
+	s.rows.committed(t)
 	return -1, d, nil
 }
 
@@ -330,6 +380,18 @@ func (s *Store) resetTx(ctx context.Context, conn *pgx.Conn, pending []*writeReq
 	return t
 }
 
+// lockCounter locks and reads the revision counter, and fails the
+// transaction (division by zero) unless it reads revision $1 and IAM
+// revision $2, when they are not NULL (see Row cache). The row is locked
+// before it is compared: a transaction that waited for the lock compares
+// the version that transaction committed.
+const lockCounter = `WITH c AS MATERIALIZED (SELECT revision, iam_revision FROM revision_counter WHERE id = 1 FOR UPDATE)
+	SELECT revision, iam_revision FROM c WHERE 1 / (revision = $1 AND iam_revision = $2)::int IS DISTINCT FROM 0`
+
+// errRerun is a batch's outcome when it is to run again at once with
+// less from the row cache (see Row cache).
+var errRerun = errors.New("rerun without the row cache")
+
 // advance moves the revision counter to the batch's last revision ($1);
 // advanceNotifying also notifies channel $2 with payload $3.
 const (
@@ -338,11 +400,13 @@ const (
 )
 
 // prefetch queues the reads of pending's first writes that can go ahead
-// (see Prefetching) and reports whether there were any.
-func (t *wtx) prefetch(pending []*writeReq) bool {
+// (see Prefetching), or hands them their rows from rows (nil: none, see
+// Row cache), and reports whether any read was queued.
+func (t *wtx) prefetch(pending []*writeReq, rows *rowCache) bool {
 	for _, req := range pending {
 		if req.pre != nil {
-			req.pre.sent, req.pre.noRows = false, false
+			req.pre.sent, req.pre.noRows, req.pre.hit, req.pre.tokenFound = false, false, false, false
+			req.pre.row = store.Association{}
 		}
 	}
 	var read map[string]bool
@@ -357,6 +421,23 @@ func (t *wtx) prefetch(pending []*writeReq) bool {
 		}
 		for _, k := range p.keys {
 			read[k] = true
+		}
+		if rows != nil && !req.noCache {
+			if p.row, p.hit = rows.get(p.keys[0]); p.hit {
+				if p.tokenSQL != "" {
+					t.cur = i
+					t.laterRead(func(br pgx.BatchResults) error {
+						err := br.QueryRow().Scan(p.tokenDest...)
+						p.tokenFound = err == nil
+						if errNoRows(err) {
+							err = nil
+						}
+						return err
+					}, p.tokenSQL, p.tokenArgs...)
+					sent = true
+				}
+				continue
+			}
 		}
 		t.cur = i
 		t.laterRead(func(br pgx.BatchResults) error {
@@ -377,6 +458,15 @@ func (t *wtx) prefetch(pending []*writeReq) bool {
 // function's failure), unless the failure is the database's conflict
 // (retried as a whole).
 func (s *Store) failDeferred(t *wtx, pending []*writeReq) (failed int, d time.Duration, err error) {
+	switch {
+	case t.stale:
+		s.rows.stale()
+		return -1, 0, errRerun
+	case t.deferOwner >= 0 && pending[t.deferOwner].pre != nil && pending[t.deferOwner].pre.hit:
+		// A hit's failure may come from what it did not read.
+		pending[t.deferOwner].noCache = true
+		return -1, 0, errRerun
+	}
 	if t.deferOwner == batchOwn || retryable(t.deferErr) {
 		return -1, 0, t.deferErr
 	}
@@ -431,6 +521,9 @@ type wtx struct {
 
 	locked    bool // base was read: the transaction holds the counter lock
 	committed bool // COMMIT succeeded
+	// guarded: base and iam are the row cache's, which the counter lock
+	// checks (lockCounter); stale: that check failed.
+	guarded, stale bool
 
 	// The batch's entries in the change feed (changed), for the log
 	// (storecore.ChangeLog); partial: it made more (changedUnlisted).
