@@ -102,7 +102,10 @@ type Store struct {
 	changed store.Signal // Watch subscribers
 
 	localRev atomic.Int64 // the last revision this replica committed and signalled
-	known    known        // the revisions Watch signals announce (KnownRevisions)
+	// committing is the last revision of the commit the writer has sent
+	// and not yet signalled (0: none).
+	committing atomic.Int64
+	known      known // the revisions Watch signals announce (KnownRevisions)
 	// log is the writer's record of its recent commits (RecentChanges);
 	// the listener tells it of other replicas' (Elsewhere).
 	log       storecore.ChangeLog

@@ -222,7 +222,13 @@ func (s *Store) listenLoop(conn *pgx.Conn) {
 			case ok:
 				s.known.forget(rev)
 			}
-			if ok && rev <= s.localRev.Load() {
+			// So is the commit the writer is reading COMMIT's
+			// answer of: the counter lock leaves no other commit
+			// the same last revision while it is in flight, and it
+			// signals once it has the answer (an earlier notice
+			// here had readers reread the feed for a fifth of the
+			// batches of podid bench's Update).
+			if ok && (rev <= s.localRev.Load() || rev == s.committing.Load()) {
 				continue
 			}
 			// Another replica's commit (or one this replica cannot

@@ -343,8 +343,23 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 		t.committed = true
 		return nil
 	}, "COMMIT")
+	if t.used > 0 {
+		// Its notification may reach the listener before this
+		// goroutine reads COMMIT's answer (see listenLoop).
+		s.committing.Store(t.base + t.used)
+	}
 	t0 := time.Now()
 	if err := t.flush(); err != nil {
+		if t.used > 0 {
+			// Not committed, or not known to be: the listener may
+			// have taken another replica's notification of the same
+			// revision for this one's, so readers reread the feed.
+			// (Before the ROLLBACK: while this transaction holds the
+			// counter lock, no other commit takes the revision.)
+			s.committing.Store(0)
+			s.log.Elsewhere(0)
+			s.notifyLocal()
+		}
 		if t.deferErr != nil {
 			return s.failDeferred(t, pending)
 		}
@@ -361,6 +376,7 @@ func (s *Store) tryBatch(ctx context.Context, pending []*writeReq) (failed int, 
 		s.log.Committed(storecore.Commit{After: t.base, Through: t.base + t.used, IAMRevision: t.iam, Changes: t.changes, Partial: t.partial})
 		s.known.learn(t.base+t.used, t.iam)
 		s.signalled(t.base + t.used)
+		s.committing.Store(0) // after signalled: localRev covers it
 	}
 	s.rows.committed(t)
 	return -1, d, nil
