@@ -388,11 +388,12 @@ func (r *run) startPodidOf(ctx context.Context, name, bin string, env []string, 
 	return c, nil
 }
 
-// smallStoreDSN returns a second, empty store of the run's kind (a SQLite
-// file, or a PostgreSQL schema of its own), and a function that drops it.
-func (r *run) smallStoreDSN(ctx context.Context) (string, func(), error) {
+// secondStoreDSN returns a second, empty store of the run's kind (a
+// SQLite file in the work directory's subdirectory name, or a PostgreSQL
+// schema of its own), and a function that drops it.
+func (r *run) secondStoreDSN(ctx context.Context, name string) (string, func(), error) {
 	if r.cfg.Store == "sqlite" {
-		return "sqlite:" + filepath.Join(r.cfg.WorkDir, "small", "podid.db"), func() {}, nil
+		return "sqlite:" + filepath.Join(r.cfg.WorkDir, name, "podid.db"), func() {}, nil
 	}
 	schema := "podid_bench_" + r.id
 	conn, err := pgx.Connect(ctx, r.cfg.Store)

@@ -31,7 +31,7 @@ func (r *run) compareBuilds(ctx context.Context) error {
 		rates     map[string][]float64
 		cpus      map[string][]float64
 	}
-	dsnB, drop, err := r.smallStoreDSN(ctx)
+	dsnB, drop, err := r.secondStoreDSN(ctx, "b")
 	if err != nil {
 		return err
 	}

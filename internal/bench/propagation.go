@@ -42,7 +42,7 @@ const (
 // poll).
 func (r *run) propagation(ctx context.Context) error {
 	cfg := r.cfg
-	dsn, drop, err := r.smallStoreDSN(ctx)
+	dsn, drop, err := r.secondStoreDSN(ctx, "replicas")
 	if err != nil {
 		return err
 	}

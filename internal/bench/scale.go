@@ -114,7 +114,7 @@ func (r *run) scale(ctx context.Context) error {
 
 	// The small store: a second podid, empty but for the clusters that
 	// will hold the first edgeN associations.
-	smallDSN, dropSmall, err := r.smallStoreDSN(ctx)
+	smallDSN, dropSmall, err := r.secondStoreDSN(ctx, "small")
 	if err != nil {
 		return err
 	}
